@@ -1,0 +1,206 @@
+package coffer
+
+import (
+	"context"
+	"strings"
+	"time"
+)
+
+// Action is what a request does to an object. Metadata reads (list, read)
+// are separate from value reads (reveal).
+type Action string
+
+// Actions a scope may grant.
+const (
+	ActionList   Action = "list"   // list stores or secrets
+	ActionRead   Action = "read"   // read metadata and version history
+	ActionReveal Action = "reveal" // read a value
+	ActionWrite  Action = "write"  // create, new version, rollback, metadata, undelete
+	ActionDelete Action = "delete" // delete, destroy, purge
+	ActionAdmin  Action = "admin"  // manage API keys and the store itself
+)
+
+// Actions lists every action in order of increasing power.
+var Actions = []Action{ActionList, ActionRead, ActionReveal, ActionWrite, ActionDelete, ActionAdmin}
+
+// Scope grants actions on a set of objects. An empty Store or "*" means every
+// store of the account; Secret is a secret name, a prefix ending in '*', or
+// empty/"*" for every secret. Faces that carry their own scope shapes (Chutes'
+// {object_type, object_id, action}) keep them in ObjectType/ObjectID verbatim.
+type Scope struct {
+	Store      string   `json:"store,omitempty"`
+	Secret     string   `json:"secret,omitempty"`
+	Actions    []Action `json:"actions"`
+	ObjectType string   `json:"object_type,omitempty"`
+	ObjectID   string   `json:"object_id,omitempty"`
+}
+
+// Validate checks the scope's shape.
+func (s *Scope) Validate() error {
+	if len(s.Actions) == 0 {
+		return Errorf(EINVALID, "scope needs at least one action")
+	}
+	for _, a := range s.Actions {
+		if !validAction(a) {
+			return Errorf(EINVALID, "unknown action %q (want one of list, read, reveal, write, delete, admin)", a)
+		}
+	}
+	if s.Store != "" && s.Store != "*" {
+		if err := ValidateName("store", s.Store); err != nil {
+			return err
+		}
+	}
+	if p := strings.TrimSuffix(s.Secret, "*"); p != "" && s.Secret != "*" {
+		for i := 0; i < len(p); i++ {
+			c := p[i]
+			if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-' || c == '.' || c == '/') {
+				return Errorf(EINVALID, "scope secret pattern may contain only name characters and a trailing '*'")
+			}
+		}
+	}
+	return nil
+}
+
+func validAction(a Action) bool {
+	for _, b := range Actions {
+		if a == b {
+			return true
+		}
+	}
+	return false
+}
+
+// Allows reports whether the scope grants action on the secret named secret
+// in the store with the given id and name. An empty secret means the store
+// itself (listing it, managing it); a scope limited to some secrets still
+// allows listing the store, but only ActionList.
+func (s *Scope) Allows(action Action, storeID, storeName, secret string) bool {
+	if s.ObjectType != "" && s.ObjectType != "secrets" {
+		return false
+	}
+	if s.Store != "" && s.Store != "*" && s.Store != storeID && s.Store != storeName {
+		return false
+	}
+	if !s.has(action) {
+		return false
+	}
+	if s.Secret == "" || s.Secret == "*" {
+		return true
+	}
+	if secret == "" {
+		return action == ActionList
+	}
+	if p, ok := strings.CutSuffix(s.Secret, "*"); ok {
+		return strings.HasPrefix(secret, p)
+	}
+	return s.Secret == secret
+}
+
+func (s *Scope) has(a Action) bool {
+	for _, b := range s.Actions {
+		if a == b {
+			return true
+		}
+	}
+	return false
+}
+
+// APIKey is a credential of a principal. The secret part of the token is
+// never stored; Hash is its keyed hash.
+type APIKey struct {
+	ID          string     `json:"id"`
+	AccountID   string     `json:"account_id"`
+	PrincipalID string     `json:"principal_id"`
+	Name        string     `json:"name"`
+	Admin       bool       `json:"admin"`
+	Scopes      []Scope    `json:"scopes"`
+	Hash        []byte     `json:"-"`
+	CreatedAt   time.Time  `json:"created_at"`
+	ExpiresAt   *time.Time `json:"expires_at,omitempty"`
+	LastUsedAt  *time.Time `json:"last_used_at,omitempty"`
+	RevokedAt   *time.Time `json:"revoked_at,omitempty"`
+}
+
+// Usable reports whether the key may authenticate at time now.
+func (k *APIKey) Usable(now time.Time) bool {
+	return k.RevokedAt == nil && (k.ExpiresAt == nil || now.Before(*k.ExpiresAt))
+}
+
+// Caller is the authenticated identity of a request.
+type Caller struct {
+	AccountID   string
+	PrincipalID string
+	KeyID       string
+	Admin       bool
+	Scopes      []Scope
+	RemoteAddr  string
+	RequestID   string
+	Face        string // native, cloudflare, truefoundry, chutes, bytenite
+}
+
+// Allows reports whether the caller may do action on the named secret (or on
+// the store itself when secret is empty), and which scope allowed it.
+func (c *Caller) Allows(action Action, storeID, storeName, secret string) (bool, string) {
+	if c.Admin {
+		return true, "admin"
+	}
+	for i := range c.Scopes {
+		if c.Scopes[i].Allows(action, storeID, storeName, secret) {
+			return true, c.Scopes[i].String()
+		}
+	}
+	return false, ""
+}
+
+// String renders the scope in the CLI grammar store:secret:action,action.
+func (s *Scope) String() string {
+	var b strings.Builder
+	if s.ObjectType != "" {
+		b.WriteString(s.ObjectType + "/" + s.ObjectID + ":")
+	}
+	st, sec := s.Store, s.Secret
+	if st == "" {
+		st = "*"
+	}
+	if sec == "" {
+		sec = "*"
+	}
+	b.WriteString(st + ":" + sec + ":")
+	for i, a := range s.Actions {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(string(a))
+	}
+	return b.String()
+}
+
+// ParseScope parses the CLI scope grammar STORE:SECRET:ACTION[,ACTION...],
+// where STORE and SECRET may be "*" and SECRET may end in '*' for a prefix.
+func ParseScope(s string) (Scope, error) {
+	parts := strings.Split(s, ":")
+	if len(parts) != 3 {
+		return Scope{}, Errorf(EINVALID, "scope %q: want STORE:SECRET:ACTION[,ACTION...]", s)
+	}
+	sc := Scope{Store: parts[0], Secret: parts[1]}
+	for _, a := range strings.Split(parts[2], ",") {
+		sc.Actions = append(sc.Actions, Action(strings.TrimSpace(a)))
+	}
+	if err := sc.Validate(); err != nil {
+		return Scope{}, err
+	}
+	return sc, nil
+}
+
+type callerKey struct{}
+
+// NewContext returns a context carrying the caller.
+func NewContext(ctx context.Context, c *Caller) context.Context {
+	return context.WithValue(ctx, callerKey{}, c)
+}
+
+// CallerFrom returns the caller carried by ctx, or nil.
+func CallerFrom(ctx context.Context) *Caller {
+	c, _ := ctx.Value(callerKey{}).(*Caller)
+	return c
+}

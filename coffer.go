@@ -1,0 +1,201 @@
+// Package coffer is the domain of the coffer secrets manager: accounts,
+// stores, secrets and their versions, API keys and scopes, audit events, the
+// error vocabulary, and the interfaces that storage engines and services
+// implement. It imports only the standard library; subpackages named after a
+// technology (sqlite, envelope, api, compat/...) say how.
+package coffer
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"strconv"
+	"time"
+	"unicode/utf8"
+)
+
+// Limits shared by every face. Faces may apply stricter rules of their own.
+const (
+	MaxNameLen   = 255
+	MaxValueSize = 64 << 10 // 64 KiB of plaintext
+	MaxComment   = 1024
+	MaxLabels    = 64
+	MaxPageSize  = 1000
+)
+
+// Status is the lifecycle state of a secret.
+type Status string
+
+// Secret statuses. A secret is pending until its first value is written (a
+// provider may create secrets that way), active while usable, and deleted
+// after a soft delete: still recoverable until purged.
+const (
+	StatusPending Status = "pending"
+	StatusActive  Status = "active"
+	StatusDeleted Status = "deleted"
+)
+
+// Account is a tenant. Nothing in one account is visible from another.
+type Account struct {
+	ID        string    `json:"id"` // 32 lowercase hex digits
+	Name      string    `json:"name"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// Principal is who acts inside an account: a user or a service account.
+type Principal struct {
+	ID        string    `json:"id"`
+	AccountID string    `json:"account_id"`
+	Name      string    `json:"name"`
+	Kind      string    `json:"kind"` // "user" or "service"
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// Store is a named group of secrets with its own data-encryption key.
+type Store struct {
+	ID        string    `json:"id"`
+	AccountID string    `json:"account_id"`
+	Name      string    `json:"name"`
+	Comment   string    `json:"comment,omitempty"`
+	KeyID     int       `json:"-"` // data key used for new versions
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// Secret is a name unique among the live secrets of its store, its metadata
+// and status. Its values live in Versions.
+type Secret struct {
+	ID         string            `json:"id"`
+	AccountID  string            `json:"account_id"`
+	StoreID    string            `json:"store_id"`
+	Name       string            `json:"name"`
+	Status     Status            `json:"status"`
+	Comment    string            `json:"comment,omitempty"`
+	Labels     map[string]string `json:"labels,omitempty"`
+	Scopes     []string          `json:"scopes,omitempty"`     // usage scopes (Cloudflare's "workers", ...)
+	Attributes map[string]string `json:"attributes,omitempty"` // face-specific metadata (Chutes purpose, ...)
+	Origin     string            `json:"origin"`               // the face that created it: native, cloudflare, ...
+	Version    int               `json:"version"`              // latest version number, 0 while pending
+	CreatedAt  time.Time         `json:"created_at"`
+	UpdatedAt  time.Time         `json:"updated_at"`
+	DeletedAt  *time.Time        `json:"deleted_at,omitempty"`
+	CreatedBy  string            `json:"created_by"`
+}
+
+// ETag returns the entity tag of the secret's current state, used for
+// compare-and-set with If-Match. It changes with every new version.
+func (s *Secret) ETag() string { return ETag(s.Version) }
+
+// ETag formats a version number as a strong entity tag.
+func ETag(version int) string { return `"` + strconv.Itoa(version) + `"` }
+
+// Version is one immutable value of a secret. Ciphertext is only filled by
+// storage reads that ask for it and never leaves the service layer.
+type Version struct {
+	SecretID    string     `json:"-"`
+	Number      int        `json:"version"`
+	KeyID       int        `json:"-"` // store data key that sealed it
+	Ciphertext  []byte     `json:"-"`
+	CreatedAt   time.Time  `json:"created_at"`
+	CreatedBy   string     `json:"created_by"`
+	DestroyedAt *time.Time `json:"destroyed_at,omitempty"`
+}
+
+// Value is a decrypted secret value. It redacts itself when printed or logged.
+type Value struct {
+	Name    string
+	Version int
+	Data    []byte
+}
+
+// String implements fmt.Stringer without revealing the value.
+func (v Value) String() string {
+	return "Value{" + v.Name + " v" + strconv.Itoa(v.Version) + " [REDACTED]}"
+}
+
+// GoString implements fmt.GoStringer without revealing the value.
+func (v Value) GoString() string { return v.String() }
+
+// NewID returns a new random identifier of 32 lowercase hex digits, the shape
+// Cloudflare uses for account, store and secret ids.
+func NewID() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic("coffer: crypto/rand failed: " + err.Error())
+	}
+	return hex.EncodeToString(b[:])
+}
+
+// IsID reports whether s has the shape of an id made by NewID.
+func IsID(s string) bool {
+	if len(s) != 32 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// ValidateName checks the native rule for store and secret names: 1 to 255
+// characters, each an ASCII letter, digit, '_', '-', '.' or '/'. Names may
+// not be "." or "..", nor contain empty, "." or ".." path segments, so that
+// a name can never be read as a path traversal.
+func ValidateName(kind, name string) error {
+	if name == "" {
+		return Errorf(EINVALID, "%s name is required", kind)
+	} else if len(name) > MaxNameLen {
+		return Errorf(EINVALID, "%s name is longer than %d characters", kind, MaxNameLen)
+	}
+	seg := 0 // start of the current '/'-separated segment
+	for i := 0; i <= len(name); i++ {
+		if i == len(name) || name[i] == '/' {
+			if s := name[seg:i]; s == "" || s == "." || s == ".." {
+				return Errorf(EINVALID, "%s name has an empty, '.' or '..' segment", kind)
+			}
+			seg = i + 1
+			continue
+		}
+		c := name[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-' || c == '.') {
+			return Errorf(EINVALID, "%s name may contain only letters, digits, '_', '-', '.' and '/'", kind)
+		}
+	}
+	return nil
+}
+
+// ValidateValue checks a secret value's size.
+func ValidateValue(v []byte) error {
+	if len(v) > MaxValueSize {
+		return Errorf(ETOOLARGE, "value is larger than %d bytes", MaxValueSize)
+	}
+	return nil
+}
+
+// ValidateMeta checks the metadata of a secret: comment length, labels and
+// scopes.
+func ValidateMeta(comment string, labels map[string]string, scopes []string) error {
+	if len(comment) > MaxComment {
+		return Errorf(EINVALID, "comment is longer than %d characters", MaxComment)
+	} else if !utf8.ValidString(comment) {
+		return Errorf(EINVALID, "comment is not valid UTF-8")
+	} else if len(labels) > MaxLabels {
+		return Errorf(EINVALID, "more than %d labels", MaxLabels)
+	}
+	for k, v := range labels {
+		if k == "" || len(k) > 63 || len(v) > 255 || !utf8.ValidString(k) || !utf8.ValidString(v) {
+			return Errorf(EINVALID, "label keys must be 1-63 and values 0-255 characters of UTF-8")
+		}
+	}
+	if len(scopes) > MaxLabels {
+		return Errorf(EINVALID, "more than %d scopes", MaxLabels)
+	}
+	for _, s := range scopes {
+		if s == "" || len(s) > 63 || !utf8.ValidString(s) {
+			return Errorf(EINVALID, "scopes must be 1-63 characters of UTF-8")
+		}
+	}
+	return nil
+}

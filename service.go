@@ -1,0 +1,229 @@
+package coffer
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"log/slog"
+	"strconv"
+	"time"
+	"unicode/utf8"
+)
+
+// SecretService is what every face does with stores, secrets and values. The
+// service package implements it over Storage; the client package implements
+// it over the native HTTP API. The caller comes from the context
+// (CallerFrom); without one every method fails with EUNAUTHORIZED, and a
+// caller whose scopes do not allow the action gets EFORBIDDEN, or ENOTFOUND
+// where revealing existence would leak (objects in other accounts).
+type SecretService interface {
+	// CreateStore creates a store (EINVALID, ECONFLICT).
+	CreateStore(ctx context.Context, in *StoreCreate) (*Store, error)
+	// Store returns a store by id or name (ENOTFOUND).
+	Store(ctx context.Context, ref string) (*Store, error)
+	// Stores lists stores by name (EINVALID for a bad cursor).
+	Stores(ctx context.Context, p Page) (*StorePage, error)
+	// DeleteStore deletes a store; without force, ECONFLICT while it holds
+	// live secrets.
+	DeleteStore(ctx context.Context, ref string, force bool) error
+
+	// PutSecret writes a new version of the named secret, creating it when
+	// missing (EINVALID, ETOOLARGE, EPRECONDITION, ECONFLICT, ENOTFOUND).
+	PutSecret(ctx context.Context, store string, in *SecretPut) (*Secret, error)
+	// Secret returns a secret's metadata (ENOTFOUND).
+	Secret(ctx context.Context, store, ref string) (*Secret, error)
+	// Secrets lists secrets by name (EINVALID for a bad cursor or prefix).
+	Secrets(ctx context.Context, store string, q ListSecrets) (*SecretPage, error)
+	// UpdateSecret changes comment and labels (EINVALID, EPRECONDITION).
+	UpdateSecret(ctx context.Context, store, ref string, in *SecretPatch) (*Secret, error)
+	// Reveal returns a value: the latest version, or version when > 0
+	// (ENOTFOUND also for destroyed versions).
+	Reveal(ctx context.Context, store, ref string, version int) (*Value, error)
+	// RevealMany returns many latest values in one call; see RevealQuery.
+	RevealMany(ctx context.Context, store string, q *RevealQuery) (*ValuePage, error)
+	// Versions lists a secret's versions, newest first.
+	Versions(ctx context.Context, store, ref string) ([]*Version, error)
+	// Rollback writes the value of version to as a new version
+	// (ENOTFOUND, EPRECONDITION).
+	Rollback(ctx context.Context, store, ref string, to, ifVersion int) (*Secret, error)
+	// DeleteSecret soft-deletes a secret; it stays recoverable by id
+	// (ENOTFOUND, EPRECONDITION).
+	DeleteSecret(ctx context.Context, store, ref string, ifVersion int) (*Secret, error)
+	// UndeleteSecret restores a deleted secret, by id or by name (the most
+	// recently deleted one of that name); ECONFLICT if the name is live again.
+	UndeleteSecret(ctx context.Context, store, ref string) (*Secret, error)
+	// PurgeSecret removes a deleted secret for good (ECONFLICT if live).
+	PurgeSecret(ctx context.Context, store, ref string) error
+	// DestroyVersion erases one version's value for good (ENOTFOUND).
+	DestroyVersion(ctx context.Context, store, ref string, version int) error
+}
+
+// KeyService manages API keys of the caller's account. Only admin keys may
+// use it (EFORBIDDEN).
+type KeyService interface {
+	// CreateAPIKey mints a key and returns it with its token, which is shown
+	// only this once (EINVALID).
+	CreateAPIKey(ctx context.Context, in *APIKeyCreate) (*APIKey, string, error)
+	// APIKeys lists the account's keys.
+	APIKeys(ctx context.Context) ([]*APIKey, error)
+	// RevokeAPIKey revokes a key by id (ENOTFOUND).
+	RevokeAPIKey(ctx context.Context, id string) error
+}
+
+// AuditService reads and verifies the audit log. Only admin keys may use it.
+type AuditService interface {
+	// AuditEvents lists the account's events after sequence number after.
+	AuditEvents(ctx context.Context, after int64, limit int) (*AuditPage, error)
+	// VerifyAudit checks the whole hash chain and its recorded head.
+	VerifyAudit(ctx context.Context) (*AuditReport, error)
+}
+
+// Authenticator turns a presented token into a caller (EUNAUTHORIZED, with no
+// hint whether the key is unknown, revoked or expired).
+type Authenticator interface {
+	Authenticate(ctx context.Context, token string) (*Caller, error)
+}
+
+// StoreCreate is the input of CreateStore.
+type StoreCreate struct {
+	Name    string `json:"name"`
+	Comment string `json:"comment,omitempty"`
+}
+
+// Page asks for one page of a listing. Cursor is the opaque next_cursor of
+// the previous page; Limit defaults to 100 and is at most MaxPageSize.
+type Page struct {
+	Limit  int
+	Cursor string
+}
+
+// StorePage is one page of stores.
+type StorePage struct {
+	Stores     []*Store `json:"stores"`
+	NextCursor string   `json:"next_cursor,omitempty"`
+}
+
+// SecretPut is the input of PutSecret.
+type SecretPut struct {
+	Name  string
+	Value []byte
+	// IfVersion > 0 requires that the latest version is IfVersion; -1
+	// requires that no live secret of the name exists.
+	IfVersion int
+	Comment   *string
+	Labels    map[string]string
+}
+
+// SecretPatch is the input of UpdateSecret.
+type SecretPatch struct {
+	Comment   *string           `json:"comment,omitempty"`
+	Labels    map[string]string `json:"labels,omitempty"`
+	IfVersion int               `json:"-"`
+}
+
+// ListSecrets filters a secret listing.
+type ListSecrets struct {
+	Page
+	Prefix         string
+	IncludeDeleted bool
+}
+
+// SecretPage is one page of secrets.
+type SecretPage struct {
+	Secrets    []*Secret `json:"secrets"`
+	NextCursor string    `json:"next_cursor,omitempty"`
+}
+
+// RevealQuery selects values for RevealMany: either the listed Names (each
+// must exist and be revealable; missing ones are reported in Missing), or,
+// when Names is empty, the live secrets whose names start with Prefix that the
+// caller may reveal, one page at a time.
+type RevealQuery struct {
+	Names  []string `json:"names,omitempty"`
+	Prefix string   `json:"prefix,omitempty"`
+	Limit  int      `json:"limit,omitempty"`
+	Cursor string   `json:"cursor,omitempty"`
+}
+
+// ValuePage is the result of RevealMany.
+type ValuePage struct {
+	Values     []*Value `json:"values"`
+	Missing    []string `json:"missing,omitempty"`
+	NextCursor string   `json:"next_cursor,omitempty"`
+}
+
+// APIKeyCreate is the input of CreateAPIKey.
+type APIKeyCreate struct {
+	Name      string     `json:"name"`
+	Admin     bool       `json:"admin"`
+	Scopes    []Scope    `json:"scopes"`
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+}
+
+// AuditPage is one page of audit events.
+type AuditPage struct {
+	Events []*AuditEvent `json:"events"`
+	Next   int64         `json:"next,omitempty"` // pass as after for the next page; 0 at the end
+}
+
+// LogValue implements slog.LogValuer without revealing the value.
+func (v Value) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("name", v.Name), slog.Int("version", v.Version), slog.String("value", "[REDACTED]"))
+}
+
+// valueJSON is the wire form of a Value: the value as a JSON string when it is
+// valid UTF-8, else base64 with "encoding":"base64".
+type valueJSON struct {
+	Name     string `json:"name"`
+	Version  int    `json:"version"`
+	Value    string `json:"value"`
+	Encoding string `json:"encoding,omitempty"`
+}
+
+// MarshalJSON renders the value in the native API's wire form.
+func (v Value) MarshalJSON() ([]byte, error) {
+	s, enc := EncodeValue(v.Data)
+	return json.Marshal(valueJSON{Name: v.Name, Version: v.Version, Value: s, Encoding: enc})
+}
+
+// UnmarshalJSON parses the native API's wire form.
+func (v *Value) UnmarshalJSON(b []byte) error {
+	var w valueJSON
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	data, err := DecodeValue(w.Value, w.Encoding)
+	if err != nil {
+		return err
+	}
+	*v = Value{Name: w.Name, Version: w.Version, Data: data}
+	return nil
+}
+
+// EncodeValue returns the wire form of a value: the text itself when it is
+// valid UTF-8, else standard base64 and the encoding "base64".
+func EncodeValue(b []byte) (s, encoding string) {
+	if utf8.Valid(b) {
+		return string(b), ""
+	}
+	return base64.StdEncoding.EncodeToString(b), "base64"
+}
+
+// DecodeValue parses a wire value with its encoding: "" or "utf-8" for text,
+// "base64" for binary (EINVALID otherwise).
+func DecodeValue(s, encoding string) ([]byte, error) {
+	switch encoding {
+	case "", "utf-8", "utf8":
+		if !utf8.ValidString(s) {
+			return nil, Errorf(EINVALID, "value is not valid UTF-8; send binary values base64-encoded with \"encoding\":\"base64\"")
+		}
+		return []byte(s), nil
+	case "base64":
+		b, err := base64.StdEncoding.DecodeString(s)
+		if err != nil {
+			return nil, Errorf(EINVALID, "value is not valid base64")
+		}
+		return b, nil
+	}
+	return nil, Errorf(EINVALID, "unknown encoding %s (want utf-8 or base64)", strconv.Quote(encoding))
+}

@@ -1,0 +1,160 @@
+package coffer
+
+import (
+	"context"
+	"time"
+)
+
+// Storage is the persistence contract. Every method that touches tenant data
+// takes the account id and filters by it in the query itself, so that an
+// object of another account answers exactly like a missing one (ENOTFOUND).
+//
+// Every write method takes the audit event that describes it and appends it
+// to the hash chain in the same transaction, so the event is durable exactly
+// when the change is. Storage fills in the event's Seq, hashes, and the ids
+// and version numbers it assigns, and sets Outcome to "ok", or to the error
+// code when the write is refused; a refused write still appends its event
+// and changes nothing else. Engines may group concurrent writes into one
+// transaction and one fsync, but each write succeeds or fails on its own.
+//
+// Storage never sees a plaintext value: callers pass Seal functions that turn
+// the assigned (secret, version) into ciphertext inside the write.
+type Storage interface {
+	// Meta returns a server-wide setting (ENOTFOUND if unset).
+	Meta(ctx context.Context, key string) ([]byte, error)
+	// SetMeta stores a server-wide setting; it fails with ECONFLICT if the key
+	// is already set (settings are written once, at first start).
+	SetMeta(ctx context.Context, key string, value []byte) error
+
+	// CreateAccount adds an account.
+	CreateAccount(ctx context.Context, a *Account, ev *AuditEvent) error
+	// Account returns an account by id (ENOTFOUND).
+	Account(ctx context.Context, id string) (*Account, error)
+	// Accounts lists accounts ordered by id, after the given id.
+	Accounts(ctx context.Context, after string, limit int) ([]*Account, error)
+
+	// CreatePrincipal adds a principal to its account.
+	CreatePrincipal(ctx context.Context, p *Principal, ev *AuditEvent) error
+
+	// CreateAPIKey adds a key (ECONFLICT if its id exists).
+	CreateAPIKey(ctx context.Context, k *APIKey, ev *AuditEvent) error
+	// APIKey returns a key by id, in any account, for authentication
+	// (ENOTFOUND).
+	APIKey(ctx context.Context, id string) (*APIKey, error)
+	// APIKeys lists the keys of an account, newest first.
+	APIKeys(ctx context.Context, accountID string) ([]*APIKey, error)
+	// RevokeAPIKey marks a key revoked (ENOTFOUND; revoking twice is ok).
+	RevokeAPIKey(ctx context.Context, accountID, id string, at time.Time, ev *AuditEvent) error
+	// TouchAPIKeys records last-used times in bulk, without audit.
+	TouchAPIKeys(ctx context.Context, used map[string]time.Time) error
+
+	// CreateStore adds a store with its first data key, wrapped by the master
+	// key (ECONFLICT if the name is taken in the account).
+	CreateStore(ctx context.Context, s *Store, wrappedKey []byte, ev *AuditEvent) error
+	// Store returns a store by id or name (ENOTFOUND).
+	Store(ctx context.Context, accountID, ref string) (*Store, error)
+	// Stores lists stores ordered by name, after the given name.
+	Stores(ctx context.Context, accountID string, after string, limit int) ([]*Store, error)
+	// DeleteStore removes a store. Unless force is set it fails with ECONFLICT
+	// while the store holds secrets that are not deleted; with force, all its
+	// secrets and versions go too.
+	DeleteStore(ctx context.Context, accountID, storeID string, force bool, ev *AuditEvent) error
+	// StoreKey returns a wrapped data key of a store (ENOTFOUND).
+	StoreKey(ctx context.Context, accountID, storeID string, keyID int) ([]byte, error)
+
+	// WriteSecret creates a secret or adds a version to it; see SecretWrite.
+	// It returns the secret as it is after the write and the new version
+	// number (0 when the secret was created pending, without a value).
+	WriteSecret(ctx context.Context, w *SecretWrite, ev *AuditEvent) (*Secret, error)
+	// Secret returns a secret of a store by ref: the live secret of that name
+	// first, else the secret (live or deleted) with that id (ENOTFOUND).
+	Secret(ctx context.Context, accountID, storeID, ref string) (*Secret, error)
+	// Secrets lists the secrets of a store; see SecretQuery.
+	Secrets(ctx context.Context, accountID, storeID string, q SecretQuery) ([]*Secret, error)
+	// UpdateSecret changes a secret's metadata or status; see SecretUpdate.
+	UpdateSecret(ctx context.Context, accountID, secretID string, u *SecretUpdate, ev *AuditEvent) (*Secret, error)
+	// PurgeSecret removes a deleted secret and all its versions for good
+	// (ENOTFOUND; ECONFLICT if it is not deleted).
+	PurgeSecret(ctx context.Context, accountID, secretID string, ev *AuditEvent) error
+
+	// Versions lists a secret's versions, newest first, without ciphertext.
+	Versions(ctx context.Context, accountID, secretID string) ([]*Version, error)
+	// ReadVersion resolves store and secret refs as Store and Secret do (but
+	// only live secrets by name) and returns the secret with the version
+	// numbered version (latest when 0), ciphertext included. ENOTFOUND when
+	// any of them is missing, the secret is deleted or pending, or the
+	// version was destroyed.
+	ReadVersion(ctx context.Context, accountID, storeRef, secretRef string, version int) (*Secret, *Version, error)
+	// DestroyVersion erases a version's ciphertext for good and keeps its
+	// metadata (ENOTFOUND).
+	DestroyVersion(ctx context.Context, accountID, secretID string, version int, at time.Time, ev *AuditEvent) error
+
+	// Audit appends events that record no change (value reads, refusals).
+	Audit(ctx context.Context, evs ...*AuditEvent) error
+	// AuditEvents lists events in sequence order from after+1. An empty
+	// accountID lists every account's events.
+	AuditEvents(ctx context.Context, accountID string, after int64, limit int) ([]*AuditEvent, error)
+	// AuditHead returns the newest link of the chain (nil if the log is empty).
+	AuditHead(ctx context.Context) (*AuditHead, error)
+
+	// Ping checks that the database answers.
+	Ping(ctx context.Context) error
+	// Close flushes pending writes and closes the database.
+	Close() error
+}
+
+// SealFunc encrypts a value for the given secret and version number. Storage
+// calls it inside the write, once the number is assigned, and stores the
+// ciphertext and the data key id it returns.
+type SealFunc func(s *Secret, version int) (ciphertext []byte, keyID int, err error)
+
+// SecretWrite describes a create or a new version.
+type SecretWrite struct {
+	AccountID string
+	StoreID   string
+	// Name of the live secret to write. When there is none and Create is set,
+	// Create is inserted (its ID, metadata and Origin filled in by the caller).
+	Name   string
+	Create *Secret
+	// CreateOnly fails with ECONFLICT when a live secret of that name exists.
+	CreateOnly bool
+	// IfVersion, when > 0, makes the write fail with EPRECONDITION unless the
+	// secret's latest version is IfVersion. -1 requires that no live secret of
+	// that name exists (EPRECONDITION otherwise).
+	IfVersion int
+	// Seal, when set, adds a version and makes the secret active. When nil
+	// (only allowed with Create), the secret is created pending.
+	Seal SealFunc
+	By   string // principal id recorded on the version
+	At   time.Time
+	// Update, when set and the secret exists, is applied with the new
+	// version (metadata changes that travel with a value).
+	Update *SecretUpdate
+}
+
+// SecretUpdate changes metadata and status. Nil fields are left alone.
+type SecretUpdate struct {
+	Comment    *string
+	Labels     map[string]string // replaces all labels when non-nil
+	Scopes     []string          // replaces all scopes when non-nil
+	Attributes map[string]string // replaces all attributes when non-nil
+	// Status moves the secret: to StatusDeleted (soft delete; ENOTFOUND if
+	// already deleted) or from deleted back to live (undelete; ECONFLICT if a
+	// live secret holds its name; it returns to active, or pending when it
+	// has no version).
+	Status *Status
+	// IfVersion as in SecretWrite.
+	IfVersion int
+	At        time.Time
+}
+
+// SecretQuery filters and pages a secret listing. Results are ordered by
+// name, then id; After is the (name, id) of the last secret of the previous
+// page.
+type SecretQuery struct {
+	Prefix         string
+	AfterName      string
+	AfterID        string
+	Limit          int
+	IncludeDeleted bool
+}
