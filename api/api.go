@@ -1,0 +1,187 @@
+// Package api serves coffer's native HTTP API under /v1/, the operational
+// endpoints (/healthz, /readyz, /metrics), and mounts the provider faces.
+package api
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/coffer-dev/coffer"
+	"github.com/coffer-dev/coffer/internal/web"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// MaxBodySize bounds every request body: a 64 KiB value, base64-encoded and
+// JSON-escaped, with metadata, fits well inside it.
+const MaxBodySize = 256 << 10
+
+// Server is the HTTP face of coffer.
+type Server struct {
+	Secrets coffer.SecretService
+	Keys    coffer.KeyService
+	Audit   coffer.AuditService
+	Auth    coffer.Authenticator
+	// Ready reports whether the server can serve: the database answers.
+	Ready    func(ctx context.Context) error
+	Log      *slog.Logger
+	Registry *prometheus.Registry
+
+	face *web.Face
+}
+
+// Handler returns the server's routes wrapped in the request middleware.
+func (s *Server) Handler() http.Handler {
+	s.face = &web.Face{Name: "native", Auth: s.Auth, Log: s.Log, Token: web.BearerToken, Render: renderError}
+	mux := http.NewServeMux()
+	s.routes(mux)
+	return web.Middleware(mux, web.NewMetrics(s.Registry), s.Log)
+}
+
+// routes is the one table of the native API's routes.
+func (s *Server) routes(mux *http.ServeMux) {
+	pub, auth := s.face.Public, s.face.Authed
+	mux.Handle("GET /healthz", pub(s.healthz))
+	mux.Handle("GET /readyz", pub(s.readyz))
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{}))
+
+	mux.Handle("POST /v1/stores", auth(s.createStore))
+	mux.Handle("GET /v1/stores", auth(s.listStores))
+	mux.Handle("GET /v1/stores/{store}", auth(s.getStore))
+	mux.Handle("DELETE /v1/stores/{store}", auth(s.deleteStore))
+
+	mux.Handle("GET /v1/stores/{store}/secrets", auth(s.listSecrets))
+	mux.Handle("PUT /v1/stores/{store}/secrets/{secret}", auth(s.putSecret))
+	mux.Handle("GET /v1/stores/{store}/secrets/{secret}", auth(s.getSecret))
+	mux.Handle("PATCH /v1/stores/{store}/secrets/{secret}", auth(s.patchSecret))
+	mux.Handle("DELETE /v1/stores/{store}/secrets/{secret}", auth(s.deleteSecret))
+	mux.Handle("POST /v1/stores/{store}/secrets/{secret}/undelete", auth(s.undeleteSecret))
+	mux.Handle("GET /v1/stores/{store}/secrets/{secret}/value", auth(s.getValue))
+	mux.Handle("GET /v1/stores/{store}/secrets/{secret}/versions", auth(s.listVersions))
+	mux.Handle("POST /v1/stores/{store}/secrets/{secret}/rollback", auth(s.rollback))
+	mux.Handle("DELETE /v1/stores/{store}/secrets/{secret}/versions/{version}", auth(s.destroyVersion))
+	mux.Handle("POST /v1/stores/{store}/values", auth(s.batchValues))
+
+	mux.Handle("POST /v1/keys", auth(s.createKey))
+	mux.Handle("GET /v1/keys", auth(s.listKeys))
+	mux.Handle("DELETE /v1/keys/{id}", auth(s.revokeKey))
+
+	mux.Handle("GET /v1/audit", auth(s.listAudit))
+	mux.Handle("GET /v1/audit/verify", auth(s.verifyAudit))
+
+	mux.Handle("/v1/", pub(notFound))
+}
+
+// renderError writes the native error body.
+func renderError(w http.ResponseWriter, r *http.Request, status int, code, message string) {
+	if status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="coffer"`)
+	}
+	b := make([]byte, 0, 64+len(message))
+	b = append(b, `{"error":{"code":`...)
+	b = appendJSONString(b, code)
+	b = append(b, `,"message":`...)
+	b = appendJSONString(b, message)
+	b = append(b, "}}\n"...)
+	_ = web.WriteRaw(w, status, b)
+}
+
+func notFound(w http.ResponseWriter, r *http.Request) error {
+	return coffer.Errorf(coffer.ENOTFOUND, "no such route: %s %s", r.Method, r.URL.Path)
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) error {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_, err := w.Write([]byte("ok\n"))
+	return err
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
+	if err := s.Ready(r.Context()); err != nil {
+		s.Log.Warn("not ready", "err", err)
+		return coffer.Errorf(coffer.EUNAVAILABLE, "database is not reachable")
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_, err := w.Write([]byte("ready\n"))
+	return err
+}
+
+// queryInt parses an optional non-negative integer query parameter.
+func queryInt(r *http.Request, name string) (int, error) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 || len(v) > 10 {
+		return 0, coffer.Errorf(coffer.EINVALID, "%s must be a non-negative integer", name)
+	}
+	return n, nil
+}
+
+// queryBool parses an optional boolean query parameter.
+func queryBool(r *http.Request, name string) (bool, error) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return false, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, coffer.Errorf(coffer.EINVALID, "%s must be true or false", name)
+	}
+	return b, nil
+}
+
+// ifMatch reads a compare-and-set precondition: If-Match: "N" (or N) gives
+// N; If-None-Match: * gives -1; none gives 0.
+func ifMatch(r *http.Request) (int, error) {
+	if v := r.Header.Get("If-None-Match"); v != "" {
+		if strings.TrimSpace(v) != "*" {
+			return 0, coffer.Errorf(coffer.EINVALID, `If-None-Match supports only "*"`)
+		}
+		return -1, nil
+	}
+	v := strings.TrimSpace(r.Header.Get("If-Match"))
+	if v == "" {
+		return 0, nil
+	}
+	v = strings.TrimPrefix(v, "W/")
+	v = strings.Trim(v, `"`)
+	n, err := strconv.Atoi(v)
+	if err != nil || n <= 0 {
+		return 0, coffer.Errorf(coffer.EINVALID, `If-Match must be a version ETag such as "3"`)
+	}
+	return n, nil
+}
+
+// appendJSONString appends s as a JSON string. s must be valid UTF-8.
+func appendJSONString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+			continue
+		}
+		b = append(b, s[start:i]...)
+		switch c {
+		case '"', '\\':
+			b = append(b, '\\', c)
+		case '\n':
+			b = append(b, '\\', 'n')
+		case '\r':
+			b = append(b, '\\', 'r')
+		case '\t':
+			b = append(b, '\\', 't')
+		default:
+			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+		}
+		start = i + 1
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}

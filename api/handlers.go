@@ -1,0 +1,330 @@
+package api
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/coffer-dev/coffer"
+	"github.com/coffer-dev/coffer/internal/web"
+)
+
+func (s *Server) createStore(w http.ResponseWriter, r *http.Request) error {
+	var in coffer.StoreCreate
+	if err := web.DecodeJSON(w, r, MaxBodySize, &in); err != nil {
+		return err
+	}
+	st, err := s.Secrets.CreateStore(r.Context(), &in)
+	if err != nil {
+		return err
+	}
+	return web.WriteJSON(w, http.StatusCreated, st)
+}
+
+func (s *Server) listStores(w http.ResponseWriter, r *http.Request) error {
+	limit, err := queryInt(r, "limit")
+	if err != nil {
+		return err
+	}
+	page, err := s.Secrets.Stores(r.Context(), coffer.Page{Limit: limit, Cursor: r.URL.Query().Get("cursor")})
+	if err != nil {
+		return err
+	}
+	return web.WriteJSON(w, http.StatusOK, page)
+}
+
+func (s *Server) getStore(w http.ResponseWriter, r *http.Request) error {
+	st, err := s.Secrets.Store(r.Context(), r.PathValue("store"))
+	if err != nil {
+		return err
+	}
+	return web.WriteJSON(w, http.StatusOK, st)
+}
+
+func (s *Server) deleteStore(w http.ResponseWriter, r *http.Request) error {
+	force, err := queryBool(r, "force")
+	if err != nil {
+		return err
+	}
+	if err := s.Secrets.DeleteStore(r.Context(), r.PathValue("store"), force); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *Server) listSecrets(w http.ResponseWriter, r *http.Request) error {
+	limit, err := queryInt(r, "limit")
+	if err != nil {
+		return err
+	}
+	deleted, err := queryBool(r, "deleted")
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	page, err := s.Secrets.Secrets(r.Context(), r.PathValue("store"), coffer.ListSecrets{
+		Page: coffer.Page{Limit: limit, Cursor: q.Get("cursor")}, Prefix: q.Get("prefix"), IncludeDeleted: deleted,
+	})
+	if err != nil {
+		return err
+	}
+	return web.WriteJSON(w, http.StatusOK, page)
+}
+
+// putSecretRequest is the body of PUT .../secrets/{name}.
+type putSecretRequest struct {
+	Value    *string           `json:"value"`
+	Encoding string            `json:"encoding"`
+	Comment  *string           `json:"comment"`
+	Labels   map[string]string `json:"labels"`
+}
+
+func (p *putSecretRequest) Validate() error {
+	if p.Value == nil {
+		return coffer.Errorf(coffer.EINVALID, "value is required")
+	}
+	return nil
+}
+
+func (s *Server) putSecret(w http.ResponseWriter, r *http.Request) error {
+	var in putSecretRequest
+	if err := web.DecodeJSON(w, r, MaxBodySize, &in); err != nil {
+		return err
+	}
+	cas, err := ifMatch(r)
+	if err != nil {
+		return err
+	}
+	value, err := coffer.DecodeValue(*in.Value, in.Encoding)
+	if err != nil {
+		return err
+	}
+	sec, err := s.Secrets.PutSecret(r.Context(), r.PathValue("store"), &coffer.SecretPut{
+		Name: r.PathValue("secret"), Value: value, IfVersion: cas, Comment: in.Comment, Labels: in.Labels,
+	})
+	if err != nil {
+		return err
+	}
+	status := http.StatusOK
+	if sec.Version == 1 {
+		status = http.StatusCreated
+	}
+	return writeSecret(w, status, sec)
+}
+
+func writeSecret(w http.ResponseWriter, status int, sec *coffer.Secret) error {
+	w.Header().Set("ETag", sec.ETag())
+	return web.WriteJSON(w, status, sec)
+}
+
+func (s *Server) getSecret(w http.ResponseWriter, r *http.Request) error {
+	sec, err := s.Secrets.Secret(r.Context(), r.PathValue("store"), r.PathValue("secret"))
+	if err != nil {
+		return err
+	}
+	return writeSecret(w, http.StatusOK, sec)
+}
+
+func (s *Server) patchSecret(w http.ResponseWriter, r *http.Request) error {
+	var in coffer.SecretPatch
+	if err := web.DecodeJSON(w, r, MaxBodySize, &in); err != nil {
+		return err
+	}
+	cas, err := ifMatch(r)
+	if err != nil {
+		return err
+	} else if cas < 0 {
+		return coffer.Errorf(coffer.EINVALID, "If-None-Match is only for PUT")
+	}
+	in.IfVersion = cas
+	sec, err := s.Secrets.UpdateSecret(r.Context(), r.PathValue("store"), r.PathValue("secret"), &in)
+	if err != nil {
+		return err
+	}
+	return writeSecret(w, http.StatusOK, sec)
+}
+
+func (s *Server) deleteSecret(w http.ResponseWriter, r *http.Request) error {
+	purge, err := queryBool(r, "purge")
+	if err != nil {
+		return err
+	}
+	if purge {
+		if err := s.Secrets.PurgeSecret(r.Context(), r.PathValue("store"), r.PathValue("secret")); err != nil {
+			return err
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	}
+	cas, err := ifMatch(r)
+	if err != nil {
+		return err
+	} else if cas < 0 {
+		return coffer.Errorf(coffer.EINVALID, "If-None-Match is only for PUT")
+	}
+	sec, err := s.Secrets.DeleteSecret(r.Context(), r.PathValue("store"), r.PathValue("secret"), cas)
+	if err != nil {
+		return err
+	}
+	return web.WriteJSON(w, http.StatusOK, sec)
+}
+
+func (s *Server) undeleteSecret(w http.ResponseWriter, r *http.Request) error {
+	sec, err := s.Secrets.UndeleteSecret(r.Context(), r.PathValue("store"), r.PathValue("secret"))
+	if err != nil {
+		return err
+	}
+	return writeSecret(w, http.StatusOK, sec)
+}
+
+// getValue is the hot path: the body is written without reflection.
+func (s *Server) getValue(w http.ResponseWriter, r *http.Request) error {
+	version, err := queryInt(r, "version")
+	if err != nil {
+		return err
+	}
+	v, err := s.Secrets.Reveal(r.Context(), r.PathValue("store"), r.PathValue("secret"), version)
+	if err != nil {
+		return err
+	}
+	w.Header()["Cache-Control"] = []string{"no-store"}
+	return web.WriteRaw(w, http.StatusOK, appendValue(make([]byte, 0, 64+len(v.Name)+len(v.Data)*2), v))
+}
+
+// appendValue appends the wire form of a value (see coffer.Value) and a
+// newline.
+func appendValue(b []byte, v *coffer.Value) []byte {
+	s, enc := coffer.EncodeValue(v.Data)
+	b = append(b, `{"name":`...)
+	b = appendJSONString(b, v.Name)
+	b = append(b, `,"version":`...)
+	b = strconv.AppendInt(b, int64(v.Version), 10)
+	b = append(b, `,"value":`...)
+	b = appendJSONString(b, s)
+	if enc != "" {
+		b = append(b, `,"encoding":`...)
+		b = appendJSONString(b, enc)
+	}
+	return append(b, "}\n"...)
+}
+
+func (s *Server) listVersions(w http.ResponseWriter, r *http.Request) error {
+	vs, err := s.Secrets.Versions(r.Context(), r.PathValue("store"), r.PathValue("secret"))
+	if err != nil {
+		return err
+	}
+	return web.WriteJSON(w, http.StatusOK, struct {
+		Versions []*coffer.Version `json:"versions"`
+	}{vs})
+}
+
+type rollbackRequest struct {
+	Version int `json:"version"`
+}
+
+func (s *Server) rollback(w http.ResponseWriter, r *http.Request) error {
+	var in rollbackRequest
+	if err := web.DecodeJSON(w, r, MaxBodySize, &in); err != nil {
+		return err
+	}
+	cas, err := ifMatch(r)
+	if err != nil {
+		return err
+	}
+	sec, err := s.Secrets.Rollback(r.Context(), r.PathValue("store"), r.PathValue("secret"), in.Version, cas)
+	if err != nil {
+		return err
+	}
+	return writeSecret(w, http.StatusOK, sec)
+}
+
+func (s *Server) destroyVersion(w http.ResponseWriter, r *http.Request) error {
+	n, err := strconv.Atoi(r.PathValue("version"))
+	if err != nil || n <= 0 {
+		return coffer.Errorf(coffer.EINVALID, "version must be a positive number")
+	}
+	if err := s.Secrets.DestroyVersion(r.Context(), r.PathValue("store"), r.PathValue("secret"), n); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *Server) batchValues(w http.ResponseWriter, r *http.Request) error {
+	var in coffer.RevealQuery
+	if err := web.DecodeJSON(w, r, MaxBodySize, &in); err != nil {
+		return err
+	}
+	page, err := s.Secrets.RevealMany(r.Context(), r.PathValue("store"), &in)
+	if err != nil {
+		return err
+	}
+	w.Header()["Cache-Control"] = []string{"no-store"}
+	return web.WriteJSON(w, http.StatusOK, page)
+}
+
+type createKeyRequest struct {
+	Name      string         `json:"name"`
+	Admin     bool           `json:"admin"`
+	Scopes    []coffer.Scope `json:"scopes"`
+	ExpiresAt *time.Time     `json:"expires_at"`
+}
+
+func (s *Server) createKey(w http.ResponseWriter, r *http.Request) error {
+	var in createKeyRequest
+	if err := web.DecodeJSON(w, r, MaxBodySize, &in); err != nil {
+		return err
+	}
+	k, token, err := s.Keys.CreateAPIKey(r.Context(), &coffer.APIKeyCreate{Name: in.Name, Admin: in.Admin, Scopes: in.Scopes, ExpiresAt: in.ExpiresAt})
+	if err != nil {
+		return err
+	}
+	w.Header()["Cache-Control"] = []string{"no-store"}
+	return web.WriteJSON(w, http.StatusCreated, struct {
+		Key   *coffer.APIKey `json:"key"`
+		Token string         `json:"token"`
+	}{k, token})
+}
+
+func (s *Server) listKeys(w http.ResponseWriter, r *http.Request) error {
+	keys, err := s.Keys.APIKeys(r.Context())
+	if err != nil {
+		return err
+	}
+	return web.WriteJSON(w, http.StatusOK, struct {
+		Keys []*coffer.APIKey `json:"keys"`
+	}{keys})
+}
+
+func (s *Server) revokeKey(w http.ResponseWriter, r *http.Request) error {
+	if err := s.Keys.RevokeAPIKey(r.Context(), r.PathValue("id")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *Server) listAudit(w http.ResponseWriter, r *http.Request) error {
+	limit, err := queryInt(r, "limit")
+	if err != nil {
+		return err
+	}
+	after, err := queryInt(r, "after")
+	if err != nil {
+		return err
+	}
+	page, err := s.Audit.AuditEvents(r.Context(), int64(after), limit)
+	if err != nil {
+		return err
+	}
+	return web.WriteJSON(w, http.StatusOK, page)
+}
+
+func (s *Server) verifyAudit(w http.ResponseWriter, r *http.Request) error {
+	rep, err := s.Audit.VerifyAudit(r.Context())
+	if err != nil {
+		return err
+	}
+	return web.WriteJSON(w, http.StatusOK, rep)
+}

@@ -1,0 +1,305 @@
+// Package web is the HTTP plumbing every face shares: handlers that return
+// errors, one wrapper that renders them in the face's own shape, strict JSON
+// decoding, authentication, request ids, metrics and panic recovery.
+package web
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	"github.com/coffer-dev/coffer"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// HandlerFunc is an HTTP handler that returns its failure instead of
+// writing it.
+type HandlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// Status maps an error code to its HTTP status. It is the one table for the
+// native API; faces with other conventions map codes themselves.
+func Status(code string) int {
+	switch code {
+	case coffer.EINVALID:
+		return http.StatusBadRequest
+	case coffer.EUNAUTHORIZED:
+		return http.StatusUnauthorized
+	case coffer.EFORBIDDEN:
+		return http.StatusForbidden
+	case coffer.ENOTFOUND:
+		return http.StatusNotFound
+	case coffer.ECONFLICT:
+		return http.StatusConflict
+	case coffer.EPRECONDITION:
+		return http.StatusPreconditionFailed
+	case coffer.ETOOLARGE:
+		return http.StatusRequestEntityTooLarge
+	case coffer.ERATELIMIT:
+		return http.StatusTooManyRequests
+	case coffer.EUNAVAILABLE:
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
+
+// Face is one API served over the shared model: its name (recorded on every
+// caller and audit event), how it authenticates, and how it renders errors.
+type Face struct {
+	Name string
+	Auth coffer.Authenticator
+	Log  *slog.Logger
+	// Token extracts the credential from a request ("" when absent).
+	Token func(r *http.Request) string
+	// Render writes err in the face's error format with the given status.
+	Render func(w http.ResponseWriter, r *http.Request, status int, code, message string)
+}
+
+// Public wraps a handler that needs no credential.
+func (f *Face) Public(h HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer f.recover(w, r)
+		if err := h(w, r); err != nil {
+			f.Error(w, r, err)
+		}
+	})
+}
+
+// Authed wraps a handler that needs a valid credential: it authenticates the
+// request and puts the caller in its context.
+func (f *Face) Authed(h HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer f.recover(w, r)
+		c, err := f.Auth.Authenticate(r.Context(), f.Token(r))
+		if err != nil {
+			f.Error(w, r, err)
+			return
+		}
+		c.RemoteAddr = RemoteIP(r)
+		c.RequestID = RequestID(r.Context())
+		c.Face = f.Name
+		r = r.WithContext(coffer.NewContext(r.Context(), c))
+		if err := h(w, r); err != nil {
+			f.Error(w, r, err)
+		}
+	})
+}
+
+// Error renders err. Errors that are not *coffer.Error are logged with the
+// request id and answered as "internal error": their text may hold details
+// that are not the caller's business.
+func (f *Face) Error(w http.ResponseWriter, r *http.Request, err error) {
+	code, msg := coffer.ErrorCode(err), coffer.ErrorMessage(err)
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		code, msg = coffer.ETOOLARGE, fmt.Sprintf("request body is larger than %d bytes", mbe.Limit)
+	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
+		code, msg = coffer.EUNAVAILABLE, "request canceled"
+	case code == coffer.EINTERNAL:
+		f.Log.Error("request failed", "err", err, "request_id", RequestID(r.Context()), "method", r.Method, "route", r.Pattern)
+	}
+	f.Render(w, r, Status(code), code, msg)
+}
+
+func (f *Face) recover(w http.ResponseWriter, r *http.Request) {
+	if v := recover(); v != nil {
+		if v == http.ErrAbortHandler {
+			panic(v)
+		}
+		// The panic value is not logged: it could quote a request's data.
+		f.Log.Error("handler panic", "request_id", RequestID(r.Context()), "route", r.Pattern, "type", fmt.Sprintf("%T", v), "stack", string(debug.Stack()))
+		f.Render(w, r, http.StatusInternalServerError, coffer.EINTERNAL, "internal error")
+	}
+}
+
+// BearerToken returns the token of an "Authorization: Bearer" header.
+func BearerToken(r *http.Request) string {
+	h := r.Header.Get("Authorization")
+	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+		return strings.TrimSpace(h[7:])
+	}
+	return ""
+}
+
+// RemoteIP returns the client address without its port.
+func RemoteIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// DecodeJSON reads a JSON body of at most limit bytes into v, strictly: the
+// body must be valid UTF-8 (encoding/json would otherwise replace bad bytes
+// silently), hold exactly one JSON value, and have no unknown fields. If v
+// has a Validate method it is called.
+func DecodeJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		return err
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return coffer.Errorf(coffer.EINVALID, "request body is empty; want a JSON object")
+	}
+	if !utf8.Valid(body) {
+		return coffer.Errorf(coffer.EINVALID, "request body is not valid UTF-8")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return coffer.Errorf(coffer.EINVALID, "invalid JSON body: %s", jsonProblem(err))
+	}
+	if dec.More() {
+		return coffer.Errorf(coffer.EINVALID, "invalid JSON body: more than one value")
+	}
+	if val, ok := v.(interface{ Validate() error }); ok {
+		return val.Validate()
+	}
+	return nil
+}
+
+// jsonProblem describes a decode error without quoting the body: the
+// message of a type error names the field, never the value.
+func jsonProblem(err error) string {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		return "syntax error at byte " + strconv.FormatInt(syn.Offset, 10)
+	case errors.As(err, &typ):
+		return "field " + strconv.Quote(typ.Field) + " must be " + typ.Type.String()
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return "unexpected end of input"
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		return "unknown field " + strings.TrimPrefix(err.Error(), "json: unknown field ")
+	}
+	return "malformed"
+}
+
+// WriteJSON writes v as JSON with the given status.
+func WriteJSON(w http.ResponseWriter, status int, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode response: %w", err)
+	}
+	return WriteRaw(w, status, append(b, '\n'))
+}
+
+// WriteRaw writes an already encoded JSON body.
+func WriteRaw(w http.ResponseWriter, status int, body []byte) error {
+	h := w.Header()
+	h["Content-Type"] = []string{"application/json"}
+	h["Content-Length"] = []string{strconv.Itoa(len(body))}
+	w.WriteHeader(status)
+	_, _ = w.Write(body) // the client went away; nothing left to tell it
+	return nil
+}
+
+type requestIDKey struct{}
+
+// RequestID returns the request id that Middleware put in ctx.
+func RequestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey{}).(string)
+	return id
+}
+
+var (
+	idPrefix  = newIDPrefix()
+	idCounter atomic.Uint64
+)
+
+func newIDPrefix() string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// validRequestID accepts 1-64 characters that are safe in a header and a log.
+func validRequestID(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// Metrics are the server's request metrics, labelled by route pattern and
+// status: never by anything a caller chooses, such as a secret name.
+type Metrics struct {
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+}
+
+// NewMetrics registers the request metrics with reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "coffer_http_requests_total", Help: "HTTP requests by route pattern and status code.",
+		}, []string{"route", "code"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "coffer_http_request_duration_seconds", Help: "HTTP request latency by route pattern.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+		}, []string{"route"}),
+	}
+	reg.MustRegister(m.requests, m.duration)
+	return m
+}
+
+// Middleware gives every request an id (kept from X-Request-Id when safe,
+// echoed in the response), counts and times it, and logs it at debug level.
+func Middleware(next http.Handler, m *Metrics, log *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		id := r.Header.Get("X-Request-Id")
+		if !validRequestID(id) {
+			id = idPrefix + "-" + strconv.FormatUint(idCounter.Add(1), 10)
+		}
+		w.Header()["X-Request-Id"] = []string{id}
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		r = r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id))
+		next.ServeHTTP(sw, r)
+		route := r.Pattern
+		if route == "" {
+			route = "unmatched"
+		}
+		elapsed := time.Since(start)
+		m.requests.WithLabelValues(route, strconv.Itoa(sw.status)).Inc()
+		m.duration.WithLabelValues(route).Observe(elapsed.Seconds())
+		if log.Enabled(r.Context(), slog.LevelDebug) {
+			log.Debug("request", "request_id", id, "method", r.Method, "route", route, "status", sw.status, "duration", elapsed, "remote", RemoteIP(r))
+		}
+	})
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.status = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

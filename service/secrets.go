@@ -1,0 +1,646 @@
+package service
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/coffer-dev/coffer"
+	"github.com/coffer-dev/coffer/envelope"
+)
+
+const defaultPageSize = 100
+
+func pageLimit(n int) (int, error) {
+	switch {
+	case n == 0:
+		return defaultPageSize, nil
+	case n < 0 || n > coffer.MaxPageSize:
+		return 0, coffer.Errorf(coffer.EINVALID, "limit must be between 1 and %d", coffer.MaxPageSize)
+	}
+	return n, nil
+}
+
+// Cursors are opaque to callers: base64url of the last item's sort key.
+func encodeCursor(parts ...string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(strings.Join(parts, "\x00")))
+}
+
+func decodeCursor(c string, n int) ([]string, error) {
+	if c == "" {
+		return make([]string, n), nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	parts := strings.Split(string(b), "\x00")
+	if err != nil || len(parts) != n {
+		return nil, coffer.Errorf(coffer.EINVALID, "cursor is not one this server made")
+	}
+	return parts, nil
+}
+
+// CreateStore implements coffer.SecretService.
+func (s *Service) CreateStore(ctx context.Context, in *coffer.StoreCreate) (*coffer.Store, error) {
+	c, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ev := s.event(c, "store.create")
+	ev.Name = in.Name
+	if err := coffer.ValidateName("store", in.Name); err != nil {
+		return nil, err
+	} else if err := coffer.ValidateMeta(in.Comment, nil, nil); err != nil {
+		return nil, err
+	}
+	now := s.now().UTC()
+	st := &coffer.Store{ID: coffer.NewID(), AccountID: c.AccountID, Name: in.Name, Comment: in.Comment, KeyID: 1, CreatedAt: now, UpdatedAt: now}
+	if err := s.authorize(ctx, c, coffer.ActionAdmin, st, "", ev); err != nil {
+		return nil, err
+	}
+	dek := envelope.GenerateKey()
+	defer envelope.Zero(dek)
+	wrapped, err := s.keyring.Wrap(dek, storeKeyAAD(st.AccountID, st.ID, st.KeyID))
+	if err != nil {
+		return nil, fmt.Errorf("seal store key: %w", err)
+	}
+	ev.StoreID = st.ID
+	if err := s.storage.CreateStore(ctx, st, wrapped, ev); err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+// store resolves a store ref and checks that the caller may do action on it
+// (or on the named secret in it).
+func (s *Service) store(ctx context.Context, c *coffer.Caller, ref string, action coffer.Action, secret string, ev *coffer.AuditEvent) (*coffer.Store, error) {
+	st, err := s.storage.Store(ctx, c.AccountID, ref)
+	if err != nil {
+		return nil, err
+	}
+	ev.StoreID = st.ID
+	if err := s.authorize(ctx, c, action, st, secret, ev); err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+// Store implements coffer.SecretService.
+func (s *Service) Store(ctx context.Context, ref string) (*coffer.Store, error) {
+	c, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return s.store(ctx, c, ref, coffer.ActionList, "", s.event(c, "store.read"))
+}
+
+// Stores implements coffer.SecretService. Keys limited to some stores see
+// only those.
+func (s *Service) Stores(ctx context.Context, p coffer.Page) (*coffer.StorePage, error) {
+	c, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	limit, err := pageLimit(p.Limit)
+	if err != nil {
+		return nil, err
+	}
+	after, err := decodeCursor(p.Cursor, 1)
+	if err != nil {
+		return nil, err
+	}
+	stores, err := s.storage.Stores(ctx, c.AccountID, after[0], limit)
+	if err != nil {
+		return nil, err
+	}
+	page := &coffer.StorePage{Stores: make([]*coffer.Store, 0, len(stores))}
+	for _, st := range stores {
+		if ok, _ := c.Allows(coffer.ActionList, st.ID, st.Name, ""); ok {
+			page.Stores = append(page.Stores, st)
+		}
+	}
+	if len(stores) == limit {
+		page.NextCursor = encodeCursor(stores[len(stores)-1].Name)
+	}
+	return page, nil
+}
+
+// DeleteStore implements coffer.SecretService.
+func (s *Service) DeleteStore(ctx context.Context, ref string, force bool) error {
+	c, err := caller(ctx)
+	if err != nil {
+		return err
+	}
+	ev := s.event(c, "store.delete")
+	st, err := s.store(ctx, c, ref, coffer.ActionAdmin, "", ev)
+	if err != nil {
+		return err
+	}
+	ev.Name = st.Name
+	if force {
+		ev.Reason += "; force"
+	}
+	return s.storage.DeleteStore(ctx, c.AccountID, st.ID, force, ev)
+}
+
+// PutSecret implements coffer.SecretService.
+func (s *Service) PutSecret(ctx context.Context, storeRef string, in *coffer.SecretPut) (*coffer.Secret, error) {
+	c, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := coffer.ValidateName("secret", in.Name); err != nil {
+		return nil, err
+	} else if err := coffer.ValidateValue(in.Value); err != nil {
+		return nil, err
+	}
+	comment := ""
+	if in.Comment != nil {
+		comment = *in.Comment
+	}
+	if err := coffer.ValidateMeta(comment, in.Labels, nil); err != nil {
+		return nil, err
+	}
+	ev := s.event(c, "secret.write")
+	ev.Name = in.Name
+	st, err := s.store(ctx, c, storeRef, coffer.ActionWrite, in.Name, ev)
+	if err != nil {
+		return nil, err
+	}
+	return s.write(ctx, c, st, in, ev)
+}
+
+// write adds a version holding in.Value, creating the secret when missing.
+func (s *Service) write(ctx context.Context, c *coffer.Caller, st *coffer.Store, in *coffer.SecretPut, ev *coffer.AuditEvent) (*coffer.Secret, error) {
+	seal, err := s.sealer(ctx, st, in.Value)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now().UTC()
+	create := &coffer.Secret{
+		ID: coffer.NewID(), AccountID: c.AccountID, StoreID: st.ID, Name: in.Name, Labels: in.Labels,
+		Origin: c.Face, CreatedAt: now, UpdatedAt: now, CreatedBy: c.PrincipalID,
+	}
+	if in.Comment != nil {
+		create.Comment = *in.Comment
+	}
+	w := &coffer.SecretWrite{
+		AccountID: c.AccountID, StoreID: st.ID, Name: in.Name, Create: create,
+		IfVersion: in.IfVersion, Seal: seal, By: c.PrincipalID, At: now,
+	}
+	if in.Comment != nil || in.Labels != nil {
+		w.Update = &coffer.SecretUpdate{Comment: in.Comment, Labels: in.Labels, At: now}
+	}
+	return s.storage.WriteSecret(ctx, w, ev)
+}
+
+// secret resolves store and secret refs and checks action on them.
+func (s *Service) secret(ctx context.Context, c *coffer.Caller, storeRef, ref string, action coffer.Action, ev *coffer.AuditEvent) (*coffer.Store, *coffer.Secret, error) {
+	st, err := s.storage.Store(ctx, c.AccountID, storeRef)
+	if err != nil {
+		return nil, nil, err
+	}
+	ev.StoreID = st.ID
+	sec, err := s.storage.Secret(ctx, c.AccountID, st.ID, ref)
+	if err != nil {
+		return nil, nil, err
+	}
+	ev.SecretID, ev.Name = sec.ID, sec.Name
+	if err := s.authorize(ctx, c, action, st, sec.Name, ev); err != nil {
+		return nil, nil, err
+	}
+	return st, sec, nil
+}
+
+// Secret implements coffer.SecretService.
+func (s *Service) Secret(ctx context.Context, storeRef, ref string) (*coffer.Secret, error) {
+	c, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	_, sec, err := s.secret(ctx, c, storeRef, ref, coffer.ActionRead, s.event(c, "secret.read"))
+	return sec, err
+}
+
+// Secrets implements coffer.SecretService. Keys limited to some secrets see
+// only those.
+func (s *Service) Secrets(ctx context.Context, storeRef string, q coffer.ListSecrets) (*coffer.SecretPage, error) {
+	c, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	limit, err := pageLimit(q.Limit)
+	if err != nil {
+		return nil, err
+	}
+	after, err := decodeCursor(q.Cursor, 2)
+	if err != nil {
+		return nil, err
+	}
+	if len(q.Prefix) > coffer.MaxNameLen {
+		return nil, coffer.Errorf(coffer.EINVALID, "prefix is longer than %d characters", coffer.MaxNameLen)
+	}
+	st, err := s.store(ctx, c, storeRef, coffer.ActionList, "", s.event(c, "secret.list"))
+	if err != nil {
+		return nil, err
+	}
+	secrets, err := s.storage.Secrets(ctx, c.AccountID, st.ID, coffer.SecretQuery{
+		Prefix: q.Prefix, AfterName: after[0], AfterID: after[1], Limit: limit, IncludeDeleted: q.IncludeDeleted,
+	})
+	if err != nil {
+		return nil, err
+	}
+	page := &coffer.SecretPage{Secrets: secrets}
+	if len(secrets) == limit {
+		last := secrets[len(secrets)-1]
+		page.NextCursor = encodeCursor(last.Name, last.ID)
+	}
+	if !c.Admin {
+		page.Secrets = make([]*coffer.Secret, 0, len(secrets))
+		for _, sec := range secrets {
+			if ok, _ := c.Allows(coffer.ActionList, st.ID, st.Name, sec.Name); ok {
+				page.Secrets = append(page.Secrets, sec)
+			}
+		}
+	}
+	return page, nil
+}
+
+// UpdateSecret implements coffer.SecretService.
+func (s *Service) UpdateSecret(ctx context.Context, storeRef, ref string, in *coffer.SecretPatch) (*coffer.Secret, error) {
+	c, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	comment := ""
+	if in.Comment != nil {
+		comment = *in.Comment
+	}
+	if err := coffer.ValidateMeta(comment, in.Labels, nil); err != nil {
+		return nil, err
+	}
+	ev := s.event(c, "secret.update")
+	_, sec, err := s.secret(ctx, c, storeRef, ref, coffer.ActionWrite, ev)
+	if err != nil {
+		return nil, err
+	}
+	ev.Version = sec.Version
+	u := &coffer.SecretUpdate{Comment: in.Comment, Labels: in.Labels, IfVersion: in.IfVersion, At: s.now().UTC()}
+	return s.storage.UpdateSecret(ctx, c.AccountID, sec.ID, u, ev)
+}
+
+// Reveal implements coffer.SecretService. It is the hot path: one storage
+// read, a cached data key, and an audit event that is durable before the
+// value is returned.
+func (s *Service) Reveal(ctx context.Context, storeRef, ref string, version int) (*coffer.Value, error) {
+	c, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if version < 0 {
+		return nil, coffer.Errorf(coffer.EINVALID, "version must be a positive number")
+	}
+	ev := s.event(c, "secret.reveal")
+	ev.Name, ev.Version = ref, version
+	// Admin keys skip the scope check, so they resolve store and secret in
+	// one query. Other keys resolve the store first: scopes may name it by
+	// id or by name.
+	var st *coffer.Store
+	if !c.Admin {
+		if st, err = s.storage.Store(ctx, c.AccountID, storeRef); err != nil {
+			return nil, err
+		}
+		storeRef = st.ID
+	}
+	sec, v, err := s.storage.ReadVersion(ctx, c.AccountID, storeRef, ref, version)
+	if err != nil {
+		if code := coffer.ErrorCode(err); code == coffer.ENOTFOUND {
+			ev.Outcome = code
+			if aerr := s.audit(ctx, ev); aerr != nil {
+				return nil, aerr
+			}
+		}
+		return nil, err
+	}
+	ev.StoreID, ev.SecretID, ev.Name, ev.Version = sec.StoreID, sec.ID, sec.Name, v.Number
+	if c.Admin {
+		ev.Reason = "admin"
+	} else if err := s.authorize(ctx, c, coffer.ActionReveal, st, sec.Name, ev); err != nil {
+		return nil, err
+	}
+	plain, err := s.open(ctx, sec, v)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.audit(ctx, ev); err != nil {
+		envelope.Zero(plain)
+		return nil, err
+	}
+	return &coffer.Value{Name: sec.Name, Version: v.Number, Data: plain}, nil
+}
+
+// RevealMany implements coffer.SecretService.
+func (s *Service) RevealMany(ctx context.Context, storeRef string, q *coffer.RevealQuery) (*coffer.ValuePage, error) {
+	c, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if len(q.Names) > coffer.MaxPageSize {
+		return nil, coffer.Errorf(coffer.EINVALID, "at most %d names per request", coffer.MaxPageSize)
+	}
+	lev := s.event(c, "secret.reveal")
+	st, err := s.storage.Store(ctx, c.AccountID, storeRef)
+	if err != nil {
+		return nil, err
+	}
+	lev.StoreID = st.ID
+	page := &coffer.ValuePage{Values: []*coffer.Value{}}
+	names := q.Names
+	if len(names) == 0 {
+		if err := s.authorize(ctx, c, coffer.ActionList, st, "", lev); err != nil {
+			return nil, err
+		}
+		list, err := s.Secrets(ctx, st.ID, coffer.ListSecrets{Page: coffer.Page{Limit: q.Limit, Cursor: q.Cursor}, Prefix: q.Prefix})
+		if err != nil {
+			return nil, err
+		}
+		page.NextCursor = list.NextCursor
+		for _, sec := range list.Secrets {
+			if ok, _ := c.Allows(coffer.ActionReveal, st.ID, st.Name, sec.Name); ok && sec.Status == coffer.StatusActive {
+				names = append(names, sec.Name)
+			}
+		}
+	} else {
+		for _, n := range names {
+			if err := coffer.ValidateName("secret", n); err != nil {
+				return nil, err
+			}
+			if err := s.authorize(ctx, c, coffer.ActionReveal, st, n, s.event(c, "secret.reveal")); err != nil {
+				return nil, err
+			}
+		}
+	}
+	var evs []*coffer.AuditEvent
+	for _, n := range names {
+		sec, v, err := s.storage.ReadVersion(ctx, c.AccountID, st.ID, n, 0)
+		if coffer.ErrorCode(err) == coffer.ENOTFOUND {
+			page.Missing = append(page.Missing, n)
+			continue
+		} else if err != nil {
+			return nil, err
+		}
+		plain, err := s.open(ctx, sec, v)
+		if err != nil {
+			return nil, err
+		}
+		ev := s.event(c, "secret.reveal")
+		ev.StoreID, ev.SecretID, ev.Name, ev.Version = st.ID, sec.ID, sec.Name, v.Number
+		ev.Reason = "batch"
+		evs = append(evs, ev)
+		page.Values = append(page.Values, &coffer.Value{Name: sec.Name, Version: v.Number, Data: plain})
+	}
+	if len(evs) > 0 {
+		if err := s.audit(ctx, evs...); err != nil {
+			return nil, err
+		}
+	}
+	return page, nil
+}
+
+// Versions implements coffer.SecretService.
+func (s *Service) Versions(ctx context.Context, storeRef, ref string) ([]*coffer.Version, error) {
+	c, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	_, sec, err := s.secret(ctx, c, storeRef, ref, coffer.ActionRead, s.event(c, "secret.versions"))
+	if err != nil {
+		return nil, err
+	}
+	return s.storage.Versions(ctx, c.AccountID, sec.ID)
+}
+
+// Rollback implements coffer.SecretService.
+func (s *Service) Rollback(ctx context.Context, storeRef, ref string, to, ifVersion int) (*coffer.Secret, error) {
+	c, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if to <= 0 {
+		return nil, coffer.Errorf(coffer.EINVALID, "version must be a positive number")
+	}
+	ev := s.event(c, "secret.rollback")
+	st, sec, err := s.secret(ctx, c, storeRef, ref, coffer.ActionWrite, ev)
+	if err != nil {
+		return nil, err
+	}
+	if sec.Status == coffer.StatusDeleted {
+		return nil, coffer.Errorf(coffer.ENOTFOUND, "secret not found")
+	}
+	old, v, err := s.storage.ReadVersion(ctx, c.AccountID, st.ID, sec.ID, to)
+	if err != nil {
+		return nil, err
+	}
+	plain, err := s.open(ctx, old, v)
+	if err != nil {
+		return nil, err
+	}
+	defer envelope.Zero(plain)
+	ev.Reason += "; from version " + strconv.Itoa(to)
+	return s.write(ctx, c, st, &coffer.SecretPut{Name: sec.Name, Value: plain, IfVersion: ifVersion}, ev)
+}
+
+// DeleteSecret implements coffer.SecretService.
+func (s *Service) DeleteSecret(ctx context.Context, storeRef, ref string, ifVersion int) (*coffer.Secret, error) {
+	c, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ev := s.event(c, "secret.delete")
+	_, sec, err := s.secret(ctx, c, storeRef, ref, coffer.ActionDelete, ev)
+	if err != nil {
+		return nil, err
+	}
+	ev.Version = sec.Version
+	deleted := coffer.StatusDeleted
+	return s.storage.UpdateSecret(ctx, c.AccountID, sec.ID, &coffer.SecretUpdate{Status: &deleted, IfVersion: ifVersion, At: s.now().UTC()}, ev)
+}
+
+// deleted resolves ref to a deleted secret: by id, or the most recently
+// deleted secret of that name.
+func (s *Service) deleted(ctx context.Context, c *coffer.Caller, storeRef, ref string, action coffer.Action, ev *coffer.AuditEvent) (*coffer.Secret, error) {
+	st, err := s.storage.Store(ctx, c.AccountID, storeRef)
+	if err != nil {
+		return nil, err
+	}
+	ev.StoreID = st.ID
+	sec, err := s.storage.Secret(ctx, c.AccountID, st.ID, ref)
+	if coffer.ErrorCode(err) == coffer.ENOTFOUND {
+		sec, err = s.lastDeleted(ctx, c.AccountID, st.ID, ref)
+	}
+	if err != nil {
+		return nil, err
+	}
+	ev.SecretID, ev.Name = sec.ID, sec.Name
+	if err := s.authorize(ctx, c, action, st, sec.Name, ev); err != nil {
+		return nil, err
+	}
+	if sec.Status != coffer.StatusDeleted {
+		return nil, coffer.Errorf(coffer.ECONFLICT, "secret %s is not deleted", sec.Name)
+	}
+	return sec, nil
+}
+
+func (s *Service) lastDeleted(ctx context.Context, accountID, storeID, name string) (*coffer.Secret, error) {
+	var found *coffer.Secret
+	q := coffer.SecretQuery{Prefix: name, Limit: coffer.MaxPageSize, IncludeDeleted: true}
+	for {
+		list, err := s.storage.Secrets(ctx, accountID, storeID, q)
+		if err != nil {
+			return nil, err
+		}
+		for _, sec := range list {
+			if sec.Name == name && sec.Status == coffer.StatusDeleted && (found == nil || sec.DeletedAt.After(*found.DeletedAt)) {
+				found = sec
+			}
+		}
+		if len(list) < q.Limit || list[len(list)-1].Name != name {
+			break
+		}
+		q.AfterName, q.AfterID = list[len(list)-1].Name, list[len(list)-1].ID
+	}
+	if found == nil {
+		return nil, coffer.Errorf(coffer.ENOTFOUND, "secret not found")
+	}
+	return found, nil
+}
+
+// UndeleteSecret implements coffer.SecretService.
+func (s *Service) UndeleteSecret(ctx context.Context, storeRef, ref string) (*coffer.Secret, error) {
+	c, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ev := s.event(c, "secret.undelete")
+	sec, err := s.deleted(ctx, c, storeRef, ref, coffer.ActionWrite, ev)
+	if err != nil {
+		return nil, err
+	}
+	active := coffer.StatusActive
+	return s.storage.UpdateSecret(ctx, c.AccountID, sec.ID, &coffer.SecretUpdate{Status: &active, At: s.now().UTC()}, ev)
+}
+
+// PurgeSecret implements coffer.SecretService.
+func (s *Service) PurgeSecret(ctx context.Context, storeRef, ref string) error {
+	c, err := caller(ctx)
+	if err != nil {
+		return err
+	}
+	ev := s.event(c, "secret.purge")
+	sec, err := s.deleted(ctx, c, storeRef, ref, coffer.ActionDelete, ev)
+	if err != nil {
+		return err
+	}
+	return s.storage.PurgeSecret(ctx, c.AccountID, sec.ID, ev)
+}
+
+// DestroyVersion implements coffer.SecretService.
+func (s *Service) DestroyVersion(ctx context.Context, storeRef, ref string, version int) error {
+	c, err := caller(ctx)
+	if err != nil {
+		return err
+	}
+	if version <= 0 {
+		return coffer.Errorf(coffer.EINVALID, "version must be a positive number")
+	}
+	ev := s.event(c, "version.destroy")
+	ev.Version = version
+	_, sec, err := s.secret(ctx, c, storeRef, ref, coffer.ActionDelete, ev)
+	if err != nil {
+		return err
+	}
+	return s.storage.DestroyVersion(ctx, c.AccountID, sec.ID, version, s.now().UTC(), ev)
+}
+
+// AuditEvents implements coffer.AuditService.
+func (s *Service) AuditEvents(ctx context.Context, after int64, limit int) (*coffer.AuditPage, error) {
+	c, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !c.Admin {
+		return nil, coffer.Errorf(coffer.EFORBIDDEN, "this action needs an admin API key")
+	}
+	if limit, err = pageLimit(limit); err != nil {
+		return nil, err
+	} else if after < 0 {
+		return nil, coffer.Errorf(coffer.EINVALID, "after must not be negative")
+	}
+	evs, err := s.storage.AuditEvents(ctx, c.AccountID, after, limit)
+	if err != nil {
+		return nil, err
+	}
+	page := &coffer.AuditPage{Events: evs}
+	if len(evs) == limit {
+		page.Next = evs[len(evs)-1].Seq
+	}
+	return page, nil
+}
+
+// VerifyAudit implements coffer.AuditService. The chain spans every account,
+// so the whole log is read; events are checked a page at a time.
+func (s *Service) VerifyAudit(ctx context.Context) (*coffer.AuditReport, error) {
+	c, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !c.Admin {
+		return nil, coffer.Errorf(coffer.EFORBIDDEN, "this action needs an admin API key")
+	}
+	return s.verifyAudit(ctx)
+}
+
+func (s *Service) verifyAudit(ctx context.Context) (*coffer.AuditReport, error) {
+	head, err := s.storage.AuditHead(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var v coffer.ChainVerifier
+	var after int64
+	for {
+		evs, err := s.storage.AuditEvents(ctx, "", after, coffer.MaxPageSize)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range evs {
+			if !v.Add(e) {
+				break
+			}
+		}
+		if len(evs) < coffer.MaxPageSize {
+			break
+		}
+		after = evs[len(evs)-1].Seq
+	}
+	return v.Finish(head, s.headMACOK), nil
+}
+
+// HeadMAC returns the function that authenticates the audit chain's head;
+// storage records its MAC with the head so that events cut off the end of
+// the log are detected.
+func HeadMAC(kr *envelope.Keyring) func(msg []byte) []byte {
+	return func(msg []byte) []byte { return kr.MAC("audit-head", msg) }
+}
+
+func (s *Service) headMACOK(h *coffer.AuditHead) bool {
+	return s.keyring.VerifyMAC("audit-head", headMessage(h), h.MAC)
+}
+
+// headMessage is what HeadMAC covers: 8-byte big-endian seq || hash.
+func headMessage(h *coffer.AuditHead) []byte {
+	b := make([]byte, 8, 8+len(h.Hash))
+	for i := 0; i < 8; i++ {
+		b[i] = byte(h.Seq >> (56 - 8*i))
+	}
+	return append(b, h.Hash...)
+}

@@ -1,0 +1,285 @@
+// Package service implements coffer's rules over a coffer.Storage: who may
+// do what (API keys and scopes), sealing and opening values with envelope
+// encryption, version and compare-and-set semantics, and the audit event of
+// every change and every value read.
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/coffer-dev/coffer"
+	"github.com/coffer-dev/coffer/envelope"
+)
+
+var (
+	_ coffer.SecretService = (*Service)(nil)
+	_ coffer.KeyService    = (*Service)(nil)
+	_ coffer.AuditService  = (*Service)(nil)
+	_ coffer.Authenticator = (*Service)(nil)
+)
+
+// Meta keys written at first start.
+const metaPepper = "pepper"
+
+// keyCacheTTL bounds how long a revoked key can keep working on a server
+// that did not revoke it itself.
+const keyCacheTTL = time.Second
+
+// Service implements the root service interfaces.
+type Service struct {
+	storage coffer.Storage
+	keyring *envelope.Keyring
+	log     *slog.Logger
+	now     func() time.Time
+	pepper  []byte // keys API key hashes; sealed by the master key in Meta
+
+	keysMu sync.RWMutex
+	keys   map[string]cachedKey // API keys by id, fetched at most keyCacheTTL ago
+
+	ciphersMu sync.RWMutex
+	ciphers   map[cipherRef]*envelope.Cipher // unwrapped store data keys
+
+	usedMu sync.Mutex
+	used   map[string]time.Time // last-used times not yet written
+
+	stop chan struct{}
+	done chan struct{}
+}
+
+type cachedKey struct {
+	key     *coffer.APIKey
+	fetched time.Time
+}
+
+type cipherRef struct {
+	storeID string
+	keyID   int
+}
+
+// Options tune a Service.
+type Options struct {
+	Logger *slog.Logger
+	Now    func() time.Time // defaults to time.Now
+}
+
+// New returns a Service over storage. On a new database it creates the
+// server's API key pepper sealed with the master key; on an existing one it
+// unseals it, which fails with a clear error when keyring does not hold the
+// master key the data was sealed with.
+func New(ctx context.Context, storage coffer.Storage, keyring *envelope.Keyring, opts Options) (*Service, error) {
+	s := &Service{
+		storage: storage,
+		keyring: keyring,
+		log:     opts.Logger,
+		now:     opts.Now,
+		keys:    map[string]cachedKey{},
+		ciphers: map[cipherRef]*envelope.Cipher{},
+		used:    map[string]time.Time{},
+		stop:    make(chan struct{}),
+		done:    make(chan struct{}),
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	pepper, err := s.loadPepper(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s.pepper = pepper
+	go s.flushLoop()
+	return s, nil
+}
+
+// ErrWrongMasterKey is returned by New when the master key does not open the
+// data it is given.
+var ErrWrongMasterKey = errors.New("the master key does not match this data: it was sealed with another master key")
+
+func (s *Service) loadPepper(ctx context.Context) ([]byte, error) {
+	aad := envelope.AAD("pepper")
+	wrapped, err := s.storage.Meta(ctx, metaPepper)
+	if coffer.ErrorCode(err) == coffer.ENOTFOUND {
+		pepper := envelope.GenerateKey()
+		if wrapped, err = s.keyring.Wrap(pepper, aad); err != nil {
+			return nil, fmt.Errorf("seal pepper: %w", err)
+		}
+		if err := s.storage.SetMeta(ctx, metaPepper, wrapped); err != nil {
+			return nil, fmt.Errorf("store pepper: %w", err)
+		}
+		return pepper, nil
+	} else if err != nil {
+		return nil, fmt.Errorf("read pepper: %w", err)
+	}
+	pepper, err := s.keyring.Unwrap(wrapped, aad)
+	if err != nil {
+		if id, idErr := envelope.WrappedKeyID(wrapped); idErr == nil && !s.keyring.Has(id) {
+			return nil, fmt.Errorf("%w (data key id %08x, given key id %08x)", ErrWrongMasterKey, id, s.keyring.ActiveID())
+		}
+		return nil, fmt.Errorf("%w: %v", ErrWrongMasterKey, err)
+	}
+	return pepper, nil
+}
+
+// Close writes pending last-used times and stops background work.
+func (s *Service) Close() {
+	select {
+	case <-s.stop:
+		return
+	default:
+	}
+	close(s.stop)
+	<-s.done
+}
+
+func (s *Service) flushLoop() {
+	defer close(s.done)
+	t := time.NewTicker(5 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			s.flushUsed()
+		case <-s.stop:
+			s.flushUsed()
+			return
+		}
+	}
+}
+
+func (s *Service) flushUsed() {
+	s.usedMu.Lock()
+	used := s.used
+	s.used = map[string]time.Time{}
+	s.usedMu.Unlock()
+	if len(used) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.storage.TouchAPIKeys(ctx, used); err != nil {
+		s.log.Warn("record key last-used times", "err", err, "keys", len(used))
+	}
+}
+
+// caller returns the request's caller or EUNAUTHORIZED.
+func caller(ctx context.Context) (*coffer.Caller, error) {
+	c := coffer.CallerFrom(ctx)
+	if c == nil || c.AccountID == "" {
+		return nil, coffer.Errorf(coffer.EUNAUTHORIZED, "authentication required")
+	}
+	return c, nil
+}
+
+// event starts an audit event for the caller.
+func (s *Service) event(c *coffer.Caller, action string) *coffer.AuditEvent {
+	return &coffer.AuditEvent{
+		Time:        s.now().UTC(),
+		AccountID:   c.AccountID,
+		PrincipalID: c.PrincipalID,
+		KeyID:       c.KeyID,
+		Action:      action,
+		RequestID:   c.RequestID,
+		Remote:      c.RemoteAddr,
+		Face:        c.Face,
+	}
+}
+
+// authorize checks a scope and, when it refuses, records the refusal in the
+// audit log and returns EFORBIDDEN. ev is the event the action would have
+// written; on success its Reason names the scope that allowed it.
+func (s *Service) authorize(ctx context.Context, c *coffer.Caller, action coffer.Action, st *coffer.Store, secret string, ev *coffer.AuditEvent) error {
+	ok, by := c.Allows(action, st.ID, st.Name, secret)
+	if ok {
+		ev.Reason = by
+		return nil
+	}
+	ev.Outcome = coffer.EFORBIDDEN
+	ev.Reason = "no scope grants " + string(action)
+	if err := s.storage.Audit(ctx, ev); err != nil {
+		return fmt.Errorf("audit refusal: %w", err)
+	}
+	return coffer.Errorf(coffer.EFORBIDDEN, "this API key may not %s here", action)
+}
+
+// audit appends events that record no change, such as value reads.
+func (s *Service) audit(ctx context.Context, evs ...*coffer.AuditEvent) error {
+	for _, ev := range evs {
+		if ev.Outcome == "" {
+			ev.Outcome = "ok"
+		}
+	}
+	if err := s.storage.Audit(ctx, evs...); err != nil {
+		return fmt.Errorf("audit: %w", err)
+	}
+	return nil
+}
+
+func (s *Service) cipher(ctx context.Context, accountID, storeID string, keyID int) (*envelope.Cipher, error) {
+	ref := cipherRef{storeID, keyID}
+	s.ciphersMu.RLock()
+	c := s.ciphers[ref]
+	s.ciphersMu.RUnlock()
+	if c != nil {
+		return c, nil
+	}
+	wrapped, err := s.storage.StoreKey(ctx, accountID, storeID, keyID)
+	if err != nil {
+		return nil, fmt.Errorf("read store key: %w", err)
+	}
+	dek, err := s.keyring.Unwrap(wrapped, storeKeyAAD(accountID, storeID, keyID))
+	if err != nil {
+		return nil, fmt.Errorf("unseal store key %s/%d: %w", storeID, keyID, err)
+	}
+	defer envelope.Zero(dek)
+	if c, err = envelope.NewCipher(uint32(keyID), dek); err != nil {
+		return nil, err
+	}
+	s.ciphersMu.Lock()
+	if len(s.ciphers) >= 10000 { // bounded: start over rather than grow without end
+		s.ciphers = map[cipherRef]*envelope.Cipher{}
+	}
+	s.ciphers[ref] = c
+	s.ciphersMu.Unlock()
+	return c, nil
+}
+
+func storeKeyAAD(accountID, storeID string, keyID int) []byte {
+	return envelope.AAD("store-key", accountID, storeID, strconv.Itoa(keyID))
+}
+
+func valueAAD(sec *coffer.Secret, version int) []byte {
+	return envelope.AAD("value", sec.AccountID, sec.StoreID, sec.ID, strconv.Itoa(version))
+}
+
+// open decrypts a version read from storage.
+func (s *Service) open(ctx context.Context, sec *coffer.Secret, v *coffer.Version) ([]byte, error) {
+	c, err := s.cipher(ctx, sec.AccountID, sec.StoreID, v.KeyID)
+	if err != nil {
+		return nil, err
+	}
+	plain, err := c.Open(v.Ciphertext, valueAAD(sec, v.Number))
+	if err != nil {
+		// Not the caller's fault and never their data: log where, not what.
+		return nil, fmt.Errorf("open secret %s version %d: %w", sec.ID, v.Number, err)
+	}
+	return plain, nil
+}
+
+// sealer returns a SealFunc that encrypts value with the store's current key.
+func (s *Service) sealer(ctx context.Context, st *coffer.Store, value []byte) (coffer.SealFunc, error) {
+	c, err := s.cipher(ctx, st.AccountID, st.ID, st.KeyID)
+	if err != nil {
+		return nil, err
+	}
+	return func(sec *coffer.Secret, version int) ([]byte, int, error) {
+		return c.Seal(value, valueAAD(sec, version)), st.KeyID, nil
+	}, nil
+}
