@@ -1,0 +1,235 @@
+package coffer_test
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coffer-dev/coffer"
+)
+
+func TestValidateName(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		ok   bool
+	}{
+		{"DB_PASSWORD", true},
+		{"a", true},
+		{"prod/db.password-2", true},
+		{strings.Repeat("x", 255), true},
+		{"", false},
+		{strings.Repeat("x", 256), false},
+		{"has space", false},
+		{"semi;colon", false},
+		{"../etc/passwd", false},
+		{"a/../b", false},
+		{"a//b", false},
+		{"/leading", false},
+		{"trailing/", false},
+		{".", false},
+		{"..", false},
+		{"a/./b", false},
+		{"nul\x00byte", false},
+		{"ünïcode", false},
+		{"percent%2F", false},
+		{".hidden", true},
+	} {
+		err := coffer.ValidateName("secret", tt.name)
+		if got := err == nil; got != tt.ok {
+			t.Errorf("ValidateName(%q): got ok=%v (%v), want %v", tt.name, got, err, tt.ok)
+		}
+		if err != nil && coffer.ErrorCode(err) != coffer.EINVALID {
+			t.Errorf("ValidateName(%q): code %q, want %q", tt.name, coffer.ErrorCode(err), coffer.EINVALID)
+		}
+	}
+}
+
+func TestValidateValue(t *testing.T) {
+	if err := coffer.ValidateValue(make([]byte, coffer.MaxValueSize)); err != nil {
+		t.Errorf("64 KiB: got %v, want nil", err)
+	}
+	err := coffer.ValidateValue(make([]byte, coffer.MaxValueSize+1))
+	if got := coffer.ErrorCode(err); got != coffer.ETOOLARGE {
+		t.Errorf("64 KiB + 1: got %q, want %q", got, coffer.ETOOLARGE)
+	}
+}
+
+func TestErrorCode(t *testing.T) {
+	if got := coffer.ErrorCode(nil); got != "" {
+		t.Errorf("nil: got %q", got)
+	}
+	if got := coffer.ErrorCode(bytes.ErrTooLarge); got != coffer.EINTERNAL {
+		t.Errorf("plain error: got %q, want internal", got)
+	}
+	if got := coffer.ErrorMessage(bytes.ErrTooLarge); got != "internal error" {
+		t.Errorf("plain error message leaks: got %q", got)
+	}
+}
+
+func TestParseScope(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		want string // String() of the result, "" for an error
+	}{
+		{"prod:db/*:read,reveal", "prod:db/*:read,reveal"},
+		{"*:*:list", "*:*:list"},
+		{"prod:API_KEY:write", "prod:API_KEY:write"},
+		{"prod:*:admin", "prod:*:admin"},
+		{"prod:db:fly", ""},
+		{"prod:db", ""},
+		{"prod:db:", ""},
+		{"../x:db:read", ""},
+		{"prod:a b:read", ""},
+	} {
+		sc, err := coffer.ParseScope(tt.in)
+		got := ""
+		if err == nil {
+			got = sc.String()
+		}
+		if got != tt.want {
+			t.Errorf("ParseScope(%q): got %q (%v), want %q", tt.in, got, err, tt.want)
+		}
+	}
+}
+
+func TestScopeAllows(t *testing.T) {
+	const id, name = "0123456789abcdef0123456789abcdef", "prod"
+	for _, tt := range []struct {
+		scope  string
+		action coffer.Action
+		secret string
+		want   bool
+	}{
+		{"prod:*:reveal", coffer.ActionReveal, "DB", true},
+		{"prod:*:reveal", coffer.ActionRead, "DB", false},
+		{"prod:*:read", coffer.ActionReveal, "DB", false},
+		{"dev:*:reveal", coffer.ActionReveal, "DB", false},
+		{id + ":*:reveal", coffer.ActionReveal, "DB", true},
+		{"*:*:reveal", coffer.ActionReveal, "DB", true},
+		{"prod:db/*:reveal", coffer.ActionReveal, "db/password", true},
+		{"prod:db/*:reveal", coffer.ActionReveal, "dbx", false},
+		{"prod:DB:reveal", coffer.ActionReveal, "DB", true},
+		{"prod:DB:reveal", coffer.ActionReveal, "DB2", false},
+		{"prod:db/*:list", coffer.ActionList, "", true},    // may list the store...
+		{"prod:db/*:read", coffer.ActionRead, "", false},   // ...but not act on the store itself
+		{"prod:db/*:admin", coffer.ActionAdmin, "", false}, // a secret-limited scope never manages the store
+	} {
+		sc, err := coffer.ParseScope(tt.scope)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := sc.Allows(tt.action, id, name, tt.secret); got != tt.want {
+			t.Errorf("%s allows %s on %q: got %v, want %v", tt.scope, tt.action, tt.secret, got, tt.want)
+		}
+	}
+	other := coffer.Scope{ObjectType: "images", Actions: []coffer.Action{coffer.ActionRead}}
+	if other.Allows(coffer.ActionRead, id, name, "x") {
+		t.Error("a scope of another object type must not allow secret actions")
+	}
+}
+
+func chain(n int) []*coffer.AuditEvent {
+	var evs []*coffer.AuditEvent
+	var prev []byte
+	for i := 1; i <= n; i++ {
+		e := &coffer.AuditEvent{Time: time.Unix(int64(i), 0), AccountID: "acct", Action: "secret.reveal", Name: "DB", Version: i, Outcome: "ok"}
+		e.Chain(int64(i), prev)
+		prev = e.Hash
+		evs = append(evs, e)
+	}
+	return evs
+}
+
+func verify(evs []*coffer.AuditEvent, head *coffer.AuditHead) *coffer.AuditReport {
+	var v coffer.ChainVerifier
+	for _, e := range evs {
+		if !v.Add(e) {
+			break
+		}
+	}
+	return v.Finish(head, func(h *coffer.AuditHead) bool { return bytes.Equal(h.MAC, []byte("good")) })
+}
+
+func TestChainVerifier(t *testing.T) {
+	headOf := func(evs []*coffer.AuditEvent) *coffer.AuditHead {
+		last := evs[len(evs)-1]
+		return &coffer.AuditHead{Seq: last.Seq, Hash: last.Hash, MAC: []byte("good")}
+	}
+	t.Run("OK", func(t *testing.T) {
+		evs := chain(5)
+		if r := verify(evs, headOf(evs)); !r.OK || r.Events != 5 {
+			t.Errorf("got %+v, want ok with 5 events", r)
+		}
+	})
+	t.Run("Empty", func(t *testing.T) {
+		if r := verify(nil, nil); !r.OK {
+			t.Errorf("got %+v, want ok", r)
+		}
+	})
+	t.Run("Edited", func(t *testing.T) {
+		evs := chain(5)
+		head := headOf(evs)
+		evs[2].Name = "OTHER"
+		if r := verify(evs, head); r.OK || r.BrokenAt != 3 {
+			t.Errorf("got %+v, want broken at 3", r)
+		}
+	})
+	t.Run("EditedAndRehashed", func(t *testing.T) {
+		evs := chain(5)
+		head := headOf(evs)
+		evs[2].Outcome = "forbidden"
+		evs[2].Hash = evs[2].ComputeHash()
+		if r := verify(evs, head); r.OK || r.BrokenAt != 4 {
+			t.Errorf("got %+v, want broken at 4 (next link)", r)
+		}
+	})
+	t.Run("DeletedMiddle", func(t *testing.T) {
+		evs := chain(5)
+		head := headOf(evs)
+		evs = append(evs[:2], evs[3:]...)
+		if r := verify(evs, head); r.OK || r.BrokenAt != 3 {
+			t.Errorf("got %+v, want broken at 3", r)
+		}
+	})
+	t.Run("DeletedTail", func(t *testing.T) {
+		evs := chain(5)
+		head := headOf(evs)
+		if r := verify(evs[:4], head); r.OK {
+			t.Errorf("got %+v, want not ok", r)
+		}
+	})
+	t.Run("ForgedHead", func(t *testing.T) {
+		evs := chain(5)
+		head := headOf(evs[:4])
+		head.MAC = []byte("forged")
+		if r := verify(evs[:4], head); r.OK {
+			t.Errorf("got %+v, want not ok", r)
+		}
+	})
+}
+
+func TestValueRedacts(t *testing.T) {
+	v := coffer.Value{Name: "DB", Version: 2, Data: []byte("hunter2")}
+	for _, s := range []string{v.String(), v.GoString()} {
+		if strings.Contains(s, "hunter2") {
+			t.Errorf("got %q: value leaked", s)
+		}
+	}
+}
+
+func TestValueEncoding(t *testing.T) {
+	for _, data := range [][]byte{[]byte("text ü"), {0xff, 0x00, 0x80}, {}} {
+		s, enc := coffer.EncodeValue(data)
+		got, err := coffer.DecodeValue(s, enc)
+		if err != nil || !bytes.Equal(got, data) {
+			t.Errorf("round trip %x: got %x, %v", data, got, err)
+		}
+	}
+	if _, err := coffer.DecodeValue("x", "rot13"); coffer.ErrorCode(err) != coffer.EINVALID {
+		t.Errorf("unknown encoding: got %v, want invalid", err)
+	}
+	if _, err := coffer.DecodeValue("!!", "base64"); coffer.ErrorCode(err) != coffer.EINVALID {
+		t.Errorf("bad base64: got %v, want invalid", err)
+	}
+}
