@@ -1,0 +1,27 @@
+# make check is the CI gate: formatting, vet, staticcheck, the whole test
+# suite under the race detector, and a tree that the tests left clean.
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
+.PHONY: check fmt vet lint test run bench
+
+check: fmt vet lint test
+	@test -z "$$(git status --porcelain 2>/dev/null)" || { git status --porcelain; echo "check: the tests left files behind"; exit 1; }
+
+fmt:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	test -z "$$out" || { echo "gofmt would change:"; echo "$$out"; exit 1; }
+
+vet:
+	go vet ./...
+
+lint:
+	go run $(STATICCHECK) ./...
+
+test:
+	go test -race -timeout 30m ./...
+
+run:
+	go run ./cmd/coffer server
+
+bench:
+	go run ./cmd/coffer bench
