@@ -1,0 +1,928 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/coffer-dev/coffer/internal/loadgen"
+)
+
+func init() {
+	register("bench", command{
+		Summary: "measure the server's throughput and latency against a bare HTTP server",
+		Run:     runBench,
+	})
+	// bench-bare is the baseline that bench starts; it is not for people.
+	register("bench-bare", command{Run: runBenchBare})
+}
+
+const benchUsage = `Usage: coffer bench [--duration 5s] [--warmup 1s] [--scenarios all|read,create,version,list] [--keep]
+
+Bench measures a coffer server against a bare net/http server in the same run,
+on the same machine, and prints one table row per scenario.
+
+It builds nothing. It starts its own binary twice, as child processes:
+  coffer server --addr 127.0.0.1:PORT --data DIR/data   (a fresh server; its admin
+                                                        token is read from DIR/data/root.token)
+  coffer bench-bare --addr 127.0.0.1:PORT2              (a net/http handler returning a
+                                                        fixed 64-byte JSON body)
+DIR is a new temporary directory that also holds the children's logs; it is
+removed at the end unless --keep is given. The children run without the
+COFFER_* variables of the environment, so the server runs with its defaults
+and never on a database named there. They are stopped with SIGTERM at the end
+(SIGKILL after 10s).
+
+Setup, through the native API: store "bench" with secret "read-me" (64-byte
+value) and secret "hot"; with the list scenario, store "list1k" with 1,000
+secrets, created 32 at a time.
+
+Scenarios. Each runs for --warmup, then is measured for --duration, by a
+closed-loop load generator over HTTP/1.1 keep-alive connections: each of c
+workers sends its next request as soon as it has read the previous reply.
+  baseline bare c=1,16,64         GET / on the bare server (always run)
+  value read c=1,16,64   (read)   GET /v1/stores/bench/secrets/read-me/value
+  create secret c=64     (create) PUT /v1/stores/bench/secrets/new-W-I, a new name each time
+  new version of one secret c=64
+                         (version) PUT /v1/stores/bench/secrets/hot
+  list 1,000 secrets c=16 (list)  GET /v1/stores/list1k/secrets?limit=1000
+
+Columns: successful requests per second; latency p50 and p99 (from sending a
+request to having read its whole reply); failed requests (wrong status, wrong
+body, transport error); the server's VmRSS and VmHWM (peak RSS) from
+/proc/PID/status right after the scenario (on Linux only); for value reads, the
+ratio to the bare server at the same concurrency.
+
+Targets, printed with PASS or FAIL after the table:
+  value read c=64 >= 0.40x bare c=64    create secret c=64 >= 5,000/s
+  list 1,000 secrets c=16 >= 3,000/s    server peak RSS < 100 MiB
+For scale, OpenBao 2.6.2 (raft) measured about 10.8k/s value reads at c=64,
+2.0k/s creates and 2.7k/s lists on a machine of this kind (docs in
+DESIGN-NOTES).
+
+The load generator, the server and the bare server share the machine's CPUs,
+so compare rows of one run, not absolute numbers across machines or runs.
+
+Exit status: 0 whether targets pass or fail (it is a measurement); 1 if setup
+failed or a scenario failed more than 1% of its requests; 2 for bad flags.
+
+Flags:
+`
+
+// Scenario keys accepted by --scenarios.
+var benchScenarioKeys = []string{"read", "create", "version", "list"}
+
+// benchConfig is the parsed command line of bench.
+type benchConfig struct {
+	Duration  time.Duration
+	Warmup    time.Duration
+	Scenarios map[string]bool // keys of benchScenarioKeys
+	Keep      bool
+}
+
+func parseBenchFlags(stderr io.Writer, args []string) (benchConfig, error) {
+	var cfg benchConfig
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), benchUsage)
+		fs.PrintDefaults()
+	}
+	fs.DurationVar(&cfg.Duration, "duration", 5*time.Second, "how long each scenario is measured")
+	fs.DurationVar(&cfg.Warmup, "warmup", time.Second, "how long each scenario runs before it is measured")
+	scen := fs.String("scenarios", "all", "comma-separated scenarios to run: all, or some of "+strings.Join(benchScenarioKeys, ","))
+	fs.BoolVar(&cfg.Keep, "keep", false, "keep the temporary directory (data and logs) and print its path")
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "unexpected argument %q\n", fs.Arg(0))
+		fs.Usage()
+		return cfg, exitError{2}
+	}
+	if cfg.Duration <= 0 || cfg.Warmup < 0 {
+		fmt.Fprintln(stderr, "--duration must be positive and --warmup not negative")
+		return cfg, exitError{2}
+	}
+	cfg.Scenarios = map[string]bool{}
+	for s := range strings.SplitSeq(*scen, ",") {
+		s = strings.TrimSpace(s)
+		switch {
+		case s == "all":
+			for _, k := range benchScenarioKeys {
+				cfg.Scenarios[k] = true
+			}
+		case slices.Contains(benchScenarioKeys, s):
+			cfg.Scenarios[s] = true
+		default:
+			fmt.Fprintf(stderr, "unknown scenario %q: want all or some of %s\n", s, strings.Join(benchScenarioKeys, ","))
+			return cfg, exitError{2}
+		}
+	}
+	return cfg, nil
+}
+
+// runBench is the bench command: it starts the two servers as children of
+// its own binary, then measures them.
+func runBench(ctx context.Context, env *Env, args []string) error {
+	cfg, err := parseBenchFlags(env.Stderr, args)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	if err != nil {
+		var ee exitError
+		if errors.As(err, &ee) {
+			return err
+		}
+		return exitError{2} // the flag package has printed the problem
+	}
+	out := env.Stdout
+
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("find own binary: %w", err)
+	}
+	dir, err := os.MkdirTemp("", "coffer-bench-")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cfg.Keep {
+			fmt.Fprintf(out, "kept %s (data/, server.log, bare.log)\n", dir)
+			return
+		}
+		if err := os.RemoveAll(dir); err != nil {
+			fmt.Fprintf(env.Stderr, "coffer bench: %v\n", err)
+		}
+	}()
+	dataDir := filepath.Join(dir, "data")
+	if err := os.Mkdir(dataDir, 0o700); err != nil {
+		return err
+	}
+
+	printBenchHeader(out, exe, cfg)
+
+	bareAddr, err := benchFreePort()
+	if err != nil {
+		return err
+	}
+	bare, err := startBenchChild(dir, "bare", exe, "bench-bare", "--addr", bareAddr)
+	if err != nil {
+		return err
+	}
+	defer bare.stop(env.Stderr)
+
+	srvAddr, err := benchFreePort()
+	if err != nil {
+		return err
+	}
+	srv, err := startBenchChild(dir, "server", exe, "server", "--addr", srvAddr, "--data", dataDir)
+	if err != nil {
+		return err
+	}
+	defer srv.stop(env.Stderr)
+
+	deadline := time.Now().Add(20 * time.Second)
+	if err := benchWaitReady(ctx, bare, "http://"+bareAddr+"/", deadline); err != nil {
+		return err
+	}
+	if err := benchWaitReady(ctx, srv, "http://"+srvAddr+"/readyz", deadline); err != nil {
+		return err
+	}
+	token, err := benchReadToken(ctx, srv, filepath.Join(dataDir, "root.token"), deadline)
+	if err != nil {
+		return err
+	}
+
+	b := &bench{
+		cfg:    cfg,
+		out:    out,
+		coffer: &benchTarget{Name: "server", Addr: srvAddr, Token: token, PID: srv.cmd.Process.Pid, Alive: srv.alive},
+		bare:   &benchTarget{Name: "bare", Addr: bareAddr, PID: bare.cmd.Process.Pid, Alive: bare.alive},
+	}
+	return b.run(ctx)
+}
+
+func printBenchHeader(w io.Writer, exe string, cfg benchConfig) {
+	fmt.Fprintf(w, "coffer bench  %s\n", time.Now().Format(time.RFC3339))
+	fmt.Fprintf(w, "%s %s/%s, GOMAXPROCS=%d, CPUs=%d", runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.GOMAXPROCS(0), runtime.NumCPU())
+	if m := benchCPUModel(); m != "" {
+		fmt.Fprintf(w, ", %s", m)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "binary %s%s\n", exe, benchRevision())
+	fmt.Fprintf(w, "each scenario: %v warmup, %v measured; load generator and servers share the CPUs\n\n", cfg.Warmup, cfg.Duration)
+}
+
+// benchCPUModel returns the CPU's model name on Linux, or "".
+func benchCPUModel() string {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return ""
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
+
+// benchRevision returns " (rev X[, modified])" from the build info, or "".
+func benchRevision() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return ""
+	}
+	var rev, modified string
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				modified = ", modified"
+			}
+		}
+	}
+	if rev == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (rev %.12s%s)", rev, modified)
+}
+
+// benchFreePort returns a loopback address whose port was free a moment ago.
+func benchFreePort() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", fmt.Errorf("find a free port: %w", err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr, nil
+}
+
+// benchChild is a server process started by bench.
+type benchChild struct {
+	name string
+	log  string // path of its combined stdout and stderr
+	cmd  *exec.Cmd
+	done chan struct{} // closed once it has exited; err is then set
+	err  error
+}
+
+// startBenchChild starts exe with args, its output going to DIR/NAME.log.
+func startBenchChild(dir, name, exe string, args ...string) (*benchChild, error) {
+	c := &benchChild{name: name, log: filepath.Join(dir, name+".log"), done: make(chan struct{})}
+	f, err := os.Create(c.log)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close() // the child has its own descriptor
+	c.cmd = exec.Command(exe, args...)
+	c.cmd.Stdout, c.cmd.Stderr = f, f
+	c.cmd.Env = benchChildEnv(os.Environ())
+	if err := c.cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", name, err)
+	}
+	go func() {
+		c.err = c.cmd.Wait()
+		close(c.done)
+	}()
+	return c, nil
+}
+
+// benchChildEnv returns env without COFFER_* variables.
+func benchChildEnv(env []string) []string {
+	var out []string
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, "COFFER_") {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+// alive returns an error, with the end of the child's log, if it has exited.
+func (c *benchChild) alive() error {
+	select {
+	case <-c.done:
+		return fmt.Errorf("%s exited (%v); end of %s:\n%s", c.name, c.err, c.log, benchLogTail(c.log, 20))
+	default:
+		return nil
+	}
+}
+
+// stop ends the child with SIGTERM, or SIGKILL after 10 seconds, and
+// reports on w if it did not exit cleanly.
+func (c *benchChild) stop(w io.Writer) {
+	select {
+	case <-c.done:
+	default:
+		c.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-c.done:
+		case <-time.After(10 * time.Second):
+			fmt.Fprintf(w, "coffer bench: %s did not stop within 10s of SIGTERM: killing it\n", c.name)
+			c.cmd.Process.Kill()
+			<-c.done
+			return
+		}
+	}
+	if c.err != nil {
+		fmt.Fprintf(w, "coffer bench: %s exited with %v; end of %s:\n%s\n", c.name, c.err, c.log, benchLogTail(c.log, 20))
+	}
+}
+
+// benchLogTail returns the last n lines of the file at path.
+func benchLogTail(path string, n int) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error()
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return "  " + strings.Join(lines, "\n  ")
+}
+
+// benchWaitReady polls url until it answers 200, the child exits, or the deadline
+// passes.
+func benchWaitReady(ctx context.Context, c *benchChild, url string, deadline time.Time) error {
+	client := &http.Client{Timeout: time.Second}
+	var last error
+	for {
+		if err := c.alive(); err != nil {
+			return err
+		}
+		resp, err := client.Get(url)
+		if err == nil {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+			err = fmt.Errorf("status %d", resp.StatusCode)
+		}
+		last = err
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s not ready within 20s: GET %s: %v; end of %s:\n%s", c.name, url, last, c.log, benchLogTail(c.log, 20))
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// benchReadToken waits for the server's admin token file and returns its content.
+func benchReadToken(ctx context.Context, c *benchChild, path string, deadline time.Time) (string, error) {
+	for {
+		b, err := os.ReadFile(path)
+		if tok := strings.TrimSpace(string(b)); err == nil && tok != "" {
+			return tok, nil
+		}
+		if err := c.alive(); err != nil {
+			return "", err
+		}
+		if time.Now().After(deadline) {
+			return "", fmt.Errorf("no admin token in %s within 20s of start (%v)", path, err)
+		}
+		select {
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// benchTarget is a running server to measure.
+type benchTarget struct {
+	Name  string
+	Addr  string       // host:port
+	Token string       // sent as a bearer token if not empty
+	PID   int          // whose /proc/PID/status is read
+	Alive func() error // reports whether the process still runs; may be nil
+
+	header http.Header // shared by every request: only read, never changed
+}
+
+// init prepares t's header; call it before t's first request.
+func (t *benchTarget) init() {
+	t.header = http.Header{"Content-Type": {"application/json"}}
+	if t.Token != "" {
+		t.header.Set("Authorization", "Bearer "+t.Token)
+	}
+}
+
+// request returns a request to path (which may hold a query) on t.
+func (t *benchTarget) request(method, path string, body []byte) *http.Request {
+	u := &url.URL{Scheme: "http", Host: t.Addr, Path: path}
+	if p, q, ok := strings.Cut(path, "?"); ok {
+		u.Path, u.RawQuery = p, q
+	}
+	req := &http.Request{Method: method, URL: u, Host: t.Addr, Header: t.header}
+	if body != nil {
+		req.Body = io.NopCloser(bytes.NewReader(body))
+		req.ContentLength = int64(len(body))
+		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+	}
+	return req
+}
+
+// benchValue is the 64-byte value of every secret bench writes.
+const benchValue = "coffer-bench-value-0123456789abcdef0123456789abcdef0123456789abc"
+
+var benchPutBody = []byte(`{"value":"` + benchValue + `"}`)
+
+// benchBareBody is the bare server's reply: 64 bytes of JSON.
+var benchBareBody = []byte(`{"name":"read-me","version":1,"value":"0123456789abcdef0123456"}`)
+
+// bench measures one coffer server and one bare server.
+type bench struct {
+	cfg    benchConfig
+	out    io.Writer
+	coffer *benchTarget
+	bare   *benchTarget
+
+	client  *http.Client // for setup
+	readLen int          // length of the value read's reply
+	listLen int          // length of the 1,000-secret list's reply
+
+	rows   map[string]benchRow // by scenario name
+	peakKB int64               // highest VmHWM of the coffer server seen
+	failed []string            // scenarios with more than 1% errors
+}
+
+type benchRow struct {
+	Result  loadgen.Result
+	RSSKB   int64 // VmRSS after the scenario; -1 if unknown
+	HWMKB   int64 // VmHWM after the scenario; -1 if unknown
+	VsBare  float64
+	HasBare bool
+}
+
+// benchScenario is one row of the table.
+type benchScenario struct {
+	Name        string
+	Key         string // the --scenarios key; "" for the always-run baseline
+	Target      *benchTarget
+	Concurrency int
+	Expect      int
+	Request     func(worker, i int) *http.Request
+	Check       func(resp *http.Response, body []byte) error
+	BareRow     string // for value reads: the row to compare against
+}
+
+// run sets up the server, runs the scenarios, and prints the table and the
+// targets.
+func (b *bench) run(ctx context.Context) error {
+	b.rows = map[string]benchRow{}
+	b.coffer.init()
+	b.bare.init()
+	tr := loadgen.NewTransport(32, 30*time.Second)
+	defer tr.CloseIdleConnections()
+	b.client = &http.Client{Transport: tr, Timeout: time.Minute}
+
+	start := time.Now()
+	if err := b.setup(ctx); err != nil {
+		return fmt.Errorf("setup: %w", err)
+	}
+	what := `store "bench" with secrets "read-me" and "hot"`
+	if b.cfg.Scenarios["list"] {
+		what += `, store "list1k" with 1,000 secrets`
+	}
+	fmt.Fprintf(b.out, "setup: %s, in %v\n\n", what, time.Since(start).Round(time.Millisecond))
+
+	fmt.Fprintf(b.out, "%-31s %11s %9s %9s %7s %11s %11s %8s\n", "scenario", "requests/s", "p50", "p99", "errors", "server RSS", "peak RSS", "vs bare")
+	for _, s := range b.scenarios() {
+		if err := b.runScenario(ctx, s); err != nil {
+			return err
+		}
+	}
+	b.report()
+	if len(b.failed) > 0 {
+		fmt.Fprintf(b.out, "\nFAILED: more than 1%% of requests failed in: %s\n", strings.Join(b.failed, "; "))
+		return exitError{1}
+	}
+	return nil
+}
+
+// setup creates the stores and secrets the scenarios use.
+func (b *bench) setup(ctx context.Context) error {
+	c := b.coffer
+	if _, err := b.call(ctx, c, "POST", "/v1/stores", []byte(`{"name":"bench"}`), http.StatusCreated); err != nil {
+		return err
+	}
+	for _, name := range []string{"read-me", "hot"} {
+		if _, err := b.call(ctx, c, "PUT", "/v1/stores/bench/secrets/"+name, benchPutBody, http.StatusCreated); err != nil {
+			return err
+		}
+	}
+	body, err := b.call(ctx, c, "GET", "/v1/stores/bench/secrets/read-me/value", nil, http.StatusOK)
+	if err != nil {
+		return err
+	}
+	if err := benchCheckValue(body); err != nil {
+		return err
+	}
+	b.readLen = len(body)
+
+	if !b.cfg.Scenarios["list"] {
+		return nil
+	}
+	if _, err := b.call(ctx, c, "POST", "/v1/stores", []byte(`{"name":"list1k"}`), http.StatusCreated); err != nil {
+		return err
+	}
+	if err := b.createMany(ctx, c, "/v1/stores/list1k/secrets/s", 1000, 32); err != nil {
+		return err
+	}
+	body, err = b.call(ctx, c, "GET", "/v1/stores/list1k/secrets?limit=1000", nil, http.StatusOK)
+	if err != nil {
+		return err
+	}
+	if err := benchCheckList(body, 1000); err != nil {
+		return err
+	}
+	b.listLen = len(body)
+	return nil
+}
+
+// createMany creates n secrets named prefix0000 to prefix(n-1), c at a time.
+func (b *bench) createMany(ctx context.Context, t *benchTarget, prefix string, n, c int) error {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	var once sync.Once
+	var first error
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	for range c {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				i := next.Add(1) - 1
+				if i >= int64(n) {
+					return
+				}
+				path := fmt.Sprintf("%s%04d", prefix, i)
+				if _, err := b.call(ctx, t, "PUT", path, benchPutBody, http.StatusCreated); err != nil {
+					once.Do(func() { first = err; cancel() })
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if first == nil {
+		first = ctx.Err()
+	}
+	return first
+}
+
+// call sends one request and returns the reply's body if its status is want.
+func (b *bench) call(ctx context.Context, t *benchTarget, method, path string, body []byte, want int) ([]byte, error) {
+	req := t.request(method, path, body).WithContext(ctx)
+	resp, err := b.client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	rb, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	if resp.StatusCode != want {
+		return nil, fmt.Errorf("%s %s: status %d, want %d: %s", method, path, resp.StatusCode, want, bytes.TrimSpace(rb))
+	}
+	return rb, nil
+}
+
+// benchCheckValue checks a value read's reply.
+func benchCheckValue(body []byte) error {
+	var v struct {
+		Name    string `json:"name"`
+		Version int    `json:"version"`
+		Value   string `json:"value"`
+	}
+	if err := json.Unmarshal(body, &v); err != nil {
+		return fmt.Errorf("value reply: %w", err)
+	}
+	if v.Name != "read-me" || v.Version != 1 || v.Value != benchValue {
+		return fmt.Errorf("value reply: got name %q version %d value %q, want %q 1 %q", v.Name, v.Version, v.Value, "read-me", benchValue)
+	}
+	return nil
+}
+
+// benchCheckList checks that a list reply holds n secrets and no next page.
+func benchCheckList(body []byte, n int) error {
+	var l struct {
+		Secrets    []json.RawMessage `json:"secrets"`
+		NextCursor string            `json:"next_cursor"`
+	}
+	if err := json.Unmarshal(body, &l); err != nil {
+		return fmt.Errorf("list reply: %w", err)
+	}
+	if len(l.Secrets) != n || l.NextCursor != "" {
+		return fmt.Errorf("list reply: got %d secrets and next_cursor %q, want %d and none", len(l.Secrets), l.NextCursor, n)
+	}
+	return nil
+}
+
+// benchSameLenOr returns a Check that accepts replies of length n at once (the
+// reply that setup verified), and verifies any other reply with full.
+// Decoding a 1,000-secret list on every reply would cost the load generator
+// more than the server.
+func benchSameLenOr(n int, full func([]byte) error) func(*http.Response, []byte) error {
+	return func(_ *http.Response, body []byte) error {
+		if len(body) == n {
+			return nil
+		}
+		return full(body)
+	}
+}
+
+// scenarios returns the rows to run, in table order.
+func (b *bench) scenarios() []benchScenario {
+	var list []benchScenario
+	bareGet := b.bare.request("GET", "/", nil)
+	for _, c := range []int{1, 16, 64} {
+		list = append(list, benchScenario{
+			Name:        fmt.Sprintf("baseline bare c=%d", c),
+			Target:      b.bare,
+			Concurrency: c,
+			Request:     func(int, int) *http.Request { return bareGet },
+			Check: func(_ *http.Response, body []byte) error {
+				if len(body) != len(benchBareBody) {
+					return fmt.Errorf("got %d bytes, want %d", len(body), len(benchBareBody))
+				}
+				return nil
+			},
+		})
+	}
+	cf := b.coffer
+	read := cf.request("GET", "/v1/stores/bench/secrets/read-me/value", nil)
+	for _, c := range []int{1, 16, 64} {
+		list = append(list, benchScenario{
+			Name:        fmt.Sprintf("value read c=%d", c),
+			Key:         "read",
+			Target:      cf,
+			Concurrency: c,
+			Request:     func(int, int) *http.Request { return read },
+			Check:       benchSameLenOr(b.readLen, benchCheckValue),
+			BareRow:     fmt.Sprintf("baseline bare c=%d", c),
+		})
+	}
+	list = append(list,
+		benchScenario{
+			Name:        "create secret c=64",
+			Key:         "create",
+			Target:      cf,
+			Concurrency: 64,
+			Expect:      http.StatusCreated,
+			Request: func(w, i int) *http.Request {
+				return cf.request("PUT", "/v1/stores/bench/secrets/new-"+strconv.Itoa(w)+"-"+strconv.Itoa(i), benchPutBody)
+			},
+		},
+		benchScenario{
+			Name:        "new version of one secret c=64",
+			Key:         "version",
+			Target:      cf,
+			Concurrency: 64,
+			Request: func(int, int) *http.Request {
+				return cf.request("PUT", "/v1/stores/bench/secrets/hot", benchPutBody)
+			},
+		},
+	)
+	listReq := cf.request("GET", "/v1/stores/list1k/secrets?limit=1000", nil)
+	list = append(list, benchScenario{
+		Name:        "list 1,000 secrets c=16",
+		Key:         "list",
+		Target:      cf,
+		Concurrency: 16,
+		Request:     func(int, int) *http.Request { return listReq },
+		Check:       benchSameLenOr(b.listLen, func(body []byte) error { return benchCheckList(body, 1000) }),
+	})
+
+	var run []benchScenario
+	for _, s := range list {
+		if s.Key == "" || b.cfg.Scenarios[s.Key] {
+			run = append(run, s)
+		}
+	}
+	return run
+}
+
+// runScenario runs s and prints its row.
+func (b *bench) runScenario(ctx context.Context, s benchScenario) error {
+	res, err := loadgen.Run(ctx, loadgen.Config{
+		Concurrency: s.Concurrency,
+		Duration:    b.cfg.Duration,
+		Warmup:      b.cfg.Warmup,
+		Request:     s.Request,
+		Expect:      s.Expect,
+		Check:       s.Check,
+	})
+	if err != nil {
+		return err
+	}
+	if s.Target.Alive != nil {
+		if err := s.Target.Alive(); err != nil {
+			return fmt.Errorf("%s: %w", s.Name, err)
+		}
+	}
+	row := benchRow{Result: res, RSSKB: -1, HWMKB: -1}
+	row.RSSKB, row.HWMKB = benchProcMem(s.Target.PID)
+	if s.Target == b.coffer && row.HWMKB > b.peakKB {
+		b.peakKB = row.HWMKB
+	}
+	if bare, ok := b.rows[s.BareRow]; ok && bare.Result.RPS > 0 {
+		row.VsBare, row.HasBare = res.RPS/bare.Result.RPS, true
+	}
+	b.rows[s.Name] = row
+
+	errs := strconv.Itoa(res.Errors)
+	if res.Requests == 0 || res.Errors*100 > res.Requests {
+		b.failed = append(b.failed, s.Name)
+	}
+	vs := ""
+	if row.HasBare {
+		vs = fmt.Sprintf("%.2fx", row.VsBare)
+	}
+	line := fmt.Sprintf("%-31s %11s %9s %9s %7s %11s %11s %8s",
+		s.Name, benchFmtRate(res.RPS), benchFmtLatency(res.P50), benchFmtLatency(res.P99), errs, benchFmtKB(row.RSSKB), benchFmtKB(row.HWMKB), vs)
+	fmt.Fprintln(b.out, strings.TrimRight(line, " "))
+	if res.FirstError != "" {
+		fmt.Fprintf(b.out, "    first error: %s\n", res.FirstError)
+	}
+	return nil
+}
+
+// report prints the peak memory and the targets.
+func (b *bench) report() {
+	if _, hwm := benchProcMem(b.coffer.PID); hwm > b.peakKB {
+		b.peakKB = hwm
+	}
+	fmt.Fprintf(b.out, "\nserver peak RSS (VmHWM): %s\n\ntargets:\n", benchFmtKB(b.peakKB))
+	target := func(name, row string, got func(benchRow) (float64, string), ok func(float64) bool) {
+		r, ran := b.rows[row]
+		if !ran {
+			fmt.Fprintf(b.out, "  %-4s  %-38s  not run\n", "-", name)
+			return
+		}
+		v, shown := got(r)
+		verdict := "FAIL"
+		if ok(v) {
+			verdict = "PASS"
+		}
+		fmt.Fprintf(b.out, "  %-4s  %-38s  %s\n", verdict, name, shown)
+	}
+	rps := func(r benchRow) (float64, string) { return r.Result.RPS, benchFmtRate(r.Result.RPS) + "/s" }
+	target("value read c=64 >= 0.40x bare c=64", "value read c=64",
+		func(r benchRow) (float64, string) {
+			if !r.HasBare {
+				return 0, "no baseline"
+			}
+			return r.VsBare, fmt.Sprintf("%.2fx", r.VsBare)
+		},
+		func(v float64) bool { return v >= 0.40 })
+	target("create secret c=64 >= 5,000/s", "create secret c=64", rps, func(v float64) bool { return v >= 5000 })
+	target("list 1,000 secrets c=16 >= 3,000/s", "list 1,000 secrets c=16", rps, func(v float64) bool { return v >= 3000 })
+	if b.peakKB <= 0 {
+		fmt.Fprintf(b.out, "  %-4s  %-38s  unknown (no /proc/%d/status)\n", "-", "server peak RSS < 100 MiB", b.coffer.PID)
+		return
+	}
+	verdict := "FAIL"
+	if b.peakKB < 100*1024 {
+		verdict = "PASS"
+	}
+	fmt.Fprintf(b.out, "  %-4s  %-38s  %s\n", verdict, "server peak RSS < 100 MiB", benchFmtKB(b.peakKB))
+}
+
+// benchProcMem returns VmRSS and VmHWM of process pid in KiB, or -1 each where
+// unknown (not Linux, or the process is gone).
+func benchProcMem(pid int) (rss, hwm int64) {
+	rss, hwm = -1, -1
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return rss, hwm
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), ":")
+		if !ok || (k != "VmRSS" && k != "VmHWM") {
+			continue
+		}
+		n, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+		if err != nil {
+			continue
+		}
+		if k == "VmRSS" {
+			rss = n
+		} else {
+			hwm = n
+		}
+	}
+	return rss, hwm
+}
+
+// benchFmtRate formats a rate as a whole number with thousands separators.
+func benchFmtRate(v float64) string {
+	s := strconv.FormatInt(int64(v+0.5), 10)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
+
+// benchFmtLatency formats d with three significant digits or so.
+func benchFmtLatency(d time.Duration) string {
+	us := float64(d) / float64(time.Microsecond)
+	switch {
+	case d == 0:
+		return "-"
+	case us < 10:
+		return fmt.Sprintf("%.1fµs", us)
+	case us < 1000:
+		return fmt.Sprintf("%.0fµs", us)
+	case us < 10000:
+		return fmt.Sprintf("%.2fms", us/1000)
+	case us < 100000:
+		return fmt.Sprintf("%.1fms", us/1000)
+	case us < 10000000:
+		return fmt.Sprintf("%.0fms", us/1000)
+	default:
+		return fmt.Sprintf("%.1fs", us/1e6)
+	}
+}
+
+func benchFmtKB(kb int64) string {
+	if kb < 0 {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.1f MiB", float64(kb)/1024)
+}
+
+// runBenchBare is the bench-bare command: the baseline server.
+func runBenchBare(ctx context.Context, env *Env, args []string) error {
+	fs := flag.NewFlagSet("bench-bare", flag.ContinueOnError)
+	fs.SetOutput(env.Stderr)
+	addr := fs.String("addr", "127.0.0.1:8299", "address to listen on")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return exitError{2}
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Stdout, "bench-bare: listening on %s\n", ln.Addr())
+	return serveBenchBare(ctx, ln)
+}
+
+// serveBenchBare serves the bare handler on ln until ctx ends.
+func serveBenchBare(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.Write(benchBareBody)
+		}),
+		ReadHeaderTimeout: 10 * time.Second,
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		srv.Close()
+	}
+	return nil
+}

@@ -1,0 +1,447 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coffer-dev/coffer/internal/loadgen"
+)
+
+// benchSyncBuffer is a bytes.Buffer safe for one writer and concurrent readers.
+type benchSyncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *benchSyncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *benchSyncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// MustServeBenchBare serves the bench-bare handler on a free port until the test
+// ends, and returns its address.
+func MustServeBenchBare(tb testing.TB) string {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- serveBenchBare(ctx, ln) }()
+	tb.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			tb.Errorf("serveBenchBare: %v", err)
+		}
+	})
+	return ln.Addr().String()
+}
+
+func TestBenchBare(t *testing.T) {
+	t.Run("OK", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		var stdout, stderr benchSyncBuffer
+		env := &Env{Stdout: &stdout, Stderr: &stderr, Getenv: func(string) string { return "" }}
+		code := make(chan int, 1)
+		go func() { code <- Main(ctx, env, []string{"bench-bare", "--addr", "127.0.0.1:0"}) }()
+
+		var addr string
+		for deadline := time.Now().Add(10 * time.Second); addr == ""; {
+			if _, a, ok := strings.Cut(stdout.String(), "listening on "); ok {
+				addr = strings.TrimSpace(a)
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("bench-bare did not start; stderr: %s", stderr.String())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+
+		resp, err := http.Get("http://" + addr + "/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := resp.StatusCode, http.StatusOK; got != want {
+			t.Errorf("status = %d, want %d", got, want)
+		}
+		if got, want := len(body), 64; got != want {
+			t.Errorf("len(body) = %d, want %d", got, want)
+		}
+		if !json.Valid(body) {
+			t.Errorf("body %q is not JSON", body)
+		}
+		if got, want := resp.Header.Get("Content-Type"), "application/json"; got != want {
+			t.Errorf("Content-Type = %q, want %q", got, want)
+		}
+
+		cancel()
+		select {
+		case c := <-code:
+			if c != 0 {
+				t.Errorf("exit status = %d, want 0; stderr: %s", c, stderr.String())
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("bench-bare did not stop when its context ended")
+		}
+	})
+
+	t.Run("Hidden", func(t *testing.T) {
+		var buf bytes.Buffer
+		usage(&buf)
+		if strings.Contains(buf.String(), "bench-bare") {
+			t.Errorf("usage lists bench-bare:\n%s", buf.String())
+		}
+		if !strings.Contains(buf.String(), "bench ") {
+			t.Errorf("usage does not list bench:\n%s", buf.String())
+		}
+	})
+}
+
+// TestBenchLoadgenBare runs the load generator briefly against the bare handler:
+// a check of the plumbing, not a measurement.
+func TestBenchLoadgenBare(t *testing.T) {
+	addr := MustServeBenchBare(t)
+	bare := &benchTarget{Addr: addr}
+	bare.init()
+	req := bare.request("GET", "/", nil)
+	res, err := loadgen.Run(context.Background(), loadgen.Config{
+		Concurrency: 4,
+		Duration:    100 * time.Millisecond,
+		Warmup:      20 * time.Millisecond,
+		Request:     func(int, int) *http.Request { return req },
+		Check: func(_ *http.Response, body []byte) error {
+			if !bytes.Equal(body, benchBareBody) {
+				return fmt.Errorf("body %q, want %q", body, benchBareBody)
+			}
+			return nil
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Requests == 0 || res.Errors != 0 {
+		t.Fatalf("got %d requests, %d errors (%s), want some and none", res.Requests, res.Errors, res.FirstError)
+	}
+}
+
+func TestParseBenchFlags(t *testing.T) {
+	for _, tt := range []struct {
+		name      string
+		args      []string
+		scenarios []string
+		duration  time.Duration
+		err       error
+	}{
+		{"OK", nil, []string{"create", "list", "read", "version"}, 5 * time.Second, nil},
+		{"Some", []string{"--scenarios", "read, list", "--duration", "2s"}, []string{"list", "read"}, 2 * time.Second, nil},
+		{"Help", []string{"--help"}, nil, 0, flag.ErrHelp},
+		{"ErrScenario", []string{"--scenarios", "read,nope"}, nil, 0, exitError{2}},
+		{"ErrDuration", []string{"--duration", "0s"}, nil, 0, exitError{2}},
+		{"ErrArg", []string{"extra"}, nil, 0, exitError{2}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var stderr bytes.Buffer
+			cfg, err := parseBenchFlags(&stderr, tt.args)
+			if !errors.Is(err, tt.err) {
+				t.Fatalf("err = %v, want %v", err, tt.err)
+			}
+			if err != nil {
+				if stderr.Len() == 0 {
+					t.Errorf("nothing printed for %v", err)
+				}
+				return
+			}
+			var got []string
+			for k := range cfg.Scenarios {
+				got = append(got, k)
+			}
+			slices.Sort(got)
+			if !slices.Equal(got, tt.scenarios) {
+				t.Errorf("scenarios = %v, want %v", got, tt.scenarios)
+			}
+			if cfg.Duration != tt.duration {
+				t.Errorf("duration = %v, want %v", cfg.Duration, tt.duration)
+			}
+		})
+	}
+}
+
+func TestBenchHelp(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	env := &Env{Stdout: &stdout, Stderr: &stderr, Getenv: func(string) string { return "" }}
+	if got, want := Main(context.Background(), env, []string{"bench", "--help"}), 0; got != want {
+		t.Fatalf("exit status = %d, want %d", got, want)
+	}
+	for _, want := range []string{"--duration", "--warmup", "--scenarios", "--keep", "root.token", "bench-bare", "VmHWM", "0.40x", "SIGTERM"} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("help does not mention %s", want)
+		}
+	}
+}
+
+func TestBenchFormat(t *testing.T) {
+	for _, tt := range []struct {
+		got, want string
+	}{
+		{benchFmtRate(0), "0"},
+		{benchFmtRate(999.4), "999"},
+		{benchFmtRate(1000), "1,000"},
+		{benchFmtRate(67123.6), "67,124"},
+		{benchFmtRate(1234567), "1,234,567"},
+		{benchFmtLatency(0), "-"},
+		{benchFmtLatency(5500 * time.Nanosecond), "5.5µs"},
+		{benchFmtLatency(56 * time.Microsecond), "56µs"},
+		{benchFmtLatency(1234 * time.Microsecond), "1.23ms"},
+		{benchFmtLatency(23456 * time.Microsecond), "23.5ms"},
+		{benchFmtLatency(234 * time.Millisecond), "234ms"},
+		{benchFmtLatency(12 * time.Second), "12.0s"},
+		{benchFmtKB(-1), "n/a"},
+		{benchFmtKB(24 * 1024), "24.0 MiB"},
+	} {
+		if tt.got != tt.want {
+			t.Errorf("got %q, want %q", tt.got, tt.want)
+		}
+	}
+}
+
+// benchFakeAPI is just enough of the native API for bench to run against.
+type benchFakeAPI struct {
+	token  string
+	mu     sync.Mutex
+	stores map[string]map[string]int // store -> secret -> latest version
+}
+
+func (f *benchFakeAPI) handler() http.Handler {
+	mux := http.NewServeMux()
+	reply := func(w http.ResponseWriter, status int, v any) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		json.NewEncoder(w).Encode(v)
+	}
+	mux.HandleFunc("POST /v1/stores", func(w http.ResponseWriter, r *http.Request) {
+		var req struct{ Name string }
+		json.NewDecoder(r.Body).Decode(&req)
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if _, ok := f.stores[req.Name]; ok {
+			reply(w, http.StatusConflict, map[string]any{"error": map[string]string{"code": "conflict"}})
+			return
+		}
+		f.stores[req.Name] = map[string]int{}
+		reply(w, http.StatusCreated, map[string]string{"name": req.Name})
+	})
+	mux.HandleFunc("PUT /v1/stores/{store}/secrets/{name}", func(w http.ResponseWriter, r *http.Request) {
+		var req struct{ Value string }
+		if err := json.NewDecoder(r.Body).Decode(&req); err != nil || len(req.Value) != 64 {
+			reply(w, http.StatusBadRequest, nil)
+			return
+		}
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		s, ok := f.stores[r.PathValue("store")]
+		if !ok {
+			reply(w, http.StatusNotFound, nil)
+			return
+		}
+		name := r.PathValue("name")
+		s[name]++
+		status := http.StatusOK
+		if s[name] == 1 {
+			status = http.StatusCreated
+		}
+		reply(w, status, map[string]any{"name": name, "version": s[name]})
+	})
+	mux.HandleFunc("GET /v1/stores/{store}/secrets/{name}/value", func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		v := f.stores[r.PathValue("store")][r.PathValue("name")]
+		f.mu.Unlock()
+		if v == 0 {
+			reply(w, http.StatusNotFound, nil)
+			return
+		}
+		reply(w, http.StatusOK, map[string]any{"name": r.PathValue("name"), "version": v, "value": benchValue})
+	})
+	mux.HandleFunc("GET /v1/stores/{store}/secrets", func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		var names []string
+		for n := range f.stores[r.PathValue("store")] {
+			names = append(names, n)
+		}
+		f.mu.Unlock()
+		slices.Sort(names)
+		secrets := make([]map[string]string, 0, len(names))
+		for _, n := range names {
+			secrets = append(secrets, map[string]string{"id": n, "name": n})
+		}
+		reply(w, http.StatusOK, map[string]any{"secrets": secrets})
+	})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer "+f.token {
+			reply(w, http.StatusUnauthorized, nil)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
+}
+
+// TestBenchFake runs every scenario, very briefly, against a fake API in
+// this process: it checks the setup, the table and the targets, not speed.
+func TestBenchFake(t *testing.T) {
+	api := &benchFakeAPI{token: "t0ken", stores: map[string]map[string]int{}}
+	srv := httptest.NewServer(api.handler())
+	defer srv.Close()
+
+	var out bytes.Buffer
+	b := &bench{
+		cfg: benchConfig{
+			Duration:  100 * time.Millisecond,
+			Warmup:    20 * time.Millisecond,
+			Scenarios: map[string]bool{"read": true, "create": true, "version": true, "list": true},
+		},
+		out:    &out,
+		coffer: &benchTarget{Name: "fake", Addr: srv.Listener.Addr().String(), Token: api.token, PID: os.Getpid()},
+		bare:   &benchTarget{Name: "bare", Addr: MustServeBenchBare(t), PID: os.Getpid()},
+	}
+	if err := b.run(context.Background()); err != nil {
+		t.Fatalf("run: %v\n%s", err, out.String())
+	}
+	t.Logf("output:\n%s", out.String())
+	checkBenchOutput(t, out.String(), []string{
+		"baseline bare c=1 ", "baseline bare c=16 ", "baseline bare c=64 ",
+		"value read c=1 ", "value read c=16 ", "value read c=64 ",
+		"create secret c=64 ", "new version of one secret c=64 ", "list 1,000 secrets c=16 ",
+	})
+	for _, want := range []string{"value read c=64 >= 0.40x bare c=64", "create secret c=64 >= 5,000/s", "list 1,000 secrets c=16 >= 3,000/s", "server peak RSS < 100 MiB"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks target %q", want)
+		}
+	}
+	if got := len(api.stores["list1k"]); got != 1000 {
+		t.Errorf("list1k holds %d secrets, want 1000", got)
+	}
+	if api.stores["bench"]["hot"] < 2 {
+		t.Errorf("hot has %d versions, want new ones", api.stores["bench"]["hot"])
+	}
+
+	t.Run("ErrUnauthorized", func(t *testing.T) {
+		var out bytes.Buffer
+		bad := *b
+		bad.out = &out
+		bad.coffer = &benchTarget{Addr: b.coffer.Addr, Token: "wrong"}
+		err := bad.run(context.Background())
+		if err == nil || !strings.Contains(err.Error(), "status 401") {
+			t.Errorf("err = %v, want a setup error with status 401", err)
+		}
+	})
+}
+
+// checkBenchOutput checks that out has a table row, with no errors, for each
+// of rows (names followed by a space) and one PASS or FAIL for each target.
+func checkBenchOutput(t *testing.T, out string, rows []string) {
+	t.Helper()
+	lines := strings.Split(out, "\n")
+	for _, row := range rows {
+		i := slices.IndexFunc(lines, func(l string) bool { return strings.HasPrefix(l, row) })
+		if i < 0 {
+			t.Errorf("no row %q in output", row)
+			continue
+		}
+		f := strings.Fields(strings.TrimPrefix(lines[i], row))
+		// requests/s p50 p99 errors RSS MiB peak MiB [ratio]
+		if len(f) < 8 {
+			t.Errorf("row %q has fields %q, want at least 8", row, f)
+			continue
+		}
+		if f[0] == "0" || f[3] != "0" {
+			t.Errorf("row %q: requests/s %s, errors %s: want some and none", row, f[0], f[3])
+		}
+		if strings.HasPrefix(row, "value read") && (len(f) != 9 || !strings.HasSuffix(f[8], "x")) {
+			t.Errorf("row %q lacks the ratio to bare: %q", row, f)
+		}
+	}
+	if n := strings.Count(out, "  PASS  ") + strings.Count(out, "  FAIL  "); n < 2 {
+		t.Errorf("%d targets with PASS or FAIL, want at least 2", n)
+	}
+}
+
+// mustBuildBenchBinary builds this command into a temporary directory and
+// returns the binary's path.
+func mustBuildBenchBinary(tb testing.TB) string {
+	tb.Helper()
+	bin := filepath.Join(tb.TempDir(), "coffer")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		tb.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// TestBenchBinary runs the built binary the way people do.
+func TestBenchBinary(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := mustBuildBenchBinary(t)
+
+	// BareChild starts bench-bare as a child process the way bench does, and
+	// stops it.
+	t.Run("BareChild", func(t *testing.T) {
+		dir := t.TempDir()
+		addr, err := benchFreePort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := startBenchChild(dir, "bare", bin, "bench-bare", "--addr", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := benchWaitReady(context.Background(), c, "http://"+addr+"/", time.Now().Add(20*time.Second)); err != nil {
+			c.stop(io.Discard)
+			t.Fatal(err)
+		}
+		if rss, hwm := benchProcMem(c.cmd.Process.Pid); rss == 0 || hwm < rss {
+			t.Errorf("VmRSS, VmHWM = %d, %d KiB: want 0 < rss <= hwm, or -1 off Linux", rss, hwm)
+		}
+		var stderr bytes.Buffer
+		c.stop(&stderr)
+		if stderr.Len() != 0 {
+			t.Errorf("stop: %s", stderr.String())
+		}
+		if err := c.alive(); err == nil {
+			t.Error("alive after stop")
+		}
+		if _, err := os.Stat(filepath.Join(dir, "bare.log")); err != nil {
+			t.Error(err)
+		}
+	})
+}
