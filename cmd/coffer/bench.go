@@ -60,12 +60,16 @@ secrets, created 32 at a time.
 Scenarios. Each runs for --warmup, then is measured for --duration, by a
 closed-loop load generator over HTTP/1.1 keep-alive connections: each of c
 workers sends its next request as soon as it has read the previous reply.
-  baseline bare c=1,16,64         GET / on the bare server (always run)
-  value read c=1,16,64   (read)   GET /v1/stores/bench/secrets/read-me/value
-  create secret c=64     (create) PUT /v1/stores/bench/secrets/new-W-I, a new name each time
-  new version of one secret c=64
-                         (version) PUT /v1/stores/bench/secrets/hot
-  list 1,000 secrets c=16 (list)  GET /v1/stores/list1k/secrets?limit=1000
+Each value read runs right after the baseline it is compared with; progress
+goes to stderr, and the table is printed at the end.
+  row                             --scenarios  request
+  baseline bare c=1, 16, 64       (always)     GET / on the bare server
+  value read c=1, 16, 64          read         GET /v1/stores/bench/secrets/read-me/value
+  create secret c=64              create       PUT /v1/stores/bench/secrets/new-W-I (W worker, I its count)
+  new version of one secret c=64  version      PUT /v1/stores/bench/secrets/hot
+  list 1,000 secrets c=16         list         GET /v1/stores/list1k/secrets?limit=1000
+Replies are checked: status (201 for creates, else 200), and the body of
+value reads and lists against the one verified during setup.
 
 Columns: successful requests per second; latency p50 and p99 (from sending a
 request to having read its whole reply); failed requests (wrong status, wrong
@@ -77,8 +81,7 @@ Targets, printed with PASS or FAIL after the table:
   value read c=64 >= 0.40x bare c=64    create secret c=64 >= 5,000/s
   list 1,000 secrets c=16 >= 3,000/s    server peak RSS < 100 MiB
 For scale, OpenBao 2.6.2 (raft) measured about 10.8k/s value reads at c=64,
-2.0k/s creates and 2.7k/s lists on a machine of this kind (docs in
-DESIGN-NOTES).
+2.0k/s creates and 2.7k/s lists (c=16) on a machine of this kind.
 
 The load generator, the server and the bare server share the machine's CPUs,
 so compare rows of one run, not absolute numbers across machines or runs.
@@ -217,6 +220,7 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 	b := &bench{
 		cfg:    cfg,
 		out:    out,
+		log:    env.Stderr,
 		coffer: &benchTarget{Name: "server", Addr: srvAddr, Token: token, PID: srv.cmd.Process.Pid, Alive: srv.alive},
 		bare:   &benchTarget{Name: "bare", Addr: bareAddr, PID: bare.cmd.Process.Pid, Alive: bare.alive},
 	}
@@ -334,20 +338,22 @@ func (c *benchChild) alive() error {
 }
 
 // stop ends the child with SIGTERM, or SIGKILL after 10 seconds, and
-// reports on w if it did not exit cleanly.
+// reports on w if it did not then exit cleanly. A child that had exited
+// already is left to alive to report.
 func (c *benchChild) stop(w io.Writer) {
 	select {
 	case <-c.done:
+		return
 	default:
-		c.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-c.done:
-		case <-time.After(10 * time.Second):
-			fmt.Fprintf(w, "coffer bench: %s did not stop within 10s of SIGTERM: killing it\n", c.name)
-			c.cmd.Process.Kill()
-			<-c.done
-			return
-		}
+	}
+	c.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-c.done:
+	case <-time.After(10 * time.Second):
+		fmt.Fprintf(w, "coffer bench: %s did not stop within 10s of SIGTERM: killing it\n", c.name)
+		c.cmd.Process.Kill()
+		<-c.done
+		return
 	}
 	if c.err != nil {
 		fmt.Fprintf(w, "coffer bench: %s exited with %v; end of %s:\n%s\n", c.name, c.err, c.log, benchLogTail(c.log, 20))
@@ -463,7 +469,8 @@ var benchBareBody = []byte(`{"name":"read-me","version":1,"value":"0123456789abc
 // bench measures one coffer server and one bare server.
 type bench struct {
 	cfg    benchConfig
-	out    io.Writer
+	out    io.Writer // the report
+	log    io.Writer // progress
 	coffer *benchTarget
 	bare   *benchTarget
 
@@ -516,12 +523,17 @@ func (b *bench) run(ctx context.Context) error {
 	}
 	fmt.Fprintf(b.out, "setup: %s, in %v\n\n", what, time.Since(start).Round(time.Millisecond))
 
-	fmt.Fprintf(b.out, "%-31s %11s %9s %9s %7s %11s %11s %8s\n", "scenario", "requests/s", "p50", "p99", "errors", "server RSS", "peak RSS", "vs bare")
-	for _, s := range b.scenarios() {
+	table := b.scenarios()
+	order := benchRunOrder(table)
+	for i, s := range order {
+		fmt.Fprintf(b.log, "[%d/%d] %-31s ", i+1, len(order), s.Name)
 		if err := b.runScenario(ctx, s); err != nil {
+			fmt.Fprintln(b.log)
 			return err
 		}
+		fmt.Fprintf(b.log, "%s/s\n", benchFmtRate(b.rows[s.Name].Result.RPS))
 	}
+	b.printTable(table)
 	b.report()
 	if len(b.failed) > 0 {
 		fmt.Fprintf(b.out, "\nFAILED: more than 1%% of requests failed in: %s\n", strings.Join(b.failed, "; "))
@@ -733,7 +745,31 @@ func (b *bench) scenarios() []benchScenario {
 	return run
 }
 
-// runScenario runs s and prints its row.
+// benchRunOrder returns the order in which to run the scenarios of a table:
+// each value read right after the baseline it is compared with, so that the
+// two see the same machine as nearly as can be.
+func benchRunOrder(table []benchScenario) []benchScenario {
+	var order []benchScenario
+	for _, s := range table {
+		if s.Key != "" {
+			continue
+		}
+		order = append(order, s)
+		for _, t := range table {
+			if t.BareRow == s.Name {
+				order = append(order, t)
+			}
+		}
+	}
+	for _, s := range table {
+		if s.Key != "" && s.BareRow == "" {
+			order = append(order, s)
+		}
+	}
+	return order
+}
+
+// runScenario runs s and records its row.
 func (b *bench) runScenario(ctx context.Context, s benchScenario) error {
 	res, err := loadgen.Run(ctx, loadgen.Config{
 		Concurrency: s.Concurrency,
@@ -760,22 +796,33 @@ func (b *bench) runScenario(ctx context.Context, s benchScenario) error {
 		row.VsBare, row.HasBare = res.RPS/bare.Result.RPS, true
 	}
 	b.rows[s.Name] = row
-
-	errs := strconv.Itoa(res.Errors)
 	if res.Requests == 0 || res.Errors*100 > res.Requests {
 		b.failed = append(b.failed, s.Name)
 	}
-	vs := ""
-	if row.HasBare {
-		vs = fmt.Sprintf("%.2fx", row.VsBare)
-	}
-	line := fmt.Sprintf("%-31s %11s %9s %9s %7s %11s %11s %8s",
-		s.Name, benchFmtRate(res.RPS), benchFmtLatency(res.P50), benchFmtLatency(res.P99), errs, benchFmtKB(row.RSSKB), benchFmtKB(row.HWMKB), vs)
-	fmt.Fprintln(b.out, strings.TrimRight(line, " "))
-	if res.FirstError != "" {
-		fmt.Fprintf(b.out, "    first error: %s\n", res.FirstError)
-	}
 	return nil
+}
+
+// printTable prints the rows of table that ran, in its order.
+func (b *bench) printTable(table []benchScenario) {
+	fmt.Fprintf(b.out, "%-31s %11s %9s %9s %7s %11s %11s %8s\n", "scenario", "requests/s", "p50", "p99", "errors", "server RSS", "peak RSS", "vs bare")
+	for _, s := range table {
+		row, ok := b.rows[s.Name]
+		if !ok {
+			continue
+		}
+		res := row.Result
+		vs := ""
+		if row.HasBare {
+			vs = fmt.Sprintf("%.2fx", row.VsBare)
+		}
+		line := fmt.Sprintf("%-31s %11s %9s %9s %7d %11s %11s %8s",
+			s.Name, benchFmtRate(res.RPS), benchFmtLatency(res.P50), benchFmtLatency(res.P99), res.Errors,
+			benchFmtKB(row.RSSKB), benchFmtKB(row.HWMKB), vs)
+		fmt.Fprintln(b.out, strings.TrimRight(line, " "))
+		if res.FirstError != "" {
+			fmt.Fprintf(b.out, "    first error: %s\n", res.FirstError)
+		}
+	}
 }
 
 // report prints the peak memory and the targets.

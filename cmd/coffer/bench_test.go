@@ -329,6 +329,7 @@ func TestBenchFake(t *testing.T) {
 			Scenarios: map[string]bool{"read": true, "create": true, "version": true, "list": true},
 		},
 		out:    &out,
+		log:    io.Discard,
 		coffer: &benchTarget{Name: "fake", Addr: srv.Listener.Addr().String(), Token: api.token, PID: os.Getpid()},
 		bare:   &benchTarget{Name: "bare", Addr: MustServeBenchBare(t), PID: os.Getpid()},
 	}
