@@ -1,0 +1,324 @@
+package main
+
+// The file formats of 'coffer import' and 'coffer export': dotenv and a flat
+// JSON object of strings. Parsers read a whole file and return every entry or
+// an error naming the line, so that an import writes nothing from a bad file.
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/coffer-dev/coffer"
+)
+
+// dotenvEntry is one KEY=value of an imported file and the line it starts on.
+type dotenvEntry struct {
+	Key   string
+	Value string
+	Line  int
+}
+
+// parseDotenv parses a dotenv file:
+//
+//	# a comment, and blank lines, are skipped
+//	KEY=value                 # unquoted: trimmed; " #" starts a comment
+//	export KEY=value          # "export " is allowed and ignored
+//	KEY='single quoted'       # taken literally, may span lines
+//	KEY="double \"quoted\"\n" # \n \r \t \" \\ are escapes, may span lines
+//
+// KEY is a secret name. There is no ${VAR} interpolation. A key set twice is
+// an error.
+func parseDotenv(data []byte) ([]dotenvEntry, error) {
+	p := &dotenvParser{s: string(bytes.TrimPrefix(data, []byte("\ufeff"))), line: 1}
+	var out []dotenvEntry
+	seen := map[string]int{}
+	for {
+		e, err := p.next()
+		if err != nil {
+			return nil, err
+		} else if e == nil {
+			return out, nil
+		}
+		if first, dup := seen[e.Key]; dup {
+			return nil, fmt.Errorf("line %d: %s is already set on line %d", e.Line, e.Key, first)
+		}
+		seen[e.Key] = e.Line
+		out = append(out, *e)
+	}
+}
+
+type dotenvParser struct {
+	s    string // the rest of the input
+	line int    // the line s starts on
+}
+
+// next returns the next entry, or nil at the end.
+func (p *dotenvParser) next() (*dotenvEntry, error) {
+	for p.s != "" {
+		p.s = strings.TrimLeft(p.s, " \t\r")
+		if p.s == "" {
+			break
+		}
+		switch p.s[0] {
+		case '\n':
+			p.advance(1)
+			continue
+		case '#':
+			p.skipLine()
+			continue
+		}
+		return p.entry()
+	}
+	return nil, nil
+}
+
+// entry parses KEY=value at the start of p.s.
+func (p *dotenvParser) entry() (*dotenvEntry, error) {
+	line := p.line
+	eol := strings.IndexByte(p.s, '\n')
+	if eol < 0 {
+		eol = len(p.s)
+	}
+	eq := strings.IndexByte(p.s[:eol], '=')
+	if eq < 0 {
+		return nil, fmt.Errorf("line %d: want KEY=value", line)
+	}
+	key := strings.TrimSpace(p.s[:eq])
+	if k, ok := strings.CutPrefix(key, "export"); ok && k != "" && (k[0] == ' ' || k[0] == '\t') {
+		key = strings.TrimSpace(k)
+	}
+	if err := coffer.ValidateName("secret", key); err != nil {
+		return nil, fmt.Errorf("line %d: key %q: %s", line, key, coffer.ErrorMessage(err))
+	}
+	p.advance(eq + 1)
+	spaced := p.s != "" && (p.s[0] == ' ' || p.s[0] == '\t') // so "KEY= # note" is empty
+	p.s = strings.TrimLeft(p.s, " \t")
+
+	e := &dotenvEntry{Key: key, Line: line}
+	if p.s != "" && (p.s[0] == '"' || p.s[0] == '\'') {
+		v, err := p.quoted(line)
+		if err != nil {
+			return nil, err
+		}
+		e.Value = v
+		// Only spaces and a comment may follow the closing quote.
+		rest, _, _ := strings.Cut(p.s, "\n")
+		if r := strings.TrimSpace(rest); r != "" && r[0] != '#' {
+			return nil, fmt.Errorf("line %d: unexpected text after the closing quote", p.line)
+		}
+		p.skipLine()
+		return e, nil
+	}
+	v, _, _ := strings.Cut(p.s, "\n")
+	for i := 0; i < len(v); i++ {
+		if v[i] == '#' && (i == 0 && spaced || i > 0 && (v[i-1] == ' ' || v[i-1] == '\t')) {
+			v = v[:i]
+			break
+		}
+	}
+	e.Value = strings.TrimSpace(v)
+	p.skipLine()
+	return e, nil
+}
+
+// quoted parses a quoted value at the start of p.s, up to its closing quote.
+func (p *dotenvParser) quoted(line int) (string, error) {
+	q := p.s[0]
+	var b strings.Builder
+	for i := 1; i < len(p.s); i++ {
+		c := p.s[i]
+		switch {
+		case c == q:
+			p.advance(i + 1)
+			return b.String(), nil
+		case c == '\\' && q == '"' && i+1 < len(p.s):
+			i++
+			switch c = p.s[i]; c {
+			case 'n':
+				b.WriteByte('\n')
+			case 'r':
+				b.WriteByte('\r')
+			case 't':
+				b.WriteByte('\t')
+			case '"', '\\':
+				b.WriteByte(c)
+			default: // not an escape: keep it as written
+				b.WriteByte('\\')
+				i-- // the next byte is read again, as itself
+			}
+		default:
+			b.WriteByte(c)
+		}
+	}
+	kind := "double"
+	if q == '\'' {
+		kind = "single"
+	}
+	return "", fmt.Errorf("line %d: the %s-quoted value has no closing quote", line, kind)
+}
+
+// advance drops n bytes of input, counting the lines they end.
+func (p *dotenvParser) advance(n int) {
+	p.line += strings.Count(p.s[:n], "\n")
+	p.s = p.s[n:]
+}
+
+// skipLine drops the rest of the current line and its newline.
+func (p *dotenvParser) skipLine() {
+	if i := strings.IndexByte(p.s, '\n'); i >= 0 {
+		p.advance(i + 1)
+	} else {
+		p.s = ""
+	}
+}
+
+// parseJSONEnv parses a flat JSON object of string values, keeping the
+// file's order. Errors name the line.
+func parseJSONEnv(data []byte) ([]dotenvEntry, error) {
+	lineAt := func(off int64) int { return 1 + bytes.Count(data[:min(int(off), len(data))], []byte("\n")) }
+	if !utf8.Valid(data) {
+		i := 0
+		for i < len(data) {
+			r, n := utf8.DecodeRune(data[i:])
+			if r == utf8.RuneError && n <= 1 {
+				break
+			}
+			i += n
+		}
+		return nil, fmt.Errorf("line %d: the file is not valid UTF-8", lineAt(int64(i)))
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	fail := func(err error) error {
+		var se *json.SyntaxError
+		if errors.As(err, &se) {
+			return fmt.Errorf("line %d: %v", lineAt(se.Offset), err)
+		} else if err == io.EOF || errors.Is(err, io.ErrUnexpectedEOF) {
+			return fmt.Errorf("line %d: unexpected end of the JSON file", lineAt(int64(len(data))))
+		}
+		return fmt.Errorf("line %d: %v", lineAt(dec.InputOffset()), err)
+	}
+	if tok, err := dec.Token(); err != nil {
+		return nil, fail(err)
+	} else if d, ok := tok.(json.Delim); !ok || d != '{' {
+		return nil, fmt.Errorf("line %d: want a JSON object of names and string values", lineAt(dec.InputOffset()))
+	}
+	var out []dotenvEntry
+	seen := map[string]int{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, fail(err)
+		}
+		key := tok.(string) // object keys are always strings
+		line := lineAt(dec.InputOffset())
+		if err := coffer.ValidateName("secret", key); err != nil {
+			return nil, fmt.Errorf("line %d: key %q: %s", line, key, coffer.ErrorMessage(err))
+		} else if first, dup := seen[key]; dup {
+			return nil, fmt.Errorf("line %d: %s is already set on line %d", line, key, first)
+		}
+		seen[key] = line
+		tok, err = dec.Token()
+		if err != nil {
+			return nil, fail(err)
+		}
+		v, ok := tok.(string)
+		if !ok {
+			if d, isDelim := tok.(json.Delim); isDelim && (d == '{' || d == '[') {
+				return nil, fmt.Errorf("line %d: %s: nested objects and arrays are not allowed; values must be strings", line, key)
+			}
+			return nil, fmt.Errorf("line %d: %s: the value must be a string", line, key)
+		}
+		out = append(out, dotenvEntry{Key: key, Value: v, Line: line})
+	}
+	if _, err := dec.Token(); err != nil { // the closing brace
+		return nil, fail(err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, fmt.Errorf("line %d: unexpected data after the JSON object", lineAt(dec.InputOffset()))
+	}
+	return out, nil
+}
+
+// writeDotenv writes entries so that parseDotenv reads them back exactly:
+// plain values bare, others single-quoted (literal, as in a shell), and
+// values holding a quote and a line break double-quoted with escapes.
+func writeDotenv(w io.Writer, entries []dotenvEntry) error {
+	var b bytes.Buffer
+	for _, e := range entries {
+		b.WriteString(e.Key)
+		b.WriteByte('=')
+		switch {
+		case isBareDotenv(e.Value):
+			b.WriteString(e.Value)
+		case !strings.ContainsAny(e.Value, "'\n\r"):
+			b.WriteString("'" + e.Value + "'")
+		default:
+			b.WriteByte('"')
+			for i := 0; i < len(e.Value); i++ {
+				switch c := e.Value[i]; c {
+				case '\n':
+					b.WriteString(`\n`)
+				case '\r':
+					b.WriteString(`\r`)
+				case '\t':
+					b.WriteString(`\t`)
+				case '"', '\\':
+					b.WriteByte('\\')
+					b.WriteByte(c)
+				default:
+					b.WriteByte(c)
+				}
+			}
+			b.WriteByte('"')
+		}
+		b.WriteByte('\n')
+	}
+	_, err := w.Write(b.Bytes())
+	return err
+}
+
+// isBareDotenv reports whether v can be written without quotes: only
+// characters that neither the parser nor a shell treat specially.
+func isBareDotenv(v string) bool {
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("_-./:@%+,=", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// writeJSONEnv writes entries as a flat JSON object, in their order. Every
+// value must be valid UTF-8.
+func writeJSONEnv(w io.Writer, entries []dotenvEntry) error {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	b.WriteString("{")
+	for i, e := range entries {
+		if !utf8.ValidString(e.Value) {
+			return fmt.Errorf("%s holds binary data, which JSON cannot carry; use --format dotenv, or 'coffer secret get --raw'", e.Key)
+		}
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString("\n  ")
+		enc.Encode(e.Key) // strings always encode; Encode adds a newline
+		b.Truncate(b.Len() - 1)
+		b.WriteString(": ")
+		enc.Encode(e.Value)
+		b.Truncate(b.Len() - 1)
+	}
+	if len(entries) > 0 {
+		b.WriteByte('\n')
+	}
+	b.WriteString("}\n")
+	_, err := w.Write(b.Bytes())
+	return err
+}

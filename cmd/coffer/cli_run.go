@@ -1,0 +1,170 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"sort"
+	"strings"
+	"syscall"
+
+	"github.com/coffer-dev/coffer"
+)
+
+func init() {
+	cliRegister(cliRunCmd)
+}
+
+var cliRunCmd = &clientCommand{
+	Name:    "run",
+	Usage:   "coffer run --store STORE [--prefix PREFIX] -- CMD [ARGS...]",
+	Summary: "run a command with a store's secrets as environment variables",
+	Help: `Start CMD with the latest values of the live secrets in STORE (or those whose
+names start with --prefix) set as environment variables, on top of the
+current environment. coffer waits for CMD, passes SIGINT and SIGTERM on to
+it, and exits with its exit status (128+N if signal N ended it; 127 if CMD
+was not found). The values are never printed.
+
+A variable's name is the secret's name with the prefix removed and every
+'/', '.' and '-' replaced by '_': with --prefix app/, the secret
+app/db-password becomes db_password. If a name is then not a valid
+variable name (letters, digits and '_', not starting with a digit), or two
+secrets map to the same variable, nothing is started.
+
+Flags go before CMD; "--" ends them, so CMD's own flags are left alone.`,
+	Examples: `coffer run --store prod -- ./server --port 8080
+coffer run --store prod --prefix app/ -- sh -c 'echo "connecting as $DB_USER"'`,
+	Run: func(ctx context.Context, c *cli, args []string) error {
+		store := c.Flags.String("store", "", "read the secrets of `STORE` (required)")
+		prefix := c.Flags.String("prefix", "", "only secrets whose names start with `PREFIX`, which is removed from the variable names")
+		argv, err := c.ParseLeading(args)
+		if err != nil {
+			return err
+		}
+		switch {
+		case *store == "":
+			return c.usageError("--store is required")
+		case len(argv) == 0:
+			return c.usageError("missing CMD")
+		}
+		cl, err := c.Client()
+		if err != nil {
+			return err
+		}
+		values, err := cliRevealAll(ctx, cl, *store, *prefix)
+		if err != nil {
+			return err
+		}
+		vars, err := runEnvVars(values, *prefix)
+		if err != nil {
+			return err
+		}
+		return c.runChild(ctx, argv, cliMergeEnv(os.Environ(), vars))
+	},
+}
+
+// runEnvVars maps secrets to environment variables named after them; see the
+// help of 'coffer run'.
+func runEnvVars(values []*coffer.Value, prefix string) (map[string]string, error) {
+	vars := make(map[string]string, len(values))
+	from := make(map[string]string, len(values)) // variable name -> secret name
+	for _, v := range values {
+		name, err := runEnvName(v.Name, prefix)
+		if err != nil {
+			return nil, err
+		}
+		if other, dup := from[name]; dup {
+			return nil, fmt.Errorf("secrets %q and %q both map to the variable %s", other, v.Name, name)
+		}
+		from[name] = v.Name
+		vars[name] = string(v.Data)
+	}
+	return vars, nil
+}
+
+var runEnvNameReplacer = strings.NewReplacer("/", "_", ".", "_", "-", "_")
+
+// runEnvName returns the variable name of a secret: prefix removed, '/', '.'
+// and '-' replaced by '_', and a valid POSIX name left.
+func runEnvName(secret, prefix string) (string, error) {
+	name := runEnvNameReplacer.Replace(strings.TrimPrefix(secret, prefix))
+	ok := name != ""
+	for i := 0; i < len(name) && ok; i++ {
+		c := name[i]
+		ok = 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || c == '_' || i > 0 && '0' <= c && c <= '9'
+	}
+	if !ok {
+		return "", fmt.Errorf("secret %q does not make a valid environment variable name (%q)", secret, name)
+	}
+	return name, nil
+}
+
+// cliMergeEnv returns environ with vars set, replacing variables of the same
+// name.
+func cliMergeEnv(environ []string, vars map[string]string) []string {
+	out := make([]string, 0, len(environ)+len(vars))
+	for _, kv := range environ {
+		k, _, _ := strings.Cut(kv, "=")
+		if _, replaced := vars[k]; !replaced {
+			out = append(out, kv)
+		}
+	}
+	names := make([]string, 0, len(vars))
+	for k := range vars {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		out = append(out, k+"="+vars[k])
+	}
+	return out
+}
+
+// runChild runs argv with env and the command's standard streams, passes
+// SIGINT and SIGTERM on to it and returns its exit status as an exitError.
+func (c *cli) runChild(ctx context.Context, argv []string, env []string) error {
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Env = env
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = c.Stdin, c.Stdout, c.Stderr
+
+	sigs := make(chan os.Signal, 8)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	if err := ctx.Err(); err != nil { // interrupted while the values were read
+		return err
+	}
+	if err := cmd.Start(); err != nil {
+		fmt.Fprintf(c.Stderr, "coffer run: %v\n", err)
+		if errors.Is(err, exec.ErrNotFound) || errors.Is(err, os.ErrNotExist) {
+			return exitError{127}
+		}
+		return exitError{126}
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	for {
+		select {
+		case s := <-sigs:
+			cmd.Process.Signal(s) // it may have just exited; Wait tells
+		case err := <-done:
+			return cliExitStatus(err)
+		}
+	}
+}
+
+// cliExitStatus turns the result of Wait into the status coffer exits with.
+func cliExitStatus(err error) error {
+	var ee *exec.ExitError
+	if err == nil {
+		return nil
+	} else if !errors.As(err, &ee) {
+		return err // copying a stream failed
+	}
+	if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return exitError{128 + int(ws.Signal())}
+	}
+	return exitError{ee.ExitCode()}
+}

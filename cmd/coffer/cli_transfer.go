@@ -1,0 +1,176 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/coffer-dev/coffer"
+	"github.com/coffer-dev/coffer/client"
+)
+
+func init() {
+	cliRegister(cliImportCmd)
+	cliRegister(cliExportCmd)
+}
+
+// cliMaxImportFile caps the size of an imported file.
+const cliMaxImportFile = 64 << 20
+
+var cliImportCmd = &clientCommand{
+	Name:    "import",
+	Args:    "STORE FILE",
+	Summary: "write secrets from a dotenv or JSON file",
+	Help: `Write every KEY=value of FILE into STORE as the secret KEY, creating secrets
+that do not exist and adding a version to those that do. Prints
+"NAME version N" for each. The whole file is parsed first: a bad line is
+reported with its number and nothing is written.
+
+The format comes from the file's extension (.json is JSON, anything else
+dotenv) unless --format says otherwise; FILE "-" reads standard input.
+
+dotenv:
+  # comments and blank lines are skipped
+  KEY=value                  unquoted values are trimmed; " #" starts a comment
+  export KEY=value           "export " is ignored
+  KEY='literal value'        single quotes: taken as written
+  KEY="line one\nline two"   double quotes: \n \r \t \" \\ are escapes
+  Quoted values may span lines; there is no ${VAR} interpolation.
+
+JSON: one flat object whose values are all strings, like {"KEY": "value"}.
+
+Keys are secret names: letters, digits, '_', '-', '.' and '/'.`,
+	Examples: `coffer import prod .env
+coffer import prod secrets.json
+some-generator | coffer import prod - --format json`,
+	Run: func(ctx context.Context, c *cli, args []string) error {
+		format := c.Flags.String("format", "", "file `FORMAT`: dotenv or json (default: from the extension)")
+		args, err := c.Parse(args, "STORE", "FILE")
+		if err != nil {
+			return err
+		}
+		store, file := args[0], args[1]
+		f := *format
+		if f == "" {
+			f = "dotenv"
+			if strings.EqualFold(filepath.Ext(file), ".json") {
+				f = "json"
+			}
+		}
+		var parse func([]byte) ([]dotenvEntry, error)
+		switch f {
+		case "dotenv":
+			parse = parseDotenv
+		case "json":
+			parse = parseJSONEnv
+		default:
+			return c.usageError("--format must be dotenv or json")
+		}
+		cl, err := c.Client()
+		if err != nil {
+			return err
+		}
+		data, err := c.readImportFile(file)
+		if err != nil {
+			return err
+		}
+		entries, err := parse(data)
+		if err != nil {
+			return fmt.Errorf("%s: %w", file, err)
+		}
+		for i, e := range entries {
+			sec, err := cl.PutSecret(ctx, store, &coffer.SecretPut{Name: e.Key, Value: []byte(e.Value)})
+			if err != nil {
+				return fmt.Errorf("%s (line %d): %w; %d of %d secrets were written", e.Key, e.Line, err, i, len(entries))
+			}
+			fmt.Fprintf(c.Stdout, "%s version %d\n", sec.Name, sec.Version)
+		}
+		return nil
+	},
+}
+
+func (c *cli) readImportFile(name string) ([]byte, error) {
+	var r io.Reader = c.Stdin
+	if name != "-" {
+		f, err := os.Open(name)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		r = f
+	} else if r == nil {
+		return nil, fmt.Errorf("no standard input to read")
+	}
+	data, err := cliReadLimited(r, cliMaxImportFile)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", name, err)
+	} else if len(data) > cliMaxImportFile {
+		return nil, fmt.Errorf("%s is larger than %d MiB", name, cliMaxImportFile>>20)
+	}
+	return data, nil
+}
+
+var cliExportCmd = &clientCommand{
+	Name:    "export",
+	Args:    "STORE",
+	Summary: "print a store's secrets as dotenv or JSON",
+	Help: `Print the latest values of the live secrets in STORE (or those whose names
+start with --prefix) to standard output, as dotenv (the default) or as a flat
+JSON object. The output reads back exactly with 'coffer import'. Values that
+are not valid UTF-8 can only be exported as dotenv.
+
+The output holds secret values: send it to a file with tight permissions or
+straight into another command, never to a shared terminal log.`,
+	Examples: `coffer export prod > prod.env && chmod 600 prod.env
+coffer export prod --format json --prefix app/
+coffer export old | coffer import new -`,
+	Run: func(ctx context.Context, c *cli, args []string) error {
+		format := c.Flags.String("format", "dotenv", "output `FORMAT`: dotenv or json")
+		prefix := c.Flags.String("prefix", "", "only secrets whose names start with `PREFIX`")
+		args, err := c.Parse(args, "STORE")
+		if err != nil {
+			return err
+		}
+		write := writeDotenv
+		switch *format {
+		case "dotenv":
+		case "json":
+			write = writeJSONEnv
+		default:
+			return c.usageError("--format must be dotenv or json")
+		}
+		cl, err := c.Client()
+		if err != nil {
+			return err
+		}
+		values, err := cliRevealAll(ctx, cl, args[0], *prefix)
+		if err != nil {
+			return err
+		}
+		entries := make([]dotenvEntry, len(values))
+		for i, v := range values {
+			entries[i] = dotenvEntry{Key: v.Name, Value: string(v.Data)}
+		}
+		return write(c.Stdout, entries)
+	},
+}
+
+// cliRevealAll reads the latest values of a store's live secrets under prefix,
+// following RevealMany's pages to the end.
+func cliRevealAll(ctx context.Context, cl *client.Client, store, prefix string) ([]*coffer.Value, error) {
+	var all []*coffer.Value
+	q := &coffer.RevealQuery{Prefix: prefix}
+	for {
+		page, err := cl.RevealMany(ctx, store, q)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, page.Values...)
+		if q.Cursor, err = cliNextCursor(q.Cursor, page.NextCursor); err != nil || q.Cursor == "" {
+			return all, err
+		}
+	}
+}
