@@ -1,0 +1,570 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/coffer-dev/coffer"
+)
+
+const secretCols = `id, account_id, store_id, name, status, version, comment, labels, scopes, attributes,
+	origin, created_at, created_by, updated_at, deleted_at`
+
+const insertSecretSQL = `INSERT INTO secrets (` + secretCols + `)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
+const saveSecretSQL = `UPDATE secrets SET status = ?, version = ?, comment = ?, labels = ?, scopes = ?,
+	attributes = ?, updated_at = ?, deleted_at = ? WHERE id = ?`
+
+// secretByRefSQL finds a secret of a store by ref: the live secret of that
+// name first, else the secret with that id.
+const secretByRefSQL = `SELECT ` + secretCols + ` FROM secrets
+	WHERE account_id = ?1 AND store_id = ?2 AND ((name = ?3 AND status <> 'deleted') OR id = ?3)
+	ORDER BY name = ?3 AND status <> 'deleted' DESC LIMIT 1`
+
+// readVersionSQL is the hot path of every value read: one query resolves the
+// store (id or name), the secret (live name, else id) and the version
+// (latest when ?4 is 0). Each of the three lookups is an index probe. Several
+// rows come back only when a ref matches both an id and a name; the first
+// two columns rank them (see ReadVersion). The version is left-joined so
+// that a pending secret matched by name still ranks first and answers
+// ENOTFOUND.
+const readVersionSQL = `SELECT st.id = ?2, s.name = ?3 AND s.status <> 'deleted',
+	s.id, s.account_id, s.store_id, s.name, s.status, s.version, s.comment, s.labels, s.scopes, s.attributes,
+	s.origin, s.created_at, s.created_by, s.updated_at, s.deleted_at,
+	v.number, v.key_id, v.ciphertext, v.created_at, v.created_by
+	FROM stores st
+	JOIN secrets s ON s.store_id = st.id
+	LEFT JOIN versions v ON v.secret_id = s.id AND v.number = iif(?4 = 0, s.version, ?4)
+	WHERE st.account_id = ?1 AND (st.id = ?2 OR st.name = ?2)
+	AND ((s.name = ?3 AND s.status <> 'deleted') OR s.id = ?3)`
+
+// secretRow holds the scan targets of secretCols.
+type secretRow struct {
+	s                          coffer.Secret
+	status                     string
+	labels, scopes, attributes string
+	created, updated           int64
+	deleted                    sql.NullInt64
+}
+
+func (r *secretRow) dest() []any {
+	return []any{&r.s.ID, &r.s.AccountID, &r.s.StoreID, &r.s.Name, &r.status, &r.s.Version, &r.s.Comment,
+		&r.labels, &r.scopes, &r.attributes, &r.s.Origin, &r.created, &r.s.CreatedBy, &r.updated, &r.deleted}
+}
+
+// secret decodes the scanned row.
+func (r *secretRow) secret() (*coffer.Secret, error) {
+	s := r.s
+	s.Status = coffer.Status(r.status)
+	s.CreatedAt, s.UpdatedAt, s.DeletedAt = fromNanos(r.created), fromNanos(r.updated), fromNullNanos(r.deleted)
+	for _, f := range []struct {
+		text string
+		v    any
+	}{{r.labels, &s.Labels}, {r.scopes, &s.Scopes}, {r.attributes, &s.Attributes}} {
+		if f.text == "" {
+			continue
+		}
+		if err := json.Unmarshal([]byte(f.text), f.v); err != nil {
+			return nil, fmt.Errorf("decode metadata of secret %s: %w", s.ID, err)
+		}
+	}
+	return &s, nil
+}
+
+func scanSecret(sc scanner) (*coffer.Secret, error) {
+	var r secretRow
+	if err := sc.Scan(r.dest()...); err != nil {
+		return nil, err
+	}
+	return r.secret()
+}
+
+// encodeMeta returns the JSON columns of a secret, empty for empty ones.
+func encodeMeta(s *coffer.Secret) (labels, scopes, attributes string, err error) {
+	enc := func(n int, v any) string {
+		if n == 0 || err != nil {
+			return ""
+		}
+		var b []byte
+		b, err = json.Marshal(v)
+		return string(b)
+	}
+	labels, scopes, attributes = enc(len(s.Labels), s.Labels), enc(len(s.Scopes), s.Scopes), enc(len(s.Attributes), s.Attributes)
+	if err != nil {
+		return "", "", "", fmt.Errorf("encode metadata of secret %s: %w", s.ID, err)
+	}
+	return labels, scopes, attributes, nil
+}
+
+// WriteSecret creates a secret or adds a version to it; see
+// coffer.SecretWrite. A write without Seal and with a live secret of the
+// name fails with ECONFLICT: there is nothing to add to it.
+func (db *DB) WriteSecret(ctx context.Context, sw *coffer.SecretWrite, ev *coffer.AuditEvent) (*coffer.Secret, error) {
+	at := stamp(sw.At)
+	var out *coffer.Secret
+	err := db.do(ctx, ev, func(w *writer) error {
+		var err error
+		out, err = w.writeSecret(sw, at, ev)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (w *writer) writeSecret(sw *coffer.SecretWrite, at time.Time, ev *coffer.AuditEvent) (*coffer.Secret, error) {
+	fillEvent(ev, sw.AccountID, sw.StoreID, "")
+	if sw.Seal == nil && sw.Create == nil {
+		return nil, coffer.Errorf(coffer.EINVALID, "a write without a value must create a secret")
+	}
+	if ok, err := w.storeOf(sw.AccountID, sw.StoreID); err != nil {
+		return nil, err
+	} else if !ok {
+		return nil, coffer.Errorf(coffer.ENOTFOUND, "store not found")
+	}
+	s, err := scanSecret(w.liveSecret.QueryRowContext(w.ctx, sw.StoreID, sw.Name))
+	if errors.Is(err, sql.ErrNoRows) {
+		s = nil
+	} else if err != nil {
+		return nil, fmt.Errorf("read secret: %w", err)
+	}
+
+	create := s == nil
+	switch {
+	case !create:
+		fillEvent(ev, "", "", s.ID)
+		if sw.CreateOnly || sw.Seal == nil {
+			return nil, coffer.Errorf(coffer.ECONFLICT, "secret %q already exists", sw.Name)
+		}
+		if err := checkVersion(s, sw.IfVersion); err != nil {
+			return nil, err
+		}
+		if u := sw.Update; u != nil {
+			if u.Status != nil {
+				return nil, coffer.Errorf(coffer.EINVALID, "a write cannot change the status of a secret")
+			}
+			if err := checkVersion(s, u.IfVersion); err != nil {
+				return nil, err
+			}
+			updateMeta(s, u)
+		}
+	case sw.Create == nil:
+		return nil, coffer.Errorf(coffer.ENOTFOUND, "secret %q not found", sw.Name)
+	case sw.IfVersion > 0:
+		return nil, coffer.Errorf(coffer.EPRECONDITION, "secret %q does not exist", sw.Name)
+	default:
+		c := *sw.Create
+		s = &c
+		if s.ID == "" {
+			s.ID = coffer.NewID()
+		}
+		if s.CreatedBy == "" {
+			s.CreatedBy = sw.By
+		}
+		s.AccountID, s.StoreID, s.Name = sw.AccountID, sw.StoreID, sw.Name
+		s.Status, s.Version, s.CreatedAt, s.DeletedAt = coffer.StatusPending, 0, at, nil
+		fillEvent(ev, "", "", s.ID)
+	}
+	s.UpdatedAt = at
+
+	var ciphertext []byte
+	var keyID int
+	if sw.Seal != nil {
+		s.Version++
+		s.Status = coffer.StatusActive
+		c := *s
+		if ciphertext, keyID, err = sw.Seal(&c, s.Version); err != nil {
+			return nil, fmt.Errorf("seal version %d: %w", s.Version, err)
+		}
+		if len(ciphertext) == 0 {
+			return nil, fmt.Errorf("seal version %d: no ciphertext", s.Version)
+		}
+		if ev != nil {
+			ev.Version = s.Version
+		}
+	}
+
+	labels, scopes, attributes, err := encodeMeta(s)
+	if err != nil {
+		return nil, err
+	}
+	if create {
+		_, err = w.insertSecret.ExecContext(w.ctx, s.ID, s.AccountID, s.StoreID, s.Name, string(s.Status), s.Version,
+			s.Comment, labels, scopes, attributes, s.Origin, s.CreatedAt.UnixNano(), s.CreatedBy,
+			s.UpdatedAt.UnixNano(), nil)
+		if isUnique(err) {
+			return nil, coffer.Errorf(coffer.ECONFLICT, "secret %s already exists", s.ID)
+		}
+	} else {
+		err = w.save(s, labels, scopes, attributes)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("write secret: %w", err)
+	}
+	if sw.Seal != nil {
+		if _, err := w.insertVersion.ExecContext(w.ctx, s.ID, s.Version, keyID, ciphertext, at.UnixNano(), sw.By); err != nil {
+			return nil, fmt.Errorf("write version: %w", err)
+		}
+	}
+	return s, nil
+}
+
+// save writes the mutable columns of s.
+func (w *writer) save(s *coffer.Secret, labels, scopes, attributes string) error {
+	_, err := w.saveSecret.ExecContext(w.ctx, string(s.Status), s.Version, s.Comment, labels, scopes, attributes,
+		s.UpdatedAt.UnixNano(), nullNanos(s.DeletedAt), s.ID)
+	return err
+}
+
+// checkVersion applies an IfVersion precondition to the live secret s.
+func checkVersion(s *coffer.Secret, ifVersion int) error {
+	switch {
+	case ifVersion == -1:
+		return coffer.Errorf(coffer.EPRECONDITION, "secret %q already exists", s.Name)
+	case ifVersion > 0 && s.Version != ifVersion:
+		return coffer.Errorf(coffer.EPRECONDITION, "secret %q is at version %d, not %d", s.Name, s.Version, ifVersion)
+	}
+	return nil
+}
+
+// updateMeta applies the metadata fields of u to s.
+func updateMeta(s *coffer.Secret, u *coffer.SecretUpdate) {
+	if u.Comment != nil {
+		s.Comment = *u.Comment
+	}
+	if u.Labels != nil {
+		s.Labels = u.Labels
+	}
+	if u.Scopes != nil {
+		s.Scopes = u.Scopes
+	}
+	if u.Attributes != nil {
+		s.Attributes = u.Attributes
+	}
+}
+
+// Secret returns a secret of a store by ref: the live secret of that name
+// first, else the secret (live or deleted) with that id (ENOTFOUND).
+func (db *DB) Secret(ctx context.Context, accountID, storeID, ref string) (*coffer.Secret, error) {
+	s, err := scanSecret(db.rs.secret.QueryRowContext(ctx, accountID, storeID, ref))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, coffer.Errorf(coffer.ENOTFOUND, "secret not found")
+	} else if err != nil {
+		return nil, fmt.Errorf("read secret: %w", err)
+	}
+	return s, nil
+}
+
+// Secrets lists the secrets of a store of the account; see
+// coffer.SecretQuery. A missing store gives ENOTFOUND.
+func (db *DB) Secrets(ctx context.Context, accountID, storeID string, q coffer.SecretQuery) ([]*coffer.Secret, error) {
+	var b strings.Builder
+	b.WriteString(`SELECT ` + secretCols + ` FROM secrets WHERE store_id = ? AND account_id = ?`)
+	args := []any{storeID, accountID}
+	if !q.IncludeDeleted {
+		b.WriteString(` AND status <> 'deleted'`)
+	}
+	if q.Prefix != "" {
+		b.WriteString(` AND name >= ?`)
+		args = append(args, q.Prefix)
+		if end, ok := prefixEnd(q.Prefix); ok {
+			b.WriteString(` AND name < ?`)
+			args = append(args, end)
+		}
+	}
+	switch {
+	case q.AfterID != "":
+		b.WriteString(` AND (name, id) > (?, ?)`)
+		args = append(args, q.AfterName, q.AfterID)
+	case q.AfterName != "":
+		b.WriteString(` AND name > ?`)
+		args = append(args, q.AfterName)
+	}
+	b.WriteString(` ORDER BY name, id LIMIT ?`)
+	args = append(args, pageLimit(q.Limit))
+
+	rows, err := db.read.QueryContext(ctx, b.String(), args...)
+	if err != nil {
+		return nil, fmt.Errorf("list secrets: %w", err)
+	}
+	defer rows.Close()
+	var out []*coffer.Secret
+	for rows.Next() {
+		s, err := scanSecret(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list secrets: %w", err)
+		}
+		out = append(out, s)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list secrets: %w", err)
+	}
+	if len(out) == 0 {
+		if err := db.checkStore(ctx, accountID, storeID); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// prefixEnd returns the smallest string greater than every string that
+// starts with p, if there is one.
+func prefixEnd(p string) (string, bool) {
+	b := []byte(p)
+	for i := len(b) - 1; i >= 0; i-- {
+		if b[i] < 0xff {
+			b[i]++
+			return string(b[:i+1]), true
+		}
+	}
+	return "", false
+}
+
+// checkStore returns ENOTFOUND unless the store exists in the account.
+func (db *DB) checkStore(ctx context.Context, accountID, storeID string) error {
+	var n int
+	if err := db.read.QueryRowContext(ctx, `SELECT count(*) FROM stores WHERE id = ? AND account_id = ?`,
+		storeID, accountID).Scan(&n); err != nil {
+		return fmt.Errorf("read store: %w", err)
+	} else if n == 0 {
+		return coffer.Errorf(coffer.ENOTFOUND, "store not found")
+	}
+	return nil
+}
+
+// UpdateSecret changes a secret's metadata or status; see
+// coffer.SecretUpdate. Moving a live secret to a live status changes nothing.
+func (db *DB) UpdateSecret(ctx context.Context, accountID, secretID string, u *coffer.SecretUpdate, ev *coffer.AuditEvent) (*coffer.Secret, error) {
+	at := stamp(u.At)
+	var out *coffer.Secret
+	err := db.do(ctx, ev, func(w *writer) error {
+		var err error
+		out, err = w.updateSecret(accountID, secretID, u, at, ev)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (w *writer) updateSecret(accountID, secretID string, u *coffer.SecretUpdate, at time.Time, ev *coffer.AuditEvent) (*coffer.Secret, error) {
+	fillEvent(ev, accountID, "", secretID)
+	s, err := w.secret(accountID, secretID)
+	if err != nil {
+		return nil, err
+	}
+	fillEvent(ev, "", s.StoreID, "")
+	if s.Status == coffer.StatusDeleted && u.IfVersion == -1 {
+		// -1 asks that no live secret holds the name: undelete checks that.
+	} else if err := checkVersion(s, u.IfVersion); err != nil {
+		return nil, err
+	}
+	updateMeta(s, u)
+	if u.Status != nil {
+		switch to := *u.Status; {
+		case to == coffer.StatusDeleted:
+			if s.Status == coffer.StatusDeleted {
+				return nil, coffer.Errorf(coffer.ENOTFOUND, "secret %q is already deleted", s.Name)
+			}
+			s.Status, s.DeletedAt = coffer.StatusDeleted, &at
+		case to != coffer.StatusActive && to != coffer.StatusPending:
+			return nil, coffer.Errorf(coffer.EINVALID, "unknown secret status %q", to)
+		case s.Status == coffer.StatusDeleted:
+			var n int
+			if err := w.conn.QueryRowContext(w.ctx, `SELECT count(*) FROM secrets WHERE store_id = ? AND name = ?
+				AND status <> 'deleted'`, s.StoreID, s.Name).Scan(&n); err != nil {
+				return nil, fmt.Errorf("read secret: %w", err)
+			} else if n > 0 {
+				return nil, coffer.Errorf(coffer.ECONFLICT, "a live secret named %q exists", s.Name)
+			}
+			s.Status, s.DeletedAt = coffer.StatusPending, nil
+			if s.Version > 0 {
+				s.Status = coffer.StatusActive
+			}
+		}
+	}
+	s.UpdatedAt = at
+	labels, scopes, attributes, err := encodeMeta(s)
+	if err != nil {
+		return nil, err
+	}
+	if err := w.save(s, labels, scopes, attributes); isUnique(err) {
+		return nil, coffer.Errorf(coffer.ECONFLICT, "a live secret named %q exists", s.Name)
+	} else if err != nil {
+		return nil, fmt.Errorf("update secret: %w", err)
+	}
+	return s, nil
+}
+
+// secret returns a secret of the account by id inside the write transaction
+// (ENOTFOUND).
+func (w *writer) secret(accountID, id string) (*coffer.Secret, error) {
+	s, err := scanSecret(w.secretByID.QueryRowContext(w.ctx, id, accountID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, coffer.Errorf(coffer.ENOTFOUND, "secret not found")
+	} else if err != nil {
+		return nil, fmt.Errorf("read secret: %w", err)
+	}
+	return s, nil
+}
+
+// PurgeSecret removes a deleted secret of the account and all its versions
+// (ENOTFOUND; ECONFLICT if it is not deleted).
+func (db *DB) PurgeSecret(ctx context.Context, accountID, secretID string, ev *coffer.AuditEvent) error {
+	return db.do(ctx, ev, func(w *writer) error {
+		fillEvent(ev, accountID, "", secretID)
+		s, err := w.secret(accountID, secretID)
+		if err != nil {
+			return err
+		}
+		fillEvent(ev, "", s.StoreID, "")
+		if s.Status != coffer.StatusDeleted {
+			return coffer.Errorf(coffer.ECONFLICT, "secret %q is not deleted", s.Name)
+		}
+		for _, q := range []string{`DELETE FROM versions WHERE secret_id = ?`, `DELETE FROM secrets WHERE id = ?`} {
+			if _, err := w.conn.ExecContext(w.ctx, q, secretID); err != nil {
+				return fmt.Errorf("purge secret: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
+// Versions lists a secret's versions, newest first, without ciphertext
+// (ENOTFOUND for a missing secret).
+func (db *DB) Versions(ctx context.Context, accountID, secretID string) ([]*coffer.Version, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT v.number, v.key_id, v.created_at, v.created_by, v.destroyed_at
+		FROM secrets s JOIN versions v ON v.secret_id = s.id
+		WHERE s.id = ? AND s.account_id = ? ORDER BY v.number DESC`, secretID, accountID)
+	if err != nil {
+		return nil, fmt.Errorf("list versions: %w", err)
+	}
+	defer rows.Close()
+	var out []*coffer.Version
+	for rows.Next() {
+		v := &coffer.Version{SecretID: secretID}
+		var created int64
+		var destroyed sql.NullInt64
+		if err := rows.Scan(&v.Number, &v.KeyID, &created, &v.CreatedBy, &destroyed); err != nil {
+			return nil, fmt.Errorf("list versions: %w", err)
+		}
+		v.CreatedAt, v.DestroyedAt = fromNanos(created), fromNullNanos(destroyed)
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list versions: %w", err)
+	}
+	if len(out) == 0 {
+		var n int
+		if err := db.read.QueryRowContext(ctx, `SELECT count(*) FROM secrets WHERE id = ? AND account_id = ?`,
+			secretID, accountID).Scan(&n); err != nil {
+			return nil, fmt.Errorf("read secret: %w", err)
+		} else if n == 0 {
+			return nil, coffer.Errorf(coffer.ENOTFOUND, "secret not found")
+		}
+	}
+	return out, nil
+}
+
+// ReadVersion returns a live, active secret and one of its versions with the
+// ciphertext (the latest when version is 0); see coffer.Storage.
+func (db *DB) ReadVersion(ctx context.Context, accountID, storeRef, secretRef string, version int) (*coffer.Secret, *coffer.Version, error) {
+	rows, err := db.rs.readVersion.QueryContext(ctx, accountID, storeRef, secretRef, version)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read version: %w", err)
+	}
+	defer rows.Close()
+
+	// Keep the best-ranked row: store by id before store by name, then
+	// secret by live name before secret by id.
+	var best, r versionRow
+	found := false
+	for rows.Next() {
+		if err := rows.Scan(r.dest()...); err != nil {
+			return nil, nil, fmt.Errorf("read version: %w", err)
+		}
+		if !found || r.rank() > best.rank() {
+			best, found = r, true
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, fmt.Errorf("read version: %w", err)
+	}
+	if !found || best.row.status != string(coffer.StatusActive) || best.ciphertext == nil {
+		return nil, nil, coffer.Errorf(coffer.ENOTFOUND, "secret or version not found")
+	}
+	s, err := best.row.secret()
+	if err != nil {
+		return nil, nil, fmt.Errorf("read version: %w", err)
+	}
+	return s, &coffer.Version{
+		SecretID:   s.ID,
+		Number:     int(best.number.V),
+		KeyID:      int(best.keyID.V),
+		Ciphertext: best.ciphertext,
+		CreatedAt:  fromNanos(best.created.V),
+		CreatedBy:  best.createdBy.V,
+	}, nil
+}
+
+// versionRow holds the scan targets of readVersionSQL. The version columns
+// are NULL when the secret has no such version; only number is checked.
+type versionRow struct {
+	storeByID, secretByName bool
+	row                     secretRow
+	number, keyID, created  sql.Null[int64]
+	ciphertext              []byte
+	createdBy               sql.Null[string]
+}
+
+func (r *versionRow) dest() []any {
+	return append([]any{&r.storeByID, &r.secretByName}, append(r.row.dest(),
+		&r.number, &r.keyID, &r.ciphertext, &r.created, &r.createdBy)...)
+}
+
+func (r *versionRow) rank() int {
+	n := 0
+	if r.storeByID {
+		n += 2
+	}
+	if r.secretByName {
+		n++
+	}
+	return n
+}
+
+// DestroyVersion erases a version's ciphertext and keeps its metadata
+// (ENOTFOUND). Destroying a destroyed version keeps its first time.
+func (db *DB) DestroyVersion(ctx context.Context, accountID, secretID string, version int, at time.Time, ev *coffer.AuditEvent) error {
+	at = stamp(at)
+	return db.do(ctx, ev, func(w *writer) error {
+		fillEvent(ev, accountID, "", secretID)
+		if ev != nil && ev.Version == 0 {
+			ev.Version = version
+		}
+		s, err := w.secret(accountID, secretID)
+		if err != nil {
+			return err
+		}
+		fillEvent(ev, "", s.StoreID, "")
+		res, err := w.conn.ExecContext(w.ctx, `UPDATE versions SET ciphertext = NULL, destroyed_at = coalesce(destroyed_at, ?)
+			WHERE secret_id = ? AND number = ?`, at.UnixNano(), secretID, version)
+		if err != nil {
+			return fmt.Errorf("destroy version: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return fmt.Errorf("destroy version: %w", err)
+		} else if n == 0 {
+			return coffer.Errorf(coffer.ENOTFOUND, "version %d not found", version)
+		}
+		return nil
+	})
+}

@@ -1,0 +1,161 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/coffer-dev/coffer"
+)
+
+const storeCols = `id, account_id, name, comment, key_id, created_at, updated_at`
+
+// storeByRefSQL finds a store by id or name; an id match wins.
+const storeByRefSQL = `SELECT ` + storeCols + ` FROM stores
+	WHERE account_id = ?1 AND (id = ?2 OR name = ?2) ORDER BY id = ?2 DESC LIMIT 1`
+
+// CreateStore adds a store with its first data key, giving it an id when it
+// has none and key id 1 when KeyID is 0 (ENOTFOUND for a missing account,
+// ECONFLICT if the name is taken in the account).
+func (db *DB) CreateStore(ctx context.Context, s *coffer.Store, wrappedKey []byte, ev *coffer.AuditEvent) error {
+	if s.ID == "" {
+		s.ID = coffer.NewID()
+	}
+	if s.KeyID == 0 {
+		s.KeyID = 1
+	}
+	s.CreatedAt = stamp(s.CreatedAt)
+	if s.UpdatedAt.IsZero() {
+		s.UpdatedAt = s.CreatedAt
+	}
+	s.UpdatedAt = stamp(s.UpdatedAt)
+	if wrappedKey == nil {
+		wrappedKey = []byte{}
+	}
+	return db.do(ctx, ev, func(w *writer) error {
+		fillEvent(ev, s.AccountID, s.ID, "")
+		if ok, err := w.accountExists(s.AccountID); err != nil {
+			return err
+		} else if !ok {
+			return coffer.Errorf(coffer.ENOTFOUND, "account not found")
+		}
+		_, err := w.conn.ExecContext(w.ctx, `INSERT INTO stores (`+storeCols+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			s.ID, s.AccountID, s.Name, s.Comment, s.KeyID, s.CreatedAt.UnixNano(), s.UpdatedAt.UnixNano())
+		if isUnique(err) {
+			if strings.Contains(err.Error(), "stores.id") {
+				return coffer.Errorf(coffer.ECONFLICT, "store %s already exists", s.ID)
+			}
+			return coffer.Errorf(coffer.ECONFLICT, "store name %q is taken", s.Name)
+		} else if err != nil {
+			return fmt.Errorf("create store: %w", err)
+		}
+		if _, err := w.conn.ExecContext(w.ctx, `INSERT INTO store_keys (store_id, id, wrapped) VALUES (?, ?, ?)`,
+			s.ID, s.KeyID, wrappedKey); err != nil {
+			return fmt.Errorf("create store key: %w", err)
+		}
+		return nil
+	})
+}
+
+// Store returns a store of the account by id or name (ENOTFOUND).
+func (db *DB) Store(ctx context.Context, accountID, ref string) (*coffer.Store, error) {
+	s, err := scanStore(db.rs.store.QueryRowContext(ctx, accountID, ref))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, coffer.Errorf(coffer.ENOTFOUND, "store not found")
+	} else if err != nil {
+		return nil, fmt.Errorf("read store: %w", err)
+	}
+	return s, nil
+}
+
+// Stores lists the stores of an account ordered by name, after the given
+// name.
+func (db *DB) Stores(ctx context.Context, accountID string, after string, limit int) ([]*coffer.Store, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT `+storeCols+` FROM stores
+		WHERE account_id = ? AND name > ? ORDER BY name LIMIT ?`, accountID, after, pageLimit(limit))
+	if err != nil {
+		return nil, fmt.Errorf("list stores: %w", err)
+	}
+	defer rows.Close()
+	var out []*coffer.Store
+	for rows.Next() {
+		s, err := scanStore(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list stores: %w", err)
+		}
+		out = append(out, s)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list stores: %w", err)
+	}
+	return out, nil
+}
+
+func scanStore(sc scanner) (*coffer.Store, error) {
+	var s coffer.Store
+	var created, updated int64
+	if err := sc.Scan(&s.ID, &s.AccountID, &s.Name, &s.Comment, &s.KeyID, &created, &updated); err != nil {
+		return nil, err
+	}
+	s.CreatedAt, s.UpdatedAt = fromNanos(created), fromNanos(updated)
+	return &s, nil
+}
+
+// DeleteStore removes a store of the account by id (ENOTFOUND). Unless force
+// is set it fails with ECONFLICT while the store holds secrets that are not
+// deleted; with force, its secrets, versions and keys go too.
+func (db *DB) DeleteStore(ctx context.Context, accountID, storeID string, force bool, ev *coffer.AuditEvent) error {
+	return db.do(ctx, ev, func(w *writer) error {
+		fillEvent(ev, accountID, storeID, "")
+		if ok, err := w.storeOf(accountID, storeID); err != nil {
+			return err
+		} else if !ok {
+			return coffer.Errorf(coffer.ENOTFOUND, "store not found")
+		}
+		if !force {
+			var live int
+			if err := w.conn.QueryRowContext(w.ctx, `SELECT count(*) FROM secrets
+				WHERE store_id = ? AND status <> 'deleted'`, storeID).Scan(&live); err != nil {
+				return fmt.Errorf("delete store: %w", err)
+			} else if live > 0 {
+				return coffer.Errorf(coffer.ECONFLICT, "store holds %d secrets that are not deleted", live)
+			}
+		}
+		for _, q := range []string{
+			`DELETE FROM versions WHERE secret_id IN (SELECT id FROM secrets WHERE store_id = ?)`,
+			`DELETE FROM secrets WHERE store_id = ?`,
+			`DELETE FROM store_keys WHERE store_id = ?`,
+			`DELETE FROM stores WHERE id = ?`,
+		} {
+			if _, err := w.conn.ExecContext(w.ctx, q, storeID); err != nil {
+				return fmt.Errorf("delete store: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
+// storeOf reports whether the store exists in the account, inside the write
+// transaction.
+func (w *writer) storeOf(accountID, storeID string) (bool, error) {
+	var n int
+	if err := w.storeExists.QueryRowContext(w.ctx, storeID, accountID).Scan(&n); err != nil {
+		return false, fmt.Errorf("read store: %w", err)
+	}
+	return n > 0, nil
+}
+
+// StoreKey returns a wrapped data key of a store of the account (ENOTFOUND).
+func (db *DB) StoreKey(ctx context.Context, accountID, storeID string, keyID int) ([]byte, error) {
+	var wrapped []byte
+	err := db.read.QueryRowContext(ctx, `SELECT k.wrapped FROM store_keys k JOIN stores s ON s.id = k.store_id
+		WHERE s.account_id = ? AND k.store_id = ? AND k.id = ?`, accountID, storeID, keyID).Scan(&wrapped)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, coffer.Errorf(coffer.ENOTFOUND, "store key not found")
+	} else if err != nil {
+		return nil, fmt.Errorf("read store key: %w", err)
+	}
+	return wrapped, nil
+}

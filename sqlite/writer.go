@@ -1,0 +1,309 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/coffer-dev/coffer"
+)
+
+// op is one write waiting for the writer: the change to apply (nil for an op
+// that only appends audit events) and the events that record it.
+type op struct {
+	apply func(w *writer) error
+	evs   []*coffer.AuditEvent
+	// keepOutcome leaves an event's Outcome as the caller set it (Audit);
+	// otherwise the writer sets it from the op's result.
+	keepOutcome bool
+
+	err  error
+	done chan struct{} // closed by the writer once err is final
+}
+
+// do runs apply on the writer and appends ev (when not nil) with the outcome.
+func (db *DB) do(ctx context.Context, ev *coffer.AuditEvent, apply func(w *writer) error) error {
+	o := &op{apply: apply, done: make(chan struct{})}
+	if ev != nil {
+		o.evs = []*coffer.AuditEvent{ev}
+	}
+	return db.submit(ctx, o)
+}
+
+// Audit appends events that record no change. Each event keeps the Outcome
+// its caller set ("ok" when empty).
+func (db *DB) Audit(ctx context.Context, evs ...*coffer.AuditEvent) error {
+	if len(evs) == 0 {
+		return nil
+	}
+	return db.submit(ctx, &op{evs: evs, keepOutcome: true, done: make(chan struct{})})
+}
+
+// submit queues o and waits for its result. ctx bounds only the wait for a
+// place in the queue: once the writer has the op, it completes.
+func (db *DB) submit(ctx context.Context, o *op) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("write: %w", err)
+	}
+	db.mu.RLock()
+	if db.closed {
+		db.mu.RUnlock()
+		return coffer.Errorf(coffer.EUNAVAILABLE, "database is closed")
+	}
+	select {
+	case db.ops <- o:
+		db.mu.RUnlock()
+	case <-ctx.Done():
+		db.mu.RUnlock()
+		return fmt.Errorf("write: %w", ctx.Err())
+	}
+	<-o.done
+	return o.err
+}
+
+// writer owns the write connection and the in-memory tail of the audit chain.
+type writer struct {
+	conn     *sql.Conn
+	ctx      context.Context // never done: an accepted op always completes
+	headMAC  func([]byte) []byte
+	maxBatch int
+
+	// seq and hash are the newest committed link of the audit chain.
+	seq  int64
+	hash []byte
+
+	begin, commit, rollback *sql.Stmt
+	savepoint, release      *sql.Stmt
+	rollbackTo              *sql.Stmt
+	insertAudit, putHead    *sql.Stmt
+
+	// Statements of the hot write paths.
+	storeExists, liveSecret, secretByID *sql.Stmt
+	insertSecret, saveSecret            *sql.Stmt
+	insertVersion                       *sql.Stmt
+}
+
+func newWriter(ctx context.Context, conn *sql.Conn, opts Options) (*writer, error) {
+	w := &writer{conn: conn, ctx: context.Background(), headMAC: opts.HeadMAC, maxBatch: opts.MaxBatch}
+	var err error
+	if w.seq, w.hash, err = loadTail(ctx, conn); err != nil {
+		return nil, err
+	}
+	for _, p := range []struct {
+		stmt  **sql.Stmt
+		query string
+	}{
+		{&w.begin, `BEGIN IMMEDIATE`},
+		{&w.commit, `COMMIT`},
+		{&w.rollback, `ROLLBACK`},
+		{&w.savepoint, `SAVEPOINT op`},
+		{&w.release, `RELEASE op`},
+		{&w.rollbackTo, `ROLLBACK TO op`},
+		{&w.insertAudit, `INSERT INTO audit (seq, time, account_id, principal_id, key_id, action, store_id,
+			secret_id, name, version, outcome, reason, request_id, remote, face, prev_hash, hash)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
+		{&w.putHead, `INSERT INTO meta (key, value) VALUES ('` + headKey + `', ?)
+			ON CONFLICT (key) DO UPDATE SET value = excluded.value`},
+		{&w.storeExists, `SELECT count(*) FROM stores WHERE id = ? AND account_id = ?`},
+		{&w.liveSecret, `SELECT ` + secretCols + ` FROM secrets WHERE store_id = ? AND name = ? AND status <> 'deleted'`},
+		{&w.secretByID, `SELECT ` + secretCols + ` FROM secrets WHERE id = ? AND account_id = ?`},
+		{&w.insertSecret, insertSecretSQL},
+		{&w.saveSecret, saveSecretSQL},
+		{&w.insertVersion, `INSERT INTO versions (secret_id, number, key_id, ciphertext, created_at, created_by)
+			VALUES (?, ?, ?, ?, ?, ?)`},
+	} {
+		s, err := conn.PrepareContext(ctx, p.query)
+		if err != nil {
+			w.close()
+			return nil, fmt.Errorf("prepare %q: %w", p.query, err)
+		}
+		*p.stmt = s
+	}
+	return w, nil
+}
+
+// loadTail returns the newest link of the audit chain: the recorded head or
+// the last event, whichever is further, so that a sequence number is never
+// reused and events cut off the end of the log stay detectable.
+func loadTail(ctx context.Context, conn *sql.Conn) (seq int64, hash []byte, err error) {
+	err = conn.QueryRowContext(ctx, `SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1`).Scan(&seq, &hash)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return 0, nil, fmt.Errorf("load audit tail: %w", err)
+	}
+	var v []byte
+	err = conn.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = ?`, headKey).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return seq, hash, nil
+	} else if err != nil {
+		return 0, nil, fmt.Errorf("load audit head: %w", err)
+	}
+	head, err := decodeHead(v)
+	if err != nil {
+		return 0, nil, err
+	}
+	if head.Seq > seq {
+		seq, hash = head.Seq, head.Hash
+	}
+	return seq, hash, nil
+}
+
+func (w *writer) close() error {
+	var errs []error
+	for _, s := range []*sql.Stmt{w.begin, w.commit, w.rollback, w.savepoint, w.release, w.rollbackTo,
+		w.insertAudit, w.putHead, w.storeExists, w.liveSecret, w.secretByID, w.insertSecret,
+		w.saveSecret, w.insertVersion} {
+		if s != nil {
+			errs = append(errs, s.Close())
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// loop runs batches until ops is closed and drained, then closes done.
+func (w *writer) loop(ops <-chan *op, done chan<- struct{}) {
+	defer close(done)
+	batch := make([]*op, 0, w.maxBatch)
+	for o := range ops {
+		batch = append(batch, o)
+	fill:
+		for len(batch) < w.maxBatch {
+			select {
+			case o, ok := <-ops:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, o)
+			default:
+				break fill
+			}
+		}
+		w.run(batch)
+		for _, o := range batch {
+			close(o.done)
+		}
+		clear(batch)
+		batch = batch[:0]
+	}
+}
+
+// run commits a batch in one transaction. Each op's own error stays with it;
+// if the transaction itself fails, every op fails and the chain tail goes
+// back to what it was.
+func (w *writer) run(batch []*op) {
+	seq, hash := w.seq, w.hash
+	err := w.apply(batch)
+	if err == nil {
+		_, err = w.commit.ExecContext(w.ctx)
+	}
+	if err == nil {
+		return
+	}
+	w.rollback.ExecContext(w.ctx) // fails when SQLite already rolled back
+	w.seq, w.hash = seq, hash
+	err = fmt.Errorf("commit write batch: %w", err)
+	for _, o := range batch {
+		o.err = err
+		for _, ev := range o.evs {
+			if ev != nil {
+				ev.Seq, ev.PrevHash, ev.Hash = 0, nil, nil
+			}
+		}
+	}
+}
+
+// apply runs the batch inside an open transaction. It returns an error only
+// when the transaction cannot go on.
+func (w *writer) apply(batch []*op) error {
+	if _, err := w.begin.ExecContext(w.ctx); err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	seq := w.seq
+	for _, o := range batch {
+		if o.apply != nil {
+			if err := w.applyOp(o); err != nil {
+				return err
+			}
+		}
+		outcome := "ok"
+		if o.err != nil {
+			outcome = coffer.ErrorCode(o.err)
+		}
+		for _, ev := range o.evs {
+			if ev == nil {
+				continue
+			}
+			if !o.keepOutcome || ev.Outcome == "" {
+				ev.Outcome = outcome
+			}
+			ev.Time = stamp(ev.Time)
+			if err := w.append(ev); err != nil {
+				return err
+			}
+		}
+	}
+	if w.seq != seq {
+		if _, err := w.putHead.ExecContext(w.ctx, encodeHead(w.seq, w.hash, w.headMAC)); err != nil {
+			return fmt.Errorf("record audit head: %w", err)
+		}
+	}
+	return nil
+}
+
+// applyOp runs one op inside its own savepoint and rolls it back when the op
+// fails. The returned error is not the op's: it means the transaction is
+// broken.
+func (w *writer) applyOp(o *op) error {
+	if _, err := w.savepoint.ExecContext(w.ctx); err != nil {
+		return fmt.Errorf("savepoint: %w", err)
+	}
+	o.err = w.call(o.apply)
+	if o.err != nil {
+		if _, err := w.rollbackTo.ExecContext(w.ctx); err != nil {
+			return fmt.Errorf("roll back op: %w (op failed: %w)", err, o.err)
+		}
+	}
+	if _, err := w.release.ExecContext(w.ctx); err != nil {
+		return fmt.Errorf("release savepoint: %w", err)
+	}
+	return nil
+}
+
+// call runs apply and turns a panic (in a caller's Seal, say) into an error,
+// so that the writer survives it.
+func (w *writer) call(apply func(*writer) error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("write op panicked: %v", r)
+		}
+	}()
+	return apply(w)
+}
+
+// append chains ev after the tail and inserts it.
+func (w *writer) append(ev *coffer.AuditEvent) error {
+	ev.Chain(w.seq+1, w.hash)
+	if _, err := w.insertAudit.ExecContext(w.ctx, ev.Seq, ev.Time.UnixNano(), ev.AccountID, ev.PrincipalID,
+		ev.KeyID, ev.Action, ev.StoreID, ev.SecretID, ev.Name, ev.Version, ev.Outcome, ev.Reason,
+		ev.RequestID, ev.Remote, ev.Face, ev.PrevHash, ev.Hash); err != nil {
+		return fmt.Errorf("append audit event: %w", err)
+	}
+	w.seq, w.hash = ev.Seq, ev.Hash
+	return nil
+}
+
+// fillEvent sets the ids of ev that the caller left empty.
+func fillEvent(ev *coffer.AuditEvent, accountID, storeID, secretID string) {
+	if ev == nil {
+		return
+	}
+	if ev.AccountID == "" {
+		ev.AccountID = accountID
+	}
+	if ev.StoreID == "" {
+		ev.StoreID = storeID
+	}
+	if ev.SecretID == "" {
+		ev.SecretID = secretID
+	}
+}
