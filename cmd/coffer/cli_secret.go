@@ -34,8 +34,8 @@ binary and up to 64 KiB.
 --if-version N writes only if the secret's latest version is still N (a lost
 race fails with precondition_failed); --if-version 0 writes only if no live
 secret of that name exists yet.`,
-	Examples: `printf %s "$DB_PASSWORD" | coffer secret put prod db/password
-coffer secret put prod db/password < password.txt
+	Examples: `coffer secret put prod db/password < password.txt
+printf %s "$DB_PASSWORD" | coffer secret put prod db/password
 coffer secret put prod tls/key --file server.key --comment "rotated by ops"
 coffer secret put prod db/password --if-version 3 < new-password.txt`,
 	Run: func(ctx context.Context, c *cli, args []string) error {
