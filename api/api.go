@@ -6,6 +6,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -43,7 +44,8 @@ func (s *Server) Handler() http.Handler {
 
 // routes is the one table of the native API's routes.
 func (s *Server) routes(mux *http.ServeMux) {
-	pub, auth := s.face.Public, s.face.Authed
+	pub := s.face.Public
+	auth := func(h web.HandlerFunc) http.Handler { return s.face.Authed(strictQuery(h)) }
 	mux.Handle("GET /healthz", pub(s.healthz))
 	mux.Handle("GET /readyz", pub(s.readyz))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{}))
@@ -107,6 +109,19 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	_, err := w.Write([]byte("ready\n"))
 	return err
+}
+
+// strictQuery refuses a malformed query string instead of letting it read as
+// empty parameters.
+func strictQuery(h web.HandlerFunc) web.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if r.URL.RawQuery != "" {
+			if _, err := url.ParseQuery(r.URL.RawQuery); err != nil {
+				return coffer.Errorf(coffer.EINVALID, "malformed query string")
+			}
+		}
+		return h(w, r)
+	}
 }
 
 // queryInt parses an optional non-negative integer query parameter.

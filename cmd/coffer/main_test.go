@@ -1,0 +1,43 @@
+package main
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"testing"
+)
+
+// startServer starts the real server in-process on a random port with a
+// fresh data directory and returns its base URL and root token.
+func startServer(t *testing.T) (addr, token string) {
+	t.Helper()
+	s := mustOpenServer(t, t.TempDir())
+	return "http://" + s.Addr, s.RootToken
+}
+
+// mustOpenServer opens a server on dir; it is closed when the test ends.
+func mustOpenServer(t *testing.T, dir string) *Server {
+	t.Helper()
+	cfg := DefaultServerConfig()
+	cfg.Addr, cfg.DataDir = "127.0.0.1:0", dir
+	s := &Server{Config: cfg, Log: testLogger(t)}
+	if err := s.Open(context.Background()); err != nil {
+		t.Fatalf("open server: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("close server: %v", err)
+		}
+	})
+	return s
+}
+
+// testLogger logs to the test output when -v is given, else nowhere.
+func testLogger(t *testing.T) *slog.Logger {
+	var w io.Writer = io.Discard
+	if testing.Verbose() {
+		w = os.Stderr
+	}
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}

@@ -1,0 +1,304 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/coffer-dev/coffer/api"
+	"github.com/coffer-dev/coffer/envelope"
+	"github.com/coffer-dev/coffer/service"
+	"github.com/coffer-dev/coffer/sqlite"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+func init() {
+	register("server", command{Summary: "run the coffer server", Run: runServer})
+}
+
+// ServerConfig is everything the server command reads from flags and the
+// environment.
+type ServerConfig struct {
+	Addr          string
+	DataDir       string
+	MasterKeyFile string
+	MasterKey     string // from COFFER_MASTER_KEY; never a flag, so it stays out of ps
+	LogLevel      slog.Level
+	ShutdownWait  time.Duration
+}
+
+// DefaultServerConfig returns the embedded default: SQLite in ./coffer-data.
+func DefaultServerConfig() ServerConfig {
+	return ServerConfig{Addr: "127.0.0.1:8200", DataDir: "coffer-data", LogLevel: slog.LevelInfo, ShutdownWait: 30 * time.Second}
+}
+
+// Server is a running coffer server. Tests use it to start the real server
+// in-process: NewServer, Open, then Close.
+type Server struct {
+	Config ServerConfig
+	Log    *slog.Logger
+	Stdout io.Writer // where the first start prints the root token
+
+	// Addr is the address the server listens on, known after Open.
+	Addr string
+	// RootToken is set when Open created a new data directory.
+	RootToken string
+
+	db   *sqlite.DB
+	svc  *service.Service
+	http *http.Server
+	ln   net.Listener
+	done chan error
+}
+
+const serverUsage = `Usage: coffer server [flags]
+
+Runs the coffer server. With no flags it keeps everything in ./coffer-data:
+an SQLite database (WAL, synchronous=FULL), the master key (master.key, 0600)
+and, on first start, the root API key (root.token, 0600), which is also
+printed once.
+
+The master key comes from, in order: --master-key-file, the COFFER_MASTER_KEY
+environment variable (64 hex digits or base64 of 32 bytes), or DATA/master.key,
+which a first start creates. A data directory that already holds a database is
+never given a new key: a missing or wrong key stops the server with an error.
+
+Flags:
+`
+
+// ParseFlags reads the server's flags and environment.
+func (c *ServerConfig) ParseFlags(args []string, getenv func(string) string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("server", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, serverUsage); fs.PrintDefaults() }
+	fs.StringVar(&c.Addr, "addr", c.Addr, "listen address (host:port; port 0 picks a free one)")
+	fs.StringVar(&c.DataDir, "data", c.DataDir, "data directory")
+	fs.StringVar(&c.MasterKeyFile, "master-key-file", c.MasterKeyFile, "file holding the master key (default DATA/master.key)")
+	level := fs.String("log-level", c.LogLevel.String(), "log level: debug, info, warn, error")
+	fs.DurationVar(&c.ShutdownWait, "shutdown-timeout", c.ShutdownWait, "how long to let in-flight requests finish on SIGTERM")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if err := c.LogLevel.UnmarshalText([]byte(*level)); err != nil {
+		return fmt.Errorf("--log-level: %w", err)
+	}
+	c.MasterKey = getenv("COFFER_MASTER_KEY")
+	if c.DataDir == "" {
+		return errors.New("--data must not be empty")
+	}
+	return nil
+}
+
+func runServer(ctx context.Context, env *Env, args []string) error {
+	cfg := DefaultServerConfig()
+	if err := cfg.ParseFlags(args, env.Getenv, env.Stderr); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	log := slog.New(slog.NewJSONHandler(env.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	s := &Server{Config: cfg, Log: log, Stdout: env.Stdout}
+	if err := s.Open(ctx); err != nil {
+		return err
+	}
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down")
+	case err := <-s.done:
+		log.Error("server stopped", "err", err)
+	}
+	return s.Close()
+}
+
+// Open prepares the data directory, the keys and the database, and starts
+// serving.
+func (s *Server) Open(ctx context.Context) error {
+	if s.Log == nil {
+		s.Log = slog.New(slog.NewJSONHandler(io.Discard, nil))
+	}
+	if s.Stdout == nil {
+		s.Stdout = io.Discard
+	}
+	cfg := s.Config
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("create data directory: %w", err)
+	}
+	dbPath := filepath.Join(cfg.DataDir, "coffer.db")
+	_, statErr := os.Stat(dbPath)
+	dbExists := statErr == nil
+	if !dbExists {
+		// A first start owns the directory, even one that existed empty.
+		if err := os.Chmod(cfg.DataDir, 0o700); err != nil {
+			return fmt.Errorf("restrict data directory: %w", err)
+		}
+	} else if fi, err := os.Stat(cfg.DataDir); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		s.Log.Warn("data directory is open to other users; chmod 700 it", "dir", cfg.DataDir, "mode", fi.Mode().Perm().String())
+	}
+	master, err := loadMasterKey(cfg, dbExists, s.Log)
+	if err != nil {
+		return err
+	}
+	keyring, err := envelope.NewKeyring(master)
+	envelope.Zero(master)
+	if err != nil {
+		return err
+	}
+
+	if s.db, err = sqlite.Open(ctx, dbPath, sqlite.Options{HeadMAC: service.HeadMAC(keyring)}); err != nil {
+		return fmt.Errorf("open database: %w", err)
+	}
+	if s.svc, err = service.New(ctx, s.db, keyring, service.Options{Logger: s.Log}); err != nil {
+		s.db.Close()
+		if errors.Is(err, service.ErrWrongMasterKey) {
+			return fmt.Errorf("refusing to start: %w; give the master key this data directory was created with (--master-key-file or COFFER_MASTER_KEY)", err)
+		}
+		return err
+	}
+	token, err := s.svc.Bootstrap(ctx)
+	if err != nil {
+		s.closeStorage()
+		return fmt.Errorf("first start: %w", err)
+	}
+	if token != "" {
+		if err := writeSecretFile(filepath.Join(cfg.DataDir, "root.token"), token+"\n"); err != nil {
+			s.closeStorage()
+			return fmt.Errorf("save root token: %w", err)
+		}
+		s.RootToken = token
+		fmt.Fprintf(s.Stdout, "coffer: first start. Root API key (shown once, also saved to %s):\n\n    %s\n\n",
+			filepath.Join(cfg.DataDir, "root.token"), token)
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	a := &api.Server{Secrets: s.svc, Keys: s.svc, Audit: s.svc, Auth: s.svc, Ready: s.db.Ping, Log: s.Log, Registry: reg}
+	s.http = &http.Server{
+		Handler:           a.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.Log.Handler(), slog.LevelWarn),
+	}
+	if s.ln, err = net.Listen("tcp", cfg.Addr); err != nil {
+		s.closeStorage()
+		return fmt.Errorf("listen: %w", err)
+	}
+	s.Addr = s.ln.Addr().String()
+	if host, _, _ := net.SplitHostPort(s.Addr); !isLoopback(host) {
+		s.Log.Warn("serving plain HTTP on a non-loopback address: tokens and values cross the network unencrypted", "addr", s.Addr)
+	}
+	s.done = make(chan error, 1)
+	go func() { s.done <- s.http.Serve(s.ln) }()
+	s.Log.Info("listening", "addr", s.Addr, "data", cfg.DataDir)
+	return nil
+}
+
+func isLoopback(host string) bool {
+	ip := net.ParseIP(host)
+	return host == "localhost" || ip != nil && ip.IsLoopback()
+}
+
+// Close stops accepting connections, lets in-flight requests finish, then
+// flushes the audit log and closes the database.
+func (s *Server) Close() error {
+	var errs []error
+	if s.http != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), s.Config.ShutdownWait)
+		if err := s.http.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("shutdown: %w", err))
+		}
+		cancel()
+	}
+	if err := s.closeStorage(); err != nil {
+		errs = append(errs, err)
+	}
+	s.Log.Info("stopped")
+	return errors.Join(errs...)
+}
+
+func (s *Server) closeStorage() error {
+	if s.svc != nil {
+		s.svc.Close()
+	}
+	if s.db != nil {
+		if err := s.db.Close(); err != nil {
+			return fmt.Errorf("close database: %w", err)
+		}
+	}
+	return nil
+}
+
+// loadMasterKey finds the master key, creating DATA/master.key only for a
+// data directory without a database.
+func loadMasterKey(cfg ServerConfig, dbExists bool, log *slog.Logger) ([]byte, error) {
+	if cfg.MasterKeyFile != "" {
+		return readKeyFile(cfg.MasterKeyFile)
+	}
+	if cfg.MasterKey != "" {
+		k, err := envelope.ParseKey(cfg.MasterKey)
+		if err != nil {
+			return nil, fmt.Errorf("COFFER_MASTER_KEY: %w", err)
+		}
+		return k, nil
+	}
+	path := filepath.Join(cfg.DataDir, "master.key")
+	k, err := readKeyFile(path)
+	if err == nil || !errors.Is(err, fs.ErrNotExist) {
+		return k, err
+	}
+	if dbExists {
+		return nil, fmt.Errorf("refusing to start: %s holds a database but no master key (%s is missing); give the key with --master-key-file or COFFER_MASTER_KEY", cfg.DataDir, path)
+	}
+	k = envelope.GenerateKey()
+	if err := writeSecretFile(path, envelope.EncodeKey(k)+"\n"); err != nil {
+		return nil, fmt.Errorf("create master key: %w", err)
+	}
+	log.Info("created a new master key; back it up: without it the data cannot be read", "file", path)
+	return k, nil
+}
+
+func readKeyFile(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read master key: %w", err)
+	}
+	k, err := envelope.ParseKey(strings.TrimSpace(string(b)))
+	if err != nil {
+		return nil, fmt.Errorf("master key file %s: %w", path, err)
+	}
+	return k, nil
+}
+
+// writeSecretFile creates a new 0600 file; it never overwrites one.
+func writeSecretFile(path, content string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.WriteString(content); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
