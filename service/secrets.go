@@ -109,18 +109,20 @@ func (s *Service) Stores(ctx context.Context, p coffer.Page) (*coffer.StorePage,
 	if err != nil {
 		return nil, err
 	}
-	stores, err := s.storage.Stores(ctx, c.AccountID, after[0], limit)
+	// One more than asked tells whether another page follows.
+	stores, err := s.storage.Stores(ctx, c.AccountID, after[0], limit+1)
 	if err != nil {
 		return nil, err
 	}
 	page := &coffer.StorePage{Stores: make([]*coffer.Store, 0, len(stores))}
+	if len(stores) > limit {
+		stores = stores[:limit]
+		page.NextCursor = encodeCursor(stores[limit-1].Name)
+	}
 	for _, st := range stores {
 		if ok, _ := c.Allows(coffer.ActionList, st.ID, st.Name, ""); ok {
 			page.Stores = append(page.Stores, st)
 		}
-	}
-	if len(stores) == limit {
-		page.NextCursor = encodeCursor(stores[len(stores)-1].Name)
 	}
 	return page, nil
 }
@@ -245,14 +247,16 @@ func (s *Service) Secrets(ctx context.Context, storeRef string, q coffer.ListSec
 		return nil, err
 	}
 	secrets, err := s.storage.Secrets(ctx, c.AccountID, st.ID, coffer.SecretQuery{
-		Prefix: q.Prefix, AfterName: after[0], AfterID: after[1], Limit: limit, IncludeDeleted: q.IncludeDeleted,
+		Prefix: q.Prefix, AfterName: after[0], AfterID: after[1], Limit: limit + 1, IncludeDeleted: q.IncludeDeleted,
 	})
 	if err != nil {
 		return nil, err
 	}
 	page := &coffer.SecretPage{Secrets: secrets}
-	if len(secrets) == limit {
-		last := secrets[len(secrets)-1]
+	if len(secrets) > limit {
+		secrets = secrets[:limit]
+		page.Secrets = secrets
+		last := secrets[limit-1]
 		page.NextCursor = encodeCursor(last.Name, last.ID)
 	}
 	if !c.Admin {
@@ -576,13 +580,14 @@ func (s *Service) AuditEvents(ctx context.Context, after int64, limit int) (*cof
 	} else if after < 0 {
 		return nil, coffer.Errorf(coffer.EINVALID, "after must not be negative")
 	}
-	evs, err := s.storage.AuditEvents(ctx, c.AccountID, after, limit)
+	evs, err := s.storage.AuditEvents(ctx, c.AccountID, after, limit+1)
 	if err != nil {
 		return nil, err
 	}
 	page := &coffer.AuditPage{Events: evs}
-	if len(evs) == limit {
-		page.Next = evs[len(evs)-1].Seq
+	if len(evs) > limit {
+		page.Events = evs[:limit]
+		page.Next = evs[limit-1].Seq
 	}
 	return page, nil
 }
