@@ -115,12 +115,19 @@ func (v Value) String() string {
 // GoString implements fmt.GoStringer without revealing the value.
 func (v Value) GoString() string { return v.String() }
 
-// NewID returns a new random identifier of 32 lowercase hex digits, the shape
-// Cloudflare uses for account, store and secret ids.
+// NewID returns a new identifier of 32 lowercase hex digits, the shape
+// Cloudflare uses for account, store and secret ids. The first 12 digits are
+// the time in milliseconds, so ids made later sort later and database
+// indexes grow at their end; the other 80 bits are random.
 func NewID() string {
 	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
+	if _, err := rand.Read(b[6:]); err != nil {
 		panic("coffer: crypto/rand failed: " + err.Error())
+	}
+	ms := uint64(time.Now().UnixMilli())
+	for i := 5; i >= 0; i-- {
+		b[i] = byte(ms)
+		ms >>= 8
 	}
 	return hex.EncodeToString(b[:])
 }

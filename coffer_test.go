@@ -233,3 +233,21 @@ func TestValueEncoding(t *testing.T) {
 		t.Errorf("bad base64: got %v, want invalid", err)
 	}
 }
+
+func TestNewID(t *testing.T) {
+	seen := map[string]bool{}
+	prev := ""
+	for i := 0; i < 1000; i++ {
+		id := coffer.NewID()
+		if !coffer.IsID(id) {
+			t.Fatalf("NewID() = %q: not 32 lowercase hex digits", id)
+		}
+		if seen[id] {
+			t.Fatalf("NewID() repeated %q", id)
+		}
+		if id[:12] < prev[:min(12, len(prev))] {
+			t.Fatalf("NewID() went back in time: %q after %q", id, prev)
+		}
+		seen[id], prev = true, id
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"strings"
@@ -36,6 +37,8 @@ type ServerConfig struct {
 	MasterKey     string // from COFFER_MASTER_KEY; never a flag, so it stays out of ps
 	LogLevel      slog.Level
 	ShutdownWait  time.Duration
+	// DebugAddr, when set, serves net/http/pprof there: keep it on loopback.
+	DebugAddr string
 }
 
 // DefaultServerConfig returns the embedded default: SQLite in ./coffer-data.
@@ -87,6 +90,7 @@ func (c *ServerConfig) ParseFlags(args []string, getenv func(string) string, std
 	fs.StringVar(&c.MasterKeyFile, "master-key-file", c.MasterKeyFile, "file holding the master key (default DATA/master.key)")
 	level := fs.String("log-level", c.LogLevel.String(), "log level: debug, info, warn, error")
 	fs.DurationVar(&c.ShutdownWait, "shutdown-timeout", c.ShutdownWait, "how long to let in-flight requests finish on SIGTERM")
+	fs.StringVar(&c.DebugAddr, "debug-addr", c.DebugAddr, "serve Go profiling (net/http/pprof) on this address; loopback only")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -204,6 +208,12 @@ func (s *Server) Open(ctx context.Context) error {
 	if host, _, _ := net.SplitHostPort(s.Addr); !isLoopback(host) {
 		s.Log.Warn("serving plain HTTP on a non-loopback address: tokens and values cross the network unencrypted", "addr", s.Addr)
 	}
+	if cfg.DebugAddr != "" {
+		if err := s.serveDebug(cfg.DebugAddr); err != nil {
+			s.closeStorage()
+			return err
+		}
+	}
 	s.done = make(chan error, 1)
 	go func() { s.done <- s.http.Serve(s.ln) }()
 	s.Log.Info("listening", "addr", s.Addr, "data", cfg.DataDir)
@@ -301,4 +311,23 @@ func writeSecretFile(path, content string) error {
 		return err
 	}
 	return f.Close()
+}
+
+// serveDebug serves the pprof handlers on a separate loopback listener.
+func (s *Server) serveDebug(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil || !isLoopback(host) {
+		return fmt.Errorf("--debug-addr must be a loopback host:port")
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("debug listen: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	go http.Serve(ln, mux) //nolint:errcheck // ends with the process
+	s.Log.Info("serving pprof", "addr", ln.Addr().String())
+	return nil
 }
