@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -443,6 +444,43 @@ func TestBenchBinary(t *testing.T) {
 		}
 		if _, err := os.Stat(filepath.Join(dir, "bare.log")); err != nil {
 			t.Error(err)
+		}
+	})
+
+	// Smoke runs a very short bench against the real server: it checks that
+	// every part works together, not how fast they are.
+	t.Run("Smoke", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+		defer cancel()
+		tmp := t.TempDir()
+		cmd := exec.CommandContext(ctx, bin, "bench", "--duration", "300ms", "--warmup", "100ms", "--scenarios", "read")
+		cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("coffer bench: %v\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
+		}
+		out := stdout.String()
+		t.Logf("output:\n%s", out)
+		checkBenchOutput(t, out, []string{
+			"baseline bare c=1 ", "baseline bare c=16 ", "baseline bare c=64 ",
+			"value read c=1 ", "value read c=16 ", "value read c=64 ",
+		})
+		for _, want := range []string{runtime.Version(), "GOMAXPROCS=", "CPUs=", "server peak RSS (VmHWM): ", "PASS  server peak RSS < 100 MiB"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("output lacks %q", want)
+			}
+		}
+		for _, line := range strings.Split(out, "\n") {
+			if strings.HasPrefix(line, "create secret") || strings.HasPrefix(line, "list 1,000") {
+				t.Errorf("row %q ran, though not asked for", line)
+			}
+			if strings.Contains(line, "create secret c=64 >= 5,000/s") && !strings.HasSuffix(line, "not run") {
+				t.Errorf("target line %q, want it not run", line)
+			}
+		}
+		if left, _ := os.ReadDir(tmp); len(left) != 0 {
+			t.Errorf("bench left %s in TMPDIR", left[0].Name())
 		}
 	})
 }
