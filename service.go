@@ -128,10 +128,13 @@ type ListSecrets struct {
 	IncludeDeleted bool
 }
 
-// SecretPage is one page of secrets.
+// SecretPage is one page of secrets. It must not be changed once made: a
+// page may be cached and shared, along with its encoding (see JSON).
 type SecretPage struct {
 	Secrets    []*Secret `json:"secrets"`
 	NextCursor string    `json:"next_cursor,omitempty"`
+
+	enc encCache
 }
 
 // RevealQuery selects values for RevealMany: either the listed Names (each

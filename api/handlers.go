@@ -69,7 +69,7 @@ func (s *Server) listSecrets(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return web.WriteJSON(w, http.StatusOK, page)
+	return web.WriteRaw(w, http.StatusOK, page.JSON())
 }
 
 // putSecretRequest is the body of PUT .../secrets/{name}.
