@@ -120,7 +120,7 @@ func cliDescribeError(err error) string {
 	case coffer.EUNAUTHORIZED:
 		s += "; check COFFER_TOKEN or --token"
 	case coffer.EPRECONDITION:
-		s += "; someone else changed it first: read it again and retry"
+		s += "; see the latest version with 'coffer secret history'"
 	}
 	return s
 }

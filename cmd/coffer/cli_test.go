@@ -338,7 +338,7 @@ func TestCLI_ServerErrors(t *testing.T) {
 			"coffer store list: unauthorized (unauthorized); check COFFER_TOKEN or --token\n"},
 		{"Precondition", []string{"secret", "put", "--if-version", "2", "prod", "x"}, "PUT /v1/stores/prod/secrets/x", 412,
 			`{"error":{"code":"precondition_failed","message":"latest version is 3, not 2"}}`,
-			"coffer secret put: latest version is 3, not 2 (precondition_failed); someone else changed it first: read it again and retry\n"},
+			"coffer secret put: latest version is 3, not 2 (precondition_failed); see the latest version with 'coffer secret history'\n"},
 		{"Conflict", []string{"store", "delete", "prod"}, "DELETE /v1/stores/prod", 409,
 			`{"error":{"code":"conflict","message":"store holds 3 live secrets; use --force"}}`,
 			"coffer store delete: store holds 3 live secrets; use --force (conflict)\n"},
