@@ -22,27 +22,34 @@ const saveSecretSQL = `UPDATE secrets SET status = ?, version = ?, comment = ?, 
 	attributes = ?, updated_at = ?, deleted_at = ? WHERE id = ?`
 
 // secretByRefSQL finds a secret of a store by ref: the live secret of that
-// name first, else the secret with that id.
+// name first, else the secret with that id. Each branch is one index probe;
+// LIMIT 1 stops after the first branch that finds one.
 const secretByRefSQL = `SELECT ` + secretCols + ` FROM secrets
-	WHERE account_id = ?1 AND store_id = ?2 AND ((name = ?3 AND status <> 'deleted') OR id = ?3)
-	ORDER BY name = ?3 AND status <> 'deleted' DESC LIMIT 1`
+	WHERE store_id = ?2 AND account_id = ?1 AND name = ?3 AND status <> 'deleted'
+	UNION ALL
+	SELECT ` + secretCols + ` FROM secrets WHERE id = ?3 AND store_id = ?2 AND account_id = ?1
+	LIMIT 1`
 
 // readVersionSQL is the hot path of every value read: one query resolves the
-// store (id or name), the secret (live name, else id) and the version
-// (latest when ?4 is 0). Each of the three lookups is an index probe. Several
-// rows come back only when a ref matches both an id and a name; the first
-// two columns rank them (see ReadVersion). The version is left-joined so
-// that a pending secret matched by name still ranks first and answers
-// ENOTFOUND.
-const readVersionSQL = `SELECT st.id = ?2, s.name = ?3 AND s.status <> 'deleted',
-	s.id, s.account_id, s.store_id, s.name, s.status, s.version, s.comment, s.labels, s.scopes, s.attributes,
-	s.origin, s.created_at, s.created_by, s.updated_at, s.deleted_at,
-	v.number, v.key_id, v.ciphertext, v.created_at, v.created_by
-	FROM stores st
-	JOIN secrets s ON s.store_id = st.id
-	LEFT JOIN versions v ON v.secret_id = s.id AND v.number = iif(?4 = 0, s.version, ?4)
-	WHERE st.account_id = ?1 AND (st.id = ?2 OR st.name = ?2)
-	AND ((s.name = ?3 AND s.status <> 'deleted') OR s.id = ?3)`
+// store (id, else name, as storeByRefSQL), the secret (live name, else id, as
+// secretByRefSQL) and the version (latest when ?4 is 0), and returns a row
+// only for an active secret and a version that is not destroyed. Every
+// lookup is one index probe; coalesce evaluates its second subquery only
+// when the first finds nothing, and an uncorrelated subquery runs at most
+// once. Columns whose value the query implies (account, status, deletion
+// time, version number) are left out: each column costs.
+const readVersionSQL = `SELECT s.id, s.store_id, s.name, s.version, s.comment, s.labels, s.scopes, s.attributes,
+		s.origin, s.created_at, s.created_by, s.updated_at, v.key_id, v.ciphertext, v.created_at, v.created_by
+	FROM secrets s JOIN versions v ON v.secret_id = s.id AND v.number = iif(?4 = 0, s.version, ?4)
+	WHERE s.id = coalesce(
+		(SELECT id FROM secrets WHERE store_id = ` + storeIDSQL + ` AND name = ?3 AND status <> 'deleted'),
+		(SELECT id FROM secrets WHERE id = ?3 AND store_id = ` + storeIDSQL + `))
+	AND s.status = 'active' AND v.ciphertext IS NOT NULL`
+
+// storeIDSQL is the id of the store ?2 (id, else name) of account ?1.
+const storeIDSQL = `coalesce(
+		(SELECT id FROM stores WHERE id = ?2 AND account_id = ?1),
+		(SELECT id FROM stores WHERE account_id = ?1 AND name = ?2))`
 
 // secretRow holds the scan targets of secretCols.
 type secretRow struct {
@@ -124,16 +131,21 @@ func (w *writer) writeSecret(sw *coffer.SecretWrite, at time.Time, ev *coffer.Au
 	if sw.Seal == nil && sw.Create == nil {
 		return nil, coffer.Errorf(coffer.EINVALID, "a write without a value must create a secret")
 	}
-	if ok, err := w.storeOf(sw.AccountID, sw.StoreID); err != nil {
-		return nil, err
-	} else if !ok {
-		return nil, coffer.Errorf(coffer.ENOTFOUND, "store not found")
-	}
+	// The live secret, when there is one, proves that the store is in the
+	// account (a secret's account is its store's); otherwise ask the store.
 	s, err := scanSecret(w.liveSecret.QueryRowContext(w.ctx, sw.StoreID, sw.Name))
-	if errors.Is(err, sql.ErrNoRows) {
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
 		s = nil
-	} else if err != nil {
+		if ok, err := w.storeOf(sw.AccountID, sw.StoreID); err != nil {
+			return nil, err
+		} else if !ok {
+			return nil, coffer.Errorf(coffer.ENOTFOUND, "store not found")
+		}
+	case err != nil:
 		return nil, fmt.Errorf("read secret: %w", err)
+	case s.AccountID != sw.AccountID:
+		return nil, coffer.Errorf(coffer.ENOTFOUND, "store not found")
 	}
 
 	create := s == nil
@@ -174,6 +186,10 @@ func (w *writer) writeSecret(sw *coffer.SecretWrite, at time.Time, ev *coffer.Au
 	}
 	s.UpdatedAt = at
 
+	// A new version of an active secret with unchanged metadata only moves
+	// its version counter: the cheapest update, which leaves the indexes
+	// alone.
+	bump := !create && s.Status == coffer.StatusActive && sw.Update == nil
 	var ciphertext []byte
 	var keyID int
 	if sw.Seal != nil {
@@ -191,22 +207,8 @@ func (w *writer) writeSecret(sw *coffer.SecretWrite, at time.Time, ev *coffer.Au
 		}
 	}
 
-	labels, scopes, attributes, err := encodeMeta(s)
-	if err != nil {
+	if err := w.put(s, create, bump); err != nil {
 		return nil, err
-	}
-	if create {
-		_, err = w.insertSecret.ExecContext(w.ctx, s.ID, s.AccountID, s.StoreID, s.Name, string(s.Status), s.Version,
-			s.Comment, labels, scopes, attributes, s.Origin, s.CreatedAt.UnixNano(), s.CreatedBy,
-			s.UpdatedAt.UnixNano(), nil)
-		if isUnique(err) {
-			return nil, coffer.Errorf(coffer.ECONFLICT, "secret %s already exists", s.ID)
-		}
-	} else {
-		err = w.save(s, labels, scopes, attributes)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("write secret: %w", err)
 	}
 	if sw.Seal != nil {
 		if _, err := w.insertVersion.ExecContext(w.ctx, s.ID, s.Version, keyID, ciphertext, at.UnixNano(), sw.By); err != nil {
@@ -216,11 +218,37 @@ func (w *writer) writeSecret(sw *coffer.SecretWrite, at time.Time, ev *coffer.Au
 	return s, nil
 }
 
-// save writes the mutable columns of s.
-func (w *writer) save(s *coffer.Secret, labels, scopes, attributes string) error {
-	_, err := w.saveSecret.ExecContext(w.ctx, string(s.Status), s.Version, s.Comment, labels, scopes, attributes,
-		s.UpdatedAt.UnixNano(), nullNanos(s.DeletedAt), s.ID)
-	return err
+// put writes s: a new row when create, only its version counter when bump,
+// else all its mutable columns.
+func (w *writer) put(s *coffer.Secret, create, bump bool) error {
+	if bump {
+		if _, err := w.bumpVersion.ExecContext(w.ctx, s.Version, s.UpdatedAt.UnixNano(), s.ID); err != nil {
+			return fmt.Errorf("write secret: %w", err)
+		}
+		return nil
+	}
+	labels, scopes, attributes, err := encodeMeta(s)
+	if err != nil {
+		return err
+	}
+	if create {
+		_, err = w.insertSecret.ExecContext(w.ctx, s.ID, s.AccountID, s.StoreID, s.Name, string(s.Status), s.Version,
+			s.Comment, labels, scopes, attributes, s.Origin, s.CreatedAt.UnixNano(), s.CreatedBy,
+			s.UpdatedAt.UnixNano(), nil)
+		if isUnique(err) {
+			return coffer.Errorf(coffer.ECONFLICT, "secret %s already exists", s.ID)
+		}
+	} else {
+		_, err = w.saveSecret.ExecContext(w.ctx, string(s.Status), s.Version, s.Comment, labels, scopes, attributes,
+			s.UpdatedAt.UnixNano(), nullNanos(s.DeletedAt), s.ID)
+		if isUnique(err) {
+			return coffer.Errorf(coffer.ECONFLICT, "a live secret named %q exists", s.Name)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("write secret: %w", err)
+	}
+	return nil
 }
 
 // checkVersion applies an IfVersion precondition to the live secret s.
@@ -392,14 +420,8 @@ func (w *writer) updateSecret(accountID, secretID string, u *coffer.SecretUpdate
 		}
 	}
 	s.UpdatedAt = at
-	labels, scopes, attributes, err := encodeMeta(s)
-	if err != nil {
+	if err := w.put(s, false, false); err != nil {
 		return nil, err
-	}
-	if err := w.save(s, labels, scopes, attributes); isUnique(err) {
-		return nil, coffer.Errorf(coffer.ECONFLICT, "a live secret named %q exists", s.Name)
-	} else if err != nil {
-		return nil, fmt.Errorf("update secret: %w", err)
 	}
 	return s, nil
 }
@@ -477,68 +499,26 @@ func (db *DB) Versions(ctx context.Context, accountID, secretID string) ([]*coff
 // ReadVersion returns a live, active secret and one of its versions with the
 // ciphertext (the latest when version is 0); see coffer.Storage.
 func (db *DB) ReadVersion(ctx context.Context, accountID, storeRef, secretRef string, version int) (*coffer.Secret, *coffer.Version, error) {
-	rows, err := db.rs.readVersion.QueryContext(ctx, accountID, storeRef, secretRef, version)
-	if err != nil {
-		return nil, nil, fmt.Errorf("read version: %w", err)
-	}
-	defer rows.Close()
-
-	// Keep the best-ranked row: store by id before store by name, then
-	// secret by live name before secret by id.
-	var best, r versionRow
-	found := false
-	for rows.Next() {
-		if err := rows.Scan(r.dest()...); err != nil {
-			return nil, nil, fmt.Errorf("read version: %w", err)
-		}
-		if !found || r.rank() > best.rank() {
-			best, found = r, true
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return nil, nil, fmt.Errorf("read version: %w", err)
-	}
-	if !found || best.row.status != string(coffer.StatusActive) || best.ciphertext == nil {
+	r := secretRow{s: coffer.Secret{AccountID: accountID}, status: string(coffer.StatusActive)}
+	v := &coffer.Version{}
+	var created int64
+	err := db.rs.readVersion.QueryRowContext(ctx, accountID, storeRef, secretRef, version).Scan(
+		&r.s.ID, &r.s.StoreID, &r.s.Name, &r.s.Version, &r.s.Comment, &r.labels, &r.scopes, &r.attributes,
+		&r.s.Origin, &r.created, &r.s.CreatedBy, &r.updated, &v.KeyID, &v.Ciphertext, &created, &v.CreatedBy)
+	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil, coffer.Errorf(coffer.ENOTFOUND, "secret or version not found")
+	} else if err != nil {
+		return nil, nil, fmt.Errorf("read version: %w", err)
 	}
-	s, err := best.row.secret()
+	s, err := r.secret()
 	if err != nil {
 		return nil, nil, fmt.Errorf("read version: %w", err)
 	}
-	return s, &coffer.Version{
-		SecretID:   s.ID,
-		Number:     int(best.number.V),
-		KeyID:      int(best.keyID.V),
-		Ciphertext: best.ciphertext,
-		CreatedAt:  fromNanos(best.created.V),
-		CreatedBy:  best.createdBy.V,
-	}, nil
-}
-
-// versionRow holds the scan targets of readVersionSQL. The version columns
-// are NULL when the secret has no such version; only number is checked.
-type versionRow struct {
-	storeByID, secretByName bool
-	row                     secretRow
-	number, keyID, created  sql.Null[int64]
-	ciphertext              []byte
-	createdBy               sql.Null[string]
-}
-
-func (r *versionRow) dest() []any {
-	return append([]any{&r.storeByID, &r.secretByName}, append(r.row.dest(),
-		&r.number, &r.keyID, &r.ciphertext, &r.created, &r.createdBy)...)
-}
-
-func (r *versionRow) rank() int {
-	n := 0
-	if r.storeByID {
-		n += 2
+	v.SecretID, v.Number, v.CreatedAt = s.ID, version, fromNanos(created)
+	if version == 0 {
+		v.Number = s.Version
 	}
-	if r.secretByName {
-		n++
-	}
-	return n
+	return s, v, nil
 }
 
 // DestroyVersion erases a version's ciphertext and keeps its metadata

@@ -12,9 +12,11 @@ import (
 
 const storeCols = `id, account_id, name, comment, key_id, created_at, updated_at`
 
-// storeByRefSQL finds a store by id or name; an id match wins.
-const storeByRefSQL = `SELECT ` + storeCols + ` FROM stores
-	WHERE account_id = ?1 AND (id = ?2 OR name = ?2) ORDER BY id = ?2 DESC LIMIT 1`
+// storeByRefSQL finds a store by id, else by name.
+const storeByRefSQL = `SELECT ` + storeCols + ` FROM stores WHERE id = ?2 AND account_id = ?1
+	UNION ALL
+	SELECT ` + storeCols + ` FROM stores WHERE account_id = ?1 AND name = ?2
+	LIMIT 1`
 
 // CreateStore adds a store with its first data key, giving it an id when it
 // has none and key id 1 when KeyID is 0 (ENOTFOUND for a missing account,

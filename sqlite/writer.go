@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/coffer-dev/coffer"
 )
@@ -68,6 +69,7 @@ type writer struct {
 	ctx      context.Context // never done: an accepted op always completes
 	headMAC  func([]byte) []byte
 	maxBatch int
+	cp       *checkpointer
 
 	// seq and hash are the newest committed link of the audit chain.
 	seq  int64
@@ -76,16 +78,19 @@ type writer struct {
 	begin, commit, rollback *sql.Stmt
 	savepoint, release      *sql.Stmt
 	rollbackTo              *sql.Stmt
-	insertAudit, putHead    *sql.Stmt
+	insertAudit, putHead    *sql.Stmt // insertAudit adds auditRows events
+	insertAudit1            *sql.Stmt
+	events                  []*coffer.AuditEvent // of the batch, in chain order
+	args                    []any                // reused by insertEvents
 
 	// Statements of the hot write paths.
 	storeExists, liveSecret, secretByID *sql.Stmt
 	insertSecret, saveSecret            *sql.Stmt
-	insertVersion                       *sql.Stmt
+	bumpVersion, insertVersion          *sql.Stmt
 }
 
-func newWriter(ctx context.Context, conn *sql.Conn, opts Options) (*writer, error) {
-	w := &writer{conn: conn, ctx: context.Background(), headMAC: opts.HeadMAC, maxBatch: opts.MaxBatch}
+func newWriter(ctx context.Context, conn *sql.Conn, cp *checkpointer, opts Options) (*writer, error) {
+	w := &writer{conn: conn, ctx: context.Background(), headMAC: opts.HeadMAC, maxBatch: opts.MaxBatch, cp: cp}
 	var err error
 	if w.seq, w.hash, err = loadTail(ctx, conn); err != nil {
 		return nil, err
@@ -100,9 +105,8 @@ func newWriter(ctx context.Context, conn *sql.Conn, opts Options) (*writer, erro
 		{&w.savepoint, `SAVEPOINT op`},
 		{&w.release, `RELEASE op`},
 		{&w.rollbackTo, `ROLLBACK TO op`},
-		{&w.insertAudit, `INSERT INTO audit (seq, time, account_id, principal_id, key_id, action, store_id,
-			secret_id, name, version, outcome, reason, request_id, remote, face, prev_hash, hash)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
+		{&w.insertAudit, insertAuditSQL(auditRows)},
+		{&w.insertAudit1, insertAuditSQL(1)},
 		{&w.putHead, `INSERT INTO meta (key, value) VALUES ('` + headKey + `', ?)
 			ON CONFLICT (key) DO UPDATE SET value = excluded.value`},
 		{&w.storeExists, `SELECT count(*) FROM stores WHERE id = ? AND account_id = ?`},
@@ -110,6 +114,7 @@ func newWriter(ctx context.Context, conn *sql.Conn, opts Options) (*writer, erro
 		{&w.secretByID, `SELECT ` + secretCols + ` FROM secrets WHERE id = ? AND account_id = ?`},
 		{&w.insertSecret, insertSecretSQL},
 		{&w.saveSecret, saveSecretSQL},
+		{&w.bumpVersion, `UPDATE secrets SET version = ?, updated_at = ? WHERE id = ?`},
 		{&w.insertVersion, `INSERT INTO versions (secret_id, number, key_id, ciphertext, created_at, created_by)
 			VALUES (?, ?, ?, ?, ?, ?)`},
 	} {
@@ -148,11 +153,28 @@ func loadTail(ctx context.Context, conn *sql.Conn) (seq int64, hash []byte, err 
 	return seq, hash, nil
 }
 
+// auditRows is the number of events one audit insert statement adds.
+const auditRows = 16
+
+// insertAuditSQL returns an INSERT of n audit events.
+func insertAuditSQL(n int) string {
+	var b strings.Builder
+	b.WriteString(`INSERT INTO audit (seq, time, account_id, principal_id, key_id, action, store_id, secret_id,
+		name, version, outcome, reason, request_id, remote, face, prev_hash, hash) VALUES `)
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+	}
+	return b.String()
+}
+
 func (w *writer) close() error {
 	var errs []error
 	for _, s := range []*sql.Stmt{w.begin, w.commit, w.rollback, w.savepoint, w.release, w.rollbackTo,
-		w.insertAudit, w.putHead, w.storeExists, w.liveSecret, w.secretByID, w.insertSecret,
-		w.saveSecret, w.insertVersion} {
+		w.insertAudit, w.insertAudit1, w.putHead, w.storeExists, w.liveSecret, w.secretByID, w.insertSecret,
+		w.saveSecret, w.bumpVersion, w.insertVersion} {
 		if s != nil {
 			errs = append(errs, s.Close())
 		}
@@ -197,6 +219,7 @@ func (w *writer) run(batch []*op) {
 		_, err = w.commit.ExecContext(w.ctx)
 	}
 	if err == nil {
+		w.cp.committed()
 		return
 	}
 	w.rollback.ExecContext(w.ctx) // fails when SQLite already rolled back
@@ -212,13 +235,14 @@ func (w *writer) run(batch []*op) {
 	}
 }
 
-// apply runs the batch inside an open transaction. It returns an error only
-// when the transaction cannot go on.
+// apply runs the batch inside an open transaction: each op, then the
+// batch's audit events, chained in op order, then the head. It returns an
+// error only when the transaction cannot go on.
 func (w *writer) apply(batch []*op) error {
 	if _, err := w.begin.ExecContext(w.ctx); err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
-	seq := w.seq
+	w.events = w.events[:0]
 	for _, o := range batch {
 		if o.apply != nil {
 			if err := w.applyOp(o); err != nil {
@@ -237,16 +261,47 @@ func (w *writer) apply(batch []*op) error {
 				ev.Outcome = outcome
 			}
 			ev.Time = stamp(ev.Time)
-			if err := w.append(ev); err != nil {
-				return err
+			prev := w.hash
+			if n := len(w.events); n > 0 {
+				prev = w.events[n-1].Hash
 			}
+			ev.Chain(w.seq+int64(len(w.events))+1, prev)
+			w.events = append(w.events, ev)
 		}
 	}
-	if w.seq != seq {
-		if _, err := w.putHead.ExecContext(w.ctx, encodeHead(w.seq, w.hash, w.headMAC)); err != nil {
-			return fmt.Errorf("record audit head: %w", err)
-		}
+	if len(w.events) == 0 {
+		return nil
 	}
+	if err := w.insertEvents(w.events); err != nil {
+		return err
+	}
+	last := w.events[len(w.events)-1]
+	if _, err := w.putHead.ExecContext(w.ctx, encodeHead(last.Seq, last.Hash, w.headMAC)); err != nil {
+		return fmt.Errorf("record audit head: %w", err)
+	}
+	w.seq, w.hash = last.Seq, last.Hash
+	return nil
+}
+
+// insertEvents inserts events, auditRows at a time.
+func (w *writer) insertEvents(evs []*coffer.AuditEvent) error {
+	for len(evs) > 0 {
+		stmt, n := w.insertAudit, auditRows
+		if len(evs) < auditRows {
+			stmt, n = w.insertAudit1, 1
+		}
+		w.args = w.args[:0]
+		for _, ev := range evs[:n] {
+			w.args = append(w.args, ev.Seq, ev.Time.UnixNano(), ev.AccountID, ev.PrincipalID, ev.KeyID, ev.Action,
+				ev.StoreID, ev.SecretID, ev.Name, ev.Version, ev.Outcome, ev.Reason, ev.RequestID, ev.Remote,
+				ev.Face, ev.PrevHash, ev.Hash)
+		}
+		if _, err := stmt.ExecContext(w.ctx, w.args...); err != nil {
+			return fmt.Errorf("append audit events: %w", err)
+		}
+		evs = evs[n:]
+	}
+	clear(w.args)
 	return nil
 }
 
@@ -278,18 +333,6 @@ func (w *writer) call(apply func(*writer) error) (err error) {
 		}
 	}()
 	return apply(w)
-}
-
-// append chains ev after the tail and inserts it.
-func (w *writer) append(ev *coffer.AuditEvent) error {
-	ev.Chain(w.seq+1, w.hash)
-	if _, err := w.insertAudit.ExecContext(w.ctx, ev.Seq, ev.Time.UnixNano(), ev.AccountID, ev.PrincipalID,
-		ev.KeyID, ev.Action, ev.StoreID, ev.SecretID, ev.Name, ev.Version, ev.Outcome, ev.Reason,
-		ev.RequestID, ev.Remote, ev.Face, ev.PrevHash, ev.Hash); err != nil {
-		return fmt.Errorf("append audit event: %w", err)
-	}
-	w.seq, w.hash = ev.Seq, ev.Hash
-	return nil
 }
 
 // fillEvent sets the ids of ev that the caller left empty.

@@ -1,0 +1,144 @@
+package sqlite_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"runtime"
+	"sync/atomic"
+	"testing"
+
+	"github.com/coffer-dev/coffer"
+)
+
+// benchSecrets is the number of secrets the benchmarks spread over.
+const benchSecrets = 1000
+
+// BenchmarkReadVersion reads the latest version of random secrets by store
+// name and secret name, as a value read does, from parallel goroutines.
+func BenchmarkReadVersion(b *testing.B) {
+	ctx := context.Background()
+	db := MustOpenDB(b)
+	a, st := fixture(b, db)
+	for i := range benchSecrets {
+		if _, err := put(ctx, db, st, fmt.Sprintf("app/secret-%04d", i), "value"); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		r := rand.New(rand.NewPCG(rand.Uint64(), 0))
+		for pb.Next() {
+			name := fmt.Sprintf("app/secret-%04d", r.IntN(benchSecrets))
+			if _, v, err := db.ReadVersion(ctx, a.ID, "prod", name, 0); err != nil || v.Number != 1 {
+				b.Errorf("ReadVersion: %v", err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "reads/s")
+}
+
+// BenchmarkWriteSecretParallel adds versions to random secrets from 64
+// concurrent callers: group commit shares each fsync among them.
+func BenchmarkWriteSecretParallel(b *testing.B) {
+	ctx := context.Background()
+	db := MustOpenDB(b)
+	_, st := fixture(b, db)
+	for i := range benchSecrets {
+		if _, err := put(ctx, db, st, fmt.Sprintf("app/secret-%04d", i), "value"); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.SetParallelism(parallelism(64))
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		r := rand.New(rand.NewPCG(rand.Uint64(), 0))
+		for pb.Next() {
+			if _, err := put(ctx, db, st, fmt.Sprintf("app/secret-%04d", r.IntN(benchSecrets)), "value"); err != nil {
+				b.Errorf("WriteSecret: %v", err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "writes/s")
+}
+
+// BenchmarkAuditParallel appends one value-read event per call from 64
+// concurrent callers, as every value read does.
+func BenchmarkAuditParallel(b *testing.B) {
+	ctx := context.Background()
+	db := MustOpenDB(b)
+	a, st := fixture(b, db)
+	var n atomic.Int64
+	b.SetParallelism(parallelism(64))
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			ev := &coffer.AuditEvent{
+				AccountID: a.ID, PrincipalID: "p1", KeyID: "k1", Action: "secret.reveal", StoreID: st.ID,
+				SecretID: coffer.NewID(), Name: "app/secret", Version: 1, Outcome: "ok", Reason: "admin",
+				RequestID: fmt.Sprint("req-", n.Add(1)), Remote: "127.0.0.1:1234", Face: "native",
+			}
+			if err := db.Audit(ctx, ev); err != nil {
+				b.Errorf("Audit: %v", err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+}
+
+// parallelism returns the RunParallel multiplier that gives about n
+// goroutines.
+func parallelism(n int) int {
+	p := n / runtimeProcs()
+	if p < 1 {
+		p = 1
+	}
+	return p
+}
+
+func runtimeProcs() int { return runtime.GOMAXPROCS(0) }
+
+// BenchmarkRevealParallel does what a value read does in storage: read the
+// latest version, then append its audit event and wait for it to be
+// durable, from 64 concurrent callers. The audit commits invalidate the
+// readers' page caches, as in production.
+func BenchmarkRevealParallel(b *testing.B) {
+	ctx := context.Background()
+	db := MustOpenDB(b)
+	a, st := fixture(b, db)
+	for i := range benchSecrets {
+		if _, err := put(ctx, db, st, fmt.Sprintf("app/secret-%04d", i), "value"); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.SetParallelism(parallelism(64))
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		r := rand.New(rand.NewPCG(rand.Uint64(), 0))
+		for pb.Next() {
+			name := fmt.Sprintf("app/secret-%04d", r.IntN(benchSecrets))
+			s, v, err := db.ReadVersion(ctx, a.ID, "prod", name, 0)
+			if err != nil {
+				b.Errorf("ReadVersion: %v", err)
+				return
+			}
+			ev := &coffer.AuditEvent{
+				AccountID: a.ID, PrincipalID: "p1", KeyID: "k1", Action: "secret.reveal", StoreID: s.StoreID,
+				SecretID: s.ID, Name: s.Name, Version: v.Number, Outcome: "ok", Reason: "admin",
+				RequestID: "req", Remote: "127.0.0.1:1234", Face: "native",
+			}
+			if err := db.Audit(ctx, ev); err != nil {
+				b.Errorf("Audit: %v", err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "reads/s")
+}
