@@ -1,9 +1,14 @@
 package sqlite
 
 import (
+	"bytes"
 	"context"
 	"path/filepath"
+	"sync"
 	"testing"
+	"time"
+
+	"github.com/coffer-dev/coffer"
 )
 
 // TestPragmas checks the settings the durability promise rests on.
@@ -39,5 +44,130 @@ func TestPragmas(t *testing.T) {
 	}
 	if _, err := db.read.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES ('x', 'y')`); err == nil {
 		t.Error("write on a read connection: got nil, want an error")
+	}
+}
+
+// queueBatch runs ops as one batch, in order: a first op holds the writer
+// until all of them are queued behind it. It returns each op's error.
+func queueBatch(t *testing.T, db *DB, ops []*op) []error {
+	t.Helper()
+	started, release := make(chan struct{}), make(chan struct{})
+	blocker := make(chan error, 1)
+	go func() {
+		blocker <- db.do(context.Background(), nil, func(*writer) error {
+			close(started)
+			<-release
+			return nil
+		})
+	}()
+	<-started
+	errs := make([]error, len(ops))
+	var wg sync.WaitGroup
+	for i, o := range ops {
+		o.done = make(chan struct{})
+		wg.Go(func() { errs[i] = db.submit(context.Background(), o) })
+		for len(db.ops) < i+1 { // queued in order
+			time.Sleep(100 * time.Microsecond)
+		}
+	}
+	close(release)
+	wg.Wait()
+	if err := <-blocker; err != nil {
+		t.Fatalf("blocker: %v", err)
+	}
+	return errs
+}
+
+func setMeta(key string, fail error) func(*writer) error {
+	return func(w *writer) error {
+		if _, err := w.conn.ExecContext(w.ctx, `INSERT INTO meta (key, value) VALUES (?, 'x')`, key); err != nil {
+			return err
+		}
+		return fail
+	}
+}
+
+// TestFailedOpRollsBackAlone checks that an op that fails after changing
+// data leaves nothing behind, and that the ops around it in the same batch
+// commit with their events.
+func TestFailedOpRollsBackAlone(t *testing.T) {
+	ctx := context.Background()
+	db, err := Open(ctx, filepath.Join(t.TempDir(), "coffer.db"), Options{})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	defer db.Close()
+	evs := []*coffer.AuditEvent{{Action: "a"}, {Action: "b"}, {Action: "c"}}
+	errs := queueBatch(t, db, []*op{
+		{apply: setMeta("a", nil), evs: evs[:1]},
+		{apply: setMeta("b", coffer.Errorf(coffer.EINVALID, "refused after a change")), evs: evs[1:2]},
+		{apply: setMeta("c", nil), evs: evs[2:]},
+	})
+	for i, want := range []string{"", coffer.EINVALID, ""} {
+		if got := coffer.ErrorCode(errs[i]); got != want {
+			t.Fatalf("op %d: got %v, want code %q", i, errs[i], want)
+		}
+		if wantOutcome := map[string]string{"": "ok"}[want] + want; evs[i].Outcome != wantOutcome {
+			t.Fatalf("op %d: got outcome %q, want %q", i, evs[i].Outcome, wantOutcome)
+		}
+		if i > 0 && evs[i].Seq != evs[i-1].Seq+1 {
+			t.Fatalf("op %d: got seq %d after %d, want consecutive", i, evs[i].Seq, evs[i-1].Seq)
+		}
+	}
+	for key, want := range map[string]string{"a": "", "b": coffer.ENOTFOUND, "c": ""} {
+		if _, err := db.Meta(ctx, key); coffer.ErrorCode(err) != want {
+			t.Fatalf("Meta(%s): got %v, want code %q", key, err, want)
+		}
+	}
+}
+
+// TestFailedCommitFailsBatch checks that when the transaction itself cannot
+// commit, every op of the batch fails, none of their events is kept, and the
+// chain goes on from the last committed event.
+func TestFailedCommitFailsBatch(t *testing.T) {
+	ctx := context.Background()
+	db, err := Open(ctx, filepath.Join(t.TempDir(), "coffer.db"), Options{})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	defer db.Close()
+	if err := db.Audit(ctx, &coffer.AuditEvent{Action: "first"}); err != nil {
+		t.Fatalf("Audit: %v", err)
+	}
+	head, err := db.AuditHead(ctx)
+	if err != nil {
+		t.Fatalf("AuditHead: %v", err)
+	}
+	// A deferred foreign key violation is only found by COMMIT.
+	breakCommit := func(w *writer) error {
+		if _, err := w.conn.ExecContext(w.ctx, `PRAGMA defer_foreign_keys = ON`); err != nil {
+			return err
+		}
+		_, err := w.conn.ExecContext(w.ctx, `INSERT INTO principals (id, account_id, name, kind, created_at)
+			VALUES ('p', 'no such account', 'n', 'user', 0)`)
+		return err
+	}
+	evs := []*coffer.AuditEvent{{Action: "a"}, {Action: "b"}}
+	errs := queueBatch(t, db, []*op{
+		{apply: setMeta("a", nil), evs: evs[:1]},
+		{apply: breakCommit, evs: evs[1:]},
+	})
+	for i, err := range errs {
+		if coffer.ErrorCode(err) != coffer.EINTERNAL {
+			t.Fatalf("op %d: got %v, want an internal error", i, err)
+		}
+		if evs[i].Seq != 0 || evs[i].Hash != nil {
+			t.Fatalf("op %d: got event seq %d, want it unset", i, evs[i].Seq)
+		}
+	}
+	if _, err := db.Meta(ctx, "a"); coffer.ErrorCode(err) != coffer.ENOTFOUND {
+		t.Fatalf("Meta(a): got %v, want %s", err, coffer.ENOTFOUND)
+	}
+	ev := &coffer.AuditEvent{Action: "after"}
+	if err := db.Audit(ctx, ev); err != nil {
+		t.Fatalf("Audit after the failed batch: %v", err)
+	}
+	if ev.Seq != head.Seq+1 || !bytes.Equal(ev.PrevHash, head.Hash) {
+		t.Fatalf("event after the failed batch: got seq %d, want %d linked to the last committed event", ev.Seq, head.Seq+1)
 	}
 }

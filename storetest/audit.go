@@ -70,6 +70,7 @@ func (r *runner) audit() {
 		w := e.newSecret(st, "db/password", seal("v2"))
 		w.CreateOnly = true
 		ev := e.ev("secret.create")
+		ev.Outcome = "ok" // storage sets the outcome of a write, whatever it was
 		_, err := e.s.WriteSecret(e.ctx, w, ev)
 		wantCode(t, "WriteSecret(CreateOnly)", err, coffer.ECONFLICT)
 		if after := len(e.events()); after != before+1 {
@@ -79,6 +80,14 @@ func (r *runner) audit() {
 			t.Fatalf("last event: got %+v, want the refused write's with outcome %q", last, coffer.ECONFLICT)
 		}
 		checkSecret(t, "Secret", e.secret(s, s.ID), s)
+
+		ev = e.ev("secret.write")
+		ev.Outcome = coffer.ECONFLICT
+		_, err = e.s.WriteSecret(e.ctx, &coffer.SecretWrite{AccountID: st.AccountID, StoreID: st.ID, Name: "db/password", Seal: seal("v2"), At: e.now()}, ev)
+		noErr(t, "WriteSecret", err)
+		if ev.Outcome != "ok" {
+			t.Fatalf("outcome of a write that succeeded: got %q, want ok", ev.Outcome)
+		}
 	})
 	r.run("Audit/Append", func(t *testing.T, e *env) {
 		a := e.account()
