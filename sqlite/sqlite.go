@@ -53,6 +53,8 @@ type Options struct {
 
 // DB is a coffer.Storage on one SQLite database file.
 type DB struct {
+	lock *os.File // held while open; see lockFile
+
 	read *sql.DB // ReadConns read-only connections
 	rs   readStmts
 
@@ -86,7 +88,9 @@ type readStmts struct {
 }
 
 // Open opens the database at path, creating it (mode 0600) and applying
-// migrations as needed, and starts its writer.
+// migrations as needed, and starts its writer. A database belongs to one
+// DB at a time: Open fails while another process, or another DB of this
+// one, has it open.
 func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	if opts.ReadConns <= 0 {
 		opts.ReadConns = 4
@@ -97,13 +101,18 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	if path == "" || strings.ContainsRune(path, '?') || strings.HasPrefix(path, "file:") || path == ":memory:" {
 		return nil, fmt.Errorf("open db: invalid path %q: want a file path without '?'", path)
 	}
+	lock, err := lockFile(path)
+	if err != nil {
+		return nil, err
+	}
 	// SQLite gives the -wal and -shm files the mode of the database file, so
 	// creating it 0600 keeps all three private.
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("open db: %w", err)
+	if err == nil {
+		err = f.Close()
 	}
-	if err := f.Close(); err != nil {
+	if err != nil {
+		lock.Close()
 		return nil, fmt.Errorf("open db: %w", err)
 	}
 
@@ -113,11 +122,11 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	// uses. Where fdatasync is unavailable, fsync stays.
 	sqlite.Fdatasync(true)
 	db := &DB{
+		lock: lock,
 		ops:  make(chan *op, opts.MaxBatch),
 		done: make(chan struct{}),
 	}
 	if err := db.open(ctx, path, opts); err != nil {
-		close(db.done)
 		db.closeAll()
 		return nil, err
 	}
@@ -291,6 +300,9 @@ func (db *DB) closeAll() error {
 	}
 	if db.read != nil {
 		errs = append(errs, db.read.Close())
+	}
+	if db.lock != nil {
+		errs = append(errs, db.lock.Close())
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("close db: %w", err)

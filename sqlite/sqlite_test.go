@@ -196,7 +196,7 @@ func TestFileModes(t *testing.T) {
 	path := filepath.Join(dir, "coffer.db")
 	db := MustOpenPath(t, path)
 	fixture(t, db) // writes, so the WAL exists
-	for _, name := range []string{path, path + "-wal", path + "-shm"} {
+	for _, name := range []string{path, path + "-wal", path + "-shm", path + "-lock"} {
 		fi, err := os.Stat(name)
 		if err != nil {
 			t.Fatalf("Stat: %v", err)
@@ -331,5 +331,14 @@ func TestCloseFinishesQueuedWrites(t *testing.T) {
 		if err != nil && coffer.ErrorCode(err) != coffer.EUNAVAILABLE {
 			t.Fatalf("Audit during Close: got %v, want nil or %s", err, coffer.EUNAVAILABLE)
 		}
+	}
+}
+
+func TestOpenTwiceFails(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "coffer.db")
+	MustOpenPath(t, path)
+	if db, err := sqlite.Open(context.Background(), path, sqlite.Options{}); err == nil {
+		db.Close()
+		t.Fatal("second Open of an open database: got nil, want an error")
 	}
 }
