@@ -40,30 +40,44 @@ func BenchmarkReadVersion(b *testing.B) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "reads/s")
 }
 
-// BenchmarkWriteSecretParallel adds versions to random secrets from 64
-// concurrent callers: group commit shares each fsync among them.
+// BenchmarkWriteSecretParallel writes from 64 concurrent callers: group
+// commit shares each fsync among them. OneSecret adds versions to one secret,
+// RandomSecrets to random ones of 1000 (more pages per commit), Create makes
+// new secrets.
 func BenchmarkWriteSecretParallel(b *testing.B) {
-	ctx := context.Background()
-	db := MustOpenDB(b)
-	_, st := fixture(b, db)
-	for i := range benchSecrets {
-		if _, err := put(ctx, db, st, fmt.Sprintf("app/secret-%04d", i), "value"); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.SetParallelism(parallelism(64))
-	b.ReportAllocs()
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		r := rand.New(rand.NewPCG(rand.Uint64(), 0))
-		for pb.Next() {
-			if _, err := put(ctx, db, st, fmt.Sprintf("app/secret-%04d", r.IntN(benchSecrets)), "value"); err != nil {
-				b.Errorf("WriteSecret: %v", err)
-				return
+	for _, c := range []struct {
+		name string
+		pick func(r *rand.Rand, n int64) string
+	}{
+		{"OneSecret", func(*rand.Rand, int64) string { return "app/secret-0000" }},
+		{"RandomSecrets", func(r *rand.Rand, _ int64) string { return fmt.Sprintf("app/secret-%04d", r.IntN(benchSecrets)) }},
+		{"Create", func(_ *rand.Rand, n int64) string { return fmt.Sprintf("new/secret-%d", n) }},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			ctx := context.Background()
+			db := MustOpenDB(b)
+			_, st := fixture(b, db)
+			for i := range benchSecrets {
+				if _, err := put(ctx, db, st, fmt.Sprintf("app/secret-%04d", i), "value"); err != nil {
+					b.Fatal(err)
+				}
 			}
-		}
-	})
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "writes/s")
+			var n atomic.Int64
+			b.SetParallelism(parallelism(64))
+			b.ReportAllocs()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				r := rand.New(rand.NewPCG(rand.Uint64(), 0))
+				for pb.Next() {
+					if _, err := put(ctx, db, st, c.pick(r, n.Add(1)), "value"); err != nil {
+						b.Errorf("WriteSecret: %v", err)
+						return
+					}
+				}
+			})
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "writes/s")
+		})
+	}
 }
 
 // BenchmarkAuditParallel appends one value-read event per call from 64

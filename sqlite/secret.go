@@ -390,8 +390,13 @@ func (w *writer) updateSecret(accountID, secretID string, u *coffer.SecretUpdate
 		return nil, err
 	}
 	fillEvent(ev, "", s.StoreID, "")
-	if s.Status == coffer.StatusDeleted && u.IfVersion == -1 {
-		// -1 asks that no live secret holds the name: undelete checks that.
+	if u.IfVersion == -1 {
+		// No live secret may hold the name, this one included.
+		if taken, err := w.nameTaken(s); err != nil {
+			return nil, err
+		} else if taken {
+			return nil, coffer.Errorf(coffer.EPRECONDITION, "a live secret named %q exists", s.Name)
+		}
 	} else if err := checkVersion(s, u.IfVersion); err != nil {
 		return nil, err
 	}
@@ -406,11 +411,9 @@ func (w *writer) updateSecret(accountID, secretID string, u *coffer.SecretUpdate
 		case to != coffer.StatusActive && to != coffer.StatusPending:
 			return nil, coffer.Errorf(coffer.EINVALID, "unknown secret status %q", to)
 		case s.Status == coffer.StatusDeleted:
-			var n int
-			if err := w.conn.QueryRowContext(w.ctx, `SELECT count(*) FROM secrets WHERE store_id = ? AND name = ?
-				AND status <> 'deleted'`, s.StoreID, s.Name).Scan(&n); err != nil {
-				return nil, fmt.Errorf("read secret: %w", err)
-			} else if n > 0 {
+			if taken, err := w.nameTaken(s); err != nil {
+				return nil, err
+			} else if taken {
 				return nil, coffer.Errorf(coffer.ECONFLICT, "a live secret named %q exists", s.Name)
 			}
 			s.Status, s.DeletedAt = coffer.StatusPending, nil
@@ -424,6 +427,16 @@ func (w *writer) updateSecret(accountID, secretID string, u *coffer.SecretUpdate
 		return nil, err
 	}
 	return s, nil
+}
+
+// nameTaken reports whether a live secret holds the name of s in its store.
+func (w *writer) nameTaken(s *coffer.Secret) (bool, error) {
+	var n int
+	if err := w.conn.QueryRowContext(w.ctx, `SELECT count(*) FROM secrets WHERE store_id = ? AND name = ?
+		AND status <> 'deleted'`, s.StoreID, s.Name).Scan(&n); err != nil {
+		return false, fmt.Errorf("read secret: %w", err)
+	}
+	return n > 0, nil
 }
 
 // secret returns a secret of the account by id inside the write transaction

@@ -78,10 +78,10 @@ type writer struct {
 	begin, commit, rollback *sql.Stmt
 	savepoint, release      *sql.Stmt
 	rollbackTo              *sql.Stmt
-	insertAudit, putHead    *sql.Stmt // insertAudit adds auditRows events
-	insertAudit1            *sql.Stmt
-	events                  []*coffer.AuditEvent // of the batch, in chain order
-	args                    []any                // reused by insertEvents
+	putHead                 *sql.Stmt
+	insertAudit             [auditRows + 1]*sql.Stmt // of n events, prepared on first use
+	events                  []*coffer.AuditEvent     // of the batch, in chain order
+	args                    []any                    // reused by insertEvents
 
 	// Statements of the hot write paths.
 	storeExists, liveSecret, secretByID *sql.Stmt
@@ -105,8 +105,6 @@ func newWriter(ctx context.Context, conn *sql.Conn, cp *checkpointer, opts Optio
 		{&w.savepoint, `SAVEPOINT op`},
 		{&w.release, `RELEASE op`},
 		{&w.rollbackTo, `ROLLBACK TO op`},
-		{&w.insertAudit, insertAuditSQL(auditRows)},
-		{&w.insertAudit1, insertAuditSQL(1)},
 		{&w.putHead, `INSERT INTO meta (key, value) VALUES ('` + headKey + `', ?)
 			ON CONFLICT (key) DO UPDATE SET value = excluded.value`},
 		{&w.storeExists, `SELECT count(*) FROM stores WHERE id = ? AND account_id = ?`},
@@ -153,11 +151,14 @@ func loadTail(ctx context.Context, conn *sql.Conn) (seq int64, hash []byte, err 
 	return seq, hash, nil
 }
 
-// auditRows is the number of events one audit insert statement adds.
+// auditRows is the largest number of events one audit insert adds.
 const auditRows = 16
 
-// insertAuditSQL returns an INSERT of n audit events.
-func insertAuditSQL(n int) string {
+// insertAuditStmt returns the statement that inserts n audit events.
+func (w *writer) insertAuditStmt(n int) (*sql.Stmt, error) {
+	if s := w.insertAudit[n]; s != nil {
+		return s, nil
+	}
 	var b strings.Builder
 	b.WriteString(`INSERT INTO audit (seq, time, account_id, principal_id, key_id, action, store_id, secret_id,
 		name, version, outcome, reason, request_id, remote, face, prev_hash, hash) VALUES `)
@@ -167,14 +168,19 @@ func insertAuditSQL(n int) string {
 		}
 		b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 	}
-	return b.String()
+	s, err := w.conn.PrepareContext(w.ctx, b.String())
+	if err != nil {
+		return nil, fmt.Errorf("prepare audit insert: %w", err)
+	}
+	w.insertAudit[n] = s
+	return s, nil
 }
 
 func (w *writer) close() error {
 	var errs []error
-	for _, s := range []*sql.Stmt{w.begin, w.commit, w.rollback, w.savepoint, w.release, w.rollbackTo,
-		w.insertAudit, w.insertAudit1, w.putHead, w.storeExists, w.liveSecret, w.secretByID, w.insertSecret,
-		w.saveSecret, w.bumpVersion, w.insertVersion} {
+	stmts := []*sql.Stmt{w.begin, w.commit, w.rollback, w.savepoint, w.release, w.rollbackTo, w.putHead,
+		w.storeExists, w.liveSecret, w.secretByID, w.insertSecret, w.saveSecret, w.bumpVersion, w.insertVersion}
+	for _, s := range append(stmts, w.insertAudit[:]...) {
 		if s != nil {
 			errs = append(errs, s.Close())
 		}
@@ -286,9 +292,10 @@ func (w *writer) apply(batch []*op) error {
 // insertEvents inserts events, auditRows at a time.
 func (w *writer) insertEvents(evs []*coffer.AuditEvent) error {
 	for len(evs) > 0 {
-		stmt, n := w.insertAudit, auditRows
-		if len(evs) < auditRows {
-			stmt, n = w.insertAudit1, 1
+		n := min(len(evs), auditRows)
+		stmt, err := w.insertAuditStmt(n)
+		if err != nil {
+			return err
 		}
 		w.args = w.args[:0]
 		for _, ev := range evs[:n] {

@@ -409,6 +409,42 @@ func (r *runner) secretLifecycle() {
 			wantCode(t, "Secret of a "+c.what, err, coffer.ENOTFOUND)
 		}
 	})
+	r.run("Secret/NameBeforeID", func(t *testing.T, e *env) {
+		st := e.store(e.account(), "prod")
+		first := e.create(st, "first", "v1")
+		// A second secret named after the first one's id.
+		second := e.create(st, first.ID, "v2")
+		if got := e.secret(first, first.ID); got.ID != second.ID {
+			t.Fatalf("Secret(ref) matching a live name and an id: got %s, want the live name's %s", got.ID, second.ID)
+		}
+		if got, want := e.value(st, first.ID, 0), ciphertext(second.ID, 1, "v2"); got != want {
+			t.Fatalf("ReadVersion(ref) matching a live name and an id: got %q, want %q", got, want)
+		}
+		e.delete(second)
+		if got := e.secret(first, first.ID); got.ID != first.ID {
+			t.Fatalf("Secret(ref) once the name is deleted: got %s, want the id's %s", got.ID, first.ID)
+		}
+		if got, want := e.value(st, first.ID, 0), ciphertext(first.ID, 1, "v1"); got != want {
+			t.Fatalf("ReadVersion(ref) once the name is deleted: got %q, want %q", got, want)
+		}
+	})
+	r.run("Secret/UpdateIfVersionMinusOne", func(t *testing.T, e *env) {
+		st := e.store(e.account(), "prod")
+		live := e.create(st, "live", "v1")
+		_, err := e.s.UpdateSecret(e.ctx, live.AccountID, live.ID, &coffer.SecretUpdate{Comment: ptr("x"), IfVersion: -1, At: e.now()}, e.ev("secret.update"))
+		wantCode(t, "UpdateSecret(IfVersion -1) of a live secret", err, coffer.EPRECONDITION)
+
+		old := e.delete(e.create(st, "name", "v1"))
+		taken := e.create(st, "name", "v1")
+		_, err = e.s.UpdateSecret(e.ctx, old.AccountID, old.ID, &coffer.SecretUpdate{Status: ptr(coffer.StatusActive), IfVersion: -1, At: e.now()}, e.ev("secret.undelete"))
+		wantCode(t, "undelete with IfVersion -1 while the name is live", err, coffer.EPRECONDITION)
+		e.delete(taken)
+		got, err := e.s.UpdateSecret(e.ctx, old.AccountID, old.ID, &coffer.SecretUpdate{Status: ptr(coffer.StatusActive), IfVersion: -1, At: e.now()}, e.ev("secret.undelete"))
+		noErr(t, "undelete with IfVersion -1 once the name is free", err)
+		if got.Status != coffer.StatusActive {
+			t.Fatalf("undeleted: got status %q, want active", got.Status)
+		}
+	})
 	r.run("Secret/CompareAndSetRace", func(t *testing.T, e *env) {
 		st := e.store(e.account(), "prod")
 		s := e.create(st, "db/password", "v1")
