@@ -58,10 +58,9 @@ type DB struct {
 	read *sql.DB // ReadConns read-only connections
 	rs   readStmts
 
-	write *sql.DB   // two connections: conn and the checkpointer's
+	write *sql.DB   // at most one connection: conn
 	conn  *sql.Conn // owned by the writer goroutine once Open returns
 	w     *writer
-	cp    *checkpointer
 
 	mu     sync.RWMutex // held shared while sending on ops, exclusively to close it
 	closed bool
@@ -130,24 +129,20 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		db.closeAll()
 		return nil, err
 	}
-	go db.cp.loop()
 	go db.w.loop(db.ops, db.done)
 	return db, nil
 }
 
 func (db *DB) open(ctx context.Context, path string, opts Options) error {
 	var err error
-	// busy_timeout only matters when another process holds the file. The
-	// checkpointer keeps the WAL short; the automatic checkpoint is only a
-	// backstop.
+	// busy_timeout only matters when another process holds the file.
 	db.write, err = sql.Open("sqlite", path+"?_txlock=immediate&_pragma=busy_timeout(10000)"+
-		"&_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)"+
-		"&_pragma=wal_autocheckpoint(10000)")
+		"&_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)")
 	if err != nil {
 		return fmt.Errorf("open db: %w", err)
 	}
-	db.write.SetMaxOpenConns(2)
-	db.write.SetMaxIdleConns(2)
+	db.write.SetMaxOpenConns(1)
+	db.write.SetMaxIdleConns(1)
 	db.write.SetConnMaxLifetime(0)
 	if db.conn, err = db.write.Conn(ctx); err != nil {
 		return fmt.Errorf("open db: %w", err)
@@ -173,12 +168,7 @@ func (db *DB) open(ctx context.Context, path string, opts Options) error {
 		return fmt.Errorf("open db: %w", err)
 	}
 
-	cpConn, err := db.write.Conn(ctx)
-	if err != nil {
-		return fmt.Errorf("open db: %w", err)
-	}
-	db.cp = newCheckpointer(cpConn)
-	db.w, err = newWriter(ctx, db.conn, db.cp, opts)
+	db.w, err = newWriter(ctx, db.conn, opts)
 	if err != nil {
 		return fmt.Errorf("open db: %w", err)
 	}
@@ -272,7 +262,6 @@ func (db *DB) Close() error {
 		close(db.ops)
 		db.mu.Unlock()
 		<-db.done
-		db.cp.close()
 		db.closeErr = db.closeAll()
 	})
 	return db.closeErr
@@ -291,9 +280,6 @@ func (db *DB) closeAll() error {
 	}
 	if db.conn != nil {
 		errs = append(errs, db.conn.Close())
-	}
-	if db.cp != nil {
-		errs = append(errs, db.cp.conn.Close())
 	}
 	if db.write != nil {
 		errs = append(errs, db.write.Close())

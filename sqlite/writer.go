@@ -69,7 +69,6 @@ type writer struct {
 	ctx      context.Context // never done: an accepted op always completes
 	headMAC  func([]byte) []byte
 	maxBatch int
-	cp       *checkpointer
 
 	// seq and hash are the newest committed link of the audit chain.
 	seq  int64
@@ -89,8 +88,8 @@ type writer struct {
 	bumpVersion, insertVersion          *sql.Stmt
 }
 
-func newWriter(ctx context.Context, conn *sql.Conn, cp *checkpointer, opts Options) (*writer, error) {
-	w := &writer{conn: conn, ctx: context.Background(), headMAC: opts.HeadMAC, maxBatch: opts.MaxBatch, cp: cp}
+func newWriter(ctx context.Context, conn *sql.Conn, opts Options) (*writer, error) {
+	w := &writer{conn: conn, ctx: context.Background(), headMAC: opts.HeadMAC, maxBatch: opts.MaxBatch}
 	var err error
 	if w.seq, w.hash, err = loadTail(ctx, conn); err != nil {
 		return nil, err
@@ -225,7 +224,6 @@ func (w *writer) run(batch []*op) {
 		_, err = w.commit.ExecContext(w.ctx)
 	}
 	if err == nil {
-		w.cp.committed()
 		return
 	}
 	w.rollback.ExecContext(w.ctx) // fails when SQLite already rolled back
