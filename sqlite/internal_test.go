@@ -78,11 +78,14 @@ func queueBatch(t *testing.T, db *DB, ops []*op) []error {
 	return errs
 }
 
-func setMeta(key string, fail error) func(*writer) error {
+// setMeta returns an op that inserts a meta row, marks key in ran once its
+// batch commits, and then fails with fail.
+func setMeta(key string, fail error, ran *sync.Map) func(*writer) error {
 	return func(w *writer) error {
 		if _, err := w.conn.ExecContext(w.ctx, `INSERT INTO meta (key, value) VALUES (?, 'x')`, key); err != nil {
 			return err
 		}
+		w.afterCommit(func() { ran.Store(key, true) })
 		return fail
 	}
 }
@@ -98,10 +101,11 @@ func TestFailedOpRollsBackAlone(t *testing.T) {
 	}
 	defer db.Close()
 	evs := []*coffer.AuditEvent{{Action: "a"}, {Action: "b"}, {Action: "c"}}
+	var ran sync.Map
 	errs := queueBatch(t, db, []*op{
-		{apply: setMeta("a", nil), evs: evs[:1]},
-		{apply: setMeta("b", coffer.Errorf(coffer.EINVALID, "refused after a change")), evs: evs[1:2]},
-		{apply: setMeta("c", nil), evs: evs[2:]},
+		{apply: setMeta("a", nil, &ran), evs: evs[:1]},
+		{apply: setMeta("b", coffer.Errorf(coffer.EINVALID, "refused after a change"), &ran), evs: evs[1:2]},
+		{apply: setMeta("c", nil, &ran), evs: evs[2:]},
 	})
 	for i, want := range []string{"", coffer.EINVALID, ""} {
 		if got := coffer.ErrorCode(errs[i]); got != want {
@@ -117,6 +121,9 @@ func TestFailedOpRollsBackAlone(t *testing.T) {
 	for key, want := range map[string]string{"a": "", "b": coffer.ENOTFOUND, "c": ""} {
 		if _, err := db.Meta(ctx, key); coffer.ErrorCode(err) != want {
 			t.Fatalf("Meta(%s): got %v, want code %q", key, err, want)
+		}
+		if _, ok := ran.Load(key); ok != (want == "") {
+			t.Fatalf("after-commit work of op %s: ran %v, want %v", key, ok, want == "")
 		}
 	}
 }
@@ -148,10 +155,14 @@ func TestFailedCommitFailsBatch(t *testing.T) {
 		return err
 	}
 	evs := []*coffer.AuditEvent{{Action: "a"}, {Action: "b"}}
+	var ran sync.Map
 	errs := queueBatch(t, db, []*op{
-		{apply: setMeta("a", nil), evs: evs[:1]},
+		{apply: setMeta("a", nil, &ran), evs: evs[:1]},
 		{apply: breakCommit, evs: evs[1:]},
 	})
+	if _, ok := ran.Load("a"); ok {
+		t.Fatal("after-commit work of a batch that did not commit: ran")
+	}
 	for i, err := range errs {
 		if coffer.ErrorCode(err) != coffer.EINTERNAL {
 			t.Fatalf("op %d: got %v, want an internal error", i, err)
@@ -169,5 +180,43 @@ func TestFailedCommitFailsBatch(t *testing.T) {
 	}
 	if ev.Seq != head.Seq+1 || !bytes.Equal(ev.PrevHash, head.Hash) {
 		t.Fatalf("event after the failed batch: got seq %d, want %d linked to the last committed event", ev.Seq, head.Seq+1)
+	}
+}
+
+// TestWriteThenDeleteStoreInOneBatch checks that a store deleted after a
+// write to it, in the same batch, does not fail the batch when the batch
+// changes the generations of the stores it wrote to.
+func TestWriteThenDeleteStoreInOneBatch(t *testing.T) {
+	ctx := context.Background()
+	db, err := Open(ctx, filepath.Join(t.TempDir(), "coffer.db"), Options{})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	defer db.Close()
+	a := &coffer.Account{Name: "a"}
+	st := &coffer.Store{Name: "prod"}
+	if err := db.CreateAccount(ctx, a, nil); err != nil {
+		t.Fatalf("CreateAccount: %v", err)
+	}
+	st.AccountID = a.ID
+	if err := db.CreateStore(ctx, st, []byte("k"), nil); err != nil {
+		t.Fatalf("CreateStore: %v", err)
+	}
+	seal := func(*coffer.Secret, int) ([]byte, int, error) { return []byte("ct"), 1, nil }
+	errs := queueBatch(t, db, []*op{
+		{apply: func(w *writer) error {
+			_, err := w.writeSecret(&coffer.SecretWrite{AccountID: a.ID, StoreID: st.ID, Name: "s",
+				Create: &coffer.Secret{}, Seal: seal}, time.Now(), nil)
+			return err
+		}},
+		{apply: func(w *writer) error { return w.deleteStore(a.ID, st.ID, true) }},
+	})
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("op %d: %v", i, err)
+		}
+	}
+	if _, err := db.Store(ctx, a.ID, st.ID); coffer.ErrorCode(err) != coffer.ENOTFOUND {
+		t.Fatalf("Store after delete: got %v, want %s", err, coffer.ENOTFOUND)
 	}
 }

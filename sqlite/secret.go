@@ -31,7 +31,7 @@ const secretByRefSQL = `SELECT ` + secretCols + ` FROM secrets
 	LIMIT 1`
 
 // readVersionSQL is the hot path of every value read: one query resolves the
-// store (id, else name, as storeByRefSQL), the secret (live name, else id, as
+// store (id, else name, as Store does), the secret (live name, else id, as
 // secretByRefSQL) and the version (latest when ?4 is 0), and returns a row
 // only for an active secret and a version that is not destroyed. Every
 // lookup is one index probe; coalesce evaluates its second subquery only
@@ -215,6 +215,7 @@ func (w *writer) writeSecret(sw *coffer.SecretWrite, at time.Time, ev *coffer.Au
 			return nil, fmt.Errorf("write version: %w", err)
 		}
 	}
+	w.touchStore(s.StoreID)
 	return s, nil
 }
 
@@ -426,6 +427,7 @@ func (w *writer) updateSecret(accountID, secretID string, u *coffer.SecretUpdate
 	if err := w.put(s, false, false); err != nil {
 		return nil, err
 	}
+	w.touchStore(s.StoreID)
 	return s, nil
 }
 
@@ -469,6 +471,7 @@ func (db *DB) PurgeSecret(ctx context.Context, accountID, secretID string, ev *c
 				return fmt.Errorf("purge secret: %w", err)
 			}
 		}
+		w.touchStore(s.StoreID)
 		return nil
 	})
 }
@@ -558,6 +561,7 @@ func (db *DB) DestroyVersion(ctx context.Context, accountID, secretID string, ve
 		} else if n == 0 {
 			return coffer.Errorf(coffer.ENOTFOUND, "version %d not found", version)
 		}
+		w.touchStore(s.StoreID)
 		return nil
 	})
 }

@@ -12,6 +12,11 @@
 // The database runs in WAL mode with synchronous=FULL: a write that has been
 // acknowledged survives a crash of the process and a loss of power.
 //
+// One process owns a database at a time (Open takes a lock on path-lock):
+// the writer keeps the tail of the audit chain in memory, and Store answers
+// from an in-memory copy of the stores table that the writer updates after
+// each commit.
+//
 // Listings that take a limit return at most coffer.MaxPageSize items when the
 // limit is 0 or less.
 package sqlite
@@ -55,8 +60,9 @@ type Options struct {
 type DB struct {
 	lock *os.File // held while open; see lockFile
 
-	read *sql.DB // ReadConns read-only connections
-	rs   readStmts
+	read   *sql.DB // ReadConns read-only connections
+	rs     readStmts
+	stores *storeIndex // what Store answers from
 
 	write *sql.DB   // at most one connection: conn
 	conn  *sql.Conn // owned by the writer goroutine once Open returns
@@ -81,7 +87,6 @@ const headKey = "audit_head"
 type readStmts struct {
 	readVersion *sql.Stmt
 	secret      *sql.Stmt
-	store       *sql.Stmt
 	apiKey      *sql.Stmt
 	meta        *sql.Stmt
 }
@@ -168,7 +173,10 @@ func (db *DB) open(ctx context.Context, path string, opts Options) error {
 		return fmt.Errorf("open db: %w", err)
 	}
 
-	db.w, err = newWriter(ctx, db.conn, opts)
+	if db.stores, err = loadStores(ctx, db.conn); err != nil {
+		return fmt.Errorf("open db: %w", err)
+	}
+	db.w, err = newWriter(ctx, db.conn, db.stores, opts)
 	if err != nil {
 		return fmt.Errorf("open db: %w", err)
 	}
@@ -182,7 +190,6 @@ func (rs *readStmts) prepare(ctx context.Context, db *sql.DB) error {
 	}{
 		{&rs.readVersion, readVersionSQL},
 		{&rs.secret, secretByRefSQL},
-		{&rs.store, storeByRefSQL},
 		{&rs.apiKey, apiKeyByIDSQL},
 		{&rs.meta, `SELECT value FROM meta WHERE key = ?`},
 	} {
@@ -273,7 +280,7 @@ func (db *DB) closeAll() error {
 	if db.w != nil {
 		errs = append(errs, db.w.close())
 	}
-	for _, s := range []*sql.Stmt{db.rs.readVersion, db.rs.secret, db.rs.store, db.rs.apiKey, db.rs.meta} {
+	for _, s := range []*sql.Stmt{db.rs.readVersion, db.rs.secret, db.rs.apiKey, db.rs.meta} {
 		if s != nil {
 			errs = append(errs, s.Close())
 		}

@@ -142,6 +142,10 @@ func TestReopen(t *testing.T) {
 	if err != nil || head == nil {
 		t.Fatalf("AuditHead: got %v, %v", head, err)
 	}
+	before, err := db.Store(ctx, a.ID, "prod")
+	if err != nil {
+		t.Fatalf("Store: %v", err)
+	}
 	if err := db.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
@@ -153,6 +157,9 @@ func TestReopen(t *testing.T) {
 	}
 	if want := s.ID + "|2|v2"; string(v.Ciphertext) != want {
 		t.Fatalf("ReadVersion after reopen: got %q, want %q", v.Ciphertext, want)
+	}
+	if got, err := db.Store(ctx, a.ID, st.ID); err != nil || got.Name != "prod" || got.Gen != before.Gen {
+		t.Fatalf("Store after reopen: got %+v, %v, want %+v", got, err, before)
 	}
 	if got, err := db.Meta(ctx, "install_id"); err != nil || string(got) != "abc" {
 		t.Fatalf("Meta after reopen: got %q, %v, want abc", got, err)

@@ -5,18 +5,87 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
+	"sync"
 
 	"github.com/coffer-dev/coffer"
 )
 
-const storeCols = `id, account_id, name, comment, key_id, created_at, updated_at`
+const storeCols = `id, account_id, name, comment, key_id, gen, created_at, updated_at`
 
-// storeByRefSQL finds a store by id, else by name.
-const storeByRefSQL = `SELECT ` + storeCols + ` FROM stores WHERE id = ?2 AND account_id = ?1
-	UNION ALL
-	SELECT ` + storeCols + ` FROM stores WHERE account_id = ?1 AND name = ?2
-	LIMIT 1`
+// storeIndex is the copy of the stores table that Store answers from, by
+// id and by name, without a query: it is on the path of every request. Only
+// the writer changes it, after the commit that changed the table, so it
+// never runs ahead of the database; and one process owns the database (see
+// lockFile), so it misses no write.
+type storeIndex struct {
+	mu     sync.RWMutex
+	byID   map[string]*coffer.Store
+	byName map[storeName]*coffer.Store
+}
+
+type storeName struct{ accountID, name string }
+
+// loadStores reads the whole stores table.
+func loadStores(ctx context.Context, conn *sql.Conn) (*storeIndex, error) {
+	x := &storeIndex{byID: map[string]*coffer.Store{}, byName: map[storeName]*coffer.Store{}}
+	rows, err := conn.QueryContext(ctx, `SELECT `+storeCols+` FROM stores`)
+	if err != nil {
+		return nil, fmt.Errorf("load stores: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		s, err := scanStore(rows)
+		if err != nil {
+			return nil, fmt.Errorf("load stores: %w", err)
+		}
+		x.put(s)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("load stores: %w", err)
+	}
+	return x, nil
+}
+
+// get returns a copy of the store of the account with id ref, else name ref.
+func (x *storeIndex) get(accountID, ref string) (*coffer.Store, bool) {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	s := x.byID[ref]
+	if s == nil || s.AccountID != accountID {
+		s = x.byName[storeName{accountID, ref}]
+	}
+	if s == nil {
+		return nil, false
+	}
+	c := *s
+	return &c, true
+}
+
+func (x *storeIndex) put(s *coffer.Store) {
+	c := *s
+	x.mu.Lock()
+	x.byID[c.ID], x.byName[storeName{c.AccountID, c.Name}] = &c, &c
+	x.mu.Unlock()
+}
+
+func (x *storeIndex) remove(id string) {
+	x.mu.Lock()
+	if s := x.byID[id]; s != nil {
+		delete(x.byID, id)
+		delete(x.byName, storeName{s.AccountID, s.Name})
+	}
+	x.mu.Unlock()
+}
+
+func (x *storeIndex) setGen(id string, gen int64) {
+	x.mu.Lock()
+	if s := x.byID[id]; s != nil {
+		s.Gen = gen
+	}
+	x.mu.Unlock()
+}
 
 // CreateStore adds a store with its first data key, giving it an id when it
 // has none and key id 1 when KeyID is 0 (ENOTFOUND for a missing account,
@@ -28,6 +97,7 @@ func (db *DB) CreateStore(ctx context.Context, s *coffer.Store, wrappedKey []byt
 	if s.KeyID == 0 {
 		s.KeyID = 1
 	}
+	s.Gen = 0
 	s.CreatedAt = stamp(s.CreatedAt)
 	if s.UpdatedAt.IsZero() {
 		s.UpdatedAt = s.CreatedAt
@@ -43,8 +113,8 @@ func (db *DB) CreateStore(ctx context.Context, s *coffer.Store, wrappedKey []byt
 		} else if !ok {
 			return coffer.Errorf(coffer.ENOTFOUND, "account not found")
 		}
-		_, err := w.conn.ExecContext(w.ctx, `INSERT INTO stores (`+storeCols+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-			s.ID, s.AccountID, s.Name, s.Comment, s.KeyID, s.CreatedAt.UnixNano(), s.UpdatedAt.UnixNano())
+		_, err := w.conn.ExecContext(w.ctx, `INSERT INTO stores (`+storeCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			s.ID, s.AccountID, s.Name, s.Comment, s.KeyID, s.Gen, s.CreatedAt.UnixNano(), s.UpdatedAt.UnixNano())
 		if isUnique(err) {
 			if strings.Contains(err.Error(), "stores.id") {
 				return coffer.Errorf(coffer.ECONFLICT, "store %s already exists", s.ID)
@@ -57,17 +127,17 @@ func (db *DB) CreateStore(ctx context.Context, s *coffer.Store, wrappedKey []byt
 			s.ID, s.KeyID, wrappedKey); err != nil {
 			return fmt.Errorf("create store key: %w", err)
 		}
+		w.afterCommit(func() { w.stores.put(s) })
 		return nil
 	})
 }
 
-// Store returns a store of the account by id or name (ENOTFOUND).
+// Store returns a store of the account by id, else by name, with its
+// current Gen (ENOTFOUND). It answers from memory.
 func (db *DB) Store(ctx context.Context, accountID, ref string) (*coffer.Store, error) {
-	s, err := scanStore(db.rs.store.QueryRowContext(ctx, accountID, ref))
-	if errors.Is(err, sql.ErrNoRows) {
+	s, ok := db.stores.get(accountID, ref)
+	if !ok {
 		return nil, coffer.Errorf(coffer.ENOTFOUND, "store not found")
-	} else if err != nil {
-		return nil, fmt.Errorf("read store: %w", err)
 	}
 	return s, nil
 }
@@ -98,7 +168,7 @@ func (db *DB) Stores(ctx context.Context, accountID string, after string, limit 
 func scanStore(sc scanner) (*coffer.Store, error) {
 	var s coffer.Store
 	var created, updated int64
-	if err := sc.Scan(&s.ID, &s.AccountID, &s.Name, &s.Comment, &s.KeyID, &created, &updated); err != nil {
+	if err := sc.Scan(&s.ID, &s.AccountID, &s.Name, &s.Comment, &s.KeyID, &s.Gen, &created, &updated); err != nil {
 		return nil, err
 	}
 	s.CreatedAt, s.UpdatedAt = fromNanos(created), fromNanos(updated)
@@ -111,32 +181,37 @@ func scanStore(sc scanner) (*coffer.Store, error) {
 func (db *DB) DeleteStore(ctx context.Context, accountID, storeID string, force bool, ev *coffer.AuditEvent) error {
 	return db.do(ctx, ev, func(w *writer) error {
 		fillEvent(ev, accountID, storeID, "")
-		if ok, err := w.storeOf(accountID, storeID); err != nil {
-			return err
-		} else if !ok {
-			return coffer.Errorf(coffer.ENOTFOUND, "store not found")
-		}
-		if !force {
-			var live int
-			if err := w.conn.QueryRowContext(w.ctx, `SELECT count(*) FROM secrets
-				WHERE store_id = ? AND status <> 'deleted'`, storeID).Scan(&live); err != nil {
-				return fmt.Errorf("delete store: %w", err)
-			} else if live > 0 {
-				return coffer.Errorf(coffer.ECONFLICT, "store holds %d secrets that are not deleted", live)
-			}
-		}
-		for _, q := range []string{
-			`DELETE FROM versions WHERE secret_id IN (SELECT id FROM secrets WHERE store_id = ?)`,
-			`DELETE FROM secrets WHERE store_id = ?`,
-			`DELETE FROM store_keys WHERE store_id = ?`,
-			`DELETE FROM stores WHERE id = ?`,
-		} {
-			if _, err := w.conn.ExecContext(w.ctx, q, storeID); err != nil {
-				return fmt.Errorf("delete store: %w", err)
-			}
-		}
-		return nil
+		return w.deleteStore(accountID, storeID, force)
 	})
+}
+
+func (w *writer) deleteStore(accountID, storeID string, force bool) error {
+	if ok, err := w.storeOf(accountID, storeID); err != nil {
+		return err
+	} else if !ok {
+		return coffer.Errorf(coffer.ENOTFOUND, "store not found")
+	}
+	if !force {
+		var live int
+		if err := w.conn.QueryRowContext(w.ctx, `SELECT count(*) FROM secrets
+			WHERE store_id = ? AND status <> 'deleted'`, storeID).Scan(&live); err != nil {
+			return fmt.Errorf("delete store: %w", err)
+		} else if live > 0 {
+			return coffer.Errorf(coffer.ECONFLICT, "store holds %d secrets that are not deleted", live)
+		}
+	}
+	for _, q := range []string{
+		`DELETE FROM versions WHERE secret_id IN (SELECT id FROM secrets WHERE store_id = ?)`,
+		`DELETE FROM secrets WHERE store_id = ?`,
+		`DELETE FROM store_keys WHERE store_id = ?`,
+		`DELETE FROM stores WHERE id = ?`,
+	} {
+		if _, err := w.conn.ExecContext(w.ctx, q, storeID); err != nil {
+			return fmt.Errorf("delete store: %w", err)
+		}
+	}
+	w.afterCommit(func() { w.stores.remove(storeID) })
+	return nil
 }
 
 // storeOf reports whether the store exists in the account, inside the write
@@ -147,6 +222,28 @@ func (w *writer) storeOf(accountID, storeID string) (bool, error) {
 		return false, fmt.Errorf("read store: %w", err)
 	}
 	return n > 0, nil
+}
+
+// touchStore marks a store whose secrets or versions the op changes: if the
+// op succeeds, the batch changes the store's generation (once, however many
+// of its ops touch the store).
+func (w *writer) touchStore(storeID string) { w.touched = append(w.touched, storeID) }
+
+// bumpGens changes the generation of every store the batch's successful ops
+// touched, inside the batch's transaction.
+func (w *writer) bumpGens() error {
+	slices.Sort(w.touched)
+	for _, id := range slices.Compact(w.touched) {
+		var gen int64
+		err := w.bumpGen.QueryRowContext(w.ctx, id).Scan(&gen)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue // deleted later in the batch
+		} else if err != nil {
+			return fmt.Errorf("touch store: %w", err)
+		}
+		w.afterCommit(func() { w.stores.setGen(id, gen) })
+	}
+	return nil
 }
 
 // StoreKey returns a wrapped data key of a store of the account (ENOTFOUND).

@@ -74,6 +74,10 @@ type writer struct {
 	seq  int64
 	hash []byte
 
+	stores  *storeIndex
+	touched []string // stores whose secrets the batch changes; see touchStore
+	after   []func() // what the batch changes in memory once it commits
+
 	begin, commit, rollback *sql.Stmt
 	savepoint, release      *sql.Stmt
 	rollbackTo              *sql.Stmt
@@ -85,11 +89,11 @@ type writer struct {
 	// Statements of the hot write paths.
 	storeExists, liveSecret, secretByID *sql.Stmt
 	insertSecret, saveSecret            *sql.Stmt
-	bumpVersion, insertVersion          *sql.Stmt
+	bumpVersion, insertVersion, bumpGen *sql.Stmt
 }
 
-func newWriter(ctx context.Context, conn *sql.Conn, opts Options) (*writer, error) {
-	w := &writer{conn: conn, ctx: context.Background(), headMAC: opts.HeadMAC, maxBatch: opts.MaxBatch}
+func newWriter(ctx context.Context, conn *sql.Conn, stores *storeIndex, opts Options) (*writer, error) {
+	w := &writer{conn: conn, ctx: context.Background(), headMAC: opts.HeadMAC, maxBatch: opts.MaxBatch, stores: stores}
 	var err error
 	if w.seq, w.hash, err = loadTail(ctx, conn); err != nil {
 		return nil, err
@@ -107,6 +111,7 @@ func newWriter(ctx context.Context, conn *sql.Conn, opts Options) (*writer, erro
 		{&w.putHead, `INSERT INTO meta (key, value) VALUES ('` + headKey + `', ?)
 			ON CONFLICT (key) DO UPDATE SET value = excluded.value`},
 		{&w.storeExists, `SELECT count(*) FROM stores WHERE id = ? AND account_id = ?`},
+		{&w.bumpGen, `UPDATE stores SET gen = gen + 1 WHERE id = ? RETURNING gen`},
 		{&w.liveSecret, `SELECT ` + secretCols + ` FROM secrets WHERE store_id = ? AND name = ? AND status <> 'deleted'`},
 		{&w.secretByID, `SELECT ` + secretCols + ` FROM secrets WHERE id = ? AND account_id = ?`},
 		{&w.insertSecret, insertSecretSQL},
@@ -178,7 +183,8 @@ func (w *writer) insertAuditStmt(n int) (*sql.Stmt, error) {
 func (w *writer) close() error {
 	var errs []error
 	stmts := []*sql.Stmt{w.begin, w.commit, w.rollback, w.savepoint, w.release, w.rollbackTo, w.putHead,
-		w.storeExists, w.liveSecret, w.secretByID, w.insertSecret, w.saveSecret, w.bumpVersion, w.insertVersion}
+		w.storeExists, w.liveSecret, w.secretByID, w.insertSecret, w.saveSecret, w.bumpVersion, w.insertVersion,
+		w.bumpGen}
 	for _, s := range append(stmts, w.insertAudit[:]...) {
 		if s != nil {
 			errs = append(errs, s.Close())
@@ -224,6 +230,13 @@ func (w *writer) run(batch []*op) {
 		_, err = w.commit.ExecContext(w.ctx)
 	}
 	if err == nil {
+		for _, f := range w.after {
+			f()
+		}
+	}
+	clear(w.after)
+	w.after = w.after[:0]
+	if err == nil {
 		return
 	}
 	w.rollback.ExecContext(w.ctx) // fails when SQLite already rolled back
@@ -246,7 +259,7 @@ func (w *writer) apply(batch []*op) error {
 	if _, err := w.begin.ExecContext(w.ctx); err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
-	w.events = w.events[:0]
+	w.events, w.touched, w.after = w.events[:0], w.touched[:0], w.after[:0]
 	for _, o := range batch {
 		if o.apply != nil {
 			if err := w.applyOp(o); err != nil {
@@ -272,6 +285,9 @@ func (w *writer) apply(batch []*op) error {
 			ev.Chain(w.seq+int64(len(w.events))+1, prev)
 			w.events = append(w.events, ev)
 		}
+	}
+	if err := w.bumpGens(); err != nil {
+		return err
 	}
 	if len(w.events) == 0 {
 		return nil
@@ -317,8 +333,12 @@ func (w *writer) applyOp(o *op) error {
 	if _, err := w.savepoint.ExecContext(w.ctx); err != nil {
 		return fmt.Errorf("savepoint: %w", err)
 	}
+	touched, after := len(w.touched), len(w.after)
 	o.err = w.call(o.apply)
 	if o.err != nil {
+		w.touched = w.touched[:touched]
+		clear(w.after[after:])
+		w.after = w.after[:after]
 		if _, err := w.rollbackTo.ExecContext(w.ctx); err != nil {
 			return fmt.Errorf("roll back op: %w (op failed: %w)", err, o.err)
 		}
@@ -328,6 +348,9 @@ func (w *writer) applyOp(o *op) error {
 	}
 	return nil
 }
+
+// afterCommit has f run once the op's batch commits, if the op succeeds.
+func (w *writer) afterCommit(f func()) { w.after = append(w.after, f) }
 
 // call runs apply and turns a panic (in a caller's Seal, say) into an error,
 // so that the writer survives it.

@@ -26,6 +26,66 @@ func (r *runner) stores() {
 		_, err = e.s.Store(e.ctx, a.ID, coffer.NewID())
 		wantCode(t, "Store of a missing id", err, coffer.ENOTFOUND)
 	})
+	r.run("Store/Gen", func(t *testing.T, e *env) {
+		a := e.account()
+		st, other := e.store(a, "prod"), e.store(a, "dev")
+		gen := func() int64 {
+			t.Helper()
+			byID, err := e.s.Store(e.ctx, a.ID, st.ID)
+			noErr(t, "Store(id)", err)
+			byName, err := e.s.Store(e.ctx, a.ID, st.Name)
+			noErr(t, "Store(name)", err)
+			if byID.Gen != byName.Gen {
+				t.Fatalf("Gen: got %d by id and %d by name, want the same", byID.Gen, byName.Gen)
+			}
+			return byID.Gen
+		}
+		var s *coffer.Secret
+		seen := map[int64]bool{gen(): true}
+		for _, step := range []struct {
+			what   string
+			change bool
+			do     func()
+		}{
+			{"create", true, func() { s = e.create(st, "db/password", "v1") }},
+			{"create pending", true, func() { e.createPending(st, "api/token") }},
+			{"new version", true, func() { e.put(st, "db/password", "v2") }},
+			{"read", false, func() { e.value(st, "db/password", 0) }},
+			{"refused write", false, func() {
+				_, err := e.write(st, "db/password", "v3", 1)
+				wantCode(t, "stale write", err, coffer.EPRECONDITION)
+			}},
+			{"metadata update", true, func() {
+				_, err := e.s.UpdateSecret(e.ctx, a.ID, s.ID, &coffer.SecretUpdate{Comment: ptr("x"), At: e.now()}, e.ev("secret.update"))
+				noErr(t, "UpdateSecret", err)
+			}},
+			{"write to another store", false, func() { e.create(other, "db/password", "v1") }},
+			{"audit event", false, func() { noErr(t, "Audit", e.s.Audit(e.ctx, e.ev("secret.reveal"))) }},
+			{"destroy version", true, func() {
+				noErr(t, "DestroyVersion", e.s.DestroyVersion(e.ctx, a.ID, s.ID, 1, e.now(), e.ev("version.destroy")))
+			}},
+			{"soft delete", true, func() { e.delete(s) }},
+			{"undelete", true, func() {
+				_, err := e.setStatus(s, coffer.StatusActive)
+				noErr(t, "undelete", err)
+			}},
+			{"delete again", true, func() { e.delete(s) }},
+			{"purge", true, func() { noErr(t, "PurgeSecret", e.s.PurgeSecret(e.ctx, a.ID, s.ID, e.ev("secret.purge"))) }},
+		} {
+			before := gen()
+			step.do()
+			after := gen()
+			switch {
+			case step.change && after == before:
+				t.Fatalf("%s: Gen stayed %d, want a change", step.what, after)
+			case !step.change && after != before:
+				t.Fatalf("%s: Gen went from %d to %d, want no change", step.what, before, after)
+			case step.change && seen[after]:
+				t.Fatalf("%s: Gen went back to %d, want a value it never had", step.what, after)
+			}
+			seen[after] = true
+		}
+	})
 	r.run("Store/ErrConflictName", func(t *testing.T, e *env) {
 		a := e.account()
 		s := e.store(a, "prod")
