@@ -335,10 +335,8 @@ func (db *DB) Secrets(ctx context.Context, accountID, storeID string, q coffer.S
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list secrets: %w", err)
 	}
-	if len(out) == 0 {
-		if err := db.checkStore(ctx, accountID, storeID); err != nil {
-			return nil, err
-		}
+	if len(out) == 0 && !db.stores.has(accountID, storeID) {
+		return nil, coffer.Errorf(coffer.ENOTFOUND, "store not found")
 	}
 	return out, nil
 }
@@ -354,18 +352,6 @@ func prefixEnd(p string) (string, bool) {
 		}
 	}
 	return "", false
-}
-
-// checkStore returns ENOTFOUND unless the store exists in the account.
-func (db *DB) checkStore(ctx context.Context, accountID, storeID string) error {
-	var n int
-	if err := db.read.QueryRowContext(ctx, `SELECT count(*) FROM stores WHERE id = ? AND account_id = ?`,
-		storeID, accountID).Scan(&n); err != nil {
-		return fmt.Errorf("read store: %w", err)
-	} else if n == 0 {
-		return coffer.Errorf(coffer.ENOTFOUND, "store not found")
-	}
-	return nil
 }
 
 // UpdateSecret changes a secret's metadata or status; see

@@ -63,6 +63,14 @@ func (x *storeIndex) get(accountID, ref string) (*coffer.Store, bool) {
 	return &c, true
 }
 
+// has reports whether the account has a store with id id.
+func (x *storeIndex) has(accountID, id string) bool {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	s := x.byID[id]
+	return s != nil && s.AccountID == accountID
+}
+
 func (x *storeIndex) put(s *coffer.Store) {
 	c := *s
 	x.mu.Lock()
