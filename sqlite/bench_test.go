@@ -156,3 +156,19 @@ func BenchmarkRevealParallel(b *testing.B) {
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "reads/s")
 }
+
+// BenchmarkStore resolves a store by name, as every request does.
+func BenchmarkStore(b *testing.B) {
+	ctx := context.Background()
+	db := MustOpenDB(b)
+	a, _ := fixture(b, db)
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := db.Store(ctx, a.ID, "prod"); err != nil {
+				b.Errorf("Store: %v", err)
+				return
+			}
+		}
+	})
+}
