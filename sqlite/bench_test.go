@@ -9,22 +9,31 @@ import (
 	"testing"
 
 	"github.com/coffer-dev/coffer"
+	"github.com/coffer-dev/coffer/sqlite"
 )
 
 // benchSecrets is the number of secrets the benchmarks spread over.
 const benchSecrets = 1000
 
+// benchDB opens a database with an account, a store and benchSecrets secrets
+// named app/secret-0000 and up.
+func benchDB(b *testing.B) (*sqlite.DB, *coffer.Account, *coffer.Store) {
+	b.Helper()
+	db := MustOpenDB(b)
+	a, st := fixture(b, db)
+	for i := range benchSecrets {
+		if _, err := put(context.Background(), db, st, fmt.Sprintf("app/secret-%04d", i), "value"); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return db, a, st
+}
+
 // BenchmarkReadVersion reads the latest version of random secrets by store
 // name and secret name, as a value read does, from parallel goroutines.
 func BenchmarkReadVersion(b *testing.B) {
 	ctx := context.Background()
-	db := MustOpenDB(b)
-	a, st := fixture(b, db)
-	for i := range benchSecrets {
-		if _, err := put(ctx, db, st, fmt.Sprintf("app/secret-%04d", i), "value"); err != nil {
-			b.Fatal(err)
-		}
-	}
+	db, a, _ := benchDB(b)
 	b.ReportAllocs()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
@@ -55,13 +64,7 @@ func BenchmarkWriteSecretParallel(b *testing.B) {
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			ctx := context.Background()
-			db := MustOpenDB(b)
-			_, st := fixture(b, db)
-			for i := range benchSecrets {
-				if _, err := put(ctx, db, st, fmt.Sprintf("app/secret-%04d", i), "value"); err != nil {
-					b.Fatal(err)
-				}
-			}
+			db, _, st := benchDB(b)
 			var n atomic.Int64
 			b.SetParallelism(parallelism(64))
 			b.ReportAllocs()
@@ -124,13 +127,7 @@ func runtimeProcs() int { return runtime.GOMAXPROCS(0) }
 // readers' page caches, as in production.
 func BenchmarkRevealParallel(b *testing.B) {
 	ctx := context.Background()
-	db := MustOpenDB(b)
-	a, st := fixture(b, db)
-	for i := range benchSecrets {
-		if _, err := put(ctx, db, st, fmt.Sprintf("app/secret-%04d", i), "value"); err != nil {
-			b.Fatal(err)
-		}
-	}
+	db, a, _ := benchDB(b)
 	b.SetParallelism(parallelism(64))
 	b.ReportAllocs()
 	b.ResetTimer()
