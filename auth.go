@@ -152,6 +152,21 @@ func (c *Caller) Allows(action Action, storeID, storeName, secret string) (bool,
 	return false, ""
 }
 
+// AllowsEvery reports whether the caller may do action on every secret of
+// the store, present and future.
+func (c *Caller) AllowsEvery(action Action, storeID, storeName string) bool {
+	if c.Admin {
+		return true
+	}
+	for i := range c.Scopes {
+		s := &c.Scopes[i]
+		if (s.Secret == "" || s.Secret == "*") && s.Allows(action, storeID, storeName, "") {
+			return true
+		}
+	}
+	return false
+}
+
 // String renders the scope in the CLI grammar store:secret:action,action.
 func (s *Scope) String() string {
 	var b strings.Builder

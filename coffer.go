@@ -52,11 +52,15 @@ type Principal struct {
 
 // Store is a named group of secrets with its own data-encryption key.
 type Store struct {
-	ID        string    `json:"id"`
-	AccountID string    `json:"account_id"`
-	Name      string    `json:"name"`
-	Comment   string    `json:"comment,omitempty"`
-	KeyID     int       `json:"-"` // data key used for new versions
+	ID        string `json:"id"`
+	AccountID string `json:"account_id"`
+	Name      string `json:"name"`
+	Comment   string `json:"comment,omitempty"`
+	KeyID     int    `json:"-"` // data key used for new versions
+	// Gen changes, in the same transaction, with every change to the store's
+	// secrets or versions. Caches of what a store holds are valid while the
+	// store's Gen is unchanged, on any number of servers.
+	Gen       int64     `json:"-"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
 }

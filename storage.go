@@ -51,7 +51,11 @@ type Storage interface {
 	// CreateStore adds a store with its first data key, wrapped by the master
 	// key (ECONFLICT if the name is taken in the account).
 	CreateStore(ctx context.Context, s *Store, wrappedKey []byte, ev *AuditEvent) error
-	// Store returns a store by id or name (ENOTFOUND).
+	// Store returns a store by id or name (ENOTFOUND), with its current Gen.
+	// Every write below that changes a secret or version of a store (create,
+	// new version, metadata, status, purge, destroy) changes the store's Gen
+	// in the same transaction. It is the hot path of every request: engines
+	// may answer it from memory only if they see every write.
 	Store(ctx context.Context, accountID, ref string) (*Store, error)
 	// Stores lists stores ordered by name, after the given name.
 	Stores(ctx context.Context, accountID string, after string, limit int) ([]*Store, error)

@@ -246,6 +246,15 @@ func (s *Service) Secrets(ctx context.Context, storeRef string, q coffer.ListSec
 	if err != nil {
 		return nil, err
 	}
+	// Callers who may list every secret of the store share cached pages;
+	// others get a page filtered to what their scopes show.
+	all := c.AllowsEvery(coffer.ActionList, st.ID, st.Name)
+	key := listKey{st.ID, q.Prefix, q.Cursor, limit, q.IncludeDeleted}
+	if all {
+		if page, ok := s.lists.get(key, st.Gen); ok {
+			return page, nil
+		}
+	}
 	secrets, err := s.storage.Secrets(ctx, c.AccountID, st.ID, coffer.SecretQuery{
 		Prefix: q.Prefix, AfterName: after[0], AfterID: after[1], Limit: limit + 1, IncludeDeleted: q.IncludeDeleted,
 	})
@@ -259,15 +268,17 @@ func (s *Service) Secrets(ctx context.Context, storeRef string, q coffer.ListSec
 		last := secrets[limit-1]
 		page.NextCursor = encodeCursor(last.Name, last.ID)
 	}
-	if !c.Admin {
-		page.Secrets = make([]*coffer.Secret, 0, len(secrets))
-		for _, sec := range secrets {
-			if ok, _ := c.Allows(coffer.ActionList, st.ID, st.Name, sec.Name); ok {
-				page.Secrets = append(page.Secrets, sec)
-			}
+	if all {
+		s.lists.put(key, st.Gen, page)
+		return page, nil
+	}
+	filtered := make([]*coffer.Secret, 0, len(secrets))
+	for _, sec := range secrets {
+		if ok, _ := c.Allows(coffer.ActionList, st.ID, st.Name, sec.Name); ok {
+			filtered = append(filtered, sec)
 		}
 	}
-	return page, nil
+	return &coffer.SecretPage{Secrets: filtered, NextCursor: page.NextCursor}, nil
 }
 
 // UpdateSecret implements coffer.SecretService.
@@ -306,20 +317,22 @@ func (s *Service) Reveal(ctx context.Context, storeRef, ref string, version int)
 	}
 	ev := s.event(c, "secret.reveal")
 	ev.Name, ev.Version = ref, version
-	// Admin keys skip the scope check, so they resolve store and secret in
-	// one query. Other keys resolve the store first: scopes may name it by
-	// id or by name.
-	var st *coffer.Store
-	if !c.Admin {
-		if st, err = s.storage.Store(ctx, c.AccountID, storeRef); err != nil {
+	st, err := s.storage.Store(ctx, c.AccountID, storeRef)
+	if err != nil {
+		return nil, err
+	}
+	// A key that may not reveal the name is refused before storage is asked,
+	// so it cannot learn which names exist. Refs that are ids are checked
+	// against the real name below.
+	if !c.Admin && !coffer.IsID(ref) {
+		if err := s.authorize(ctx, c, coffer.ActionReveal, st, ref, ev); err != nil {
 			return nil, err
 		}
-		storeRef = st.ID
 	}
-	sec, v, err := s.storage.ReadVersion(ctx, c.AccountID, storeRef, ref, version)
+	sec, v, err := s.readVersion(ctx, c.AccountID, st, ref, version)
 	if err != nil {
 		if code := coffer.ErrorCode(err); code == coffer.ENOTFOUND {
-			ev.Outcome = code
+			ev.StoreID, ev.Outcome = st.ID, code
 			if aerr := s.audit(ctx, ev); aerr != nil {
 				return nil, aerr
 			}
@@ -341,6 +354,21 @@ func (s *Service) Reveal(ctx context.Context, storeRef, ref string, version int)
 		return nil, err
 	}
 	return &coffer.Value{Name: sec.Name, Version: v.Number, Data: plain}, nil
+}
+
+// readVersion is storage.ReadVersion behind a cache that is valid while the
+// store's Gen is unchanged.
+func (s *Service) readVersion(ctx context.Context, accountID string, st *coffer.Store, ref string, version int) (*coffer.Secret, *coffer.Version, error) {
+	key := versionKey{st.ID, ref, version}
+	if hit, ok := s.versions.get(key, st.Gen); ok {
+		return hit.sec, hit.v, nil
+	}
+	sec, v, err := s.storage.ReadVersion(ctx, accountID, st.ID, ref, version)
+	if err != nil {
+		return nil, nil, err
+	}
+	s.versions.put(key, st.Gen, versionHit{sec, v})
+	return sec, v, nil
 }
 
 // RevealMany implements coffer.SecretService.
@@ -386,7 +414,7 @@ func (s *Service) RevealMany(ctx context.Context, storeRef string, q *coffer.Rev
 	}
 	var evs []*coffer.AuditEvent
 	for _, n := range names {
-		sec, v, err := s.storage.ReadVersion(ctx, c.AccountID, st.ID, n, 0)
+		sec, v, err := s.readVersion(ctx, c.AccountID, st, n, 0)
 		if coffer.ErrorCode(err) == coffer.ENOTFOUND {
 			page.Missing = append(page.Missing, n)
 			continue

@@ -48,6 +48,9 @@ type Service struct {
 	usedMu sync.Mutex
 	used   map[string]time.Time // last-used times not yet written
 
+	lists    genCache[listKey, *coffer.SecretPage] // unfiltered listing pages
+	versions genCache[versionKey, versionHit]      // value lookups, ciphertext included
+
 	stop chan struct{}
 	done chan struct{}
 }

@@ -500,3 +500,50 @@ func TestRestart(t *testing.T) {
 		}
 	})
 }
+
+// TestCachesFollowWrites reads values and listings (which the service caches
+// by store generation) around every kind of write and checks that no read
+// returns what a write replaced.
+func TestCachesFollowWrites(t *testing.T) {
+	base, token := startServer(t)
+	a := &rawAPI{t: t, base: base, token: token}
+	a.must(201, "POST", "/v1/stores", map[string]any{"name": "c"})
+	names := func() string {
+		var out []string
+		for _, s := range a.must(200, "GET", "/v1/stores/c/secrets?deleted=true", nil).JSON(t)["secrets"].([]any) {
+			m := s.(map[string]any)
+			out = append(out, fmt.Sprintf("%s:%v:%v", m["name"], m["status"], m["version"]))
+		}
+		return strings.Join(out, ",")
+	}
+	check := func(step, wantList, wantValue string) {
+		t.Helper()
+		if got := names(); got != wantList {
+			t.Errorf("%s: listing got %s, want %s", step, got, wantList)
+		}
+		r := a.do("GET", "/v1/stores/c/secrets/K/value", nil)
+		got := fmt.Sprint(r.Status)
+		if r.Status == 200 {
+			got, _ = value(t, r)
+		}
+		if got != wantValue {
+			t.Errorf("%s: value got %s, want %s", step, got, wantValue)
+		}
+	}
+	check("empty", "", "404")
+	a.must(201, "PUT", "/v1/stores/c/secrets/K", map[string]any{"value": "a"})
+	check("create", "K:active:1", "a")
+	a.must(200, "PUT", "/v1/stores/c/secrets/K", map[string]any{"value": "b"})
+	check("new version", "K:active:2", "b")
+	a.must(200, "POST", "/v1/stores/c/secrets/K/rollback", map[string]any{"version": 1})
+	check("rollback", "K:active:3", "a")
+	a.must(204, "DELETE", "/v1/stores/c/secrets/K/versions/3", nil)
+	check("destroy latest", "K:active:3", "404")
+	a.must(200, "PUT", "/v1/stores/c/secrets/K", map[string]any{"value": "d"})
+	id := a.must(200, "GET", "/v1/stores/c/secrets/K", nil).JSON(t)["id"].(string)
+	check("after destroy", "K:active:4", "d")
+	a.must(200, "DELETE", "/v1/stores/c/secrets/K", nil)
+	check("delete", "K:deleted:4", "404")
+	a.must(200, "POST", "/v1/stores/c/secrets/"+id+"/undelete", nil)
+	check("undelete", "K:active:4", "d")
+}
