@@ -4,8 +4,11 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 .PHONY: check fmt vet lint test run bench
 
-check: fmt vet lint test
-	@test -z "$$(git status --porcelain 2>/dev/null)" || { git status --porcelain; echo "check: the tests left files behind"; exit 1; }
+check: fmt vet lint
+	@git status --porcelain 2>/dev/null > .check-before || true
+	$(MAKE) test
+	@git status --porcelain 2>/dev/null | diff .check-before - >/dev/null || { echo "check: the tests changed the tree:"; git status --porcelain | diff .check-before - ; rm -f .check-before; exit 1; }
+	@rm -f .check-before
 
 fmt:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -94,7 +94,7 @@ func cliRunCommand(ctx context.Context, env *Env, cmd *clientCommand, args []str
 	switch {
 	case err == nil:
 		return nil
-	case errors.Is(err, cliErrHelpShown):
+	case errors.Is(err, errCLIHelpShown):
 		return nil
 	case errors.As(err, &exit):
 		return exit
@@ -103,8 +103,8 @@ func cliRunCommand(ctx context.Context, env *Env, cmd *clientCommand, args []str
 	return exitError{1}
 }
 
-// cliErrHelpShown ends a command after --help printed its help.
-var cliErrHelpShown = errors.New("help shown")
+// errCLIHelpShown ends a command after --help printed its help.
+var errCLIHelpShown = errors.New("help shown")
 
 // cliDescribeError renders an error for the terminal: a server error as its
 // message and code, with a hint where one helps.
@@ -166,7 +166,7 @@ func (c *cli) ParseLeading(args []string) ([]string, error) {
 func (c *cli) flagError(err error) error {
 	if errors.Is(err, flag.ErrHelp) {
 		c.printHelp(c.Stdout)
-		return cliErrHelpShown
+		return errCLIHelpShown
 	}
 	return c.usageError("")
 }
