@@ -126,16 +126,26 @@ func (k *APIKey) Usable(now time.Time) bool {
 	return k.RevokedAt == nil && (k.ExpiresAt == nil || now.Before(*k.ExpiresAt))
 }
 
+// Credential is what a request presents to authenticate.
+type Credential struct {
+	Token    string // the API key or token exactly as sent
+	RemoteIP string // the client address: failed attempts are limited per address
+}
+
 // Caller is the authenticated identity of a request.
 type Caller struct {
 	AccountID   string
 	PrincipalID string
 	KeyID       string
 	Admin       bool
-	Scopes      []Scope
-	RemoteAddr  string
-	RequestID   string
-	Face        string // native, cloudflare, truefoundry, chutes, bytenite
+	// Operator marks an admin key of the operator account (the account made
+	// at first start): the server's administrator, who manages accounts.
+	Operator   bool
+	Scopes     []Scope
+	ExpiresAt  *time.Time // of the key; keys it mints may not outlive it
+	RemoteAddr string
+	RequestID  string
+	Face       string // native, cloudflare, truefoundry, chutes, bytenite
 }
 
 // Allows reports whether the caller may do action on the named secret (or on
@@ -218,4 +228,66 @@ func NewContext(ctx context.Context, c *Caller) context.Context {
 func CallerFrom(ctx context.Context) *Caller {
 	c, _ := ctx.Value(callerKey{}).(*Caller)
 	return c
+}
+
+// Covers reports whether s grants everything t grants, so that a key holding
+// s may mint a key holding t. Stores named differently (one by id, one by
+// name) are not assumed to be the same store.
+func (s *Scope) Covers(t *Scope) bool {
+	if t.ObjectType != "" || s.ObjectType != "" {
+		if t.ObjectType == "" {
+			t2 := *t
+			t2.ObjectType = "secrets"
+			t = &t2
+		}
+		if s.ObjectType != "" && s.ObjectType != t.ObjectType ||
+			s.ObjectType == "" && t.ObjectType != "secrets" ||
+			s.ObjectID != "" && s.ObjectID != t.ObjectID {
+			return false
+		}
+	}
+	if s.Store != "" && s.Store != "*" && s.Store != t.Store {
+		return false
+	}
+	if !covers(s.Secret, t.Secret) {
+		return false
+	}
+	for _, a := range t.Actions {
+		if !s.has(a) {
+			return false
+		}
+	}
+	return true
+}
+
+// covers reports whether secret pattern p matches everything pattern q does.
+func covers(p, q string) bool {
+	if p == "" || p == "*" {
+		return true
+	}
+	if q == "" || q == "*" {
+		return false
+	}
+	if pp, ok := strings.CutSuffix(p, "*"); ok {
+		return strings.HasPrefix(strings.TrimSuffix(q, "*"), pp)
+	}
+	return p == q
+}
+
+// CoveredBy reports whether every scope of child is covered by one scope of
+// parent.
+func CoveredBy(child, parent []Scope) bool {
+	for i := range child {
+		ok := false
+		for j := range parent {
+			if parent[j].Covers(&child[i]) {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			return false
+		}
+	}
+	return true
 }

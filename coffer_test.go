@@ -278,3 +278,46 @@ func TestSecretAppendJSON(t *testing.T) {
 		t.Errorf("empty page: got %s", got)
 	}
 }
+
+func TestScopeCovers(t *testing.T) {
+	for _, tt := range []struct {
+		parent, child string
+		want          bool
+	}{
+		{"*:*:read,reveal", "prod:db/*:reveal", true},
+		{"prod:*:read,reveal", "prod:db/*:reveal", true},
+		{"prod:*:read", "prod:db/*:reveal", false},         // more actions
+		{"prod:*:reveal", "*:*:reveal", false},             // more stores
+		{"prod:*:reveal", "dev:*:reveal", false},           // another store
+		{"prod:db/*:reveal", "prod:db/pw:reveal", true},    // a name under the prefix
+		{"prod:db/*:reveal", "prod:db/x/*:reveal", true},   // a narrower prefix
+		{"prod:db/*:reveal", "prod:d*:reveal", false},      // a wider prefix
+		{"prod:db/*:reveal", "prod:*:reveal", false},       // every secret
+		{"prod:db/pw:reveal", "prod:db/pw:reveal", true},   // the same name
+		{"prod:db/pw:reveal", "prod:db/pw*:reveal", false}, // a prefix of the name
+		{"prod:db/pw:reveal", "prod:db/pw2:reveal", false}, // another name
+		{"prod:*:admin", "prod:*:write", false},            // admin is an action, not a superset
+		{"prod:*:list,read,reveal", "prod:*:list,read", true},
+	} {
+		p, err := coffer.ParseScope(tt.parent)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := coffer.ParseScope(tt.child)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := p.Covers(&c); got != tt.want {
+			t.Errorf("%s covers %s: got %v, want %v", tt.parent, tt.child, got, tt.want)
+		}
+	}
+	chutes := coffer.Scope{ObjectType: "images", ObjectID: "img1", Actions: []coffer.Action{coffer.ActionRead}}
+	anyImage := coffer.Scope{ObjectType: "images", Actions: []coffer.Action{coffer.ActionRead, coffer.ActionWrite}}
+	secrets := coffer.Scope{Actions: []coffer.Action{coffer.ActionRead}}
+	if !anyImage.Covers(&chutes) || chutes.Covers(&anyImage) || secrets.Covers(&chutes) || chutes.Covers(&secrets) {
+		t.Error("object-type scopes: wrong coverage")
+	}
+	if !coffer.CoveredBy([]coffer.Scope{chutes}, []coffer.Scope{secrets, anyImage}) || coffer.CoveredBy([]coffer.Scope{chutes, secrets}, []coffer.Scope{anyImage}) {
+		t.Error("CoveredBy: wrong result")
+	}
+}

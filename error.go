@@ -3,6 +3,7 @@ package coffer
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Error codes. They are the whole error vocabulary of coffer: every adapter
@@ -27,6 +28,9 @@ const (
 type Error struct {
 	Code    string
 	Message string
+	// RetryAfter, with ERATELIMIT or EUNAVAILABLE, tells the caller when to
+	// try again (sent as the Retry-After header).
+	RetryAfter time.Duration
 }
 
 // Error implements the error interface.

@@ -78,10 +78,46 @@ type AuditService interface {
 	VerifyAudit(ctx context.Context) (*AuditReport, error)
 }
 
-// Authenticator turns a presented token into a caller (EUNAUTHORIZED, with no
-// hint whether the key is unknown, revoked or expired).
+// Authenticator turns a presented credential into a caller: EUNAUTHORIZED,
+// with no hint whether the key is unknown, revoked or expired, or
+// ERATELIMIT (with RetryAfter) once an address or a key id has failed too
+// often. Failed attempts are audited.
 type Authenticator interface {
-	Authenticate(ctx context.Context, token string) (*Caller, error)
+	Authenticate(ctx context.Context, cred Credential) (*Caller, error)
+}
+
+// AccountService manages tenants and who acts in them.
+type AccountService interface {
+	// CreateAccount makes an account with a first principal ("admin") and an
+	// admin key for it, and returns the key's token, shown only this once.
+	// Only the operator may call it (EFORBIDDEN); EINVALID.
+	CreateAccount(ctx context.Context, in *AccountCreate) (*AccountCreated, error)
+	// Accounts lists every account (operator only), ordered by id.
+	Accounts(ctx context.Context) ([]*Account, error)
+	// CreatePrincipal adds a user or service account to the caller's account
+	// (admin only; EINVALID, ECONFLICT for a taken name).
+	CreatePrincipal(ctx context.Context, in *PrincipalCreate) (*Principal, error)
+	// Principals lists the principals of the caller's account (admin only).
+	Principals(ctx context.Context) ([]*Principal, error)
+}
+
+// AccountCreate is the input of CreateAccount.
+type AccountCreate struct {
+	Name string `json:"name"`
+}
+
+// AccountCreated is what CreateAccount returns.
+type AccountCreated struct {
+	Account   *Account   `json:"account"`
+	Principal *Principal `json:"principal"`
+	Key       *APIKey    `json:"key"`
+	Token     string     `json:"token"`
+}
+
+// PrincipalCreate is the input of CreatePrincipal.
+type PrincipalCreate struct {
+	Name string `json:"name"`
+	Kind string `json:"kind"` // "user" or "service"
 }
 
 // StoreCreate is the input of CreateStore.
@@ -155,12 +191,16 @@ type ValuePage struct {
 	NextCursor string   `json:"next_cursor,omitempty"`
 }
 
-// APIKeyCreate is the input of CreateAPIKey.
+// APIKeyCreate is the input of CreateAPIKey. An admin key may mint keys for
+// any principal of its account; any other key only for its own principal,
+// never admin, with scopes that its own scopes cover and an expiry no later
+// than its own.
 type APIKeyCreate struct {
-	Name      string     `json:"name"`
-	Admin     bool       `json:"admin"`
-	Scopes    []Scope    `json:"scopes"`
-	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+	Name        string     `json:"name"`
+	PrincipalID string     `json:"principal_id,omitempty"` // default: the caller's principal
+	Admin       bool       `json:"admin"`
+	Scopes      []Scope    `json:"scopes"`
+	ExpiresAt   *time.Time `json:"expires_at,omitempty"`
 }
 
 // AuditPage is one page of audit events.

@@ -33,8 +33,13 @@ type Storage interface {
 	// Accounts lists accounts ordered by id, after the given id.
 	Accounts(ctx context.Context, after string, limit int) ([]*Account, error)
 
-	// CreatePrincipal adds a principal to its account.
+	// CreatePrincipal adds a principal to its account (ECONFLICT when the
+	// account already has a principal of that name).
 	CreatePrincipal(ctx context.Context, p *Principal, ev *AuditEvent) error
+	// Principal returns a principal of the account by id (ENOTFOUND).
+	Principal(ctx context.Context, accountID, id string) (*Principal, error)
+	// Principals lists the principals of an account ordered by name.
+	Principals(ctx context.Context, accountID string) ([]*Principal, error)
 
 	// CreateAPIKey adds a key (ECONFLICT if its id exists).
 	CreateAPIKey(ctx context.Context, k *APIKey, ev *AuditEvent) error

@@ -22,10 +22,11 @@ const MaxBodySize = 256 << 10
 
 // Server is the HTTP face of coffer.
 type Server struct {
-	Secrets coffer.SecretService
-	Keys    coffer.KeyService
-	Audit   coffer.AuditService
-	Auth    coffer.Authenticator
+	Secrets  coffer.SecretService
+	Keys     coffer.KeyService
+	Audit    coffer.AuditService
+	Accounts coffer.AccountService
+	Auth     coffer.Authenticator
 	// Ready reports whether the server can serve: the database answers.
 	Ready    func(ctx context.Context) error
 	Log      *slog.Logger
@@ -70,6 +71,11 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.Handle("POST /v1/keys", auth(s.createKey))
 	mux.Handle("GET /v1/keys", auth(s.listKeys))
 	mux.Handle("DELETE /v1/keys/{id}", auth(s.revokeKey))
+
+	mux.Handle("POST /v1/accounts", auth(s.createAccount))
+	mux.Handle("GET /v1/accounts", auth(s.listAccounts))
+	mux.Handle("POST /v1/principals", auth(s.createPrincipal))
+	mux.Handle("GET /v1/principals", auth(s.listPrincipals))
 
 	mux.Handle("GET /v1/audit", auth(s.listAudit))
 	mux.Handle("GET /v1/audit/verify", auth(s.verifyAudit))

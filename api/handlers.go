@@ -265,10 +265,11 @@ func (s *Server) batchValues(w http.ResponseWriter, r *http.Request) error {
 }
 
 type createKeyRequest struct {
-	Name      string         `json:"name"`
-	Admin     bool           `json:"admin"`
-	Scopes    []coffer.Scope `json:"scopes"`
-	ExpiresAt *time.Time     `json:"expires_at"`
+	Name        string         `json:"name"`
+	PrincipalID string         `json:"principal_id"`
+	Admin       bool           `json:"admin"`
+	Scopes      []coffer.Scope `json:"scopes"`
+	ExpiresAt   *time.Time     `json:"expires_at"`
 }
 
 func (s *Server) createKey(w http.ResponseWriter, r *http.Request) error {
@@ -276,7 +277,7 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request) error {
 	if err := web.DecodeJSON(w, r, MaxBodySize, &in); err != nil {
 		return err
 	}
-	k, token, err := s.Keys.CreateAPIKey(r.Context(), &coffer.APIKeyCreate{Name: in.Name, Admin: in.Admin, Scopes: in.Scopes, ExpiresAt: in.ExpiresAt})
+	k, token, err := s.Keys.CreateAPIKey(r.Context(), &coffer.APIKeyCreate{Name: in.Name, PrincipalID: in.PrincipalID, Admin: in.Admin, Scopes: in.Scopes, ExpiresAt: in.ExpiresAt})
 	if err != nil {
 		return err
 	}
@@ -327,4 +328,49 @@ func (s *Server) verifyAudit(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return web.WriteJSON(w, http.StatusOK, rep)
+}
+
+func (s *Server) createAccount(w http.ResponseWriter, r *http.Request) error {
+	var in coffer.AccountCreate
+	if err := web.DecodeJSON(w, r, MaxBodySize, &in); err != nil {
+		return err
+	}
+	out, err := s.Accounts.CreateAccount(r.Context(), &in)
+	if err != nil {
+		return err
+	}
+	w.Header()["Cache-Control"] = []string{"no-store"}
+	return web.WriteJSON(w, http.StatusCreated, out)
+}
+
+func (s *Server) listAccounts(w http.ResponseWriter, r *http.Request) error {
+	accts, err := s.Accounts.Accounts(r.Context())
+	if err != nil {
+		return err
+	}
+	return web.WriteJSON(w, http.StatusOK, struct {
+		Accounts []*coffer.Account `json:"accounts"`
+	}{accts})
+}
+
+func (s *Server) createPrincipal(w http.ResponseWriter, r *http.Request) error {
+	var in coffer.PrincipalCreate
+	if err := web.DecodeJSON(w, r, MaxBodySize, &in); err != nil {
+		return err
+	}
+	p, err := s.Accounts.CreatePrincipal(r.Context(), &in)
+	if err != nil {
+		return err
+	}
+	return web.WriteJSON(w, http.StatusCreated, p)
+}
+
+func (s *Server) listPrincipals(w http.ResponseWriter, r *http.Request) error {
+	ps, err := s.Accounts.Principals(r.Context())
+	if err != nil {
+		return err
+	}
+	return web.WriteJSON(w, http.StatusOK, struct {
+		Principals []*coffer.Principal `json:"principals"`
+	}{ps})
 }

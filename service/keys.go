@@ -76,25 +76,66 @@ func (s *Service) hashSecret(id string, secret []byte) []byte {
 }
 
 // Authenticate implements coffer.Authenticator. Unknown, revoked and expired
-// keys all answer the same EUNAUTHORIZED after the same work.
-func (s *Service) Authenticate(ctx context.Context, token string) (*coffer.Caller, error) {
-	id, secret, ok := parseToken(token)
-	if !ok {
-		return nil, errUnauthorized
-	}
-	k, err := s.apiKey(ctx, id)
-	if err != nil && coffer.ErrorCode(err) != coffer.ENOTFOUND {
-		return nil, err
-	}
-	sum := s.hashSecret(id, secret)
+// keys and wrong secrets all answer the same EUNAUTHORIZED after the same
+// work; each failure is audited and counts against the client's address and
+// the key id the token names.
+func (s *Service) Authenticate(ctx context.Context, cred coffer.Credential) (*coffer.Caller, error) {
 	now := s.now()
-	if k == nil || !hmac.Equal(sum, k.Hash) || !k.Usable(now) {
+	id, secret, ok := parseToken(cred.Token)
+	ipKey, idKey := "ip:"+cred.RemoteIP, ""
+	if ok {
+		idKey = "key:" + id
+	}
+	if wait := s.limiter.wait(now, ipKey, idKey); wait > 0 {
+		secs := (wait + time.Second - 1) / time.Second
+		return nil, &coffer.Error{Code: coffer.ERATELIMIT, Message: "too many failed authentications; try again later", RetryAfter: secs * time.Second}
+	}
+	var k *coffer.APIKey
+	reason := "no credential"
+	if ok {
+		var err error
+		k, err = s.apiKey(ctx, id)
+		if err != nil && coffer.ErrorCode(err) != coffer.ENOTFOUND {
+			return nil, err
+		}
+		sum := s.hashSecret(id, secret) // also for unknown ids: the same work either way
+		switch {
+		case k == nil:
+			reason = "unknown key"
+		case !hmac.Equal(sum, k.Hash):
+			reason = "wrong secret"
+		case k.RevokedAt != nil:
+			reason = "revoked key"
+		case !k.Usable(now):
+			reason = "expired key"
+		default:
+			reason = ""
+		}
+	} else if cred.Token != "" {
+		reason = "malformed token"
+	}
+	if reason != "" {
+		s.limiter.fail(now, ipKey, idKey)
+		ev := &coffer.AuditEvent{Time: now.UTC(), AccountID: s.operator, KeyID: id, Action: "auth.fail",
+			Outcome: coffer.EUNAUTHORIZED, Reason: reason, Remote: cred.RemoteIP}
+		if k != nil {
+			ev.AccountID, ev.PrincipalID = k.AccountID, k.PrincipalID
+		}
+		if c := coffer.CallerFrom(ctx); c != nil {
+			ev.RequestID, ev.Face = c.RequestID, c.Face
+		}
+		if err := s.storage.Audit(ctx, ev); err != nil {
+			return nil, fmt.Errorf("audit failed authentication: %w", err)
+		}
 		return nil, errUnauthorized
 	}
 	s.usedMu.Lock()
 	s.used[id] = now
 	s.usedMu.Unlock()
-	return &coffer.Caller{AccountID: k.AccountID, PrincipalID: k.PrincipalID, KeyID: k.ID, Admin: k.Admin, Scopes: k.Scopes}, nil
+	return &coffer.Caller{
+		AccountID: k.AccountID, PrincipalID: k.PrincipalID, KeyID: k.ID, Admin: k.Admin,
+		Operator: k.Admin && k.AccountID == s.operator, Scopes: k.Scopes, ExpiresAt: k.ExpiresAt,
+	}, nil
 }
 
 // apiKey returns a key from a cache that is at most keyCacheTTL old, so a
@@ -132,15 +173,13 @@ func (s *Service) requireAdmin(ctx context.Context, c *coffer.Caller, ev *coffer
 		ev.Reason = "admin"
 		return nil
 	}
-	ev.Outcome = coffer.EFORBIDDEN
-	ev.Reason = "admin key required"
-	if err := s.storage.Audit(ctx, ev); err != nil {
-		return fmt.Errorf("audit refusal: %w", err)
-	}
-	return coffer.Errorf(coffer.EFORBIDDEN, "this action needs an admin API key")
+	return s.refuse(ctx, ev, "this action needs an admin API key")
 }
 
-// CreateAPIKey implements coffer.KeyService.
+// CreateAPIKey implements coffer.KeyService. An admin key mints keys for
+// any principal of its account. Any other key mints only keys for itself that
+// are not admin, whose scopes its own cover, and that expire no later than it
+// does: a key never makes a key with more power than its own.
 func (s *Service) CreateAPIKey(ctx context.Context, in *coffer.APIKeyCreate) (*coffer.APIKey, string, error) {
 	c, err := caller(ctx)
 	if err != nil {
@@ -148,25 +187,55 @@ func (s *Service) CreateAPIKey(ctx context.Context, in *coffer.APIKeyCreate) (*c
 	}
 	ev := s.event(c, "key.create")
 	ev.Name = in.Name
-	if err := s.requireAdmin(ctx, c, ev); err != nil {
-		return nil, "", err
-	}
 	if err := validateKeyCreate(in, s.now()); err != nil {
 		return nil, "", err
 	}
+	principal := c.PrincipalID
+	if in.PrincipalID != "" && in.PrincipalID != c.PrincipalID {
+		if !c.Admin {
+			return nil, "", s.refuse(ctx, ev, "only an admin key may mint keys for another principal")
+		}
+		if _, err := s.storage.Principal(ctx, c.AccountID, in.PrincipalID); err != nil {
+			return nil, "", err
+		}
+		principal = in.PrincipalID
+	}
+	if !c.Admin {
+		switch {
+		case in.Admin:
+			return nil, "", s.refuse(ctx, ev, "a key that is not admin cannot mint an admin key")
+		case !coffer.CoveredBy(in.Scopes, c.Scopes):
+			return nil, "", s.refuse(ctx, ev, "the new key's scopes are wider than this key's")
+		case c.ExpiresAt != nil && (in.ExpiresAt == nil || in.ExpiresAt.After(*c.ExpiresAt)):
+			return nil, "", s.refuse(ctx, ev, "the new key may not outlive this key")
+		}
+		ev.Reason = "narrower than the minting key"
+	} else {
+		ev.Reason = "admin"
+	}
 	id, token, hash := s.newToken()
 	k := &coffer.APIKey{
-		ID: id, AccountID: c.AccountID, PrincipalID: c.PrincipalID, Name: in.Name,
+		ID: id, AccountID: c.AccountID, PrincipalID: principal, Name: in.Name,
 		Admin: in.Admin, Scopes: in.Scopes, Hash: hash, CreatedAt: s.now().UTC(), ExpiresAt: in.ExpiresAt,
 	}
 	if k.Scopes == nil {
 		k.Scopes = []coffer.Scope{}
 	}
-	ev.Reason = "admin; new key " + id
+	ev.Reason += "; new key " + id
 	if err := s.storage.CreateAPIKey(ctx, k, ev); err != nil {
 		return nil, "", err
 	}
 	return k, token, nil
+}
+
+// refuse records a refused action in the audit log and returns EFORBIDDEN
+// with why.
+func (s *Service) refuse(ctx context.Context, ev *coffer.AuditEvent, why string) error {
+	ev.Outcome, ev.Reason = coffer.EFORBIDDEN, why
+	if err := s.storage.Audit(ctx, ev); err != nil {
+		return fmt.Errorf("audit refusal: %w", err)
+	}
+	return coffer.Errorf(coffer.EFORBIDDEN, "%s", why)
 }
 
 func validateKeyCreate(in *coffer.APIKeyCreate, now time.Time) error {
@@ -239,6 +308,10 @@ func (s *Service) Bootstrap(ctx context.Context) (string, error) {
 	if err := s.storage.CreateAccount(ctx, a, ev); err != nil {
 		return "", err
 	}
+	if err := s.storage.SetMeta(ctx, metaOperator, []byte(a.ID)); err != nil {
+		return "", fmt.Errorf("record operator account: %w", err)
+	}
+	s.operator = a.ID
 	p := &coffer.Principal{ID: coffer.NewID(), AccountID: a.ID, Name: "root", Kind: "user", CreatedAt: now}
 	ev = s.event(sys, "principal.create")
 	ev.AccountID, ev.Name = a.ID, p.Name

@@ -18,14 +18,18 @@ import (
 )
 
 var (
-	_ coffer.SecretService = (*Service)(nil)
-	_ coffer.KeyService    = (*Service)(nil)
-	_ coffer.AuditService  = (*Service)(nil)
-	_ coffer.Authenticator = (*Service)(nil)
+	_ coffer.SecretService  = (*Service)(nil)
+	_ coffer.KeyService     = (*Service)(nil)
+	_ coffer.AuditService   = (*Service)(nil)
+	_ coffer.Authenticator  = (*Service)(nil)
+	_ coffer.AccountService = (*Service)(nil)
 )
 
 // Meta keys written at first start.
-const metaPepper = "pepper"
+const (
+	metaPepper   = "pepper"
+	metaOperator = "operator_account" // id of the account whose admin keys run the server
+)
 
 // keyCacheTTL bounds how long a revoked key can keep working on a server
 // that did not revoke it itself.
@@ -38,6 +42,9 @@ type Service struct {
 	log     *slog.Logger
 	now     func() time.Time
 	pepper  []byte // keys API key hashes; sealed by the master key in Meta
+	// operator is the id of the operator account (see coffer.Caller).
+	operator string
+	limiter  failLimiter
 
 	keysMu sync.RWMutex
 	keys   map[string]cachedKey // API keys by id, fetched at most keyCacheTTL ago
@@ -98,6 +105,11 @@ func New(ctx context.Context, storage coffer.Storage, keyring *envelope.Keyring,
 		return nil, err
 	}
 	s.pepper = pepper
+	if op, err := storage.Meta(ctx, metaOperator); err == nil {
+		s.operator = string(op)
+	} else if coffer.ErrorCode(err) != coffer.ENOTFOUND {
+		return nil, fmt.Errorf("read operator account: %w", err)
+	}
 	go s.flushLoop()
 	return s, nil
 }

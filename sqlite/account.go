@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/coffer-dev/coffer"
@@ -101,12 +102,61 @@ func (db *DB) CreatePrincipal(ctx context.Context, p *coffer.Principal, ev *coff
 		_, err := w.conn.ExecContext(w.ctx, `INSERT INTO principals (id, account_id, name, kind, created_at)
 			VALUES (?, ?, ?, ?, ?)`, p.ID, p.AccountID, p.Name, p.Kind, p.CreatedAt.UnixNano())
 		if isUnique(err) {
+			if strings.Contains(err.Error(), "principals.name") {
+				return coffer.Errorf(coffer.ECONFLICT, "a principal named %s already exists", p.Name)
+			}
 			return coffer.Errorf(coffer.ECONFLICT, "principal %s already exists", p.ID)
 		} else if err != nil {
 			return fmt.Errorf("create principal: %w", err)
 		}
 		return nil
 	})
+}
+
+const principalCols = `id, account_id, name, kind, created_at`
+
+// Principal returns a principal of the account by id (ENOTFOUND).
+func (db *DB) Principal(ctx context.Context, accountID, id string) (*coffer.Principal, error) {
+	p, err := scanPrincipal(db.read.QueryRowContext(ctx,
+		`SELECT `+principalCols+` FROM principals WHERE id = ? AND account_id = ?`, id, accountID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, coffer.Errorf(coffer.ENOTFOUND, "principal not found")
+	} else if err != nil {
+		return nil, fmt.Errorf("read principal: %w", err)
+	}
+	return p, nil
+}
+
+// Principals lists the principals of an account ordered by name.
+func (db *DB) Principals(ctx context.Context, accountID string) ([]*coffer.Principal, error) {
+	rows, err := db.read.QueryContext(ctx,
+		`SELECT `+principalCols+` FROM principals WHERE account_id = ? ORDER BY name`, accountID)
+	if err != nil {
+		return nil, fmt.Errorf("list principals: %w", err)
+	}
+	defer rows.Close()
+	out := []*coffer.Principal{}
+	for rows.Next() {
+		p, err := scanPrincipal(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list principals: %w", err)
+		}
+		out = append(out, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list principals: %w", err)
+	}
+	return out, nil
+}
+
+func scanPrincipal(sc scanner) (*coffer.Principal, error) {
+	var p coffer.Principal
+	var created int64
+	if err := sc.Scan(&p.ID, &p.AccountID, &p.Name, &p.Kind, &created); err != nil {
+		return nil, err
+	}
+	p.CreatedAt = fromNanos(created)
+	return &p, nil
 }
 
 const apiKeyCols = `id, account_id, principal_id, name, admin, scopes, hash, created_at, expires_at, last_used_at, revoked_at`

@@ -80,6 +80,41 @@ func (r *runner) accounts() {
 		if ev.Outcome != "ok" || ev.Seq == 0 {
 			t.Fatalf("event: got outcome %q seq %d, want ok and a seq", ev.Outcome, ev.Seq)
 		}
+		got, err := e.s.Principal(e.ctx, a.ID, p.ID)
+		noErr(t, "Principal", err)
+		if got.Name != "ci" || got.Kind != "service" || got.AccountID != a.ID {
+			t.Fatalf("Principal: got %+v, want ci/service in %s", got, a.ID)
+		}
+	})
+	r.run("Principal/ErrConflictName", func(t *testing.T, e *env) {
+		a := e.account()
+		p := &coffer.Principal{ID: coffer.NewID(), AccountID: a.ID, Name: "ci", Kind: "service", CreatedAt: e.now()}
+		noErr(t, "CreatePrincipal", e.s.CreatePrincipal(e.ctx, p, e.ev("principal.create")))
+		dup := &coffer.Principal{ID: coffer.NewID(), AccountID: a.ID, Name: "ci", Kind: "user", CreatedAt: e.now()}
+		if code := coffer.ErrorCode(e.s.CreatePrincipal(e.ctx, dup, e.ev("principal.create"))); code != coffer.ECONFLICT {
+			t.Fatalf("duplicate name: got %q, want %q", code, coffer.ECONFLICT)
+		}
+		other := e.account()
+		same := &coffer.Principal{ID: coffer.NewID(), AccountID: other.ID, Name: "ci", Kind: "user", CreatedAt: e.now()}
+		noErr(t, "CreatePrincipal in another account", e.s.CreatePrincipal(e.ctx, same, e.ev("principal.create")))
+	})
+	r.run("Principal/ListAndIsolation", func(t *testing.T, e *env) {
+		a, b := e.account(), e.account()
+		for _, n := range []string{"zed", "amy"} {
+			p := &coffer.Principal{ID: coffer.NewID(), AccountID: a.ID, Name: n, Kind: "user", CreatedAt: e.now()}
+			noErr(t, "CreatePrincipal", e.s.CreatePrincipal(e.ctx, p, e.ev("principal.create")))
+		}
+		list, err := e.s.Principals(e.ctx, a.ID)
+		noErr(t, "Principals", err)
+		if len(list) != 2 || list[0].Name != "amy" || list[1].Name != "zed" {
+			t.Fatalf("Principals: got %d, want amy and zed in order", len(list))
+		}
+		if list, err := e.s.Principals(e.ctx, b.ID); err != nil || len(list) != 0 {
+			t.Fatalf("Principals of another account: got %d, %v, want none", len(list), err)
+		}
+		if _, err := e.s.Principal(e.ctx, b.ID, list[0].ID); coffer.ErrorCode(err) != coffer.ENOTFOUND {
+			t.Fatalf("Principal from another account: got %v, want not_found", err)
+		}
 	})
 }
 

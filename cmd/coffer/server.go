@@ -190,7 +190,7 @@ func (s *Server) Open(ctx context.Context) error {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	a := &api.Server{Secrets: s.svc, Keys: s.svc, Audit: s.svc, Auth: s.svc, Ready: s.db.Ping, Log: s.Log, Registry: reg}
+	a := &api.Server{Secrets: s.svc, Keys: s.svc, Audit: s.svc, Accounts: s.svc, Auth: s.svc, Ready: s.db.Ping, Log: s.Log, Registry: reg}
 	s.http = &http.Server{
 		Handler:           a.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,

@@ -83,14 +83,15 @@ func (f *Face) Public(h HandlerFunc) http.Handler {
 func (f *Face) Authed(h HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		defer f.recover(w, r)
-		c, err := f.Auth.Authenticate(r.Context(), f.Token(r))
+		ip, id := RemoteIP(r), RequestID(r.Context())
+		// The context carries what the audit of a failed attempt records.
+		actx := coffer.NewContext(r.Context(), &coffer.Caller{RemoteAddr: ip, RequestID: id, Face: f.Name})
+		c, err := f.Auth.Authenticate(actx, coffer.Credential{Token: f.Token(r), RemoteIP: ip})
 		if err != nil {
 			f.Error(w, r, err)
 			return
 		}
-		c.RemoteAddr = RemoteIP(r)
-		c.RequestID = RequestID(r.Context())
-		c.Face = f.Name
+		c.RemoteAddr, c.RequestID, c.Face = ip, id, f.Name
 		r = r.WithContext(coffer.NewContext(r.Context(), c))
 		if err := h(w, r); err != nil {
 			f.Error(w, r, err)
@@ -104,6 +105,10 @@ func (f *Face) Authed(h HandlerFunc) http.Handler {
 func (f *Face) Error(w http.ResponseWriter, r *http.Request, err error) {
 	code, msg := coffer.ErrorCode(err), coffer.ErrorMessage(err)
 	var mbe *http.MaxBytesError
+	var ce *coffer.Error
+	if errors.As(err, &ce) && ce.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int((ce.RetryAfter+time.Second-1)/time.Second)))
+	}
 	switch {
 	case errors.As(err, &mbe):
 		code, msg = coffer.ETOOLARGE, fmt.Sprintf("request body is larger than %d bytes", mbe.Limit)
