@@ -1,10 +1,11 @@
 // Package client is a Go client for coffer's native HTTP API (/v1/). A
-// *Client implements coffer.SecretService, coffer.KeyService and
-// coffer.AuditService, so code written against those interfaces runs the same
-// in-process or over the network. Errors the server reports come back as
-// *coffer.Error with the server's code and message, so coffer.ErrorCode works
-// on this side exactly as on the server. No error this package returns holds
-// the token or a secret value.
+// *Client implements coffer.SecretService, coffer.KeyService,
+// coffer.AuditService and coffer.AccountService, so code written against
+// those interfaces runs the same in-process or over the network. Errors the
+// server reports come back as *coffer.Error with the server's code and
+// message (and, for rate_limited and unavailable, the Retry-After delay in
+// RetryAfter), so coffer.ErrorCode works on this side exactly as on the
+// server. No error this package returns holds the token or a secret value.
 package client
 
 import (
@@ -18,14 +19,16 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/coffer-dev/coffer"
 )
 
 var (
-	_ coffer.SecretService = (*Client)(nil)
-	_ coffer.KeyService    = (*Client)(nil)
-	_ coffer.AuditService  = (*Client)(nil)
+	_ coffer.SecretService  = (*Client)(nil)
+	_ coffer.KeyService     = (*Client)(nil)
+	_ coffer.AuditService   = (*Client)(nil)
+	_ coffer.AccountService = (*Client)(nil)
 )
 
 // DefaultUserAgent is the User-Agent sent unless WithUserAgent sets another.
@@ -276,7 +279,9 @@ func (c *Client) DestroyVersion(ctx context.Context, store, ref string, version 
 }
 
 // CreateAPIKey mints a key and returns it with its token, which the server
-// shows only this once.
+// shows only this once. PrincipalID, when set, names the principal the key
+// is for; the server refuses (EFORBIDDEN) a key that is not narrower than
+// the caller's own unless the caller is an admin key.
 func (c *Client) CreateAPIKey(ctx context.Context, in *coffer.APIKeyCreate) (*coffer.APIKey, string, error) {
 	body := *in
 	if body.Scopes == nil {
@@ -308,6 +313,51 @@ func (c *Client) APIKeys(ctx context.Context) ([]*coffer.APIKey, error) {
 // RevokeAPIKey revokes a key by id.
 func (c *Client) RevokeAPIKey(ctx context.Context, id string) error {
 	return c.do(ctx, http.MethodDelete, []string{"keys", id}, nil, nil, nil, nil)
+}
+
+// CreateAccount makes an account with its first principal and an admin key,
+// and returns them with the key's token, which the server shows only this
+// once. Only the operator may call it.
+func (c *Client) CreateAccount(ctx context.Context, in *coffer.AccountCreate) (*coffer.AccountCreated, error) {
+	var out coffer.AccountCreated
+	if err := c.do(ctx, http.MethodPost, []string{"accounts"}, nil, nil, in, &out); err != nil {
+		return nil, err
+	} else if out.Account == nil || out.Key == nil || out.Token == "" {
+		return nil, fmt.Errorf("POST /v1/accounts: response lacks the account, the key or its token")
+	}
+	return &out, nil
+}
+
+// Accounts lists every account of the server (operator only).
+func (c *Client) Accounts(ctx context.Context) ([]*coffer.Account, error) {
+	var resp struct {
+		Accounts []*coffer.Account `json:"accounts"`
+	}
+	if err := c.do(ctx, http.MethodGet, []string{"accounts"}, nil, nil, nil, &resp); err != nil {
+		return nil, err
+	}
+	return resp.Accounts, nil
+}
+
+// CreatePrincipal adds a user or service principal to the caller's account
+// (admin only).
+func (c *Client) CreatePrincipal(ctx context.Context, in *coffer.PrincipalCreate) (*coffer.Principal, error) {
+	var p coffer.Principal
+	if err := c.do(ctx, http.MethodPost, []string{"principals"}, nil, nil, in, &p); err != nil {
+		return nil, err
+	}
+	return &p, nil
+}
+
+// Principals lists the principals of the caller's account (admin only).
+func (c *Client) Principals(ctx context.Context) ([]*coffer.Principal, error) {
+	var resp struct {
+		Principals []*coffer.Principal `json:"principals"`
+	}
+	if err := c.do(ctx, http.MethodGet, []string{"principals"}, nil, nil, nil, &resp); err != nil {
+		return nil, err
+	}
+	return resp.Principals, nil
 }
 
 // AuditEvents lists the account's audit events after sequence number after;
@@ -442,7 +492,9 @@ func (c *Client) do(ctx context.Context, method string, segs []string, q url.Val
 }
 
 // apiError turns an error response into *coffer.Error when it has the API's
-// error shape, else into an error that names the status.
+// error shape, else into an error that names the status. A 429 is always
+// ERATELIMIT, even from a proxy that answers in its own shape. The delay of a
+// Retry-After header goes into RetryAfter.
 func apiError(method, path string, resp *http.Response) error {
 	var e struct {
 		Error *struct {
@@ -451,10 +503,35 @@ func apiError(method, path string, resp *http.Response) error {
 		} `json:"error"`
 	}
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+	retry := retryAfter(resp.Header.Get("Retry-After"), time.Now())
 	if json.Unmarshal(b, &e) == nil && e.Error != nil && e.Error.Code != "" {
-		return &coffer.Error{Code: e.Error.Code, Message: e.Error.Message}
+		return &coffer.Error{Code: e.Error.Code, Message: e.Error.Message, RetryAfter: retry}
+	}
+	if resp.StatusCode == http.StatusTooManyRequests {
+		return &coffer.Error{Code: coffer.ERATELIMIT, Message: "too many requests", RetryAfter: retry}
 	}
 	return fmt.Errorf("%s %s: unexpected response %s%s without a coffer error body", method, path, resp.Status, contentTypeNote(resp))
+}
+
+// retryAfter parses a Retry-After header: delay-seconds or an HTTP date
+// (relative to now). It returns 0 when the header is missing or malformed,
+// and never a negative delay.
+func retryAfter(h string, now time.Time) time.Duration {
+	h = strings.TrimSpace(h)
+	if h == "" {
+		return 0
+	}
+	if n, err := strconv.ParseInt(h, 10, 64); err == nil {
+		const maxSeconds = int64(1<<63-1) / int64(time.Second)
+		if n <= 0 {
+			return 0
+		}
+		return time.Duration(min(n, maxSeconds)) * time.Second
+	}
+	if t, err := http.ParseTime(h); err == nil && t.After(now) {
+		return t.Sub(now).Round(time.Second)
+	}
+	return 0
 }
 
 // contentTypeNote names a response's content type when it is not JSON.

@@ -29,7 +29,8 @@ type exchange struct {
 
 	Status      int
 	Reply       string
-	ContentType string // default application/json
+	ContentType string            // default application/json
+	ReplyHeader map[string]string // more response headers
 }
 
 // fakeServer is an httptest.Server that checks each request against the
@@ -108,6 +109,9 @@ func (f *fakeServer) serve(w http.ResponseWriter, r *http.Request) {
 		ct = "application/json"
 	}
 	w.Header().Set("Content-Type", ct)
+	for k, v := range ex.ReplyHeader {
+		w.Header().Set(k, v)
+	}
 	status := ex.Status
 	if status == 0 {
 		status = http.StatusOK
@@ -134,6 +138,12 @@ var (
 	secretV3  = `{"id":"s1","account_id":"a","store_id":"st","name":"db/password","status":"active","origin":"native","version":3,"created_at":"2025-01-02T03:04:05Z","updated_at":"2025-01-02T03:04:05Z","created_by":"p"}`
 	deletedV3 = `{"id":"s1","name":"db/password","status":"deleted","version":3,"deleted_at":"2025-01-02T03:04:05Z"}`
 )
+
+// accountCreatedJSON is the answer to POST /v1/accounts.
+const accountCreatedJSON = `{"account":{"id":"acc2","name":"acme","created_at":"2025-01-02T03:04:05.000000006Z"},` +
+	`"principal":{"id":"p1","account_id":"acc2","name":"admin","kind":"user","created_at":"2025-01-02T03:04:05Z"},` +
+	`"key":{"id":"k1","account_id":"acc2","principal_id":"p1","name":"admin","admin":true,"scopes":[],"created_at":"2025-01-02T03:04:05Z"},` +
+	`"token":"cfr_acme"}`
 
 // TestClient checks the exact request each method sends and how it reads
 // the answer.
@@ -378,6 +388,22 @@ func TestClient(t *testing.T) {
 			},
 		},
 		{
+			name: "CreateAPIKeyForPrincipal",
+			ex: exchange{Method: "POST", Path: "/v1/keys",
+				Body:   `{"name":"ci","principal_id":"p2","admin":false,"scopes":[{"store":"prod","actions":["list"]}]}`,
+				Status: 201, Reply: `{"key":{"id":"k3","principal_id":"p2","name":"ci","scopes":[{"store":"prod","actions":["list"]}]},"token":"cfr_p2"}`},
+			call: func(c *client.Client) (any, error) {
+				k, _, err := c.CreateAPIKey(ctx, &coffer.APIKeyCreate{Name: "ci", PrincipalID: "p2",
+					Scopes: []coffer.Scope{{Store: "prod", Actions: []coffer.Action{"list"}}}})
+				return k, err
+			},
+			check: func(t *testing.T, got any) {
+				if k := got.(*coffer.APIKey); k.PrincipalID != "p2" {
+					t.Errorf("got principal %q, want %q", k.PrincipalID, "p2")
+				}
+			},
+		},
+		{
 			name: "APIKeys",
 			ex:   exchange{Method: "GET", Path: "/v1/keys", Reply: `{"keys":[{"id":"k1","name":"ci","scopes":[]},{"id":"k2","name":"x","admin":true,"scopes":[],"revoked_at":"2025-01-02T03:04:05Z"}]}`},
 			call: func(c *client.Client) (any, error) { return c.APIKeys(ctx) },
@@ -391,6 +417,61 @@ func TestClient(t *testing.T) {
 			name: "RevokeAPIKey",
 			ex:   exchange{Method: "DELETE", Path: "/v1/keys/k1", Status: 204},
 			call: func(c *client.Client) (any, error) { return nil, c.RevokeAPIKey(ctx, "k1") },
+		},
+		{
+			name: "CreateAccount",
+			ex:   exchange{Method: "POST", Path: "/v1/accounts", Body: `{"name":"acme"}`, Status: 201, Reply: accountCreatedJSON},
+			call: func(c *client.Client) (any, error) {
+				return c.CreateAccount(ctx, &coffer.AccountCreate{Name: "acme"})
+			},
+			check: func(t *testing.T, got any) {
+				a := got.(*coffer.AccountCreated)
+				if a.Account.ID != "acc2" || a.Account.Name != "acme" || !a.Account.CreatedAt.Equal(t0) {
+					t.Errorf("got account %+v", a.Account)
+				}
+				if a.Principal == nil || a.Principal.ID != "p1" || a.Principal.Kind != "user" || a.Principal.AccountID != "acc2" {
+					t.Errorf("got principal %+v", a.Principal)
+				}
+				if !a.Key.Admin || a.Key.ID != "k1" || a.Token != "cfr_acme" {
+					t.Errorf("got key %+v, token %q", a.Key, a.Token)
+				}
+			},
+		},
+		{
+			name: "Accounts",
+			ex: exchange{Method: "GET", Path: "/v1/accounts",
+				Reply: `{"accounts":[{"id":"acc1","name":"operator","created_at":"2025-01-02T03:04:05Z"},{"id":"acc2","name":"acme","created_at":"2025-01-02T03:04:05.000000006Z"}]}`},
+			call: func(c *client.Client) (any, error) { return c.Accounts(ctx) },
+			check: func(t *testing.T, got any) {
+				if as := got.([]*coffer.Account); len(as) != 2 || as[1].Name != "acme" || !as[1].CreatedAt.Equal(t0) {
+					t.Errorf("got %+v", as)
+				}
+			},
+		},
+		{
+			name: "CreatePrincipal",
+			ex: exchange{Method: "POST", Path: "/v1/principals", Body: `{"name":"ci","kind":"service"}`, Status: 201,
+				Reply: `{"id":"p2","account_id":"acc2","name":"ci","kind":"service","created_at":"2025-01-02T03:04:05.000000006Z"}`},
+			call: func(c *client.Client) (any, error) {
+				return c.CreatePrincipal(ctx, &coffer.PrincipalCreate{Name: "ci", Kind: "service"})
+			},
+			check: func(t *testing.T, got any) {
+				want := coffer.Principal{ID: "p2", AccountID: "acc2", Name: "ci", Kind: "service", CreatedAt: t0}
+				if p := got.(*coffer.Principal); *p != want {
+					t.Errorf("got %+v, want %+v", *p, want)
+				}
+			},
+		},
+		{
+			name: "Principals",
+			ex: exchange{Method: "GET", Path: "/v1/principals",
+				Reply: `{"principals":[{"id":"p1","name":"admin","kind":"user"},{"id":"p2","name":"ci","kind":"service"}]}`},
+			call: func(c *client.Client) (any, error) { return c.Principals(ctx) },
+			check: func(t *testing.T, got any) {
+				if ps := got.([]*coffer.Principal); len(ps) != 2 || ps[0].Name != "admin" || ps[1].Kind != "service" {
+					t.Errorf("got %+v", ps)
+				}
+			},
 		},
 		{
 			name: "AuditEvents",
@@ -488,6 +569,64 @@ func TestClient_ErrorMapping(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestClient_RateLimited checks that a 429 comes back as ERATELIMIT with the
+// delay of its Retry-After header, whatever the body.
+func TestClient_RateLimited(t *testing.T) {
+	const body = `{"error":{"code":"rate_limited","message":"too many failed authentications"}}`
+	const msg = "too many failed authentications"
+	tests := []struct {
+		name        string
+		status      int
+		retryAfter  string
+		reply       string
+		wantCode    string
+		wantMessage string
+		wantMin     time.Duration
+		wantMax     time.Duration
+	}{
+		{"OK", 429, "30", body, coffer.ERATELIMIT, msg, 30 * time.Second, 30 * time.Second},
+		{"NoHeader", 429, "", body, coffer.ERATELIMIT, msg, 0, 0},
+		{"Zero", 429, "0", body, coffer.ERATELIMIT, msg, 0, 0},
+		{"Negative", 429, "-5", body, coffer.ERATELIMIT, msg, 0, 0},
+		{"Garbage", 429, "soon", body, coffer.ERATELIMIT, msg, 0, 0},
+		{"Huge", 429, "99999999999999999", body, coffer.ERATELIMIT, msg, 1 << 62, 1<<63 - 1},
+		{"HTTPDate", 429, time.Now().Add(2 * time.Minute).UTC().Format(http.TimeFormat), body, coffer.ERATELIMIT, msg, 118 * time.Second, 121 * time.Second},
+		{"PastHTTPDate", 429, "Mon, 02 Jan 2006 15:04:05 GMT", body, coffer.ERATELIMIT, msg, 0, 0},
+		{"ProxyBody", 429, "7", "<html>slow down</html>", coffer.ERATELIMIT, "too many requests", 7 * time.Second, 7 * time.Second},
+		{"Unavailable", 503, "3", `{"error":{"code":"unavailable","message":"shutting down"}}`, coffer.EUNAVAILABLE, "shutting down", 3 * time.Second, 3 * time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ex := exchange{Method: "GET", Path: "/v1/accounts", Status: tt.status, Reply: tt.reply}
+			if tt.retryAfter != "" {
+				ex.ReplyHeader = map[string]string{"Retry-After": tt.retryAfter}
+			}
+			f := newFakeServer(t, ex)
+			_, err := f.MustNew(t).Accounts(context.Background())
+			var e *coffer.Error
+			if !errors.As(err, &e) {
+				t.Fatalf("got %T %v, want *coffer.Error", err, err)
+			}
+			if e.Code != tt.wantCode || e.Message != tt.wantMessage {
+				t.Errorf("got %q %q, want %q %q", e.Code, e.Message, tt.wantCode, tt.wantMessage)
+			}
+			if e.RetryAfter < tt.wantMin || e.RetryAfter > tt.wantMax {
+				t.Errorf("RetryAfter: got %v, want %v to %v", e.RetryAfter, tt.wantMin, tt.wantMax)
+			}
+		})
+	}
+}
+
+// TestClient_CreateAccountIncomplete checks that an answer without the token
+// is an error, not an account nobody can use.
+func TestClient_CreateAccountIncomplete(t *testing.T) {
+	f := newFakeServer(t, exchange{Method: "POST", Path: "/v1/accounts", Body: `{"name":"acme"}`, Status: 201,
+		Reply: `{"account":{"id":"acc2","name":"acme"},"key":{"id":"k1"}}`})
+	if a, err := f.MustNew(t).CreateAccount(context.Background(), &coffer.AccountCreate{Name: "acme"}); err == nil {
+		t.Errorf("got %+v, want an error", a)
 	}
 }
 
