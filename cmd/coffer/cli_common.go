@@ -121,6 +121,12 @@ func cliDescribeError(err error) string {
 		s += "; check COFFER_TOKEN or --token"
 	case coffer.EPRECONDITION:
 		s += "; see the latest version with 'coffer secret history'"
+	case coffer.ERATELIMIT, coffer.EUNAVAILABLE:
+		if e.RetryAfter > 0 {
+			s += "; retry in " + max(e.RetryAfter.Round(time.Second), time.Second).String()
+		} else if e.Code == coffer.ERATELIMIT {
+			s += "; retry later"
+		}
 	}
 	return s
 }

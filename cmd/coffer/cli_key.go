@@ -12,7 +12,7 @@ import (
 )
 
 func init() {
-	cliRegisterGroup("key", "create, list and revoke API keys (admin only)", keyCreateCmd, keyListCmd, keyRevokeCmd)
+	cliRegisterGroup("key", "create, list and revoke API keys", keyCreateCmd, keyListCmd, keyRevokeCmd)
 }
 
 var keyCreateCmd = &clientCommand{
@@ -24,9 +24,13 @@ output, so that TOKEN=$(coffer key create ...) captures it; the key's id
 (for 'coffer key revoke') goes to standard error. The server keeps only a
 hash of the token: it cannot be shown again.
 
-A key is either --admin (everything, including managing keys and reading
-the audit log) or limited to its --scope flags, of which it needs at least
-one. Each --scope is
+The key belongs to the principal of the key you call with, or with
+--principal to another principal of the account ('coffer principal list'
+shows ids).
+
+A key is either --admin (everything in its account, including managing
+keys and principals and reading the audit log) or limited to its --scope
+flags, of which it needs at least one. Each --scope is
 
     STORE:SECRET:ACTION[,ACTION...]
 
@@ -40,13 +44,29 @@ one. Each --scope is
            delete  delete, destroy versions, purge
            admin   manage the store itself
 
+A request is allowed when one scope names its store, its secret and its
+action. A scope limited to some secrets also lets the key list the store,
+and nothing else on the store itself.
+
+No escalation: a key can only mint keys narrower than itself. An admin key
+may mint any key, for any principal of its account. Any other key may mint
+keys only for its own principal, and only keys that are
+  - not --admin;
+  - limited to scopes that each fall within one of its own: the same STORE
+    written the same way (name or id) unless its own is *, a SECRET that
+    matches no name its own does not, and only actions its own has;
+  - expiring no later than itself (a key that expires must pass --expires).
+The server refuses anything else with forbidden.
+
 --expires makes the key stop working after a duration: 90m, 24h, 30d.`,
 	Examples: `coffer key create deploy --scope 'prod:db/*:read,reveal'
 coffer key create ci --scope 'staging:*:list,read,reveal,write' --expires 30d
 coffer key create backup-admin --admin --expires 24h
+coffer key create ci-deploy --principal 0190a4c2e1f37b5d9e8a6c4b2d0f1e3a --scope 'prod:deploy/*:reveal'
 export COFFER_TOKEN=$(coffer key create app --scope 'prod:app/*:reveal')`,
 	Run: func(ctx context.Context, c *cli, args []string) error {
 		admin := c.Flags.Bool("admin", false, "make an admin key: every action, keys and audit included")
+		principal := c.Flags.String("principal", "", "mint the key for the principal with this `ID` (default: your own; only admin keys may name another)")
 		var scopes []coffer.Scope
 		c.Flags.Func("scope", "grant `STORE:SECRET:ACTIONS` (repeatable; see above)", func(s string) error {
 			sc, err := coffer.ParseScope(s)
@@ -68,7 +88,7 @@ export COFFER_TOKEN=$(coffer key create app --scope 'prod:app/*:reveal')`,
 		if !*admin && len(scopes) == 0 {
 			return c.usageError("a key needs --admin or at least one --scope")
 		}
-		in := &coffer.APIKeyCreate{Name: args[0], Admin: *admin, Scopes: scopes}
+		in := &coffer.APIKeyCreate{Name: args[0], PrincipalID: *principal, Admin: *admin, Scopes: scopes}
 		if expires > 0 {
 			at := time.Now().Add(expires).UTC()
 			in.ExpiresAt = &at
@@ -113,7 +133,8 @@ var keyListCmd = &clientCommand{
 	Name:    "key list",
 	Summary: "list API keys",
 	Help: `List the account's API keys: id, name, rights (admin, or the scopes in the
-STORE:SECRET:ACTIONS grammar), status, creation, expiry and last use.`,
+STORE:SECRET:ACTIONS grammar), status, creation, expiry, last use and the
+id of the principal the key belongs to. Only admin keys may list keys.`,
 	Examples: `coffer key list`,
 	Run: func(ctx context.Context, c *cli, args []string) error {
 		if _, err := c.Parse(args); err != nil {
@@ -129,7 +150,7 @@ STORE:SECRET:ACTIONS grammar), status, creation, expiry and last use.`,
 		}
 		now := time.Now()
 		tw := c.table()
-		fmt.Fprintln(tw, "ID\tNAME\tRIGHTS\tSTATUS\tCREATED\tEXPIRES\tLAST USED")
+		fmt.Fprintln(tw, "ID\tNAME\tRIGHTS\tSTATUS\tCREATED\tEXPIRES\tLAST USED\tPRINCIPAL")
 		for _, k := range keys {
 			rights := "admin"
 			if !k.Admin {
@@ -145,8 +166,8 @@ STORE:SECRET:ACTIONS grammar), status, creation, expiry and last use.`,
 			} else if !k.Usable(now) {
 				status = "expired"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Name, rights, status,
-				cliTime(&k.CreatedAt), cliTime(k.ExpiresAt), cliTime(k.LastUsedAt))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Name, rights, status,
+				cliTime(&k.CreatedAt), cliTime(k.ExpiresAt), cliTime(k.LastUsedAt), cliFirstNonEmpty(k.PrincipalID, "-"))
 		}
 		return tw.Flush()
 	},

@@ -209,17 +209,45 @@ func TestCLI_Commands(t *testing.T) {
 		{name: "KeyCreateAdmin", args: []string{"key", "create", "--admin", "root2"},
 			route: "POST /v1/keys", status: 201, reply: `{"key":{"id":"k2","name":"root2","admin":true,"scopes":[]},"token":"cfr_admin"}`,
 			wantBody: `{"name":"root2","admin":true,"scopes":[]}`, wantStdout: "cfr_admin\n"},
+		{name: "KeyCreatePrincipal", args: []string{"key", "create", "ci-deploy", "--principal", "p2", "--scope", "prod:deploy/*:reveal"},
+			route: "POST /v1/keys", status: 201, reply: `{"key":{"id":"k3","principal_id":"p2","name":"ci-deploy","scopes":[]},"token":"cfr_p2"}`,
+			wantBody:   `{"name":"ci-deploy","principal_id":"p2","admin":false,"scopes":[{"store":"prod","secret":"deploy/*","actions":["reveal"]}]}`,
+			wantStdout: "cfr_p2\n"},
 		{name: "KeyList", args: []string{"key", "list"},
 			route: "GET /v1/keys",
-			reply: `{"keys":[{"id":"k1","name":"deploy","scopes":[{"store":"prod","secret":"db/*","actions":["read","reveal"]}],"created_at":"2025-01-02T03:04:05Z"},` +
-				`{"id":"k2","name":"old","admin":true,"scopes":[],"created_at":"2025-01-02T03:04:05Z","revoked_at":"2025-01-03T00:00:00Z"},` +
-				`{"id":"k3","name":"tmp","scopes":[{"actions":["list"]}],"created_at":"2025-01-02T03:04:05Z","expires_at":"2025-01-03T00:00:00Z"}]}`,
-			wantStdout: "ID  NAME    RIGHTS                 STATUS   CREATED               EXPIRES               LAST USED\n" +
-				"k1  deploy  prod:db/*:read,reveal  active   2025-01-02T03:04:05Z  -                     -\n" +
-				"k2  old     admin                  revoked  2025-01-02T03:04:05Z  -                     -\n" +
-				"k3  tmp     *:*:list               expired  2025-01-02T03:04:05Z  2025-01-03T00:00:00Z  -\n"},
+			reply: `{"keys":[{"id":"k1","principal_id":"p1","name":"deploy","scopes":[{"store":"prod","secret":"db/*","actions":["read","reveal"]}],"created_at":"2025-01-02T03:04:05Z"},` +
+				`{"id":"k2","principal_id":"p1","name":"old","admin":true,"scopes":[],"created_at":"2025-01-02T03:04:05Z","revoked_at":"2025-01-03T00:00:00Z"},` +
+				`{"id":"k3","principal_id":"p2","name":"tmp","scopes":[{"actions":["list"]}],"created_at":"2025-01-02T03:04:05Z","expires_at":"2025-01-03T00:00:00Z"}]}`,
+			wantStdout: "ID  NAME    RIGHTS                 STATUS   CREATED               EXPIRES               LAST USED  PRINCIPAL\n" +
+				"k1  deploy  prod:db/*:read,reveal  active   2025-01-02T03:04:05Z  -                     -          p1\n" +
+				"k2  old     admin                  revoked  2025-01-02T03:04:05Z  -                     -          p1\n" +
+				"k3  tmp     *:*:list               expired  2025-01-02T03:04:05Z  2025-01-03T00:00:00Z  -          p2\n"},
 		{name: "KeyRevoke", args: []string{"key", "revoke", "k1"},
 			route: "DELETE /v1/keys/k1", status: 204, wantStdout: "key k1 revoked\n"},
+
+		{name: "AccountCreate", args: []string{"account", "create", "acme"},
+			route: "POST /v1/accounts", status: 201,
+			reply: `{"account":{"id":"acc2","name":"acme","created_at":"2025-01-02T03:04:05Z"},"principal":{"id":"p1","account_id":"acc2","name":"admin","kind":"user"},` +
+				`"key":{"id":"k1","account_id":"acc2","principal_id":"p1","name":"admin","admin":true,"scopes":[]},"token":"cfr_acme-admin"}`,
+			wantBody: `{"name":"acme"}`, wantStdout: "acme id acc2\ncfr_acme-admin\n"},
+		{name: "AccountList", args: []string{"account", "list"},
+			route: "GET /v1/accounts",
+			reply: `{"accounts":[{"id":"acc1","name":"default","created_at":"2025-01-01T00:00:00Z"},{"id":"acc2","name":"acme","created_at":"2025-01-02T03:04:05Z"}]}`,
+			wantStdout: "ID    NAME     CREATED\n" +
+				"acc1  default  2025-01-01T00:00:00Z\n" +
+				"acc2  acme     2025-01-02T03:04:05Z\n"},
+		{name: "PrincipalCreate", args: []string{"principal", "create", "ci"},
+			route: "POST /v1/principals", status: 201, reply: `{"id":"p2","account_id":"acc2","name":"ci","kind":"service"}`,
+			wantBody: `{"name":"ci","kind":"service"}`, wantStdout: "ci id p2\n"},
+		{name: "PrincipalCreateUser", args: []string{"principal", "create", "--kind", "user", "alice"},
+			route: "POST /v1/principals", status: 201, reply: `{"id":"p3","account_id":"acc2","name":"alice","kind":"user"}`,
+			wantBody: `{"name":"alice","kind":"user"}`, wantStdout: "alice id p3\n"},
+		{name: "PrincipalList", args: []string{"principal", "list"},
+			route: "GET /v1/principals",
+			reply: `{"principals":[{"id":"p1","name":"admin","kind":"user","created_at":"2025-01-02T03:04:05Z"},{"id":"p2","name":"ci","kind":"service","created_at":"2025-01-02T03:04:05Z"}]}`,
+			wantStdout: "ID  NAME   KIND     CREATED\n" +
+				"p1  admin  user     2025-01-02T03:04:05Z\n" +
+				"p2  ci     service  2025-01-02T03:04:05Z\n"},
 
 		{name: "AuditVerifyOK", args: []string{"audit", "verify"},
 			route: "GET /v1/audit/verify", reply: `{"ok":true,"events":12,"head_seq":12,"head_hash":"q80="}`,
@@ -303,6 +331,58 @@ func TestCLI_KeyCreate_Output(t *testing.T) {
 	}
 	if d := time.Until(in.ExpiresAt); d < 47*time.Hour || d > 48*time.Hour {
 		t.Errorf("expires_at %v is %v away, want 48h", in.ExpiresAt, d)
+	}
+}
+
+func TestCLI_AccountCreate_Output(t *testing.T) {
+	f := newCLIFake(t, map[string]cliRoute{"POST /v1/accounts": cliReply(201,
+		`{"account":{"id":"acc2","name":"acme"},"principal":{"id":"p1","name":"admin","kind":"user"},"key":{"id":"k1","admin":true},"token":"cfr_once"}`)})
+	r := cliExec(t, f.URL, cliTestToken, "", "account", "create", "acme")
+	if r.Code != 0 {
+		t.Fatalf("exit status %d, stderr %q", r.Code, r.Stderr)
+	}
+	lines := strings.Split(strings.TrimSuffix(r.Stdout, "\n"), "\n")
+	if got, want := lines[len(lines)-1], "cfr_once"; got != want {
+		t.Errorf("last line of stdout: got %q, want %q", got, want)
+	}
+	for _, want := range []string{"account acme", "admin (id p1)", "key id k1", "shown only this once"} {
+		if !strings.Contains(r.Stderr, want) {
+			t.Errorf("stderr: got %q, want it to say %q", r.Stderr, want)
+		}
+	}
+	if strings.Contains(r.Stderr, "cfr_once") {
+		t.Errorf("stderr shows the token: %q", r.Stderr)
+	}
+}
+
+// TestCLI_RateLimited checks that a 429 prints the server's message and how
+// long to wait.
+func TestCLI_RateLimited(t *testing.T) {
+	tests := []struct {
+		name       string
+		retryAfter string
+		want       string
+	}{
+		{"OK", "42", "coffer store list: too many failed authentications (rate_limited); retry in 42s\n"},
+		{"Minutes", "90", "coffer store list: too many failed authentications (rate_limited); retry in 1m30s\n"},
+		{"NoHeader", "", "coffer store list: too many failed authentications (rate_limited); retry later\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				if tt.retryAfter != "" {
+					w.Header().Set("Retry-After", tt.retryAfter)
+				}
+				w.WriteHeader(http.StatusTooManyRequests)
+				io.WriteString(w, `{"error":{"code":"rate_limited","message":"too many failed authentications"}}`)
+			}))
+			defer srv.Close()
+			r := cliExec(t, srv.URL, cliTestToken, "", "store", "list")
+			if r.Code != 1 || r.Stderr != tt.want || r.Stdout != "" {
+				t.Errorf("got %d, stdout %q, stderr %q; want 1 and %q", r.Code, r.Stdout, r.Stderr, tt.want)
+			}
+		})
 	}
 }
 
@@ -424,6 +504,16 @@ func TestCLI_Usage(t *testing.T) {
 		{[]string{"key", "create", "k", "--scope", "prod:*:peek"}, 2, `unknown action "peek"`},
 		{[]string{"key", "create", "k", "--admin", "--expires", "tomorrow"}, 2, "want a duration like 90m, 24h or 30d"},
 		{[]string{"audit", "list", "--after", "-1"}, 2, "must not be negative"},
+		{[]string{"account", "create"}, 2, "coffer account create: missing NAME\nUsage: coffer account create NAME [flags]\n"},
+		{[]string{"account", "list", "x"}, 2, `unexpected argument "x"`},
+		{[]string{"principal", "create", "ci", "--kind", "robot"}, 2, `--kind must be user or service, not "robot"`},
+		{[]string{"principal"}, 2, "Commands:\n  create "},
+		{[]string{"account", "create", "--help"}, 0, "shown only this once"},
+		{[]string{"account", "create", "--help"}, 0, "Only the operator may create accounts"},
+		{[]string{"principal", "create", "--help"}, 0, "--kind KIND"},
+		{[]string{"principal", "create", "--help"}, 0, "(default service)"},
+		{[]string{"key", "create", "--help"}, 0, "a key can only mint keys narrower than itself"},
+		{[]string{"key", "create", "--help"}, 0, "--principal ID"},
 		{[]string{"import", "prod", "x.env", "--format", "yaml"}, 2, "--format must be dotenv or json"},
 		{[]string{"export", "prod", "--format", "yaml"}, 2, "--format must be dotenv or json"},
 		{[]string{"run", "--store", "prod"}, 2, "missing CMD"},
@@ -450,7 +540,7 @@ func TestCLI_Usage(t *testing.T) {
 
 // TestCLI_HelpEverywhere checks that every client command has a full --help.
 func TestCLI_HelpEverywhere(t *testing.T) {
-	for _, group := range []string{"store", "secret", "key", "audit"} {
+	for _, group := range []string{"store", "secret", "key", "audit", "account", "principal"} {
 		r := cliExec(t, "", "", "", group, "--help")
 		if r.Code != 0 {
 			t.Fatalf("coffer %s --help: status %d", group, r.Code)
