@@ -82,11 +82,9 @@ func (s *Service) hashSecret(id string, secret []byte) []byte {
 func (s *Service) Authenticate(ctx context.Context, cred coffer.Credential) (*coffer.Caller, error) {
 	now := s.now()
 	id, secret, ok := parseToken(cred.Token)
-	ipKey, idKey := "ip:"+cred.RemoteIP, ""
-	if ok {
-		idKey = "key:" + id
-	}
-	if wait := s.limiter.wait(now, ipKey, idKey); wait > 0 {
+	// Addresses and key ids share the limiter; their shapes cannot collide
+	// (key ids are 16 hex digits, addresses hold '.' or ':').
+	if wait := s.limiter.wait(now, cred.RemoteIP, id); wait > 0 {
 		secs := (wait + time.Second - 1) / time.Second
 		return nil, &coffer.Error{Code: coffer.ERATELIMIT, Message: "too many failed authentications; try again later", RetryAfter: secs * time.Second}
 	}
@@ -115,7 +113,7 @@ func (s *Service) Authenticate(ctx context.Context, cred coffer.Credential) (*co
 		reason = "malformed token"
 	}
 	if reason != "" {
-		s.limiter.fail(now, ipKey, idKey)
+		s.limiter.fail(now, cred.RemoteIP, id)
 		ev := &coffer.AuditEvent{Time: now.UTC(), AccountID: s.operator, KeyID: id, Action: "auth.fail",
 			Outcome: coffer.EUNAUTHORIZED, Reason: reason, Remote: cred.RemoteIP}
 		if k != nil {

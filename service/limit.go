@@ -2,6 +2,7 @@ package service
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -17,6 +18,7 @@ const (
 // failed attempts drain. An empty bucket refuses every attempt, valid or
 // not, until it refills, so guessing gains nothing from speed.
 type failLimiter struct {
+	n  atomic.Int64 // len(m): with no failure on record, wait takes no lock
 	mu sync.Mutex
 	m  map[string]*bucket
 }
@@ -37,6 +39,9 @@ func (b *bucket) refill(now time.Time) {
 
 // wait returns how long an attempt for any of keys must wait (0: go ahead).
 func (l *failLimiter) wait(now time.Time, keys ...string) time.Duration {
+	if l.n.Load() == 0 {
+		return 0
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	var wait time.Duration
@@ -82,4 +87,5 @@ func (l *failLimiter) fail(now time.Time, keys ...string) {
 		b.refill(now)
 		b.tokens--
 	}
+	l.n.Store(int64(len(l.m)))
 }
