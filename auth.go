@@ -35,8 +35,21 @@ type Scope struct {
 	ObjectID   string   `json:"object_id,omitempty"`
 }
 
-// Validate checks the scope's shape.
+// Validate checks the scope's shape. Scopes of other object types (Chutes'
+// images, chutes, invocations) are kept verbatim: any lowercase actions, and
+// none meaning all; they never grant anything on secrets.
 func (s *Scope) Validate() error {
+	if s.ObjectType != "" && s.ObjectType != "secrets" {
+		if !lowerWord(s.ObjectType) || len(s.ObjectID) > 255 || len(s.Actions) > 16 {
+			return Errorf(EINVALID, "scope object_type must be 1-64 lowercase letters or '_', object_id at most 255 characters")
+		}
+		for _, a := range s.Actions {
+			if !lowerWord(string(a)) {
+				return Errorf(EINVALID, "scope actions must be 1-64 lowercase letters or '_'")
+			}
+		}
+		return nil
+	}
 	if len(s.Actions) == 0 {
 		return Errorf(EINVALID, "scope needs at least one action")
 	}
@@ -59,6 +72,18 @@ func (s *Scope) Validate() error {
 		}
 	}
 	return nil
+}
+
+func lowerWord(w string) bool {
+	if w == "" || len(w) > 64 {
+		return false
+	}
+	for i := 0; i < len(w); i++ {
+		if c := w[i]; !('a' <= c && c <= 'z' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 func validAction(a Action) bool {
@@ -250,6 +275,12 @@ func (s *Scope) Covers(t *Scope) bool {
 		return false
 	}
 	if !covers(s.Secret, t.Secret) {
+		return false
+	}
+	if len(s.Actions) == 0 { // all actions (foreign object types only)
+		return true
+	}
+	if len(t.Actions) == 0 {
 		return false
 	}
 	for _, a := range t.Actions {

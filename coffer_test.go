@@ -317,6 +317,18 @@ func TestScopeCovers(t *testing.T) {
 	if !anyImage.Covers(&chutes) || chutes.Covers(&anyImage) || secrets.Covers(&chutes) || chutes.Covers(&secrets) {
 		t.Error("object-type scopes: wrong coverage")
 	}
+	anyAction := coffer.Scope{ObjectType: "images"}
+	if err := anyAction.Validate(); err != nil || !anyAction.Covers(&chutes) || chutes.Covers(&anyAction) {
+		t.Errorf("a foreign scope with no actions means all actions: %v", err)
+	}
+	for _, bad := range []coffer.Scope{{ObjectType: "Images"}, {ObjectType: "images", Actions: []coffer.Action{"READ"}}, {ObjectType: "a b"}} {
+		if bad.Validate() == nil {
+			t.Errorf("%+v: got valid, want invalid", bad)
+		}
+	}
+	if anyAction.Allows(coffer.ActionReveal, "s", "s", "x") {
+		t.Error("a foreign scope must never allow secret actions")
+	}
 	if !coffer.CoveredBy([]coffer.Scope{chutes}, []coffer.Scope{secrets, anyImage}) || coffer.CoveredBy([]coffer.Scope{chutes, secrets}, []coffer.Scope{anyImage}) {
 		t.Error("CoveredBy: wrong result")
 	}
