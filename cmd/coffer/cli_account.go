@@ -32,11 +32,7 @@ Any other key gets forbidden.`,
 	Examples: `coffer account create acme
 coffer account create acme | tail -n 1 > acme.token`,
 	Run: func(ctx context.Context, c *cli, args []string) error {
-		args, err := c.Parse(args, "NAME")
-		if err != nil {
-			return err
-		}
-		cl, err := c.Client()
+		args, cl, err := c.Start(args, "NAME")
 		if err != nil {
 			return err
 		}
@@ -62,10 +58,7 @@ var accountListCmd = &clientCommand{
 creation time. Only the operator may list accounts.`,
 	Examples: `coffer account list`,
 	Run: func(ctx context.Context, c *cli, args []string) error {
-		if _, err := c.Parse(args); err != nil {
-			return err
-		}
-		cl, err := c.Client()
+		_, cl, err := c.Start(args)
 		if err != nil {
 			return err
 		}
@@ -124,10 +117,7 @@ var principalListCmd = &clientCommand{
 service) and creation time. Only admin keys may list principals.`,
 	Examples: `coffer principal list`,
 	Run: func(ctx context.Context, c *cli, args []string) error {
-		if _, err := c.Parse(args); err != nil {
-			return err
-		}
-		cl, err := c.Client()
+		_, cl, err := c.Start(args)
 		if err != nil {
 			return err
 		}

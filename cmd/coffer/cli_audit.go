@@ -104,10 +104,7 @@ and print the report. Exits with status 1 when the log does not verify:
 an event was edited, removed, or cut off the end.`,
 	Examples: `coffer audit verify && echo intact`,
 	Run: func(ctx context.Context, c *cli, args []string) error {
-		if _, err := c.Parse(args); err != nil {
-			return err
-		}
-		cl, err := c.Client()
+		_, cl, err := c.Start(args)
 		if err != nil {
 			return err
 		}

@@ -298,6 +298,17 @@ func (c *cli) getenv(key string) string {
 // Client returns a client configured from --addr/COFFER_ADDR and
 // --token/COFFER_TOKEN, falling back to the server's root token file in the
 // working directory.
+// Start parses the positional arguments named by names and makes the API
+// client: the opening of most subcommands.
+func (c *cli) Start(args []string, names ...string) ([]string, *client.Client, error) {
+	args, err := c.Parse(args, names...)
+	if err != nil {
+		return nil, nil, err
+	}
+	cl, err := c.Client()
+	return args, cl, err
+}
+
 func (c *cli) Client() (*client.Client, error) {
 	addr := cliFirstNonEmpty(c.addr, c.getenv("COFFER_ADDR"), cliDefaultAddr)
 	token := cliFirstNonEmpty(c.token, c.getenv("COFFER_TOKEN"))

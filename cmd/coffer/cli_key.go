@@ -137,10 +137,7 @@ STORE:SECRET:ACTIONS grammar), status, creation, expiry, last use and the
 id of the principal the key belongs to. Only admin keys may list keys.`,
 	Examples: `coffer key list`,
 	Run: func(ctx context.Context, c *cli, args []string) error {
-		if _, err := c.Parse(args); err != nil {
-			return err
-		}
-		cl, err := c.Client()
+		_, cl, err := c.Start(args)
 		if err != nil {
 			return err
 		}
@@ -180,11 +177,7 @@ var keyRevokeCmd = &clientCommand{
 	Help:     `Revoke the API key with the given id ('coffer key list' shows ids). Its token stops working at once.`,
 	Examples: `coffer key revoke 3f2a9c0d1e4b5a6f7081928374655647`,
 	Run: func(ctx context.Context, c *cli, args []string) error {
-		args, err := c.Parse(args, "ID")
-		if err != nil {
-			return err
-		}
-		cl, err := c.Client()
+		args, cl, err := c.Start(args, "ID")
 		if err != nil {
 			return err
 		}

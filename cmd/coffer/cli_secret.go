@@ -172,11 +172,7 @@ coffer secret list prod --deleted`,
 	Run: func(ctx context.Context, c *cli, args []string) error {
 		prefix := c.Flags.String("prefix", "", "only names that start with `PREFIX`")
 		deleted := c.Flags.Bool("deleted", false, "include deleted secrets, with their ids")
-		args, err := c.Parse(args, "STORE")
-		if err != nil {
-			return err
-		}
-		cl, err := c.Client()
+		args, cl, err := c.Start(args, "STORE")
 		if err != nil {
 			return err
 		}
@@ -216,11 +212,7 @@ version number, when and by whom it was written, and when its value was
 destroyed, if it was.`,
 	Examples: `coffer secret history prod db/password`,
 	Run: func(ctx context.Context, c *cli, args []string) error {
-		args, err := c.Parse(args, "STORE", "NAME")
-		if err != nil {
-			return err
-		}
-		cl, err := c.Client()
+		args, cl, err := c.Start(args, "STORE", "NAME")
 		if err != nil {
 			return err
 		}
@@ -314,11 +306,7 @@ the name meanwhile. Prints "NAME version N".`,
 	Examples: `coffer secret undelete prod old/api-key
 coffer secret undelete prod 3f2a9c0d1e4b5a6f7081928374655647`,
 	Run: func(ctx context.Context, c *cli, args []string) error {
-		args, err := c.Parse(args, "STORE", "NAME_OR_ID")
-		if err != nil {
-			return err
-		}
-		cl, err := c.Client()
+		args, cl, err := c.Start(args, "STORE", "NAME_OR_ID")
 		if err != nil {
 			return err
 		}
@@ -369,11 +357,7 @@ delete' prints it; 'coffer secret list --deleted' lists them). A live secret
 must be deleted first.`,
 	Examples: `coffer secret purge prod 3f2a9c0d1e4b5a6f7081928374655647`,
 	Run: func(ctx context.Context, c *cli, args []string) error {
-		args, err := c.Parse(args, "STORE", "ID")
-		if err != nil {
-			return err
-		}
-		cl, err := c.Client()
+		args, cl, err := c.Start(args, "STORE", "ID")
 		if err != nil {
 			return err
 		}

@@ -20,11 +20,7 @@ var storeCreateCmd = &clientCommand{
 	Examples: `coffer store create prod --comment "production services"`,
 	Run: func(ctx context.Context, c *cli, args []string) error {
 		comment := c.Flags.String("comment", "", "a `COMMENT` describing the store")
-		args, err := c.Parse(args, "STORE")
-		if err != nil {
-			return err
-		}
-		cl, err := c.Client()
+		args, cl, err := c.Start(args, "STORE")
 		if err != nil {
 			return err
 		}
@@ -43,10 +39,7 @@ var storeListCmd = &clientCommand{
 	Help:     `List the stores of the account by name, as a table of name, id, creation time and comment.`,
 	Examples: `coffer store list`,
 	Run: func(ctx context.Context, c *cli, args []string) error {
-		if _, err := c.Parse(args); err != nil {
-			return err
-		}
-		cl, err := c.Client()
+		_, cl, err := c.Start(args)
 		if err != nil {
 			return err
 		}
@@ -80,11 +73,7 @@ for good.`,
 coffer store delete staging --force`,
 	Run: func(ctx context.Context, c *cli, args []string) error {
 		force := c.Flags.Bool("force", false, "also delete every secret in the store, for good")
-		args, err := c.Parse(args, "STORE")
-		if err != nil {
-			return err
-		}
-		cl, err := c.Client()
+		args, cl, err := c.Start(args, "STORE")
 		if err != nil {
 			return err
 		}
