@@ -148,12 +148,19 @@ type SecretPut struct {
 	IfVersion int
 	Comment   *string
 	Labels    map[string]string
+	// Scopes, when non-nil, replaces the secret's usage scopes (Cloudflare's
+	// "workers", "ai_gateway", ...).
+	Scopes []string
+	// Attributes, when non-nil, sets face-specific metadata on a secret that
+	// the write creates; it is ignored when the secret exists.
+	Attributes map[string]string
 }
 
 // SecretPatch is the input of UpdateSecret.
 type SecretPatch struct {
 	Comment   *string           `json:"comment,omitempty"`
 	Labels    map[string]string `json:"labels,omitempty"`
+	Scopes    []string          `json:"scopes,omitempty"` // replaces the usage scopes when non-nil
 	IfVersion int               `json:"-"`
 }
 

@@ -160,7 +160,9 @@ func (s *Service) PutSecret(ctx context.Context, storeRef string, in *coffer.Sec
 	if in.Comment != nil {
 		comment = *in.Comment
 	}
-	if err := coffer.ValidateMeta(comment, in.Labels, nil); err != nil {
+	if err := coffer.ValidateMeta(comment, in.Labels, in.Scopes); err != nil {
+		return nil, err
+	} else if err := validateAttributes(in.Attributes); err != nil {
 		return nil, err
 	}
 	ev := s.event(c, "secret.write")
@@ -172,6 +174,15 @@ func (s *Service) PutSecret(ctx context.Context, storeRef string, in *coffer.Sec
 	return s.write(ctx, c, st, in, ev)
 }
 
+// validateAttributes checks face-specific metadata: the same bounds as
+// labels.
+func validateAttributes(attrs map[string]string) error {
+	if err := coffer.ValidateMeta("", attrs, nil); err != nil {
+		return coffer.Errorf(coffer.EINVALID, "attributes: %s", coffer.ErrorMessage(err))
+	}
+	return nil
+}
+
 // write adds a version holding in.Value, creating the secret when missing.
 func (s *Service) write(ctx context.Context, c *coffer.Caller, st *coffer.Store, in *coffer.SecretPut, ev *coffer.AuditEvent) (*coffer.Secret, error) {
 	seal, err := s.sealer(ctx, st, in.Value)
@@ -181,7 +192,7 @@ func (s *Service) write(ctx context.Context, c *coffer.Caller, st *coffer.Store,
 	now := s.now().UTC()
 	create := &coffer.Secret{
 		ID: coffer.NewID(), AccountID: c.AccountID, StoreID: st.ID, Name: in.Name, Labels: in.Labels,
-		Origin: c.Face, CreatedAt: now, UpdatedAt: now, CreatedBy: c.PrincipalID,
+		Scopes: in.Scopes, Attributes: in.Attributes, Origin: c.Face, CreatedAt: now, UpdatedAt: now, CreatedBy: c.PrincipalID,
 	}
 	if in.Comment != nil {
 		create.Comment = *in.Comment
@@ -190,8 +201,8 @@ func (s *Service) write(ctx context.Context, c *coffer.Caller, st *coffer.Store,
 		AccountID: c.AccountID, StoreID: st.ID, Name: in.Name, Create: create,
 		IfVersion: in.IfVersion, Seal: seal, By: c.PrincipalID, At: now,
 	}
-	if in.Comment != nil || in.Labels != nil {
-		w.Update = &coffer.SecretUpdate{Comment: in.Comment, Labels: in.Labels, At: now}
+	if in.Comment != nil || in.Labels != nil || in.Scopes != nil {
+		w.Update = &coffer.SecretUpdate{Comment: in.Comment, Labels: in.Labels, Scopes: in.Scopes, At: now}
 	}
 	return s.storage.WriteSecret(ctx, w, ev)
 }
@@ -291,7 +302,7 @@ func (s *Service) UpdateSecret(ctx context.Context, storeRef, ref string, in *co
 	if in.Comment != nil {
 		comment = *in.Comment
 	}
-	if err := coffer.ValidateMeta(comment, in.Labels, nil); err != nil {
+	if err := coffer.ValidateMeta(comment, in.Labels, in.Scopes); err != nil {
 		return nil, err
 	}
 	ev := s.event(c, "secret.update")
@@ -300,7 +311,7 @@ func (s *Service) UpdateSecret(ctx context.Context, storeRef, ref string, in *co
 		return nil, err
 	}
 	ev.Version = sec.Version
-	u := &coffer.SecretUpdate{Comment: in.Comment, Labels: in.Labels, IfVersion: in.IfVersion, At: s.now().UTC()}
+	u := &coffer.SecretUpdate{Comment: in.Comment, Labels: in.Labels, Scopes: in.Scopes, IfVersion: in.IfVersion, At: s.now().UTC()}
 	return s.storage.UpdateSecret(ctx, c.AccountID, sec.ID, u, ev)
 }
 
