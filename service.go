@@ -58,6 +58,28 @@ type SecretService interface {
 	DestroyVersion(ctx context.Context, store, ref string, version int) error
 }
 
+// SecretDuplicator copies a secret's value into a new secret of the same
+// store without handing the value to the caller (Cloudflare's "duplicate").
+// The service package implements it; it is separate from SecretService so
+// that other implementations of SecretService stay valid.
+type SecretDuplicator interface {
+	// DuplicateSecret creates the secret in.Name whose first version holds
+	// the latest value of the secret ref. The caller needs ActionReveal on
+	// the source (the copy is a read of its value) and ActionWrite on the new
+	// name (EINVALID, ENOTFOUND, ECONFLICT when the name is taken or the
+	// source has no value, EFORBIDDEN).
+	DuplicateSecret(ctx context.Context, store, ref string, in *SecretDuplicate) (*Secret, error)
+}
+
+// SecretDuplicate is the input of DuplicateSecret. The copy keeps the
+// source's labels; Comment, when nil, is the source's comment.
+type SecretDuplicate struct {
+	Name       string
+	Comment    *string
+	Scopes     []string
+	Attributes map[string]string
+}
+
 // KeyService manages API keys of the caller's account. Only admin keys may
 // use it (EFORBIDDEN).
 type KeyService interface {
