@@ -364,7 +364,28 @@ func (s *Service) Reveal(ctx context.Context, storeRef, ref string, version int)
 		envelope.Zero(plain)
 		return nil, err
 	}
+	s.markUsed(ctx, c, sec)
 	return &coffer.Value{Name: sec.Name, Version: v.Number, Data: plain}, nil
+}
+
+// markUsed removes coffer.AttrUnused from a secret whose value was just
+// read. Only the first read of such a secret writes; a failure is logged,
+// not returned, because the read itself succeeded.
+func (s *Service) markUsed(ctx context.Context, c *coffer.Caller, sec *coffer.Secret) {
+	if _, ok := sec.Attributes[coffer.AttrUnused]; !ok {
+		return
+	}
+	attrs := make(map[string]string, len(sec.Attributes))
+	for k, v := range sec.Attributes {
+		if k != coffer.AttrUnused {
+			attrs[k] = v
+		}
+	}
+	ev := s.event(c, "secret.activate")
+	ev.StoreID, ev.SecretID, ev.Name, ev.Reason = sec.StoreID, sec.ID, sec.Name, "first value read"
+	if _, err := s.storage.UpdateSecret(ctx, c.AccountID, sec.ID, &coffer.SecretUpdate{Attributes: attrs, At: s.now().UTC()}, ev); err != nil {
+		s.log.Warn("mark secret used", "err", err, "secret_id", sec.ID)
+	}
 }
 
 // readVersion is storage.ReadVersion behind a cache that is valid while the
@@ -424,6 +445,7 @@ func (s *Service) RevealMany(ctx context.Context, storeRef string, q *coffer.Rev
 		}
 	}
 	var evs []*coffer.AuditEvent
+	var used []*coffer.Secret // read for the first time
 	for _, n := range names {
 		sec, v, err := s.readVersion(ctx, c.AccountID, st, n, 0)
 		if coffer.ErrorCode(err) == coffer.ENOTFOUND {
@@ -440,12 +462,18 @@ func (s *Service) RevealMany(ctx context.Context, storeRef string, q *coffer.Rev
 		ev.StoreID, ev.SecretID, ev.Name, ev.Version = st.ID, sec.ID, sec.Name, v.Number
 		ev.Reason = "batch"
 		evs = append(evs, ev)
+		if _, ok := sec.Attributes[coffer.AttrUnused]; ok {
+			used = append(used, sec)
+		}
 		page.Values = append(page.Values, &coffer.Value{Name: sec.Name, Version: v.Number, Data: plain})
 	}
 	if len(evs) > 0 {
 		if err := s.audit(ctx, evs...); err != nil {
 			return nil, err
 		}
+	}
+	for _, sec := range used {
+		s.markUsed(ctx, c, sec)
 	}
 	return page, nil
 }
