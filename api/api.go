@@ -31,8 +31,19 @@ type Server struct {
 	Ready    func(ctx context.Context) error
 	Log      *slog.Logger
 	Registry *prometheus.Registry
+	// Faces are the provider APIs served next to the native one.
+	Faces []Mount
 
 	face *web.Face
+}
+
+// Mount is a provider face and where it is served: Handler gets every
+// request whose path starts with Prefix (which ends in '/'), with the path
+// unchanged. A face that routes with its own http.ServeMux sets the
+// request's Pattern, so metrics are labelled by the face's routes.
+type Mount struct {
+	Prefix  string
+	Handler http.Handler
 }
 
 // Handler returns the server's routes wrapped in the request middleware.
@@ -81,6 +92,10 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.Handle("GET /v1/audit/verify", auth(s.verifyAudit))
 
 	mux.Handle("/v1/", pub(notFound))
+
+	for _, f := range s.Faces {
+		mux.Handle(f.Prefix, f.Handler)
+	}
 }
 
 // renderError writes the native error body.
