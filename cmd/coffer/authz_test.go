@@ -235,8 +235,8 @@ var authzOps = []authzOp{
 // db/pw, db/pw2 and api/key.
 type authzShape struct {
 	admin   bool
-	store   string // "*", "prod", "id" (prod's id) or "dev"
-	secret  string // "*", a prefix ending in '*', or a name
+	store   string // "*" or "" (every store), "prod", "id" (prod's id) or "dev"
+	secret  string // "*" or "" (every secret), a prefix ending in '*', or a name
 	actions string // "one" (the op's action), "others" (every other) or "all"
 	target  string // the secret the request names
 }
@@ -245,6 +245,7 @@ var authzShapes = []authzShape{
 	{admin: true, target: "db/pw"},
 	{store: "*", secret: "*", actions: "one", target: "db/pw"},
 	{store: "*", secret: "*", actions: "others", target: "db/pw"},
+	{store: "", secret: "", actions: "one", target: "db/pw"},
 	{store: "prod", secret: "*", actions: "one", target: "db/pw"},
 	{store: "id", secret: "*", actions: "one", target: "db/pw"},
 	{store: "prod", secret: "db/*", actions: "one", target: "db/pw"},
@@ -281,16 +282,19 @@ func (sh authzShape) label(op authzOp) string {
 	if sh.admin {
 		return "admin key"
 	}
+	if sh.store == "" && sh.secret == "" {
+		return `"":"":` + strings.Join(sh.actionsFor(op), ",")
+	}
 	return sh.scope(op, "<prod id>")
 }
 
 // allows is the access rule under test, written out from the spec rather
 // than taken from the server. An admin key may do anything in its account.
-// A scope allows a request on store prod when it names prod (by name, by id
-// or as "*") and holds the request's action, and then:
+// A scope allows a request on store prod when it names prod (by name, by id,
+// or as "*" or "") and holds the request's action, and then:
 //   - on a secret, when its secret pattern matches the secret's name (equal
-//     to it, "*", or a prefix ending in '*');
-//   - on the store itself, when its pattern is "*", or for listing only,
+//     to it, "*" or "", or a prefix ending in '*');
+//   - on the store itself, when its pattern is "*" or "", or for listing only,
 //     which a narrower pattern allows too (showing only matching names).
 //
 // A store being created has no id yet, so a scope naming an id never
@@ -305,11 +309,12 @@ func (sh authzShape) allows(op authzOp, secret string) bool {
 	if !slices.Contains(sh.actionsFor(op), op.action) {
 		return false
 	}
+	every := sh.secret == "*" || sh.secret == ""
 	if op.onStore {
-		return sh.secret == "*" || op.action == "list"
+		return every || op.action == "list"
 	}
 	prefix, isPrefix := strings.CutSuffix(sh.secret, "*")
-	return sh.secret == secret || isPrefix && strings.HasPrefix(secret, prefix)
+	return every || sh.secret == secret || isPrefix && strings.HasPrefix(secret, prefix)
 }
 
 // want is the status the cell must answer. Another account's store answers
