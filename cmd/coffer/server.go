@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/coffer-dev/coffer/api"
+	"github.com/coffer-dev/coffer/compat/cloudflare"
 	"github.com/coffer-dev/coffer/envelope"
 	"github.com/coffer-dev/coffer/service"
 	"github.com/coffer-dev/coffer/sqlite"
@@ -39,6 +40,11 @@ type ServerConfig struct {
 	ShutdownWait  time.Duration
 	// DebugAddr, when set, serves net/http/pprof there: keep it on loopback.
 	DebugAddr string
+	// CloudflareLimits are the Cloudflare face's quotas, each
+	// "[ACCOUNT_ID:]stores=N,secrets=N,value=N" (see cloudflare.ParseLimits):
+	// from --cloudflare-limits (repeatable) and COFFER_CLOUDFLARE_LIMITS
+	// (settings separated by ';'). Unset, Cloudflare's own limits apply.
+	CloudflareLimits []string
 }
 
 // DefaultServerConfig returns the embedded default: SQLite in ./coffer-data.
@@ -91,7 +97,19 @@ func (c *ServerConfig) ParseFlags(args []string, getenv func(string) string, std
 	level := fs.String("log-level", c.LogLevel.String(), "log level: debug, info, warn, error")
 	fs.DurationVar(&c.ShutdownWait, "shutdown-timeout", c.ShutdownWait, "how long to let in-flight requests finish on SIGTERM")
 	fs.StringVar(&c.DebugAddr, "debug-addr", c.DebugAddr, "serve Go profiling (net/http/pprof) on this address; loopback only")
+	for _, spec := range strings.Split(getenv("COFFER_CLOUDFLARE_LIMITS"), ";") {
+		if spec = strings.TrimSpace(spec); spec != "" {
+			c.CloudflareLimits = append(c.CloudflareLimits, spec)
+		}
+	}
+	fs.Func("cloudflare-limits", "Cloudflare face quotas `[ACCOUNT_ID:]stores=N,secrets=N,value=N` (repeatable; default Cloudflare's: stores=1,secrets=100,value=65536)", func(v string) error {
+		c.CloudflareLimits = append(c.CloudflareLimits, v)
+		return nil
+	})
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if _, err := cloudflareFace(*c); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
@@ -190,7 +208,14 @@ func (s *Server) Open(ctx context.Context) error {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	a := &api.Server{Secrets: s.svc, Keys: s.svc, Audit: s.svc, Accounts: s.svc, Auth: s.svc, Ready: s.db.Ping, Log: s.Log, Registry: reg}
+	cf, err := cloudflareFace(cfg)
+	if err != nil {
+		s.closeStorage()
+		return err
+	}
+	cf.Secrets, cf.Auth, cf.Log = s.svc, s.svc, s.Log
+	a := &api.Server{Secrets: s.svc, Keys: s.svc, Audit: s.svc, Accounts: s.svc, Auth: s.svc, Ready: s.db.Ping, Log: s.Log, Registry: reg,
+		Faces: []api.Mount{{Prefix: cloudflare.Prefix, Handler: cf.Handler()}}}
 	s.http = &http.Server{
 		Handler:           a.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -218,6 +243,23 @@ func (s *Server) Open(ctx context.Context) error {
 	go func() { s.done <- s.http.Serve(s.ln) }()
 	s.Log.Info("listening", "addr", s.Addr, "data", cfg.DataDir)
 	return nil
+}
+
+// cloudflareFace makes the Cloudflare face with the configured limits.
+func cloudflareFace(cfg ServerConfig) (*cloudflare.Server, error) {
+	cf := &cloudflare.Server{AccountLimits: map[string]cloudflare.Limits{}}
+	for _, spec := range cfg.CloudflareLimits {
+		acct, l, err := cloudflare.ParseLimits(spec)
+		if err != nil {
+			return nil, fmt.Errorf("--cloudflare-limits: %w", err)
+		}
+		if acct == "" {
+			cf.Limits = l.Or(cf.Limits)
+		} else {
+			cf.AccountLimits[acct] = l.Or(cf.AccountLimits[acct])
+		}
+	}
+	return cf, nil
 }
 
 func isLoopback(host string) bool {
