@@ -92,7 +92,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.Handle("DELETE "+base+"/stores/{store_id}/secrets/{secret_id}", h(s.deleteSecret))
 	mux.Handle("POST "+base+"/stores/{store_id}/secrets/{secret_id}/duplicate", h(s.duplicateSecret))
 
-	mux.Handle(Prefix, s.face.Public(noRoute))
+	mux.Handle(Prefix, s.face.Public(own(noRoute)))
 }
 
 // token reads the credential: "Authorization: Bearer <coffer key>", or
@@ -115,11 +115,19 @@ func token(r *http.Request) string {
 // account exists. Errors of the face's own shape (*Error) are written here;
 // any other goes to the shared wrapper, which calls render.
 func (s *Server) checked(fn web.HandlerFunc) web.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) error {
-		err := s.check(r)
-		if err == nil {
-			err = fn(w, r)
+	return own(func(w http.ResponseWriter, r *http.Request) error {
+		if err := s.check(r); err != nil {
+			return err
 		}
+		return fn(w, r)
+	})
+}
+
+// own writes the errors of the face's own shape (*Error) that fn returns
+// and passes on the others.
+func own(fn web.HandlerFunc) web.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		err := fn(w, r)
 		var e *Error
 		if errors.As(err, &e) {
 			writeError(w, e)

@@ -1,0 +1,293 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// These tests drive the Cloudflare face with plain HTTP, for what
+// cloudflare-go does not expose: the legacy auth headers, account checks,
+// malformed requests.
+
+// cfReply is the envelope of a Cloudflare face response.
+type cfReply struct {
+	Success bool `json:"success"`
+	Errors  []struct {
+		Code    int    `json:"code"`
+		Message string `json:"message"`
+	} `json:"errors"`
+	Messages   []any           `json:"messages"`
+	Result     json.RawMessage `json:"result"`
+	ResultInfo *struct {
+		TotalCount int `json:"total_count"`
+	} `json:"result_info"`
+}
+
+func decodeCF(t *testing.T, r reply) cfReply {
+	t.Helper()
+	var e cfReply
+	if err := json.Unmarshal(r.Body, &e); err != nil {
+		t.Fatalf("reply %d is not an envelope: %q", r.Status, r.Body)
+	}
+	if e.Errors == nil || e.Messages == nil {
+		t.Fatalf("reply %d lacks errors or messages: %s", r.Status, r.Body)
+	}
+	return e
+}
+
+// wantCFError asserts a failure envelope with the status and first code, and
+// that the SDKs are told not to retry a 4xx other than 429.
+func wantCFError(t *testing.T, r reply, status, code int) {
+	t.Helper()
+	e := decodeCF(t, r)
+	if r.Status != status || e.Success || len(e.Errors) == 0 || e.Errors[0].Code != code || string(e.Result) != "null" {
+		t.Fatalf("got %d %s, want %d with code %d", r.Status, r.Body, status, code)
+	}
+	if retry := r.Header.Get("X-Should-Retry"); status < 500 && status != 429 && retry != "false" {
+		t.Fatalf("got x-should-retry %q on %d, want false", retry, status)
+	}
+}
+
+// cfRaw returns a plain-HTTP client of the face, with the root key.
+func cfRaw(t *testing.T, s *cfServer) *rawAPI {
+	return &rawAPI{t: t, base: s.Base, token: s.Token}
+}
+
+// path returns the face's path of p under the account's secrets_store.
+func (s *cfServer) path(p string) string {
+	return "/cloudflare/client/v4/accounts/" + s.Account + "/secrets_store" + p
+}
+
+func TestCloudflareAuth(t *testing.T) {
+	s := startCloudflare(t)
+	anon := &rawAPI{t: t, base: s.Base}
+
+	t.Run("XAuthKey", func(t *testing.T) {
+		r := anon.do("GET", s.path("/quota"), nil, "X-Auth-Email", "ops@example.com", "X-Auth-Key", s.Token)
+		if e := decodeCF(t, r); r.Status != 200 || !e.Success {
+			t.Fatalf("got %d %s, want 200", r.Status, r.Body)
+		}
+	})
+	for _, tt := range []struct {
+		name string
+		hdr  []string
+	}{
+		{"ErrNoCredential", nil},
+		{"ErrKeyWithoutEmail", []string{"X-Auth-Key", s.Token}},
+		{"ErrWrongKey", []string{"X-Auth-Email", "ops@example.com", "X-Auth-Key", flipLast(s.Token)}},
+		{"ErrWrongBearer", []string{"Authorization", "Bearer nope"}},
+		{"ErrBasic", []string{"Authorization", "Basic " + s.Token}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			wantCFError(t, anon.do("GET", s.path("/quota"), nil, tt.hdr...), 401, 10000)
+		})
+	}
+
+	t.Run("ErrRateLimited", func(t *testing.T) {
+		s := startCloudflare(t)
+		var r reply
+		for range 12 {
+			r = (&rawAPI{t: t, base: s.Base, token: "cfr_0000000000000000_" + strings.Repeat("0", 64)}).do("GET", s.path("/quota"), nil)
+		}
+		wantCFError(t, r, 429, 1008)
+		if r.Header.Get("Retry-After") == "" || r.Header.Get("X-Should-Retry") != "" {
+			t.Fatalf("got headers %v, want Retry-After and no x-should-retry", r.Header)
+		}
+	})
+}
+
+func TestCloudflareAccounts(t *testing.T) {
+	s := startCloudflare(t)
+	root := cfRaw(t, s)
+	st := root.must(200, "POST", s.path("/stores"), map[string]any{"name": "root-store"})
+	var store struct{ ID string }
+	json.Unmarshal(decodeCF(t, st).Result, &store)
+
+	// A second account with its own admin key.
+	r := root.must(201, "POST", "/v1/accounts", map[string]any{"name": "acme"})
+	var acme struct {
+		Account struct{ ID string } `json:"account"`
+		Token   string              `json:"token"`
+	}
+	if err := json.Unmarshal(r.Body, &acme); err != nil {
+		t.Fatal(err)
+	}
+	other := &cfServer{Base: s.Base, Token: acme.Token, Account: acme.Account.ID}
+	acmeAPI := cfRaw(t, other)
+
+	t.Run("ErrOtherAccount", func(t *testing.T) {
+		// The root key on acme's account id: refused like any account the
+		// key may not use, existing or not.
+		wantCFError(t, root.do("GET", other.path("/stores"), nil), 403, 10000)
+		wantCFError(t, root.do("GET", "/cloudflare/client/v4/accounts/"+strings.Repeat("0", 32)+"/secrets_store/stores", nil), 403, 10000)
+	})
+	t.Run("ErrOtherAccountsStore", func(t *testing.T) {
+		// acme, in its own account, asking for root's store: not found.
+		wantCFError(t, acmeAPI.do("GET", other.path("/stores/"+store.ID), nil), 404, 1002)
+		wantCFError(t, acmeAPI.do("GET", other.path("/stores/"+store.ID+"/secrets"), nil), 404, 1002)
+		wantCFError(t, acmeAPI.do("DELETE", other.path("/stores/"+store.ID+"?force=true"), nil), 404, 1002)
+		if e := decodeCF(t, acmeAPI.must(200, "GET", other.path("/stores"), nil)); string(e.Result) != "[]" {
+			t.Fatalf("acme sees stores: %s", e.Result)
+		}
+		root.must(200, "GET", s.path("/stores/"+store.ID), nil)
+	})
+	t.Run("OwnLimits", func(t *testing.T) {
+		// Each account has its own quota: acme may make its one store.
+		acmeAPI.must(200, "POST", other.path("/stores"), map[string]any{"name": "acme-store"})
+	})
+}
+
+func TestCloudflareRoutes(t *testing.T) {
+	s := startCloudflare(t)
+	a := cfRaw(t, s)
+	for _, tt := range []struct {
+		name, method, path string
+		status, code       int
+	}{
+		{"ErrAccountNotHex", "GET", "/cloudflare/client/v4/accounts/xyz/secrets_store/quota", 400, 7003},
+		{"ErrAccountUpper", "GET", "/cloudflare/client/v4/accounts/" + strings.ToUpper(s.Account) + "/secrets_store/quota", 400, 7003},
+		{"ErrStoreNotHex", "GET", s.path("/stores/my-store"), 400, 7003},
+		{"ErrSecretNotHex", "GET", s.path("/stores/" + strings.Repeat("a", 32) + "/secrets/MY_SECRET"), 400, 7003},
+		{"ErrNoRoute", "GET", "/cloudflare/client/v4/accounts/" + s.Account + "/secrets_store/vaults", 404, 7000},
+		{"ErrMethod", "PUT", s.path("/stores"), 404, 7000},
+		{"ErrUnknownStore", "GET", s.path("/stores/" + strings.Repeat("a", 32)), 404, 1002},
+		{"ErrUnknownStoreSecrets", "GET", s.path("/stores/" + strings.Repeat("a", 32) + "/secrets"), 404, 1002},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := a.do(tt.method, tt.path, nil)
+			wantCFError(t, r, tt.status, tt.code)
+			if tt.code == 7003 && (len(decodeCF(t, r).Errors) != 2 || !strings.Contains(string(r.Body), "perhaps your object identifier is invalid")) {
+				t.Fatalf("got %s, want Cloudflare's 7003 and 7000", r.Body)
+			}
+		})
+	}
+	t.Run("LegacyArrayStoreCreate", func(t *testing.T) {
+		// cloudflare-go up to v6.6 sent [{name}] and read an array back.
+		e := decodeCF(t, a.must(200, "POST", s.path("/stores"), []map[string]any{{"name": "legacy"}}))
+		var got []struct{ Name string }
+		if err := json.Unmarshal(e.Result, &got); err != nil || len(got) != 1 || got[0].Name != "legacy" {
+			t.Fatalf("got %s, want an array of one store", e.Result)
+		}
+	})
+}
+
+func TestCloudflareBadInput(t *testing.T) {
+	s := startCloudflare(t, "stores=3,secrets=10")
+	a := cfRaw(t, s)
+	oas := newOASTransport(t)
+	var st struct{ ID string }
+	json.Unmarshal(decodeCF(t, a.must(200, "POST", s.path("/stores"), map[string]any{"name": "main"})).Result, &st)
+	e := decodeCF(t, a.must(200, "POST", s.path("/stores/"+st.ID+"/secrets"),
+		[]map[string]any{{"name": "EXISTING", "value": "value-existing", "scopes": []string{"workers"}}}))
+	var made []struct{ ID string }
+	json.Unmarshal(e.Result, &made)
+	secrets := s.path("/stores/" + st.ID + "/secrets")
+	one := secrets + "/" + made[0].ID
+
+	item := func(kv ...any) []map[string]any {
+		m := map[string]any{"name": "NEW", "value": "value-new", "scopes": []string{"workers"}}
+		for i := 0; i+1 < len(kv); i += 2 {
+			if kv[i+1] == nil {
+				delete(m, kv[i].(string))
+			} else {
+				m[kv[i].(string)] = kv[i+1]
+			}
+		}
+		return []map[string]any{m}
+	}
+	huge := `[{"name":"BIG","scopes":["workers"],"value":"` + strings.Repeat("x", 9<<20) + `"}]`
+	for _, tt := range []struct {
+		name, method, path string
+		body               any
+		status, code       int
+	}{
+		{"ErrOversizedCreate", "POST", secrets, huge, 413, 1007},
+		{"ErrOversizedPatch", "PATCH", one, `{"value":"` + strings.Repeat("x", 600<<10) + `"}`, 413, 1007},
+		{"ErrValueTooLarge", "POST", secrets, item("value", strings.Repeat("x", 64<<10+1)), 400, 1001},
+		{"ErrUnknownField", "POST", secrets, item("labels", map[string]string{"a": "b"}), 400, 1001},
+		{"ErrUnknownFieldStore", "POST", s.path("/stores"), map[string]any{"name": "x", "comment": "y"}, 400, 1001},
+		{"ErrUnknownFieldPatch", "PATCH", one, map[string]any{"name": "RENAMED"}, 400, 1001},
+		{"ErrNameDot", "POST", secrets, item("name", "my.secret"), 400, 1001},
+		{"ErrNameSpace", "POST", secrets, item("name", "MY SECRET"), 400, 1001},
+		{"ErrNameSlash", "POST", secrets, item("name", "a/b"), 400, 1001},
+		{"ErrNameUnicode", "POST", secrets, item("name", "SCHLÜSSEL"), 400, 1001},
+		{"ErrNameEmpty", "POST", secrets, item("name", ""), 400, 1001},
+		{"ErrNameLong", "POST", secrets, item("name", strings.Repeat("A", 256)), 400, 1001},
+		{"ErrNameMissing", "POST", secrets, item("name", nil), 400, 1001},
+		{"ErrValueMissing", "POST", secrets, item("value", nil), 400, 1001},
+		{"ErrValueEmpty", "POST", secrets, item("value", ""), 400, 1001},
+		{"ErrValueNumber", "POST", secrets, item("value", 42), 400, 1001},
+		{"ErrScopesMissing", "POST", secrets, item("scopes", nil), 400, 1001},
+		{"ErrScopesString", "POST", secrets, item("scopes", "workers"), 400, 1001},
+		{"ErrScopeBad", "POST", secrets, item("scopes", []string{"Workers!"}), 400, 1001},
+		{"ErrCommentLong", "POST", secrets, item("comment", strings.Repeat("c", 1025)), 400, 1001},
+		{"ErrBadUTF8", "POST", secrets, []byte("[{\"name\":\"NEW\",\"value\":\"\xff\xfe\",\"scopes\":[]}]"), 400, 1001},
+		{"ErrBadJSON", "POST", secrets, `[{"name":"NEW",`, 400, 1001},
+		{"ErrTrailingJSON", "POST", secrets, `[] []`, 400, 1001},
+		{"ErrObjectNotArray", "POST", secrets, item()[0], 400, 1001},
+		{"ErrEmptyArray", "POST", secrets, `[]`, 400, 1001},
+		{"ErrEmptyBody", "POST", secrets, ``, 400, 1001},
+		{"ErrNameTwice", "POST", secrets, append(item(), item()...), 400, 1001},
+		{"ErrNameTaken", "POST", secrets, item("name", "EXISTING"), 409, 1005},
+		{"ErrStoreNameBad", "POST", s.path("/stores"), map[string]any{"name": "../x"}, 400, 1001},
+		{"ErrStoreNameMissing", "POST", s.path("/stores"), map[string]any{}, 400, 1001},
+		{"ErrStoreTaken", "POST", s.path("/stores"), map[string]any{"name": "main"}, 409, 1005},
+		{"ErrPatchValueEmpty", "PATCH", one, map[string]any{"value": ""}, 400, 1001},
+		{"ErrPatchScopes", "PATCH", one, map[string]any{"scopes": []int{1}}, 400, 1001},
+		{"ErrPatchBadUTF8", "PATCH", one, []byte("{\"comment\":\"\xc3\x28\"}"), 400, 1001},
+		{"ErrDuplicateNoScopes", "POST", one + "/duplicate", map[string]any{"name": "COPY"}, 400, 1001},
+		{"ErrDuplicateBadName", "POST", one + "/duplicate", map[string]any{"name": "a.b", "scopes": []string{}}, 400, 1001},
+		{"ErrDuplicateTaken", "POST", one + "/duplicate", map[string]any{"name": "EXISTING", "scopes": []string{}}, 409, 1005},
+		{"ErrBulkNoBody", "DELETE", secrets, nil, 400, 1001},
+		{"ErrBulkNoIDs", "DELETE", secrets, map[string]any{}, 400, 1001},
+		{"ErrBulkBadID", "DELETE", secrets, map[string]any{"ids": []string{"EXISTING"}}, 400, 1001},
+		{"ErrBulkUnknownID", "DELETE", secrets, map[string]any{"ids": []string{made[0].ID, strings.Repeat("c", 32)}}, 404, 1002},
+		{"ErrForce", "DELETE", s.path("/stores/" + st.ID + "?force=maybe"), nil, 400, 1001},
+		{"ErrPageZero", "GET", secrets + "?page=0", nil, 400, 1001},
+		{"ErrPageNegative", "GET", secrets + "?page=-1", nil, 400, 1001},
+		{"ErrPageText", "GET", secrets + "?page=two", nil, 400, 1001},
+		{"ErrPageHuge", "GET", secrets + "?page=99999999999999999999", nil, 400, 1001},
+		{"ErrPerPageZero", "GET", secrets + "?per_page=0", nil, 400, 1001},
+		{"ErrPerPageHuge", "GET", secrets + "?per_page=1001", nil, 400, 1001},
+		{"ErrStoresPerPage", "GET", s.path("/stores?per_page=x"), nil, 400, 1001},
+		{"ErrOrder", "GET", secrets + "?order=value", nil, 400, 1001},
+		{"ErrStoresOrder", "GET", s.path("/stores?order=comment"), nil, 400, 1001},
+		{"ErrDirection", "GET", secrets + "?direction=up", nil, 400, 1001},
+		{"ErrSearchUTF8", "GET", secrets + "?search=%ff", nil, 400, 1001},
+		{"ErrMalformedQuery", "GET", secrets + "?page=%zz", nil, 400, 1001},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := a.do(tt.method, tt.path, tt.body)
+			wantCFError(t, r, tt.status, tt.code)
+			oas.validateRaw(t, tt.method, s.Base+tt.path, r)
+			if bytes.Contains(r.Body, []byte("value-")) || bytes.Contains(r.Body, []byte("xxxxxxxx")) {
+				t.Fatalf("the error quotes a value: %s", r.Body)
+			}
+		})
+	}
+
+	// Nothing was written: one store, one secret, unchanged.
+	if e := decodeCF(t, a.must(200, "GET", s.path("/stores"), nil)); e.ResultInfo.TotalCount != 1 {
+		t.Fatalf("got %d stores, want 1", e.ResultInfo.TotalCount)
+	}
+	e = decodeCF(t, a.must(200, "GET", secrets, nil))
+	if e.ResultInfo.TotalCount != 1 || !strings.Contains(string(e.Result), `"comment":""`) {
+		t.Fatalf("got %s, want EXISTING unchanged", e.Result)
+	}
+	native := &rawAPI{t: t, base: s.Base, token: s.Token}
+	if v, n := value(t, native.must(200, "GET", fmt.Sprintf("/v1/stores/%s/secrets/EXISTING/value", st.ID), nil)); v != "value-existing" || n != 1 {
+		t.Fatalf("got %q v%v, want value-existing v1", v, n)
+	}
+}
+
+// flipLast changes the last character of a token.
+func flipLast(tok string) string {
+	last := "a"
+	if strings.HasSuffix(tok, "a") {
+		last = "b"
+	}
+	return tok[:len(tok)-1] + last
+}
