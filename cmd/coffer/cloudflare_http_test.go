@@ -291,3 +291,34 @@ func flipLast(tok string) string {
 	}
 	return tok[:len(tok)-1] + last
 }
+
+// TestCloudflareScopedKey checks that coffer's scopes hold through the
+// face: a key that may only read metadata cannot write, and a key that may
+// write but not reveal cannot copy a value with duplicate.
+func TestCloudflareScopedKey(t *testing.T) {
+	s := startCloudflare(t, "stores=2")
+	root := cfRaw(t, s)
+	var st struct{ ID string }
+	json.Unmarshal(decodeCF(t, root.must(200, "POST", s.path("/stores"), map[string]any{"name": "main"})).Result, &st)
+	var made []struct{ ID string }
+	json.Unmarshal(decodeCF(t, root.must(200, "POST", s.path("/stores/"+st.ID+"/secrets"),
+		[]map[string]any{{"name": "SRC", "value": "value-src", "scopes": []string{"workers"}}})).Result, &made)
+
+	mint := func(actions ...string) *rawAPI {
+		r := root.must(201, "POST", "/v1/keys", map[string]any{"name": "k", "scopes": []map[string]any{{"actions": actions}}})
+		var k struct{ Token string }
+		json.Unmarshal(r.Body, &k)
+		return &rawAPI{t: t, base: s.Base, token: k.Token}
+	}
+	reader := mint("list", "read")
+	reader.must(200, "GET", s.path("/stores/"+st.ID+"/secrets"), nil)
+	reader.must(200, "GET", s.path("/stores/"+st.ID+"/secrets/"+made[0].ID), nil)
+	wantCFError(t, reader.do("POST", s.path("/stores"), map[string]any{"name": "other"}), 403, 10000)
+	wantCFError(t, reader.do("POST", s.path("/stores/"+st.ID+"/secrets"), []map[string]any{{"name": "X", "value": "v", "scopes": []string{}}}), 403, 10000)
+	wantCFError(t, reader.do("DELETE", s.path("/stores/"+st.ID+"/secrets/"+made[0].ID), nil), 403, 10000)
+
+	writer := mint("list", "read", "write")
+	writer.must(200, "PATCH", s.path("/stores/"+st.ID+"/secrets/"+made[0].ID), map[string]any{"comment": "ok"})
+	wantCFError(t, writer.do("POST", s.path("/stores/"+st.ID+"/secrets/"+made[0].ID+"/duplicate"), map[string]any{"name": "COPY", "scopes": []string{}}), 403, 10000)
+	(&rawAPI{t: t, base: s.Base, token: s.Token}).must(404, "GET", "/v1/stores/"+st.ID+"/secrets/COPY", nil)
+}
