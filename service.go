@@ -299,3 +299,14 @@ func DecodeValue(s, encoding string) ([]byte, error) {
 	}
 	return nil, Errorf(EINVALID, "unknown encoding %s (want utf-8 or base64)", strconv.Quote(encoding))
 }
+
+// IdentityService tells a caller who it is and names the principals of its
+// account. Faces whose provider shows tenant and subject names (TrueFoundry's
+// tenantName and createdBySubject) use it; any authenticated caller may.
+type IdentityService interface {
+	// Whoami returns the caller's account and principal (EUNAUTHORIZED).
+	Whoami(ctx context.Context) (*Account, *Principal, error)
+	// Principal returns a principal of the caller's account by id
+	// (ENOTFOUND, also for a principal of another account).
+	Principal(ctx context.Context, id string) (*Principal, error)
+}
