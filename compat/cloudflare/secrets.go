@@ -10,9 +10,10 @@ import (
 	"github.com/coffer-dev/coffer/internal/web"
 )
 
-// unused marks the secrets this face creates: Cloudflare shows a new secret
-// as pending until it is first used (see coffer.AttrUnused).
-var unused = map[string]string{coffer.AttrUnused: "1"}
+// unused returns the attributes of a secret this face creates: Cloudflare
+// shows a new secret as pending until it is first used (see
+// coffer.AttrUnused).
+func unused() map[string]string { return map[string]string{coffer.AttrUnused: "1"} }
 
 // secret resolves the path's secret_id in store st; deleted secrets are
 // found too (their status says so) when deleted is set.
@@ -157,7 +158,7 @@ func (s *Server) createSecrets(w http.ResponseWriter, r *http.Request) error {
 	for _, req := range reqs {
 		sec, err := s.Secrets.PutSecret(ctx, st.ID, &coffer.SecretPut{
 			Name: *req.Name, Value: []byte(*req.Value), IfVersion: -1, Comment: req.Comment,
-			Scopes: *req.Scopes, Attributes: unused,
+			Scopes: *req.Scopes, Attributes: unused(),
 		})
 		if err != nil {
 			s.undo(ctx, st.ID, made)
@@ -386,7 +387,7 @@ func (s *Server) duplicateSecret(w http.ResponseWriter, r *http.Request) error {
 		scopes = []string{}
 	}
 	sec, err := s.Secrets.DuplicateSecret(ctx, st.ID, src.ID, &coffer.SecretDuplicate{
-		Name: *req.Name, Comment: req.Comment, Scopes: scopes, Attributes: unused,
+		Name: *req.Name, Comment: req.Comment, Scopes: scopes, Attributes: unused(),
 	})
 	switch coffer.ErrorCode(err) {
 	case "":
