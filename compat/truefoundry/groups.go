@@ -1,0 +1,412 @@
+package truefoundry
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/coffer-dev/coffer"
+	"github.com/coffer-dev/coffer/internal/web"
+)
+
+// groupMeta is what a group records beyond a store: the integration it was
+// created with, who created it, and the manifest it was applied with.
+type groupMeta struct {
+	integrationID string
+	createdBy     string
+	manifest      *groupManifest
+}
+
+func groupMetaOf(st *coffer.Store) groupMeta { return groupMeta{} }
+
+// groupManifest is the manifest of PUT /secret-groups, in snake_case as
+// TrueFoundry's manifests are.
+type groupManifest struct {
+	Type           *string        `json:"type"`
+	Name           *string        `json:"name"`
+	IntegrationFQN *string        `json:"integration_fqn"`
+	Collaborators  []collaborator `json:"collaborators"`
+	OwnedBy        *struct {
+		Account string `json:"account"`
+	} `json:"ownedBy,omitempty"`
+}
+
+type collaborator struct {
+	Subject string `json:"subject"`
+	RoleID  string `json:"role_id"`
+}
+
+// allStores lists every store of the account that the caller may see, by
+// name.
+func (s *Server) allStores(ctx context.Context) ([]*coffer.Store, error) {
+	var out []*coffer.Store
+	p := coffer.Page{Limit: coffer.MaxPageSize}
+	for {
+		page, err := s.Secrets.Stores(ctx, p)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, page.Stores...)
+		if page.NextCursor == "" {
+			return out, nil
+		}
+		p.Cursor = page.NextCursor
+	}
+}
+
+// allSecrets lists the live secrets of a store that the caller may see, by
+// name.
+func (s *Server) allSecrets(ctx context.Context, storeID string) ([]*coffer.Secret, error) {
+	var out []*coffer.Secret
+	q := coffer.ListSecrets{Page: coffer.Page{Limit: coffer.MaxPageSize}}
+	for {
+		page, err := s.Secrets.Secrets(ctx, storeID, q)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, page.Secrets...)
+		if page.NextCursor == "" {
+			return out, nil
+		}
+		q.Cursor = page.NextCursor
+	}
+}
+
+// group resolves a group id. Only ids name groups here: coffer would also
+// take a name, which TrueFoundry's API never sends.
+func (s *Server) group(ctx context.Context, id string) (*coffer.Store, error) {
+	st, err := s.Secrets.Store(ctx, id)
+	if coffer.ErrorCode(err) == coffer.ENOTFOUND || err == nil && st.ID != id {
+		return nil, notFound("Secret group " + strconv.Quote(id) + " not found")
+	}
+	return st, err
+}
+
+// parseInt reads an optional integer query parameter within [min, max].
+func parseInt(r *http.Request, name string, def, min, max int) (int, error) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < min || n > max {
+		msg := name + " must be an integer"
+		if max > min {
+			msg += " from " + strconv.Itoa(min) + " to " + strconv.Itoa(max)
+		} else {
+			msg += " of at least " + strconv.Itoa(min)
+		}
+		return 0, invalid(name, msg)
+	}
+	return n, nil
+}
+
+// window returns the [offset, offset+limit) part of n items.
+func window(n, offset, limit int) (int, int) {
+	lo := min(offset, n)
+	return lo, min(lo+limit, n)
+}
+
+const maxOffset = 1 << 30
+
+// listGroups answers GET /secret-groups: limit (1-1000, default 100),
+// offset, fqn (exact, with or without tfy-secret://) and search (a
+// substring of the name). Past the end, data is [] so that pagers stop.
+func (s *Server) listGroups(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	limit, err := parseInt(r, "limit", 100, 1, coffer.MaxPageSize)
+	if err != nil {
+		return err
+	}
+	offset, err := parseInt(r, "offset", 0, 0, maxOffset)
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	fqn, search := strings.TrimPrefix(q.Get("fqn"), refScheme), q.Get("search")
+	v, err := s.view(ctx)
+	if err != nil {
+		return err
+	}
+	stores, err := s.allStores(ctx)
+	if err != nil {
+		return err
+	}
+	matched := stores[:0]
+	for _, st := range stores {
+		if fqn != "" && v.groupFQN(st) != fqn || search != "" && !strings.Contains(st.Name, search) {
+			continue
+		}
+		matched = append(matched, st)
+	}
+	lo, hi := window(len(matched), offset, limit)
+	out := make([]groupJSON, 0, hi-lo)
+	for _, st := range matched[lo:hi] {
+		secrets, err := s.allSecrets(ctx, st.ID)
+		if err != nil {
+			return err
+		}
+		out = append(out, v.group(st, secrets))
+	}
+	return writeList(w, out, pagination{Total: len(matched), Offset: offset, Limit: limit})
+}
+
+func (s *Server) getGroup(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	st, err := s.group(ctx, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	return s.writeGroup(w, ctx, st)
+}
+
+func (s *Server) writeGroup(w http.ResponseWriter, ctx context.Context, st *coffer.Store) error {
+	v, err := s.view(ctx)
+	if err != nil {
+		return err
+	}
+	secrets, err := s.allSecrets(ctx, st.ID)
+	if err != nil {
+		return err
+	}
+	return writeData(w, v.group(st, secrets))
+}
+
+// secretInput is one item of the secrets of a group create or update.
+type secretInput struct {
+	Key   *string `json:"key"`
+	Value *string `json:"value"`
+}
+
+// validSecrets checks the secrets of a create (every value required) or an
+// update (values optional): at least one, keys valid and distinct, values
+// within coffer's limits.
+func validSecrets(in []secretInput, needValue bool) error {
+	if len(in) == 0 {
+		if needValue {
+			return invalid("secrets", "secrets must contain at least one secret")
+		}
+		return invalid("secrets", "cannot update secret group with zero secrets")
+	}
+	if len(in) > coffer.MaxPageSize {
+		return invalid("secrets", "at most "+strconv.Itoa(coffer.MaxPageSize)+" secrets per group")
+	}
+	seen := make(map[string]bool, len(in))
+	for i, sec := range in {
+		field := "secrets[" + strconv.Itoa(i) + "]"
+		if sec.Key == nil || *sec.Key == "" {
+			return invalid(field+".key", "key is required")
+		}
+		if err := validKey(*sec.Key); err != nil {
+			return invalid(field+".key", err.Error())
+		}
+		if seen[*sec.Key] {
+			return invalid(field+".key", "key "+strconv.Quote(*sec.Key)+" is given twice")
+		}
+		seen[*sec.Key] = true
+		if sec.Value == nil {
+			if needValue {
+				return invalid(field+".value", "value is required")
+			}
+			continue
+		}
+		if len(*sec.Value) > coffer.MaxValueSize {
+			return invalid(field+".value", "value is larger than "+strconv.Itoa(coffer.MaxValueSize)+" bytes")
+		}
+	}
+	return nil
+}
+
+// keyError is a rule broken by a key or group name; its text names no value.
+type keyError string
+
+func (e keyError) Error() string { return string(e) }
+
+// validKey checks a secret key or a group name: coffer's name rule without
+// '/', so that the FQN tenant:group:key stays unambiguous.
+func validKey(name string) error {
+	if !utf8.ValidString(name) || strings.ContainsAny(name, "/:") {
+		return keyError("may contain only letters, digits, '_', '-' and '.'")
+	}
+	if err := coffer.ValidateName("secret", name); err != nil {
+		return keyError("may contain only letters, digits, '_', '-' and '.', at most " + strconv.Itoa(coffer.MaxNameLen) + " characters")
+	}
+	return nil
+}
+
+// createGroupRequest is the body of POST /secret-groups.
+type createGroupRequest struct {
+	Name          *string       `json:"name"`
+	IntegrationID *string       `json:"integrationId"`
+	Secrets       []secretInput `json:"secrets"`
+}
+
+// createGroup answers POST /secret-groups: a store with a first version of
+// each secret. The body is checked whole before anything is written; should
+// a write still fail, the group is removed again.
+func (s *Server) createGroup(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	var req createGroupRequest
+	if err := decode(w, r, maxGroupBody, &req); err != nil {
+		return err
+	}
+	switch {
+	case req.Name == nil || *req.Name == "":
+		return invalid("name", "name is required")
+	case req.IntegrationID == nil || *req.IntegrationID == "":
+		return invalid("integrationId", "integrationId is required")
+	case req.Secrets == nil:
+		return invalid("secrets", "secrets is required")
+	}
+	if err := validKey(*req.Name); err != nil {
+		return invalid("name", "name "+err.Error())
+	}
+	if err := validSecrets(req.Secrets, true); err != nil {
+		return err
+	}
+	st, err := s.Secrets.CreateStore(ctx, &coffer.StoreCreate{Name: *req.Name})
+	if coffer.ErrorCode(err) == coffer.ECONFLICT {
+		return conflict("Secret group with name " + strconv.Quote(*req.Name) + " already exists")
+	} else if err != nil {
+		return err
+	}
+	for _, in := range req.Secrets {
+		_, err := s.Secrets.PutSecret(ctx, st.ID, &coffer.SecretPut{Name: *in.Key, Value: []byte(*in.Value), IfVersion: -1})
+		if err != nil {
+			if derr := s.Secrets.DeleteStore(ctx, st.ID, true); derr != nil {
+				s.Log.Warn("undo secret group create", "err", derr, "store_id", st.ID)
+			}
+			return err
+		}
+	}
+	if st, err = s.Secrets.Store(ctx, st.ID); err != nil {
+		return err
+	}
+	return s.writeGroup(w, ctx, st)
+}
+
+// updateGroupRequest is the body of PUT /secret-groups/{id}.
+type updateGroupRequest struct {
+	Secrets []secretInput `json:"secrets"`
+}
+
+// updateGroup answers PUT /secret-groups/{id}. The list is the full desired
+// state: a key whose value changed gets a new version, a key listed without
+// a value keeps its value, a key left out is deleted (soft: the native API
+// can undelete it), and a new key needs a value. Everything is checked
+// before anything is written.
+func (s *Server) updateGroup(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	var req updateGroupRequest
+	if err := decode(w, r, maxGroupBody, &req); err != nil {
+		return err
+	}
+	if req.Secrets == nil {
+		return invalid("secrets", "secrets is required")
+	}
+	if err := validSecrets(req.Secrets, false); err != nil {
+		return err
+	}
+	st, err := s.group(ctx, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	current, err := s.allSecrets(ctx, st.ID)
+	if err != nil {
+		return err
+	}
+	live := make(map[string]*coffer.Secret, len(current))
+	for _, sec := range current {
+		live[sec.Name] = sec
+	}
+	var compare []string // existing keys given a value: write only if it changed
+	for i, in := range req.Secrets {
+		sec := live[*in.Key]
+		if sec == nil && in.Value == nil {
+			return invalid("secrets["+strconv.Itoa(i)+"].value", "value is required for new secret "+strconv.Quote(*in.Key))
+		}
+		if sec != nil && in.Value != nil && sec.Version > 0 {
+			compare = append(compare, sec.Name)
+		}
+	}
+	old := map[string][]byte{}
+	if len(compare) > 0 {
+		page, err := s.Secrets.RevealMany(ctx, st.ID, &coffer.RevealQuery{Names: compare})
+		if err != nil && coffer.ErrorCode(err) != coffer.EFORBIDDEN {
+			return err
+		}
+		if err == nil {
+			for _, val := range page.Values {
+				old[val.Name] = val.Data
+			}
+		}
+	}
+	keep := make(map[string]bool, len(req.Secrets))
+	for _, in := range req.Secrets {
+		keep[*in.Key] = true
+		if in.Value == nil {
+			continue
+		}
+		sec := live[*in.Key]
+		put := &coffer.SecretPut{Name: *in.Key, Value: []byte(*in.Value), IfVersion: -1}
+		if sec != nil {
+			if prev, ok := old[sec.Name]; ok && string(prev) == *in.Value {
+				continue
+			}
+			put.IfVersion = sec.Version
+		}
+		if _, err := s.Secrets.PutSecret(ctx, st.ID, put); coffer.ErrorCode(err) == coffer.EPRECONDITION {
+			return conflict("secret " + strconv.Quote(*in.Key) + " was changed by another request; read the group and try again")
+		} else if err != nil {
+			return err
+		}
+	}
+	for _, sec := range current {
+		if keep[sec.Name] {
+			continue
+		}
+		if _, err := s.Secrets.DeleteSecret(ctx, st.ID, sec.ID, 0); err != nil && coffer.ErrorCode(err) != coffer.ENOTFOUND {
+			return err
+		}
+	}
+	if st, err = s.Secrets.Store(ctx, st.ID); err != nil {
+		return err
+	}
+	return s.writeGroup(w, ctx, st)
+}
+
+// deleteGroup answers DELETE /secret-groups/{id}: the group goes with its
+// secrets and their versions. forceDelete is about a faulty backing
+// integration at TrueFoundry; coffer has none, so it is checked and
+// otherwise changes nothing.
+func (s *Server) deleteGroup(w http.ResponseWriter, r *http.Request) error {
+	if v := r.URL.Query().Get("forceDelete"); v != "" {
+		if _, err := strconv.ParseBool(v); err != nil {
+			return invalid("forceDelete", "forceDelete must be true or false")
+		}
+	}
+	ctx := r.Context()
+	st, err := s.group(ctx, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	if err := s.Secrets.DeleteStore(ctx, st.ID, true); coffer.ErrorCode(err) == coffer.ENOTFOUND {
+		return notFound("Secret group " + strconv.Quote(st.ID) + " not found")
+	} else if err != nil {
+		return err
+	}
+	return writeEmpty(w)
+}
+
+// writeEmpty writes the body {} of a delete.
+func writeEmpty(w http.ResponseWriter) error {
+	return web.WriteRaw(w, http.StatusOK, []byte("{}\n"))
+}
+
+// applyGroup answers PUT /secret-groups (upsert by manifest). Not yet
+// served: 501 in TrueFoundry's error shape.
+func (s *Server) applyGroup(w http.ResponseWriter, r *http.Request) error {
+	return &Error{Status: http.StatusNotImplemented, Message: "applying a secret-group manifest is not supported yet", Code: "NOT_IMPLEMENTED"}
+}
