@@ -18,6 +18,7 @@ import (
 
 	"github.com/coffer-dev/coffer/api"
 	"github.com/coffer-dev/coffer/compat/cloudflare"
+	"github.com/coffer-dev/coffer/compat/truefoundry"
 	"github.com/coffer-dev/coffer/envelope"
 	"github.com/coffer-dev/coffer/service"
 	"github.com/coffer-dev/coffer/sqlite"
@@ -215,7 +216,10 @@ func (s *Server) Open(ctx context.Context) error {
 	}
 	cf.Secrets, cf.Auth, cf.Log = s.svc, s.svc, s.Log
 	a := &api.Server{Secrets: s.svc, Keys: s.svc, Audit: s.svc, Accounts: s.svc, Auth: s.svc, Ready: s.db.Ping, Log: s.Log, Registry: reg,
-		Faces: []api.Mount{{Prefix: cloudflare.Prefix, Handler: cf.Handler()}}}
+		Faces: []api.Mount{
+			{Prefix: cloudflare.Prefix, Handler: cf.Handler()},
+			{Prefix: truefoundry.Prefix, Handler: (&truefoundry.Server{Secrets: s.svc, Auth: s.svc, Log: s.Log}).Handler()},
+		}}
 	s.http = &http.Server{
 		Handler:           a.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
