@@ -322,3 +322,24 @@ func TestCloudflareScopedKey(t *testing.T) {
 	wantCFError(t, writer.do("POST", s.path("/stores/"+st.ID+"/secrets/"+made[0].ID+"/duplicate"), map[string]any{"name": "COPY", "scopes": []string{}}), 403, 10000)
 	(&rawAPI{t: t, base: s.Base, token: s.Token}).must(404, "GET", "/v1/stores/"+st.ID+"/secrets/COPY", nil)
 }
+
+// TestCloudflareMetrics checks that requests to the face are counted by its
+// route patterns, never by the ids a caller puts in the path.
+func TestCloudflareMetrics(t *testing.T) {
+	s := startCloudflare(t)
+	a := cfRaw(t, s)
+	a.must(200, "GET", s.path("/quota"), nil)
+	a.do("GET", s.path("/stores/"+strings.Repeat("d", 32)), nil)
+	m := string(a.must(200, "GET", "/metrics", nil).Body)
+	for _, want := range []string{
+		`{code="200",route="GET /cloudflare/client/v4/accounts/{account_id}/secrets_store/quota"}`,
+		`{code="404",route="GET /cloudflare/client/v4/accounts/{account_id}/secrets_store/stores/{store_id}"}`,
+	} {
+		if !strings.Contains(m, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+	if strings.Contains(m, s.Account) || strings.Contains(m, strings.Repeat("d", 32)) {
+		t.Error("metrics carry an id from a request path")
+	}
+}
