@@ -453,6 +453,16 @@ func TestCloudflareClientErrors(t *testing.T) {
 		}
 	})
 
+	t.Run("LegacyKeyAndEmail", func(t *testing.T) {
+		tr := newOASTransport(t)
+		c := cf.NewClient(option.WithBaseURL(s.Base+"/cloudflare/client/v4/"), option.WithHTTPClient(tr.Client()),
+			option.WithHeaderDel("authorization"), option.WithAPIKey(s.Token), option.WithAPIEmail("ops@example.com"))
+		q, err := c.SecretsStore.Quota.Get(ctx, secrets_store.QuotaGetParams{AccountID: cf.F(s.Account)})
+		if err != nil || q.Secrets.Quota != 100 {
+			t.Fatalf("got %+v %v", q, err)
+		}
+	})
+
 	t.Run("WrongAccount", func(t *testing.T) {
 		c, _ := cfClient(t, s)
 		_, err := c.SecretsStore.Stores.List(ctx, secrets_store.StoreListParams{AccountID: cf.F(strings.Repeat("f", 32))})
