@@ -62,7 +62,10 @@ type Store struct {
 	AccountID string `json:"account_id"`
 	Name      string `json:"name"`
 	Comment   string `json:"comment,omitempty"`
-	KeyID     int    `json:"-"` // data key used for new versions
+	// Attributes is face-specific metadata set when the store is created
+	// (TrueFoundry's integrationId and creator, ...).
+	Attributes map[string]string `json:"attributes,omitempty"`
+	KeyID      int               `json:"-"` // data key used for new versions
 	// Gen changes, in the same transaction, with every change to the store's
 	// secrets or versions. Caches of what a store holds are valid while the
 	// store's Gen is unchanged, on any number of servers.

@@ -146,6 +146,8 @@ type PrincipalCreate struct {
 type StoreCreate struct {
 	Name    string `json:"name"`
 	Comment string `json:"comment,omitempty"`
+	// Attributes is face-specific metadata kept with the store.
+	Attributes map[string]string `json:"attributes,omitempty"`
 }
 
 // Page asks for one page of a listing. Cursor is the opaque next_cursor of

@@ -52,9 +52,11 @@ func (s *Service) CreateStore(ctx context.Context, in *coffer.StoreCreate) (*cof
 		return nil, err
 	} else if err := coffer.ValidateMeta(in.Comment, nil, nil); err != nil {
 		return nil, err
+	} else if err := validateAttributes(in.Attributes); err != nil {
+		return nil, err
 	}
 	now := s.now().UTC()
-	st := &coffer.Store{ID: coffer.NewID(), AccountID: c.AccountID, Name: in.Name, Comment: in.Comment, KeyID: 1, CreatedAt: now, UpdatedAt: now}
+	st := &coffer.Store{ID: coffer.NewID(), AccountID: c.AccountID, Name: in.Name, Comment: in.Comment, Attributes: in.Attributes, KeyID: 1, CreatedAt: now, UpdatedAt: now}
 	if err := s.authorize(ctx, c, coffer.ActionAdmin, st, "", ev); err != nil {
 		return nil, err
 	}

@@ -3,8 +3,10 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -12,7 +14,7 @@ import (
 	"github.com/coffer-dev/coffer"
 )
 
-const storeCols = `id, account_id, name, comment, key_id, gen, created_at, updated_at`
+const storeCols = `id, account_id, name, comment, key_id, gen, created_at, updated_at, attributes`
 
 // storeIndex is the copy of the stores table that Store answers from, by
 // id and by name, without a query: it is on the path of every request. Only
@@ -60,6 +62,7 @@ func (x *storeIndex) get(accountID, ref string) (*coffer.Store, bool) {
 		return nil, false
 	}
 	c := *s
+	c.Attributes = maps.Clone(s.Attributes)
 	return &c, true
 }
 
@@ -73,6 +76,7 @@ func (x *storeIndex) has(accountID, id string) bool {
 
 func (x *storeIndex) put(s *coffer.Store) {
 	c := *s
+	c.Attributes = maps.Clone(s.Attributes)
 	x.mu.Lock()
 	x.byID[c.ID], x.byName[storeName{c.AccountID, c.Name}] = &c, &c
 	x.mu.Unlock()
@@ -114,6 +118,14 @@ func (db *DB) CreateStore(ctx context.Context, s *coffer.Store, wrappedKey []byt
 	if wrappedKey == nil {
 		wrappedKey = []byte{}
 	}
+	attrs := ""
+	if len(s.Attributes) > 0 {
+		b, err := json.Marshal(s.Attributes)
+		if err != nil {
+			return fmt.Errorf("encode attributes of store %s: %w", s.ID, err)
+		}
+		attrs = string(b)
+	}
 	return db.do(ctx, ev, func(w *writer) error {
 		fillEvent(ev, s.AccountID, s.ID, "")
 		if ok, err := w.accountExists(s.AccountID); err != nil {
@@ -121,8 +133,8 @@ func (db *DB) CreateStore(ctx context.Context, s *coffer.Store, wrappedKey []byt
 		} else if !ok {
 			return coffer.Errorf(coffer.ENOTFOUND, "account not found")
 		}
-		_, err := w.conn.ExecContext(w.ctx, `INSERT INTO stores (`+storeCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-			s.ID, s.AccountID, s.Name, s.Comment, s.KeyID, s.Gen, s.CreatedAt.UnixNano(), s.UpdatedAt.UnixNano())
+		_, err := w.conn.ExecContext(w.ctx, `INSERT INTO stores (`+storeCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			s.ID, s.AccountID, s.Name, s.Comment, s.KeyID, s.Gen, s.CreatedAt.UnixNano(), s.UpdatedAt.UnixNano(), attrs)
 		if isUnique(err) {
 			if strings.Contains(err.Error(), "stores.id") {
 				return coffer.Errorf(coffer.ECONFLICT, "store %s already exists", s.ID)
@@ -176,8 +188,14 @@ func (db *DB) Stores(ctx context.Context, accountID string, after string, limit 
 func scanStore(sc scanner) (*coffer.Store, error) {
 	var s coffer.Store
 	var created, updated int64
-	if err := sc.Scan(&s.ID, &s.AccountID, &s.Name, &s.Comment, &s.KeyID, &s.Gen, &created, &updated); err != nil {
+	var attrs string
+	if err := sc.Scan(&s.ID, &s.AccountID, &s.Name, &s.Comment, &s.KeyID, &s.Gen, &created, &updated, &attrs); err != nil {
 		return nil, err
+	}
+	if attrs != "" {
+		if err := json.Unmarshal([]byte(attrs), &s.Attributes); err != nil {
+			return nil, fmt.Errorf("decode attributes of store %s: %w", s.ID, err)
+		}
 	}
 	s.CreatedAt, s.UpdatedAt = fromNanos(created), fromNanos(updated)
 	return &s, nil

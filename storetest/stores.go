@@ -26,6 +26,30 @@ func (r *runner) stores() {
 		_, err = e.s.Store(e.ctx, a.ID, coffer.NewID())
 		wantCode(t, "Store of a missing id", err, coffer.ENOTFOUND)
 	})
+	r.run("Store/Attributes", func(t *testing.T, e *env) {
+		a := e.account()
+		at := e.now()
+		s := &coffer.Store{ID: coffer.NewID(), AccountID: a.ID, Name: "tagged", KeyID: 1, CreatedAt: at, UpdatedAt: at,
+			Attributes: map[string]string{"integration": "coffer", "created_by": "p1"}}
+		noErr(t, "CreateStore", e.s.CreateStore(e.ctx, s, []byte("wrapped"), e.ev("store.create")))
+		plain := e.store(a, "plain")
+		for _, ref := range []string{s.ID, "tagged"} {
+			got, err := e.s.Store(e.ctx, a.ID, ref)
+			noErr(t, "Store("+ref+")", err)
+			if len(got.Attributes) != 2 || got.Attributes["integration"] != "coffer" || got.Attributes["created_by"] != "p1" {
+				t.Fatalf("Store(%q).Attributes: got %v, want %v", ref, got.Attributes, s.Attributes)
+			}
+			got.Attributes["integration"] = "changed" // a copy: the next read is unchanged
+		}
+		if got, err := e.s.Store(e.ctx, a.ID, s.ID); err != nil || got.Attributes["integration"] != "coffer" {
+			t.Fatalf("Store after changing a returned copy: got %v, %v; want integration coffer", got, err)
+		}
+		list, err := e.s.Stores(e.ctx, a.ID, "", 10)
+		noErr(t, "Stores", err)
+		if len(list) != 2 || list[0].ID != plain.ID || len(list[0].Attributes) != 0 || list[1].Attributes["created_by"] != "p1" {
+			t.Fatalf("Stores: got %+v, want plain without and tagged with attributes", list)
+		}
+	})
 	r.run("Store/Gen", func(t *testing.T, e *env) {
 		a := e.account()
 		st, other := e.store(a, "prod"), e.store(a, "dev")
