@@ -143,7 +143,7 @@ func (a *tfAPI) createGroup(name string, kv ...string) tfGroup {
 		secrets = append(secrets, map[string]string{"key": kv[i], "value": kv[i+1]})
 	}
 	var g tfGroup
-	a.data(a.must(200, "POST", "/secret-groups", map[string]any{"name": name, "integrationId": "coffer", "secrets": secrets}), &g)
+	a.data(a.must(200, "POST", "/secret-groups", map[string]any{"name": name, "integrationId": "internal:aws:aws-1:secret-store:internal-secret-store", "secrets": secrets}), &g)
 	return g
 }
 
@@ -177,8 +177,13 @@ func TestTrueFoundryGroups(t *testing.T) {
 		if g.CreatedBySubject.SubjectID == "" || g.CreatedBySubject.SubjectType != "user" || g.CreatedAt == "" || g.UpdatedAt == "" {
 			t.Fatalf("got subject %+v created %q, want the creator and times", g.CreatedBySubject, g.CreatedAt)
 		}
-		if g.IntegrationID != "coffer" || len(g.AssociatedSecrets) != 2 {
-			t.Fatalf("got integration %q and %d secrets, want coffer and 2", g.IntegrationID, len(g.AssociatedSecrets))
+		if g.IntegrationID != "internal:aws:aws-1:secret-store:internal-secret-store" || len(g.AssociatedSecrets) != 2 {
+			t.Fatalf("got integration %q and %d secrets, want the one given and 2", g.IntegrationID, len(g.AssociatedSecrets))
+		}
+		var got tfGroup
+		a.data(a.must(200, "GET", "/secret-groups/"+g.ID, nil), &got)
+		if got.IntegrationID != g.IntegrationID || got.CreatedBySubject != g.CreatedBySubject || got.CreatedBy != g.CreatedBy {
+			t.Fatalf("got %+v, want integration and creator kept: %+v", got, g)
 		}
 		for _, s := range g.AssociatedSecrets {
 			if s.Value != nil || s.SecretVersions != nil {

@@ -19,7 +19,15 @@ type groupMeta struct {
 	manifest      *groupManifest
 }
 
-func groupMetaOf(st *coffer.Store) groupMeta { return groupMeta{} }
+// Store attributes that hold a group's metadata.
+const (
+	attrIntegration = "truefoundry.integration_id"
+	attrCreatedBy   = "truefoundry.created_by"
+)
+
+func groupMetaOf(st *coffer.Store) groupMeta {
+	return groupMeta{integrationID: st.Attributes[attrIntegration], createdBy: st.Attributes[attrCreatedBy]}
+}
 
 // groupManifest is the manifest of PUT /secret-groups, in snake_case as
 // TrueFoundry's manifests are.
@@ -266,7 +274,14 @@ func (s *Server) createGroup(w http.ResponseWriter, r *http.Request) error {
 	if err := validSecrets(req.Secrets, true); err != nil {
 		return err
 	}
-	st, err := s.Secrets.CreateStore(ctx, &coffer.StoreCreate{Name: *req.Name})
+	if len(*req.IntegrationID) > 255 || !utf8.ValidString(*req.IntegrationID) {
+		return invalid("integrationId", "integrationId must be at most 255 characters of UTF-8")
+	}
+	attrs := map[string]string{attrIntegration: *req.IntegrationID}
+	if c := coffer.CallerFrom(ctx); c != nil {
+		attrs[attrCreatedBy] = c.PrincipalID
+	}
+	st, err := s.Secrets.CreateStore(ctx, &coffer.StoreCreate{Name: *req.Name, Attributes: attrs})
 	if coffer.ErrorCode(err) == coffer.ECONFLICT {
 		return conflict("Secret group with name " + strconv.Quote(*req.Name) + " already exists")
 	} else if err != nil {
