@@ -37,7 +37,7 @@ func init() {
 	register("bench-bare", command{Run: runBenchBare})
 }
 
-const benchUsage = `Usage: coffer bench [--duration 5s] [--warmup 1s] [--scenarios all|read,create,version,list] [--keep]
+const benchUsage = `Usage: coffer bench [--duration 5s] [--warmup 1s] [--scenarios all|read,create,version,list,cloudflare] [--keep]
 
 Bench measures a coffer server against a bare net/http server in the same run,
 on the same machine, and prints one table row per scenario.
@@ -68,6 +68,8 @@ goes to stderr, and the table is printed at the end.
   create secret c=64              create       PUT /v1/stores/bench/secrets/new-W-I (W worker, I its count)
   new version of one secret c=64  version      PUT /v1/stores/bench/secrets/hot
   list 1,000 secrets c=16         list         GET /v1/stores/list1k/secrets?limit=1000
+  cloudflare list 100 c=16        cloudflare   GET /cloudflare/client/v4/accounts/A/secrets_store/stores/S/secrets?per_page=100
+                                               (the Cloudflare face: the first page of store list1k)
 Replies are checked: status (201 for creates, else 200), and the body of
 value reads and lists against the one verified during setup.
 
@@ -93,7 +95,7 @@ Flags:
 `
 
 // Scenario keys accepted by --scenarios.
-var benchScenarioKeys = []string{"read", "create", "version", "list"}
+var benchScenarioKeys = []string{"read", "create", "version", "list", "cloudflare"}
 
 // benchConfig is the parsed command line of bench.
 type benchConfig struct {
@@ -477,6 +479,8 @@ type bench struct {
 	client  *http.Client // for setup
 	readLen int          // length of the value read's reply
 	listLen int          // length of the 1,000-secret list's reply
+	cfPath  string       // the Cloudflare face's listing of store list1k
+	cfLen   int          // length of its reply
 
 	rows   map[string]benchRow // by scenario name
 	peakKB int64               // highest VmHWM of the coffer server seen
@@ -562,10 +566,11 @@ func (b *bench) setup(ctx context.Context) error {
 	}
 	b.readLen = len(body)
 
-	if !b.cfg.Scenarios["list"] {
+	if !b.cfg.Scenarios["list"] && !b.cfg.Scenarios["cloudflare"] {
 		return nil
 	}
-	if _, err := b.call(ctx, c, "POST", "/v1/stores", []byte(`{"name":"list1k"}`), http.StatusCreated); err != nil {
+	created, err := b.call(ctx, c, "POST", "/v1/stores", []byte(`{"name":"list1k"}`), http.StatusCreated)
+	if err != nil {
 		return err
 	}
 	if err := b.createMany(ctx, c, "/v1/stores/list1k/secrets/s", 1000, 32); err != nil {
@@ -579,6 +584,39 @@ func (b *bench) setup(ctx context.Context) error {
 		return err
 	}
 	b.listLen = len(body)
+
+	// The same store through the Cloudflare face, a page of 100 as its
+	// clients ask for.
+	var st struct {
+		ID        string `json:"id"`
+		AccountID string `json:"account_id"`
+	}
+	if err := json.Unmarshal(created, &st); err != nil {
+		return fmt.Errorf("setup: store reply: %w", err)
+	}
+	b.cfPath = "/cloudflare/client/v4/accounts/" + st.AccountID + "/secrets_store/stores/" + st.ID + "/secrets?per_page=100"
+	if body, err = b.call(ctx, c, "GET", b.cfPath, nil, http.StatusOK); err != nil {
+		return err
+	}
+	if err := benchCheckCloudflare(body, 100); err != nil {
+		return err
+	}
+	b.cfLen = len(body)
+	return nil
+}
+
+// benchCheckCloudflare checks a Cloudflare list envelope of n results.
+func benchCheckCloudflare(body []byte, n int) error {
+	var env struct {
+		Success bool              `json:"success"`
+		Result  []json.RawMessage `json:"result"`
+	}
+	if err := json.Unmarshal(body, &env); err != nil {
+		return fmt.Errorf("cloudflare reply: %w", err)
+	}
+	if !env.Success || len(env.Result) != n {
+		return fmt.Errorf("cloudflare reply: success=%v with %d results, want true with %d", env.Success, len(env.Result), n)
+	}
 	return nil
 }
 
@@ -734,6 +772,16 @@ func (b *bench) scenarios() []benchScenario {
 		Concurrency: 16,
 		Request:     func(int, int) *http.Request { return listReq },
 		Check:       benchSameLenOr(b.listLen, func(body []byte) error { return benchCheckList(body, 1000) }),
+	})
+
+	cfReq := cf.request("GET", b.cfPath, nil)
+	list = append(list, benchScenario{
+		Name:        "cloudflare list 100 c=16",
+		Key:         "cloudflare",
+		Target:      cf,
+		Concurrency: 16,
+		Request:     func(int, int) *http.Request { return cfReq },
+		Check:       benchSameLenOr(b.cfLen, func(body []byte) error { return benchCheckCloudflare(body, 100) }),
 	})
 
 	var run []benchScenario

@@ -163,7 +163,7 @@ func TestParseBenchFlags(t *testing.T) {
 		duration  time.Duration
 		err       error
 	}{
-		{"OK", nil, []string{"create", "list", "read", "version"}, 5 * time.Second, nil},
+		{"OK", nil, []string{"cloudflare", "create", "list", "read", "version"}, 5 * time.Second, nil},
 		{"Some", []string{"--scenarios", "read, list", "--duration", "2s"}, []string{"list", "read"}, 2 * time.Second, nil},
 		{"Help", []string{"--help"}, nil, 0, flag.ErrHelp},
 		{"ErrScenario", []string{"--scenarios", "read,nope"}, nil, 0, exitError{2}},
@@ -259,7 +259,7 @@ func (f *benchFakeAPI) handler() http.Handler {
 			return
 		}
 		f.stores[req.Name] = map[string]int{}
-		reply(w, http.StatusCreated, map[string]string{"name": req.Name})
+		reply(w, http.StatusCreated, map[string]string{"name": req.Name, "id": req.Name, "account_id": "acct"})
 	})
 	mux.HandleFunc("PUT /v1/stores/{store}/secrets/{name}", func(w http.ResponseWriter, r *http.Request) {
 		var req struct{ Value string }
@@ -305,6 +305,20 @@ func (f *benchFakeAPI) handler() http.Handler {
 			secrets = append(secrets, map[string]string{"id": n, "name": n})
 		}
 		reply(w, http.StatusOK, map[string]any{"secrets": secrets})
+	})
+	mux.HandleFunc("GET /cloudflare/client/v4/accounts/acct/secrets_store/stores/{store}/secrets", func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		var names []string
+		for n := range f.stores[r.PathValue("store")] {
+			names = append(names, n)
+		}
+		f.mu.Unlock()
+		slices.Sort(names)
+		result := []map[string]string{}
+		for _, n := range names[:min(100, len(names))] {
+			result = append(result, map[string]string{"id": n, "name": n})
+		}
+		reply(w, http.StatusOK, map[string]any{"success": true, "result": result})
 	})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Authorization") != "Bearer "+f.token {
