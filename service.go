@@ -108,6 +108,13 @@ type Authenticator interface {
 	Authenticate(ctx context.Context, cred Credential) (*Caller, error)
 }
 
+// Refuser records in the audit log a refusal that a face decides on its own,
+// such as a request naming an account other than the caller's. It returns
+// the EFORBIDDEN error the refusal amounts to, or the failure to record it.
+type Refuser interface {
+	Refuse(ctx context.Context, action, name, reason string) error
+}
+
 // AccountService manages tenants and who acts in them.
 type AccountService interface {
 	// CreateAccount makes an account with a first principal ("admin") and an

@@ -226,6 +226,17 @@ func (s *Service) CreateAPIKey(ctx context.Context, in *coffer.APIKeyCreate) (*c
 	return k, token, nil
 }
 
+// Refuse implements coffer.Refuser.
+func (s *Service) Refuse(ctx context.Context, action, name, reason string) error {
+	c, err := caller(ctx)
+	if err != nil {
+		return err
+	}
+	ev := s.event(c, action)
+	ev.Name = name
+	return s.refuse(ctx, ev, reason)
+}
+
 // refuse records a refused action in the audit log and returns EFORBIDDEN
 // with why.
 func (s *Service) refuse(ctx context.Context, ev *coffer.AuditEvent, why string) error {

@@ -23,6 +23,7 @@ var (
 	_ coffer.AuditService   = (*Service)(nil)
 	_ coffer.Authenticator  = (*Service)(nil)
 	_ coffer.AccountService = (*Service)(nil)
+	_ coffer.Refuser        = (*Service)(nil)
 )
 
 // Meta keys written at first start.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/coffer-dev/coffer"
 	"strings"
 	"testing"
 )
@@ -123,6 +124,21 @@ func TestCloudflareAccounts(t *testing.T) {
 		// key may not use, existing or not.
 		wantCFError(t, root.do("GET", other.path("/stores"), nil), 403, 10000)
 		wantCFError(t, root.do("GET", "/cloudflare/client/v4/accounts/"+strings.Repeat("0", 32)+"/secrets_store/stores", nil), 403, 10000)
+		// Both refusals are in the caller's audit log.
+		native := &rawAPI{t: t, base: s.Base, token: s.Token}
+		var log struct{ Events []coffer.AuditEvent }
+		if err := json.Unmarshal(native.must(200, "GET", "/v1/audit?limit=1000", nil).Body, &log); err != nil {
+			t.Fatal(err)
+		}
+		refused := map[string]bool{}
+		for _, e := range log.Events {
+			if e.Action == "account.access" && e.Outcome == coffer.EFORBIDDEN && e.Face == "cloudflare" {
+				refused[e.Name] = true
+			}
+		}
+		if !refused[acme.Account.ID] || !refused[strings.Repeat("0", 32)] {
+			t.Errorf("audited account refusals: got %v, want acme's id and the unknown one", refused)
+		}
 	})
 	t.Run("ErrOtherAccountsStore", func(t *testing.T) {
 		// acme, in its own account, asking for root's store: not found.

@@ -39,6 +39,7 @@ const (
 type Service interface {
 	coffer.SecretService
 	coffer.SecretDuplicator
+	coffer.Refuser
 }
 
 // Server is the Cloudflare Secrets Store face.
@@ -149,6 +150,10 @@ func (s *Server) check(r *http.Request) error {
 		}
 	}
 	if c := coffer.CallerFrom(r.Context()); c == nil || r.PathValue("account_id") != c.AccountID {
+		err := s.Secrets.Refuse(r.Context(), "account.access", r.PathValue("account_id"), "the path names an account other than the key's")
+		if coffer.ErrorCode(err) != coffer.EFORBIDDEN {
+			return err // the refusal could not be recorded
+		}
 		return &Error{Status: http.StatusForbidden, Errors: []Message{{Code: codeAuth, Message: "Authentication error"}}}
 	}
 	return nil
