@@ -319,3 +319,40 @@ type IdentityService interface {
 	// (ENOTFOUND, also for a principal of another account).
 	Principal(ctx context.Context, id string) (*Principal, error)
 }
+
+// AllStores pages through every store of the account that the caller may
+// see, ordered by name.
+func AllStores(ctx context.Context, svc SecretService) ([]*Store, error) {
+	var out []*Store
+	p := Page{Limit: MaxPageSize}
+	for {
+		page, err := svc.Stores(ctx, p)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, page.Stores...)
+		if page.NextCursor == "" {
+			return out, nil
+		}
+		p.Cursor = page.NextCursor
+	}
+}
+
+// AllSecrets pages through every secret of a store that the caller may see,
+// ordered by name: the live ones, and the deleted ones too when deleted is
+// set.
+func AllSecrets(ctx context.Context, svc SecretService, store string, deleted bool) ([]*Secret, error) {
+	var out []*Secret
+	q := ListSecrets{Page: Page{Limit: MaxPageSize}, IncludeDeleted: deleted}
+	for {
+		page, err := svc.Secrets(ctx, store, q)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, page.Secrets...)
+		if page.NextCursor == "" {
+			return out, nil
+		}
+		q.Cursor = page.NextCursor
+	}
+}

@@ -31,7 +31,7 @@ func (s *Server) secret(ctx context.Context, st *coffer.Store, id string, delete
 }
 
 func (s *Server) secretByID(ctx context.Context, storeID, id string) (*coffer.Secret, error) {
-	all, err := s.allSecrets(ctx, storeID, true)
+	all, err := coffer.AllSecrets(ctx, s.Secrets, storeID, true)
 	if err != nil {
 		return nil, err
 	}
@@ -54,7 +54,7 @@ func (s *Server) listSecrets(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	secrets, err := s.allSecrets(r.Context(), st.ID, false)
+	secrets, err := coffer.AllSecrets(r.Context(), s.Secrets, st.ID, false)
 	if err != nil {
 		return err
 	}
@@ -139,7 +139,7 @@ func (s *Server) createSecrets(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	live, err := s.allSecrets(ctx, st.ID, false)
+	live, err := coffer.AllSecrets(ctx, s.Secrets, st.ID, false)
 	if err != nil {
 		return err
 	}

@@ -32,50 +32,15 @@ func (s *Server) quota(w http.ResponseWriter, r *http.Request) error {
 	}{usage{Quota: s.limits(c.AccountID).MaxSecrets, Usage: n}}, nil)
 }
 
-// allStores lists every store of the account that the caller may see.
-func (s *Server) allStores(ctx context.Context) ([]*coffer.Store, error) {
-	var out []*coffer.Store
-	p := coffer.Page{Limit: coffer.MaxPageSize}
-	for {
-		page, err := s.Secrets.Stores(ctx, p)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, page.Stores...)
-		if page.NextCursor == "" {
-			return out, nil
-		}
-		p.Cursor = page.NextCursor
-	}
-}
-
-// allSecrets lists every secret of a store that the caller may see: the
-// live ones, and the deleted ones too when deleted is set.
-func (s *Server) allSecrets(ctx context.Context, storeID string, deleted bool) ([]*coffer.Secret, error) {
-	var out []*coffer.Secret
-	q := coffer.ListSecrets{Page: coffer.Page{Limit: coffer.MaxPageSize}, IncludeDeleted: deleted}
-	for {
-		page, err := s.Secrets.Secrets(ctx, storeID, q)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, page.Secrets...)
-		if page.NextCursor == "" {
-			return out, nil
-		}
-		q.Cursor = page.NextCursor
-	}
-}
-
 // countSecrets counts the live secrets of the account, in every store.
 func (s *Server) countSecrets(ctx context.Context) (int, error) {
-	stores, err := s.allStores(ctx)
+	stores, err := coffer.AllStores(ctx, s.Secrets)
 	if err != nil {
 		return 0, err
 	}
 	n := 0
 	for _, st := range stores {
-		secrets, err := s.allSecrets(ctx, st.ID, false)
+		secrets, err := coffer.AllSecrets(ctx, s.Secrets, st.ID, false)
 		if coffer.ErrorCode(err) == coffer.ENOTFOUND || coffer.ErrorCode(err) == coffer.EFORBIDDEN {
 			continue // deleted meanwhile, or not the caller's to see
 		} else if err != nil {
@@ -104,7 +69,7 @@ func (s *Server) listStores(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	stores, err := s.allStores(r.Context())
+	stores, err := coffer.AllStores(r.Context(), s.Secrets)
 	if err != nil {
 		return err
 	}
@@ -158,7 +123,7 @@ func (s *Server) createStore(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	ctx := r.Context()
-	stores, err := s.allStores(ctx)
+	stores, err := coffer.AllStores(ctx, s.Secrets)
 	if err != nil {
 		return err
 	}

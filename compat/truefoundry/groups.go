@@ -46,42 +46,6 @@ type collaborator struct {
 	RoleID  string `json:"role_id"`
 }
 
-// allStores lists every store of the account that the caller may see, by
-// name.
-func (s *Server) allStores(ctx context.Context) ([]*coffer.Store, error) {
-	var out []*coffer.Store
-	p := coffer.Page{Limit: coffer.MaxPageSize}
-	for {
-		page, err := s.Secrets.Stores(ctx, p)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, page.Stores...)
-		if page.NextCursor == "" {
-			return out, nil
-		}
-		p.Cursor = page.NextCursor
-	}
-}
-
-// allSecrets lists the live secrets of a store that the caller may see, by
-// name.
-func (s *Server) allSecrets(ctx context.Context, storeID string) ([]*coffer.Secret, error) {
-	var out []*coffer.Secret
-	q := coffer.ListSecrets{Page: coffer.Page{Limit: coffer.MaxPageSize}}
-	for {
-		page, err := s.Secrets.Secrets(ctx, storeID, q)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, page.Secrets...)
-		if page.NextCursor == "" {
-			return out, nil
-		}
-		q.Cursor = page.NextCursor
-	}
-}
-
 // group resolves a group id. Only ids name groups here: coffer would also
 // take a name, which TrueFoundry's API never sends.
 func (s *Server) group(ctx context.Context, id string) (*coffer.Store, error) {
@@ -138,7 +102,7 @@ func (s *Server) listGroups(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	stores, err := s.allStores(ctx)
+	stores, err := coffer.AllStores(ctx, s.Secrets)
 	if err != nil {
 		return err
 	}
@@ -152,7 +116,7 @@ func (s *Server) listGroups(w http.ResponseWriter, r *http.Request) error {
 	lo, hi := window(len(matched), offset, limit)
 	out := make([]groupJSON, 0, hi-lo)
 	for _, st := range matched[lo:hi] {
-		secrets, err := s.allSecrets(ctx, st.ID)
+		secrets, err := coffer.AllSecrets(ctx, s.Secrets, st.ID, false)
 		if err != nil {
 			return err
 		}
@@ -175,7 +139,7 @@ func (s *Server) writeGroup(w http.ResponseWriter, ctx context.Context, st *coff
 	if err != nil {
 		return err
 	}
-	secrets, err := s.allSecrets(ctx, st.ID)
+	secrets, err := coffer.AllSecrets(ctx, s.Secrets, st.ID, false)
 	if err != nil {
 		return err
 	}
@@ -328,7 +292,7 @@ func (s *Server) updateGroup(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	current, err := s.allSecrets(ctx, st.ID)
+	current, err := coffer.AllSecrets(ctx, s.Secrets, st.ID, false)
 	if err != nil {
 		return err
 	}

@@ -20,7 +20,7 @@ type located struct {
 // that looks like the id is not taken for it.
 func (s *Server) secretByID(ctx context.Context, id string) (located, error) {
 	if coffer.IsID(id) {
-		stores, err := s.allStores(ctx)
+		stores, err := coffer.AllStores(ctx, s.Secrets)
 		if err != nil {
 			return located{}, err
 		}
@@ -97,7 +97,7 @@ func (s *Server) listSecrets(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		stores = []*coffer.Store{st}
-	} else if stores, err = s.allStores(ctx); err != nil {
+	} else if stores, err = coffer.AllStores(ctx, s.Secrets); err != nil {
 		return err
 	}
 	var all []located
@@ -105,7 +105,7 @@ func (s *Server) listSecrets(w http.ResponseWriter, r *http.Request) error {
 		if want != nil && !hasGroup(want, st.Name) {
 			continue
 		}
-		secrets, err := s.allSecrets(ctx, st.ID)
+		secrets, err := coffer.AllSecrets(ctx, s.Secrets, st.ID, false)
 		if coffer.ErrorCode(err) == coffer.ENOTFOUND && req.SecretGroupID == nil {
 			continue // deleted meanwhile
 		} else if err != nil {
