@@ -355,8 +355,10 @@ func (s *Service) Reveal(ctx context.Context, storeRef, ref string, version int)
 	ev.StoreID, ev.SecretID, ev.Name, ev.Version = sec.StoreID, sec.ID, sec.Name, v.Number
 	if c.Admin {
 		ev.Reason = "admin"
-	} else if err := s.authorize(ctx, c, coffer.ActionReveal, st, sec.Name, ev); err != nil {
-		return nil, err
+	} else if coffer.IsID(ref) { // the check above skipped id-shaped refs: check the real name now
+		if err := s.authorize(ctx, c, coffer.ActionReveal, st, sec.Name, ev); err != nil {
+			return nil, err
+		}
 	}
 	plain, err := s.open(ctx, sec, v)
 	if err != nil {
