@@ -23,6 +23,9 @@ type SecretService interface {
 	Store(ctx context.Context, ref string) (*Store, error)
 	// Stores lists stores by name (EINVALID for a bad cursor).
 	Stores(ctx context.Context, p Page) (*StorePage, error)
+	// UpdateStore changes a store's comment or attributes; the caller needs
+	// ActionAdmin on the store (EINVALID, ENOTFOUND).
+	UpdateStore(ctx context.Context, ref string, in *StoreUpdate) (*Store, error)
 	// DeleteStore deletes a store; without force, ECONFLICT while it holds
 	// live secrets.
 	DeleteStore(ctx context.Context, ref string, force bool) error
@@ -32,6 +35,10 @@ type SecretService interface {
 	PutSecret(ctx context.Context, store string, in *SecretPut) (*Secret, error)
 	// Secret returns a secret's metadata (ENOTFOUND).
 	Secret(ctx context.Context, store, ref string) (*Secret, error)
+	// SecretByID returns a secret's metadata by id alone, in whichever store
+	// holds it, live or deleted (ENOTFOUND): for faces whose paths carry no
+	// store. The caller needs ActionRead on it, as for Secret.
+	SecretByID(ctx context.Context, id string) (*Secret, error)
 	// Secrets lists secrets by name (EINVALID for a bad cursor or prefix).
 	Secrets(ctx context.Context, store string, q ListSecrets) (*SecretPage, error)
 	// UpdateSecret changes comment and labels (EINVALID, EPRECONDITION).
@@ -86,9 +93,12 @@ type KeyService interface {
 	// CreateAPIKey mints a key and returns it with its token, which is shown
 	// only this once (EINVALID).
 	CreateAPIKey(ctx context.Context, in *APIKeyCreate) (*APIKey, string, error)
-	// APIKeys lists the account's keys.
+	// APIKeys lists the account's keys for an admin key; for any other key,
+	// the keys of its own principal no wider than itself.
 	APIKeys(ctx context.Context) ([]*APIKey, error)
-	// RevokeAPIKey revokes a key by id (ENOTFOUND).
+	// RevokeAPIKey revokes a key by id (ENOTFOUND). A key that is not admin
+	// may revoke only keys of its own principal no wider than itself
+	// (EFORBIDDEN).
 	RevokeAPIKey(ctx context.Context, id string) error
 }
 
@@ -155,6 +165,15 @@ type StoreCreate struct {
 	Comment string `json:"comment,omitempty"`
 	// Attributes is face-specific metadata kept with the store.
 	Attributes map[string]string `json:"attributes,omitempty"`
+}
+
+// StoreUpdate is the input of UpdateStore: each field that is set replaces
+// the store's; Attributes replaces the whole map. At is the time of the
+// change, set by the service.
+type StoreUpdate struct {
+	Comment    *string           `json:"comment,omitempty"`
+	Attributes map[string]string `json:"attributes,omitempty"`
+	At         time.Time         `json:"-"`
 }
 
 // Page asks for one page of a listing. Cursor is the opaque next_cursor of

@@ -68,6 +68,10 @@ type Storage interface {
 	// while the store holds secrets that are not deleted; with force, all its
 	// secrets and versions go too.
 	DeleteStore(ctx context.Context, accountID, storeID string, force bool, ev *AuditEvent) error
+	// UpdateStore changes a store's comment and attributes (see StoreUpdate)
+	// and its UpdatedAt, and returns the store as it is after the change
+	// (ENOTFOUND). It leaves Gen alone: no secret or version changes.
+	UpdateStore(ctx context.Context, accountID, storeID string, u *StoreUpdate, ev *AuditEvent) (*Store, error)
 	// StoreKey returns a wrapped data key of a store (ENOTFOUND).
 	StoreKey(ctx context.Context, accountID, storeID string, keyID int) ([]byte, error)
 
@@ -78,6 +82,10 @@ type Storage interface {
 	// Secret returns a secret of a store by ref: the live secret of that name
 	// first, else the secret (live or deleted) with that id (ENOTFOUND).
 	Secret(ctx context.Context, accountID, storeID, ref string) (*Secret, error)
+	// SecretByID returns a secret of the account (live or deleted) by id,
+	// whichever store holds it (ENOTFOUND): for faces whose paths name a
+	// secret without its store.
+	SecretByID(ctx context.Context, accountID, id string) (*Secret, error)
 	// Secrets lists the secrets of a store; see SecretQuery.
 	Secrets(ctx context.Context, accountID, storeID string, q SecretQuery) ([]*Secret, error)
 	// UpdateSecret changes a secret's metadata or status; see SecretUpdate.

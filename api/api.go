@@ -65,7 +65,9 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.Handle("POST /v1/stores", auth(s.createStore))
 	mux.Handle("GET /v1/stores", auth(s.listStores))
 	mux.Handle("GET /v1/stores/{store}", auth(s.getStore))
+	mux.Handle("PATCH /v1/stores/{store}", auth(s.patchStore))
 	mux.Handle("DELETE /v1/stores/{store}", auth(s.deleteStore))
+	mux.Handle("GET /v1/secrets/{id}", auth(s.getSecretByID))
 
 	mux.Handle("GET /v1/stores/{store}/secrets", auth(s.listSecrets))
 	mux.Handle("PUT /v1/stores/{store}/secrets/{secret}", auth(s.putSecret))

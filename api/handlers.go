@@ -41,6 +41,26 @@ func (s *Server) getStore(w http.ResponseWriter, r *http.Request) error {
 	return web.WriteJSON(w, http.StatusOK, st)
 }
 
+func (s *Server) patchStore(w http.ResponseWriter, r *http.Request) error {
+	var in coffer.StoreUpdate
+	if err := web.DecodeJSON(w, r, MaxBodySize, &in); err != nil {
+		return err
+	}
+	st, err := s.Secrets.UpdateStore(r.Context(), r.PathValue("store"), &in)
+	if err != nil {
+		return err
+	}
+	return web.WriteJSON(w, http.StatusOK, st)
+}
+
+func (s *Server) getSecretByID(w http.ResponseWriter, r *http.Request) error {
+	sec, err := s.Secrets.SecretByID(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	return writeSecret(w, http.StatusOK, sec)
+}
+
 func (s *Server) deleteStore(w http.ResponseWriter, r *http.Request) error {
 	force, err := queryBool(r, "force")
 	if err != nil {

@@ -110,6 +110,15 @@ func (c *Client) Store(ctx context.Context, ref string) (*coffer.Store, error) {
 	return &s, nil
 }
 
+// UpdateStore changes a store's comment or attributes.
+func (c *Client) UpdateStore(ctx context.Context, ref string, in *coffer.StoreUpdate) (*coffer.Store, error) {
+	var s coffer.Store
+	if err := c.do(ctx, http.MethodPatch, []string{"stores", ref}, nil, nil, in, &s); err != nil {
+		return nil, err
+	}
+	return &s, nil
+}
+
 // Stores lists one page of stores by name.
 func (c *Client) Stores(ctx context.Context, p coffer.Page) (*coffer.StorePage, error) {
 	var page coffer.StorePage
@@ -156,6 +165,15 @@ func (c *Client) PutSecret(ctx context.Context, store string, in *coffer.SecretP
 func (c *Client) Secret(ctx context.Context, store, ref string) (*coffer.Secret, error) {
 	var s coffer.Secret
 	if err := c.do(ctx, http.MethodGet, []string{"stores", store, "secrets", ref}, nil, nil, nil, &s); err != nil {
+		return nil, err
+	}
+	return &s, nil
+}
+
+// SecretByID returns a secret's metadata by id, in whichever store holds it.
+func (c *Client) SecretByID(ctx context.Context, id string) (*coffer.Secret, error) {
+	var s coffer.Secret
+	if err := c.do(ctx, http.MethodGet, []string{"secrets", id}, nil, nil, nil, &s); err != nil {
 		return nil, err
 	}
 	return &s, nil

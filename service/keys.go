@@ -268,20 +268,33 @@ func validateKeyCreate(in *coffer.APIKeyCreate, now time.Time) error {
 	return nil
 }
 
-// APIKeys implements coffer.KeyService.
+// APIKeys implements coffer.KeyService. An admin key lists every key of
+// its account; any other key lists the keys of its own principal that it
+// could have minted (not admin, scopes within its own): a user's personal
+// access tokens, never a wider key's existence.
 func (s *Service) APIKeys(ctx context.Context) ([]*coffer.APIKey, error) {
 	c, err := caller(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if !c.Admin {
-		return nil, coffer.Errorf(coffer.EFORBIDDEN, "this action needs an admin API key")
+	keys, err := s.storage.APIKeys(ctx, c.AccountID)
+	if err != nil || c.Admin {
+		return keys, err
 	}
-	return s.storage.APIKeys(ctx, c.AccountID)
+	own := keys[:0]
+	for _, k := range keys {
+		if k.PrincipalID == c.PrincipalID && !k.Admin && coffer.CoveredBy(k.Scopes, c.Scopes) {
+			own = append(own, k)
+		}
+	}
+	return own, nil
 }
 
-// RevokeAPIKey implements coffer.KeyService. The revocation is effective at
-// once on this server and within keyCacheTTL on every other.
+// RevokeAPIKey implements coffer.KeyService. An admin key revokes any key of
+// its account; any other key revokes only keys of its own principal that it
+// could have minted (not admin, scopes within its own), so that a leaked
+// narrow key cannot cut off its owner's wider keys. The revocation is
+// effective at once on this server and within keyCacheTTL on every other.
 func (s *Service) RevokeAPIKey(ctx context.Context, id string) error {
 	c, err := caller(ctx)
 	if err != nil {
@@ -289,8 +302,22 @@ func (s *Service) RevokeAPIKey(ctx context.Context, id string) error {
 	}
 	ev := s.event(c, "key.revoke")
 	ev.Name = id
-	if err := s.requireAdmin(ctx, c, ev); err != nil {
-		return err
+	if c.Admin {
+		ev.Reason = "admin"
+	} else {
+		k, err := s.storage.APIKey(ctx, id)
+		if coffer.ErrorCode(err) == coffer.ENOTFOUND || err == nil && k.AccountID != c.AccountID {
+			return coffer.Errorf(coffer.ENOTFOUND, "API key not found")
+		} else if err != nil {
+			return err
+		}
+		switch {
+		case k.PrincipalID != c.PrincipalID:
+			return s.refuse(ctx, ev, "only an admin key may revoke another principal's keys")
+		case k.Admin || !coffer.CoveredBy(k.Scopes, c.Scopes):
+			return s.refuse(ctx, ev, "a key may revoke only keys no wider than itself")
+		}
+		ev.Reason = "own principal's key"
 	}
 	if err := s.storage.RevokeAPIKey(ctx, c.AccountID, id, s.now().UTC(), ev); err != nil {
 		return err

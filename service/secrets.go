@@ -129,6 +129,32 @@ func (s *Service) Stores(ctx context.Context, p coffer.Page) (*coffer.StorePage,
 	return page, nil
 }
 
+// UpdateStore implements coffer.SecretService.
+func (s *Service) UpdateStore(ctx context.Context, ref string, in *coffer.StoreUpdate) (*coffer.Store, error) {
+	c, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	comment := ""
+	if in.Comment != nil {
+		comment = *in.Comment
+	}
+	if err := coffer.ValidateMeta(comment, nil, nil); err != nil {
+		return nil, err
+	} else if err := validateAttributes(in.Attributes); err != nil {
+		return nil, err
+	}
+	ev := s.event(c, "store.update")
+	st, err := s.store(ctx, c, ref, coffer.ActionAdmin, "", ev)
+	if err != nil {
+		return nil, err
+	}
+	ev.Name = st.Name
+	u := *in
+	u.At = s.now().UTC()
+	return s.storage.UpdateStore(ctx, c.AccountID, st.ID, &u, ev)
+}
+
 // DeleteStore implements coffer.SecretService.
 func (s *Service) DeleteStore(ctx context.Context, ref string, force bool) error {
 	c, err := caller(ctx)
@@ -234,6 +260,22 @@ func (s *Service) Secret(ctx context.Context, storeRef, ref string) (*coffer.Sec
 		return nil, err
 	}
 	_, sec, err := s.secret(ctx, c, storeRef, ref, coffer.ActionRead, s.event(c, "secret.read"))
+	return sec, err
+}
+
+// SecretByID implements coffer.SecretService. A secret the caller may not
+// read is refused as Secret refuses it, naming its store only in the audit
+// record.
+func (s *Service) SecretByID(ctx context.Context, id string) (*coffer.Secret, error) {
+	c, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	found, err := s.storage.SecretByID(ctx, c.AccountID, id)
+	if err != nil {
+		return nil, err
+	}
+	_, sec, err := s.secret(ctx, c, found.StoreID, found.ID, coffer.ActionRead, s.event(c, "secret.read"))
 	return sec, err
 }
 

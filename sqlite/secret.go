@@ -291,6 +291,18 @@ func (db *DB) Secret(ctx context.Context, accountID, storeID, ref string) (*coff
 	return s, nil
 }
 
+// SecretByID returns a secret of the account by id, in any store, live or
+// deleted (ENOTFOUND).
+func (db *DB) SecretByID(ctx context.Context, accountID, id string) (*coffer.Secret, error) {
+	s, err := scanSecret(db.read.QueryRowContext(ctx, `SELECT `+secretCols+` FROM secrets WHERE id = ? AND account_id = ?`, id, accountID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, coffer.Errorf(coffer.ENOTFOUND, "secret not found")
+	} else if err != nil {
+		return nil, fmt.Errorf("read secret: %w", err)
+	}
+	return s, nil
+}
+
 // Secrets lists the secrets of a store of the account; see
 // coffer.SecretQuery. A missing store gives ENOTFOUND.
 func (db *DB) Secrets(ctx context.Context, accountID, storeID string, q coffer.SecretQuery) ([]*coffer.Secret, error) {

@@ -118,13 +118,9 @@ func (db *DB) CreateStore(ctx context.Context, s *coffer.Store, wrappedKey []byt
 	if wrappedKey == nil {
 		wrappedKey = []byte{}
 	}
-	attrs := ""
-	if len(s.Attributes) > 0 {
-		b, err := json.Marshal(s.Attributes)
-		if err != nil {
-			return fmt.Errorf("encode attributes of store %s: %w", s.ID, err)
-		}
-		attrs = string(b)
+	attrs, err := encodeStoreAttributes(s)
+	if err != nil {
+		return err
 	}
 	return db.do(ctx, ev, func(w *writer) error {
 		fillEvent(ev, s.AccountID, s.ID, "")
@@ -270,6 +266,57 @@ func (w *writer) bumpGens() error {
 		w.afterCommit(func() { w.stores.setGen(id, gen) })
 	}
 	return nil
+}
+
+// UpdateStore changes a store's comment and attributes (ENOTFOUND).
+func (db *DB) UpdateStore(ctx context.Context, accountID, storeID string, u *coffer.StoreUpdate, ev *coffer.AuditEvent) (*coffer.Store, error) {
+	var out *coffer.Store
+	err := db.do(ctx, ev, func(w *writer) error {
+		fillEvent(ev, accountID, storeID, "")
+		s, err := scanStore(w.conn.QueryRowContext(w.ctx, `SELECT `+storeCols+` FROM stores WHERE id = ? AND account_id = ?`, storeID, accountID))
+		if errors.Is(err, sql.ErrNoRows) {
+			return coffer.Errorf(coffer.ENOTFOUND, "store not found")
+		} else if err != nil {
+			return fmt.Errorf("read store: %w", err)
+		}
+		if u.Comment != nil {
+			s.Comment = *u.Comment
+		}
+		if u.Attributes != nil {
+			s.Attributes = maps.Clone(u.Attributes)
+		}
+		s.UpdatedAt = stamp(u.At)
+		attrs, err := encodeStoreAttributes(s)
+		if err != nil {
+			return err
+		}
+		if _, err := w.conn.ExecContext(w.ctx, `UPDATE stores SET comment = ?, attributes = ?, updated_at = ? WHERE id = ?`,
+			s.Comment, attrs, s.UpdatedAt.UnixNano(), s.ID); err != nil {
+			return fmt.Errorf("update store: %w", err)
+		}
+		w.afterCommit(func() { w.stores.put(s) })
+		out = s
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	c := *out
+	c.Attributes = maps.Clone(out.Attributes)
+	return &c, nil
+}
+
+// encodeStoreAttributes is the attributes column of a store: JSON, or ""
+// when there are none.
+func encodeStoreAttributes(s *coffer.Store) (string, error) {
+	if len(s.Attributes) == 0 {
+		return "", nil
+	}
+	b, err := json.Marshal(s.Attributes)
+	if err != nil {
+		return "", fmt.Errorf("encode attributes of store %s: %w", s.ID, err)
+	}
+	return string(b), nil
 }
 
 // StoreKey returns a wrapped data key of a store of the account (ENOTFOUND).

@@ -409,6 +409,30 @@ func (r *runner) secretLifecycle() {
 			wantCode(t, "Secret of a "+c.what, err, coffer.ENOTFOUND)
 		}
 	})
+	r.run("Secret/ByID", func(t *testing.T, e *env) {
+		a, b := e.account(), e.account()
+		st, other := e.store(a, "prod"), e.store(a, "dev")
+		s := e.create(st, "db/password", "v1")
+		o := e.create(other, "db/password", "v1")
+		for _, want := range []*coffer.Secret{s, o} {
+			got, err := e.s.SecretByID(e.ctx, a.ID, want.ID)
+			noErr(t, "SecretByID", err)
+			checkSecret(t, "SecretByID", got, want)
+		}
+		deleted := e.delete(s)
+		got, err := e.s.SecretByID(e.ctx, a.ID, s.ID)
+		noErr(t, "SecretByID of a deleted secret", err)
+		checkSecret(t, "SecretByID of a deleted secret", got, deleted)
+		// An id is not a name: a secret named like another's id is not
+		// found by it unless its own id matches.
+		named := e.create(other, coffer.NewID(), "v1")
+		_, err = e.s.SecretByID(e.ctx, a.ID, named.Name)
+		wantCode(t, "SecretByID of a name", err, coffer.ENOTFOUND)
+		_, err = e.s.SecretByID(e.ctx, b.ID, o.ID)
+		wantCode(t, "SecretByID from another account", err, coffer.ENOTFOUND)
+		_, err = e.s.SecretByID(e.ctx, a.ID, coffer.NewID())
+		wantCode(t, "SecretByID of a missing id", err, coffer.ENOTFOUND)
+	})
 	r.run("Secret/NameBeforeID", func(t *testing.T, e *env) {
 		st := e.store(e.account(), "prod")
 		first := e.create(st, "first", "v1")

@@ -50,6 +50,47 @@ func (r *runner) stores() {
 			t.Fatalf("Stores: got %+v, want plain without and tagged with attributes", list)
 		}
 	})
+	r.run("Store/Update", func(t *testing.T, e *env) {
+		a, other := e.account(), e.account()
+		s := e.store(a, "prod")
+		sec := e.create(s, "db/password", "v1")
+		before, err := e.s.Store(e.ctx, a.ID, s.ID)
+		noErr(t, "Store", err)
+		at := e.now()
+		ev := e.ev("store.update")
+		got, err := e.s.UpdateStore(e.ctx, a.ID, s.ID, &coffer.StoreUpdate{Attributes: map[string]string{"k": "v"}, At: at}, ev)
+		noErr(t, "UpdateStore(attributes)", err)
+		if got.Comment != "store prod" || len(got.Attributes) != 1 || got.Attributes["k"] != "v" || got.Name != "prod" || got.Gen != before.Gen {
+			t.Fatalf("UpdateStore(attributes): got %+v, want the comment kept, attributes k=v, Gen %d", got, before.Gen)
+		}
+		sameTime(t, "UpdatedAt", got.UpdatedAt, at)
+		sameTime(t, "CreatedAt", got.CreatedAt, s.CreatedAt)
+		if ev.Outcome != "ok" || ev.StoreID != s.ID || ev.AccountID != a.ID || ev.Seq == 0 {
+			t.Fatalf("event: got %+v, want ok for store %s", ev, s.ID)
+		}
+		got.Attributes["k"] = "changed" // a copy
+		_, err = e.s.UpdateStore(e.ctx, a.ID, s.ID, &coffer.StoreUpdate{Comment: ptr("new"), At: e.now()}, e.ev("store.update"))
+		noErr(t, "UpdateStore(comment)", err)
+		for _, ref := range []string{s.ID, "prod"} {
+			got, err := e.s.Store(e.ctx, a.ID, ref)
+			noErr(t, "Store("+ref+")", err)
+			if got.Comment != "new" || got.Attributes["k"] != "v" || len(got.Attributes) != 1 {
+				t.Fatalf("Store(%q) after updates: got %+v, want comment new and attributes k=v", ref, got)
+			}
+		}
+		list, err := e.s.Stores(e.ctx, a.ID, "", 10)
+		noErr(t, "Stores", err)
+		if len(list) != 1 || list[0].Comment != "new" || list[0].Attributes["k"] != "v" {
+			t.Fatalf("Stores after updates: got %+v", list)
+		}
+		if got, want := e.value(s, sec.ID, 0), ciphertext(sec.ID, 1, "v1"); got != want {
+			t.Fatalf("value after store update: got %q, want %q", got, want)
+		}
+		_, err = e.s.UpdateStore(e.ctx, other.ID, s.ID, &coffer.StoreUpdate{Comment: ptr("x"), At: e.now()}, e.ev("store.update"))
+		wantCode(t, "UpdateStore from another account", err, coffer.ENOTFOUND)
+		_, err = e.s.UpdateStore(e.ctx, a.ID, coffer.NewID(), &coffer.StoreUpdate{Comment: ptr("x"), At: e.now()}, e.ev("store.update"))
+		wantCode(t, "UpdateStore of a missing store", err, coffer.ENOTFOUND)
+	})
 	r.run("Store/Gen", func(t *testing.T, e *env) {
 		a := e.account()
 		st, other := e.store(a, "prod"), e.store(a, "dev")
@@ -82,6 +123,10 @@ func (r *runner) stores() {
 			{"metadata update", true, func() {
 				_, err := e.s.UpdateSecret(e.ctx, a.ID, s.ID, &coffer.SecretUpdate{Comment: ptr("x"), At: e.now()}, e.ev("secret.update"))
 				noErr(t, "UpdateSecret", err)
+			}},
+			{"store update", false, func() {
+				_, err := e.s.UpdateStore(e.ctx, a.ID, st.ID, &coffer.StoreUpdate{Comment: ptr("c"), At: e.now()}, e.ev("store.update"))
+				noErr(t, "UpdateStore", err)
 			}},
 			{"write to another store", false, func() { e.create(other, "db/password", "v1") }},
 			{"audit event", false, func() { noErr(t, "Audit", e.s.Audit(e.ctx, e.ev("secret.reveal"))) }},

@@ -314,7 +314,10 @@ func TestCLIE2E_KeysAndAudit(t *testing.T) {
 	}
 	e.FailAs(token, "forbidden", "", "secret", "get", "prod", "db/password")
 	e.FailAs(token, "forbidden", "x", "secret", "put", "prod", "app/new")
-	e.FailAs(token, "forbidden", "", "key", "list")
+	// It lists only its own principal's keys no wider than itself: itself.
+	if out := e.RunAs(token, "", "key", "list"); out.Code != 0 || cliRow(out.Stdout, keyID) == nil || strings.Contains(out.Stdout, "admin") {
+		t.Errorf("scoped key list: got %d %q %q, want itself and no admin key", out.Code, out.Stdout, out.Stderr)
+	}
 	e.FailAs(token, "forbidden", "", "audit", "verify")
 	if out := e.RunAs(token, "", "export", "prod"); out.Code != 0 || out.Stdout != "app/token=t0k\n" {
 		t.Errorf("scoped export: got %d %q %q", out.Code, out.Stdout, out.Stderr)

@@ -1,0 +1,140 @@
+package service_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/coffer-dev/coffer"
+	"github.com/coffer-dev/coffer/service"
+)
+
+// scoped returns a context acting with a new key of the root principal that
+// has the given scopes.
+func scoped(t *testing.T, svc *service.Service, ctx context.Context, scopes ...coffer.Scope) context.Context {
+	t.Helper()
+	_, token, err := svc.CreateAPIKey(ctx, &coffer.APIKeyCreate{Name: "scoped", Scopes: scopes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := svc.Authenticate(ctx, coffer.Credential{Token: token, RemoteIP: "127.0.0.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Face = "test"
+	return coffer.NewContext(context.Background(), c)
+}
+
+func TestUpdateStore(t *testing.T) {
+	svc, ctx := mustOpenService(t)
+	if _, err := svc.CreateStore(ctx, &coffer.StoreCreate{Name: "s", Comment: "c", Attributes: map[string]string{"a": "1"}}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := svc.UpdateStore(ctx, "s", &coffer.StoreUpdate{Attributes: map[string]string{"a": "2", "b": "3"}})
+	if err != nil || st.Comment != "c" || st.Attributes["a"] != "2" || st.Attributes["b"] != "3" {
+		t.Fatalf("UpdateStore: got %+v, %v; want comment kept and attributes replaced", st, err)
+	}
+	if got, err := svc.Store(ctx, "s"); err != nil || got.Attributes["a"] != "2" {
+		t.Fatalf("Store after update: got %+v, %v", got, err)
+	}
+	long := string(make([]byte, 5000))
+	for name, in := range map[string]*coffer.StoreUpdate{
+		"LongComment":  {Comment: &long},
+		"BadAttribute": {Attributes: map[string]string{"": "x"}},
+	} {
+		if _, err := svc.UpdateStore(ctx, "s", in); coffer.ErrorCode(err) != coffer.EINVALID {
+			t.Errorf("%s: got %v, want EINVALID", name, err)
+		}
+	}
+	if _, err := svc.UpdateStore(ctx, "missing", &coffer.StoreUpdate{}); coffer.ErrorCode(err) != coffer.ENOTFOUND {
+		t.Errorf("missing store: got %v, want ENOTFOUND", err)
+	}
+	// Only ActionAdmin on the store may change it.
+	writer := scoped(t, svc, ctx, coffer.Scope{Store: "s", Actions: []coffer.Action{coffer.ActionList, coffer.ActionRead, coffer.ActionWrite, coffer.ActionDelete}})
+	if _, err := svc.UpdateStore(writer, "s", &coffer.StoreUpdate{Attributes: map[string]string{"a": "x"}}); coffer.ErrorCode(err) != coffer.EFORBIDDEN {
+		t.Errorf("writer: got %v, want EFORBIDDEN", err)
+	}
+	admin := scoped(t, svc, ctx, coffer.Scope{Store: "s", Actions: []coffer.Action{coffer.ActionAdmin}})
+	if _, err := svc.UpdateStore(admin, "s", &coffer.StoreUpdate{Attributes: map[string]string{"a": "y"}}); err != nil {
+		t.Errorf("store admin: %v", err)
+	}
+}
+
+func TestSecretByID(t *testing.T) {
+	svc, ctx := mustOpenService(t)
+	for _, s := range []string{"a", "b"} {
+		if _, err := svc.CreateStore(ctx, &coffer.StoreCreate{Name: s}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	inB, err := svc.PutSecret(ctx, "b", &coffer.SecretPut{Name: "db/pw", Value: []byte("v")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := svc.SecretByID(ctx, inB.ID); err != nil || got.StoreID != inB.StoreID || got.Name != "db/pw" {
+		t.Fatalf("SecretByID: got %+v, %v", got, err)
+	}
+	if _, err := svc.SecretByID(ctx, coffer.NewID()); coffer.ErrorCode(err) != coffer.ENOTFOUND {
+		t.Errorf("missing id: got %v, want ENOTFOUND", err)
+	}
+	// A key scoped to store a may not read b's secret through its id.
+	onlyA := scoped(t, svc, ctx, coffer.Scope{Store: "a", Actions: []coffer.Action{coffer.ActionList, coffer.ActionRead}})
+	if _, err := svc.SecretByID(onlyA, inB.ID); coffer.ErrorCode(err) != coffer.EFORBIDDEN {
+		t.Errorf("key of store a: got %v, want EFORBIDDEN", err)
+	}
+	onlyB := scoped(t, svc, ctx, coffer.Scope{Store: "b", Secret: "db/*", Actions: []coffer.Action{coffer.ActionRead}})
+	if got, err := svc.SecretByID(onlyB, inB.ID); err != nil || got.ID != inB.ID {
+		t.Errorf("key of b's db/*: got %+v, %v", got, err)
+	}
+}
+
+func TestKeysOfOwnPrincipal(t *testing.T) {
+	svc, ctx := mustOpenService(t)
+	read := coffer.Scope{Store: "s", Actions: []coffer.Action{coffer.ActionList, coffer.ActionRead}}
+	list := coffer.Scope{Store: "s", Actions: []coffer.Action{coffer.ActionList}}
+	wide := scoped(t, svc, ctx, read)
+	narrow, narrowTok, err := svc.CreateAPIKey(wide, &coffer.APIKeyCreate{Name: "narrow", Scopes: []coffer.Scope{list}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, _, err := svc.CreateAPIKey(ctx, &coffer.APIKeyCreate{Name: "other", Scopes: []coffer.Scope{{Store: "t", Actions: []coffer.Action{coffer.ActionList}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := svc.APIKeys(wide)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]bool{}
+	for _, k := range keys {
+		names[k.Name] = true
+	}
+	if !names["narrow"] || !names["scoped"] || names["other"] || names["root"] {
+		t.Errorf("APIKeys of a scoped key: got %v, want itself and narrow only", names)
+	}
+	c, err := svc.Authenticate(ctx, coffer.Credential{Token: narrowTok, RemoteIP: "127.0.0.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	narrowCtx := coffer.NewContext(context.Background(), c)
+	if err := svc.RevokeAPIKey(narrowCtx, other.ID); coffer.ErrorCode(err) != coffer.EFORBIDDEN {
+		t.Errorf("narrow key revokes an unrelated key: got %v, want EFORBIDDEN", err)
+	}
+	wideID := ""
+	for _, k := range keys {
+		if k.Name == "scoped" {
+			wideID = k.ID
+		}
+	}
+	if err := svc.RevokeAPIKey(narrowCtx, wideID); coffer.ErrorCode(err) != coffer.EFORBIDDEN {
+		t.Errorf("narrow key revokes its wider parent: got %v, want EFORBIDDEN", err)
+	}
+	if err := svc.RevokeAPIKey(wide, narrow.ID); err != nil {
+		t.Errorf("wide key revokes its narrower child: %v", err)
+	}
+	if _, err := svc.Authenticate(ctx, coffer.Credential{Token: narrowTok, RemoteIP: "127.0.0.1"}); coffer.ErrorCode(err) != coffer.EUNAUTHORIZED {
+		t.Errorf("revoked key authenticates: %v", err)
+	}
+	if err := svc.RevokeAPIKey(wide, coffer.NewID()[:16]); coffer.ErrorCode(err) != coffer.ENOTFOUND {
+		t.Errorf("revoke of a missing key: got %v, want ENOTFOUND", err)
+	}
+}
