@@ -48,8 +48,12 @@ type Service interface {
 // Server is the TrueFoundry secret-groups face.
 type Server struct {
 	Secrets Service
-	Auth    coffer.Authenticator
-	Log     *slog.Logger
+	// Keys and Accounts serve personal access tokens and virtual accounts,
+	// which are coffer API keys of user and service principals.
+	Keys     coffer.KeyService
+	Accounts coffer.AccountService
+	Auth     coffer.Authenticator
+	Log      *slog.Logger
 
 	face *web.Face
 }
@@ -80,6 +84,8 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.Handle("GET "+Prefix+"secrets/{id}", h(s.getSecret))
 	mux.Handle("DELETE "+Prefix+"secrets/{id}", h(s.deleteSecret))
 	mux.Handle("GET "+Prefix+"secrets/{id}/versions", h(s.secretVersions))
+
+	s.tokenRoutes(mux, h)
 
 	mux.Handle(Prefix, s.face.Public(own(noRoute)))
 }
@@ -197,13 +203,25 @@ func render(w http.ResponseWriter, r *http.Request, _ int, code, message string)
 	writeError(w, e)
 }
 
-// decode reads a JSON body strictly (web.DecodeJSON). A body that does not
-// parse, or has a field of the wrong type or an unknown field, is 400; the
-// request's own rules are checked by the caller (422).
+// decode reads a JSON body strictly (web.DecodeJSON). As a NestJS server
+// with class-validator answers: a body that is not JSON is 400; a field of
+// the wrong type or a field the request does not have is 422 naming it
+// (TrueFoundry declares 422 for invalid input on every write); the request's
+// own rules are checked by the caller (422).
 func decode(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
 	err := web.DecodeJSON(w, r, limit, v)
-	if coffer.ErrorCode(err) == coffer.EINVALID {
-		return badRequest(coffer.ErrorMessage(err))
+	if coffer.ErrorCode(err) != coffer.EINVALID {
+		return err
 	}
-	return err
+	msg := coffer.ErrorMessage(err)
+	if rest, ok := strings.CutPrefix(msg, "invalid JSON body: unknown field "); ok {
+		field, _ := strconv.Unquote(rest)
+		return invalid(field, "property "+field+" should not exist")
+	}
+	if rest, ok := strings.CutPrefix(msg, "invalid JSON body: field "); ok {
+		field, _, _ := strings.Cut(rest, " must be ")
+		field, _ = strconv.Unquote(field)
+		return invalid(field, strings.TrimPrefix(msg, "invalid JSON body: "))
+	}
+	return badRequest(msg)
 }
