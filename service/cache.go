@@ -61,3 +61,29 @@ type versionHit struct {
 	sec *coffer.Secret
 	v   *coffer.Version
 }
+
+// secretKey names a secret lookup: a secret ref (name or id) in a store.
+type secretKey struct{ storeID, ref string }
+
+// homes maps secret ids to the ids of the stores that hold them, which never
+// change: a secret never moves.
+type homes struct {
+	mu sync.RWMutex
+	m  map[string]string
+}
+
+func (h *homes) get(secretID string) (string, bool) {
+	h.mu.RLock()
+	storeID, ok := h.m[secretID]
+	h.mu.RUnlock()
+	return storeID, ok
+}
+
+func (h *homes) put(secretID, storeID string) {
+	h.mu.Lock()
+	if h.m == nil || len(h.m) >= cacheSize {
+		h.m = make(map[string]string)
+	}
+	h.m[secretID] = storeID
+	h.mu.Unlock()
+}

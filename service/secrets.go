@@ -242,10 +242,18 @@ func (s *Service) secret(ctx context.Context, c *coffer.Caller, storeRef, ref st
 		return nil, nil, err
 	}
 	ev.StoreID = st.ID
-	sec, err := s.storage.Secret(ctx, c.AccountID, st.ID, ref)
-	if err != nil {
-		return nil, nil, err
+	key := secretKey{st.ID, ref}
+	sec, ok := s.secrets.get(key, st.Gen)
+	if !ok {
+		if sec, err = s.storage.Secret(ctx, c.AccountID, st.ID, ref); err != nil {
+			return nil, nil, err
+		}
+		s.secrets.put(key, st.Gen, sec)
 	}
+	// Cached secrets are shared: callers get their own copy (whose maps
+	// they must not change).
+	cp := *sec
+	sec = &cp
 	ev.SecretID, ev.Name = sec.ID, sec.Name
 	if err := s.authorize(ctx, c, action, st, sec.Name, ev); err != nil {
 		return nil, nil, err
@@ -271,11 +279,20 @@ func (s *Service) SecretByID(ctx context.Context, id string) (*coffer.Secret, er
 	if err != nil {
 		return nil, err
 	}
-	found, err := s.storage.SecretByID(ctx, c.AccountID, id)
-	if err != nil {
-		return nil, err
+	storeID, ok := s.homes.get(id)
+	if !ok {
+		found, err := s.storage.SecretByID(ctx, c.AccountID, id)
+		if err != nil {
+			return nil, err
+		}
+		storeID = found.StoreID
+		s.homes.put(id, storeID)
 	}
-	_, sec, err := s.secret(ctx, c, found.StoreID, found.ID, coffer.ActionRead, s.event(c, "secret.read"))
+	_, sec, err := s.secret(ctx, c, storeID, id, coffer.ActionRead, s.event(c, "secret.read"))
+	if err == nil && sec.ID != id {
+		// A live secret of that store is named like the id: not the one asked for.
+		sec, err = nil, coffer.Errorf(coffer.ENOTFOUND, "secret not found")
+	}
 	return sec, err
 }
 
@@ -530,11 +547,24 @@ func (s *Service) Versions(ctx context.Context, storeRef, ref string) ([]*coffer
 	if err != nil {
 		return nil, err
 	}
-	_, sec, err := s.secret(ctx, c, storeRef, ref, coffer.ActionRead, s.event(c, "secret.versions"))
+	st, sec, err := s.secret(ctx, c, storeRef, ref, coffer.ActionRead, s.event(c, "secret.versions"))
 	if err != nil {
 		return nil, err
 	}
-	return s.storage.Versions(ctx, c.AccountID, sec.ID)
+	vs, ok := s.history.get(sec.ID, st.Gen)
+	if !ok {
+		if vs, err = s.storage.Versions(ctx, c.AccountID, sec.ID); err != nil {
+			return nil, err
+		}
+		s.history.put(sec.ID, st.Gen, vs)
+	}
+	// Shared like cached secrets: the caller gets its own slice of copies.
+	out := make([]*coffer.Version, len(vs))
+	for i, v := range vs {
+		cp := *v
+		out[i] = &cp
+	}
+	return out, nil
 }
 
 // Rollback implements coffer.SecretService.

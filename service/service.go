@@ -56,8 +56,17 @@ type Service struct {
 	usedMu sync.Mutex
 	used   map[string]time.Time // last-used times not yet written
 
+	// Accounts and principals never change once created; faces name them
+	// on every request (tenant and creator names), so they are kept.
+	idMu       sync.RWMutex
+	accounts   map[string]*coffer.Account
+	principals map[string]*coffer.Principal
+
 	lists    genCache[listKey, *coffer.SecretPage] // unfiltered listing pages
 	versions genCache[versionKey, versionHit]      // value lookups, ciphertext included
+	secrets  genCache[secretKey, *coffer.Secret]   // metadata lookups
+	history  genCache[string, []*coffer.Version]   // version lists by secret id
+	homes    homes                                 // store ids by secret id
 
 	stop chan struct{}
 	done chan struct{}
@@ -92,8 +101,11 @@ func New(ctx context.Context, storage coffer.Storage, keyring *envelope.Keyring,
 		keys:    map[string]cachedKey{},
 		ciphers: map[cipherRef]*envelope.Cipher{},
 		used:    map[string]time.Time{},
-		stop:    make(chan struct{}),
-		done:    make(chan struct{}),
+
+		accounts:   map[string]*coffer.Account{},
+		principals: map[string]*coffer.Principal{},
+		stop:       make(chan struct{}),
+		done:       make(chan struct{}),
 	}
 	if s.log == nil {
 		s.log = slog.Default()

@@ -37,7 +37,7 @@ func init() {
 	register("bench-bare", command{Run: runBenchBare})
 }
 
-const benchUsage = `Usage: coffer bench [--duration 5s] [--warmup 1s] [--scenarios all|read,create,version,list,cloudflare] [--keep]
+const benchUsage = `Usage: coffer bench [--duration 5s] [--warmup 1s] [--scenarios all|read,create,version,list,cloudflare,truefoundry] [--keep]
 
 Bench measures a coffer server against a bare net/http server in the same run,
 on the same machine, and prints one table row per scenario.
@@ -70,6 +70,9 @@ goes to stderr, and the table is printed at the end.
   list 1,000 secrets c=16         list         GET /v1/stores/list1k/secrets?limit=1000
   cloudflare list 100 c=16        cloudflare   GET /cloudflare/client/v4/accounts/A/secrets_store/stores/S/secrets?per_page=100
                                                (the Cloudflare face: the first page of store list1k)
+  truefoundry value read c=64     truefoundry  GET /truefoundry/api/svc/v1/secrets/ID
+                                               (the TrueFoundry face: secret read-me with its value and
+                                               versions, found by id alone)
 Replies are checked: status (201 for creates, else 200), and the body of
 value reads and lists against the one verified during setup.
 
@@ -95,7 +98,7 @@ Flags:
 `
 
 // Scenario keys accepted by --scenarios.
-var benchScenarioKeys = []string{"read", "create", "version", "list", "cloudflare"}
+var benchScenarioKeys = []string{"read", "create", "version", "list", "cloudflare", "truefoundry"}
 
 // benchConfig is the parsed command line of bench.
 type benchConfig struct {
@@ -481,6 +484,8 @@ type bench struct {
 	listLen int          // length of the 1,000-secret list's reply
 	cfPath  string       // the Cloudflare face's listing of store list1k
 	cfLen   int          // length of its reply
+	tfPath  string       // the TrueFoundry face's read of secret read-me
+	tfLen   int          // length of its reply
 
 	rows   map[string]benchRow // by scenario name
 	peakKB int64               // highest VmHWM of the coffer server seen
@@ -552,9 +557,18 @@ func (b *bench) setup(ctx context.Context) error {
 	if _, err := b.call(ctx, c, "POST", "/v1/stores", []byte(`{"name":"bench"}`), http.StatusCreated); err != nil {
 		return err
 	}
+	var readMe struct {
+		ID string `json:"id"`
+	}
 	for _, name := range []string{"read-me", "hot"} {
-		if _, err := b.call(ctx, c, "PUT", "/v1/stores/bench/secrets/"+name, benchPutBody, http.StatusCreated); err != nil {
+		body, err := b.call(ctx, c, "PUT", "/v1/stores/bench/secrets/"+name, benchPutBody, http.StatusCreated)
+		if err != nil {
 			return err
+		}
+		if name == "read-me" && b.cfg.Scenarios["truefoundry"] {
+			if err := json.Unmarshal(body, &readMe); err != nil || readMe.ID == "" {
+				return fmt.Errorf("setup: secret reply without an id: %s", body)
+			}
 		}
 	}
 	body, err := b.call(ctx, c, "GET", "/v1/stores/bench/secrets/read-me/value", nil, http.StatusOK)
@@ -565,6 +579,17 @@ func (b *bench) setup(ctx context.Context) error {
 		return err
 	}
 	b.readLen = len(body)
+
+	if b.cfg.Scenarios["truefoundry"] {
+		b.tfPath = "/truefoundry/api/svc/v1/secrets/" + readMe.ID
+		if body, err = b.call(ctx, c, "GET", b.tfPath, nil, http.StatusOK); err != nil {
+			return err
+		}
+		if err := benchCheckTrueFoundry(body); err != nil {
+			return err
+		}
+		b.tfLen = len(body)
+	}
 
 	if !b.cfg.Scenarios["list"] && !b.cfg.Scenarios["cloudflare"] {
 		return nil
@@ -616,6 +641,25 @@ func benchCheckCloudflare(body []byte, n int) error {
 	}
 	if !env.Success || len(env.Result) != n {
 		return fmt.Errorf("cloudflare reply: success=%v with %d results, want true with %d", env.Success, len(env.Result), n)
+	}
+	return nil
+}
+
+// benchCheckTrueFoundry checks the TrueFoundry face's reply to a read of
+// secret read-me: its value and its one version.
+func benchCheckTrueFoundry(body []byte) error {
+	var r struct {
+		Data struct {
+			Name           string            `json:"name"`
+			Value          string            `json:"value"`
+			SecretVersions []json.RawMessage `json:"secretVersions"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal(body, &r); err != nil {
+		return fmt.Errorf("truefoundry reply: %w", err)
+	}
+	if d := r.Data; d.Name != "read-me" || d.Value != benchValue || len(d.SecretVersions) != 1 {
+		return fmt.Errorf("truefoundry reply: got name %q, value %q, %d versions; want read-me, %q, 1", d.Name, d.Value, len(d.SecretVersions), benchValue)
 	}
 	return nil
 }
@@ -782,6 +826,17 @@ func (b *bench) scenarios() []benchScenario {
 		Concurrency: 16,
 		Request:     func(int, int) *http.Request { return cfReq },
 		Check:       benchSameLenOr(b.cfLen, func(body []byte) error { return benchCheckCloudflare(body, 100) }),
+	})
+
+	tfReq := cf.request("GET", b.tfPath, nil)
+	list = append(list, benchScenario{
+		Name:        "truefoundry value read c=64",
+		Key:         "truefoundry",
+		Target:      cf,
+		Concurrency: 64,
+		Request:     func(int, int) *http.Request { return tfReq },
+		Check:       benchSameLenOr(b.tfLen, benchCheckTrueFoundry),
+		BareRow:     "baseline bare c=64",
 	})
 
 	var run []benchScenario
