@@ -253,12 +253,22 @@ type ValuePage struct {
 // never admin, with scopes that its own scopes cover and an expiry no later
 // than its own.
 type APIKeyCreate struct {
+	// Format is the shape of the token: "" for coffer's own (cfr_...),
+	// FormatChutes for Chutes' cpk_<key id>.<principal id>.<secret>. Every
+	// format authenticates on every face.
+	Format      string     `json:"format,omitempty"`
 	Name        string     `json:"name"`
 	PrincipalID string     `json:"principal_id,omitempty"` // default: the caller's principal
 	Admin       bool       `json:"admin"`
 	Scopes      []Scope    `json:"scopes"`
 	ExpiresAt   *time.Time `json:"expires_at,omitempty"`
 }
+
+// Token formats of APIKeyCreate.
+const (
+	FormatNative = ""
+	FormatChutes = "chutes"
+)
 
 // AuditPage is one page of audit events.
 type AuditPage struct {

@@ -2,6 +2,8 @@ package service_test
 
 import (
 	"context"
+	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/coffer-dev/coffer"
@@ -136,5 +138,38 @@ func TestKeysOfOwnPrincipal(t *testing.T) {
 	}
 	if err := svc.RevokeAPIKey(wide, coffer.NewID()[:16]); coffer.ErrorCode(err) != coffer.ENOTFOUND {
 		t.Errorf("revoke of a missing key: got %v, want ENOTFOUND", err)
+	}
+}
+
+func TestChutesKeyFormat(t *testing.T) {
+	svc, ctx := mustOpenService(t)
+	k, token, err := svc.CreateAPIKey(ctx, &coffer.APIKeyCreate{Name: "ci", Format: coffer.FormatChutes, Admin: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`^cpk_[a-f0-9]{32}\.[a-f0-9]{32}\.[a-zA-Z0-9]{32}$`).MatchString(token) || len(token) != 102 {
+		t.Fatalf("token %q: want Chutes' cpk_<key id>.<principal id>.<secret>, 102 characters", token)
+	}
+	if want := "cpk_" + k.ID + "." + k.PrincipalID + "."; !strings.HasPrefix(token, want) {
+		t.Fatalf("token %q: want prefix %q", token, want)
+	}
+	c, err := svc.Authenticate(ctx, coffer.Credential{Token: token, RemoteIP: "127.0.0.1"})
+	if err != nil || c.KeyID != k.ID || !c.Admin {
+		t.Fatalf("Authenticate: got %+v, %v", c, err)
+	}
+	// Another principal's id in the token, or a changed secret, does not verify.
+	other := strings.Repeat("0", 32)
+	for name, bad := range map[string]string{
+		"OtherPrincipal": token[:4+33] + other + token[4+33+32:],
+		"ChangedSecret":  token[:len(token)-1] + map[bool]string{true: "A", false: "B"}[token[len(token)-1] != 'A'],
+		"Short":          token[:len(token)-1],
+		"Dashes":         strings.Replace(token, ".", "-", 1),
+	} {
+		if _, err := svc.Authenticate(ctx, coffer.Credential{Token: bad, RemoteIP: "127.0.0.2"}); coffer.ErrorCode(err) != coffer.EUNAUTHORIZED {
+			t.Errorf("%s: got %v, want EUNAUTHORIZED", name, err)
+		}
+	}
+	if _, _, err := svc.CreateAPIKey(ctx, &coffer.APIKeyCreate{Name: "x", Format: "jwt", Admin: true}); coffer.ErrorCode(err) != coffer.EINVALID {
+		t.Errorf("unknown format: got %v, want EINVALID", err)
 	}
 }
