@@ -118,6 +118,39 @@ type Authenticator interface {
 	Authenticate(ctx context.Context, cred Credential) (*Caller, error)
 }
 
+// HotkeyProof is a request signed with a registered hotkey, as Chutes
+// clients sign theirs: an sr25519 signature by the SS58 address Hotkey over
+// Message, which the face builds as "{hotkey}:{nonce}:{purpose or body
+// sha256 hex}". Nonce is the X-Chutes-Nonce header (unix seconds), Signature
+// the X-Chutes-Signature header (hex).
+type HotkeyProof struct {
+	Hotkey    string
+	Nonce     string
+	Signature string
+	Message   []byte
+	RemoteIP  string
+}
+
+// HotkeyAuthenticator authenticates signed requests. A valid proof from a
+// hotkey registered to a principal gives that principal's Caller, with the
+// powers of an admin key of its account (the hotkey is the owner's own
+// key); ERATELIMIT and EUNAUTHORIZED as Authenticate, with a message that
+// says what was wrong (bad nonce, unknown hotkey, bad signature, replay)
+// and never echoes more than the expected message. A nonce and signature
+// verify once: a replay is refused on every server sharing the database.
+type HotkeyAuthenticator interface {
+	AuthenticateHotkey(ctx context.Context, p HotkeyProof) (*Caller, error)
+}
+
+// Hotkey is an sr25519 public key, as an SS58 address, registered to a
+// principal so that it can sign requests (Chutes).
+type Hotkey struct {
+	SS58        string    `json:"hotkey"`
+	AccountID   string    `json:"account_id"`
+	PrincipalID string    `json:"principal_id"`
+	CreatedAt   time.Time `json:"created_at"`
+}
+
 // Refuser records in the audit log a refusal that a face decides on its own,
 // such as a request naming an account other than the caller's. It returns
 // the EFORBIDDEN error the refusal amounts to, or the failure to record it.
@@ -204,6 +237,11 @@ type SecretPut struct {
 	// Attributes, when non-nil, sets face-specific metadata on a secret that
 	// the write creates; it is ignored when the secret exists.
 	Attributes map[string]string
+	// ID, when set, is the id of a secret that the write creates (32
+	// lowercase hex digits; ECONFLICT if any secret, even a deleted one,
+	// has it), for faces whose ids are derived from the name (Chutes'
+	// uuid5). It is ignored when the secret exists.
+	ID string
 }
 
 // SecretPatch is the input of UpdateSecret.

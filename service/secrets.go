@@ -192,6 +192,8 @@ func (s *Service) PutSecret(ctx context.Context, storeRef string, in *coffer.Sec
 		return nil, err
 	} else if err := validateAttributes(in.Attributes); err != nil {
 		return nil, err
+	} else if in.ID != "" && !coffer.IsID(in.ID) {
+		return nil, coffer.Errorf(coffer.EINVALID, "secret id must be 32 lowercase hex digits")
 	}
 	ev := s.event(c, "secret.write")
 	ev.Name = in.Name
@@ -218,8 +220,12 @@ func (s *Service) write(ctx context.Context, c *coffer.Caller, st *coffer.Store,
 		return nil, err
 	}
 	now := s.now().UTC()
+	id := in.ID
+	if id == "" {
+		id = coffer.NewID()
+	}
 	create := &coffer.Secret{
-		ID: coffer.NewID(), AccountID: c.AccountID, StoreID: st.ID, Name: in.Name, Labels: in.Labels,
+		ID: id, AccountID: c.AccountID, StoreID: st.ID, Name: in.Name, Labels: in.Labels,
 		Scopes: in.Scopes, Attributes: in.Attributes, Origin: c.Face, CreatedAt: now, UpdatedAt: now, CreatedBy: c.PrincipalID,
 	}
 	if in.Comment != nil {

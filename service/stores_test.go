@@ -173,3 +173,31 @@ func TestChutesKeyFormat(t *testing.T) {
 		t.Errorf("unknown format: got %v, want EINVALID", err)
 	}
 }
+
+func TestPutSecretWithID(t *testing.T) {
+	svc, ctx := mustOpenService(t)
+	if _, err := svc.CreateStore(ctx, &coffer.StoreCreate{Name: "s"}); err != nil {
+		t.Fatal(err)
+	}
+	id := strings.Repeat("ab", 16)
+	sec, err := svc.PutSecret(ctx, "s", &coffer.SecretPut{Name: "A", Value: []byte("v"), ID: id})
+	if err != nil || sec.ID != id {
+		t.Fatalf("PutSecret with id: got %+v, %v", sec, err)
+	}
+	// A new version keeps the id; the field only names a secret being created.
+	if sec, err = svc.PutSecret(ctx, "s", &coffer.SecretPut{Name: "A", Value: []byte("v2"), ID: strings.Repeat("cd", 16)}); err != nil || sec.ID != id || sec.Version != 2 {
+		t.Fatalf("new version: got %+v, %v", sec, err)
+	}
+	if _, err := svc.DeleteSecret(ctx, "s", "A", 0); err != nil {
+		t.Fatal(err)
+	}
+	// The id stays taken by the deleted secret.
+	if _, err := svc.PutSecret(ctx, "s", &coffer.SecretPut{Name: "A", Value: []byte("v"), ID: id}); coffer.ErrorCode(err) != coffer.ECONFLICT {
+		t.Errorf("id of a deleted secret: got %v, want ECONFLICT", err)
+	}
+	for _, bad := range []string{"AB" + strings.Repeat("ab", 15), "abc", strings.Repeat("ab", 16) + "-"} {
+		if _, err := svc.PutSecret(ctx, "s", &coffer.SecretPut{Name: "B", Value: []byte("v"), ID: bad}); coffer.ErrorCode(err) != coffer.EINVALID {
+			t.Errorf("id %q: got %v, want EINVALID", bad, err)
+		}
+	}
+}
