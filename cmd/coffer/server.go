@@ -218,7 +218,7 @@ func (s *Server) Open(ctx context.Context) error {
 	a := &api.Server{Secrets: s.svc, Keys: s.svc, Audit: s.svc, Accounts: s.svc, Auth: s.svc, Ready: s.db.Ping, Log: s.Log, Registry: reg,
 		Faces: []api.Mount{
 			{Prefix: cloudflare.Prefix, Handler: cf.Handler()},
-			{Prefix: truefoundry.Prefix, Handler: (&truefoundry.Server{Secrets: s.svc, Auth: s.svc, Log: s.Log}).Handler()},
+			{Prefix: truefoundry.Prefix, Handler: (&truefoundry.Server{Secrets: s.svc, Keys: s.svc, Accounts: s.svc, Auth: s.svc, Log: s.Log}).Handler()},
 		}}
 	s.http = &http.Server{
 		Handler:           a.Handler(),

@@ -1,5 +1,6 @@
 // Package truefoundry serves TrueFoundry's secret-groups API
-// (/api/svc/v1/secret-groups and /api/svc/v1/secrets) over coffer's model,
+// (/api/svc/v1/secret-groups and /api/svc/v1/secrets), with its personal
+// access tokens and virtual accounts (coffer API keys), over coffer's model,
 // wire-compatibly, so that TrueFoundry's clients (the Fern-generated Python
 // and TypeScript SDKs, scripts written against the REST API) work against
 // coffer by changing only their base URL to http://HOST/truefoundry.
@@ -37,12 +38,13 @@ const (
 	maxGroupBody = 8 << 20
 )
 
-// Service is what the face needs of coffer: the secret service and the
-// caller's identity (tenant and subject names). *service.Service
-// implements it.
+// Service is what the face needs of coffer: the secret service, the
+// caller's identity (tenant and subject names) and the audit of the face's
+// own refusals. *service.Service implements it.
 type Service interface {
 	coffer.SecretService
 	coffer.IdentityService
+	coffer.Refuser
 }
 
 // Server is the TrueFoundry secret-groups face.
