@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// tfPermission, tfManifest and tfAccount are TrueFoundry's Permissions,
+// tfPermission, tfVAManifest and tfAccount are TrueFoundry's Permissions,
 // VirtualAccountManifest and VirtualAccount as its SDK declares them, plus
 // the account's name, which TrueFoundry's earlier API reference shows and
 // the SDK keeps as an extra field.
@@ -17,7 +17,7 @@ type tfPermission struct {
 	RoleID       string `json:"role_id"`
 }
 
-type tfManifest struct {
+type tfVAManifest struct {
 	Name                    string          `json:"name"`
 	Type                    string          `json:"type"`
 	Permissions             []tfPermission  `json:"permissions"`
@@ -36,7 +36,7 @@ type tfAccount struct {
 	Name                  string          `json:"name"`
 	Type                  string          `json:"type"`
 	TenantName            string          `json:"tenantName"`
-	Manifest              *tfManifest     `json:"manifest"`
+	Manifest              *tfVAManifest     `json:"manifest"`
 	JwtID                 string          `json:"jwtId"`
 	CreatedBySubject      *tfSubject      `json:"createdBySubject"`
 	CreatedAt             string          `json:"createdAt"`

@@ -26,24 +26,11 @@ const (
 )
 
 func groupMetaOf(st *coffer.Store) groupMeta {
-	return groupMeta{integrationID: st.Attributes[attrIntegration], createdBy: st.Attributes[attrCreatedBy]}
-}
-
-// groupManifest is the manifest of PUT /secret-groups, in snake_case as
-// TrueFoundry's manifests are.
-type groupManifest struct {
-	Type           *string        `json:"type"`
-	Name           *string        `json:"name"`
-	IntegrationFQN *string        `json:"integration_fqn"`
-	Collaborators  []collaborator `json:"collaborators"`
-	OwnedBy        *struct {
-		Account string `json:"account"`
-	} `json:"ownedBy,omitempty"`
-}
-
-type collaborator struct {
-	Subject string `json:"subject"`
-	RoleID  string `json:"role_id"`
+	return groupMeta{
+		integrationID: st.Attributes[attrIntegration],
+		createdBy:     st.Attributes[attrCreatedBy],
+		manifest:      manifestOf(st.Attributes),
+	}
 }
 
 // group resolves a group id. Only ids name groups here: coffer would also
@@ -382,10 +369,4 @@ func (s *Server) deleteGroup(w http.ResponseWriter, r *http.Request) error {
 // writeEmpty writes the body {} of a delete.
 func writeEmpty(w http.ResponseWriter) error {
 	return web.WriteRaw(w, http.StatusOK, []byte("{}\n"))
-}
-
-// applyGroup answers PUT /secret-groups (upsert by manifest). Not yet
-// served: 501 in TrueFoundry's error shape.
-func (s *Server) applyGroup(w http.ResponseWriter, r *http.Request) error {
-	return &Error{Status: http.StatusNotImplemented, Message: "applying a secret-group manifest is not supported yet", Code: "NOT_IMPLEMENTED"}
 }

@@ -15,28 +15,27 @@ type located struct {
 	sec *coffer.Secret
 }
 
-// secretByID finds a live secret by id in any group the caller may see.
-// TrueFoundry's secret paths carry no group, so each group is asked; a name
-// that looks like the id is not taken for it.
+// secretByID finds a live secret by id, in whichever group holds it: one
+// lookup, since TrueFoundry's secret paths carry no group. A deleted secret,
+// or one of another tenant, is not found.
 func (s *Server) secretByID(ctx context.Context, id string) (located, error) {
-	if coffer.IsID(id) {
-		stores, err := coffer.AllStores(ctx, s.Secrets)
-		if err != nil {
-			return located{}, err
-		}
-		for _, st := range stores {
-			sec, err := s.Secrets.Secret(ctx, st.ID, id)
-			if coffer.ErrorCode(err) == coffer.ENOTFOUND {
-				continue
-			} else if err != nil {
-				return located{}, err
-			}
-			if sec.ID == id && sec.Status != coffer.StatusDeleted {
-				return located{st, sec}, nil
-			}
-		}
+	missing := notFound("Secret " + strconv.Quote(id) + " not found")
+	if !coffer.IsID(id) {
+		return located{}, missing
 	}
-	return located{}, notFound("Secret " + strconv.Quote(id) + " not found")
+	sec, err := s.Secrets.SecretByID(ctx, id)
+	if coffer.ErrorCode(err) == coffer.ENOTFOUND || err == nil && sec.Status == coffer.StatusDeleted {
+		return located{}, missing
+	} else if err != nil {
+		return located{}, err
+	}
+	st, err := s.Secrets.Store(ctx, sec.StoreID)
+	if coffer.ErrorCode(err) == coffer.ENOTFOUND {
+		return located{}, missing
+	} else if err != nil {
+		return located{}, err
+	}
+	return located{st, sec}, nil
 }
 
 // listSecretsRequest is the body of POST /secrets, a listing.
@@ -210,9 +209,18 @@ func (s *Server) getSecret(w http.ResponseWriter, r *http.Request) error {
 }
 
 // secretVersions answers GET /secrets/{id}/versions: when values changed,
-// never the values.
+// never the values; newest first, paged as the group listing is (limit
+// 1-1000, default 100, and offset), so that past the end data is [].
 func (s *Server) secretVersions(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
+	limit, err := parseInt(r, "limit", 100, 1, coffer.MaxPageSize)
+	if err != nil {
+		return err
+	}
+	offset, err := parseInt(r, "offset", 0, 0, maxOffset)
+	if err != nil {
+		return err
+	}
 	l, err := s.secretByID(ctx, r.PathValue("id"))
 	if err != nil {
 		return err
@@ -226,7 +234,8 @@ func (s *Server) secretVersions(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	out := v.versions(l.st, l.sec, vs)
-	return writeList(w, out, pagination{Total: len(out), Offset: 0, Limit: len(out)})
+	lo, hi := window(len(out), offset, limit)
+	return writeList(w, out[lo:hi], pagination{Total: len(out), Offset: offset, Limit: limit})
 }
 
 // deleteSecret answers DELETE /secrets/{id} with the number of secrets

@@ -30,7 +30,7 @@ type subject struct {
 
 // groupJSON is a SecretGroup.
 type groupJSON struct {
-	ID                string         `json:"id"`
+	ID                string         `json:"id,omitempty"` // none in a dry run that would create the group
 	FQN               string         `json:"fqn"`
 	Name              string         `json:"name"`
 	TenantName        string         `json:"tenantName"`
