@@ -36,7 +36,7 @@ type tfAccount struct {
 	Name                  string          `json:"name"`
 	Type                  string          `json:"type"`
 	TenantName            string          `json:"tenantName"`
-	Manifest              *tfVAManifest     `json:"manifest"`
+	Manifest              *tfVAManifest   `json:"manifest"`
 	JwtID                 string          `json:"jwtId"`
 	CreatedBySubject      *tfSubject      `json:"createdBySubject"`
 	CreatedAt             string          `json:"createdAt"`

@@ -1,0 +1,72 @@
+package main
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+// TestCrossFaceCLI: what one provider face writes, the coffer CLI reads. A
+// secret created through the Cloudflare face is readable with coffer secret
+// get, and the versions of one written in a TrueFoundry group show in
+// coffer secret history.
+func TestCrossFaceCLI(t *testing.T) {
+	e := newCLIE2E(t)
+	api := &rawAPI{t: t, base: e.addr, token: e.token}
+
+	t.Run("CloudflareToSecretGet", func(t *testing.T) {
+		var acct struct {
+			Accounts []struct {
+				ID string `json:"id"`
+			} `json:"accounts"`
+		}
+		if err := json.Unmarshal(api.must(200, "GET", "/v1/accounts", nil).Body, &acct); err != nil || len(acct.Accounts) != 1 {
+			t.Fatalf("accounts: %v %+v", err, acct)
+		}
+		base := "/cloudflare/client/v4/accounts/" + acct.Accounts[0].ID + "/secrets_store/stores"
+		var store struct {
+			Result []struct {
+				ID   string `json:"id"`
+				Name string `json:"name"`
+			} `json:"result"`
+		}
+		if err := json.Unmarshal(api.must(200, "POST", base, `[{"name":"cfstore"}]`).Body, &store); err != nil || len(store.Result) != 1 {
+			t.Fatalf("store create: %v %+v", err, store)
+		}
+		api.must(200, "POST", base+"/"+store.Result[0].ID+"/secrets",
+			`[{"name":"API_TOKEN","value":"from-cloudflare","scopes":["workers"],"comment":"cf"}]`)
+		if out := e.OK("", "secret", "get", "cfstore", "API_TOKEN"); out != "from-cloudflare\n" {
+			t.Errorf("coffer secret get: got %q, want the value written through Cloudflare", out)
+		}
+		if r := cliRow(e.OK("", "secret", "list", "cfstore"), "API_TOKEN"); r == nil || r[1] != "1" || r[2] != "active" {
+			t.Errorf("coffer secret list: got row %q", r)
+		}
+	})
+
+	t.Run("TrueFoundryToSecretHistory", func(t *testing.T) {
+		const tf = "/truefoundry/api/svc/v1"
+		var g struct {
+			Data struct {
+				ID string `json:"id"`
+			} `json:"data"`
+		}
+		if err := json.Unmarshal(api.must(200, "POST", tf+"/secret-groups",
+			`{"name":"tfgroup","integrationId":"coffer","secrets":[{"key":"DB_PASSWORD","value":"one"}]}`).Body, &g); err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range []string{"two", "three"} {
+			api.must(200, "PUT", tf+"/secret-groups/"+g.Data.ID, `{"secrets":[{"key":"DB_PASSWORD","value":"`+v+`"}]}`)
+		}
+		out := e.OK("", "secret", "history", "tfgroup", "DB_PASSWORD")
+		rows := cliRows(out)
+		if len(rows) != 3 || rows[0][0] != "3" || rows[1][0] != "2" || rows[2][0] != "1" {
+			t.Fatalf("coffer secret history: got %q, want versions 3, 2, 1", out)
+		}
+		if strings.Contains(out, "three") || strings.Contains(out, "one") {
+			t.Errorf("coffer secret history shows a value: %q", out)
+		}
+		if out := e.OK("", "secret", "get", "tfgroup", "DB_PASSWORD", "--version", "1"); out != "one\n" {
+			t.Errorf("coffer secret get --version 1: got %q", out)
+		}
+	})
+}
