@@ -339,8 +339,10 @@ func TestBenchFake(t *testing.T) {
 	var out bytes.Buffer
 	b := &bench{
 		cfg: benchConfig{
-			Duration:  100 * time.Millisecond,
-			Warmup:    20 * time.Millisecond,
+			// Long enough that every scenario completes requests on a
+			// loaded machine under -race (100ms once saw none finish).
+			Duration:  400 * time.Millisecond,
+			Warmup:    50 * time.Millisecond,
 			Scenarios: map[string]bool{"read": true, "create": true, "version": true, "list": true},
 		},
 		out:    &out,
