@@ -1,0 +1,587 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/coffer-dev/coffer"
+	"github.com/jackc/pgx/v5"
+)
+
+const secretCols = `id, account_id, store_id, name, status, version, comment, labels, scopes, attributes,
+	origin, created_at, created_by, updated_at, deleted_at`
+
+// secretByRefSQL finds a secret of store $2 of account $1 by ref $3: the
+// live secret of that name first, else the secret with that id.
+const secretByRefSQL = `SELECT ` + secretCols + ` FROM (
+		SELECT 0 AS rank, ` + secretCols + ` FROM secrets
+		WHERE store_id = $2 AND account_id = $1 AND name = $3 AND status <> 'deleted'
+		UNION ALL
+		SELECT 1, ` + secretCols + ` FROM secrets WHERE id = $3 AND store_id = $2 AND account_id = $1
+	) s ORDER BY rank LIMIT 1`
+
+// storeIDSQL is the id of the store $2 (id, else name) of account $1.
+const storeIDSQL = `coalesce(
+		(SELECT id FROM stores WHERE id = $2 AND account_id = $1),
+		(SELECT id FROM stores WHERE account_id = $1 AND name = $2))`
+
+// readVersionSQL is the hot path of every value read: one query resolves the
+// store (id, else name, as Store does), the secret (live name, else id, as
+// secretByRefSQL) and the version (latest when $4 is 0), and returns a row
+// only for an active secret and a version that is not destroyed. Each
+// lookup is one index probe; coalesce evaluates its second subquery only
+// when the first finds nothing. Columns whose value the query implies
+// (account, status, deletion time, version number) are left out.
+const readVersionSQL = `SELECT s.id, s.store_id, s.name, s.version, s.comment, s.labels, s.scopes, s.attributes,
+		s.origin, s.created_at, s.created_by, s.updated_at, v.key_id, v.ciphertext, v.created_at, v.created_by
+	FROM secrets s JOIN versions v ON v.secret_id = s.id
+		AND v.number = CASE WHEN $4::integer = 0 THEN s.version ELSE $4::integer END
+	WHERE s.id = coalesce(
+		(SELECT id FROM secrets WHERE store_id = ` + storeIDSQL + ` AND name = $3 AND status <> 'deleted'),
+		(SELECT id FROM secrets WHERE id = $3 AND store_id = ` + storeIDSQL + `))
+	AND s.account_id = $1 AND s.status = 'active' AND v.ciphertext IS NOT NULL`
+
+// secretRow holds the scan targets of secretCols.
+type secretRow struct {
+	s                          coffer.Secret
+	status                     string
+	labels, scopes, attributes string
+	created, updated           int64
+	deleted                    *int64
+}
+
+func (r *secretRow) dest() []any {
+	return []any{&r.s.ID, &r.s.AccountID, &r.s.StoreID, &r.s.Name, &r.status, &r.s.Version, &r.s.Comment,
+		&r.labels, &r.scopes, &r.attributes, &r.s.Origin, &r.created, &r.s.CreatedBy, &r.updated, &r.deleted}
+}
+
+// secret decodes the scanned row.
+func (r *secretRow) secret() (*coffer.Secret, error) {
+	s := r.s
+	s.Status = coffer.Status(r.status)
+	s.CreatedAt, s.UpdatedAt, s.DeletedAt = fromNanos(r.created), fromNanos(r.updated), fromNullNanos(r.deleted)
+	for _, f := range []struct {
+		text string
+		v    any
+	}{{r.labels, &s.Labels}, {r.scopes, &s.Scopes}, {r.attributes, &s.Attributes}} {
+		if f.text == "" {
+			continue
+		}
+		if err := json.Unmarshal([]byte(f.text), f.v); err != nil {
+			return nil, fmt.Errorf("decode metadata of secret %s: %w", s.ID, err)
+		}
+	}
+	return &s, nil
+}
+
+func scanSecret(sc pgx.Row) (*coffer.Secret, error) {
+	var r secretRow
+	if err := sc.Scan(r.dest()...); err != nil {
+		return nil, err
+	}
+	return r.secret()
+}
+
+// encodeMeta returns the JSON columns of a secret, empty for empty ones.
+func encodeMeta(s *coffer.Secret) (labels, scopes, attributes string, err error) {
+	enc := func(n int, v any) string {
+		if n == 0 || err != nil {
+			return ""
+		}
+		var b []byte
+		b, err = json.Marshal(v)
+		return string(b)
+	}
+	labels, scopes, attributes = enc(len(s.Labels), s.Labels), enc(len(s.Scopes), s.Scopes), enc(len(s.Attributes), s.Attributes)
+	if err != nil {
+		return "", "", "", fmt.Errorf("encode metadata of secret %s: %w", s.ID, err)
+	}
+	return labels, scopes, attributes, nil
+}
+
+// WriteSecret creates a secret or adds a version to it; see
+// coffer.SecretWrite. A write without Seal and with a live secret of the
+// name fails with ECONFLICT: there is nothing to add to it.
+func (db *DB) WriteSecret(ctx context.Context, sw *coffer.SecretWrite, ev *coffer.AuditEvent) (*coffer.Secret, error) {
+	at := stamp(sw.At)
+	var out *coffer.Secret
+	err := db.do(ctx, ev, func(w *writer) error {
+		var err error
+		out, err = w.writeSecret(sw, at, ev)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (w *writer) writeSecret(sw *coffer.SecretWrite, at time.Time, ev *coffer.AuditEvent) (*coffer.Secret, error) {
+	fillEvent(ev, sw.AccountID, sw.StoreID, "")
+	if sw.Seal == nil && sw.Create == nil {
+		return nil, coffer.Errorf(coffer.EINVALID, "a write without a value must create a secret")
+	}
+	// The live secret, locked until the transaction ends: its version
+	// counter is what the new version number comes from. When there is one,
+	// it proves that the store is in the account (a secret's account is its
+	// store's); otherwise ask the store.
+	s, err := scanSecret(w.queryRow(`SELECT `+secretCols+` FROM secrets WHERE store_id = $1 AND name = $2
+		AND status <> 'deleted' FOR UPDATE`, sw.StoreID, sw.Name))
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		s = nil
+		if ok, err := w.lockStore(sw.AccountID, sw.StoreID); err != nil {
+			return nil, err
+		} else if !ok {
+			return nil, coffer.Errorf(coffer.ENOTFOUND, "store not found")
+		}
+	case err != nil:
+		return nil, fmt.Errorf("read secret: %w", err)
+	case s.AccountID != sw.AccountID:
+		return nil, coffer.Errorf(coffer.ENOTFOUND, "store not found")
+	}
+
+	create := s == nil
+	switch {
+	case !create:
+		fillEvent(ev, "", "", s.ID)
+		if sw.CreateOnly || sw.Seal == nil {
+			return nil, coffer.Errorf(coffer.ECONFLICT, "secret %q already exists", sw.Name)
+		}
+		if err := checkVersion(s, sw.IfVersion); err != nil {
+			return nil, err
+		}
+		if u := sw.Update; u != nil {
+			if u.Status != nil {
+				return nil, coffer.Errorf(coffer.EINVALID, "a write cannot change the status of a secret")
+			}
+			if err := checkVersion(s, u.IfVersion); err != nil {
+				return nil, err
+			}
+			updateMeta(s, u)
+		}
+	case sw.Create == nil:
+		return nil, coffer.Errorf(coffer.ENOTFOUND, "secret %q not found", sw.Name)
+	case sw.IfVersion > 0:
+		return nil, coffer.Errorf(coffer.EPRECONDITION, "secret %q does not exist", sw.Name)
+	default:
+		c := *sw.Create
+		s = &c
+		if s.ID == "" {
+			s.ID = coffer.NewID()
+		}
+		if s.CreatedBy == "" {
+			s.CreatedBy = sw.By
+		}
+		s.AccountID, s.StoreID, s.Name = sw.AccountID, sw.StoreID, sw.Name
+		s.Status, s.Version, s.CreatedAt, s.DeletedAt = coffer.StatusPending, 0, at, nil
+		fillEvent(ev, "", "", s.ID)
+	}
+	s.UpdatedAt = at
+
+	// A new version of an active secret with unchanged metadata only moves
+	// its version counter.
+	bump := !create && s.Status == coffer.StatusActive && sw.Update == nil
+	var ciphertext []byte
+	var keyID int
+	if sw.Seal != nil {
+		s.Version++
+		s.Status = coffer.StatusActive
+		c := *s
+		if ciphertext, keyID, err = sw.Seal(&c, s.Version); err != nil {
+			return nil, fmt.Errorf("seal version %d: %w", s.Version, err)
+		}
+		if len(ciphertext) == 0 {
+			return nil, fmt.Errorf("seal version %d: no ciphertext", s.Version)
+		}
+		if ev != nil {
+			ev.Version = s.Version
+		}
+	}
+
+	if err := w.put(s, create, bump); err != nil {
+		return nil, err
+	}
+	if sw.Seal != nil {
+		_, err := w.exec(`INSERT INTO versions (secret_id, number, key_id, ciphertext, created_at, created_by)
+			VALUES ($1, $2, $3, $4, $5, $6)`, s.ID, s.Version, keyID, ciphertext, at.UnixNano(), sw.By)
+		if isUnique(err) { // cannot happen under the row lock; the key makes sure
+			return nil, coffer.Errorf(coffer.ECONFLICT, "version %d of secret %q exists", s.Version, s.Name)
+		} else if err != nil {
+			return nil, fmt.Errorf("write version: %w", err)
+		}
+	}
+	w.touchStore(s.StoreID)
+	return s, nil
+}
+
+// put writes s: a new row when create, only its version counter when bump,
+// else all its mutable columns.
+func (w *writer) put(s *coffer.Secret, create, bump bool) error {
+	if bump {
+		if _, err := w.exec(`UPDATE secrets SET version = $1, updated_at = $2 WHERE id = $3`,
+			s.Version, s.UpdatedAt.UnixNano(), s.ID); err != nil {
+			return fmt.Errorf("write secret: %w", err)
+		}
+		return nil
+	}
+	labels, scopes, attributes, err := encodeMeta(s)
+	if err != nil {
+		return err
+	}
+	if create {
+		_, err = w.exec(`INSERT INTO secrets (`+secretCols+`)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+			s.ID, s.AccountID, s.StoreID, s.Name, string(s.Status), s.Version, s.Comment, labels, scopes, attributes,
+			s.Origin, s.CreatedAt.UnixNano(), s.CreatedBy, s.UpdatedAt.UnixNano(), nil)
+		if isUnique(err) {
+			if constraint(err) == "secrets_live_name" {
+				return coffer.Errorf(coffer.ECONFLICT, "a live secret named %q exists", s.Name)
+			}
+			return coffer.Errorf(coffer.ECONFLICT, "secret %s already exists", s.ID)
+		}
+	} else {
+		_, err = w.exec(`UPDATE secrets SET status = $1, version = $2, comment = $3, labels = $4, scopes = $5,
+			attributes = $6, updated_at = $7, deleted_at = $8 WHERE id = $9`,
+			string(s.Status), s.Version, s.Comment, labels, scopes, attributes, s.UpdatedAt.UnixNano(),
+			nullNanos(s.DeletedAt), s.ID)
+		if isUnique(err) {
+			return coffer.Errorf(coffer.ECONFLICT, "a live secret named %q exists", s.Name)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("write secret: %w", err)
+	}
+	return nil
+}
+
+// checkVersion applies an IfVersion precondition to the live secret s.
+func checkVersion(s *coffer.Secret, ifVersion int) error {
+	switch {
+	case ifVersion == -1:
+		return coffer.Errorf(coffer.EPRECONDITION, "secret %q already exists", s.Name)
+	case ifVersion > 0 && s.Version != ifVersion:
+		return coffer.Errorf(coffer.EPRECONDITION, "secret %q is at version %d, not %d", s.Name, s.Version, ifVersion)
+	}
+	return nil
+}
+
+// updateMeta applies the metadata fields of u to s.
+func updateMeta(s *coffer.Secret, u *coffer.SecretUpdate) {
+	if u.Comment != nil {
+		s.Comment = *u.Comment
+	}
+	if u.Labels != nil {
+		s.Labels = u.Labels
+	}
+	if u.Scopes != nil {
+		s.Scopes = u.Scopes
+	}
+	if u.Attributes != nil {
+		s.Attributes = u.Attributes
+	}
+}
+
+// Secret returns a secret of a store by ref: the live secret of that name
+// first, else the secret (live or deleted) with that id (ENOTFOUND).
+func (db *DB) Secret(ctx context.Context, accountID, storeID, ref string) (*coffer.Secret, error) {
+	return db.oneSecret(ctx, secretByRefSQL, accountID, storeID, ref)
+}
+
+// SecretByID returns a secret of the account by id, in any store, live or
+// deleted (ENOTFOUND).
+func (db *DB) SecretByID(ctx context.Context, accountID, id string) (*coffer.Secret, error) {
+	return db.oneSecret(ctx, `SELECT `+secretCols+` FROM secrets WHERE account_id = $1 AND id = $2`, accountID, id)
+}
+
+func (db *DB) oneSecret(ctx context.Context, sql string, args ...any) (*coffer.Secret, error) {
+	var s *coffer.Secret
+	err := db.query(ctx, sql, args, func(rows pgx.Rows) (err error) {
+		s, err = scanSecret(rows)
+		return err
+	})
+	if err != nil {
+		return nil, dbErr("read secret", err)
+	} else if s == nil {
+		return nil, coffer.Errorf(coffer.ENOTFOUND, "secret not found")
+	}
+	return s, nil
+}
+
+// Secrets lists the secrets of a store of the account; see
+// coffer.SecretQuery. A missing store gives ENOTFOUND.
+func (db *DB) Secrets(ctx context.Context, accountID, storeID string, q coffer.SecretQuery) ([]*coffer.Secret, error) {
+	var b strings.Builder
+	b.WriteString(`SELECT ` + secretCols + ` FROM secrets WHERE store_id = $1 AND account_id = $2`)
+	args := []any{storeID, accountID}
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	if !q.IncludeDeleted {
+		b.WriteString(` AND status <> 'deleted'`)
+	}
+	if q.Prefix != "" {
+		b.WriteString(` AND name >= ` + arg(q.Prefix))
+		if end, ok := prefixEnd(q.Prefix); ok {
+			b.WriteString(` AND name < ` + arg(end))
+		}
+	}
+	switch {
+	case q.AfterID != "":
+		b.WriteString(` AND (name, id) > (` + arg(q.AfterName) + `, ` + arg(q.AfterID) + `)`)
+	case q.AfterName != "":
+		b.WriteString(` AND name > ` + arg(q.AfterName))
+	}
+	b.WriteString(` ORDER BY name, id LIMIT ` + arg(pageLimit(q.Limit)))
+
+	var out []*coffer.Secret
+	err := db.query(ctx, b.String(), args, func(rows pgx.Rows) error {
+		s, err := scanSecret(rows)
+		if err != nil {
+			return err
+		}
+		out = append(out, s)
+		return nil
+	})
+	if err != nil {
+		return nil, dbErr("list secrets", err)
+	}
+	if len(out) == 0 {
+		return db.emptyList(ctx, accountID, storeID)
+	}
+	return out, nil
+}
+
+// emptyList is the answer of a listing that found nothing: ENOTFOUND when
+// the store is not in the account.
+func (db *DB) emptyList(ctx context.Context, accountID, storeID string) ([]*coffer.Secret, error) {
+	var ok bool
+	if err := db.queryRow(ctx, `SELECT EXISTS (SELECT 1 FROM stores WHERE id = $1 AND account_id = $2)`,
+		[]any{storeID, accountID}, &ok); err != nil {
+		return nil, dbErr("read store", err)
+	} else if !ok {
+		return nil, coffer.Errorf(coffer.ENOTFOUND, "store not found")
+	}
+	return nil, nil
+}
+
+// prefixEnd returns the smallest valid string greater than every string
+// that starts with p, if there is one: p with its last rune replaced by the
+// next one (byte order is code point order in UTF-8, and the "C" collation
+// compares bytes).
+func prefixEnd(p string) (string, bool) {
+	for p != "" {
+		r, n := utf8.DecodeLastRuneInString(p)
+		p = p[:len(p)-n]
+		for r++; r <= utf8.MaxRune; r++ {
+			if utf8.ValidRune(r) {
+				return p + string(r), true
+			}
+		}
+	}
+	return "", false
+}
+
+// UpdateSecret changes a secret's metadata or status; see
+// coffer.SecretUpdate. Moving a live secret to a live status changes nothing.
+func (db *DB) UpdateSecret(ctx context.Context, accountID, secretID string, u *coffer.SecretUpdate, ev *coffer.AuditEvent) (*coffer.Secret, error) {
+	at := stamp(u.At)
+	var out *coffer.Secret
+	err := db.do(ctx, ev, func(w *writer) error {
+		var err error
+		out, err = w.updateSecret(accountID, secretID, u, at, ev)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (w *writer) updateSecret(accountID, secretID string, u *coffer.SecretUpdate, at time.Time, ev *coffer.AuditEvent) (*coffer.Secret, error) {
+	fillEvent(ev, accountID, "", secretID)
+	s, err := w.secret(accountID, secretID)
+	if err != nil {
+		return nil, err
+	}
+	fillEvent(ev, "", s.StoreID, "")
+	if u.IfVersion == -1 {
+		// No live secret may hold the name, this one included.
+		if taken, err := w.nameTaken(s); err != nil {
+			return nil, err
+		} else if taken {
+			return nil, coffer.Errorf(coffer.EPRECONDITION, "a live secret named %q exists", s.Name)
+		}
+	} else if err := checkVersion(s, u.IfVersion); err != nil {
+		return nil, err
+	}
+	updateMeta(s, u)
+	if u.Status != nil {
+		switch to := *u.Status; {
+		case to == coffer.StatusDeleted:
+			if s.Status == coffer.StatusDeleted {
+				return nil, coffer.Errorf(coffer.ENOTFOUND, "secret %q is already deleted", s.Name)
+			}
+			s.Status, s.DeletedAt = coffer.StatusDeleted, &at
+		case to != coffer.StatusActive && to != coffer.StatusPending:
+			return nil, coffer.Errorf(coffer.EINVALID, "unknown secret status %q", to)
+		case s.Status == coffer.StatusDeleted:
+			if taken, err := w.nameTaken(s); err != nil {
+				return nil, err
+			} else if taken {
+				return nil, coffer.Errorf(coffer.ECONFLICT, "a live secret named %q exists", s.Name)
+			}
+			s.Status, s.DeletedAt = coffer.StatusPending, nil
+			if s.Version > 0 {
+				s.Status = coffer.StatusActive
+			}
+		}
+	}
+	s.UpdatedAt = at
+	if err := w.put(s, false, false); err != nil {
+		return nil, err
+	}
+	w.touchStore(s.StoreID)
+	return s, nil
+}
+
+// nameTaken reports whether a live secret holds the name of s in its store.
+func (w *writer) nameTaken(s *coffer.Secret) (bool, error) {
+	var ok bool
+	if err := w.queryRow(`SELECT EXISTS (SELECT 1 FROM secrets WHERE store_id = $1 AND name = $2
+		AND status <> 'deleted')`, s.StoreID, s.Name).Scan(&ok); err != nil {
+		return false, fmt.Errorf("read secret: %w", err)
+	}
+	return ok, nil
+}
+
+// secret returns a secret of the account by id inside the write transaction,
+// locked until it ends (ENOTFOUND).
+func (w *writer) secret(accountID, id string) (*coffer.Secret, error) {
+	s, err := scanSecret(w.queryRow(`SELECT `+secretCols+` FROM secrets WHERE id = $1 AND account_id = $2 FOR UPDATE`,
+		id, accountID))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, coffer.Errorf(coffer.ENOTFOUND, "secret not found")
+	} else if err != nil {
+		return nil, fmt.Errorf("read secret: %w", err)
+	}
+	return s, nil
+}
+
+// PurgeSecret removes a deleted secret of the account and all its versions
+// (ENOTFOUND; ECONFLICT if it is not deleted).
+func (db *DB) PurgeSecret(ctx context.Context, accountID, secretID string, ev *coffer.AuditEvent) error {
+	return db.do(ctx, ev, func(w *writer) error {
+		fillEvent(ev, accountID, "", secretID)
+		s, err := w.secret(accountID, secretID)
+		if err != nil {
+			return err
+		}
+		fillEvent(ev, "", s.StoreID, "")
+		if s.Status != coffer.StatusDeleted {
+			return coffer.Errorf(coffer.ECONFLICT, "secret %q is not deleted", s.Name)
+		}
+		// Its versions go by ON DELETE CASCADE.
+		if _, err := w.exec(`DELETE FROM secrets WHERE id = $1`, secretID); err != nil {
+			return fmt.Errorf("purge secret: %w", err)
+		}
+		w.touchStore(s.StoreID)
+		return nil
+	})
+}
+
+// Versions lists a secret's versions, newest first, without ciphertext
+// (ENOTFOUND for a missing secret).
+func (db *DB) Versions(ctx context.Context, accountID, secretID string) ([]*coffer.Version, error) {
+	var out []*coffer.Version
+	found := false
+	// The secret's row comes first, then its versions: one query tells a
+	// secret without versions from a missing one.
+	err := db.query(ctx, `SELECT number, key_id, created_at, created_by, destroyed_at FROM (
+			SELECT 0 AS number, 0 AS key_id, 0::bigint AS created_at, '' AS created_by, NULL::bigint AS destroyed_at
+			FROM secrets WHERE id = $1 AND account_id = $2
+			UNION ALL
+			SELECT v.number, v.key_id, v.created_at, v.created_by, v.destroyed_at
+			FROM secrets s JOIN versions v ON v.secret_id = s.id
+			WHERE s.id = $1 AND s.account_id = $2
+		) x ORDER BY number DESC`, []any{secretID, accountID},
+		func(rows pgx.Rows) error {
+			v := &coffer.Version{SecretID: secretID}
+			var created int64
+			var destroyed *int64
+			if err := rows.Scan(&v.Number, &v.KeyID, &created, &v.CreatedBy, &destroyed); err != nil {
+				return err
+			}
+			if v.Number == 0 {
+				found = true
+				return nil
+			}
+			v.CreatedAt, v.DestroyedAt = fromNanos(created), fromNullNanos(destroyed)
+			out = append(out, v)
+			return nil
+		})
+	if err != nil {
+		return nil, dbErr("list versions", err)
+	} else if !found {
+		return nil, coffer.Errorf(coffer.ENOTFOUND, "secret not found")
+	}
+	return out, nil
+}
+
+// ReadVersion returns a live, active secret and one of its versions with the
+// ciphertext (the latest when version is 0); see coffer.Storage.
+func (db *DB) ReadVersion(ctx context.Context, accountID, storeRef, secretRef string, version int) (*coffer.Secret, *coffer.Version, error) {
+	r := secretRow{s: coffer.Secret{AccountID: accountID}, status: string(coffer.StatusActive)}
+	v := &coffer.Version{}
+	var created int64
+	err := db.queryRow(ctx, readVersionSQL, []any{accountID, storeRef, secretRef, version},
+		&r.s.ID, &r.s.StoreID, &r.s.Name, &r.s.Version, &r.s.Comment, &r.labels, &r.scopes, &r.attributes,
+		&r.s.Origin, &r.created, &r.s.CreatedBy, &r.updated, &v.KeyID, &v.Ciphertext, &created, &v.CreatedBy)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil, coffer.Errorf(coffer.ENOTFOUND, "secret or version not found")
+	} else if err != nil {
+		return nil, nil, dbErr("read version", err)
+	}
+	s, err := r.secret()
+	if err != nil {
+		return nil, nil, fmt.Errorf("read version: %w", err)
+	}
+	v.SecretID, v.Number, v.CreatedAt = s.ID, version, fromNanos(created)
+	if version == 0 {
+		v.Number = s.Version
+	}
+	return s, v, nil
+}
+
+// DestroyVersion erases a version's ciphertext and keeps its metadata
+// (ENOTFOUND). Destroying a destroyed version keeps its first time.
+func (db *DB) DestroyVersion(ctx context.Context, accountID, secretID string, version int, at time.Time, ev *coffer.AuditEvent) error {
+	at = stamp(at)
+	return db.do(ctx, ev, func(w *writer) error {
+		fillEvent(ev, accountID, "", secretID)
+		if ev != nil && ev.Version == 0 {
+			ev.Version = version
+		}
+		s, err := w.secret(accountID, secretID)
+		if err != nil {
+			return err
+		}
+		fillEvent(ev, "", s.StoreID, "")
+		ct, err := w.exec(`UPDATE versions SET ciphertext = NULL, destroyed_at = coalesce(destroyed_at, $1)
+			WHERE secret_id = $2 AND number = $3`, at.UnixNano(), secretID, version)
+		if err != nil {
+			return fmt.Errorf("destroy version: %w", err)
+		} else if ct.RowsAffected() == 0 {
+			return coffer.Errorf(coffer.ENOTFOUND, "version %d not found", version)
+		}
+		w.touchStore(s.StoreID)
+		return nil
+	})
+}
