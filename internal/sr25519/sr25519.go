@@ -55,6 +55,10 @@ func NewPublicKey(b [PublicKeySize]byte) (*PublicKey, error) {
 	if err != nil {
 		return nil, ErrPublicKey
 	}
+	// schnorrkel.PublicKey computes its encoding on first use and keeps it,
+	// which Verify needs: do it now, so that concurrent Verify calls only
+	// read it.
+	k.Encode()
 	return &PublicKey{raw: b, key: k}, nil
 }
 

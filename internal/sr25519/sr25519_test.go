@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/coffer-dev/coffer/internal/sr25519"
@@ -363,6 +364,52 @@ func TestBase58(t *testing.T) {
 	for _, bad := range []string{"", "0", "O", "I", "l", "abc+", "ab\x00"} {
 		if _, ok := sr25519.DecodeBase58ForTest(bad); ok {
 			t.Errorf("decode %q: got ok, want failure", bad)
+		}
+	}
+}
+
+// TestVerifyConcurrent checks that one PublicKey verifies from many
+// goroutines at once (run with -race).
+func TestVerifyConcurrent(t *testing.T) {
+	vf := loadVectors(t, vectorFiles[1])
+	k, _, err := sr25519.ParseAddress(vf.Hotkey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for i := range 8 {
+		v := vf.Vectors[i%len(vf.Vectors)]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if !k.Verify([]byte(v.Message), mustSig(t, v.SignatureHex)) {
+				t.Errorf("vector %q does not verify", v.Message)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+func BenchmarkVerify(b *testing.B) {
+	vf := loadVectors(&testing.T{}, vectorFiles[1])
+	k, _, err := sr25519.ParseAddress(vf.Hotkey)
+	if err != nil {
+		b.Fatal(err)
+	}
+	msg, sig := []byte(vf.Vectors[0].Message), mustSig(&testing.T{}, vf.Vectors[0].SignatureHex)
+	b.ReportAllocs()
+	for range b.N {
+		if !k.Verify(msg, sig) {
+			b.Fatal("does not verify")
+		}
+	}
+}
+
+func BenchmarkParseAddress(b *testing.B) {
+	b.ReportAllocs()
+	for range b.N {
+		if _, _, err := sr25519.ParseAddress("5HBWHtpMAiZiKPE8BJxXrFXevCXHiwQr4zQK7SUB6GZsbRDj"); err != nil {
+			b.Fatal(err)
 		}
 	}
 }
