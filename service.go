@@ -151,6 +151,25 @@ type Hotkey struct {
 	CreatedAt   time.Time `json:"created_at"`
 }
 
+// HotkeyService manages the hotkeys of the caller's account. Only admin
+// callers may use it (EFORBIDDEN). Addresses are taken in any one-byte SS58
+// format and kept in the generic Substrate format (prefix 42, "5..."), which
+// is Bittensor's: one public key is one hotkey whatever its spelling.
+type HotkeyService interface {
+	// RegisterHotkey registers the SS58 address ss58 to the principal
+	// principalID of the caller's account, or to the caller's own principal
+	// when principalID is empty (EINVALID for anything but the address of
+	// an sr25519 public key, ENOTFOUND for a principal not in the account,
+	// ECONFLICT when the key is registered already, in any account).
+	RegisterHotkey(ctx context.Context, principalID, ss58 string) (*Hotkey, error)
+	// Hotkeys lists the account's hotkeys, oldest first.
+	Hotkeys(ctx context.Context) ([]*Hotkey, error)
+	// RemoveHotkey unregisters a hotkey of the account (EINVALID,
+	// ENOTFOUND). Its signatures stop working at once on this server and
+	// within a second on every other server of the database.
+	RemoveHotkey(ctx context.Context, ss58 string) error
+}
+
 // Refuser records in the audit log a refusal that a face decides on its own,
 // such as a request naming an account other than the caller's. It returns
 // the EFORBIDDEN error the refusal amounts to, or the failure to record it.

@@ -53,6 +53,27 @@ type Storage interface {
 	// TouchAPIKeys records last-used times in bulk, without audit.
 	TouchAPIKeys(ctx context.Context, used map[string]time.Time) error
 
+	// AddHotkey registers a hotkey to a principal of its account (ENOTFOUND
+	// for a missing account, or a principal not in it; ECONFLICT if the
+	// address is registered already, to anyone in any account: a signed
+	// request names no account, so an address finds one principal).
+	AddHotkey(ctx context.Context, h *Hotkey, ev *AuditEvent) error
+	// Hotkey returns a hotkey by address, in any account, for
+	// authentication (ENOTFOUND).
+	Hotkey(ctx context.Context, ss58 string) (*Hotkey, error)
+	// Hotkeys lists the hotkeys of an account, oldest first.
+	Hotkeys(ctx context.Context, accountID string) ([]*Hotkey, error)
+	// RemoveHotkey unregisters a hotkey of the account (ENOTFOUND, also for
+	// another account's).
+	RemoveHotkey(ctx context.Context, accountID, ss58 string, ev *AuditEvent) error
+	// UseNonce records one use of key, a nonce that stays valid until
+	// expires, without audit: ECONFLICT if key was used before and that use
+	// has not expired at time at. Concurrent calls with one key, on any
+	// server of the database, succeed exactly once. Expired entries count as
+	// unused and are purged by the engine from time to time. It runs on
+	// every signed request: engines keep it to one small write.
+	UseNonce(ctx context.Context, key string, at, expires time.Time) error
+
 	// CreateStore adds a store with its first data key, wrapped by the master
 	// key (ECONFLICT if the name is taken in the account).
 	CreateStore(ctx context.Context, s *Store, wrappedKey []byte, ev *AuditEvent) error

@@ -394,3 +394,46 @@ func (s *Server) listPrincipals(w http.ResponseWriter, r *http.Request) error {
 		Principals []*coffer.Principal `json:"principals"`
 	}{ps})
 }
+
+type addHotkeyRequest struct {
+	Hotkey string `json:"hotkey"`
+}
+
+func (r *addHotkeyRequest) Validate() error {
+	if r.Hotkey == "" {
+		return coffer.Errorf(coffer.EINVALID, "hotkey is required: the SS58 address of an sr25519 key")
+	}
+	return nil
+}
+
+// addHotkey registers a hotkey to the principal of the path, or to the
+// caller's own principal on POST /v1/hotkeys.
+func (s *Server) addHotkey(w http.ResponseWriter, r *http.Request) error {
+	var in addHotkeyRequest
+	if err := web.DecodeJSON(w, r, MaxBodySize, &in); err != nil {
+		return err
+	}
+	h, err := s.Hotkeys.RegisterHotkey(r.Context(), r.PathValue("id"), in.Hotkey)
+	if err != nil {
+		return err
+	}
+	return web.WriteJSON(w, http.StatusCreated, h)
+}
+
+func (s *Server) listHotkeys(w http.ResponseWriter, r *http.Request) error {
+	hs, err := s.Hotkeys.Hotkeys(r.Context())
+	if err != nil {
+		return err
+	}
+	return web.WriteJSON(w, http.StatusOK, struct {
+		Hotkeys []*coffer.Hotkey `json:"hotkeys"`
+	}{hs})
+}
+
+func (s *Server) removeHotkey(w http.ResponseWriter, r *http.Request) error {
+	if err := s.Hotkeys.RemoveHotkey(r.Context(), r.PathValue("ss58")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

@@ -1,7 +1,8 @@
 // Package client is a Go client for coffer's native HTTP API (/v1/). A
 // *Client implements coffer.SecretService, coffer.KeyService,
-// coffer.AuditService and coffer.AccountService, so code written against
-// those interfaces runs the same in-process or over the network. Errors the
+// coffer.AuditService, coffer.AccountService and coffer.HotkeyService, so
+// code written against those interfaces runs the same in-process or over
+// the network. Errors the
 // server reports come back as *coffer.Error with the server's code and
 // message (and, for rate_limited and unavailable, the Retry-After delay in
 // RetryAfter), so coffer.ErrorCode works on this side exactly as on the
@@ -28,6 +29,7 @@ var (
 	_ coffer.SecretService  = (*Client)(nil)
 	_ coffer.KeyService     = (*Client)(nil)
 	_ coffer.AuditService   = (*Client)(nil)
+	_ coffer.HotkeyService  = (*Client)(nil)
 	_ coffer.AccountService = (*Client)(nil)
 )
 
@@ -376,6 +378,39 @@ func (c *Client) Principals(ctx context.Context) ([]*coffer.Principal, error) {
 		return nil, err
 	}
 	return resp.Principals, nil
+}
+
+// RegisterHotkey registers the SS58 address ss58 to the principal
+// principalID of the caller's account, or to the caller's own principal when
+// principalID is empty (admin only).
+func (c *Client) RegisterHotkey(ctx context.Context, principalID, ss58 string) (*coffer.Hotkey, error) {
+	segs := []string{"hotkeys"}
+	if principalID != "" {
+		segs = []string{"principals", principalID, "hotkeys"}
+	}
+	var h coffer.Hotkey
+	if err := c.do(ctx, http.MethodPost, segs, nil, nil, struct {
+		Hotkey string `json:"hotkey"`
+	}{ss58}, &h); err != nil {
+		return nil, err
+	}
+	return &h, nil
+}
+
+// Hotkeys lists the hotkeys of the caller's account (admin only).
+func (c *Client) Hotkeys(ctx context.Context) ([]*coffer.Hotkey, error) {
+	var resp struct {
+		Hotkeys []*coffer.Hotkey `json:"hotkeys"`
+	}
+	if err := c.do(ctx, http.MethodGet, []string{"hotkeys"}, nil, nil, nil, &resp); err != nil {
+		return nil, err
+	}
+	return resp.Hotkeys, nil
+}
+
+// RemoveHotkey unregisters a hotkey of the caller's account (admin only).
+func (c *Client) RemoveHotkey(ctx context.Context, ss58 string) error {
+	return c.do(ctx, http.MethodDelete, []string{"hotkeys", ss58}, nil, nil, nil, nil)
 }
 
 // AuditEvents lists the account's audit events after sequence number after;

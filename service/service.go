@@ -49,6 +49,7 @@ type Service struct {
 
 	keysMu sync.RWMutex
 	keys   map[string]cachedKey // API keys by id, fetched at most keyCacheTTL ago
+	hk     hotkeyCache          // registered hotkeys, fetched at most keyCacheTTL ago
 
 	ciphersMu sync.RWMutex
 	ciphers   map[cipherRef]*envelope.Cipher // unwrapped store data keys

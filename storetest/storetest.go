@@ -33,6 +33,8 @@ func Run(t *testing.T, open func(tb testing.TB) coffer.Storage) {
 	r.meta()
 	r.accounts()
 	r.apiKeys()
+	r.hotkeys()
+	r.nonces()
 	r.stores()
 	r.secretWrites()
 	r.secretLifecycle()

@@ -215,7 +215,7 @@ func (s *Server) Open(ctx context.Context) error {
 		return err
 	}
 	cf.Secrets, cf.Auth, cf.Log = s.svc, s.svc, s.Log
-	a := &api.Server{Secrets: s.svc, Keys: s.svc, Audit: s.svc, Accounts: s.svc, Auth: s.svc, Ready: s.db.Ping, Log: s.Log, Registry: reg,
+	a := &api.Server{Secrets: s.svc, Keys: s.svc, Audit: s.svc, Accounts: s.svc, Hotkeys: s.svc, Auth: s.svc, Ready: s.db.Ping, Log: s.Log, Registry: reg,
 		Faces: []api.Mount{
 			{Prefix: cloudflare.Prefix, Handler: cf.Handler()},
 			{Prefix: truefoundry.Prefix, Handler: (&truefoundry.Server{Secrets: s.svc, Keys: s.svc, Accounts: s.svc, Auth: s.svc, Log: s.Log}).Handler()},
