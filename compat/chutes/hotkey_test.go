@@ -58,7 +58,7 @@ type face struct {
 	owner   *coffer.Caller
 }
 
-func mustOpenFace(t *testing.T, withHotkeys bool) *face {
+func mustOpenFace(t testing.TB, withHotkeys bool) *face {
 	t.Helper()
 	ctx := context.Background()
 	kr, err := envelope.NewKeyring(envelope.GenerateKey())
@@ -101,7 +101,7 @@ const (
 )
 
 // signed sends a request with hotkey headers.
-func (f *face) signed(t *testing.T, method, path string, body []byte, hdr ...string) *httptest.ResponseRecorder {
+func (f *face) signed(t testing.TB, method, path string, body []byte, hdr ...string) *httptest.ResponseRecorder {
 	t.Helper()
 	req := httptest.NewRequest(method, path, bytes.NewReader(body))
 	req.Header.Set("X-Chutes-Hotkey", testHotkey)
