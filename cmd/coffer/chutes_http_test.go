@@ -512,7 +512,8 @@ func TestChutesAPIKeys(t *testing.T) {
 
 	// An admin key's scopes are ignored, as at Chutes; admin is read as
 	// pydantic reads booleans.
-	adm := a.createKey(map[string]any{"admin": "yes", "name": "admin key", "scopes": []map[string]any{{"object_type": "images"}}})
+	var adm chKeyCreated
+	strict(t, a.must(200, "POST", "/api_keys", map[string]any{"admin": "yes", "name": "admin key", "scopes": []map[string]any{{"object_type": "images"}}}).Body, &adm)
 	if !adm.Admin || len(adm.Scopes) != 0 || adm.Scopes == nil {
 		t.Errorf("admin key: got %+v", adm)
 	}
@@ -735,8 +736,10 @@ func TestChutesAuth(t *testing.T) {
 			t.Errorf("no %s event by the chutes face in %v", want, seen)
 		}
 	}
-	if seen["auth.fail unauthorized"] != 9 {
-		t.Errorf("got %d failed authentications audited, want 9", seen["auth.fail unauthorized"])
+	// 8 bad API-key requests, and the hotkey one (which a service that
+	// verifies hotkeys may record under its own action).
+	if n := seen["auth.fail unauthorized"]; n < 8 || n > 9 {
+		t.Errorf("got %d failed authentications audited, want 8 or 9", n)
 	}
 	for _, s := range []string{"s3cr3t-value", k.SecretKey[len(k.SecretKey)-32:], bad[len(bad)-32:]} {
 		if strings.Contains(string(body), s) {
