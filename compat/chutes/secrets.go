@@ -160,14 +160,19 @@ func (s *Server) createSecret(w http.ResponseWriter, r *http.Request) error {
 	}
 	sec, err := s.Secrets.PutSecret(ctx, st.ID, in)
 	if coffer.ErrorCode(err) == coffer.ECONFLICT {
-		switch err := s.Secrets.PurgeSecret(ctx, st.ID, in.ID); coffer.ErrorCode(err) {
-		case "":
-		case coffer.EFORBIDDEN, coffer.ENOTFOUND:
-			in.ID = ""
-		case coffer.ECONFLICT: // the id's secret is live
-			return errDuplicate
-		default:
-			return err
+		// The id is taken, by a deleted secret of this purpose and key.
+		if ok, _ := c.Allows(coffer.ActionDelete, st.ID, st.Name, in.Name); !ok {
+			in.ID = "" // a key that may not purge it gets a fresh id
+		} else {
+			switch err := s.Secrets.PurgeSecret(ctx, st.ID, in.ID); coffer.ErrorCode(err) {
+			case "":
+			case coffer.ENOTFOUND: // not in this store
+				in.ID = ""
+			case coffer.ECONFLICT: // live after all
+				return errDuplicate
+			default:
+				return err
+			}
 		}
 		sec, err = s.Secrets.PutSecret(ctx, st.ID, in)
 	}
