@@ -16,7 +16,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/coffer-dev/coffer"
 	"github.com/coffer-dev/coffer/api"
+	"github.com/coffer-dev/coffer/compat/chutes"
 	"github.com/coffer-dev/coffer/compat/cloudflare"
 	"github.com/coffer-dev/coffer/compat/truefoundry"
 	"github.com/coffer-dev/coffer/envelope"
@@ -46,6 +48,12 @@ type ServerConfig struct {
 	// from --cloudflare-limits (repeatable) and COFFER_CLOUDFLARE_LIMITS
 	// (settings separated by ';'). Unset, Cloudflare's own limits apply.
 	CloudflareLimits []string
+	// ChutesRegistryPasswordFile holds the password of the image registry
+	// behind Chutes' registry proxy, which GET /chutes/registry/auth hands
+	// to nginx (--chutes-registry-password-file or
+	// COFFER_CHUTES_REGISTRY_PASSWORD_FILE). Unset, no Authorization header
+	// is handed on.
+	ChutesRegistryPasswordFile string
 }
 
 // DefaultServerConfig returns the embedded default: SQLite in ./coffer-data.
@@ -103,6 +111,8 @@ func (c *ServerConfig) ParseFlags(args []string, getenv func(string) string, std
 			c.CloudflareLimits = append(c.CloudflareLimits, spec)
 		}
 	}
+	c.ChutesRegistryPasswordFile = getenv("COFFER_CHUTES_REGISTRY_PASSWORD_FILE")
+	fs.StringVar(&c.ChutesRegistryPasswordFile, "chutes-registry-password-file", c.ChutesRegistryPasswordFile, "file holding the password of the image registry behind Chutes' registry proxy (GET /chutes/registry/auth)")
 	fs.Func("cloudflare-limits", "Cloudflare face quotas `[ACCOUNT_ID:]stores=N,secrets=N,value=N` (repeatable; default Cloudflare's: stores=1,secrets=100,value=65536)", func(v string) error {
 		c.CloudflareLimits = append(c.CloudflareLimits, v)
 		return nil
@@ -215,10 +225,16 @@ func (s *Server) Open(ctx context.Context) error {
 		return err
 	}
 	cf.Secrets, cf.Auth, cf.Log = s.svc, s.svc, s.Log
+	ch, err := s.chutesFace()
+	if err != nil {
+		s.closeStorage()
+		return err
+	}
 	a := &api.Server{Secrets: s.svc, Keys: s.svc, Audit: s.svc, Accounts: s.svc, Hotkeys: s.svc, Auth: s.svc, Ready: s.db.Ping, Log: s.Log, Registry: reg,
 		Faces: []api.Mount{
 			{Prefix: cloudflare.Prefix, Handler: cf.Handler()},
 			{Prefix: truefoundry.Prefix, Handler: (&truefoundry.Server{Secrets: s.svc, Keys: s.svc, Accounts: s.svc, Auth: s.svc, Log: s.Log}).Handler()},
+			{Prefix: chutes.Prefix, Handler: ch.Handler()},
 		}}
 	s.http = &http.Server{
 		Handler:           a.Handler(),
@@ -264,6 +280,25 @@ func cloudflareFace(cfg ServerConfig) (*cloudflare.Server, error) {
 		}
 	}
 	return cf, nil
+}
+
+// chutesFace makes the Chutes face. Hotkey signatures are verified when the
+// service can (coffer.HotkeyAuthenticator); until then they are refused.
+func (s *Server) chutesFace() (*chutes.Server, error) {
+	ch := &chutes.Server{Secrets: s.svc, Keys: s.svc, Auth: s.svc, Log: s.Log}
+	if h, ok := any(s.svc).(coffer.HotkeyAuthenticator); ok {
+		ch.Hotkeys = h
+	}
+	if f := s.Config.ChutesRegistryPasswordFile; f != "" {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("--chutes-registry-password-file: %w", err)
+		}
+		if ch.RegistryPassword = strings.TrimRight(string(b), "\r\n"); ch.RegistryPassword == "" {
+			return nil, fmt.Errorf("--chutes-registry-password-file: %s is empty", f)
+		}
+	}
+	return ch, nil
 }
 
 func isLoopback(host string) bool {
