@@ -155,6 +155,8 @@ type SecretUpdate struct {
 	Labels     map[string]string // replaces all labels when non-nil
 	Scopes     []string          // replaces all scopes when non-nil
 	Attributes map[string]string // replaces all attributes when non-nil
+	// ExpiresAt sets the expiry when non-nil; the zero time removes it.
+	ExpiresAt *time.Time
 	// Status moves the secret: to StatusDeleted (soft delete; ENOTFOUND if
 	// already deleted) or from deleted back to live (undelete; ECONFLICT if a
 	// live secret holds its name; it returns to active, or pending when it
