@@ -49,11 +49,16 @@ type Account struct {
 
 // Principal is who acts inside an account: a user or a service account.
 type Principal struct {
-	ID        string    `json:"id"`
-	AccountID string    `json:"account_id"`
-	Name      string    `json:"name"`
-	Kind      string    `json:"kind"` // "user" or "service"
-	CreatedAt time.Time `json:"created_at"`
+	ID        string `json:"id"`
+	AccountID string `json:"account_id"`
+	Name      string `json:"name"`
+	Kind      string `json:"kind"` // "user" or "service"
+	// Attributes is profile data that faces show (ByteNite's firstName,
+	// lastName and contactInfo), changed through ProfileService. Whoami and
+	// Principal may answer from a cache that misses changes made on other
+	// servers; ProfileService.Profile reads them fresh.
+	Attributes map[string]string `json:"attributes,omitempty"`
+	CreatedAt  time.Time         `json:"created_at"`
 }
 
 // Store is a named group of secrets with its own data-encryption key.

@@ -405,6 +405,23 @@ type IdentityService interface {
 	Principal(ctx context.Context, id string) (*Principal, error)
 }
 
+// ProfileService reads and changes the caller's own principal's profile:
+// the attributes kept with a principal for faces that show a user profile
+// (ByteNite's GET and PATCH /user). Any authenticated caller may use it for
+// its own principal, and only for it.
+type ProfileService interface {
+	// Profile returns the caller's principal as stored now, attributes
+	// included (EUNAUTHORIZED).
+	Profile(ctx context.Context) (*Principal, error)
+	// UpdateProfile sets each attribute of changes that has a value and
+	// removes each that is empty, leaving the others, and returns the
+	// principal after the change. Keys are 1-63 characters and values at
+	// most 255, of UTF-8, and a principal holds at most MaxLabels
+	// attributes (EINVALID). It is audited as principal.update, naming the
+	// keys, never the values.
+	UpdateProfile(ctx context.Context, changes map[string]string) (*Principal, error)
+}
+
 // AllStores pages through every store of the account that the caller may
 // see, ordered by name.
 func AllStores(ctx context.Context, svc SecretService) ([]*Store, error) {

@@ -40,6 +40,12 @@ type Storage interface {
 	Principal(ctx context.Context, accountID, id string) (*Principal, error)
 	// Principals lists the principals of an account ordered by name.
 	Principals(ctx context.Context, accountID string) ([]*Principal, error)
+	// UpdatePrincipal changes a principal's attributes in one transaction:
+	// each entry of changes with a value sets that attribute, each with an
+	// empty value removes it, and the others stay. It returns the principal
+	// as it is after the change (ENOTFOUND; EINVALID when the result would
+	// hold more than MaxLabels attributes).
+	UpdatePrincipal(ctx context.Context, accountID, id string, changes map[string]string, ev *AuditEvent) (*Principal, error)
 
 	// CreateAPIKey adds a key (ECONFLICT if its id exists).
 	CreateAPIKey(ctx context.Context, k *APIKey, ev *AuditEvent) error
