@@ -481,7 +481,7 @@ func TestClient(t *testing.T) {
 			},
 			check: func(t *testing.T, got any) {
 				want := coffer.Principal{ID: "p2", AccountID: "acc2", Name: "ci", Kind: "service", CreatedAt: t0}
-				if p := got.(*coffer.Principal); *p != want {
+				if p := got.(*coffer.Principal); !reflect.DeepEqual(*p, want) {
 					t.Errorf("got %+v, want %+v", *p, want)
 				}
 			},
