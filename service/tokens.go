@@ -17,12 +17,12 @@ import (
 // + "." + base64url(HMAC-SHA256(tokenKey, payload)), unpadded, where payload
 // is
 //
-//	[1 byte version = 1][8 bytes expiry, Unix seconds, big endian][12 bytes random nonce][key id]
+//	[1 byte version = 1][8 bytes expiry, Unix milliseconds, big endian][12 bytes random nonce][key id]
 //
 // Nothing about a token is stored: the MAC proves that this server's
 // database issued it, the expiry bounds it, and the key it names must still
 // be usable at every use. The nonce makes two tokens of one key issued in
-// the same second differ.
+// the same millisecond differ.
 const (
 	accessPrefix   = "cat_"
 	accessVersion  = 1
@@ -42,7 +42,7 @@ func deriveTokenKey(pepper []byte) []byte {
 func (s *Service) signAccess(id string, exp time.Time) string {
 	payload := make([]byte, accessHeadLen, accessHeadLen+len(id))
 	payload[0] = accessVersion
-	binary.BigEndian.PutUint64(payload[1:9], uint64(exp.Unix()))
+	binary.BigEndian.PutUint64(payload[1:9], uint64(exp.UnixMilli()))
 	if _, err := rand.Read(payload[9:accessHeadLen]); err != nil {
 		panic("crypto/rand: " + err.Error())
 	}
@@ -72,11 +72,11 @@ func (s *Service) parseAccess(tok string) (id string, exp time.Time, ok bool) {
 	if !hmac.Equal(m.Sum(nil), mac) {
 		return "", time.Time{}, false
 	}
-	secs := binary.BigEndian.Uint64(payload[1:9])
-	if secs > 1<<62 {
+	ms := binary.BigEndian.Uint64(payload[1:9])
+	if ms > 1<<62 {
 		return "", time.Time{}, false
 	}
-	return string(payload[accessHeadLen:]), time.Unix(int64(secs), 0).UTC(), true
+	return string(payload[accessHeadLen:]), time.UnixMilli(int64(ms)).UTC(), true
 }
 
 // authenticateAccess is Authenticate for access tokens. A token that does
@@ -150,9 +150,9 @@ func (s *Service) IssueAccessToken(ctx context.Context, cred coffer.Credential, 
 	if c.ExpiresAt != nil && c.ExpiresAt.Before(exp) {
 		exp = *c.ExpiresAt
 	}
-	exp = time.Unix(exp.Unix(), 0).UTC() // whole seconds, never later than the key
+	exp = time.UnixMilli(exp.UnixMilli()).UTC() // whole milliseconds, never later than the key
 	if !exp.After(now) {
-		return nil, s.authFail(ctx, now, cred, c.KeyID, &coffer.APIKey{AccountID: c.AccountID, PrincipalID: c.PrincipalID}, "the key expires within a second")
+		return nil, s.authFail(ctx, now, cred, c.KeyID, &coffer.APIKey{AccountID: c.AccountID, PrincipalID: c.PrincipalID}, "the key expires within a millisecond")
 	}
 	ev := s.event(c, "token.issue")
 	ev.Reason = "access token until " + exp.Format(time.RFC3339)

@@ -28,7 +28,7 @@ func issueCtx() context.Context {
 }
 
 func TestAccessToken(t *testing.T) {
-	clk := &clock{t: time.Date(2026, 5, 6, 7, 8, 9, 500000000, time.UTC)}
+	clk := &clock{t: time.Date(2026, 5, 6, 7, 8, 9, 500123456, time.UTC)}
 	svc, ctx := mustOpenServiceClock(t, clk)
 	scopes := []coffer.Scope{{Store: "s", Actions: []coffer.Action{coffer.ActionList, coffer.ActionReveal}}}
 	keyExp := clk.Now().Add(30 * time.Minute)
@@ -41,7 +41,7 @@ func TestAccessToken(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := time.Unix(clk.Now().Add(time.Hour).Unix(), 0).UTC()
+		want := clk.Now().Add(time.Hour).Truncate(time.Millisecond)
 		if !strings.HasPrefix(at.Token, "cat_") || !at.ExpiresAt.Equal(want) || !at.Caller.Admin || at.Caller.Face != "bytenite" {
 			t.Fatalf("IssueAccessToken: got %+v (caller %+v), want a cat_ token until %v for an admin", at, at.Caller, want)
 		}
@@ -53,7 +53,7 @@ func TestAccessToken(t *testing.T) {
 			c.ExpiresAt == nil || !c.ExpiresAt.Equal(want) {
 			t.Fatalf("Authenticate: got %+v, want the key's caller until %v", c, want)
 		}
-		// Another token of the same key in the same second differs.
+		// Another token of the same key in the same millisecond differs.
 		again, err := svc.IssueAccessToken(issueCtx(), cred(adminKey), time.Hour)
 		if err != nil || again.Token == at.Token {
 			t.Fatalf("second token: got %v, %v; want a different token", again, err)
@@ -68,9 +68,9 @@ func TestAccessToken(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := time.Unix(keyExp.Unix(), 0).UTC() // the key expires first
+		want := keyExp.Truncate(time.Millisecond) // the key expires first
 		if !at.ExpiresAt.Equal(want) {
-			t.Fatalf("ExpiresAt: got %v, want the key's %v in whole seconds", at.ExpiresAt, want)
+			t.Fatalf("ExpiresAt: got %v, want the key's %v in whole milliseconds", at.ExpiresAt, want)
 		}
 		c, err := svc.Authenticate(ctx, cred(at.Token))
 		if err != nil {
