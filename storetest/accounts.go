@@ -125,7 +125,7 @@ func (r *runner) accounts() {
 			func() (*coffer.Principal, error) {
 				list, err := e.s.Principals(e.ctx, a.ID)
 				if err != nil || len(list) != 1 {
-					return nil, fmt.Errorf("Principals: %d, %v", len(list), err)
+					return nil, fmt.Errorf("listing principals: got %d, %v", len(list), err)
 				}
 				return list[0], nil
 			},
