@@ -40,6 +40,12 @@ type Storage interface {
 	Principal(ctx context.Context, accountID, id string) (*Principal, error)
 	// Principals lists the principals of an account ordered by name.
 	Principals(ctx context.Context, accountID string) ([]*Principal, error)
+	// UpdatePrincipal changes a principal's attributes in one transaction:
+	// each entry of changes with a value sets that attribute, each with an
+	// empty value removes it, and the others stay. It returns the principal
+	// as it is after the change (ENOTFOUND; EINVALID when the result would
+	// hold more than MaxLabels attributes).
+	UpdatePrincipal(ctx context.Context, accountID, id string, changes map[string]string, ev *AuditEvent) (*Principal, error)
 
 	// CreateAPIKey adds a key (ECONFLICT if its id exists).
 	CreateAPIKey(ctx context.Context, k *APIKey, ev *AuditEvent) error
@@ -176,6 +182,8 @@ type SecretUpdate struct {
 	Labels     map[string]string // replaces all labels when non-nil
 	Scopes     []string          // replaces all scopes when non-nil
 	Attributes map[string]string // replaces all attributes when non-nil
+	// ExpiresAt sets the expiry when non-nil; the zero time removes it.
+	ExpiresAt *time.Time
 	// Status moves the secret: to StatusDeleted (soft delete; ENOTFOUND if
 	// already deleted) or from deleted back to live (undelete; ECONFLICT if a
 	// live secret holds its name; it returns to active, or pending when it

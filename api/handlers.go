@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"net/http"
 	"strconv"
 	"time"
@@ -94,10 +95,11 @@ func (s *Server) listSecrets(w http.ResponseWriter, r *http.Request) error {
 
 // putSecretRequest is the body of PUT .../secrets/{name}.
 type putSecretRequest struct {
-	Value    *string           `json:"value"`
-	Encoding string            `json:"encoding"`
-	Comment  *string           `json:"comment"`
-	Labels   map[string]string `json:"labels"`
+	Value     *string           `json:"value"`
+	Encoding  string            `json:"encoding"`
+	Comment   *string           `json:"comment"`
+	Labels    map[string]string `json:"labels"`
+	ExpiresAt json.RawMessage   `json:"expires_at"` // see parseExpiry
 }
 
 func (p *putSecretRequest) Validate() error {
@@ -120,8 +122,12 @@ func (s *Server) putSecret(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	exp, err := parseExpiry(in.ExpiresAt)
+	if err != nil {
+		return err
+	}
 	sec, err := s.Secrets.PutSecret(r.Context(), r.PathValue("store"), &coffer.SecretPut{
-		Name: r.PathValue("secret"), Value: value, IfVersion: cas, Comment: in.Comment, Labels: in.Labels,
+		Name: r.PathValue("secret"), Value: value, IfVersion: cas, Comment: in.Comment, Labels: in.Labels, ExpiresAt: exp,
 	})
 	if err != nil {
 		return err
@@ -146,11 +152,39 @@ func (s *Server) getSecret(w http.ResponseWriter, r *http.Request) error {
 	return writeSecret(w, http.StatusOK, sec)
 }
 
+// patchSecretRequest is the body of PATCH .../secrets/{secret}.
+type patchSecretRequest struct {
+	Comment   *string           `json:"comment"`
+	Labels    map[string]string `json:"labels"`
+	Scopes    []string          `json:"scopes"`
+	ExpiresAt json.RawMessage   `json:"expires_at"` // see parseExpiry
+}
+
+// parseExpiry reads an expires_at field: absent keeps the expiry (nil), null
+// removes it (the zero time), an RFC 3339 time sets it.
+func parseExpiry(raw json.RawMessage) (*time.Time, error) {
+	if len(raw) == 0 {
+		return nil, nil
+	}
+	var t time.Time
+	if string(raw) != "null" {
+		if err := json.Unmarshal(raw, &t); err != nil || t.IsZero() {
+			return nil, coffer.Errorf(coffer.EINVALID, "expires_at must be an RFC 3339 time, or null to remove the expiry")
+		}
+	}
+	return &t, nil
+}
+
 func (s *Server) patchSecret(w http.ResponseWriter, r *http.Request) error {
-	var in coffer.SecretPatch
-	if err := web.DecodeJSON(w, r, MaxBodySize, &in); err != nil {
+	var req patchSecretRequest
+	if err := web.DecodeJSON(w, r, MaxBodySize, &req); err != nil {
 		return err
 	}
+	exp, err := parseExpiry(req.ExpiresAt)
+	if err != nil {
+		return err
+	}
+	in := coffer.SecretPatch{Comment: req.Comment, Labels: req.Labels, Scopes: req.Scopes, ExpiresAt: exp}
 	cas, err := ifMatch(r)
 	if err != nil {
 		return err

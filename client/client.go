@@ -141,10 +141,35 @@ func (c *Client) DeleteStore(ctx context.Context, ref string, force bool) error 
 
 // putBody is the body of PUT /v1/stores/{store}/secrets/{name}.
 type putBody struct {
-	Value    string            `json:"value"`
-	Encoding string            `json:"encoding,omitempty"`
-	Comment  *string           `json:"comment,omitempty"`
-	Labels   map[string]string `json:"labels,omitempty"`
+	Value     string            `json:"value"`
+	Encoding  string            `json:"encoding,omitempty"`
+	Comment   *string           `json:"comment,omitempty"`
+	Labels    map[string]string `json:"labels,omitempty"`
+	ExpiresAt json.RawMessage   `json:"expires_at,omitempty"`
+}
+
+// patchBody is the body of PATCH /v1/stores/{store}/secrets/{secret}.
+type patchBody struct {
+	Comment   *string           `json:"comment,omitempty"`
+	Labels    map[string]string `json:"labels,omitempty"`
+	Scopes    []string          `json:"scopes,omitempty"`
+	ExpiresAt json.RawMessage   `json:"expires_at,omitempty"`
+}
+
+// expiryJSON is the wire form of an expiry change: nothing for nil (keep),
+// null for the zero time (remove), else the time.
+func expiryJSON(t *time.Time) json.RawMessage {
+	switch {
+	case t == nil:
+		return nil
+	case t.IsZero():
+		return json.RawMessage("null")
+	}
+	b, err := t.MarshalJSON()
+	if err != nil { // a year outside 0-9999: let the server refuse it
+		return json.RawMessage(`"invalid"`)
+	}
+	return b
 }
 
 // PutSecret writes a new version of the named secret, creating it when
@@ -154,7 +179,7 @@ func (c *Client) PutSecret(ctx context.Context, store string, in *coffer.SecretP
 	if err != nil {
 		return nil, err
 	}
-	body := putBody{Comment: in.Comment, Labels: in.Labels}
+	body := putBody{Comment: in.Comment, Labels: in.Labels, ExpiresAt: expiryJSON(in.ExpiresAt)}
 	body.Value, body.Encoding = coffer.EncodeValue(in.Value)
 	var s coffer.Secret
 	if err := c.do(ctx, http.MethodPut, []string{"stores", store, "secrets", in.Name}, nil, h, &body, &s); err != nil {
@@ -197,14 +222,15 @@ func (c *Client) Secrets(ctx context.Context, store string, q coffer.ListSecrets
 	return &page, nil
 }
 
-// UpdateSecret changes a secret's comment and labels.
+// UpdateSecret changes a secret's comment, labels, usage scopes and expiry.
 func (c *Client) UpdateSecret(ctx context.Context, store, ref string, in *coffer.SecretPatch) (*coffer.Secret, error) {
 	h, err := ifVersionHeader(in.IfVersion, false)
 	if err != nil {
 		return nil, err
 	}
+	body := patchBody{Comment: in.Comment, Labels: in.Labels, Scopes: in.Scopes, ExpiresAt: expiryJSON(in.ExpiresAt)}
 	var s coffer.Secret
-	if err := c.do(ctx, http.MethodPatch, []string{"stores", store, "secrets", ref}, nil, h, in, &s); err != nil {
+	if err := c.do(ctx, http.MethodPatch, []string{"stores", store, "secrets", ref}, nil, h, &body, &s); err != nil {
 		return nil, err
 	}
 	return &s, nil

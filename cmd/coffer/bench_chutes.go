@@ -54,7 +54,7 @@ func (b *bench) setupChutes(ctx context.Context) error {
 	}
 	// Enough signatures for 20,000 requests/s: more than this machine
 	// serves; past them, the scenario signs as it goes.
-	n := int((b.cfg.Duration + b.cfg.Warmup).Seconds()*20000) + 1000
+	n := int((b.cfg.Duration+b.cfg.Warmup).Seconds()*20000) + 1000
 	start := time.Now()
 	b.chSigs = newBenchSigs(priv, hotkey, "secrets", n)
 	fmt.Fprintf(b.log, "setup: %d signed Chutes requests in %v\n", n, time.Since(start).Round(time.Millisecond))

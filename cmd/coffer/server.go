@@ -13,11 +13,13 @@ import (
 	"net/http/pprof"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"time"
 
 	"github.com/coffer-dev/coffer"
 	"github.com/coffer-dev/coffer/api"
+	"github.com/coffer-dev/coffer/compat/bytenite"
 	"github.com/coffer-dev/coffer/compat/chutes"
 	"github.com/coffer-dev/coffer/compat/cloudflare"
 	"github.com/coffer-dev/coffer/compat/truefoundry"
@@ -54,11 +56,15 @@ type ServerConfig struct {
 	// COFFER_CHUTES_REGISTRY_PASSWORD_FILE). Unset, no Authorization header
 	// is handed on.
 	ChutesRegistryPasswordFile string
+	// ByteNiteTokenTTL is the lifetime of the access tokens the ByteNite
+	// face issues (--bytenite-token-ttl; default 1h, as at ByteNite).
+	ByteNiteTokenTTL time.Duration
 }
 
 // DefaultServerConfig returns the embedded default: SQLite in ./coffer-data.
 func DefaultServerConfig() ServerConfig {
-	return ServerConfig{Addr: "127.0.0.1:8200", DataDir: "coffer-data", LogLevel: slog.LevelInfo, ShutdownWait: 30 * time.Second}
+	return ServerConfig{Addr: "127.0.0.1:8200", DataDir: "coffer-data", LogLevel: slog.LevelInfo, ShutdownWait: 30 * time.Second,
+		ByteNiteTokenTTL: bytenite.DefaultTokenTTL}
 }
 
 // Server is a running coffer server. Tests use it to start the real server
@@ -117,8 +123,12 @@ func (c *ServerConfig) ParseFlags(args []string, getenv func(string) string, std
 		c.CloudflareLimits = append(c.CloudflareLimits, v)
 		return nil
 	})
+	fs.DurationVar(&c.ByteNiteTokenTTL, "bytenite-token-ttl", c.ByteNiteTokenTTL, "lifetime of the access tokens the ByteNite face issues (1s to 24h)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if c.ByteNiteTokenTTL < time.Second || c.ByteNiteTokenTTL > coffer.MaxAccessTokenTTL {
+		return fmt.Errorf("--bytenite-token-ttl must be between 1s and %s", coffer.MaxAccessTokenTTL)
 	}
 	if _, err := cloudflareFace(*c); err != nil {
 		return err
@@ -235,6 +245,8 @@ func (s *Server) Open(ctx context.Context) error {
 			{Prefix: cloudflare.Prefix, Handler: cf.Handler()},
 			{Prefix: truefoundry.Prefix, Handler: (&truefoundry.Server{Secrets: s.svc, Keys: s.svc, Accounts: s.svc, Auth: s.svc, Log: s.Log}).Handler()},
 			{Prefix: chutes.Prefix, Handler: ch.Handler()},
+			{Prefix: bytenite.Prefix, Handler: (&bytenite.Server{Service: s.svc, Auth: s.svc, Log: s.Log,
+				TokenTTL: cfg.ByteNiteTokenTTL, Version: buildVersion()}).Handler()},
 		}}
 	s.http = &http.Server{
 		Handler:           a.Handler(),
@@ -263,6 +275,14 @@ func (s *Server) Open(ctx context.Context) error {
 	go func() { s.done <- s.http.Serve(s.ln) }()
 	s.Log.Info("listening", "addr", s.Addr, "data", cfg.DataDir)
 	return nil
+}
+
+// buildVersion is the main module's version from the build information.
+func buildVersion() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "(devel)"
 }
 
 // cloudflareFace makes the Cloudflare face with the configured limits.
