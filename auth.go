@@ -2,6 +2,7 @@ package coffer
 
 import (
 	"context"
+	"log/slog"
 	"strings"
 	"time"
 )
@@ -321,4 +322,47 @@ func CoveredBy(child, parent []Scope) bool {
 		}
 	}
 	return true
+}
+
+// MaxAccessTokenTTL is the longest lifetime an access token may be given.
+const MaxAccessTokenTTL = 24 * time.Hour
+
+// AccessTokenIssuer exchanges an API key for a short-lived access token, as
+// ByteNite clients exchange theirs (POST /v1/auth/access_token). The token
+// is signed by the server, not stored: Authenticate accepts it wherever an
+// API key is accepted, on every face, as a Caller with the key's powers,
+// until the token expires or the key stops being usable (revoked or
+// expired), whichever comes first. A revocation reaches a key's access
+// tokens as fast as the key itself.
+type AccessTokenIssuer interface {
+	// IssueAccessToken authenticates cred as Authenticate does (its
+	// failures audited and rate-limited: EUNAUTHORIZED, ERATELIMIT) and
+	// returns a token that expires after ttl, or with the key if that is
+	// sooner. An access token is not an API key: giving one as cred is
+	// EUNAUTHORIZED. EINVALID for a ttl outside (0, MaxAccessTokenTTL].
+	// Each issue is audited (token.issue); the token itself never is.
+	IssueAccessToken(ctx context.Context, cred Credential, ttl time.Duration) (*AccessToken, error)
+}
+
+// AccessToken is an issued access token. Token is a credential: it redacts
+// itself when printed or logged.
+type AccessToken struct {
+	Token     string
+	ExpiresAt time.Time
+	// Caller is who the token authenticates as (the key's principal and
+	// powers), with ExpiresAt the token's.
+	Caller *Caller
+}
+
+// String implements fmt.Stringer without revealing the token.
+func (t AccessToken) String() string {
+	return "AccessToken{expires " + t.ExpiresAt.UTC().Format(time.RFC3339) + " [REDACTED]}"
+}
+
+// GoString implements fmt.GoStringer without revealing the token.
+func (t AccessToken) GoString() string { return t.String() }
+
+// LogValue implements slog.LogValuer without revealing the token.
+func (t AccessToken) LogValue() slog.Value {
+	return slog.GroupValue(slog.Time("expires_at", t.ExpiresAt), slog.String("token", "[REDACTED]"))
 }

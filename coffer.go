@@ -49,11 +49,16 @@ type Account struct {
 
 // Principal is who acts inside an account: a user or a service account.
 type Principal struct {
-	ID        string    `json:"id"`
-	AccountID string    `json:"account_id"`
-	Name      string    `json:"name"`
-	Kind      string    `json:"kind"` // "user" or "service"
-	CreatedAt time.Time `json:"created_at"`
+	ID        string `json:"id"`
+	AccountID string `json:"account_id"`
+	Name      string `json:"name"`
+	Kind      string `json:"kind"` // "user" or "service"
+	// Attributes is profile data that faces show (ByteNite's firstName,
+	// lastName and contactInfo), changed through ProfileService. Whoami and
+	// Principal may answer from a cache that misses changes made on other
+	// servers; ProfileService.Profile reads them fresh.
+	Attributes map[string]string `json:"attributes,omitempty"`
+	CreatedAt  time.Time         `json:"created_at"`
 }
 
 // Store is a named group of secrets with its own data-encryption key.
@@ -91,7 +96,17 @@ type Secret struct {
 	CreatedAt  time.Time         `json:"created_at"`
 	UpdatedAt  time.Time         `json:"updated_at"`
 	DeletedAt  *time.Time        `json:"deleted_at,omitempty"`
-	CreatedBy  string            `json:"created_by"`
+	// ExpiresAt, when set, is when the secret expires: from then on its
+	// value is not served (Reveal and RevealMany refuse it) while its
+	// metadata stays listed, with this time, until someone sets a new
+	// expiry, removes it or deletes the secret.
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+	CreatedBy string     `json:"created_by"`
+}
+
+// Expired reports whether the secret has expired at time now.
+func (s *Secret) Expired(now time.Time) bool {
+	return s.ExpiresAt != nil && !now.Before(*s.ExpiresAt)
 }
 
 // ETag returns the entity tag of the secret's current state, used for
@@ -190,6 +205,26 @@ func ValidateName(kind, name string) error {
 func ValidateValue(v []byte) error {
 	if len(v) > MaxValueSize {
 		return Errorf(ETOOLARGE, "value is larger than %d bytes", MaxValueSize)
+	}
+	return nil
+}
+
+// Bounds of an expiry time: storage keeps times as Unix nanoseconds, which
+// end in 2262.
+var (
+	minExpiry = time.Unix(0, 0).UTC()
+	maxExpiry = time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)
+)
+
+// ValidateExpiry checks an expiry time given to a write: nil (no change) and
+// the zero time (no expiry) are valid; any other time must lie between 1970
+// and 2200. A time in the past is valid: the secret is expired at once.
+func ValidateExpiry(t *time.Time) error {
+	if t == nil || t.IsZero() {
+		return nil
+	}
+	if t.Before(minExpiry) || !t.Before(maxExpiry) {
+		return Errorf(EINVALID, "expiry must be between 1970 and 2200")
 	}
 	return nil
 }

@@ -255,10 +255,12 @@ func TestNewID(t *testing.T) {
 
 func TestSecretAppendJSON(t *testing.T) {
 	del := time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC)
+	exp := time.Date(2027, 6, 7, 8, 9, 10, 140000000, time.UTC)
 	for _, s := range []*coffer.Secret{
 		{ID: "a", Name: "plain", Status: coffer.StatusActive, Origin: "native", Version: 3, CreatedAt: time.Unix(1, 0).UTC(), UpdatedAt: time.Unix(2, 5).UTC()},
 		{ID: "b", Name: "db/pw", Status: coffer.StatusDeleted, Comment: "quote \" <tag> & ü \u2028 \x01", Labels: map[string]string{"z": "1", "a": "<2>"},
-			Scopes: []string{"workers", "ai gateway"}, Attributes: map[string]string{"purpose": "p"}, DeletedAt: &del, CreatedBy: "p1"},
+			Scopes: []string{"workers", "ai gateway"}, Attributes: map[string]string{"purpose": "p"}, DeletedAt: &del, ExpiresAt: &exp, CreatedBy: "p1"},
+		{ID: "c", Name: "expiring", Status: coffer.StatusActive, ExpiresAt: &exp},
 		{Comment: "bad utf-8 \xff"},
 	} {
 		want, err := json.Marshal(s)
@@ -331,5 +333,33 @@ func TestScopeCovers(t *testing.T) {
 	}
 	if !coffer.CoveredBy([]coffer.Scope{chutes}, []coffer.Scope{secrets, anyImage}) || coffer.CoveredBy([]coffer.Scope{chutes, secrets}, []coffer.Scope{anyImage}) {
 		t.Error("CoveredBy: wrong result")
+	}
+}
+
+func TestValidateExpiry(t *testing.T) {
+	at := func(y int) *time.Time { t := time.Date(y, 1, 1, 0, 0, 0, 0, time.UTC); return &t }
+	for _, c := range []struct {
+		t    *time.Time
+		code string
+	}{
+		{nil, ""}, {&time.Time{}, ""}, {at(1970), ""}, {at(2026), ""}, {at(2199), ""},
+		{at(1969), coffer.EINVALID}, {at(2200), coffer.EINVALID}, {at(9999), coffer.EINVALID},
+	} {
+		if got := coffer.ErrorCode(coffer.ValidateExpiry(c.t)); got != c.code {
+			t.Errorf("ValidateExpiry(%v): got %q, want %q", c.t, got, c.code)
+		}
+	}
+}
+
+func TestSecretExpired(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	before, after := now.Add(-time.Nanosecond), now.Add(time.Nanosecond)
+	for _, c := range []struct {
+		exp  *time.Time
+		want bool
+	}{{nil, false}, {&after, false}, {&now, true}, {&before, true}} {
+		if got := (&coffer.Secret{ExpiresAt: c.exp}).Expired(now); got != c.want {
+			t.Errorf("Expired with ExpiresAt %v: got %v, want %v", c.exp, got, c.want)
+		}
 	}
 }

@@ -13,7 +13,7 @@ func TestDeps(t *testing.T) {
 	allowed := map[string][]string{ // package → project packages it may import
 		"":             {},
 		"envelope":     {},
-		"service":      {"", "envelope"},
+		"service":      {"", "envelope", "internal/sr25519"},
 		"sqlite":       {""},
 		"postgres":     {""},
 		"storetest":    {""},

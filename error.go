@@ -12,7 +12,7 @@ import (
 const (
 	EINVALID      = "invalid"             // bad input: name, value, JSON, pagination
 	ENOTFOUND     = "not_found"           // object missing, deleted, or in another account
-	ECONFLICT     = "conflict"            // name taken, store not empty, state forbids the change
+	ECONFLICT     = "conflict"            // name taken, store not empty, state forbids the change or read (an expired secret's value)
 	EPRECONDITION = "precondition_failed" // compare-and-set lost: the expected version is not current
 	ETOOLARGE     = "too_large"           // value or body over the limit
 	EUNAUTHORIZED = "unauthorized"        // no credential, or unknown, revoked or expired

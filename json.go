@@ -56,6 +56,10 @@ func (s *Secret) AppendJSON(b []byte) []byte {
 		b = append(b, `,"deleted_at":`...)
 		b = appendTime(b, *s.DeletedAt)
 	}
+	if s.ExpiresAt != nil {
+		b = append(b, `,"expires_at":`...)
+		b = appendTime(b, *s.ExpiresAt)
+	}
 	b = append(b, `,"created_by":`...)
 	b = appendString(b, s.CreatedBy)
 	return append(b, '}')

@@ -41,12 +41,15 @@ type SecretService interface {
 	SecretByID(ctx context.Context, id string) (*Secret, error)
 	// Secrets lists secrets by name (EINVALID for a bad cursor or prefix).
 	Secrets(ctx context.Context, store string, q ListSecrets) (*SecretPage, error)
-	// UpdateSecret changes comment and labels (EINVALID, EPRECONDITION).
+	// UpdateSecret changes comment, labels, usage scopes and expiry
+	// (EINVALID, EPRECONDITION).
 	UpdateSecret(ctx context.Context, store, ref string, in *SecretPatch) (*Secret, error)
 	// Reveal returns a value: the latest version, or version when > 0
-	// (ENOTFOUND also for destroyed versions).
+	// (ENOTFOUND also for destroyed versions; ECONFLICT for an expired
+	// secret, whose refusal is audited).
 	Reveal(ctx context.Context, store, ref string, version int) (*Value, error)
 	// RevealMany returns many latest values in one call; see RevealQuery.
+	// Expired secrets are left out and named in ValuePage.Expired.
 	RevealMany(ctx context.Context, store string, q *RevealQuery) (*ValuePage, error)
 	// Versions lists a secret's versions, newest first.
 	Versions(ctx context.Context, store, ref string) ([]*Version, error)
@@ -151,6 +154,25 @@ type Hotkey struct {
 	CreatedAt   time.Time `json:"created_at"`
 }
 
+// HotkeyService manages the hotkeys of the caller's account. Only admin
+// callers may use it (EFORBIDDEN). Addresses are taken in any one-byte SS58
+// format and kept in the generic Substrate format (prefix 42, "5..."), which
+// is Bittensor's: one public key is one hotkey whatever its spelling.
+type HotkeyService interface {
+	// RegisterHotkey registers the SS58 address ss58 to the principal
+	// principalID of the caller's account, or to the caller's own principal
+	// when principalID is empty (EINVALID for anything but the address of
+	// an sr25519 public key, ENOTFOUND for a principal not in the account,
+	// ECONFLICT when the key is registered already, in any account).
+	RegisterHotkey(ctx context.Context, principalID, ss58 string) (*Hotkey, error)
+	// Hotkeys lists the account's hotkeys, oldest first.
+	Hotkeys(ctx context.Context) ([]*Hotkey, error)
+	// RemoveHotkey unregisters a hotkey of the account (EINVALID,
+	// ENOTFOUND). Its signatures stop working at once on this server and
+	// within a second on every other server of the database.
+	RemoveHotkey(ctx context.Context, ss58 string) error
+}
+
 // Refuser records in the audit log a refusal that a face decides on its own,
 // such as a request naming an account other than the caller's. It returns
 // the EFORBIDDEN error the refusal amounts to, or the failure to record it.
@@ -237,19 +259,31 @@ type SecretPut struct {
 	// Attributes, when non-nil, sets face-specific metadata on a secret that
 	// the write creates; it is ignored when the secret exists.
 	Attributes map[string]string
+	// ReplaceAttributes makes Attributes (nil meaning none) replace the
+	// attributes of a secret that exists too, in the same write as the
+	// value: for faces whose writes carry the whole object (ByteNite's
+	// accessKey and params).
+	ReplaceAttributes bool
 	// ID, when set, is the id of a secret that the write creates (32
 	// lowercase hex digits; ECONFLICT if any secret, even a deleted one,
 	// has it), for faces whose ids are derived from the name (Chutes'
 	// uuid5). It is ignored when the secret exists.
 	ID string
+	// ExpiresAt, when non-nil, sets the secret's expiry with the write; the
+	// zero time removes it. Nil keeps the expiry of a secret that exists
+	// (none for one the write creates). See Secret.ExpiresAt and
+	// ValidateExpiry.
+	ExpiresAt *time.Time
 }
 
-// SecretPatch is the input of UpdateSecret.
+// SecretPatch is the input of UpdateSecret. Nil fields are left alone.
 type SecretPatch struct {
-	Comment   *string           `json:"comment,omitempty"`
-	Labels    map[string]string `json:"labels,omitempty"`
-	Scopes    []string          `json:"scopes,omitempty"` // replaces the usage scopes when non-nil
-	IfVersion int               `json:"-"`
+	Comment *string           `json:"comment,omitempty"`
+	Labels  map[string]string `json:"labels,omitempty"`
+	Scopes  []string          `json:"scopes,omitempty"` // replaces the usage scopes when non-nil
+	// ExpiresAt sets the expiry; the zero time removes it (as in SecretPut).
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+	IfVersion int        `json:"-"`
 }
 
 // ListSecrets filters a secret listing.
@@ -279,10 +313,13 @@ type RevealQuery struct {
 	Cursor string   `json:"cursor,omitempty"`
 }
 
-// ValuePage is the result of RevealMany.
+// ValuePage is the result of RevealMany. Expired names the secrets that
+// were asked for (by name, or by prefix) but have expired: their values are
+// not served.
 type ValuePage struct {
 	Values     []*Value `json:"values"`
 	Missing    []string `json:"missing,omitempty"`
+	Expired    []string `json:"expired,omitempty"`
 	NextCursor string   `json:"next_cursor,omitempty"`
 }
 
@@ -385,6 +422,23 @@ type IdentityService interface {
 	// Principal returns a principal of the caller's account by id
 	// (ENOTFOUND, also for a principal of another account).
 	Principal(ctx context.Context, id string) (*Principal, error)
+}
+
+// ProfileService reads and changes the caller's own principal's profile:
+// the attributes kept with a principal for faces that show a user profile
+// (ByteNite's GET and PATCH /user). Any authenticated caller may use it for
+// its own principal, and only for it.
+type ProfileService interface {
+	// Profile returns the caller's principal as stored now, attributes
+	// included (EUNAUTHORIZED).
+	Profile(ctx context.Context) (*Principal, error)
+	// UpdateProfile sets each attribute of changes that has a value and
+	// removes each that is empty, leaving the others, and returns the
+	// principal after the change. Keys are 1-63 characters and values at
+	// most 255, of UTF-8, and a principal holds at most MaxLabels
+	// attributes (EINVALID). It is audited as principal.update, naming the
+	// keys, never the values.
+	UpdateProfile(ctx context.Context, changes map[string]string) (*Principal, error)
 }
 
 // AllStores pages through every store of the account that the caller may

@@ -40,6 +40,12 @@ type Storage interface {
 	Principal(ctx context.Context, accountID, id string) (*Principal, error)
 	// Principals lists the principals of an account ordered by name.
 	Principals(ctx context.Context, accountID string) ([]*Principal, error)
+	// UpdatePrincipal changes a principal's attributes in one transaction:
+	// each entry of changes with a value sets that attribute, each with an
+	// empty value removes it, and the others stay. It returns the principal
+	// as it is after the change (ENOTFOUND; EINVALID when the result would
+	// hold more than MaxLabels attributes).
+	UpdatePrincipal(ctx context.Context, accountID, id string, changes map[string]string, ev *AuditEvent) (*Principal, error)
 
 	// CreateAPIKey adds a key (ECONFLICT if its id exists).
 	CreateAPIKey(ctx context.Context, k *APIKey, ev *AuditEvent) error
@@ -52,6 +58,27 @@ type Storage interface {
 	RevokeAPIKey(ctx context.Context, accountID, id string, at time.Time, ev *AuditEvent) error
 	// TouchAPIKeys records last-used times in bulk, without audit.
 	TouchAPIKeys(ctx context.Context, used map[string]time.Time) error
+
+	// AddHotkey registers a hotkey to a principal of its account (ENOTFOUND
+	// for a missing account, or a principal not in it; ECONFLICT if the
+	// address is registered already, to anyone in any account: a signed
+	// request names no account, so an address finds one principal).
+	AddHotkey(ctx context.Context, h *Hotkey, ev *AuditEvent) error
+	// Hotkey returns a hotkey by address, in any account, for
+	// authentication (ENOTFOUND).
+	Hotkey(ctx context.Context, ss58 string) (*Hotkey, error)
+	// Hotkeys lists the hotkeys of an account, oldest first.
+	Hotkeys(ctx context.Context, accountID string) ([]*Hotkey, error)
+	// RemoveHotkey unregisters a hotkey of the account (ENOTFOUND, also for
+	// another account's).
+	RemoveHotkey(ctx context.Context, accountID, ss58 string, ev *AuditEvent) error
+	// UseNonce records one use of key, a nonce that stays valid until
+	// expires, without audit: ECONFLICT if key was used before and that use
+	// has not expired at time at. Concurrent calls with one key, on any
+	// server of the database, succeed exactly once. Expired entries count as
+	// unused and are purged by the engine from time to time. It runs on
+	// every signed request: engines keep it to one small write.
+	UseNonce(ctx context.Context, key string, at, expires time.Time) error
 
 	// CreateStore adds a store with its first data key, wrapped by the master
 	// key (ECONFLICT if the name is taken in the account).
@@ -155,6 +182,8 @@ type SecretUpdate struct {
 	Labels     map[string]string // replaces all labels when non-nil
 	Scopes     []string          // replaces all scopes when non-nil
 	Attributes map[string]string // replaces all attributes when non-nil
+	// ExpiresAt sets the expiry when non-nil; the zero time removes it.
+	ExpiresAt *time.Time
 	// Status moves the secret: to StatusDeleted (soft delete; ENOTFOUND if
 	// already deleted) or from deleted back to live (undelete; ECONFLICT if a
 	// live secret holds its name; it returns to active, or pending when it

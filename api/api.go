@@ -26,6 +26,7 @@ type Server struct {
 	Keys     coffer.KeyService
 	Audit    coffer.AuditService
 	Accounts coffer.AccountService
+	Hotkeys  coffer.HotkeyService
 	Auth     coffer.Authenticator
 	// Ready reports whether the server can serve: the database answers.
 	Ready    func(ctx context.Context) error
@@ -89,6 +90,10 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.Handle("GET /v1/accounts", auth(s.listAccounts))
 	mux.Handle("POST /v1/principals", auth(s.createPrincipal))
 	mux.Handle("GET /v1/principals", auth(s.listPrincipals))
+	mux.Handle("POST /v1/principals/{id}/hotkeys", auth(s.addHotkey))
+	mux.Handle("POST /v1/hotkeys", auth(s.addHotkey))
+	mux.Handle("GET /v1/hotkeys", auth(s.listHotkeys))
+	mux.Handle("DELETE /v1/hotkeys/{ss58}", auth(s.removeHotkey))
 
 	mux.Handle("GET /v1/audit", auth(s.listAudit))
 	mux.Handle("GET /v1/audit/verify", auth(s.verifyAudit))

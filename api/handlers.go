@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"net/http"
 	"strconv"
 	"time"
@@ -94,10 +95,11 @@ func (s *Server) listSecrets(w http.ResponseWriter, r *http.Request) error {
 
 // putSecretRequest is the body of PUT .../secrets/{name}.
 type putSecretRequest struct {
-	Value    *string           `json:"value"`
-	Encoding string            `json:"encoding"`
-	Comment  *string           `json:"comment"`
-	Labels   map[string]string `json:"labels"`
+	Value     *string           `json:"value"`
+	Encoding  string            `json:"encoding"`
+	Comment   *string           `json:"comment"`
+	Labels    map[string]string `json:"labels"`
+	ExpiresAt json.RawMessage   `json:"expires_at"` // see parseExpiry
 }
 
 func (p *putSecretRequest) Validate() error {
@@ -120,8 +122,12 @@ func (s *Server) putSecret(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	exp, err := parseExpiry(in.ExpiresAt)
+	if err != nil {
+		return err
+	}
 	sec, err := s.Secrets.PutSecret(r.Context(), r.PathValue("store"), &coffer.SecretPut{
-		Name: r.PathValue("secret"), Value: value, IfVersion: cas, Comment: in.Comment, Labels: in.Labels,
+		Name: r.PathValue("secret"), Value: value, IfVersion: cas, Comment: in.Comment, Labels: in.Labels, ExpiresAt: exp,
 	})
 	if err != nil {
 		return err
@@ -146,11 +152,39 @@ func (s *Server) getSecret(w http.ResponseWriter, r *http.Request) error {
 	return writeSecret(w, http.StatusOK, sec)
 }
 
+// patchSecretRequest is the body of PATCH .../secrets/{secret}.
+type patchSecretRequest struct {
+	Comment   *string           `json:"comment"`
+	Labels    map[string]string `json:"labels"`
+	Scopes    []string          `json:"scopes"`
+	ExpiresAt json.RawMessage   `json:"expires_at"` // see parseExpiry
+}
+
+// parseExpiry reads an expires_at field: absent keeps the expiry (nil), null
+// removes it (the zero time), an RFC 3339 time sets it.
+func parseExpiry(raw json.RawMessage) (*time.Time, error) {
+	if len(raw) == 0 {
+		return nil, nil
+	}
+	var t time.Time
+	if string(raw) != "null" {
+		if err := json.Unmarshal(raw, &t); err != nil || t.IsZero() {
+			return nil, coffer.Errorf(coffer.EINVALID, "expires_at must be an RFC 3339 time, or null to remove the expiry")
+		}
+	}
+	return &t, nil
+}
+
 func (s *Server) patchSecret(w http.ResponseWriter, r *http.Request) error {
-	var in coffer.SecretPatch
-	if err := web.DecodeJSON(w, r, MaxBodySize, &in); err != nil {
+	var req patchSecretRequest
+	if err := web.DecodeJSON(w, r, MaxBodySize, &req); err != nil {
 		return err
 	}
+	exp, err := parseExpiry(req.ExpiresAt)
+	if err != nil {
+		return err
+	}
+	in := coffer.SecretPatch{Comment: req.Comment, Labels: req.Labels, Scopes: req.Scopes, ExpiresAt: exp}
 	cas, err := ifMatch(r)
 	if err != nil {
 		return err
@@ -393,4 +427,47 @@ func (s *Server) listPrincipals(w http.ResponseWriter, r *http.Request) error {
 	return web.WriteJSON(w, http.StatusOK, struct {
 		Principals []*coffer.Principal `json:"principals"`
 	}{ps})
+}
+
+type addHotkeyRequest struct {
+	Hotkey string `json:"hotkey"`
+}
+
+func (r *addHotkeyRequest) Validate() error {
+	if r.Hotkey == "" {
+		return coffer.Errorf(coffer.EINVALID, "hotkey is required: the SS58 address of an sr25519 key")
+	}
+	return nil
+}
+
+// addHotkey registers a hotkey to the principal of the path, or to the
+// caller's own principal on POST /v1/hotkeys.
+func (s *Server) addHotkey(w http.ResponseWriter, r *http.Request) error {
+	var in addHotkeyRequest
+	if err := web.DecodeJSON(w, r, MaxBodySize, &in); err != nil {
+		return err
+	}
+	h, err := s.Hotkeys.RegisterHotkey(r.Context(), r.PathValue("id"), in.Hotkey)
+	if err != nil {
+		return err
+	}
+	return web.WriteJSON(w, http.StatusCreated, h)
+}
+
+func (s *Server) listHotkeys(w http.ResponseWriter, r *http.Request) error {
+	hs, err := s.Hotkeys.Hotkeys(r.Context())
+	if err != nil {
+		return err
+	}
+	return web.WriteJSON(w, http.StatusOK, struct {
+		Hotkeys []*coffer.Hotkey `json:"hotkeys"`
+	}{hs})
+}
+
+func (s *Server) removeHotkey(w http.ResponseWriter, r *http.Request) error {
+	if err := s.Hotkeys.RemoveHotkey(r.Context(), r.PathValue("ss58")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
 }

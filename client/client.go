@@ -1,7 +1,8 @@
 // Package client is a Go client for coffer's native HTTP API (/v1/). A
 // *Client implements coffer.SecretService, coffer.KeyService,
-// coffer.AuditService and coffer.AccountService, so code written against
-// those interfaces runs the same in-process or over the network. Errors the
+// coffer.AuditService, coffer.AccountService and coffer.HotkeyService, so
+// code written against those interfaces runs the same in-process or over
+// the network. Errors the
 // server reports come back as *coffer.Error with the server's code and
 // message (and, for rate_limited and unavailable, the Retry-After delay in
 // RetryAfter), so coffer.ErrorCode works on this side exactly as on the
@@ -28,6 +29,7 @@ var (
 	_ coffer.SecretService  = (*Client)(nil)
 	_ coffer.KeyService     = (*Client)(nil)
 	_ coffer.AuditService   = (*Client)(nil)
+	_ coffer.HotkeyService  = (*Client)(nil)
 	_ coffer.AccountService = (*Client)(nil)
 )
 
@@ -139,10 +141,35 @@ func (c *Client) DeleteStore(ctx context.Context, ref string, force bool) error 
 
 // putBody is the body of PUT /v1/stores/{store}/secrets/{name}.
 type putBody struct {
-	Value    string            `json:"value"`
-	Encoding string            `json:"encoding,omitempty"`
-	Comment  *string           `json:"comment,omitempty"`
-	Labels   map[string]string `json:"labels,omitempty"`
+	Value     string            `json:"value"`
+	Encoding  string            `json:"encoding,omitempty"`
+	Comment   *string           `json:"comment,omitempty"`
+	Labels    map[string]string `json:"labels,omitempty"`
+	ExpiresAt json.RawMessage   `json:"expires_at,omitempty"`
+}
+
+// patchBody is the body of PATCH /v1/stores/{store}/secrets/{secret}.
+type patchBody struct {
+	Comment   *string           `json:"comment,omitempty"`
+	Labels    map[string]string `json:"labels,omitempty"`
+	Scopes    []string          `json:"scopes,omitempty"`
+	ExpiresAt json.RawMessage   `json:"expires_at,omitempty"`
+}
+
+// expiryJSON is the wire form of an expiry change: nothing for nil (keep),
+// null for the zero time (remove), else the time.
+func expiryJSON(t *time.Time) json.RawMessage {
+	switch {
+	case t == nil:
+		return nil
+	case t.IsZero():
+		return json.RawMessage("null")
+	}
+	b, err := t.MarshalJSON()
+	if err != nil { // a year outside 0-9999: let the server refuse it
+		return json.RawMessage(`"invalid"`)
+	}
+	return b
 }
 
 // PutSecret writes a new version of the named secret, creating it when
@@ -152,7 +179,7 @@ func (c *Client) PutSecret(ctx context.Context, store string, in *coffer.SecretP
 	if err != nil {
 		return nil, err
 	}
-	body := putBody{Comment: in.Comment, Labels: in.Labels}
+	body := putBody{Comment: in.Comment, Labels: in.Labels, ExpiresAt: expiryJSON(in.ExpiresAt)}
 	body.Value, body.Encoding = coffer.EncodeValue(in.Value)
 	var s coffer.Secret
 	if err := c.do(ctx, http.MethodPut, []string{"stores", store, "secrets", in.Name}, nil, h, &body, &s); err != nil {
@@ -195,14 +222,15 @@ func (c *Client) Secrets(ctx context.Context, store string, q coffer.ListSecrets
 	return &page, nil
 }
 
-// UpdateSecret changes a secret's comment and labels.
+// UpdateSecret changes a secret's comment, labels, usage scopes and expiry.
 func (c *Client) UpdateSecret(ctx context.Context, store, ref string, in *coffer.SecretPatch) (*coffer.Secret, error) {
 	h, err := ifVersionHeader(in.IfVersion, false)
 	if err != nil {
 		return nil, err
 	}
+	body := patchBody{Comment: in.Comment, Labels: in.Labels, Scopes: in.Scopes, ExpiresAt: expiryJSON(in.ExpiresAt)}
 	var s coffer.Secret
-	if err := c.do(ctx, http.MethodPatch, []string{"stores", store, "secrets", ref}, nil, h, in, &s); err != nil {
+	if err := c.do(ctx, http.MethodPatch, []string{"stores", store, "secrets", ref}, nil, h, &body, &s); err != nil {
 		return nil, err
 	}
 	return &s, nil
@@ -376,6 +404,39 @@ func (c *Client) Principals(ctx context.Context) ([]*coffer.Principal, error) {
 		return nil, err
 	}
 	return resp.Principals, nil
+}
+
+// RegisterHotkey registers the SS58 address ss58 to the principal
+// principalID of the caller's account, or to the caller's own principal when
+// principalID is empty (admin only).
+func (c *Client) RegisterHotkey(ctx context.Context, principalID, ss58 string) (*coffer.Hotkey, error) {
+	segs := []string{"hotkeys"}
+	if principalID != "" {
+		segs = []string{"principals", principalID, "hotkeys"}
+	}
+	var h coffer.Hotkey
+	if err := c.do(ctx, http.MethodPost, segs, nil, nil, struct {
+		Hotkey string `json:"hotkey"`
+	}{ss58}, &h); err != nil {
+		return nil, err
+	}
+	return &h, nil
+}
+
+// Hotkeys lists the hotkeys of the caller's account (admin only).
+func (c *Client) Hotkeys(ctx context.Context) ([]*coffer.Hotkey, error) {
+	var resp struct {
+		Hotkeys []*coffer.Hotkey `json:"hotkeys"`
+	}
+	if err := c.do(ctx, http.MethodGet, []string{"hotkeys"}, nil, nil, nil, &resp); err != nil {
+		return nil, err
+	}
+	return resp.Hotkeys, nil
+}
+
+// RemoveHotkey unregisters a hotkey of the caller's account (admin only).
+func (c *Client) RemoveHotkey(ctx context.Context, ss58 string) error {
+	return c.do(ctx, http.MethodDelete, []string{"hotkeys", ss58}, nil, nil, nil, nil)
 }
 
 // AuditEvents lists the account's audit events after sequence number after;

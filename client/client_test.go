@@ -237,6 +237,30 @@ func TestClient(t *testing.T) {
 			},
 		},
 		{
+			name: "PutSecretExpiry",
+			ex: exchange{Method: "PUT", Path: "/v1/stores/prod/secrets/a",
+				Body: `{"value":"v","expires_at":"2026-01-02T03:04:05.5Z"}`, Reply: secretV3},
+			call: func(c *client.Client) (any, error) {
+				exp := time.Date(2026, 1, 2, 3, 4, 5, 500000000, time.UTC)
+				return c.PutSecret(ctx, "prod", &coffer.SecretPut{Name: "a", Value: []byte("v"), ExpiresAt: &exp})
+			},
+		},
+		{
+			name: "UpdateSecretRemoveExpiry",
+			ex:   exchange{Method: "PATCH", Path: "/v1/stores/prod/secrets/a", Body: `{"expires_at":null}`, Reply: secretV3},
+			call: func(c *client.Client) (any, error) {
+				return c.UpdateSecret(ctx, "prod", "a", &coffer.SecretPatch{ExpiresAt: &time.Time{}})
+			},
+		},
+		{
+			name: "UpdateSecretExpiry",
+			ex:   exchange{Method: "PATCH", Path: "/v1/stores/prod/secrets/a", Body: `{"comment":"c","expires_at":"2026-01-02T03:04:05Z"}`, Reply: secretV3},
+			call: func(c *client.Client) (any, error) {
+				exp := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+				return c.UpdateSecret(ctx, "prod", "a", &coffer.SecretPatch{Comment: ptr("c"), ExpiresAt: &exp})
+			},
+		},
+		{
 			name: "Secret",
 			ex:   exchange{Method: "GET", Path: "/v1/stores/prod/secrets/db%2Fpassword", Reply: secretV3},
 			call: func(c *client.Client) (any, error) { return c.Secret(ctx, "prod", "db/password") },
@@ -457,7 +481,7 @@ func TestClient(t *testing.T) {
 			},
 			check: func(t *testing.T, got any) {
 				want := coffer.Principal{ID: "p2", AccountID: "acc2", Name: "ci", Kind: "service", CreatedAt: t0}
-				if p := got.(*coffer.Principal); *p != want {
+				if p := got.(*coffer.Principal); !reflect.DeepEqual(*p, want) {
 					t.Errorf("got %+v, want %+v", *p, want)
 				}
 			},

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"time"
 
 	"github.com/coffer-dev/coffer"
@@ -89,8 +90,12 @@ func (db *DB) CreatePrincipal(ctx context.Context, p *coffer.Principal, ev *coff
 		} else if !ok {
 			return coffer.Errorf(coffer.ENOTFOUND, "account not found")
 		}
-		_, err := w.exec(`INSERT INTO principals (`+principalCols+`) VALUES ($1, $2, $3, $4, $5)`,
-			p.ID, p.AccountID, p.Name, p.Kind, p.CreatedAt.UnixNano())
+		attrs, err := encodeAttrs(p.Attributes)
+		if err != nil {
+			return fmt.Errorf("create principal: %w", err)
+		}
+		_, err = w.exec(`INSERT INTO principals (`+principalCols+`) VALUES ($1, $2, $3, $4, $5, $6)`,
+			p.ID, p.AccountID, p.Name, p.Kind, p.CreatedAt.UnixNano(), attrs)
 		if isUnique(err) {
 			if constraint(err) == "principals_name" {
 				return coffer.Errorf(coffer.ECONFLICT, "a principal named %s already exists", p.Name)
@@ -103,16 +108,75 @@ func (db *DB) CreatePrincipal(ctx context.Context, p *coffer.Principal, ev *coff
 	})
 }
 
-const principalCols = `id, account_id, name, kind, created_at`
+const principalCols = `id, account_id, name, kind, created_at, attributes`
 
 func scanPrincipal(sc pgx.Row) (*coffer.Principal, error) {
 	var p coffer.Principal
 	var created int64
-	if err := sc.Scan(&p.ID, &p.AccountID, &p.Name, &p.Kind, &created); err != nil {
+	var attrs string
+	if err := sc.Scan(&p.ID, &p.AccountID, &p.Name, &p.Kind, &created, &attrs); err != nil {
 		return nil, err
 	}
 	p.CreatedAt = fromNanos(created)
+	if attrs != "" {
+		if err := json.Unmarshal([]byte(attrs), &p.Attributes); err != nil {
+			return nil, fmt.Errorf("decode attributes of principal %s: %w", p.ID, err)
+		}
+	}
 	return &p, nil
+}
+
+// encodeAttrs returns the JSON column of an attribute map, empty for none.
+func encodeAttrs(m map[string]string) (string, error) {
+	if len(m) == 0 {
+		return "", nil
+	}
+	b, err := json.Marshal(m)
+	return string(b), err
+}
+
+// UpdatePrincipal changes a principal's attributes; see coffer.Storage.
+func (db *DB) UpdatePrincipal(ctx context.Context, accountID, id string, changes map[string]string, ev *coffer.AuditEvent) (*coffer.Principal, error) {
+	var out *coffer.Principal
+	err := db.do(ctx, ev, func(w *writer) error {
+		fillEvent(ev, accountID, "", "")
+		p, err := scanPrincipal(w.queryRow(`SELECT `+principalCols+` FROM principals WHERE id = $1 AND account_id = $2
+			FOR UPDATE`, id, accountID))
+		if errors.Is(err, pgx.ErrNoRows) {
+			return coffer.Errorf(coffer.ENOTFOUND, "principal not found")
+		} else if err != nil {
+			return fmt.Errorf("read principal: %w", err)
+		}
+		attrs := make(map[string]string, len(p.Attributes)+len(changes))
+		maps.Copy(attrs, p.Attributes)
+		for k, v := range changes {
+			if v == "" {
+				delete(attrs, k)
+			} else {
+				attrs[k] = v
+			}
+		}
+		if len(attrs) > coffer.MaxLabels {
+			return coffer.Errorf(coffer.EINVALID, "a principal holds at most %d attributes", coffer.MaxLabels)
+		}
+		enc, err := encodeAttrs(attrs)
+		if err != nil {
+			return fmt.Errorf("update principal: %w", err)
+		}
+		if _, err := w.exec(`UPDATE principals SET attributes = $1 WHERE id = $2`, enc, id); err != nil {
+			return fmt.Errorf("update principal: %w", err)
+		}
+		p.Attributes = nil
+		if len(attrs) > 0 {
+			p.Attributes = attrs
+		}
+		out = p
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // Principal returns a principal of the account by id (ENOTFOUND).

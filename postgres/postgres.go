@@ -40,6 +40,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unicode/utf8"
@@ -85,6 +86,10 @@ type DB struct {
 	closed bool
 	ops    chan *op
 	done   chan struct{} // closed when the writer goroutine returns
+
+	// noncePurgedAt is when UseNonce last purged expired nonces (Unix
+	// nanoseconds, by the callers' clock).
+	noncePurgedAt atomic.Int64
 }
 
 var _ coffer.Storage = (*DB)(nil)

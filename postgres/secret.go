@@ -15,7 +15,7 @@ import (
 )
 
 const secretCols = `id, account_id, store_id, name, status, version, comment, labels, scopes, attributes,
-	origin, created_at, created_by, updated_at, deleted_at`
+	origin, created_at, created_by, updated_at, deleted_at, expires_at`
 
 // secretByRefSQL finds a secret of store $2 of account $1 by ref $3: the
 // live secret of that name first, else the secret with that id.
@@ -37,9 +37,11 @@ const storeIDSQL = `coalesce(
 // only for an active secret and a version that is not destroyed. Each
 // lookup is one index probe; coalesce evaluates its second subquery only
 // when the first finds nothing. Columns whose value the query implies
-// (account, status, deletion time, version number) are left out.
+// (account, status, deletion time, version number) are left out. The expiry
+// comes with the row, so that the service refuses an expired secret without
+// another query.
 const readVersionSQL = `SELECT s.id, s.store_id, s.name, s.version, s.comment, s.labels, s.scopes, s.attributes,
-		s.origin, s.created_at, s.created_by, s.updated_at, v.key_id, v.ciphertext, v.created_at, v.created_by
+		s.origin, s.created_at, s.created_by, s.updated_at, s.expires_at, v.key_id, v.ciphertext, v.created_at, v.created_by
 	FROM secrets s JOIN versions v ON v.secret_id = s.id
 		AND v.number = CASE WHEN $4::integer = 0 THEN s.version ELSE $4::integer END
 	WHERE s.id = coalesce(
@@ -53,12 +55,12 @@ type secretRow struct {
 	status                     string
 	labels, scopes, attributes string
 	created, updated           int64
-	deleted                    *int64
+	deleted, expires           *int64
 }
 
 func (r *secretRow) dest() []any {
 	return []any{&r.s.ID, &r.s.AccountID, &r.s.StoreID, &r.s.Name, &r.status, &r.s.Version, &r.s.Comment,
-		&r.labels, &r.scopes, &r.attributes, &r.s.Origin, &r.created, &r.s.CreatedBy, &r.updated, &r.deleted}
+		&r.labels, &r.scopes, &r.attributes, &r.s.Origin, &r.created, &r.s.CreatedBy, &r.updated, &r.deleted, &r.expires}
 }
 
 // secret decodes the scanned row.
@@ -66,6 +68,7 @@ func (r *secretRow) secret() (*coffer.Secret, error) {
 	s := r.s
 	s.Status = coffer.Status(r.status)
 	s.CreatedAt, s.UpdatedAt, s.DeletedAt = fromNanos(r.created), fromNanos(r.updated), fromNullNanos(r.deleted)
+	s.ExpiresAt = fromNullNanos(r.expires)
 	for _, f := range []struct {
 		text string
 		v    any
@@ -181,6 +184,9 @@ func (w *writer) writeSecret(sw *coffer.SecretWrite, at time.Time, ev *coffer.Au
 		}
 		s.AccountID, s.StoreID, s.Name = sw.AccountID, sw.StoreID, sw.Name
 		s.Status, s.Version, s.CreatedAt, s.DeletedAt = coffer.StatusPending, 0, at, nil
+		if s.ExpiresAt != nil {
+			updateMeta(s, &coffer.SecretUpdate{ExpiresAt: s.ExpiresAt}) // UTC; the zero time is none
+		}
 		fillEvent(ev, "", "", s.ID)
 	}
 	s.UpdatedAt = at
@@ -237,9 +243,9 @@ func (w *writer) put(s *coffer.Secret, create, bump bool) error {
 	}
 	if create {
 		_, err = w.exec(`INSERT INTO secrets (`+secretCols+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
 			s.ID, s.AccountID, s.StoreID, s.Name, string(s.Status), s.Version, s.Comment, labels, scopes, attributes,
-			s.Origin, s.CreatedAt.UnixNano(), s.CreatedBy, s.UpdatedAt.UnixNano(), nil)
+			s.Origin, s.CreatedAt.UnixNano(), s.CreatedBy, s.UpdatedAt.UnixNano(), nil, nullNanos(s.ExpiresAt))
 		if isUnique(err) {
 			if constraint(err) == "secrets_live_name" {
 				return coffer.Errorf(coffer.ECONFLICT, "a live secret named %q exists", s.Name)
@@ -248,9 +254,9 @@ func (w *writer) put(s *coffer.Secret, create, bump bool) error {
 		}
 	} else {
 		_, err = w.exec(`UPDATE secrets SET status = $1, version = $2, comment = $3, labels = $4, scopes = $5,
-			attributes = $6, updated_at = $7, deleted_at = $8 WHERE id = $9`,
+			attributes = $6, updated_at = $7, deleted_at = $8, expires_at = $9 WHERE id = $10`,
 			string(s.Status), s.Version, s.Comment, labels, scopes, attributes, s.UpdatedAt.UnixNano(),
-			nullNanos(s.DeletedAt), s.ID)
+			nullNanos(s.DeletedAt), nullNanos(s.ExpiresAt), s.ID)
 		if isUnique(err) {
 			return coffer.Errorf(coffer.ECONFLICT, "a live secret named %q exists", s.Name)
 		}
@@ -285,6 +291,13 @@ func updateMeta(s *coffer.Secret, u *coffer.SecretUpdate) {
 	}
 	if u.Attributes != nil {
 		s.Attributes = u.Attributes
+	}
+	if u.ExpiresAt != nil {
+		s.ExpiresAt = nil
+		if !u.ExpiresAt.IsZero() {
+			t := u.ExpiresAt.UTC()
+			s.ExpiresAt = &t
+		}
 	}
 }
 
@@ -543,7 +556,7 @@ func (db *DB) ReadVersion(ctx context.Context, accountID, storeRef, secretRef st
 	var created int64
 	err := db.queryRow(ctx, readVersionSQL, []any{accountID, storeRef, secretRef, version},
 		&r.s.ID, &r.s.StoreID, &r.s.Name, &r.s.Version, &r.s.Comment, &r.labels, &r.scopes, &r.attributes,
-		&r.s.Origin, &r.created, &r.s.CreatedBy, &r.updated, &v.KeyID, &v.Ciphertext, &created, &v.CreatedBy)
+		&r.s.Origin, &r.created, &r.s.CreatedBy, &r.updated, &r.expires, &v.KeyID, &v.Ciphertext, &created, &v.CreatedBy)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil, coffer.Errorf(coffer.ENOTFOUND, "secret or version not found")
 	} else if err != nil {

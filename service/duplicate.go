@@ -38,6 +38,8 @@ func (s *Service) DuplicateSecret(ctx context.Context, storeRef, ref string, in 
 		return nil, coffer.Errorf(coffer.ENOTFOUND, "secret not found")
 	} else if src.Status == coffer.StatusPending {
 		return nil, coffer.Errorf(coffer.ECONFLICT, "secret %s has no value to duplicate", src.Name)
+	} else if src.Expired(s.now()) {
+		return nil, errExpired(src)
 	}
 	from := ev.Reason
 	ev.SecretID, ev.Name = "", in.Name
@@ -61,7 +63,7 @@ func (s *Service) DuplicateSecret(ctx context.Context, storeRef, ref string, in 
 	now := s.now().UTC()
 	create := &coffer.Secret{
 		ID: coffer.NewID(), AccountID: c.AccountID, StoreID: st.ID, Name: in.Name, Comment: src.Comment,
-		Labels: src.Labels, Scopes: in.Scopes, Attributes: in.Attributes, Origin: c.Face,
+		Labels: src.Labels, Scopes: in.Scopes, Attributes: in.Attributes, ExpiresAt: src.ExpiresAt, Origin: c.Face,
 		CreatedAt: now, UpdatedAt: now, CreatedBy: c.PrincipalID,
 	}
 	if in.Comment != nil {

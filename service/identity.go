@@ -2,11 +2,17 @@ package service
 
 import (
 	"context"
+	"maps"
+	"sort"
+	"strings"
 
 	"github.com/coffer-dev/coffer"
 )
 
-var _ coffer.IdentityService = (*Service)(nil)
+var (
+	_ coffer.IdentityService = (*Service)(nil)
+	_ coffer.ProfileService  = (*Service)(nil)
+)
 
 // Whoami implements coffer.IdentityService.
 func (s *Service) Whoami(ctx context.Context) (*coffer.Account, *coffer.Principal, error) {
@@ -81,5 +87,60 @@ func (s *Service) principal(ctx context.Context, accountID, id string) (*coffer.
 		return nil, coffer.Errorf(coffer.ENOTFOUND, "principal not found")
 	}
 	c := *p
+	c.Attributes = maps.Clone(p.Attributes)
 	return &c, nil
+}
+
+// Profile implements coffer.ProfileService.
+func (s *Service) Profile(ctx context.Context) (*coffer.Principal, error) {
+	c, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	p, err := s.storage.Principal(ctx, c.AccountID, c.PrincipalID)
+	if err != nil {
+		return nil, err
+	}
+	s.rememberPrincipal(p)
+	cp := *p
+	cp.Attributes = maps.Clone(p.Attributes)
+	return &cp, nil
+}
+
+// UpdateProfile implements coffer.ProfileService.
+func (s *Service) UpdateProfile(ctx context.Context, changes map[string]string) (*coffer.Principal, error) {
+	c, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if len(changes) > coffer.MaxLabels {
+		return nil, coffer.Errorf(coffer.EINVALID, "at most %d profile attributes", coffer.MaxLabels)
+	} else if err := coffer.ValidateMeta("", changes, nil); err != nil {
+		return nil, coffer.Errorf(coffer.EINVALID, "profile attributes: %s", coffer.ErrorMessage(err))
+	}
+	keys := make([]string, 0, len(changes))
+	for k := range changes {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	ev := s.event(c, "principal.update")
+	ev.Name, ev.Reason = c.PrincipalID, "own profile: "+strings.Join(keys, ", ")
+	p, err := s.storage.UpdatePrincipal(ctx, c.AccountID, c.PrincipalID, changes, ev)
+	if err != nil {
+		return nil, err
+	}
+	s.rememberPrincipal(p)
+	cp := *p
+	cp.Attributes = maps.Clone(p.Attributes)
+	return &cp, nil
+}
+
+// rememberPrincipal replaces a cached principal with one just read.
+func (s *Service) rememberPrincipal(p *coffer.Principal) {
+	s.idMu.Lock()
+	if len(s.principals) >= maxIdentities {
+		s.principals = map[string]*coffer.Principal{}
+	}
+	s.principals[p.ID] = p
+	s.idMu.Unlock()
 }

@@ -143,12 +143,14 @@ func (s *Service) hashSecret(id string, secret []byte) []byte {
 // the key id the token names.
 func (s *Service) Authenticate(ctx context.Context, cred coffer.Credential) (*coffer.Caller, error) {
 	now := s.now()
+	if strings.HasPrefix(cred.Token, accessPrefix) {
+		return s.authenticateAccess(ctx, cred, now)
+	}
 	id, secret, ok := parseToken(cred.Token)
 	// Addresses and key ids share the limiter; their shapes cannot collide
 	// (key ids are 16 hex digits, addresses hold '.' or ':').
 	if wait := s.limiter.wait(now, cred.RemoteIP, id); wait > 0 {
-		secs := (wait + time.Second - 1) / time.Second
-		return nil, &coffer.Error{Code: coffer.ERATELIMIT, Message: "too many failed authentications; try again later", RetryAfter: secs * time.Second}
+		return nil, rateLimited(wait)
 	}
 	var k *coffer.APIKey
 	reason := "no credential"
@@ -176,18 +178,7 @@ func (s *Service) Authenticate(ctx context.Context, cred coffer.Credential) (*co
 	}
 	if reason != "" {
 		s.limiter.fail(now, cred.RemoteIP, id)
-		ev := &coffer.AuditEvent{Time: now.UTC(), AccountID: s.operator, KeyID: id, Action: "auth.fail",
-			Outcome: coffer.EUNAUTHORIZED, Reason: reason, Remote: cred.RemoteIP}
-		if k != nil {
-			ev.AccountID, ev.PrincipalID = k.AccountID, k.PrincipalID
-		}
-		if c := coffer.CallerFrom(ctx); c != nil {
-			ev.RequestID, ev.Face = c.RequestID, c.Face
-		}
-		if err := s.storage.Audit(ctx, ev); err != nil {
-			return nil, fmt.Errorf("audit failed authentication: %w", err)
-		}
-		return nil, errUnauthorized
+		return nil, s.authFail(ctx, now, cred, id, k, reason)
 	}
 	s.usedMu.Lock()
 	s.used[id] = now
@@ -196,6 +187,30 @@ func (s *Service) Authenticate(ctx context.Context, cred coffer.Credential) (*co
 		AccountID: k.AccountID, PrincipalID: k.PrincipalID, KeyID: k.ID, Admin: k.Admin,
 		Operator: k.Admin && k.AccountID == s.operator, Scopes: k.Scopes, ExpiresAt: k.ExpiresAt,
 	}, nil
+}
+
+// rateLimited is the refusal of an attempt that must wait.
+func rateLimited(wait time.Duration) error {
+	secs := (wait + time.Second - 1) / time.Second
+	return &coffer.Error{Code: coffer.ERATELIMIT, Message: "too many failed authentications; try again later", RetryAfter: secs * time.Second}
+}
+
+// authFail audits a failed authentication and returns EUNAUTHORIZED. The
+// event goes to the account of the key k when the credential named a real
+// key, else to the operator account.
+func (s *Service) authFail(ctx context.Context, now time.Time, cred coffer.Credential, id string, k *coffer.APIKey, reason string) error {
+	ev := &coffer.AuditEvent{Time: now.UTC(), AccountID: s.operator, KeyID: id, Action: "auth.fail",
+		Outcome: coffer.EUNAUTHORIZED, Reason: reason, Remote: cred.RemoteIP}
+	if k != nil {
+		ev.AccountID, ev.PrincipalID = k.AccountID, k.PrincipalID
+	}
+	if c := coffer.CallerFrom(ctx); c != nil {
+		ev.RequestID, ev.Face = c.RequestID, c.Face
+	}
+	if err := s.storage.Audit(ctx, ev); err != nil {
+		return fmt.Errorf("audit failed authentication: %w", err)
+	}
+	return errUnauthorized
 }
 
 // apiKey returns a key from a cache that is at most keyCacheTTL old, so a

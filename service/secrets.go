@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/coffer-dev/coffer"
 	"github.com/coffer-dev/coffer/envelope"
@@ -194,6 +195,8 @@ func (s *Service) PutSecret(ctx context.Context, storeRef string, in *coffer.Sec
 		return nil, err
 	} else if in.ID != "" && !coffer.IsID(in.ID) {
 		return nil, coffer.Errorf(coffer.EINVALID, "secret id must be 32 lowercase hex digits")
+	} else if err := coffer.ValidateExpiry(in.ExpiresAt); err != nil {
+		return nil, err
 	}
 	ev := s.event(c, "secret.write")
 	ev.Name = in.Name
@@ -231,12 +234,21 @@ func (s *Service) write(ctx context.Context, c *coffer.Caller, st *coffer.Store,
 	if in.Comment != nil {
 		create.Comment = *in.Comment
 	}
+	if in.ExpiresAt != nil && !in.ExpiresAt.IsZero() {
+		create.ExpiresAt = in.ExpiresAt
+	}
 	w := &coffer.SecretWrite{
 		AccountID: c.AccountID, StoreID: st.ID, Name: in.Name, Create: create,
 		IfVersion: in.IfVersion, Seal: seal, By: c.PrincipalID, At: now,
 	}
-	if in.Comment != nil || in.Labels != nil || in.Scopes != nil {
-		w.Update = &coffer.SecretUpdate{Comment: in.Comment, Labels: in.Labels, Scopes: in.Scopes, At: now}
+	if in.Comment != nil || in.Labels != nil || in.Scopes != nil || in.ExpiresAt != nil || in.ReplaceAttributes {
+		w.Update = &coffer.SecretUpdate{Comment: in.Comment, Labels: in.Labels, Scopes: in.Scopes, ExpiresAt: in.ExpiresAt, At: now}
+		if in.ReplaceAttributes {
+			w.Update.Attributes = in.Attributes
+			if w.Update.Attributes == nil {
+				w.Update.Attributes = map[string]string{}
+			}
+		}
 	}
 	return s.storage.WriteSecret(ctx, w, ev)
 }
@@ -371,6 +383,8 @@ func (s *Service) UpdateSecret(ctx context.Context, storeRef, ref string, in *co
 	}
 	if err := coffer.ValidateMeta(comment, in.Labels, in.Scopes); err != nil {
 		return nil, err
+	} else if err := coffer.ValidateExpiry(in.ExpiresAt); err != nil {
+		return nil, err
 	}
 	ev := s.event(c, "secret.update")
 	_, sec, err := s.secret(ctx, c, storeRef, ref, coffer.ActionWrite, ev)
@@ -378,13 +392,15 @@ func (s *Service) UpdateSecret(ctx context.Context, storeRef, ref string, in *co
 		return nil, err
 	}
 	ev.Version = sec.Version
-	u := &coffer.SecretUpdate{Comment: in.Comment, Labels: in.Labels, Scopes: in.Scopes, IfVersion: in.IfVersion, At: s.now().UTC()}
+	u := &coffer.SecretUpdate{Comment: in.Comment, Labels: in.Labels, Scopes: in.Scopes, ExpiresAt: in.ExpiresAt, IfVersion: in.IfVersion, At: s.now().UTC()}
 	return s.storage.UpdateSecret(ctx, c.AccountID, sec.ID, u, ev)
 }
 
 // Reveal implements coffer.SecretService. It is the hot path: one storage
 // read, a cached data key, and an audit event that is durable before the
-// value is returned.
+// value is returned. The secret's expiry comes with that read: an expired
+// secret is refused (ECONFLICT), and the refusal audited, without another
+// query.
 func (s *Service) Reveal(ctx context.Context, storeRef, ref string, version int) (*coffer.Value, error) {
 	c, err := caller(ctx)
 	if err != nil {
@@ -425,6 +441,9 @@ func (s *Service) Reveal(ctx context.Context, storeRef, ref string, version int)
 			return nil, err
 		}
 	}
+	if sec.Expired(s.now()) {
+		return nil, s.refuseExpired(ctx, ev, sec)
+	}
 	plain, err := s.open(ctx, sec, v)
 	if err != nil {
 		return nil, err
@@ -435,6 +454,22 @@ func (s *Service) Reveal(ctx context.Context, storeRef, ref string, version int)
 	}
 	s.markUsed(ctx, c, sec)
 	return &coffer.Value{Name: sec.Name, Version: v.Number, Data: plain}, nil
+}
+
+// refuseExpired records a refused read of an expired secret's value and
+// returns the ECONFLICT it amounts to.
+func (s *Service) refuseExpired(ctx context.Context, ev *coffer.AuditEvent, sec *coffer.Secret) error {
+	ev.Outcome, ev.Reason = coffer.ECONFLICT, "expired"
+	if err := s.audit(ctx, ev); err != nil {
+		return err
+	}
+	return errExpired(sec)
+}
+
+// errExpired is the refusal of an expired secret's value.
+func errExpired(sec *coffer.Secret) error {
+	return coffer.Errorf(coffer.ECONFLICT, "secret %s expired at %s; its value is not served until its expiry is changed",
+		sec.Name, sec.ExpiresAt.UTC().Format(time.RFC3339))
 }
 
 // markUsed removes coffer.AttrUnused from a secret whose value was just
@@ -515,6 +550,7 @@ func (s *Service) RevealMany(ctx context.Context, storeRef string, q *coffer.Rev
 	}
 	var evs []*coffer.AuditEvent
 	var used []*coffer.Secret // read for the first time
+	now := s.now()
 	for _, n := range names {
 		sec, v, err := s.readVersion(ctx, c.AccountID, st, n, 0)
 		if coffer.ErrorCode(err) == coffer.ENOTFOUND {
@@ -522,6 +558,14 @@ func (s *Service) RevealMany(ctx context.Context, storeRef string, q *coffer.Rev
 			continue
 		} else if err != nil {
 			return nil, err
+		}
+		if sec.Expired(now) {
+			ev := s.event(c, "secret.reveal")
+			ev.StoreID, ev.SecretID, ev.Name, ev.Version = st.ID, sec.ID, sec.Name, v.Number
+			ev.Outcome, ev.Reason = coffer.ECONFLICT, "batch; expired"
+			evs = append(evs, ev)
+			page.Expired = append(page.Expired, sec.Name)
+			continue
 		}
 		plain, err := s.open(ctx, sec, v)
 		if err != nil {

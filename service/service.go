@@ -24,6 +24,8 @@ var (
 	_ coffer.Authenticator  = (*Service)(nil)
 	_ coffer.AccountService = (*Service)(nil)
 	_ coffer.Refuser        = (*Service)(nil)
+
+	_ coffer.AccessTokenIssuer = (*Service)(nil)
 )
 
 // Meta keys written at first start.
@@ -43,12 +45,16 @@ type Service struct {
 	log     *slog.Logger
 	now     func() time.Time
 	pepper  []byte // keys API key hashes; sealed by the master key in Meta
+	// tokenKey signs access tokens; derived from the pepper, so every
+	// server of a database shares it and no other server has it.
+	tokenKey []byte
 	// operator is the id of the operator account (see coffer.Caller).
 	operator string
 	limiter  failLimiter
 
 	keysMu sync.RWMutex
 	keys   map[string]cachedKey // API keys by id, fetched at most keyCacheTTL ago
+	hk     hotkeyCache          // registered hotkeys, fetched at most keyCacheTTL ago
 
 	ciphersMu sync.RWMutex
 	ciphers   map[cipherRef]*envelope.Cipher // unwrapped store data keys
@@ -118,6 +124,7 @@ func New(ctx context.Context, storage coffer.Storage, keyring *envelope.Keyring,
 		return nil, err
 	}
 	s.pepper = pepper
+	s.tokenKey = deriveTokenKey(pepper)
 	if op, err := storage.Meta(ctx, metaOperator); err == nil {
 		s.operator = string(op)
 	} else if coffer.ErrorCode(err) != coffer.ENOTFOUND {

@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/coffer-dev/coffer"
 	"github.com/coffer-dev/coffer/sqlite"
@@ -168,4 +169,40 @@ func BenchmarkStore(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkUseNonce records one new nonce per call from one caller: each
+// call waits for its own commit.
+func BenchmarkUseNonce(b *testing.B) {
+	ctx := context.Background()
+	db := MustOpenDB(b)
+	now := time.Now()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		if err := db.UseNonce(ctx, fmt.Sprint("hotkey:", i), now, now.Add(10*time.Minute)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkUseNonceParallel records new nonces from 64 concurrent callers,
+// as signed requests do: their uses share commits.
+func BenchmarkUseNonceParallel(b *testing.B) {
+	ctx := context.Background()
+	db := MustOpenDB(b)
+	now := time.Now()
+	var n atomic.Int64
+	b.SetParallelism(parallelism(64))
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if err := db.UseNonce(ctx, fmt.Sprint("hotkey:", n.Add(1)), now, now.Add(10*time.Minute)); err != nil {
+				b.Errorf("UseNonce: %v", err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "nonces/s")
 }

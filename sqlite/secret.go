@@ -13,13 +13,13 @@ import (
 )
 
 const secretCols = `id, account_id, store_id, name, status, version, comment, labels, scopes, attributes,
-	origin, created_at, created_by, updated_at, deleted_at`
+	origin, created_at, created_by, updated_at, deleted_at, expires_at`
 
 const insertSecretSQL = `INSERT INTO secrets (` + secretCols + `)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 const saveSecretSQL = `UPDATE secrets SET status = ?, version = ?, comment = ?, labels = ?, scopes = ?,
-	attributes = ?, updated_at = ?, deleted_at = ? WHERE id = ?`
+	attributes = ?, updated_at = ?, deleted_at = ?, expires_at = ? WHERE id = ?`
 
 // secretByRefSQL finds a secret of a store by ref: the live secret of that
 // name first, else the secret with that id. Each branch is one index probe;
@@ -37,9 +37,11 @@ const secretByRefSQL = `SELECT ` + secretCols + ` FROM secrets
 // lookup is one index probe; coalesce evaluates its second subquery only
 // when the first finds nothing, and an uncorrelated subquery runs at most
 // once. Columns whose value the query implies (account, status, deletion
-// time, version number) are left out: each column costs.
+// time, version number) are left out: each column costs. The expiry comes
+// with the row, so that the service refuses an expired secret without
+// another query.
 const readVersionSQL = `SELECT s.id, s.store_id, s.name, s.version, s.comment, s.labels, s.scopes, s.attributes,
-		s.origin, s.created_at, s.created_by, s.updated_at, v.key_id, v.ciphertext, v.created_at, v.created_by
+		s.origin, s.created_at, s.created_by, s.updated_at, s.expires_at, v.key_id, v.ciphertext, v.created_at, v.created_by
 	FROM secrets s JOIN versions v ON v.secret_id = s.id AND v.number = iif(?4 = 0, s.version, ?4)
 	WHERE s.id = coalesce(
 		(SELECT id FROM secrets WHERE store_id = ` + storeIDSQL + ` AND name = ?3 AND status <> 'deleted'),
@@ -57,12 +59,12 @@ type secretRow struct {
 	status                     string
 	labels, scopes, attributes string
 	created, updated           int64
-	deleted                    sql.NullInt64
+	deleted, expires           sql.NullInt64
 }
 
 func (r *secretRow) dest() []any {
 	return []any{&r.s.ID, &r.s.AccountID, &r.s.StoreID, &r.s.Name, &r.status, &r.s.Version, &r.s.Comment,
-		&r.labels, &r.scopes, &r.attributes, &r.s.Origin, &r.created, &r.s.CreatedBy, &r.updated, &r.deleted}
+		&r.labels, &r.scopes, &r.attributes, &r.s.Origin, &r.created, &r.s.CreatedBy, &r.updated, &r.deleted, &r.expires}
 }
 
 // secret decodes the scanned row.
@@ -70,6 +72,7 @@ func (r *secretRow) secret() (*coffer.Secret, error) {
 	s := r.s
 	s.Status = coffer.Status(r.status)
 	s.CreatedAt, s.UpdatedAt, s.DeletedAt = fromNanos(r.created), fromNanos(r.updated), fromNullNanos(r.deleted)
+	s.ExpiresAt = fromNullNanos(r.expires)
 	for _, f := range []struct {
 		text string
 		v    any
@@ -182,6 +185,9 @@ func (w *writer) writeSecret(sw *coffer.SecretWrite, at time.Time, ev *coffer.Au
 		}
 		s.AccountID, s.StoreID, s.Name = sw.AccountID, sw.StoreID, sw.Name
 		s.Status, s.Version, s.CreatedAt, s.DeletedAt = coffer.StatusPending, 0, at, nil
+		if s.ExpiresAt != nil {
+			updateMeta(s, &coffer.SecretUpdate{ExpiresAt: s.ExpiresAt}) // UTC; the zero time is none
+		}
 		fillEvent(ev, "", "", s.ID)
 	}
 	s.UpdatedAt = at
@@ -235,13 +241,13 @@ func (w *writer) put(s *coffer.Secret, create, bump bool) error {
 	if create {
 		_, err = w.insertSecret.ExecContext(w.ctx, s.ID, s.AccountID, s.StoreID, s.Name, string(s.Status), s.Version,
 			s.Comment, labels, scopes, attributes, s.Origin, s.CreatedAt.UnixNano(), s.CreatedBy,
-			s.UpdatedAt.UnixNano(), nil)
+			s.UpdatedAt.UnixNano(), nil, nullNanos(s.ExpiresAt))
 		if isUnique(err) {
 			return coffer.Errorf(coffer.ECONFLICT, "secret %s already exists", s.ID)
 		}
 	} else {
 		_, err = w.saveSecret.ExecContext(w.ctx, string(s.Status), s.Version, s.Comment, labels, scopes, attributes,
-			s.UpdatedAt.UnixNano(), nullNanos(s.DeletedAt), s.ID)
+			s.UpdatedAt.UnixNano(), nullNanos(s.DeletedAt), nullNanos(s.ExpiresAt), s.ID)
 		if isUnique(err) {
 			return coffer.Errorf(coffer.ECONFLICT, "a live secret named %q exists", s.Name)
 		}
@@ -276,6 +282,13 @@ func updateMeta(s *coffer.Secret, u *coffer.SecretUpdate) {
 	}
 	if u.Attributes != nil {
 		s.Attributes = u.Attributes
+	}
+	if u.ExpiresAt != nil {
+		s.ExpiresAt = nil
+		if !u.ExpiresAt.IsZero() {
+			t := u.ExpiresAt.UTC()
+			s.ExpiresAt = &t
+		}
 	}
 }
 
@@ -518,7 +531,7 @@ func (db *DB) ReadVersion(ctx context.Context, accountID, storeRef, secretRef st
 	var created int64
 	err := db.rs.readVersion.QueryRowContext(ctx, accountID, storeRef, secretRef, version).Scan(
 		&r.s.ID, &r.s.StoreID, &r.s.Name, &r.s.Version, &r.s.Comment, &r.labels, &r.scopes, &r.attributes,
-		&r.s.Origin, &r.created, &r.s.CreatedBy, &r.updated, &v.KeyID, &v.Ciphertext, &created, &v.CreatedBy)
+		&r.s.Origin, &r.created, &r.s.CreatedBy, &r.updated, &r.expires, &v.KeyID, &v.Ciphertext, &created, &v.CreatedBy)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil, coffer.Errorf(coffer.ENOTFOUND, "secret or version not found")
 	} else if err != nil {

@@ -90,6 +90,7 @@ type writer struct {
 	storeExists, liveSecret, secretByID *sql.Stmt
 	insertSecret, saveSecret            *sql.Stmt
 	bumpVersion, insertVersion, bumpGen *sql.Stmt
+	nonces                              nonceStmts // of UseNonce
 }
 
 func newWriter(ctx context.Context, conn *sql.Conn, stores *storeIndex, opts Options) (*writer, error) {
@@ -190,6 +191,7 @@ func (w *writer) close() error {
 			errs = append(errs, s.Close())
 		}
 	}
+	errs = append(errs, w.nonces.close())
 	return errors.Join(errs...)
 }
 

@@ -2,6 +2,8 @@ package storetest
 
 import (
 	"bytes"
+	"fmt"
+	"maps"
 	"slices"
 	"testing"
 	"time"
@@ -97,6 +99,68 @@ func (r *runner) accounts() {
 		other := e.account()
 		same := &coffer.Principal{ID: coffer.NewID(), AccountID: other.ID, Name: "ci", Kind: "user", CreatedAt: e.now()}
 		noErr(t, "CreatePrincipal in another account", e.s.CreatePrincipal(e.ctx, same, e.ev("principal.create")))
+	})
+	r.run("Principal/Attributes", func(t *testing.T, e *env) {
+		a, b := e.account(), e.account()
+		p := &coffer.Principal{ID: coffer.NewID(), AccountID: a.ID, Name: "amy", Kind: "user", CreatedAt: e.now(),
+			Attributes: map[string]string{"firstName": "Amy", "city": "Oslo"}}
+		noErr(t, "CreatePrincipal with attributes", e.s.CreatePrincipal(e.ctx, p, e.ev("principal.create")))
+		got, err := e.s.Principal(e.ctx, a.ID, p.ID)
+		noErr(t, "Principal", err)
+		if !maps.Equal(got.Attributes, p.Attributes) {
+			t.Fatalf("Principal attributes: got %v, want %v", got.Attributes, p.Attributes)
+		}
+		ev := e.ev("principal.update")
+		got, err = e.s.UpdatePrincipal(e.ctx, a.ID, p.ID, map[string]string{"lastName": "Lee", "city": "", "gone": ""}, ev)
+		noErr(t, "UpdatePrincipal", err)
+		want := map[string]string{"firstName": "Amy", "lastName": "Lee"}
+		if !maps.Equal(got.Attributes, want) || got.Name != "amy" || got.ID != p.ID {
+			t.Fatalf("UpdatePrincipal: got %+v, want attributes %v", got, want)
+		}
+		if ev.Outcome != "ok" || ev.AccountID != a.ID || ev.Seq == 0 {
+			t.Fatalf("event: got account %q outcome %q seq %d, want %s ok", ev.AccountID, ev.Outcome, ev.Seq, a.ID)
+		}
+		for _, read := range []func() (*coffer.Principal, error){
+			func() (*coffer.Principal, error) { return e.s.Principal(e.ctx, a.ID, p.ID) },
+			func() (*coffer.Principal, error) {
+				list, err := e.s.Principals(e.ctx, a.ID)
+				if err != nil || len(list) != 1 {
+					return nil, fmt.Errorf("listing principals: got %d, %v", len(list), err)
+				}
+				return list[0], nil
+			},
+		} {
+			got, err := read()
+			noErr(t, "read after update", err)
+			if !maps.Equal(got.Attributes, want) {
+				t.Fatalf("read after update: got %v, want %v", got.Attributes, want)
+			}
+		}
+		// Another account's principal answers as a missing one and is left alone.
+		ev = e.ev("principal.update")
+		_, err = e.s.UpdatePrincipal(e.ctx, b.ID, p.ID, map[string]string{"firstName": "Eve"}, ev)
+		wantCode(t, "UpdatePrincipal from another account", err, coffer.ENOTFOUND)
+		if ev.Outcome != coffer.ENOTFOUND {
+			t.Fatalf("event outcome: got %q, want %q", ev.Outcome, coffer.ENOTFOUND)
+		}
+		// Too many attributes are refused whole.
+		many := map[string]string{}
+		for i := range coffer.MaxLabels {
+			many[fmt.Sprintf("k%d", i)] = "v"
+		}
+		_, err = e.s.UpdatePrincipal(e.ctx, a.ID, p.ID, many, e.ev("principal.update"))
+		wantCode(t, "UpdatePrincipal past MaxLabels", err, coffer.EINVALID)
+		got, err = e.s.Principal(e.ctx, a.ID, p.ID)
+		noErr(t, "Principal", err)
+		if !maps.Equal(got.Attributes, want) {
+			t.Fatalf("after refused updates: got %v, want %v", got.Attributes, want)
+		}
+		// Removing every attribute leaves none.
+		got, err = e.s.UpdatePrincipal(e.ctx, a.ID, p.ID, map[string]string{"firstName": "", "lastName": ""}, e.ev("principal.update"))
+		noErr(t, "UpdatePrincipal removing all", err)
+		if len(got.Attributes) != 0 {
+			t.Fatalf("after removing all: got %v", got.Attributes)
+		}
 	})
 	r.run("Principal/ListAndIsolation", func(t *testing.T, e *env) {
 		a, b := e.account(), e.account()

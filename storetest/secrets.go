@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/coffer-dev/coffer"
 )
@@ -254,6 +255,67 @@ func (r *runner) secretWrites() {
 		want.Version, want.UpdatedAt, want.Comment, want.Labels = 2, w.At, "rotated", map[string]string{"rotated": "yes"}
 		checkSecret(t, "WriteSecret result", got, &want)
 		checkSecret(t, "Secret", e.secret(s, s.ID), &want)
+	})
+	r.run("Secret/Expiry", func(t *testing.T, e *env) {
+		st := e.store(e.account(), "prod")
+		exp := base.Add(24 * time.Hour)
+		w := e.newSecret(st, "db/password", seal("v1"))
+		w.Create.ExpiresAt = &exp
+		s, err := e.s.WriteSecret(e.ctx, w, e.ev("secret.create"))
+		noErr(t, "WriteSecret with ExpiresAt", err)
+		want := *s
+		if want.ExpiresAt == nil {
+			t.Fatalf("WriteSecret result: got no ExpiresAt, want %v", exp)
+		}
+		sameTime(t, "WriteSecret result ExpiresAt", *want.ExpiresAt, exp)
+		checkSecret(t, "Secret by name", e.secret(s, "db/password"), &want)
+		checkSecret(t, "Secret by id", e.secret(s, s.ID), &want)
+		got, _, err := e.s.ReadVersion(e.ctx, st.AccountID, st.ID, "db/password", 0)
+		noErr(t, "ReadVersion", err)
+		checkSecret(t, "ReadVersion secret", got, &want)
+		list, err := e.s.Secrets(e.ctx, st.AccountID, st.ID, coffer.SecretQuery{})
+		noErr(t, "Secrets", err)
+		if len(list) != 1 {
+			t.Fatalf("Secrets: got %d, want 1", len(list))
+		}
+		checkSecret(t, "listed secret", list[0], &want)
+
+		// A plain new version keeps the expiry.
+		s = e.put(st, "db/password", "v2")
+		want.Version, want.UpdatedAt = 2, s.UpdatedAt
+		checkSecret(t, "after a new version", e.secret(s, s.ID), &want)
+
+		// A new version may carry a new expiry.
+		later := exp.Add(time.Hour)
+		s, err = e.s.WriteSecret(e.ctx, &coffer.SecretWrite{AccountID: st.AccountID, StoreID: st.ID, Name: "db/password",
+			Seal: seal("v3"), At: e.now(), Update: &coffer.SecretUpdate{ExpiresAt: &later}}, e.ev("secret.write"))
+		noErr(t, "WriteSecret with a new expiry", err)
+		want.Version, want.UpdatedAt, want.ExpiresAt = 3, s.UpdatedAt, &later
+		checkSecret(t, "after a new expiry", e.secret(s, s.ID), &want)
+		_, v, err := e.s.ReadVersion(e.ctx, st.AccountID, st.ID, s.ID, 0)
+		noErr(t, "ReadVersion by id", err)
+		if v.Number != 3 {
+			t.Fatalf("ReadVersion: got version %d, want 3", v.Number)
+		}
+
+		// UpdateSecret leaves it alone when nil, removes it with the zero time.
+		s, err = e.s.UpdateSecret(e.ctx, st.AccountID, s.ID, &coffer.SecretUpdate{Comment: ptr("c"), At: e.now()}, e.ev("secret.update"))
+		noErr(t, "UpdateSecret without ExpiresAt", err)
+		want.Comment, want.UpdatedAt = "c", s.UpdatedAt
+		checkSecret(t, "after an update without expiry", e.secret(s, s.ID), &want)
+		s, err = e.s.UpdateSecret(e.ctx, st.AccountID, s.ID, &coffer.SecretUpdate{ExpiresAt: &time.Time{}, At: e.now()}, e.ev("secret.update"))
+		noErr(t, "UpdateSecret removing ExpiresAt", err)
+		want.ExpiresAt, want.UpdatedAt = nil, s.UpdatedAt
+		checkSecret(t, "after removing the expiry", e.secret(s, s.ID), &want)
+		got, _, err = e.s.ReadVersion(e.ctx, st.AccountID, st.ID, "db/password", 0)
+		noErr(t, "ReadVersion", err)
+		checkSecret(t, "ReadVersion after removing the expiry", got, &want)
+
+		// A refused write leaves the expiry as it was.
+		_, err = e.s.WriteSecret(e.ctx, &coffer.SecretWrite{AccountID: st.AccountID, StoreID: st.ID, Name: "db/password", IfVersion: 1,
+			Seal: seal("v4"), At: e.now(), Update: &coffer.SecretUpdate{ExpiresAt: &exp}}, e.ev("secret.write"))
+		wantCode(t, "WriteSecret(IfVersion 1) with an expiry", err, coffer.EPRECONDITION)
+		checkSecret(t, "after a refused write", e.secret(s, s.ID), &want)
 	})
 }
 

@@ -33,6 +33,8 @@ func Run(t *testing.T, open func(tb testing.TB) coffer.Storage) {
 	r.meta()
 	r.accounts()
 	r.apiKeys()
+	r.hotkeys()
+	r.nonces()
 	r.stores()
 	r.secretWrites()
 	r.secretLifecycle()
@@ -297,11 +299,16 @@ func checkSecret(t *testing.T, what string, got, want *coffer.Secret) {
 		t.Fatalf("%s: got Origin/CreatedBy %q/%q, want %q/%q", what, got.Origin, got.CreatedBy, want.Origin, want.CreatedBy)
 	case (got.DeletedAt == nil) != (want.DeletedAt == nil):
 		t.Fatalf("%s: got DeletedAt %v, want %v", what, got.DeletedAt, want.DeletedAt)
+	case (got.ExpiresAt == nil) != (want.ExpiresAt == nil):
+		t.Fatalf("%s: got ExpiresAt %v, want %v", what, got.ExpiresAt, want.ExpiresAt)
 	}
 	sameTime(t, what+": CreatedAt", got.CreatedAt, want.CreatedAt)
 	sameTime(t, what+": UpdatedAt", got.UpdatedAt, want.UpdatedAt)
 	if want.DeletedAt != nil {
 		sameTime(t, what+": DeletedAt", *got.DeletedAt, *want.DeletedAt)
+	}
+	if want.ExpiresAt != nil {
+		sameTime(t, what+": ExpiresAt", *got.ExpiresAt, *want.ExpiresAt)
 	}
 }
 

@@ -37,7 +37,7 @@ func init() {
 	register("bench-bare", command{Run: runBenchBare})
 }
 
-const benchUsage = `Usage: coffer bench [--duration 5s] [--warmup 1s] [--scenarios all|read,create,version,list,cloudflare,truefoundry] [--keep]
+const benchUsage = `Usage: coffer bench [--duration 5s] [--warmup 1s] [--scenarios all|read,create,version,list,cloudflare,truefoundry,chutes] [--keep]
 
 Bench measures a coffer server against a bare net/http server in the same run,
 on the same machine, and prints one table row per scenario.
@@ -73,6 +73,12 @@ goes to stderr, and the table is printed at the end.
   truefoundry value read c=64     truefoundry  GET /truefoundry/api/svc/v1/secrets/ID
                                                (the TrueFoundry face: secret read-me with its value and
                                                versions, found by id alone)
+  chutes read, API key c=64       chutes       GET /chutes/secrets/ID with the admin token
+  chutes read, signed c=64        chutes       the same request signed with a registered hotkey
+                                               (X-Chutes-Hotkey/-Nonce/-Signature, sr25519); each
+                                               request has its own signature, made before the
+                                               scenario starts (one use each: the server refuses
+                                               replays), so the load generator does not sign
 Replies are checked: status (201 for creates, else 200), and the body of
 value reads and lists against the one verified during setup.
 
@@ -85,6 +91,7 @@ ratio to the bare server at the same concurrency.
 Targets, printed with PASS or FAIL after the table:
   value read c=64 >= 0.40x bare c=64    create secret c=64 >= 5,000/s
   list 1,000 secrets c=16 >= 3,000/s    server peak RSS < 100 MiB
+  chutes signed read >= 0.50x the same read with an API key
 For scale, OpenBao 2.6.2 (raft) measured about 10.8k/s value reads at c=64,
 2.0k/s creates and 2.7k/s lists (c=16) on a machine of this kind.
 
@@ -98,7 +105,7 @@ Flags:
 `
 
 // Scenario keys accepted by --scenarios.
-var benchScenarioKeys = []string{"read", "create", "version", "list", "cloudflare", "truefoundry"}
+var benchScenarioKeys = []string{"read", "create", "version", "list", "cloudflare", "truefoundry", "chutes"}
 
 // benchConfig is the parsed command line of bench.
 type benchConfig struct {
@@ -486,6 +493,9 @@ type bench struct {
 	cfLen   int          // length of its reply
 	tfPath  string       // the TrueFoundry face's read of secret read-me
 	tfLen   int          // length of its reply
+	chPath  string       // the Chutes face's read of a secret
+	chLen   int          // length of its reply
+	chSigs  *benchSigs   // signed headers for the Chutes face, one per request
 
 	rows   map[string]benchRow // by scenario name
 	peakKB int64               // highest VmHWM of the coffer server seen
@@ -589,6 +599,12 @@ func (b *bench) setup(ctx context.Context) error {
 			return err
 		}
 		b.tfLen = len(body)
+	}
+
+	if b.cfg.Scenarios["chutes"] {
+		if err := b.setupChutes(ctx); err != nil {
+			return err
+		}
 	}
 
 	if !b.cfg.Scenarios["list"] && !b.cfg.Scenarios["cloudflare"] {
@@ -839,6 +855,32 @@ func (b *bench) scenarios() []benchScenario {
 		BareRow:     "baseline bare c=64",
 	})
 
+	chKey := cf.request("GET", b.chPath, nil)
+	chCheck := benchSameLenOr(b.chLen, benchCheckChutes)
+	list = append(list,
+		benchScenario{
+			Name:        "chutes read, API key c=64",
+			Key:         "chutes",
+			Target:      cf,
+			Concurrency: 64,
+			Request:     func(int, int) *http.Request { return chKey },
+			Check:       chCheck,
+			BareRow:     "baseline bare c=64",
+		},
+		benchScenario{
+			Name:        "chutes read, signed c=64",
+			Key:         "chutes",
+			Target:      cf,
+			Concurrency: 64,
+			Request: func(int, int) *http.Request {
+				req := cf.request("GET", b.chPath, nil)
+				req.Header = b.chSigs.next()
+				return req
+			},
+			Check:   chCheck,
+			BareRow: "baseline bare c=64",
+		})
+
 	var run []benchScenario
 	for _, s := range list {
 		if s.Key == "" || b.cfg.Scenarios[s.Key] {
@@ -956,6 +998,14 @@ func (b *bench) report() {
 			return r.VsBare, fmt.Sprintf("%.2fx", r.VsBare)
 		},
 		func(v float64) bool { return v >= 0.40 })
+	if key, ok := b.rows["chutes read, API key c=64"]; ok && key.Result.RPS > 0 {
+		target("chutes signed read >= 0.50x API key", "chutes read, signed c=64",
+			func(r benchRow) (float64, string) {
+				v := r.Result.RPS / key.Result.RPS
+				return v, fmt.Sprintf("%.2fx", v)
+			},
+			func(v float64) bool { return v >= 0.50 })
+	}
 	target("create secret c=64 >= 5,000/s", "create secret c=64", rps, func(v float64) bool { return v >= 5000 })
 	target("list 1,000 secrets c=16 >= 3,000/s", "list 1,000 secrets c=16", rps, func(v float64) bool { return v >= 3000 })
 	if b.peakKB <= 0 {

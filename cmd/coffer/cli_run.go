@@ -34,6 +34,8 @@ app/db-password becomes db_password. If a name is then not a valid
 variable name (letters, digits and '_', not starting with a digit), or two
 secrets map to the same variable, nothing is started.
 
+Expired secrets are left out, each named on standard error.
+
 Flags go before CMD; "--" ends them, so CMD's own flags are left alone.`,
 	Examples: `coffer run --store prod -- ./server --port 8080
 coffer run --store prod --prefix app/ -- sh -c 'echo "connecting as $DB_USER"'`,
@@ -54,7 +56,7 @@ coffer run --store prod --prefix app/ -- sh -c 'echo "connecting as $DB_USER"'`,
 		if err != nil {
 			return err
 		}
-		values, err := cliRevealAll(ctx, cl, *store, *prefix)
+		values, err := cliRevealAll(ctx, cl, *store, *prefix, c.Stderr)
 		if err != nil {
 			return err
 		}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"github.com/coffer-dev/coffer"
 )
@@ -33,16 +34,24 @@ binary and up to 64 KiB.
 
 --if-version N writes only if the secret's latest version is still N (a lost
 race fails with precondition_failed); --if-version 0 writes only if no live
-secret of that name exists yet.`,
+secret of that name exists yet.
+
+--expires sets when the secret expires, as an RFC 3339 time or a duration
+from now (720h); "never" removes the expiry. Without it a new secret never
+expires and an existing one keeps its expiry. The value of an expired
+secret is not served: reads fail with conflict, and 'coffer run' and
+'coffer export' leave it out.`,
 	Examples: `coffer secret put prod db/password < password.txt
 printf %s "$DB_PASSWORD" | coffer secret put prod db/password
 coffer secret put prod tls/key --file server.key --comment "rotated by ops"
-coffer secret put prod db/password --if-version 3 < new-password.txt`,
+coffer secret put prod db/password --if-version 3 < new-password.txt
+coffer secret put prod s3/key --expires 720h < key.txt`,
 	Run: func(ctx context.Context, c *cli, args []string) error {
 		file := c.Flags.String("file", "", "read the value from `FILE`, exact bytes, instead of stdin")
 		raw := c.Flags.Bool("raw", false, "keep a trailing newline read from stdin")
 		ifVersion := c.Flags.Int("if-version", 0, "write only if the latest version is `N` (0: only if the secret does not exist)")
 		comment := c.Flags.String("comment", "", "set the secret's `COMMENT`")
+		expires := c.Flags.String("expires", "", "expire the secret at `TIME` (RFC 3339, a duration from now such as 720h, or never)")
 		args, err := c.Parse(args, "STORE", "NAME")
 		if err != nil {
 			return err
@@ -52,6 +61,11 @@ coffer secret put prod db/password --if-version 3 < new-password.txt`,
 			return err
 		}
 		in := &coffer.SecretPut{Name: args[1], IfVersion: cas}
+		if c.isSet("expires") {
+			if in.ExpiresAt, err = cliExpiry(*expires, time.Now()); err != nil {
+				return c.usageError(err.Error())
+			}
+		}
 		if c.isSet("comment") {
 			in.Comment = comment
 		}
@@ -74,6 +88,22 @@ coffer secret put prod db/password --if-version 3 < new-password.txt`,
 		fmt.Fprintf(c.Stdout, "%s version %d\n", sec.Name, sec.Version)
 		return nil
 	},
+}
+
+// cliExpiry parses --expires: "never" is the zero time (no expiry), else an
+// RFC 3339 time or a positive duration from now.
+func cliExpiry(s string, now time.Time) (*time.Time, error) {
+	if s == "never" {
+		return &time.Time{}, nil
+	}
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return &t, nil
+	}
+	if d, err := time.ParseDuration(s); err == nil && d > 0 {
+		t := now.Add(d).UTC()
+		return &t, nil
+	}
+	return nil, fmt.Errorf("--expires %q: want an RFC 3339 time, a positive duration such as 720h, or never", s)
 }
 
 // readValueStdin reads a value from stdin and, unless raw, removes one
@@ -163,7 +193,8 @@ var secretListCmd = &clientCommand{
 	Args:    "STORE",
 	Summary: "list the secrets of a store",
 	Help: `List the secrets of STORE by name, as a table of name, latest version,
-status and time of the last change. --prefix limits the list to names that
+status (active, pending, deleted, or expired for an active secret past its
+expiry) and time of the last change. --prefix limits the list to names that
 start with a prefix; --deleted includes deleted secrets and adds their ids,
 which 'coffer secret undelete' and 'coffer secret purge' take.`,
 	Examples: `coffer secret list prod
@@ -183,13 +214,18 @@ coffer secret list prod --deleted`,
 			fmt.Fprintln(tw, "NAME\tVERSION\tSTATUS\tUPDATED")
 		}
 		q := coffer.ListSecrets{Prefix: *prefix, IncludeDeleted: *deleted}
+		now := time.Now()
 		for {
 			page, err := cl.Secrets(ctx, args[0], q)
 			if err != nil {
 				return err
 			}
 			for _, s := range page.Secrets {
-				fmt.Fprintf(tw, "%s\t%d\t%s\t%s", s.Name, s.Version, s.Status, cliTime(&s.UpdatedAt))
+				status := string(s.Status)
+				if s.Status == coffer.StatusActive && s.Expired(now) {
+					status = "expired"
+				}
+				fmt.Fprintf(tw, "%s\t%d\t%s\t%s", s.Name, s.Version, status, cliTime(&s.UpdatedAt))
 				if *deleted {
 					fmt.Fprintf(tw, "\t%s", s.ID)
 				}

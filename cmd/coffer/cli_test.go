@@ -249,6 +249,20 @@ func TestCLI_Commands(t *testing.T) {
 				"p1  admin  user     2025-01-02T03:04:05Z\n" +
 				"p2  ci     service  2025-01-02T03:04:05Z\n"},
 
+		{name: "HotkeyAdd", args: []string{"hotkey", "add", "0123456789abcdef0123456789abcdef", "5DcjVUSFQsUSFDCMFNSFYRwBYgya7BEcoA47F5pkphi8NXnu"},
+			route: "POST /v1/principals/0123456789abcdef0123456789abcdef/hotkeys", status: 201,
+			reply:      `{"hotkey":"5DcjVUSFQsUSFDCMFNSFYRwBYgya7BEcoA47F5pkphi8NXnu","account_id":"acc","principal_id":"0123456789abcdef0123456789abcdef","created_at":"2025-01-02T03:04:05Z"}`,
+			wantBody:   `{"hotkey":"5DcjVUSFQsUSFDCMFNSFYRwBYgya7BEcoA47F5pkphi8NXnu"}`,
+			wantStdout: "hotkey 5DcjVUSFQsUSFDCMFNSFYRwBYgya7BEcoA47F5pkphi8NXnu registered to principal 0123456789abcdef0123456789abcdef\n"},
+		{name: "HotkeyList", args: []string{"hotkey", "list"},
+			route: "GET /v1/hotkeys",
+			reply: `{"hotkeys":[{"hotkey":"5DcjVUSFQsUSFDCMFNSFYRwBYgya7BEcoA47F5pkphi8NXnu","account_id":"acc","principal_id":"p1","created_at":"2025-01-02T03:04:05Z"}]}`,
+			wantStdout: "HOTKEY                                            PRINCIPAL  CREATED\n" +
+				"5DcjVUSFQsUSFDCMFNSFYRwBYgya7BEcoA47F5pkphi8NXnu  p1         2025-01-02T03:04:05Z\n"},
+		{name: "HotkeyRemove", args: []string{"hotkey", "remove", "5DcjVUSFQsUSFDCMFNSFYRwBYgya7BEcoA47F5pkphi8NXnu"},
+			route: "DELETE /v1/hotkeys/5DcjVUSFQsUSFDCMFNSFYRwBYgya7BEcoA47F5pkphi8NXnu", status: 204,
+			wantStdout: "hotkey 5DcjVUSFQsUSFDCMFNSFYRwBYgya7BEcoA47F5pkphi8NXnu removed\n"},
+
 		{name: "AuditVerifyOK", args: []string{"audit", "verify"},
 			route: "GET /v1/audit/verify", reply: `{"ok":true,"events":12,"head_seq":12,"head_hash":"q80="}`,
 			wantStdout: "audit log OK: 12 events, head 12 abcd\n"},
@@ -540,7 +554,7 @@ func TestCLI_Usage(t *testing.T) {
 
 // TestCLI_HelpEverywhere checks that every client command has a full --help.
 func TestCLI_HelpEverywhere(t *testing.T) {
-	for _, group := range []string{"store", "secret", "key", "audit", "account", "principal"} {
+	for _, group := range []string{"store", "secret", "key", "audit", "account", "principal", "hotkey"} {
 		r := cliExec(t, "", "", "", group, "--help")
 		if r.Code != 0 {
 			t.Fatalf("coffer %s --help: status %d", group, r.Code)

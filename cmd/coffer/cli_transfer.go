@@ -120,7 +120,8 @@ var cliExportCmd = &clientCommand{
 	Help: `Print the latest values of the live secrets in STORE (or those whose names
 start with --prefix) to standard output, as dotenv (the default) or as a flat
 JSON object. The output reads back exactly with 'coffer import'. Values that
-are not valid UTF-8 can only be exported as dotenv.
+are not valid UTF-8 can only be exported as dotenv. Expired secrets are
+left out, each named on standard error.
 
 The output holds secret values: send it to a file with tight permissions or
 straight into another command, never to a shared terminal log.`,
@@ -146,7 +147,7 @@ coffer export old | coffer import new -`,
 		if err != nil {
 			return err
 		}
-		values, err := cliRevealAll(ctx, cl, args[0], *prefix)
+		values, err := cliRevealAll(ctx, cl, args[0], *prefix, c.Stderr)
 		if err != nil {
 			return err
 		}
@@ -159,14 +160,18 @@ coffer export old | coffer import new -`,
 }
 
 // cliRevealAll reads the latest values of a store's live secrets under prefix,
-// following RevealMany's pages to the end.
-func cliRevealAll(ctx context.Context, cl *client.Client, store, prefix string) ([]*coffer.Value, error) {
+// following RevealMany's pages to the end. Expired secrets, whose values the
+// server does not serve, are named on warn and left out.
+func cliRevealAll(ctx context.Context, cl *client.Client, store, prefix string, warn io.Writer) ([]*coffer.Value, error) {
 	var all []*coffer.Value
 	q := &coffer.RevealQuery{Prefix: prefix}
 	for {
 		page, err := cl.RevealMany(ctx, store, q)
 		if err != nil {
 			return nil, err
+		}
+		for _, name := range page.Expired {
+			fmt.Fprintf(warn, "coffer: secret %s has expired; it is left out\n", name)
 		}
 		all = append(all, page.Values...)
 		if q.Cursor, err = cliNextCursor(q.Cursor, page.NextCursor); err != nil || q.Cursor == "" {

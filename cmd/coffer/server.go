@@ -13,10 +13,14 @@ import (
 	"net/http/pprof"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"time"
 
+	"github.com/coffer-dev/coffer"
 	"github.com/coffer-dev/coffer/api"
+	"github.com/coffer-dev/coffer/compat/bytenite"
+	"github.com/coffer-dev/coffer/compat/chutes"
 	"github.com/coffer-dev/coffer/compat/cloudflare"
 	"github.com/coffer-dev/coffer/compat/truefoundry"
 	"github.com/coffer-dev/coffer/envelope"
@@ -46,11 +50,21 @@ type ServerConfig struct {
 	// from --cloudflare-limits (repeatable) and COFFER_CLOUDFLARE_LIMITS
 	// (settings separated by ';'). Unset, Cloudflare's own limits apply.
 	CloudflareLimits []string
+	// ChutesRegistryPasswordFile holds the password of the image registry
+	// behind Chutes' registry proxy, which GET /chutes/registry/auth hands
+	// to nginx (--chutes-registry-password-file or
+	// COFFER_CHUTES_REGISTRY_PASSWORD_FILE). Unset, no Authorization header
+	// is handed on.
+	ChutesRegistryPasswordFile string
+	// ByteNiteTokenTTL is the lifetime of the access tokens the ByteNite
+	// face issues (--bytenite-token-ttl; default 1h, as at ByteNite).
+	ByteNiteTokenTTL time.Duration
 }
 
 // DefaultServerConfig returns the embedded default: SQLite in ./coffer-data.
 func DefaultServerConfig() ServerConfig {
-	return ServerConfig{Addr: "127.0.0.1:8200", DataDir: "coffer-data", LogLevel: slog.LevelInfo, ShutdownWait: 30 * time.Second}
+	return ServerConfig{Addr: "127.0.0.1:8200", DataDir: "coffer-data", LogLevel: slog.LevelInfo, ShutdownWait: 30 * time.Second,
+		ByteNiteTokenTTL: bytenite.DefaultTokenTTL}
 }
 
 // Server is a running coffer server. Tests use it to start the real server
@@ -103,12 +117,18 @@ func (c *ServerConfig) ParseFlags(args []string, getenv func(string) string, std
 			c.CloudflareLimits = append(c.CloudflareLimits, spec)
 		}
 	}
+	c.ChutesRegistryPasswordFile = getenv("COFFER_CHUTES_REGISTRY_PASSWORD_FILE")
+	fs.StringVar(&c.ChutesRegistryPasswordFile, "chutes-registry-password-file", c.ChutesRegistryPasswordFile, "file holding the password of the image registry behind Chutes' registry proxy (GET /chutes/registry/auth)")
 	fs.Func("cloudflare-limits", "Cloudflare face quotas `[ACCOUNT_ID:]stores=N,secrets=N,value=N` (repeatable; default Cloudflare's: stores=1,secrets=100,value=65536)", func(v string) error {
 		c.CloudflareLimits = append(c.CloudflareLimits, v)
 		return nil
 	})
+	fs.DurationVar(&c.ByteNiteTokenTTL, "bytenite-token-ttl", c.ByteNiteTokenTTL, "lifetime of the access tokens the ByteNite face issues (1s to 24h)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if c.ByteNiteTokenTTL < time.Second || c.ByteNiteTokenTTL > coffer.MaxAccessTokenTTL {
+		return fmt.Errorf("--bytenite-token-ttl must be between 1s and %s", coffer.MaxAccessTokenTTL)
 	}
 	if _, err := cloudflareFace(*c); err != nil {
 		return err
@@ -215,10 +235,18 @@ func (s *Server) Open(ctx context.Context) error {
 		return err
 	}
 	cf.Secrets, cf.Auth, cf.Log = s.svc, s.svc, s.Log
-	a := &api.Server{Secrets: s.svc, Keys: s.svc, Audit: s.svc, Accounts: s.svc, Auth: s.svc, Ready: s.db.Ping, Log: s.Log, Registry: reg,
+	ch, err := s.chutesFace()
+	if err != nil {
+		s.closeStorage()
+		return err
+	}
+	a := &api.Server{Secrets: s.svc, Keys: s.svc, Audit: s.svc, Accounts: s.svc, Hotkeys: s.svc, Auth: s.svc, Ready: s.db.Ping, Log: s.Log, Registry: reg,
 		Faces: []api.Mount{
 			{Prefix: cloudflare.Prefix, Handler: cf.Handler()},
 			{Prefix: truefoundry.Prefix, Handler: (&truefoundry.Server{Secrets: s.svc, Keys: s.svc, Accounts: s.svc, Auth: s.svc, Log: s.Log}).Handler()},
+			{Prefix: chutes.Prefix, Handler: ch.Handler()},
+			{Prefix: bytenite.Prefix, Handler: (&bytenite.Server{Service: s.svc, Auth: s.svc, Log: s.Log,
+				TokenTTL: cfg.ByteNiteTokenTTL, Version: buildVersion()}).Handler()},
 		}}
 	s.http = &http.Server{
 		Handler:           a.Handler(),
@@ -249,6 +277,14 @@ func (s *Server) Open(ctx context.Context) error {
 	return nil
 }
 
+// buildVersion is the main module's version from the build information.
+func buildVersion() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "(devel)"
+}
+
 // cloudflareFace makes the Cloudflare face with the configured limits.
 func cloudflareFace(cfg ServerConfig) (*cloudflare.Server, error) {
 	cf := &cloudflare.Server{AccountLimits: map[string]cloudflare.Limits{}}
@@ -264,6 +300,25 @@ func cloudflareFace(cfg ServerConfig) (*cloudflare.Server, error) {
 		}
 	}
 	return cf, nil
+}
+
+// chutesFace makes the Chutes face. Hotkey signatures are verified when the
+// service can (coffer.HotkeyAuthenticator); until then they are refused.
+func (s *Server) chutesFace() (*chutes.Server, error) {
+	ch := &chutes.Server{Secrets: s.svc, Keys: s.svc, Auth: s.svc, Log: s.Log}
+	if h, ok := any(s.svc).(coffer.HotkeyAuthenticator); ok {
+		ch.Hotkeys = h
+	}
+	if f := s.Config.ChutesRegistryPasswordFile; f != "" {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("--chutes-registry-password-file: %w", err)
+		}
+		if ch.RegistryPassword = strings.TrimRight(string(b), "\r\n"); ch.RegistryPassword == "" {
+			return nil, fmt.Errorf("--chutes-registry-password-file: %s is empty", f)
+		}
+	}
+	return ch, nil
 }
 
 func isLoopback(host string) bool {

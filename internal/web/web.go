@@ -179,6 +179,11 @@ func DecodeJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) erro
 	return nil
 }
 
+// JSONProblem describes an encoding/json decode error for a caller, without
+// quoting the body, as DecodeJSON does: for faces that decode bodies by
+// rules of their own.
+func JSONProblem(err error) string { return jsonProblem(err) }
+
 // jsonProblem describes a decode error without quoting the body: the
 // message of a type error names the field, never the value.
 func jsonProblem(err error) string {

@@ -1,0 +1,164 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/coffer-dev/coffer"
+)
+
+const hotkeyCols = `ss58, account_id, principal_id, created_at`
+
+// AddHotkey registers a hotkey to a principal of its account (ENOTFOUND for
+// a missing account or a principal not in it, ECONFLICT if the address is
+// registered in any account).
+func (db *DB) AddHotkey(ctx context.Context, h *coffer.Hotkey, ev *coffer.AuditEvent) error {
+	h.CreatedAt = stamp(h.CreatedAt)
+	return db.do(ctx, ev, func(w *writer) error {
+		fillEvent(ev, h.AccountID, "", "")
+		if h.SS58 == "" {
+			return coffer.Errorf(coffer.EINVALID, "hotkey address is required")
+		}
+		var n int
+		if err := w.conn.QueryRowContext(w.ctx, `SELECT count(*) FROM principals WHERE id = ? AND account_id = ?`,
+			h.PrincipalID, h.AccountID).Scan(&n); err != nil {
+			return fmt.Errorf("read principal: %w", err)
+		} else if n == 0 {
+			return coffer.Errorf(coffer.ENOTFOUND, "principal not found")
+		}
+		_, err := w.conn.ExecContext(w.ctx, `INSERT INTO hotkeys (`+hotkeyCols+`) VALUES (?, ?, ?, ?)`,
+			h.SS58, h.AccountID, h.PrincipalID, h.CreatedAt.UnixNano())
+		if isUnique(err) {
+			return coffer.Errorf(coffer.ECONFLICT, "hotkey %s is already registered", h.SS58)
+		} else if err != nil {
+			return fmt.Errorf("add hotkey: %w", err)
+		}
+		return nil
+	})
+}
+
+// Hotkey returns a hotkey by address, in any account (ENOTFOUND).
+func (db *DB) Hotkey(ctx context.Context, ss58 string) (*coffer.Hotkey, error) {
+	h, err := scanHotkey(db.read.QueryRowContext(ctx, `SELECT `+hotkeyCols+` FROM hotkeys WHERE ss58 = ?`, ss58))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, coffer.Errorf(coffer.ENOTFOUND, "hotkey not found")
+	} else if err != nil {
+		return nil, fmt.Errorf("read hotkey: %w", err)
+	}
+	return h, nil
+}
+
+// Hotkeys lists the hotkeys of an account, oldest first.
+func (db *DB) Hotkeys(ctx context.Context, accountID string) ([]*coffer.Hotkey, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT `+hotkeyCols+` FROM hotkeys WHERE account_id = ?
+		ORDER BY created_at, ss58`, accountID)
+	if err != nil {
+		return nil, fmt.Errorf("list hotkeys: %w", err)
+	}
+	defer rows.Close()
+	out := []*coffer.Hotkey{}
+	for rows.Next() {
+		h, err := scanHotkey(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list hotkeys: %w", err)
+		}
+		out = append(out, h)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list hotkeys: %w", err)
+	}
+	return out, nil
+}
+
+func scanHotkey(sc scanner) (*coffer.Hotkey, error) {
+	var h coffer.Hotkey
+	var created int64
+	if err := sc.Scan(&h.SS58, &h.AccountID, &h.PrincipalID, &created); err != nil {
+		return nil, err
+	}
+	h.CreatedAt = fromNanos(created)
+	return &h, nil
+}
+
+// RemoveHotkey unregisters a hotkey of the account (ENOTFOUND).
+func (db *DB) RemoveHotkey(ctx context.Context, accountID, ss58 string, ev *coffer.AuditEvent) error {
+	return db.do(ctx, ev, func(w *writer) error {
+		fillEvent(ev, accountID, "", "")
+		res, err := w.conn.ExecContext(w.ctx, `DELETE FROM hotkeys WHERE ss58 = ? AND account_id = ?`, ss58, accountID)
+		if err != nil {
+			return fmt.Errorf("remove hotkey: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return fmt.Errorf("remove hotkey: %w", err)
+		} else if n == 0 {
+			return coffer.Errorf(coffer.ENOTFOUND, "hotkey not found")
+		}
+		return nil
+	})
+}
+
+// noncePurgeEvery is how often, by the callers' clock, UseNonce deletes the
+// expired entries of the replay cache.
+const noncePurgeEvery = 30 * time.Second
+
+// nonceStmts are the writer's statements of UseNonce, prepared on first
+// use, and the time of the last purge.
+type nonceStmts struct {
+	use, purge *sql.Stmt
+	purgedAt   int64
+}
+
+func (n *nonceStmts) close() error {
+	var errs []error
+	for _, s := range []*sql.Stmt{n.use, n.purge} {
+		if s != nil {
+			errs = append(errs, s.Close())
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// UseNonce records one use of key until expires (ECONFLICT if it was used
+// and that use has not expired at time at). It is one op of the writer: one
+// upsert, plus a purge of expired entries every noncePurgeEvery, committed
+// with whatever else the batch holds.
+func (db *DB) UseNonce(ctx context.Context, key string, at, expires time.Time) error {
+	now, exp := stamp(at).UnixNano(), stamp(expires).UnixNano()
+	return db.do(ctx, nil, func(w *writer) error {
+		n := &w.nonces
+		if n.use == nil {
+			// An expired entry is taken over; a live one leaves the
+			// statement changing no row.
+			use, err := w.conn.PrepareContext(w.ctx, `INSERT INTO nonces (key, expires) VALUES (?, ?)
+				ON CONFLICT (key) DO UPDATE SET expires = excluded.expires WHERE nonces.expires <= ?`)
+			if err != nil {
+				return fmt.Errorf("prepare nonce insert: %w", err)
+			}
+			purge, err := w.conn.PrepareContext(w.ctx, `DELETE FROM nonces WHERE expires <= ?`)
+			if err != nil {
+				use.Close()
+				return fmt.Errorf("prepare nonce purge: %w", err)
+			}
+			n.use, n.purge = use, purge
+		}
+		res, err := n.use.ExecContext(w.ctx, key, exp, now)
+		if err != nil {
+			return fmt.Errorf("use nonce: %w", err)
+		}
+		if changed, err := res.RowsAffected(); err != nil {
+			return fmt.Errorf("use nonce: %w", err)
+		} else if changed == 0 {
+			return coffer.Errorf(coffer.ECONFLICT, "nonce already used")
+		}
+		if now-n.purgedAt >= int64(noncePurgeEvery) || now < n.purgedAt {
+			if _, err := n.purge.ExecContext(w.ctx, now); err != nil {
+				return fmt.Errorf("purge nonces: %w", err)
+			}
+			w.afterCommit(func() { n.purgedAt = now })
+		}
+		return nil
+	})
+}
