@@ -134,6 +134,19 @@ func New(ctx context.Context, storage coffer.Storage, keyring *envelope.Keyring,
 	return s, nil
 }
 
+// Initialized reports whether storage holds a server's data: the sealed
+// pepper, which the first start writes before anything else.
+func Initialized(ctx context.Context, storage coffer.Storage) (bool, error) {
+	_, err := storage.Meta(ctx, metaPepper)
+	switch coffer.ErrorCode(err) {
+	case "":
+		return true, nil
+	case coffer.ENOTFOUND:
+		return false, nil
+	}
+	return false, fmt.Errorf("read pepper: %w", err)
+}
+
 // ErrWrongMasterKey is returned by New when the master key does not open the
 // data it is given.
 var ErrWrongMasterKey = errors.New("the master key does not match this data: it was sealed with another master key")

@@ -24,6 +24,7 @@ import (
 	"github.com/coffer-dev/coffer/compat/cloudflare"
 	"github.com/coffer-dev/coffer/compat/truefoundry"
 	"github.com/coffer-dev/coffer/envelope"
+	"github.com/coffer-dev/coffer/postgres"
 	"github.com/coffer-dev/coffer/service"
 	"github.com/coffer-dev/coffer/sqlite"
 	"github.com/prometheus/client_golang/prometheus"
@@ -37,8 +38,13 @@ func init() {
 // ServerConfig is everything the server command reads from flags and the
 // environment.
 type ServerConfig struct {
-	Addr          string
-	DataDir       string
+	Addr    string
+	DataDir string
+	// Database is a PostgreSQL URL (postgres://... or libpq's key=value
+	// form) from --database or COFFER_DATABASE_URL; empty keeps the
+	// embedded SQLite database in DataDir. It may hold a password: it is
+	// never logged.
+	Database      string
 	MasterKeyFile string
 	MasterKey     string // from COFFER_MASTER_KEY; never a flag, so it stays out of ps
 	LogLevel      slog.Level
@@ -79,7 +85,7 @@ type Server struct {
 	// RootToken is set when Open created a new data directory.
 	RootToken string
 
-	db   *sqlite.DB
+	db   coffer.Storage
 	svc  *service.Service
 	http *http.Server
 	ln   net.Listener
@@ -93,10 +99,15 @@ an SQLite database (WAL, synchronous=FULL), the master key (master.key, 0600)
 and, on first start, the root API key (root.token, 0600), which is also
 printed once.
 
+With --database postgres://... (or COFFER_DATABASE_URL) the data lives in
+PostgreSQL instead, and any number of servers may share it; the data
+directory then holds only master.key (and root.token after the first start).
+Every server of one database needs the same master key.
+
 The master key comes from, in order: --master-key-file, the COFFER_MASTER_KEY
 environment variable (64 hex digits or base64 of 32 bytes), or DATA/master.key,
-which a first start creates. A data directory that already holds a database is
-never given a new key: a missing or wrong key stops the server with an error.
+which a first start creates. A database that already holds data is never
+given a new key: a missing or wrong key stops the server with an error.
 
 Flags:
 `
@@ -108,6 +119,10 @@ func (c *ServerConfig) ParseFlags(args []string, getenv func(string) string, std
 	fs.Usage = func() { fmt.Fprint(stderr, serverUsage); fs.PrintDefaults() }
 	fs.StringVar(&c.Addr, "addr", c.Addr, "listen address (host:port; port 0 picks a free one)")
 	fs.StringVar(&c.DataDir, "data", c.DataDir, "data directory")
+	if u := getenv("COFFER_DATABASE_URL"); u != "" {
+		c.Database = u
+	}
+	fs.StringVar(&c.Database, "database", c.Database, "PostgreSQL `URL` (postgres://user@host/db?pool_max_conns=16...; default: SQLite in the data directory; env COFFER_DATABASE_URL)")
 	fs.StringVar(&c.MasterKeyFile, "master-key-file", c.MasterKeyFile, "file holding the master key (default DATA/master.key)")
 	level := fs.String("log-level", c.LogLevel.String(), "log level: debug, info, warn, error")
 	fs.DurationVar(&c.ShutdownWait, "shutdown-timeout", c.ShutdownWait, "how long to let in-flight requests finish on SIGTERM")
@@ -181,12 +196,24 @@ func (s *Server) Open(ctx context.Context) error {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("create data directory: %w", err)
 	}
+	// Whether this is a first start: SQLite's file exists, or PostgreSQL
+	// holds a server's data. The head MAC needs the keyring, which comes
+	// after; no write needs it before then.
+	var keyring *envelope.Keyring
+	headMAC := func(msg []byte) []byte { return service.HeadMAC(keyring)(msg) }
 	dbPath := filepath.Join(cfg.DataDir, "coffer.db")
-	_, statErr := os.Stat(dbPath)
-	dbExists := statErr == nil
+	var dbExists bool
+	var err error
+	if cfg.Database == "" {
+		_, statErr := os.Stat(dbPath)
+		dbExists = statErr == nil
+	} else if dbExists, err = s.openPostgres(ctx, headMAC); err != nil {
+		return err
+	}
 	if !dbExists {
 		// A first start owns the directory, even one that existed empty.
 		if err := os.Chmod(cfg.DataDir, 0o700); err != nil {
+			s.closeStorage()
 			return fmt.Errorf("restrict data directory: %w", err)
 		}
 	} else if fi, err := os.Stat(cfg.DataDir); err == nil && fi.Mode().Perm()&0o077 != 0 {
@@ -194,28 +221,41 @@ func (s *Server) Open(ctx context.Context) error {
 	}
 	master, err := loadMasterKey(cfg, dbExists, s.Log)
 	if err != nil {
+		s.closeStorage()
 		return err
 	}
-	keyring, err := envelope.NewKeyring(master)
+	keyring, err = envelope.NewKeyring(master)
 	envelope.Zero(master)
 	if err != nil {
+		s.closeStorage()
 		return err
+	}
+	if s.db == nil {
+		if s.db, err = sqlite.Open(ctx, dbPath, sqlite.Options{HeadMAC: headMAC}); err != nil {
+			return fmt.Errorf("open database: %w", err)
+		}
 	}
 
-	if s.db, err = sqlite.Open(ctx, dbPath, sqlite.Options{HeadMAC: service.HeadMAC(keyring)}); err != nil {
-		return fmt.Errorf("open database: %w", err)
-	}
-	if s.svc, err = service.New(ctx, s.db, keyring, service.Options{Logger: s.Log}); err != nil {
-		s.db.Close()
-		if errors.Is(err, service.ErrWrongMasterKey) {
-			return fmt.Errorf("refusing to start: %w; give the master key this data directory was created with (--master-key-file or COFFER_MASTER_KEY)", err)
+	// Servers that share a database set it up one at a time, so that the
+	// first of several starting together creates the pepper and the root
+	// key, and the others find them.
+	var token string
+	err = s.firstStartLock(ctx, func() error {
+		var err error
+		if s.svc, err = service.New(ctx, s.db, keyring, service.Options{Logger: s.Log}); err != nil {
+			if errors.Is(err, service.ErrWrongMasterKey) {
+				return fmt.Errorf("refusing to start: %w; give the master key this database was created with (--master-key-file or COFFER_MASTER_KEY)", err)
+			}
+			return err
 		}
-		return err
-	}
-	token, err := s.svc.Bootstrap(ctx)
+		if token, err = s.svc.Bootstrap(ctx); err != nil {
+			return fmt.Errorf("first start: %w", err)
+		}
+		return nil
+	})
 	if err != nil {
 		s.closeStorage()
-		return fmt.Errorf("first start: %w", err)
+		return err
 	}
 	if token != "" {
 		if err := writeSecretFile(filepath.Join(cfg.DataDir, "root.token"), token+"\n"); err != nil {
@@ -273,7 +313,7 @@ func (s *Server) Open(ctx context.Context) error {
 	}
 	s.done = make(chan error, 1)
 	go func() { s.done <- s.http.Serve(s.ln) }()
-	s.Log.Info("listening", "addr", s.Addr, "data", cfg.DataDir)
+	s.Log.Info("listening", "addr", s.Addr, "data", cfg.DataDir, "database", s.databaseName())
 	return nil
 }
 
@@ -283,6 +323,41 @@ func buildVersion() string {
 		return bi.Main.Version
 	}
 	return "(devel)"
+}
+
+// openPostgres opens the PostgreSQL database and reports whether it holds
+// a server's data already.
+func (s *Server) openPostgres(ctx context.Context, headMAC func([]byte) []byte) (exists bool, err error) {
+	db, err := postgres.Open(ctx, s.Config.Database, postgres.Options{HeadMAC: headMAC})
+	if err != nil {
+		return false, fmt.Errorf("open PostgreSQL database: %w", err)
+	}
+	if exists, err = service.Initialized(ctx, db); err != nil {
+		db.Close()
+		return false, fmt.Errorf("open PostgreSQL database: %w", err)
+	}
+	s.db = db
+	return exists, nil
+}
+
+// firstStartLock runs f under the database's lock for first-start setup
+// when servers may share it (PostgreSQL), else at once.
+func (s *Server) firstStartLock(ctx context.Context, f func() error) error {
+	if l, ok := s.db.(interface {
+		Lock(ctx context.Context, name string, f func() error) error
+	}); ok {
+		return l.Lock(ctx, "first-start", f)
+	}
+	return f()
+}
+
+// databaseName says which database the server uses, without the URL's
+// credentials.
+func (s *Server) databaseName() string {
+	if s.Config.Database == "" {
+		return "sqlite"
+	}
+	return "postgres"
 }
 
 // cloudflareFace makes the Cloudflare face with the configured limits.
@@ -374,7 +449,10 @@ func loadMasterKey(cfg ServerConfig, dbExists bool, log *slog.Logger) ([]byte, e
 	if err == nil || !errors.Is(err, fs.ErrNotExist) {
 		return k, err
 	}
-	if dbExists {
+	switch {
+	case dbExists && cfg.Database != "":
+		return nil, fmt.Errorf("refusing to start: the PostgreSQL database holds data but there is no master key (%s is missing); give the key it was created with (every server of one database needs the same one) with --master-key-file or COFFER_MASTER_KEY, or copy master.key into %s", path, cfg.DataDir)
+	case dbExists:
 		return nil, fmt.Errorf("refusing to start: %s holds a database but no master key (%s is missing); give the key with --master-key-file or COFFER_MASTER_KEY", cfg.DataDir, path)
 	}
 	k = envelope.GenerateKey()
