@@ -113,6 +113,7 @@ type benchConfig struct {
 	Warmup    time.Duration
 	Scenarios map[string]bool // keys of benchScenarioKeys
 	Keep      bool
+	DebugAddr string // the server's --debug-addr (pprof), for profiling a run
 }
 
 func parseBenchFlags(stderr io.Writer, args []string) (benchConfig, error) {
@@ -127,6 +128,7 @@ func parseBenchFlags(stderr io.Writer, args []string) (benchConfig, error) {
 	fs.DurationVar(&cfg.Warmup, "warmup", time.Second, "how long each scenario runs before it is measured")
 	scen := fs.String("scenarios", "all", "comma-separated scenarios to run: all, or some of "+strings.Join(benchScenarioKeys, ","))
 	fs.BoolVar(&cfg.Keep, "keep", false, "keep the temporary directory (data and logs) and print its path")
+	fs.StringVar(&cfg.DebugAddr, "server-debug-addr", "", "serve the server's pprof on this loopback address, to profile it during a run")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
@@ -211,7 +213,11 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	srv, err := startBenchChild(dir, "server", exe, "server", "--addr", srvAddr, "--data", dataDir)
+	srvArgs := []string{"server", "--addr", srvAddr, "--data", dataDir}
+	if cfg.DebugAddr != "" {
+		srvArgs = append(srvArgs, "--debug-addr", cfg.DebugAddr)
+	}
+	srv, err := startBenchChild(dir, "server", exe, srvArgs...)
 	if err != nil {
 		return err
 	}
