@@ -78,6 +78,10 @@ type Storage interface {
 	// server of the database, succeed exactly once. Expired entries count as
 	// unused and are purged by the engine from time to time. It runs on
 	// every signed request: engines keep it to one small write.
+	// Engines may commit a batch of nothing but nonce uses without waiting
+	// for the disk (SQLite: synchronous=NORMAL; PostgreSQL:
+	// synchronous_commit=off): the use survives a crash of the coffer
+	// process, and a crash of the machine may forget the last moments' uses.
 	UseNonce(ctx context.Context, key string, at, expires time.Time) error
 
 	// CreateStore adds a store with its first data key, wrapped by the master

@@ -2,43 +2,19 @@ package service_test
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 
 	"github.com/coffer-dev/coffer"
-	"github.com/coffer-dev/coffer/envelope"
+	"github.com/coffer-dev/coffer/internal/svctest"
 	"github.com/coffer-dev/coffer/service"
-	"github.com/coffer-dev/coffer/sqlite"
 )
 
 // mustOpenService returns a Service over a fresh SQLite database and a
 // context carrying the root admin of its first account.
 func mustOpenService(tb testing.TB) (*service.Service, context.Context) {
 	tb.Helper()
-	ctx := context.Background()
-	kr, err := envelope.NewKeyring(envelope.GenerateKey())
-	if err != nil {
-		tb.Fatal(err)
-	}
-	db, err := sqlite.Open(ctx, filepath.Join(tb.TempDir(), "coffer.db"), sqlite.Options{HeadMAC: service.HeadMAC(kr)})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	svc, err := service.New(ctx, db, kr, service.Options{})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { svc.Close(); db.Close() })
-	token, err := svc.Bootstrap(ctx)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	c, err := svc.Authenticate(ctx, coffer.Credential{Token: token, RemoteIP: "127.0.0.1"})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	c.Face = "test"
-	return svc, coffer.NewContext(ctx, c)
+	env := svctest.Open(tb, service.Options{})
+	return env.Svc, env.Root
 }
 
 func TestDuplicateSecret(t *testing.T) {

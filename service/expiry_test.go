@@ -2,7 +2,6 @@ package service_test
 
 import (
 	"context"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -10,9 +9,8 @@ import (
 	"time"
 
 	"github.com/coffer-dev/coffer"
-	"github.com/coffer-dev/coffer/envelope"
+	"github.com/coffer-dev/coffer/internal/svctest"
 	"github.com/coffer-dev/coffer/service"
-	"github.com/coffer-dev/coffer/sqlite"
 )
 
 // clock is a settable time source for service.Options.Now.
@@ -37,30 +35,8 @@ func (c *clock) Add(d time.Duration) {
 // clk, and returns it with the context of its root key.
 func mustOpenServiceClock(tb testing.TB, clk *clock) (*service.Service, context.Context) {
 	tb.Helper()
-	ctx := context.Background()
-	kr, err := envelope.NewKeyring(envelope.GenerateKey())
-	if err != nil {
-		tb.Fatal(err)
-	}
-	db, err := sqlite.Open(ctx, filepath.Join(tb.TempDir(), "coffer.db"), sqlite.Options{HeadMAC: service.HeadMAC(kr)})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	svc, err := service.New(ctx, db, kr, service.Options{Now: clk.Now})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { svc.Close(); db.Close() })
-	token, err := svc.Bootstrap(ctx)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	c, err := svc.Authenticate(ctx, coffer.Credential{Token: token, RemoteIP: "127.0.0.1"})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	c.Face = "test"
-	return svc, coffer.NewContext(ctx, c)
+	env := svctest.Open(tb, service.Options{Now: clk.Now})
+	return env.Svc, env.Root
 }
 
 // lastEvent returns the newest audit event of the caller's account.

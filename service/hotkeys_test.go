@@ -3,7 +3,6 @@ package service_test
 import (
 	"context"
 	"encoding/hex"
-	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -12,10 +11,9 @@ import (
 	"time"
 
 	"github.com/coffer-dev/coffer"
-	"github.com/coffer-dev/coffer/envelope"
 	"github.com/coffer-dev/coffer/internal/sr25519"
+	"github.com/coffer-dev/coffer/internal/svctest"
 	"github.com/coffer-dev/coffer/service"
-	"github.com/coffer-dev/coffer/sqlite"
 )
 
 // The key of internal/sr25519/testdata/chutes-sr25519-vectors.json, made
@@ -44,35 +42,14 @@ type hotkeyEnv struct {
 
 func newHotkeyEnv(tb testing.TB) *hotkeyEnv {
 	tb.Helper()
-	ctx := context.Background()
-	kr, err := envelope.NewKeyring(envelope.GenerateKey())
-	if err != nil {
-		tb.Fatal(err)
-	}
-	db, err := sqlite.Open(ctx, filepath.Join(tb.TempDir(), "coffer.db"), sqlite.Options{HeadMAC: service.HeadMAC(kr)})
-	if err != nil {
-		tb.Fatal(err)
-	}
 	clk := &clock{t: time.Unix(testVectorNonce, 0).Add(5 * time.Second)}
-	svc, err := service.New(ctx, db, kr, service.Options{Now: clk.Now})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { svc.Close(); db.Close() })
-	token, err := svc.Bootstrap(ctx)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	svc2, err := service.New(ctx, db, kr, service.Options{Now: clk.Now})
+	env := svctest.Open(tb, service.Options{Now: clk.Now})
+	// A second service on the same database, as a second server would be.
+	svc2, err := service.New(context.Background(), env.DB, env.Keyring, service.Options{Now: clk.Now})
 	if err != nil {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(svc2.Close)
-	c, err := svc.Authenticate(ctx, coffer.Credential{Token: token, RemoteIP: "127.0.0.1"})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	c.Face = "test"
 	seed, _ := hex.DecodeString(testSeedHex)
 	priv, err := sr25519.NewPrivateKeyFromSeed([32]byte(seed))
 	if err != nil {
@@ -81,7 +58,7 @@ func newHotkeyEnv(tb testing.TB) *hotkeyEnv {
 	if got := priv.Public().Address(42); got != testHotkey {
 		tb.Fatalf("key from the vectors' seed: got %s, want %s", got, testHotkey)
 	}
-	return &hotkeyEnv{svc: svc, svc2: svc2, clock: clk, ctx: coffer.NewContext(ctx, c), priv: priv}
+	return &hotkeyEnv{svc: env.Svc, svc2: svc2, clock: clk, ctx: env.Root, priv: priv}
 }
 
 // proof signs "{hotkey}:{nonce}:{purpose}" as a Chutes client does.

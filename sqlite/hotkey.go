@@ -127,7 +127,7 @@ func (n *nonceStmts) close() error {
 // with whatever else the batch holds.
 func (db *DB) UseNonce(ctx context.Context, key string, at, expires time.Time) error {
 	now, exp := stamp(at).UnixNano(), stamp(expires).UnixNano()
-	return db.do(ctx, nil, func(w *writer) error {
+	o := &op{lazy: true, done: make(chan struct{}), apply: func(w *writer) error {
 		n := &w.nonces
 		if n.use == nil {
 			// An expired entry is taken over; a live one leaves the
@@ -160,5 +160,6 @@ func (db *DB) UseNonce(ctx context.Context, key string, at, expires time.Time) e
 			w.afterCommit(func() { n.purgedAt = now })
 		}
 		return nil
-	})
+	}}
+	return db.submit(ctx, o)
 }

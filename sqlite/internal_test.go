@@ -220,3 +220,49 @@ func TestWriteThenDeleteStoreInOneBatch(t *testing.T) {
 		t.Fatalf("Store after delete: got %v, want %s", err, coffer.ENOTFOUND)
 	}
 }
+
+// TestLazyBatchSync checks that a batch of nothing but lazy ops (nonce uses)
+// commits with synchronous=NORMAL, and that any other op in the batch, or
+// the next batch, brings FULL back.
+func TestLazyBatchSync(t *testing.T) {
+	db, err := Open(context.Background(), filepath.Join(t.TempDir(), "coffer.db"), Options{})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	defer db.Close()
+	// probe reads the writer connection's setting inside its batch.
+	probe := func(lazy bool, got *string) *op {
+		return &op{lazy: lazy, done: make(chan struct{}), apply: func(w *writer) error {
+			return w.conn.QueryRowContext(w.ctx, "PRAGMA synchronous").Scan(got)
+		}}
+	}
+	var lazyOnly, mixedLazy, mixedFull, after string
+	for _, e := range queueBatch(t, db, []*op{probe(true, &lazyOnly)}) {
+		if e != nil {
+			t.Fatal(e)
+		}
+	}
+	if lazyOnly != "1" {
+		t.Errorf("batch of lazy ops: synchronous %s, want 1 (NORMAL)", lazyOnly)
+	}
+	// queueBatch puts its own (not lazy) blocker in a batch of its own, so
+	// the two probes share the next one.
+	for _, e := range queueBatch(t, db, []*op{probe(true, &mixedLazy), probe(false, &mixedFull)}) {
+		if e != nil {
+			t.Fatal(e)
+		}
+	}
+	if mixedLazy != "2" || mixedFull != "2" {
+		t.Errorf("batch with an op that is not lazy: synchronous %s, %s, want 2 (FULL)", mixedLazy, mixedFull)
+	}
+	if err := db.submit(context.Background(), probe(false, &after)); err != nil {
+		t.Fatal(err)
+	}
+	if after != "2" {
+		t.Errorf("after lazy batches: synchronous %s, want 2 (FULL)", after)
+	}
+	// UseNonce is lazy.
+	if err := db.UseNonce(context.Background(), "k", time.Now(), time.Now().Add(time.Minute)); err != nil || !db.w.normal {
+		t.Errorf("UseNonce: err %v, NORMAL %v; want a lazy commit", err, db.w.normal)
+	}
+}

@@ -18,6 +18,11 @@ type op struct {
 	// keepOutcome leaves an event's Outcome as the caller set it (Audit);
 	// otherwise the writer sets it from the op's result.
 	keepOutcome bool
+	// lazy marks an op whose commit need not wait for the disk (a nonce
+	// use): a batch of nothing but lazy ops commits with
+	// synchronous=NORMAL, which survives a crash of the process but not
+	// of the machine. Any other op in the batch makes it FULL.
+	lazy bool
 
 	err  error
 	done chan struct{} // closed by the writer once err is final
@@ -69,6 +74,8 @@ type writer struct {
 	ctx      context.Context // never done: an accepted op always completes
 	headMAC  func([]byte) []byte
 	maxBatch int
+	// normal is set while the connection runs with synchronous=NORMAL.
+	normal bool
 
 	// seq and hash are the newest committed link of the audit chain.
 	seq  int64
@@ -227,7 +234,14 @@ func (w *writer) loop(ops <-chan *op, done chan<- struct{}) {
 // back to what it was.
 func (w *writer) run(batch []*op) {
 	seq, hash := w.seq, w.hash
-	err := w.apply(batch)
+	lazy := true
+	for _, o := range batch {
+		lazy = lazy && o.lazy
+	}
+	err := w.setSync(lazy)
+	if err == nil {
+		err = w.apply(batch)
+	}
 	if err == nil {
 		_, err = w.commit.ExecContext(w.ctx)
 	}
@@ -252,6 +266,23 @@ func (w *writer) run(batch []*op) {
 			}
 		}
 	}
+}
+
+// setSync switches the connection to synchronous=NORMAL for a batch of lazy
+// ops, and back to FULL for any other.
+func (w *writer) setSync(normal bool) error {
+	if normal == w.normal {
+		return nil
+	}
+	mode := "FULL"
+	if normal {
+		mode = "NORMAL"
+	}
+	if _, err := w.conn.ExecContext(w.ctx, "PRAGMA synchronous = "+mode); err != nil {
+		return fmt.Errorf("synchronous %s: %w", mode, err)
+	}
+	w.normal = normal
+	return nil
 }
 
 // apply runs the batch inside an open transaction: each op, then the

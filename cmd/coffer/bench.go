@@ -37,7 +37,7 @@ func init() {
 	register("bench-bare", command{Run: runBenchBare})
 }
 
-const benchUsage = `Usage: coffer bench [--duration 5s] [--warmup 1s] [--scenarios all|read,create,version,list,cloudflare,truefoundry,chutes] [--keep]
+const benchUsage = `Usage: coffer bench [--duration 5s] [--warmup 1s] [--scenarios all|read,create,version,list,cloudflare,truefoundry,chutes,bytenite] [--keep]
 
 Bench measures a coffer server against a bare net/http server in the same run,
 on the same machine, and prints one table row per scenario.
@@ -79,6 +79,8 @@ goes to stderr, and the table is printed at the end.
                                                request has its own signature, made before the
                                                scenario starts (one use each: the server refuses
                                                replays), so the load generator does not sign
+  bytenite token exchange c=16    bytenite     POST /bytenite/v1/auth/access_token {"apiKey": admin token}
+                                               (an API key for a short-lived access token, audited)
 Replies are checked: status (201 for creates, else 200), and the body of
 value reads and lists against the one verified during setup.
 
@@ -105,7 +107,7 @@ Flags:
 `
 
 // Scenario keys accepted by --scenarios.
-var benchScenarioKeys = []string{"read", "create", "version", "list", "cloudflare", "truefoundry", "chutes"}
+var benchScenarioKeys = []string{"read", "create", "version", "list", "cloudflare", "truefoundry", "chutes", "bytenite"}
 
 // benchConfig is the parsed command line of bench.
 type benchConfig struct {
@@ -113,6 +115,7 @@ type benchConfig struct {
 	Warmup    time.Duration
 	Scenarios map[string]bool // keys of benchScenarioKeys
 	Keep      bool
+	DebugAddr string // the server's --debug-addr (pprof), for profiling a run
 }
 
 func parseBenchFlags(stderr io.Writer, args []string) (benchConfig, error) {
@@ -127,6 +130,7 @@ func parseBenchFlags(stderr io.Writer, args []string) (benchConfig, error) {
 	fs.DurationVar(&cfg.Warmup, "warmup", time.Second, "how long each scenario runs before it is measured")
 	scen := fs.String("scenarios", "all", "comma-separated scenarios to run: all, or some of "+strings.Join(benchScenarioKeys, ","))
 	fs.BoolVar(&cfg.Keep, "keep", false, "keep the temporary directory (data and logs) and print its path")
+	fs.StringVar(&cfg.DebugAddr, "server-debug-addr", "", "serve the server's pprof on this loopback address, to profile it during a run")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
@@ -211,7 +215,11 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	srv, err := startBenchChild(dir, "server", exe, "server", "--addr", srvAddr, "--data", dataDir)
+	srvArgs := []string{"server", "--addr", srvAddr, "--data", dataDir}
+	if cfg.DebugAddr != "" {
+		srvArgs = append(srvArgs, "--debug-addr", cfg.DebugAddr)
+	}
+	srv, err := startBenchChild(dir, "server", exe, srvArgs...)
 	if err != nil {
 		return err
 	}
@@ -680,6 +688,24 @@ func benchCheckTrueFoundry(body []byte) error {
 	return nil
 }
 
+// benchJSONHeader is the header of requests that carry no credential.
+var benchJSONHeader = http.Header{"Content-Type": {"application/json"}}
+
+// benchCheckByteNite checks a ByteNite access-token reply.
+func benchCheckByteNite(body []byte) error {
+	var r struct {
+		Token     string `json:"token"`
+		ExpiresIn string `json:"expiresIn"`
+	}
+	if err := json.Unmarshal(body, &r); err != nil {
+		return fmt.Errorf("bytenite reply: %w", err)
+	}
+	if !strings.HasPrefix(r.Token, "cat_") || r.ExpiresIn != "3600" {
+		return fmt.Errorf("bytenite reply: got a token of %d bytes expiring in %q, want a cat_ token and 3600", len(r.Token), r.ExpiresIn)
+	}
+	return nil
+}
+
 // createMany creates n secrets named prefix0000 to prefix(n-1), c at a time.
 func (b *bench) createMany(ctx context.Context, t *benchTarget, prefix string, n, c int) error {
 	var next atomic.Int64
@@ -880,6 +906,20 @@ func (b *bench) scenarios() []benchScenario {
 			Check:   chCheck,
 			BareRow: "baseline bare c=64",
 		})
+
+	exchange := []byte(`{"apiKey":"` + cf.Token + `"}`)
+	list = append(list, benchScenario{
+		Name:        "bytenite token exchange c=16",
+		Key:         "bytenite",
+		Target:      cf,
+		Concurrency: 16,
+		Request: func(int, int) *http.Request {
+			req := cf.request("POST", "/bytenite/v1/auth/access_token", exchange)
+			req.Header = benchJSONHeader
+			return req
+		},
+		Check: func(_ *http.Response, body []byte) error { return benchCheckByteNite(body) },
+	})
 
 	var run []benchScenario
 	for _, s := range list {

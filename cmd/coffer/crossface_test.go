@@ -69,4 +69,54 @@ func TestCrossFaceCLI(t *testing.T) {
 			t.Errorf("coffer secret get --version 1: got %q", out)
 		}
 	})
+
+	// Chutes and ByteNite have no stores: each keeps its secrets in a store
+	// of the account named after it. Their secrets list with coffer secret
+	// list and read with coffer secret get by a key allowed to reveal.
+	t.Run("ChutesAndByteNiteToCLI", func(t *testing.T) {
+		api.must(200, "POST", "/chutes/secrets/", `{"purpose":"my-chute","key":"HF_TOKEN","value":"from-chutes"}`)
+		var tok struct {
+			Token string `json:"token"`
+		}
+		if err := json.Unmarshal(api.must(200, "POST", "/bytenite/v1/auth/access_token", `{"apiKey":"`+e.token+`"}`).Body, &tok); err != nil {
+			t.Fatal(err)
+		}
+		bn := &rawAPI{t: t, base: e.addr, token: tok.Token}
+		bn.must(200, "POST", "/bytenite/v1/auth/secrets",
+			`{"secret":{"id":"my_aws","secretType":"aws","name":"bucket","accessKey":"AKIA1"},"secretKey":"from-bytenite"}`)
+
+		for store, name := range map[string]string{"chutes": "my-chute/HF_TOKEN", "bytenite": "aws/my_aws"} {
+			if r := cliRow(e.OK("", "secret", "list", store), name); r == nil || r[2] != "active" {
+				t.Errorf("coffer secret list %s: no active %s", store, name)
+			}
+		}
+		out := e.OK("", "key", "create", "reader", "--scope", "chutes:*:list,read,reveal", "--scope", "bytenite:*:list,read,reveal")
+		reader := strings.TrimSuffix(out, "\n")
+		for _, c := range []struct{ store, name, want string }{
+			{"chutes", "my-chute/HF_TOKEN", "from-chutes\n"},
+			{"bytenite", "aws/my_aws", "from-bytenite\n"},
+		} {
+			if r := e.RunAs(reader, "", "secret", "get", c.store, c.name); r.Code != 0 || r.Stdout != c.want {
+				t.Errorf("coffer secret get %s %s as a reveal key: got %d %q %q", c.store, c.name, r.Code, r.Stdout, r.Stderr)
+			}
+		}
+		// A key without reveal sees the metadata and not the value.
+		lister := strings.TrimSuffix(e.OK("", "key", "create", "lister", "--scope", "chutes:*:list,read"), "\n")
+		if r := cliRow(e.RunAs(lister, "", "secret", "list", "chutes").Stdout, "my-chute/HF_TOKEN"); r == nil {
+			t.Error("coffer secret list chutes as a list key: the secret is missing")
+		}
+		e.FailAs(lister, "forbidden", "", "secret", "get", "chutes", "my-chute/HF_TOKEN")
+
+		audit := e.OK("", "audit", "list", "--limit", "1000")
+		for _, want := range []string{"face=chutes", "face=bytenite", "face=cloudflare", "face=truefoundry"} {
+			if !strings.Contains(audit, want) {
+				t.Errorf("audit list: no %q", want)
+			}
+		}
+		for _, value := range []string{"from-chutes", "from-bytenite", "from-cloudflare"} {
+			if strings.Contains(audit, value) {
+				t.Errorf("audit list shows the value %q", value)
+			}
+		}
+	})
 }

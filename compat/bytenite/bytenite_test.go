@@ -2,19 +2,16 @@ package bytenite_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/coffer-dev/coffer/compat/bytenite"
-	"github.com/coffer-dev/coffer/envelope"
+	"github.com/coffer-dev/coffer/internal/svctest"
 	"github.com/coffer-dev/coffer/service"
-	"github.com/coffer-dev/coffer/sqlite"
 )
 
 // face is the ByteNite face over a real service on a fresh database, with a
@@ -28,25 +25,8 @@ const seedKey = "seed-s3cr3t-key"
 
 func mustOpenFace(tb testing.TB) *face {
 	tb.Helper()
-	ctx := context.Background()
-	kr, err := envelope.NewKeyring(envelope.GenerateKey())
-	if err != nil {
-		tb.Fatal(err)
-	}
-	db, err := sqlite.Open(ctx, filepath.Join(tb.TempDir(), "coffer.db"), sqlite.Options{HeadMAC: service.HeadMAC(kr)})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	svc, err := service.New(ctx, db, kr, service.Options{})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { svc.Close(); db.Close() })
-	token, err := svc.Bootstrap(ctx)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	f := &face{token: token, h: (&bytenite.Server{Service: svc, Auth: svc}).Handler()}
+	env := svctest.Open(tb, service.Options{})
+	f := &face{token: env.Token, h: (&bytenite.Server{Service: env.Svc, Auth: env.Svc}).Handler()}
 	w := f.do("POST", "/secrets", `{"secret":{"id":"seed","secretType":"aws","params":{"a":"b"}},"secretKey":"`+seedKey+`"}`)
 	if w.Code != 200 {
 		tb.Fatalf("seed: %d %s", w.Code, w.Body)

@@ -2,19 +2,16 @@ package cloudflare_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/coffer-dev/coffer"
 	"github.com/coffer-dev/coffer/compat/cloudflare"
-	"github.com/coffer-dev/coffer/envelope"
+	"github.com/coffer-dev/coffer/internal/svctest"
 	"github.com/coffer-dev/coffer/service"
-	"github.com/coffer-dev/coffer/sqlite"
 )
 
 // face is the Cloudflare face over a real service on a fresh database.
@@ -26,30 +23,9 @@ type face struct {
 
 func mustOpenFace(tb testing.TB) *face {
 	tb.Helper()
-	ctx := context.Background()
-	kr, err := envelope.NewKeyring(envelope.GenerateKey())
-	if err != nil {
-		tb.Fatal(err)
-	}
-	db, err := sqlite.Open(ctx, filepath.Join(tb.TempDir(), "coffer.db"), sqlite.Options{HeadMAC: service.HeadMAC(kr)})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	svc, err := service.New(ctx, db, kr, service.Options{})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { svc.Close(); db.Close() })
-	token, err := svc.Bootstrap(ctx)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	c, err := svc.Authenticate(ctx, coffer.Credential{Token: token})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	f := &face{token: token, account: c.AccountID}
-	f.h = (&cloudflare.Server{Secrets: svc, Auth: svc, Limits: cloudflare.Limits{MaxSecrets: 1 << 20}}).Handler()
+	env := svctest.Open(tb, service.Options{})
+	f := &face{token: env.Token, account: coffer.CallerFrom(env.Root).AccountID}
+	f.h = (&cloudflare.Server{Secrets: env.Svc, Auth: env.Svc, Limits: cloudflare.Limits{MaxSecrets: 1 << 20}}).Handler()
 	var st struct{ Result struct{ ID string } }
 	json.Unmarshal(f.do(tb, "POST", "/stores", []byte(`{"name":"main"}`)).Body.Bytes(), &st)
 	f.store = st.Result.ID
