@@ -7,6 +7,7 @@ import (
 
 	"github.com/coffer-dev/coffer"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 const hotkeyCols = `ss58, account_id, principal_id, created_at`
@@ -102,11 +103,14 @@ const noncePurgeEvery = 30 * time.Second
 
 // UseNonce records one use of key until expires (ECONFLICT if it was used
 // and that use has not expired at time at). It is one statement in a
-// transaction of its own, outside the writer and its audit chain: the
-// primary key on the key makes concurrent uses of one key, on any server,
-// succeed exactly once (INSERT ... ON CONFLICT waits for the other
-// transaction and then sees its row). Every noncePurgeEvery a call also
-// deletes the expired entries; if that fails, a later call tries again.
+// transaction of its own, outside the writer and its audit chain, sent in
+// one round trip: the primary key on the key makes concurrent uses of one
+// key, on any server, succeed exactly once (INSERT ... ON CONFLICT waits for
+// the other transaction and then sees its row). The transaction commits
+// with synchronous_commit=off, as coffer.Storage allows: the use survives a
+// crash of the coffer process, and one of PostgreSQL or the machine may
+// forget the last fraction of a second of uses. Every noncePurgeEvery a call
+// also deletes the expired entries; if that fails, a later call tries again.
 func (db *DB) UseNonce(ctx context.Context, key string, at, expires time.Time) error {
 	db.mu.RLock()
 	closed := db.closed
@@ -118,13 +122,24 @@ func (db *DB) UseNonce(ctx context.Context, key string, at, expires time.Time) e
 		return coffer.Errorf(coffer.EINVALID, "invalid nonce")
 	}
 	now, exp := stamp(at).UnixNano(), stamp(expires).UnixNano()
+	var used bool
+	b := &pgx.Batch{}
+	b.Queue(`BEGIN`)
+	b.Queue(`SET LOCAL synchronous_commit = off`)
 	// An expired entry is taken over; a live one leaves the statement
 	// changing no row.
-	ct, err := db.pool.Exec(ctx, `INSERT INTO nonces (key, expires) VALUES ($1, $2)
-		ON CONFLICT (key) DO UPDATE SET expires = excluded.expires WHERE nonces.expires <= $3`, key, exp, now)
-	if err != nil {
+	b.Queue(`INSERT INTO nonces (key, expires) VALUES ($1, $2)
+		ON CONFLICT (key) DO UPDATE SET expires = excluded.expires WHERE nonces.expires <= $3`, key, exp, now).
+		Exec(func(ct pgconn.CommandTag) error { used = ct.RowsAffected() == 0; return nil })
+	b.Queue(`COMMIT`).Exec(func(ct pgconn.CommandTag) error {
+		if ct.String() != "COMMIT" {
+			return fmt.Errorf("transaction rolled back (%s)", ct)
+		}
+		return nil
+	})
+	if err := db.pool.SendBatch(ctx, b).Close(); err != nil {
 		return dbErr("use nonce", err)
-	} else if ct.RowsAffected() == 0 {
+	} else if used {
 		return coffer.Errorf(coffer.ECONFLICT, "nonce already used")
 	}
 	if last := db.noncePurgedAt.Load(); (now-last >= int64(noncePurgeEvery) || now < last) &&

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/coffer-dev/coffer"
 	"github.com/coffer-dev/coffer/internal/pgtest"
@@ -709,5 +710,34 @@ func TestOutage(t *testing.T) {
 	}
 	if rep := verifyChain(t, db); !rep.OK {
 		t.Fatalf("chain: %+v", rep)
+	}
+}
+
+// TestNonceCommitStaysLocal checks that the relaxed commit of nonce uses
+// applies to their own transactions only: every connection of the pool
+// still commits synchronously afterwards.
+func TestNonceCommitStaysLocal(t *testing.T) {
+	ctx := context.Background()
+	db := MustOpenDB(t)
+	var wg sync.WaitGroup
+	for i := range 20 {
+		wg.Go(func() {
+			if err := db.UseNonce(ctx, fmt.Sprint("n", i), time.Now(), time.Now().Add(time.Minute)); err != nil {
+				t.Errorf("UseNonce: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	got, err := postgres.SessionSettings(ctx, db, "synchronous_commit")
+	if err != nil {
+		t.Fatalf("SessionSettings: %v", err)
+	}
+	if len(got) == 0 {
+		t.Fatal("no idle connection to look at")
+	}
+	for _, v := range got {
+		if v != "on" {
+			t.Fatalf("synchronous_commit after nonce uses: got %v, want on everywhere", got)
+		}
 	}
 }
