@@ -48,7 +48,9 @@ It builds nothing. It starts its own binary twice, as child processes:
   coffer bench-bare --addr 127.0.0.1:PORT2              (a net/http handler returning a
                                                         fixed 64-byte JSON body)
 DIR is a new temporary directory that also holds the children's logs; it is
-removed at the end unless --keep is given. The children run without the
+removed at the end unless --keep is given. With --database URL the server
+keeps its data in that PostgreSQL database instead of SQLite in DIR/data:
+give an empty database, since the run creates its own master key. The children run without the
 COFFER_* variables of the environment, so the server runs with its defaults
 and never on a database named there. They are stopped with SIGTERM at the end
 (SIGKILL after 10s).
@@ -116,6 +118,7 @@ type benchConfig struct {
 	Scenarios map[string]bool // keys of benchScenarioKeys
 	Keep      bool
 	DebugAddr string // the server's --debug-addr (pprof), for profiling a run
+	Database  string // the server's --database: an empty PostgreSQL database; "" for SQLite
 }
 
 func parseBenchFlags(stderr io.Writer, args []string) (benchConfig, error) {
@@ -131,6 +134,7 @@ func parseBenchFlags(stderr io.Writer, args []string) (benchConfig, error) {
 	scen := fs.String("scenarios", "all", "comma-separated scenarios to run: all, or some of "+strings.Join(benchScenarioKeys, ","))
 	fs.BoolVar(&cfg.Keep, "keep", false, "keep the temporary directory (data and logs) and print its path")
 	fs.StringVar(&cfg.DebugAddr, "server-debug-addr", "", "serve the server's pprof on this loopback address, to profile it during a run")
+	fs.StringVar(&cfg.Database, "database", "", "run the server on this PostgreSQL `URL`, an empty database that the run fills (default: SQLite in the temporary directory)")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
@@ -219,6 +223,9 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 	if cfg.DebugAddr != "" {
 		srvArgs = append(srvArgs, "--debug-addr", cfg.DebugAddr)
 	}
+	if cfg.Database != "" {
+		srvArgs = append(srvArgs, "--database", cfg.Database)
+	}
 	srv, err := startBenchChild(dir, "server", exe, srvArgs...)
 	if err != nil {
 		return err
@@ -255,6 +262,11 @@ func printBenchHeader(w io.Writer, exe string, cfg benchConfig) {
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "binary %s%s\n", exe, benchRevision())
+	if cfg.Database != "" {
+		fmt.Fprintln(w, "storage: PostgreSQL (--database)")
+	} else {
+		fmt.Fprintln(w, "storage: SQLite")
+	}
 	fmt.Fprintf(w, "each scenario: %v warmup, %v measured; load generator and servers share the CPUs\n\n", cfg.Warmup, cfg.Duration)
 }
 
