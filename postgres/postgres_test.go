@@ -332,14 +332,16 @@ func TestOpenConcurrently(t *testing.T) {
 	fixture(t, dbs[n-1]) // the schema works
 }
 
-// TestBatchIsolation fires concurrent writes, half of which fail, so that
-// failing and succeeding ops share batches: each succeeds or fails on its
+// TestBatchIsolation fires concurrent writes, some of which fail, before or
+// after they have sent statements, so that failing and succeeding ops share
+// batches: each succeeds or fails on its
 // own, and the chain records every one.
 func TestBatchIsolation(t *testing.T) {
 	ctx := context.Background()
 	db := MustOpenDB(t)
 	_, st := fixture(t, db)
-	if _, err := put(ctx, db, st, "taken", "v1"); err != nil {
+	taken, err := put(ctx, db, st, "taken", "v1")
+	if err != nil {
 		t.Fatalf("put: %v", err)
 	}
 	const n = 200
@@ -352,13 +354,15 @@ func TestBatchIsolation(t *testing.T) {
 			<-start
 			w := &coffer.SecretWrite{AccountID: st.AccountID, StoreID: st.ID, Name: fmt.Sprint("s", i),
 				Create: &coffer.Secret{}, Seal: seal("v"), By: "p1"}
-			switch i % 4 {
+			switch i % 5 {
 			case 1: // the name is taken
 				w.Name, w.CreateOnly = "taken", true
 			case 3: // Seal fails half-way through the op
 				w.Seal = func(*coffer.Secret, int) ([]byte, int, error) {
 					return nil, 0, coffer.Errorf(coffer.EINVALID, "bad value")
 				}
+			case 4: // the id is taken: PostgreSQL refuses the insert, which aborts the transaction up to the op's savepoint
+				w.Create.ID = taken.ID
 			}
 			evs[i] = &coffer.AuditEvent{Action: "secret.create"}
 			_, errs[i] = db.WriteSecret(ctx, w, evs[i])
@@ -369,8 +373,8 @@ func TestBatchIsolation(t *testing.T) {
 
 	for i := range n {
 		want := ""
-		switch i % 4 {
-		case 1:
+		switch i % 5 {
+		case 1, 4:
 			want = coffer.ECONFLICT
 		case 3:
 			want = coffer.EINVALID

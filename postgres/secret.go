@@ -130,23 +130,23 @@ func (w *writer) writeSecret(sw *coffer.SecretWrite, at time.Time, ev *coffer.Au
 	if sw.Seal == nil && sw.Create == nil {
 		return nil, coffer.Errorf(coffer.EINVALID, "a write without a value must create a secret")
 	}
-	// The live secret, locked until the transaction ends: its version
-	// counter is what the new version number comes from. When there is one,
-	// it proves that the store is in the account (a secret's account is its
-	// store's); otherwise ask the store.
-	s, err := scanSecret(w.queryRow(`SELECT `+secretCols+` FROM secrets WHERE store_id = $1 AND name = $2
-		AND status <> 'deleted' FOR UPDATE`, sw.StoreID, sw.Name))
-	switch {
-	case errors.Is(err, pgx.ErrNoRows):
-		s = nil
-		if ok, err := w.lockStore(sw.AccountID, sw.StoreID); err != nil {
-			return nil, err
-		} else if !ok {
-			return nil, coffer.Errorf(coffer.ENOTFOUND, "store not found")
+	// In one round trip: the live secret, locked until the transaction
+	// ends (its version counter is what the new version number comes
+	// from), and whether the store is in the account. A store deleted
+	// meanwhile makes the insert fail on its foreign key.
+	var s *coffer.Secret
+	var storeOK bool
+	err := w.send(q{sql: `SELECT ` + secretCols + ` FROM secrets WHERE store_id = $1 AND name = $2
+		AND status <> 'deleted' FOR UPDATE`, args: []any{sw.StoreID, sw.Name}, row: func(r pgx.Row) (err error) {
+		if s, err = scanSecret(r); errors.Is(err, pgx.ErrNoRows) {
+			s, err = nil, nil
 		}
-	case err != nil:
+		return err
+	}}, q{sql: `SELECT EXISTS (SELECT 1 FROM stores WHERE id = $1 AND account_id = $2)`, args: []any{sw.StoreID, sw.AccountID},
+		row: func(r pgx.Row) error { return r.Scan(&storeOK) }})
+	if err != nil {
 		return nil, fmt.Errorf("read secret: %w", err)
-	case s.AccountID != sw.AccountID:
+	} else if !storeOK {
 		return nil, coffer.Errorf(coffer.ENOTFOUND, "store not found")
 	}
 
@@ -211,60 +211,59 @@ func (w *writer) writeSecret(sw *coffer.SecretWrite, at time.Time, ev *coffer.Au
 		}
 	}
 
-	if err := w.put(s, create, bump); err != nil {
+	// The secret's row and the version go in one round trip.
+	put, err := putSecret(s, create, bump)
+	if err != nil {
 		return nil, err
 	}
+	qs := []q{put}
 	if sw.Seal != nil {
-		_, err := w.exec(`INSERT INTO versions (secret_id, number, key_id, ciphertext, created_at, created_by)
-			VALUES ($1, $2, $3, $4, $5, $6)`, s.ID, s.Version, keyID, ciphertext, at.UnixNano(), sw.By)
-		if isUnique(err) { // cannot happen under the row lock; the key makes sure
-			return nil, coffer.Errorf(coffer.ECONFLICT, "version %d of secret %q exists", s.Version, s.Name)
-		} else if err != nil {
-			return nil, fmt.Errorf("write version: %w", err)
-		}
+		qs = append(qs, q{sql: `INSERT INTO versions (secret_id, number, key_id, ciphertext, created_at, created_by)
+			VALUES ($1, $2, $3, $4, $5, $6)`, args: []any{s.ID, s.Version, keyID, ciphertext, at.UnixNano(), sw.By}})
+	}
+	if err := w.send(qs...); err != nil {
+		return nil, writeErr(s, err)
 	}
 	w.touchStore(s.StoreID)
 	return s, nil
 }
 
-// put writes s: a new row when create, only its version counter when bump,
-// else all its mutable columns.
-func (w *writer) put(s *coffer.Secret, create, bump bool) error {
+// putSecret returns the statement that writes s: a new row when create,
+// only its version counter when bump, else all its mutable columns.
+func putSecret(s *coffer.Secret, create, bump bool) (q, error) {
 	if bump {
-		if _, err := w.exec(`UPDATE secrets SET version = $1, updated_at = $2 WHERE id = $3`,
-			s.Version, s.UpdatedAt.UnixNano(), s.ID); err != nil {
-			return fmt.Errorf("write secret: %w", err)
-		}
-		return nil
+		return q{sql: `UPDATE secrets SET version = $1, updated_at = $2 WHERE id = $3`,
+			args: []any{s.Version, s.UpdatedAt.UnixNano(), s.ID}}, nil
 	}
 	labels, scopes, attributes, err := encodeMeta(s)
 	if err != nil {
-		return err
+		return q{}, err
 	}
 	if create {
-		_, err = w.exec(`INSERT INTO secrets (`+secretCols+`)
+		return q{sql: `INSERT INTO secrets (` + secretCols + `)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
-			s.ID, s.AccountID, s.StoreID, s.Name, string(s.Status), s.Version, s.Comment, labels, scopes, attributes,
-			s.Origin, s.CreatedAt.UnixNano(), s.CreatedBy, s.UpdatedAt.UnixNano(), nil, nullNanos(s.ExpiresAt))
-		if isUnique(err) {
-			if constraint(err) == "secrets_live_name" {
-				return coffer.Errorf(coffer.ECONFLICT, "a live secret named %q exists", s.Name)
-			}
-			return coffer.Errorf(coffer.ECONFLICT, "secret %s already exists", s.ID)
-		}
-	} else {
-		_, err = w.exec(`UPDATE secrets SET status = $1, version = $2, comment = $3, labels = $4, scopes = $5,
-			attributes = $6, updated_at = $7, deleted_at = $8, expires_at = $9 WHERE id = $10`,
-			string(s.Status), s.Version, s.Comment, labels, scopes, attributes, s.UpdatedAt.UnixNano(),
-			nullNanos(s.DeletedAt), nullNanos(s.ExpiresAt), s.ID)
-		if isUnique(err) {
-			return coffer.Errorf(coffer.ECONFLICT, "a live secret named %q exists", s.Name)
-		}
+			args: []any{s.ID, s.AccountID, s.StoreID, s.Name, string(s.Status), s.Version, s.Comment, labels, scopes, attributes,
+				s.Origin, s.CreatedAt.UnixNano(), s.CreatedBy, s.UpdatedAt.UnixNano(), nil, nullNanos(s.ExpiresAt)}}, nil
 	}
-	if err != nil {
+	return q{sql: `UPDATE secrets SET status = $1, version = $2, comment = $3, labels = $4, scopes = $5,
+			attributes = $6, updated_at = $7, deleted_at = $8, expires_at = $9 WHERE id = $10`,
+		args: []any{string(s.Status), s.Version, s.Comment, labels, scopes, attributes, s.UpdatedAt.UnixNano(),
+			nullNanos(s.DeletedAt), nullNanos(s.ExpiresAt), s.ID}}, nil
+}
+
+// writeErr maps the failure of a secret's write: the unique constraints
+// that concurrent writers may meet are conflicts.
+func writeErr(s *coffer.Secret, err error) error {
+	if !isUnique(err) {
 		return fmt.Errorf("write secret: %w", err)
 	}
-	return nil
+	switch constraint(err) {
+	case "secrets_live_name":
+		return coffer.Errorf(coffer.ECONFLICT, "a live secret named %q exists", s.Name)
+	case "versions_pkey": // cannot happen under the row lock; the key makes sure
+		return coffer.Errorf(coffer.ECONFLICT, "version %d of secret %q exists", s.Version, s.Name)
+	}
+	return coffer.Errorf(coffer.ECONFLICT, "secret %s already exists", s.ID)
 }
 
 // checkVersion applies an IfVersion precondition to the live secret s.
@@ -458,8 +457,12 @@ func (w *writer) updateSecret(accountID, secretID string, u *coffer.SecretUpdate
 		}
 	}
 	s.UpdatedAt = at
-	if err := w.put(s, false, false); err != nil {
+	put, err := putSecret(s, false, false)
+	if err != nil {
 		return nil, err
+	}
+	if err := w.send(put); err != nil {
+		return nil, writeErr(s, err)
 	}
 	w.touchStore(s.StoreID)
 	return s, nil

@@ -80,17 +80,97 @@ type writer struct {
 	ctx     context.Context
 	touched []string             // stores whose secrets the batch changes; see touchStore
 	events  []*coffer.AuditEvent // in chain order
-	release bool                 // the last op's savepoint is still to be released
+
+	// Savepoint statements wait in pending and go out in the same round
+	// trip as the next statement (see send).
+	pending []string
+	spOpen  bool // the current op's savepoint has been sent
+	spHeld  bool // a savepoint named op exists in the transaction
+}
+
+// q is one statement of a round trip: row reads the row of a query, or tag
+// receives the command tag of a statement that returns none.
+type q struct {
+	sql  string
+	args []any
+	row  func(pgx.Row) error
+	tag  *pgconn.CommandTag
+}
+
+// send runs the pending savepoint statements and then qs, in order, in one
+// round trip, and stops at the first failure. A row function that finds no
+// row gets pgx.ErrNoRows and may accept it (return nil) to go on.
+func (w *writer) send(qs ...q) error {
+	if len(w.pending) == 0 && len(qs) == 1 {
+		q := qs[0]
+		if q.row != nil {
+			return q.row(w.conn.QueryRow(w.ctx, q.sql, q.args...))
+		}
+		tag, err := w.conn.Exec(w.ctx, q.sql, q.args...)
+		if q.tag != nil {
+			*q.tag = tag
+		}
+		return err
+	}
+	b := &pgx.Batch{}
+	for _, p := range w.pending {
+		b.Queue(p)
+	}
+	for _, q := range qs {
+		b.Queue(q.sql, q.args...)
+	}
+	n := len(w.pending)
+	w.pending, w.spOpen = w.pending[:0], true
+	br := w.conn.SendBatch(w.ctx, b)
+	err := func() error {
+		for range n {
+			if _, err := br.Exec(); err != nil {
+				return fmt.Errorf("savepoint: %w", err)
+			}
+		}
+		for _, q := range qs {
+			if q.row != nil {
+				if err := q.row(br.QueryRow()); err != nil {
+					return err
+				}
+				continue
+			}
+			tag, err := br.Exec()
+			if err != nil {
+				return err
+			}
+			if q.tag != nil {
+				*q.tag = tag
+			}
+		}
+		return nil
+	}()
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // exec runs a statement in the batch's transaction.
 func (w *writer) exec(sql string, args ...any) (pgconn.CommandTag, error) {
-	return w.conn.Exec(w.ctx, sql, args...)
+	var tag pgconn.CommandTag
+	err := w.send(q{sql: sql, args: args, tag: &tag})
+	return tag, err
 }
 
-// queryRow runs a query in the batch's transaction.
+// queryRow runs a query in the batch's transaction when its row is scanned.
 func (w *writer) queryRow(sql string, args ...any) pgx.Row {
-	return w.conn.QueryRow(w.ctx, sql, args...)
+	return deferredRow{w, sql, args}
+}
+
+type deferredRow struct {
+	w    *writer
+	sql  string
+	args []any
+}
+
+func (r deferredRow) Scan(dest ...any) error {
+	return r.w.send(q{sql: r.sql, args: r.args, row: func(row pgx.Row) error { return row.Scan(dest...) }})
 }
 
 // loop runs batches until ops is closed and drained, then closes done.
@@ -176,7 +256,8 @@ func (w *writer) try(batch []*op) (sent bool, err error) {
 	defer pc.Release()
 	w.conn, w.ctx = pc.Conn(), ctx
 	defer func() { w.conn, w.ctx = nil, nil }()
-	w.events, w.touched, w.release = w.events[:0], w.touched[:0], false
+	w.events, w.touched = w.events[:0], w.touched[:0]
+	w.pending, w.spOpen, w.spHeld = w.pending[:0], false, false
 
 	// Begin and lock the head of the audit chain in one round trip.
 	var seq int64
@@ -218,11 +299,12 @@ func (w *writer) try(batch []*op) (sent bool, err error) {
 		}
 	}
 
-	// The rest goes in one round trip: the last savepoint's release, the
-	// store generations, the events, the head, and the commit.
+	// The rest goes in one round trip: the last failed op's rollback, the
+	// store generations, the events, the head, and the commit (which
+	// releases any savepoint).
 	b = &pgx.Batch{}
-	if w.release {
-		b.Queue(`RELEASE SAVEPOINT op`)
+	for _, p := range w.pending {
+		b.Queue(p)
 	}
 	if len(w.touched) > 0 {
 		slices.Sort(w.touched)
@@ -251,26 +333,39 @@ func (w *writer) try(batch []*op) (sent bool, err error) {
 
 // applyOp runs one op inside its own savepoint and rolls it back when the op
 // fails. The returned error is not the op's: it means the transaction is
-// broken. A successful op's savepoint is released with the next op's
-// savepoint, or with the commit, to save a round trip.
+// broken. The savepoint statements (release of the previous op's, the new
+// one, the rollback of an op refused by its own checks) travel with the
+// next statement sent, so they cost no round trip of their own; an op that
+// sends nothing needs no savepoint at all.
 func (w *writer) applyOp(o *op) error {
-	sp := `SAVEPOINT op`
-	if w.release {
-		sp = `RELEASE SAVEPOINT op; SAVEPOINT op`
+	mark := len(w.pending)
+	if w.spHeld {
+		w.pending = append(w.pending, `RELEASE SAVEPOINT op`)
 	}
-	if _, err := w.exec(sp); err != nil {
-		return fmt.Errorf("savepoint: %w", err)
-	}
+	w.pending, w.spOpen = append(w.pending, `SAVEPOINT op`), false
 	touched := len(w.touched)
 	o.err = w.call(o.apply)
-	w.release = true
 	if o.err != nil {
 		w.touched = w.touched[:touched]
-		if _, err := w.exec(`ROLLBACK TO SAVEPOINT op`); err != nil {
+		if isConnErr(o.err) {
+			return o.err // the connection is gone, and the transaction with it
+		}
+	}
+	switch {
+	case !w.spOpen: // nothing was sent: no savepoint to keep or roll back
+		w.pending = w.pending[:mark]
+	case o.err != nil && w.conn.PgConn().TxStatus() == 'E':
+		// A statement failed and aborted the transaction: nothing more can
+		// be prepared in it (pgx prepares a batch's new statements before
+		// sending it) until the rollback, so it goes now.
+		w.spHeld = true
+		if _, err := w.conn.Exec(w.ctx, `ROLLBACK TO SAVEPOINT op`); err != nil {
 			return fmt.Errorf("roll back op: %w (op failed: %w)", err, o.err)
 		}
-		// A failure of the connection itself breaks the whole batch (and
-		// the rollback above has failed too); any other stays with the op.
+	case o.err != nil:
+		w.pending, w.spHeld = append(w.pending, `ROLLBACK TO SAVEPOINT op`), true
+	default:
+		w.spHeld = true
 	}
 	return nil
 }
