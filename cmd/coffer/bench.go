@@ -86,6 +86,12 @@ goes to stderr, and the table is printed at the end.
 Replies are checked: status (201 for creates, else 200), and the body of
 value reads and lists against the one verified during setup.
 
+With --servers N (and --database), N servers run on the database (the others
+with the first one's master key, data in DIR/dataI), and two more rows spread
+their c=64 workers over all of them: "value read c=64, N servers" and
+"create secret c=64, N servers". The load generator, every server and
+PostgreSQL then share the machine's CPUs.
+
 Columns: successful requests per second; latency p50 and p99 (from sending a
 request to having read its whole reply); failed requests (wrong status, wrong
 body, transport error); the server's VmRSS and VmHWM (peak RSS) from
@@ -96,6 +102,7 @@ Targets, printed with PASS or FAIL after the table:
   value read c=64 >= 0.40x bare c=64    create secret c=64 >= 5,000/s
   list 1,000 secrets c=16 >= 3,000/s    server peak RSS < 100 MiB
   chutes signed read >= 0.50x the same read with an API key
+  value read c=64 on N servers >= 1.6x on one (with --servers N)
 For scale, OpenBao 2.6.2 (raft) measured about 10.8k/s value reads at c=64,
 2.0k/s creates and 2.7k/s lists (c=16) on a machine of this kind.
 
@@ -119,6 +126,7 @@ type benchConfig struct {
 	Keep      bool
 	DebugAddr string // the server's --debug-addr (pprof), for profiling a run
 	Database  string // the server's --database: an empty PostgreSQL database; "" for SQLite
+	Servers   int    // servers on the database (more than 1 only with Database)
 }
 
 func parseBenchFlags(stderr io.Writer, args []string) (benchConfig, error) {
@@ -135,12 +143,17 @@ func parseBenchFlags(stderr io.Writer, args []string) (benchConfig, error) {
 	fs.BoolVar(&cfg.Keep, "keep", false, "keep the temporary directory (data and logs) and print its path")
 	fs.StringVar(&cfg.DebugAddr, "server-debug-addr", "", "serve the server's pprof on this loopback address, to profile it during a run")
 	fs.StringVar(&cfg.Database, "database", "", "run the server on this PostgreSQL `URL`, an empty database that the run fills (default: SQLite in the temporary directory)")
+	fs.IntVar(&cfg.Servers, "servers", 1, "with --database: also measure value reads and creates spread over this many servers on the database (1 to 4)")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "unexpected argument %q\n", fs.Arg(0))
 		fs.Usage()
+		return cfg, exitError{2}
+	}
+	if cfg.Servers < 1 || cfg.Servers > 4 || cfg.Servers > 1 && cfg.Database == "" {
+		fmt.Fprintln(stderr, "--servers must be 1 to 4, and more than 1 only with --database")
 		return cfg, exitError{2}
 	}
 	if cfg.Duration <= 0 || cfg.Warmup < 0 {
@@ -250,6 +263,25 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 		log:    env.Stderr,
 		coffer: &benchTarget{Name: "server", Addr: srvAddr, Token: token, PID: srv.cmd.Process.Pid, Alive: srv.alive},
 		bare:   &benchTarget{Name: "bare", Addr: bareAddr, PID: bare.cmd.Process.Pid, Alive: bare.alive},
+	}
+	// More servers on the same database, with the first one's master key.
+	for i := 2; i <= cfg.Servers; i++ {
+		addr, err := benchFreePort()
+		if err != nil {
+			return err
+		}
+		name := "server" + strconv.Itoa(i)
+		data := filepath.Join(dir, "data"+strconv.Itoa(i))
+		c, err := startBenchChild(dir, name, exe, "server", "--addr", addr, "--data", data, "--database", cfg.Database,
+			"--master-key-file", filepath.Join(dataDir, "master.key"))
+		if err != nil {
+			return err
+		}
+		defer c.stop(env.Stderr)
+		if err := benchWaitReady(ctx, c, "http://"+addr+"/readyz", time.Now().Add(20*time.Second)); err != nil {
+			return err
+		}
+		b.more = append(b.more, &benchTarget{Name: name, Addr: addr, Token: token, PID: c.cmd.Process.Pid, Alive: c.alive})
 	}
 	return b.run(ctx)
 }
@@ -504,6 +536,7 @@ type bench struct {
 	out    io.Writer // the report
 	log    io.Writer // progress
 	coffer *benchTarget
+	more   []*benchTarget // further servers on the same PostgreSQL database (--servers)
 	bare   *benchTarget
 
 	client  *http.Client // for setup
@@ -548,6 +581,9 @@ func (b *bench) run(ctx context.Context) error {
 	b.rows = map[string]benchRow{}
 	b.coffer.init()
 	b.bare.init()
+	for _, t := range b.more {
+		t.init()
+	}
 	tr := loadgen.NewTransport(32, 30*time.Second)
 	defer tr.CloseIdleConnections()
 	b.client = &http.Client{Transport: tr, Timeout: time.Minute}
@@ -862,6 +898,33 @@ func (b *bench) scenarios() []benchScenario {
 			},
 		},
 	)
+	if n := 1 + len(b.more); n > 1 {
+		all := append([]*benchTarget{cf}, b.more...)
+		reads := make([]*http.Request, n)
+		for i, t := range all {
+			reads[i] = t.request("GET", "/v1/stores/bench/secrets/read-me/value", nil)
+		}
+		list = append(list,
+			benchScenario{
+				Name:        fmt.Sprintf("value read c=64, %d servers", n),
+				Key:         "read",
+				Target:      cf,
+				Concurrency: 64,
+				Request:     func(w, _ int) *http.Request { return reads[w%n] },
+				Check:       benchSameLenOr(b.readLen, benchCheckValue),
+				BareRow:     "baseline bare c=64",
+			},
+			benchScenario{
+				Name:        fmt.Sprintf("create secret c=64, %d servers", n),
+				Key:         "create",
+				Target:      cf,
+				Concurrency: 64,
+				Expect:      http.StatusCreated,
+				Request: func(w, i int) *http.Request {
+					return all[w%n].request("PUT", "/v1/stores/bench/secrets/spread-"+strconv.Itoa(w)+"-"+strconv.Itoa(i), benchPutBody)
+				},
+			})
+	}
 	listReq := cf.request("GET", "/v1/stores/list1k/secrets?limit=1000", nil)
 	list = append(list, benchScenario{
 		Name:        "list 1,000 secrets c=16",
@@ -1059,6 +1122,16 @@ func (b *bench) report() {
 			func(v float64) bool { return v >= 0.50 })
 	}
 	target("create secret c=64 >= 5,000/s", "create secret c=64", rps, func(v float64) bool { return v >= 5000 })
+	if n := 1 + len(b.more); n > 1 {
+		if one, ok := b.rows["value read c=64"]; ok && one.Result.RPS > 0 {
+			target(fmt.Sprintf("value read c=64, %d servers >= 1.6x one", n), fmt.Sprintf("value read c=64, %d servers", n),
+				func(r benchRow) (float64, string) {
+					v := r.Result.RPS / one.Result.RPS
+					return v, fmt.Sprintf("%.2fx", v)
+				},
+				func(v float64) bool { return v >= 1.6 })
+		}
+	}
 	target("list 1,000 secrets c=16 >= 3,000/s", "list 1,000 secrets c=16", rps, func(v float64) bool { return v >= 3000 })
 	if b.peakKB <= 0 {
 		fmt.Fprintf(b.out, "  %-4s  %-38s  unknown (no /proc/%d/status)\n", "-", "server peak RSS < 100 MiB", b.coffer.PID)

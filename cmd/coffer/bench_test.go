@@ -169,6 +169,9 @@ func TestParseBenchFlags(t *testing.T) {
 		{"ErrScenario", []string{"--scenarios", "read,nope"}, nil, 0, exitError{2}},
 		{"ErrDuration", []string{"--duration", "0s"}, nil, 0, exitError{2}},
 		{"ErrArg", []string{"extra"}, nil, 0, exitError{2}},
+		{"Servers", []string{"--scenarios", "read", "--database", "postgres://db/x", "--servers", "2"}, []string{"read"}, 5 * time.Second, nil},
+		{"ErrServersWithoutDatabase", []string{"--servers", "2"}, nil, 0, exitError{2}},
+		{"ErrServersTooMany", []string{"--database", "postgres://db/x", "--servers", "5"}, nil, 0, exitError{2}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var stderr bytes.Buffer
@@ -497,6 +500,30 @@ func TestBenchBinary(t *testing.T) {
 		}
 		if left, _ := os.ReadDir(tmp); len(left) != 0 {
 			t.Errorf("bench left %s in TMPDIR", left[0].Name())
+		}
+	})
+
+	// PostgreSQL runs a very short bench on two servers sharing a
+	// throwaway PostgreSQL database.
+	t.Run("PostgreSQL", func(t *testing.T) {
+		_, url := startPostgres(t)
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, bin, "bench", "--duration", "300ms", "--warmup", "100ms", "--scenarios", "read,create",
+			"--database", url, "--servers", "2")
+		cmd.Env = append(os.Environ(), "TMPDIR="+t.TempDir())
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("coffer bench: %v\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
+		}
+		out := stdout.String()
+		t.Logf("output:\n%s", out)
+		checkBenchOutput(t, out, []string{"value read c=64 ", "create secret c=64 ", "value read c=64, 2 servers ", "create secret c=64, 2 servers "})
+		for _, want := range []string{"storage: PostgreSQL", "value read c=64, 2 servers >= 1.6x one"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("output lacks %q", want)
+			}
 		}
 	})
 }
