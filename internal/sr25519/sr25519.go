@@ -15,8 +15,11 @@ package sr25519
 import (
 	"bytes"
 	"errors"
+	"sync"
 
+	"filippo.io/edwards25519"
 	"github.com/ChainSafe/go-schnorrkel"
+	"github.com/gtank/merlin"
 	"golang.org/x/crypto/blake2b"
 )
 
@@ -42,7 +45,10 @@ var signingContext = []byte("substrate")
 // safe for concurrent use.
 type PublicKey struct {
 	raw [PublicKeySize]byte
-	key *schnorrkel.PublicKey
+	a   extPoint // raw, decoded
+
+	once   sync.Once
+	tables *keyTables // a's, made by the first Verify
 }
 
 // NewPublicKey checks that b encodes an sr25519 public key (a canonical
@@ -51,15 +57,13 @@ func NewPublicKey(b [PublicKeySize]byte) (*PublicKey, error) {
 	if b == ([PublicKeySize]byte{}) { // the identity: every signature would verify
 		return nil, ErrPublicKey
 	}
-	k, err := schnorrkel.NewPublicKey(b)
-	if err != nil {
+	k := &PublicKey{raw: b}
+	// The identity's only encoding is 32 zero bytes; its class is the
+	// points with x = 0 or y = 0, and decoding rejects y = 0.
+	if !decodeRistretto(&k.a, b[:]) || k.a.X.Equal(feZero) == 1 {
 		return nil, ErrPublicKey
 	}
-	// schnorrkel.PublicKey computes its encoding on first use and keeps it,
-	// which Verify needs: do it now, so that concurrent Verify calls only
-	// read it.
-	k.Encode()
-	return &PublicKey{raw: b, key: k}, nil
+	return k, nil
 }
 
 // ParseAddress parses an SS58 address and returns its public key and
@@ -142,18 +146,55 @@ func unhex(c byte) (byte, bool) {
 
 // Verify reports whether sig is the key's signature over msg, or over msg
 // wrapped in "<Bytes>" and "</Bytes>".
+//
+// It accepts and rejects exactly what go-schnorrkel's (*PublicKey).Verify
+// does after (*Signature).Decode: sig is R (a canonical ristretto255
+// encoding) and s (a canonical scalar, little-endian, with the top bit of
+// its last byte, always 0 in a scalar, set to mark a schnorrkel signature,
+// and cleared before decoding), and it verifies when R = s B - k A as
+// ristretto255 elements, where A is the key, B the base point and k the
+// challenge that the signing transcript gives.
 func (k *PublicKey) Verify(msg []byte, sig Signature) bool {
-	var s schnorrkel.Signature
-	if err := s.Decode(sig); err != nil { // not marked as schnorrkel, or not canonical
+	if sig[63]&0x80 == 0 { // not marked as schnorrkel
 		return false
 	}
-	if ok, err := k.key.Verify(&s, schnorrkel.NewSigningContext(signingContext, msg)); err == nil && ok {
+	var r extPoint
+	if !decodeRistretto(&r, sig[:32]) {
+		return false
+	}
+	sb := [32]byte(sig[32:])
+	sb[31] &= 0x7f
+	s, err := new(edwards25519.Scalar).SetCanonicalBytes(sb[:])
+	if err != nil { // s is not less than the group order
+		return false
+	}
+	k.once.Do(func() { k.tables = tablesFor(k.raw, &k.a) })
+	if k.verify(msg, sig[:32], &r, s) {
 		return true
 	}
 	wrapped := make([]byte, 0, len("<Bytes></Bytes>")+len(msg))
 	wrapped = append(append(append(wrapped, "<Bytes>"...), msg...), "</Bytes>"...)
-	ok, err := k.key.Verify(&s, schnorrkel.NewSigningContext(signingContext, wrapped))
-	return err == nil && ok
+	return k.verify(wrapped, sig[:32], &r, s)
+}
+
+// verify checks the signature (R, s) over msg; r is R decoded.
+func (k *PublicKey) verify(msg, R []byte, r *extPoint, s *edwards25519.Scalar) bool {
+	// schnorrkel's transcript: NewSigningContext(signingContext, msg), then
+	// what (*PublicKey).Verify appends. The labels are fresh slices: merlin
+	// appends to them.
+	t := merlin.NewTranscript("SigningContext")
+	t.AppendMessage([]byte(""), signingContext)
+	t.AppendMessage([]byte("sign-bytes"), msg)
+	t.AppendMessage([]byte("proto-name"), []byte("Schnorr-sig"))
+	t.AppendMessage([]byte("sign:pk"), k.raw[:])
+	t.AppendMessage([]byte("sign:R"), R)
+	c, err := new(edwards25519.Scalar).SetUniformBytes(t.ExtractBytes([]byte("sign:c"), 64))
+	if err != nil {
+		panic("sr25519: " + err.Error()) // 64 bytes are always uniform bytes
+	}
+	var rhs projP2
+	schnorrRHS(&rhs, k.tables, c, s)
+	return ristrettoEqual(&rhs.X, &rhs.Y, &r.X, &r.Y)
 }
 
 // PrivateKey signs messages. Servers never hold one; clients and tests do.

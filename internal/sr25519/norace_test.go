@@ -1,0 +1,5 @@
+//go:build !race
+
+package sr25519_test
+
+const raceEnabled = false
