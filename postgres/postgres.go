@@ -332,8 +332,10 @@ func (db *DB) AuditHead(ctx context.Context) (*coffer.AuditHead, error) {
 
 // queryRow runs a query that returns at most one row and scans it into
 // dest (pgx.ErrNoRows when there is none). Reads are idempotent, so a read
-// that fails because its pooled connection was broken (the database
-// restarted) is tried once more on another.
+// that fails because its pooled connection was broken is tried once more,
+// on a new connection: a broken connection usually means that the database
+// restarted, which broke every connection of the pool, so the pool is reset
+// first (see resetPool).
 func (db *DB) queryRow(ctx context.Context, sql string, args []any, dest ...any) error {
 	if !validArgs(args) {
 		return pgx.ErrNoRows
@@ -343,6 +345,7 @@ func (db *DB) queryRow(ctx context.Context, sql string, args []any, dest ...any)
 		if err == nil || try > 0 || !retryable(ctx, err) {
 			return err
 		}
+		resetPool(db.pool, err)
 	}
 }
 
@@ -371,6 +374,7 @@ func (db *DB) query(ctx context.Context, sql string, args []any, each func(pgx.R
 		if err == nil || try > 0 || n > 0 || !retryable(ctx, err) {
 			return err
 		}
+		resetPool(db.pool, err)
 	}
 }
 
@@ -388,6 +392,16 @@ func validArgs(args []any) bool {
 }
 
 func validText(s string) bool { return utf8.ValidString(s) && !strings.ContainsRune(s, 0) }
+
+// resetPool closes every connection of the pool (those in use when they
+// come back) after err broke one, unless err says the database could not
+// be reached at all, which leaves no connection to close.
+func resetPool(pool *pgxpool.Pool, err error) {
+	var ce *pgconn.ConnectError
+	if !errors.As(err, &ce) {
+		pool.Reset()
+	}
+}
 
 // retryable reports whether a read that failed with err may be tried again:
 // its connection failed and the caller is still waiting.

@@ -745,3 +745,58 @@ func TestNonceCommitStaysLocal(t *testing.T) {
 		}
 	}
 }
+
+// TestStaleConnections ends every connection of the pool from the server
+// side, as a restart of PostgreSQL does, and uses the DB at once, before the
+// pool's idle check could notice: reads and writes are tried again on fresh
+// connections and succeed, and the events of a write tried twice are those
+// of the write that committed.
+func TestStaleConnections(t *testing.T) {
+	ctx := context.Background()
+	url := NewDatabase(t)
+	db := MustOpenURL(t, url)
+	a, st := fixture(t, db)
+	admin, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(ctx)
+	for round := range 3 {
+		// Warm several connections, then end them all.
+		var wg sync.WaitGroup
+		for range 4 {
+			wg.Go(func() { db.Store(ctx, a.ID, st.ID) })
+		}
+		wg.Wait()
+		var ended int
+		if err := admin.QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+			WHERE datname = current_database() AND pid <> pg_backend_pid() AND application_name = 'coffer'`).Scan(&ended); err != nil {
+			t.Fatalf("terminate: %v", err)
+		}
+		if ended == 0 {
+			t.Fatal("no connection of the pool to end")
+		}
+		// Even rounds meet the stale pool with a write, odd ones with a read.
+		read := func() {
+			if _, err := db.Store(ctx, a.ID, st.ID); err != nil {
+				t.Fatalf("round %d: Store on a stale pool: %v", round, err)
+			}
+		}
+		if round%2 == 1 {
+			read()
+		}
+		ev := &coffer.AuditEvent{Action: "secret.create"}
+		s, err := db.WriteSecret(ctx, &coffer.SecretWrite{AccountID: a.ID, StoreID: st.ID, Name: fmt.Sprint("s", round),
+			Create: &coffer.Secret{}, Seal: seal("v")}, ev)
+		if err != nil {
+			t.Fatalf("round %d: WriteSecret on a stale pool: %v", round, err)
+		}
+		if ev.SecretID != s.ID || ev.Outcome != "ok" || ev.Seq == 0 {
+			t.Fatalf("round %d: event %+v does not record secret %s", round, ev, s.ID)
+		}
+		read()
+	}
+	if rep := verifyChain(t, db); !rep.OK {
+		t.Fatalf("chain: %+v", rep)
+	}
+}

@@ -80,6 +80,7 @@ type writer struct {
 	ctx     context.Context
 	touched []string             // stores whose secrets the batch changes; see touchStore
 	events  []*coffer.AuditEvent // in chain order
+	saved   []coffer.AuditEvent  // the batch's events as given; see run
 
 	// Savepoint statements wait in pending and go out in the same round
 	// trip as the next statement (see send).
@@ -203,28 +204,46 @@ func (w *writer) loop(ops <-chan *op, done chan<- struct{}) {
 // run commits a batch in one transaction. Each op's own error stays with
 // it. If the transaction fails before its commit was sent because the
 // connection broke (a database restart leaves stale connections in the
-// pool) or because PostgreSQL chose it as a deadlock victim, it is tried
-// once more from the start: nothing of it was committed. Otherwise every op
+// pool, which is then reset) or because PostgreSQL chose it as a deadlock
+// victim, it is tried once more from the start: nothing of it was
+// committed. Otherwise every op
 // fails with the transaction's error.
 func (w *writer) run(batch []*op) {
+	// The events as their callers gave them: ops fill them in, and a retry
+	// starts from scratch.
+	w.saved = w.saved[:0]
+	for _, o := range batch {
+		for _, ev := range o.evs {
+			if ev != nil {
+				w.saved = append(w.saved, *ev)
+			}
+		}
+	}
 	var err error
 	for attempt := 1; ; attempt++ {
 		var sent bool
 		sent, err = w.try(batch)
 		if err == nil {
-			return
+			break
 		}
+		i := 0
 		for _, o := range batch {
 			o.err = nil
 			for _, ev := range o.evs {
 				if ev != nil {
-					ev.Seq, ev.PrevHash, ev.Hash = 0, nil, nil
+					*ev = w.saved[i]
+					i++
 				}
 			}
 		}
 		if sent || attempt == 2 || !retryBatch(err) {
 			break
 		}
+		resetPool(w.pool, err)
+	}
+	clear(w.saved)
+	if err == nil {
+		return
 	}
 	err = dbErr("commit write batch", err)
 	for _, o := range batch {
