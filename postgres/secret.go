@@ -150,65 +150,18 @@ func (w *writer) writeSecret(sw *coffer.SecretWrite, at time.Time, ev *coffer.Au
 		return nil, coffer.Errorf(coffer.ENOTFOUND, "store not found")
 	}
 
-	create := s == nil
-	switch {
-	case !create:
-		fillEvent(ev, "", "", s.ID)
-		if sw.CreateOnly || sw.Seal == nil {
-			return nil, coffer.Errorf(coffer.ECONFLICT, "secret %q already exists", sw.Name)
-		}
-		if err := checkVersion(s, sw.IfVersion); err != nil {
-			return nil, err
-		}
-		if u := sw.Update; u != nil {
-			if u.Status != nil {
-				return nil, coffer.Errorf(coffer.EINVALID, "a write cannot change the status of a secret")
-			}
-			if err := checkVersion(s, u.IfVersion); err != nil {
-				return nil, err
-			}
-			updateMeta(s, u)
-		}
-	case sw.Create == nil:
-		return nil, coffer.Errorf(coffer.ENOTFOUND, "secret %q not found", sw.Name)
-	case sw.IfVersion > 0:
-		return nil, coffer.Errorf(coffer.EPRECONDITION, "secret %q does not exist", sw.Name)
-	default:
-		c := *sw.Create
-		s = &c
-		if s.ID == "" {
-			s.ID = coffer.NewID()
-		}
-		if s.CreatedBy == "" {
-			s.CreatedBy = sw.By
-		}
-		s.AccountID, s.StoreID, s.Name = sw.AccountID, sw.StoreID, sw.Name
-		s.Status, s.Version, s.CreatedAt, s.DeletedAt = coffer.StatusPending, 0, at, nil
-		if s.ExpiresAt != nil {
-			updateMeta(s, &coffer.SecretUpdate{ExpiresAt: s.ExpiresAt}) // UTC; the zero time is none
-		}
+	if s != nil {
 		fillEvent(ev, "", "", s.ID)
 	}
-	s.UpdatedAt = at
-
-	// A new version of an active secret with unchanged metadata only moves
-	// its version counter.
-	bump := !create && s.Status == coffer.StatusActive && sw.Update == nil
-	var ciphertext []byte
-	var keyID int
-	if sw.Seal != nil {
-		s.Version++
-		s.Status = coffer.StatusActive
-		c := *s
-		if ciphertext, keyID, err = sw.Seal(&c, s.Version); err != nil {
-			return nil, fmt.Errorf("seal version %d: %w", s.Version, err)
-		}
-		if len(ciphertext) == 0 {
-			return nil, fmt.Errorf("seal version %d: no ciphertext", s.Version)
-		}
-		if ev != nil {
-			ev.Version = s.Version
-		}
+	r, err := sw.Apply(s, at)
+	if err != nil {
+		return nil, err
+	}
+	s = r.Secret
+	create, bump, ciphertext, keyID := r.Create, r.Bump, r.Ciphertext, r.KeyID
+	fillEvent(ev, "", "", s.ID)
+	if ev != nil && ciphertext != nil {
+		ev.Version = s.Version
 	}
 
 	// The secret's row and the version go in one round trip.
@@ -264,40 +217,6 @@ func writeErr(s *coffer.Secret, err error) error {
 		return coffer.Errorf(coffer.ECONFLICT, "version %d of secret %q exists", s.Version, s.Name)
 	}
 	return coffer.Errorf(coffer.ECONFLICT, "secret %s already exists", s.ID)
-}
-
-// checkVersion applies an IfVersion precondition to the live secret s.
-func checkVersion(s *coffer.Secret, ifVersion int) error {
-	switch {
-	case ifVersion == -1:
-		return coffer.Errorf(coffer.EPRECONDITION, "secret %q already exists", s.Name)
-	case ifVersion > 0 && s.Version != ifVersion:
-		return coffer.Errorf(coffer.EPRECONDITION, "secret %q is at version %d, not %d", s.Name, s.Version, ifVersion)
-	}
-	return nil
-}
-
-// updateMeta applies the metadata fields of u to s.
-func updateMeta(s *coffer.Secret, u *coffer.SecretUpdate) {
-	if u.Comment != nil {
-		s.Comment = *u.Comment
-	}
-	if u.Labels != nil {
-		s.Labels = u.Labels
-	}
-	if u.Scopes != nil {
-		s.Scopes = u.Scopes
-	}
-	if u.Attributes != nil {
-		s.Attributes = u.Attributes
-	}
-	if u.ExpiresAt != nil {
-		s.ExpiresAt = nil
-		if !u.ExpiresAt.IsZero() {
-			t := u.ExpiresAt.UTC()
-			s.ExpiresAt = &t
-		}
-	}
 }
 
 // Secret returns a secret of a store by ref: the live secret of that name
@@ -431,10 +350,10 @@ func (w *writer) updateSecret(accountID, secretID string, u *coffer.SecretUpdate
 		} else if taken {
 			return nil, coffer.Errorf(coffer.EPRECONDITION, "a live secret named %q exists", s.Name)
 		}
-	} else if err := checkVersion(s, u.IfVersion); err != nil {
+	} else if err := s.CheckVersion(u.IfVersion); err != nil {
 		return nil, err
 	}
-	updateMeta(s, u)
+	s.ApplyUpdate(u)
 	if u.Status != nil {
 		switch to := *u.Status; {
 		case to == coffer.StatusDeleted:

@@ -1,0 +1,114 @@
+package coffer
+
+import (
+	"fmt"
+	"time"
+)
+
+// WriteResult is what a SecretWrite does to the secret of its name: the
+// secret as it is after the write, whether the write creates it, whether
+// only its version counter moves (a new version of an active secret with
+// unchanged metadata: the cheapest update), and the sealed new version when
+// the write has a value.
+type WriteResult struct {
+	Secret     *Secret
+	Create     bool
+	Bump       bool
+	Ciphertext []byte // nil when the write adds no version
+	KeyID      int
+}
+
+// Apply decides a write against live, the live secret of the write's name
+// in its store (nil when there is none), at time at. It holds the rules
+// every engine shares; an engine calls it inside its transaction and stores
+// the result. live is changed in place.
+func (w *SecretWrite) Apply(live *Secret, at time.Time) (*WriteResult, error) {
+	s := live
+	switch {
+	case s != nil:
+		if w.CreateOnly || w.Seal == nil {
+			return nil, Errorf(ECONFLICT, "secret %q already exists", w.Name)
+		}
+		if err := s.CheckVersion(w.IfVersion); err != nil {
+			return nil, err
+		}
+		if u := w.Update; u != nil {
+			if u.Status != nil {
+				return nil, Errorf(EINVALID, "a write cannot change the status of a secret")
+			}
+			if err := s.CheckVersion(u.IfVersion); err != nil {
+				return nil, err
+			}
+			s.ApplyUpdate(u)
+		}
+	case w.Create == nil:
+		return nil, Errorf(ENOTFOUND, "secret %q not found", w.Name)
+	case w.IfVersion > 0:
+		return nil, Errorf(EPRECONDITION, "secret %q does not exist", w.Name)
+	default:
+		c := *w.Create
+		s = &c
+		if s.ID == "" {
+			s.ID = NewID()
+		}
+		if s.CreatedBy == "" {
+			s.CreatedBy = w.By
+		}
+		s.AccountID, s.StoreID, s.Name = w.AccountID, w.StoreID, w.Name
+		s.Status, s.Version, s.CreatedAt, s.DeletedAt = StatusPending, 0, at, nil
+		if s.ExpiresAt != nil {
+			s.ApplyUpdate(&SecretUpdate{ExpiresAt: s.ExpiresAt}) // UTC; the zero time is none
+		}
+	}
+	s.UpdatedAt = at
+	r := &WriteResult{Secret: s, Create: live == nil, Bump: live != nil && s.Status == StatusActive && w.Update == nil}
+	if w.Seal != nil {
+		s.Version++
+		s.Status = StatusActive
+		c := *s
+		var err error
+		if r.Ciphertext, r.KeyID, err = w.Seal(&c, s.Version); err != nil {
+			return nil, fmt.Errorf("seal version %d: %w", s.Version, err)
+		}
+		if len(r.Ciphertext) == 0 {
+			return nil, fmt.Errorf("seal version %d: no ciphertext", s.Version)
+		}
+	}
+	return r, nil
+}
+
+// CheckVersion applies an IfVersion precondition to the live secret s: -1
+// requires that it does not exist, N > 0 that its latest version is N
+// (EPRECONDITION).
+func (s *Secret) CheckVersion(ifVersion int) error {
+	switch {
+	case ifVersion == -1:
+		return Errorf(EPRECONDITION, "secret %q already exists", s.Name)
+	case ifVersion > 0 && s.Version != ifVersion:
+		return Errorf(EPRECONDITION, "secret %q is at version %d, not %d", s.Name, s.Version, ifVersion)
+	}
+	return nil
+}
+
+// ApplyUpdate sets the metadata fields of u that are not nil on s.
+func (s *Secret) ApplyUpdate(u *SecretUpdate) {
+	if u.Comment != nil {
+		s.Comment = *u.Comment
+	}
+	if u.Labels != nil {
+		s.Labels = u.Labels
+	}
+	if u.Scopes != nil {
+		s.Scopes = u.Scopes
+	}
+	if u.Attributes != nil {
+		s.Attributes = u.Attributes
+	}
+	if u.ExpiresAt != nil {
+		s.ExpiresAt = nil
+		if !u.ExpiresAt.IsZero() {
+			t := u.ExpiresAt.UTC()
+			s.ExpiresAt = &t
+		}
+	}
+}
