@@ -77,11 +77,14 @@ type Storage interface {
 	// has not expired at time at. Concurrent calls with one key, on any
 	// server of the database, succeed exactly once. Expired entries count as
 	// unused and are purged by the engine from time to time. It runs on
-	// every signed request: engines keep it to one small write.
-	// Engines may commit a batch of nothing but nonce uses without waiting
-	// for the disk (SQLite: synchronous=NORMAL; PostgreSQL:
-	// synchronous_commit=off): the use survives a crash of the coffer
-	// process, and a crash of the machine may forget the last moments' uses.
+	// every signed request: engines keep it cheap. Engines may acknowledge
+	// a use before it is on disk: PostgreSQL commits it with
+	// synchronous_commit=off (it survives a crash of coffer, a crash of
+	// the database machine may forget the last moments' uses); SQLite,
+	// whose database one process owns, decides in memory and persists
+	// behind (a crash of coffer may forget the last few milliseconds'
+	// uses). A forgotten use lets that one signed request be replayed once
+	// within its nonce's validity.
 	UseNonce(ctx context.Context, key string, at, expires time.Time) error
 
 	// CreateStore adds a store with its first data key, wrapped by the master

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/coffer-dev/coffer"
 )
@@ -98,68 +97,4 @@ func (db *DB) RemoveHotkey(ctx context.Context, accountID, ss58 string, ev *coff
 		}
 		return nil
 	})
-}
-
-// noncePurgeEvery is how often, by the callers' clock, UseNonce deletes the
-// expired entries of the replay cache.
-const noncePurgeEvery = 30 * time.Second
-
-// nonceStmts are the writer's statements of UseNonce, prepared on first
-// use, and the time of the last purge.
-type nonceStmts struct {
-	use, purge *sql.Stmt
-	purgedAt   int64
-}
-
-func (n *nonceStmts) close() error {
-	var errs []error
-	for _, s := range []*sql.Stmt{n.use, n.purge} {
-		if s != nil {
-			errs = append(errs, s.Close())
-		}
-	}
-	return errors.Join(errs...)
-}
-
-// UseNonce records one use of key until expires (ECONFLICT if it was used
-// and that use has not expired at time at). It is one op of the writer: one
-// upsert, plus a purge of expired entries every noncePurgeEvery, committed
-// with whatever else the batch holds.
-func (db *DB) UseNonce(ctx context.Context, key string, at, expires time.Time) error {
-	now, exp := stamp(at).UnixNano(), stamp(expires).UnixNano()
-	o := &op{lazy: true, done: make(chan struct{}), apply: func(w *writer) error {
-		n := &w.nonces
-		if n.use == nil {
-			// An expired entry is taken over; a live one leaves the
-			// statement changing no row.
-			use, err := w.conn.PrepareContext(w.ctx, `INSERT INTO nonces (key, expires) VALUES (?, ?)
-				ON CONFLICT (key) DO UPDATE SET expires = excluded.expires WHERE nonces.expires <= ?`)
-			if err != nil {
-				return fmt.Errorf("prepare nonce insert: %w", err)
-			}
-			purge, err := w.conn.PrepareContext(w.ctx, `DELETE FROM nonces WHERE expires <= ?`)
-			if err != nil {
-				use.Close()
-				return fmt.Errorf("prepare nonce purge: %w", err)
-			}
-			n.use, n.purge = use, purge
-		}
-		res, err := n.use.ExecContext(w.ctx, key, exp, now)
-		if err != nil {
-			return fmt.Errorf("use nonce: %w", err)
-		}
-		if changed, err := res.RowsAffected(); err != nil {
-			return fmt.Errorf("use nonce: %w", err)
-		} else if changed == 0 {
-			return coffer.Errorf(coffer.ECONFLICT, "nonce already used")
-		}
-		if now-n.purgedAt >= int64(noncePurgeEvery) || now < n.purgedAt {
-			if _, err := n.purge.ExecContext(w.ctx, now); err != nil {
-				return fmt.Errorf("purge nonces: %w", err)
-			}
-			w.afterCommit(func() { n.purgedAt = now })
-		}
-		return nil
-	}}
-	return db.submit(ctx, o)
 }

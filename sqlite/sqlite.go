@@ -54,6 +54,9 @@ type Options struct {
 	ReadConns int
 	// MaxBatch is the largest number of ops committed together (default 256).
 	MaxBatch int
+	// MaxNonces caps the live entries of the in-memory replay cache
+	// (default 2Mi); past it UseNonce fails with EUNAVAILABLE.
+	MaxNonces int
 }
 
 // DB is a coffer.Storage on one SQLite database file.
@@ -68,10 +71,13 @@ type DB struct {
 	conn  *sql.Conn // owned by the writer goroutine once Open returns
 	w     *writer
 
-	mu     sync.RWMutex // held shared while sending on ops, exclusively to close it
-	closed bool
-	ops    chan *op
-	done   chan struct{} // closed when the writer goroutine returns
+	mu      sync.RWMutex // held shared while sending on ops or using a nonce, exclusively to close
+	closing bool         // set first by Close: UseNonce refuses, the last nonces flush
+	closed  bool
+	ops     chan *op
+	done    chan struct{} // closed when the writer goroutine returns
+
+	nonces nonceCache // the replay cache; see nonces.go
 
 	closeOnce sync.Once
 	closeErr  error
@@ -135,6 +141,7 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		return nil, err
 	}
 	go db.w.loop(db.ops, db.done)
+	go db.flusher()
 	return db, nil
 }
 
@@ -174,6 +181,9 @@ func (db *DB) open(ctx context.Context, path string, opts Options) error {
 	}
 
 	if db.stores, err = loadStores(ctx, db.conn); err != nil {
+		return fmt.Errorf("open db: %w", err)
+	}
+	if err := db.nonces.load(ctx, db.conn, time.Now(), opts.MaxNonces); err != nil {
 		return fmt.Errorf("open db: %w", err)
 	}
 	db.w, err = newWriter(ctx, db.conn, db.stores, opts)
@@ -264,6 +274,14 @@ func (db *DB) Ping(ctx context.Context) error {
 // writer and closes the database. Calling it again does nothing.
 func (db *DB) Close() error {
 	db.closeOnce.Do(func() {
+		// No nonce is used from now on; those used so far reach the
+		// writer before it stops.
+		db.mu.Lock()
+		db.closing = true
+		db.mu.Unlock()
+		close(db.nonces.stop)
+		<-db.nonces.stopped
+
 		db.mu.Lock()
 		db.closed = true
 		close(db.ops)

@@ -556,11 +556,14 @@ type bench struct {
 }
 
 type benchRow struct {
-	Result  loadgen.Result
-	RSSKB   int64 // VmRSS after the scenario; -1 if unknown
-	HWMKB   int64 // VmHWM after the scenario; -1 if unknown
-	VsBare  float64
-	HasBare bool
+	Result loadgen.Result
+	RSSKB  int64 // VmRSS after the scenario; -1 if unknown
+	HWMKB  int64 // VmHWM after the scenario; -1 if unknown
+	// CPUPerReq is the server's CPU time (user and system) per request
+	// while replies were counted; 0 if unknown.
+	CPUPerReq time.Duration
+	VsBare    float64
+	HasBare   bool
 }
 
 // benchScenario is one row of the table.
@@ -1031,6 +1034,17 @@ func benchRunOrder(table []benchScenario) []benchScenario {
 
 // runScenario runs s and records its row.
 func (b *bench) runScenario(ctx context.Context, s benchScenario) error {
+	// The server's CPU time is sampled when counting starts and again when
+	// the run ends: CPU per request holds steadier than throughput on a
+	// machine that other work shares.
+	type cpuSample struct {
+		cpu  time.Duration
+		wall time.Time
+	}
+	first := make(chan cpuSample, 1)
+	timer := time.AfterFunc(b.cfg.Warmup, func() {
+		first <- cpuSample{benchProcCPU(s.Target.PID), time.Now()}
+	})
 	res, err := loadgen.Run(ctx, loadgen.Config{
 		Concurrency: s.Concurrency,
 		Duration:    b.cfg.Duration,
@@ -1048,6 +1062,14 @@ func (b *bench) runScenario(ctx context.Context, s benchScenario) error {
 		}
 	}
 	row := benchRow{Result: res, RSSKB: -1, HWMKB: -1}
+	if timer.Stop() {
+		first <- cpuSample{-1, time.Now()}
+	}
+	if c0 := <-first; c0.cpu >= 0 && res.RPS > 0 {
+		if c1 := benchProcCPU(s.Target.PID); c1 >= 0 {
+			row.CPUPerReq = time.Duration(float64(c1-c0.cpu) / (res.RPS * time.Since(c0.wall).Seconds()))
+		}
+	}
 	row.RSSKB, row.HWMKB = benchProcMem(s.Target.PID)
 	if s.Target == b.coffer && row.HWMKB > b.peakKB {
 		b.peakKB = row.HWMKB
@@ -1064,7 +1086,7 @@ func (b *bench) runScenario(ctx context.Context, s benchScenario) error {
 
 // printTable prints the rows of table that ran, in its order.
 func (b *bench) printTable(table []benchScenario) {
-	fmt.Fprintf(b.out, "%-31s %11s %9s %9s %7s %11s %11s %8s\n", "scenario", "requests/s", "p50", "p99", "errors", "server RSS", "peak RSS", "vs bare")
+	fmt.Fprintf(b.out, "%-31s %11s %9s %9s %7s %9s %11s %11s %8s\n", "scenario", "requests/s", "p50", "p99", "errors", "CPU/req", "server RSS", "peak RSS", "vs bare")
 	for _, s := range table {
 		row, ok := b.rows[s.Name]
 		if !ok {
@@ -1075,9 +1097,13 @@ func (b *bench) printTable(table []benchScenario) {
 		if row.HasBare {
 			vs = fmt.Sprintf("%.2fx", row.VsBare)
 		}
-		line := fmt.Sprintf("%-31s %11s %9s %9s %7d %11s %11s %8s",
+		cpu := "-"
+		if row.CPUPerReq > 0 {
+			cpu = benchFmtLatency(row.CPUPerReq)
+		}
+		line := fmt.Sprintf("%-31s %11s %9s %9s %7d %9s %11s %11s %8s",
 			s.Name, benchFmtRate(res.RPS), benchFmtLatency(res.P50), benchFmtLatency(res.P99), res.Errors,
-			benchFmtKB(row.RSSKB), benchFmtKB(row.HWMKB), vs)
+			cpu, benchFmtKB(row.RSSKB), benchFmtKB(row.HWMKB), vs)
 		fmt.Fprintln(b.out, strings.TrimRight(line, " "))
 		if res.FirstError != "" {
 			fmt.Fprintf(b.out, "    first error: %s\n", res.FirstError)
@@ -1120,6 +1146,10 @@ func (b *bench) report() {
 				return v, fmt.Sprintf("%.2fx", v)
 			},
 			func(v float64) bool { return v >= 0.50 })
+		if sig, ok := b.rows["chutes read, signed c=64"]; ok && key.CPUPerReq > 0 && sig.CPUPerReq > 0 {
+			fmt.Fprintf(b.out, "  %-4s  %-38s  %.2fx (%s vs %s)\n", "info", "chutes CPU/req, API key / signed",
+				float64(key.CPUPerReq)/float64(sig.CPUPerReq), benchFmtLatency(key.CPUPerReq), benchFmtLatency(sig.CPUPerReq))
+		}
 	}
 	target("create secret c=64 >= 5,000/s", "create secret c=64", rps, func(v float64) bool { return v >= 5000 })
 	if n := 1 + len(b.more); n > 1 {
@@ -1142,6 +1172,29 @@ func (b *bench) report() {
 		verdict = "PASS"
 	}
 	fmt.Fprintf(b.out, "  %-4s  %-38s  %s\n", verdict, "server peak RSS < 100 MiB", benchFmtKB(b.peakKB))
+}
+
+// benchProcCPU returns the CPU time, user and system, that process pid has
+// used, or -1 where unknown (not Linux, or the process is gone). /proc
+// counts it in clock ticks, which Linux fixes at 100 a second for user
+// space.
+func benchProcCPU(pid int) time.Duration {
+	buf, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return -1
+	}
+	// The command name, field 2, may hold spaces: count fields after it.
+	_, rest, ok := strings.Cut(string(buf), ") ")
+	f := strings.Fields(rest)
+	if !ok || len(f) < 13 {
+		return -1
+	}
+	utime, err1 := strconv.ParseInt(f[11], 10, 64) // field 14
+	stime, err2 := strconv.ParseInt(f[12], 10, 64) // field 15
+	if err1 != nil || err2 != nil {
+		return -1
+	}
+	return time.Duration(utime+stime) * (time.Second / 100)
 }
 
 // benchProcMem returns VmRSS and VmHWM of process pid in KiB, or -1 each where

@@ -398,15 +398,18 @@ func checkBenchOutput(t *testing.T, out string, rows []string) {
 			continue
 		}
 		f := strings.Fields(strings.TrimPrefix(lines[i], row))
-		// requests/s p50 p99 errors RSS MiB peak MiB [ratio]
-		if len(f) < 8 {
-			t.Errorf("row %q has fields %q, want at least 8", row, f)
+		// requests/s p50 p99 errors CPU/req RSS MiB peak MiB [ratio]
+		if len(f) < 9 {
+			t.Errorf("row %q has fields %q, want at least 9", row, f)
 			continue
 		}
 		if f[0] == "0" || f[3] != "0" {
 			t.Errorf("row %q: requests/s %s, errors %s: want some and none", row, f[0], f[3])
 		}
-		if strings.HasPrefix(row, "value read") && (len(f) != 9 || !strings.HasSuffix(f[8], "x")) {
+		if f[4] == "-" || f[4] == "0s" {
+			t.Errorf("row %q: CPU/req %s, want a time", row, f[4])
+		}
+		if strings.HasPrefix(row, "value read") && (len(f) != 10 || !strings.HasSuffix(f[9], "x")) {
 			t.Errorf("row %q lacks the ratio to bare: %q", row, f)
 		}
 	}

@@ -15,12 +15,12 @@ import (
 // filippo.io/edwards25519's own VarTimeDoubleScalarBaseMult takes as long
 // as gtank/ristretto255's here: most of its time is 253 doublings. Since
 // A is a public key that verifies many signatures, we trade a table per
-// key for three quarters of the doublings: with A_j = 2^(64 j) A and
-// B_j = 2^(64 j) B,
+// key for seven eighths of the doublings: with A_j = 2^(32 j) A and
+// B_j = 2^(32 j) B,
 //
-//	s B - k A = sum_j (s_j B_j - k_j A_j), with k = sum_j k_j 2^(64 j),
+//	s B - k A = sum_j (s_j B_j - k_j A_j), with k = sum_j k_j 2^(32 j),
 //
-// which needs 64 doublings. Each k_j, s_j is a run of 64 digits of the
+// which needs 32 doublings. Each k_j, s_j is a run of 32 digits of the
 // width-w non-adjacent form of k or s, so the tables hold the odd
 // multiples of every A_j and B_j (w = 5 for keys, 8 for the base point),
 // in affine form. The sum is computed on the integers k and s themselves,
@@ -34,7 +34,7 @@ import (
 // revisited" (2008), with a = -1.
 
 const (
-	splits    = 4 // 64-bit runs per 256-bit scalar
+	splits    = 8 // 32-bit runs per 256-bit scalar
 	runBits   = 256 / splits
 	keyWidth  = 5 // NAF width for A: 8 odd multiples per A_j
 	baseWidth = 8 // NAF width for B: 64 odd multiples per B_j
@@ -63,10 +63,10 @@ type nielsPoint struct {
 	YplusX, YminusX, T2d field.Element
 }
 
-// keyTables holds, at [j*keyTableSize + i], (2i+1) 2^(64 j) A.
+// keyTables holds, at [j*keyTableSize + i], (2i+1) 2^(32 j) A.
 type keyTables [splits * keyTableSize]nielsPoint
 
-// baseTables holds, at [j*baseTableSize + i], (2i+1) 2^(64 j) B.
+// baseTables holds, at [j*baseTableSize + i], (2i+1) 2^(32 j) B.
 type baseTables [splits * baseTableSize]nielsPoint
 
 // theBaseTables are computed on first use.
@@ -88,8 +88,8 @@ func newKeyTables(a *extPoint) *keyTables {
 	return t
 }
 
-// maxCachedTables bounds tableCache: 1024 keys' tables are 3.75 MiB.
-const maxCachedTables = 1024
+// maxCachedTables bounds tableCache: 512 keys' tables are 3.75 MiB.
+const maxCachedTables = 512
 
 // tableCache keeps the tables of the keys that verified signatures lately,
 // so that a key parsed anew does not build them again: building them
@@ -125,7 +125,7 @@ func tablesFor(raw [PublicKeySize]byte, a *extPoint) *keyTables {
 	return t
 }
 
-// buildTables sets out[j*n + i] to (2i+1) 2^(64 j) p, for j < splits.
+// buildTables sets out[j*n + i] to (2i+1) 2^(runBits j) p, for j < splits.
 func buildTables(out []nielsPoint, p *extPoint, n int) {
 	pts := make([]extPoint, len(out))
 	var (
@@ -136,7 +136,7 @@ func buildTables(out []nielsPoint, p *extPoint, n int) {
 		tmp projP1xP1
 	)
 	for j := range splits {
-		if j > 0 { // q = 2^64 q
+		if j > 0 { // q = 2^runBits q
 			pp.fromExt(&q)
 			for range runBits - 1 {
 				pp.fromP1xP1(tmp.double(&pp))
