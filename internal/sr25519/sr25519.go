@@ -19,7 +19,6 @@ import (
 
 	"filippo.io/edwards25519"
 	"github.com/ChainSafe/go-schnorrkel"
-	"github.com/gtank/merlin"
 	"golang.org/x/crypto/blake2b"
 )
 
@@ -180,15 +179,13 @@ func (k *PublicKey) Verify(msg []byte, sig Signature) bool {
 // verify checks the signature (R, s) over msg; r is R decoded.
 func (k *PublicKey) verify(msg, R []byte, r *extPoint, s *edwards25519.Scalar) bool {
 	// schnorrkel's transcript: NewSigningContext(signingContext, msg), then
-	// what (*PublicKey).Verify appends. The labels are fresh slices: merlin
-	// appends to them.
-	t := merlin.NewTranscript("SigningContext")
-	t.AppendMessage([]byte(""), signingContext)
-	t.AppendMessage([]byte("sign-bytes"), msg)
-	t.AppendMessage([]byte("proto-name"), []byte("Schnorr-sig"))
-	t.AppendMessage([]byte("sign:pk"), k.raw[:])
-	t.AppendMessage([]byte("sign:R"), R)
-	c, err := new(edwards25519.Scalar).SetUniformBytes(t.ExtractBytes([]byte("sign:c"), 64))
+	// what (*PublicKey).Verify appends.
+	t := signingTranscript()
+	t.append("sign-bytes", msg)
+	t.append("proto-name", []byte("Schnorr-sig"))
+	t.append("sign:pk", k.raw[:])
+	t.append("sign:R", R)
+	c, err := new(edwards25519.Scalar).SetUniformBytes(t.extract("sign:c", 64))
 	if err != nil {
 		panic("sr25519: " + err.Error()) // 64 bytes are always uniform bytes
 	}
