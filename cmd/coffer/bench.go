@@ -94,7 +94,11 @@ PostgreSQL then share the machine's CPUs.
 
 Columns: successful requests per second; latency p50 and p99 (from sending a
 request to having read its whole reply); failed requests (wrong status, wrong
-body, transport error); the server's VmRSS and VmHWM (peak RSS) from
+body, transport error); CPU/req, the CPU time (user and system, from
+/proc/PID/stat) that the server used while replies were counted, divided by
+the requests, summed over all servers in the multi-server rows, which holds
+steadier than requests/s when other work shares the machine (PostgreSQL's
+own processes are not counted); the server's VmRSS and VmHWM (peak RSS) from
 /proc/PID/status right after the scenario (on Linux only); for value reads, the
 ratio to the bare server at the same concurrency.
 
@@ -576,6 +580,25 @@ type benchScenario struct {
 	Request     func(worker, i int) *http.Request
 	Check       func(resp *http.Response, body []byte) error
 	BareRow     string // for value reads: the row to compare against
+	// Servers are the processes whose CPU time the row counts, when more
+	// than Target's: the servers that share a multi-server row's load.
+	Servers []*benchTarget
+}
+
+// cpu returns the CPU time used so far by the scenario's servers, or -1.
+func (s *benchScenario) cpu() time.Duration {
+	if len(s.Servers) == 0 {
+		return benchProcCPU(s.Target.PID)
+	}
+	var sum time.Duration
+	for _, t := range s.Servers {
+		c := benchProcCPU(t.PID)
+		if c < 0 {
+			return -1
+		}
+		sum += c
+	}
+	return sum
 }
 
 // run sets up the server, runs the scenarios, and prints the table and the
@@ -916,6 +939,7 @@ func (b *bench) scenarios() []benchScenario {
 				Request:     func(w, _ int) *http.Request { return reads[w%n] },
 				Check:       benchSameLenOr(b.readLen, benchCheckValue),
 				BareRow:     "baseline bare c=64",
+				Servers:     all,
 			},
 			benchScenario{
 				Name:        fmt.Sprintf("create secret c=64, %d servers", n),
@@ -926,6 +950,7 @@ func (b *bench) scenarios() []benchScenario {
 				Request: func(w, i int) *http.Request {
 					return all[w%n].request("PUT", "/v1/stores/bench/secrets/spread-"+strconv.Itoa(w)+"-"+strconv.Itoa(i), benchPutBody)
 				},
+				Servers: all,
 			})
 	}
 	listReq := cf.request("GET", "/v1/stores/list1k/secrets?limit=1000", nil)
@@ -1043,7 +1068,7 @@ func (b *bench) runScenario(ctx context.Context, s benchScenario) error {
 	}
 	first := make(chan cpuSample, 1)
 	timer := time.AfterFunc(b.cfg.Warmup, func() {
-		first <- cpuSample{benchProcCPU(s.Target.PID), time.Now()}
+		first <- cpuSample{s.cpu(), time.Now()}
 	})
 	res, err := loadgen.Run(ctx, loadgen.Config{
 		Concurrency: s.Concurrency,
@@ -1066,7 +1091,7 @@ func (b *bench) runScenario(ctx context.Context, s benchScenario) error {
 		first <- cpuSample{-1, time.Now()}
 	}
 	if c0 := <-first; c0.cpu >= 0 && res.RPS > 0 {
-		if c1 := benchProcCPU(s.Target.PID); c1 >= 0 {
+		if c1 := s.cpu(); c1 >= 0 {
 			row.CPUPerReq = time.Duration(float64(c1-c0.cpu) / (res.RPS * time.Since(c0.wall).Seconds()))
 		}
 	}

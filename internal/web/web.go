@@ -117,8 +117,42 @@ func (f *Face) Error(w http.ResponseWriter, r *http.Request, err error) {
 		code, msg = coffer.EUNAVAILABLE, "request canceled"
 	case code == coffer.EINTERNAL:
 		f.Log.Error("request failed", "err", err, "request_id", RequestID(r.Context()), "method", r.Method, "route", r.Pattern)
+	case code == coffer.EUNAVAILABLE && !isBare(err):
+		// The caller sees only "unavailable"; the operator needs the
+		// cause (a refused connection, a full pool), once in a while:
+		// while the database is down every request fails alike.
+		if n, ok := unavailableLog.due(time.Now()); ok {
+			f.Log.Warn("request failed: storage unavailable", "err", err, "request_id", RequestID(r.Context()),
+				"route", r.Pattern, "suppressed", n)
+		}
 	}
 	f.Render(w, r, Status(code), code, msg)
+}
+
+// isBare reports whether err is a coffer error with no cause behind it.
+func isBare(err error) bool {
+	_, ok := err.(*coffer.Error)
+	return ok
+}
+
+// unavailableLog spaces the logging of unavailable storage to one line a
+// second, across faces, counting the lines it suppressed.
+var unavailableLog logSpacer
+
+type logSpacer struct {
+	last       atomic.Int64 // UnixNano of the last line
+	suppressed atomic.Int64
+}
+
+// due reports whether a line may be logged at now and how many were
+// suppressed since the last one.
+func (l *logSpacer) due(now time.Time) (int64, bool) {
+	last := l.last.Load()
+	if now.UnixNano()-last < int64(time.Second) || !l.last.CompareAndSwap(last, now.UnixNano()) {
+		l.suppressed.Add(1)
+		return 0, false
+	}
+	return l.suppressed.Swap(0), true
 }
 
 func (f *Face) recover(w http.ResponseWriter, r *http.Request) {
