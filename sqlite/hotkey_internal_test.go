@@ -203,3 +203,37 @@ func TestLegacyNoncesMove(t *testing.T) {
 	}
 	waitNonces(t, db, 2) // live, moved, and expired, used again
 }
+
+// TestUseNonceManyPersist checks the batched insert: more uses than one
+// statement takes, and a remainder, all reach the table and survive a
+// restart.
+func TestUseNonceManyPersist(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "coffer.db")
+	db, err := Open(ctx, path, Options{})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	now := time.Now()
+	n := 3*nonceRows + 5
+	// Uses made while the writer is busy pile up into one flush.
+	for i := range n {
+		if err := db.UseNonce(ctx, fmt.Sprint("k", i), now, now.Add(time.Hour)); err != nil {
+			t.Fatalf("UseNonce: %v", err)
+		}
+	}
+	waitNonces(t, db, n)
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err = Open(ctx, path, Options{})
+	if err != nil {
+		t.Fatalf("reopen: %v", err)
+	}
+	defer db.Close()
+	for i := range n {
+		if err := db.UseNonce(ctx, fmt.Sprint("k", i), now, now.Add(time.Hour)); coffer.ErrorCode(err) != coffer.ECONFLICT {
+			t.Fatalf("UseNonce of k%d after restart: got %v, want conflict", i, err)
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -244,13 +245,18 @@ func nonceOp(batch []nonceUse) *op {
 // nonceStmts are the writer's statements of the replay cache, prepared on
 // first use, and the callers' clock of the last purge.
 type nonceStmts struct {
-	put, purge *sql.Stmt
-	purgedAt   int64
+	put, putMany, purge *sql.Stmt // putMany inserts nonceRows uses
+	args                []any
+	purgedAt            int64
 }
+
+// nonceRows is the number of uses one statement inserts: fewer
+// statements, fewer trips through database/sql and the VDBE.
+const nonceRows = 32
 
 func (n *nonceStmts) close() error {
 	var errs []error
-	for _, s := range []*sql.Stmt{n.put, n.purge} {
+	for _, s := range []*sql.Stmt{n.put, n.putMany, n.purge} {
 		if s != nil {
 			errs = append(errs, s.Close())
 		}
@@ -267,19 +273,37 @@ func (w *writer) persistNonces(batch []nonceUse) error {
 		if err != nil {
 			return fmt.Errorf("prepare nonce insert: %w", err)
 		}
+		putMany, err := w.conn.PrepareContext(w.ctx, `INSERT INTO nonce_log (digest, expires) VALUES (?, ?)`+
+			strings.Repeat(`, (?, ?)`, nonceRows-1))
+		if err != nil {
+			put.Close()
+			return fmt.Errorf("prepare nonce insert: %w", err)
+		}
 		purge, err := w.conn.PrepareContext(w.ctx, `DELETE FROM nonce_log WHERE expires <= ?`)
 		if err != nil {
 			put.Close()
+			putMany.Close()
 			return fmt.Errorf("prepare nonce purge: %w", err)
 		}
-		n.put, n.purge = put, purge
+		n.put, n.putMany, n.purge = put, putMany, purge
 	}
 	var now int64
 	for _, u := range batch {
-		if _, err := n.put.ExecContext(w.ctx, u.digest[:], u.expires); err != nil {
-			return fmt.Errorf("persist nonce: %w", err)
-		}
 		now = max(now, u.at)
+	}
+	for len(batch) > 0 {
+		stmt, k := n.put, 1
+		if len(batch) >= nonceRows {
+			stmt, k = n.putMany, nonceRows
+		}
+		n.args = n.args[:0]
+		for _, u := range batch[:k] {
+			n.args = append(n.args, u.digest[:], u.expires)
+		}
+		if _, err := stmt.ExecContext(w.ctx, n.args...); err != nil {
+			return fmt.Errorf("persist nonces: %w", err)
+		}
+		batch = batch[k:]
 	}
 	if now-n.purgedAt >= int64(noncePurgeEvery) || now < n.purgedAt {
 		if _, err := n.purge.ExecContext(w.ctx, now); err != nil {
