@@ -43,6 +43,7 @@ func Run(t *testing.T, open func(tb testing.TB) coffer.Storage) {
 	r.isolation()
 	r.audit()
 	r.lifecycle()
+	r.dump()
 }
 
 // runner names and starts the subtests.
