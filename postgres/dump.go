@@ -480,3 +480,18 @@ func (l *loader) rows(t *dumpTable) func() ([]any, error) {
 		return args, nil
 	}
 }
+
+// ServerSessions returns the number of sessions on the database named
+// "coffer" in pg_stat_activity: the name that servers give their sessions
+// unless their URL sets application_name. A tool that must run while no
+// server does (coffer migrate) opens its own DB under another name and
+// checks that this is 0. Servers started with another application_name
+// are not counted.
+func (db *DB) ServerSessions(ctx context.Context) (int, error) {
+	var n int
+	if err := db.queryRow(ctx, `SELECT count(*) FROM pg_stat_activity
+		WHERE datname = current_database() AND application_name = 'coffer'`, nil, &n); err != nil {
+		return 0, dbErr("count server sessions", err)
+	}
+	return n, nil
+}

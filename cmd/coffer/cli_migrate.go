@@ -45,9 +45,10 @@ as the original. When SRC and DST are both data directories, SRC/master.key
 (and root.token) are copied along; otherwise give the servers of DST the key
 of SRC (--master-key-file or COFFER_MASTER_KEY).
 
-Stop every server of SRC first. An SQLite source in use by a running server
-is refused; PostgreSQL cannot tell, and writes made to it during or after the
-copy are not in DST. DST must be empty (a new directory, or a database no
+Stop every server of SRC first: writes made during or after the copy are not
+in DST. A source in use is refused: an SQLite directory that a server holds,
+or a PostgreSQL database with sessions of coffer servers (those named
+application_name=coffer, the servers' default). DST must be empty (a new directory, or a database no
 server has started on): migrate refuses to add to or overwrite data. The copy
 is one transaction: if it fails, DST stays empty.
 
@@ -321,9 +322,21 @@ func (m *migration) open(ctx context.Context, e *endpoint, create bool) (storage
 		side = "destination"
 	}
 	if e.pg != nil {
-		db, err := postgres.Open(ctx, e.url, postgres.Options{})
+		db, err := postgres.Open(ctx, migrateConnString(e.url), postgres.Options{})
 		if err != nil {
 			return nil, fmt.Errorf("open %s %s: %s", side, e, redactErr(err, e.url))
+		}
+		if !create {
+			// Servers writing on would make a copy that lacks their writes.
+			n, err := db.ServerSessions(ctx)
+			if err != nil {
+				db.Close()
+				return nil, fmt.Errorf("open %s %s: %s", side, e, redactErr(err, e.url))
+			}
+			if n > 0 {
+				db.Close()
+				return nil, fmt.Errorf("%s %s is in use: coffer servers hold %d connections to it; stop every server first", side, e, n)
+			}
 		}
 		return db, nil
 	}
@@ -346,6 +359,22 @@ func (m *migration) open(ctx context.Context, e *endpoint, create bool) (storage
 func exists(path string) bool {
 	_, err := os.Stat(path)
 	return err == nil
+}
+
+// migrateApp is the application_name of migrate's own sessions, which
+// postgres.DB.ServerSessions does not count.
+const migrateApp = "coffer-migrate"
+
+// migrateConnString sets application_name in a postgres:// URL or
+// key=value string to migrateApp.
+func migrateConnString(s string) string {
+	if u, err := url.Parse(s); err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") {
+		q := u.Query()
+		q.Set("application_name", migrateApp)
+		u.RawQuery = q.Encode()
+		return u.String()
+	}
+	return s + " application_name=" + migrateApp // the last setting of a keyword wins
 }
 
 // redactURL hides the password of a postgres:// URL or key=value string.

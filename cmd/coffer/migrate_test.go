@@ -14,6 +14,7 @@ import (
 	"github.com/coffer-dev/coffer/postgres"
 	"github.com/coffer-dev/coffer/sqlite"
 	"github.com/coffer-dev/coffer/storetest"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // migrateHotkey is a real SS58 address (storage keeps it as it is).
@@ -197,6 +198,14 @@ func TestMigrate(t *testing.T) {
 	// A new version continues the numbering, and the chain goes on.
 	a.must(200, "PUT", "/v1/stores/app/secrets/api-token", map[string]any{"value": "tok-3"})
 	d.values["app/api-token"][3] = "tok-3"
+	// While a server holds the database, migrate refuses to copy it.
+	busy := filepath.Join(t.TempDir(), "busy")
+	if r := runMigrateCmd("--from", url, "--to", busy); r.Code != 1 || !strings.Contains(r.Stderr, "is in use") {
+		t.Fatalf("migrate from a database in use: exit %d, stderr %q; want 1 and 'is in use'", r.Code, r.Stderr)
+	}
+	if _, err := os.Stat(busy); !os.IsNotExist(err) {
+		t.Errorf("refused migrate created the destination (%v)", err)
+	}
 	stopPG()
 
 	dirB := filepath.Join(t.TempDir(), "back")
@@ -274,6 +283,9 @@ func TestMigrateRefuses(t *testing.T) {
 		if r.Code != 1 || !strings.Contains(r.Stderr, "another master key") {
 			t.Fatalf("got exit %d, stderr %q; want 1 and 'another master key'", r.Code, r.Stderr)
 		}
+		if got := dirFiles(t, dirB); got != files {
+			t.Fatalf("the refused destination's files changed: got %s, want %s", got, files)
+		}
 		// With the same key it is the data that is refused.
 		os.Remove(filepath.Join(dirB, "master.key"))
 		writeSecretFile(filepath.Join(dirB, "master.key"), string(must(os.ReadFile(filepath.Join(dirA, "master.key")))))
@@ -335,6 +347,26 @@ func TestMigrateRefuses(t *testing.T) {
 			}
 		}
 	})
+}
+
+func TestMigrateConnString(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"postgres://u:pw@db.example:5433/coffer?sslmode=require", "postgres://u:xxxxx@db.example:5433/coffer?application_name=coffer-migrate&sslmode=require"},
+		{"postgresql://u@db.example/coffer?application_name=coffer", "postgresql://u@db.example/coffer?application_name=coffer-migrate"},
+		{"host=db.example dbname=coffer application_name=coffer password='a b'", "host=db.example dbname=coffer application_name=coffer password=xxxxx application_name=coffer-migrate"},
+	} {
+		got := migrateConnString(c.in)
+		if redactURL(got) != c.want {
+			t.Errorf("migrateConnString(%q): got %q, want %q", redactURL(c.in), redactURL(got), c.want)
+		}
+		cfg, err := pgconn.ParseConfig(got)
+		if err != nil {
+			t.Fatalf("parse %q: %v", redactURL(got), err)
+		}
+		if app := cfg.RuntimeParams["application_name"]; app != migrateApp {
+			t.Errorf("%q: application_name %q, want %q", redactURL(got), app, migrateApp)
+		}
+	}
 }
 
 // dirFiles lists a directory's files with their sizes and modes.
