@@ -66,18 +66,24 @@ Flags:
 func runMigrate(ctx context.Context, env *Env, args []string) error {
 	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
 	fs.SetOutput(env.Stderr)
-	fs.Usage = func() { fmt.Fprint(env.Stderr, migrateUsage); fs.PrintDefaults() }
+	fs.Usage = func() {}
 	from := fs.String("from", "", "source: a data `DIR` or a PostgreSQL URL")
 	to := fs.String("to", "", "destination: a data `DIR` or a PostgreSQL URL (must be empty)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return exitError{2}
+	usage := func(w io.Writer) {
+		fmt.Fprint(w, migrateUsage)
+		fs.SetOutput(w)
+		fs.PrintDefaults()
 	}
-	if fs.NArg() > 0 || *from == "" || *to == "" {
+	err := fs.Parse(args)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		usage(env.Stdout)
+		return nil
+	case err == nil && (fs.NArg() > 0 || *from == "" || *to == ""):
 		fmt.Fprintln(env.Stderr, "coffer migrate: --from and --to are required, and nothing else")
-		fmt.Fprintln(env.Stderr, "Run 'coffer migrate --help' for usage.")
+		fallthrough
+	case err != nil:
+		fmt.Fprintln(env.Stderr, "Usage: coffer migrate --from SRC --to DST\nRun 'coffer migrate --help' for more.")
 		return exitError{2}
 	}
 	src, err := parseEndpoint(*from)
@@ -191,6 +197,26 @@ func (m *migration) run(ctx context.Context) error {
 		}
 	}()
 
+	if err := m.copyAndVerify(ctx, src, dst); err != nil {
+		return err
+	}
+	ok = true
+	fmt.Fprintf(m.out, "\nVerified: the copy holds every record of the source, unchanged.\n")
+	if copyKeys != nil {
+		if err := copyKeys(); err != nil {
+			return fmt.Errorf("the copy is complete, but copying the master key failed: %w; copy %s by hand", err, filepath.Join(m.src.dir, "master.key"))
+		}
+	}
+	if keyNote != "" {
+		fmt.Fprintf(m.out, "%s\n", keyNote)
+	}
+	return nil
+}
+
+// copyAndVerify loads the dump of src into dst, then reads dst back and
+// compares it with what it read from src: counts per kind and the digest
+// of every record.
+func (m *migration) copyAndVerify(ctx context.Context, src, dst coffer.Dumper) error {
 	// Copy, summing up what was read from SRC on the way.
 	read := coffer.NewDumpSummary()
 	recs := make(chan *coffer.Record, 256)
@@ -247,16 +273,6 @@ func (m *migration) run(ctx context.Context) error {
 	fmt.Fprintf(m.out, "\n  source digest  %x\n  copy digest    %x\n", read.Digest(), written.Digest())
 	if mismatch || !bytes.Equal(read.Digest(), written.Digest()) {
 		return fmt.Errorf("VERIFY FAILED: the copy in %s differs from the source; do not use it", m.dst)
-	}
-	ok = true
-	fmt.Fprintf(m.out, "\nVerified: the copy holds every record of the source, unchanged.\n")
-	if copyKeys != nil {
-		if err := copyKeys(); err != nil {
-			return fmt.Errorf("the copy is complete, but copying the master key failed: %w; copy %s by hand", err, filepath.Join(m.src.dir, "master.key"))
-		}
-	}
-	if keyNote != "" {
-		fmt.Fprintf(m.out, "%s\n", keyNote)
 	}
 	return nil
 }
