@@ -85,6 +85,10 @@ type DB struct {
 
 var _ coffer.Storage = (*DB)(nil)
 
+// ErrInUse is the cause of Open's error when another process, or another
+// DB of this one, has the database open.
+var ErrInUse = errors.New("database is locked by its owner")
+
 // headKey is the meta row that records the audit head. SetMeta refuses it.
 const headKey = "audit_head"
 

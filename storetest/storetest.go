@@ -8,7 +8,9 @@
 // Each subtest opens a fresh, empty storage and checks one documented rule of
 // the interface: CRUD of every object, tenant isolation on every method,
 // names unique among live secrets, version numbering under concurrent
-// writers, compare-and-set, listings and paging, and the audit chain.
+// writers, compare-and-set, listings and paging, the audit chain, and the
+// dump and load of a whole database (coffer.Dumper; RunTransfer runs it
+// between two engines).
 // Behaviour the contract leaves to the engine (durability across reopen,
 // file modes) is tested by the engine itself.
 package storetest
@@ -43,6 +45,7 @@ func Run(t *testing.T, open func(tb testing.TB) coffer.Storage) {
 	r.isolation()
 	r.audit()
 	r.lifecycle()
+	r.dump()
 }
 
 // runner names and starts the subtests.
