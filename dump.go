@@ -70,10 +70,17 @@ type StoreKey struct {
 }
 
 // Nonce is an entry of the replay cache of signed requests
-// (Storage.UseNonce).
+// (Storage.UseNonce), by the digest of its key: engines keep no more.
 type Nonce struct {
-	Key     string
+	Digest  [16]byte // NonceDigest of the key
 	Expires time.Time
+}
+
+// NonceDigest is what engines keep of a key of Storage.UseNonce: the first
+// 16 bytes of its SHA-256.
+func NonceDigest(key string) [16]byte {
+	sum := sha256.Sum256([]byte(key))
+	return [16]byte(sum[:16])
 }
 
 // RecordKind says which field of a Record is set. A dump holds its records
@@ -326,7 +333,7 @@ func (r *Record) appendCanonical(b []byte) []byte {
 		e.bytes(h.Hash)
 		e.bytes(h.MAC)
 	case r.Nonce != nil:
-		e.str(r.Nonce.Key)
+		e.bytes(r.Nonce.Digest[:])
 		e.time(r.Nonce.Expires)
 	}
 	return e.b

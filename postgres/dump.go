@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -251,17 +252,21 @@ var dumpTables = []dumpTable{
 		kind: coffer.KindNonce, table: "nonces", cols: "key, expires", order: "key",
 		scan: func(sc pgx.Row) (*coffer.Record, error) {
 			n := &coffer.Nonce{}
+			var key string
 			var exp int64
-			if err := sc.Scan(&n.Key, &exp); err != nil {
+			if err := sc.Scan(&key, &exp); err != nil {
 				return nil, err
+			}
+			if d, err := hex.DecodeString(key); err != nil || copy(n.Digest[:], d) != len(n.Digest) || len(d) != len(n.Digest) {
+				return nil, fmt.Errorf("nonce key %q is not a digest", key)
 			}
 			n.Expires = fromNanos(exp)
 			return &coffer.Record{Nonce: n}, nil
 		},
 		args: func(r *coffer.Record) ([]any, error) {
-			return []any{r.Nonce.Key, r.Nonce.Expires.UnixNano()}, nil
+			return []any{hex.EncodeToString(r.Nonce.Digest[:]), r.Nonce.Expires.UnixNano()}, nil
 		},
-		texts: func(r *coffer.Record) []namedText { return []namedText{{"key", r.Nonce.Key}} },
+		texts: func(r *coffer.Record) []namedText { return nil },
 	},
 }
 

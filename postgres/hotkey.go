@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"encoding/hex"
 	"fmt"
 	"time"
 
@@ -118,9 +119,8 @@ func (db *DB) UseNonce(ctx context.Context, key string, at, expires time.Time) e
 	if closed {
 		return coffer.Errorf(coffer.EUNAVAILABLE, "database is closed")
 	}
-	if !validText(key) {
-		return coffer.Errorf(coffer.EINVALID, "invalid nonce")
-	}
+	digest := coffer.NonceDigest(key)
+	key = hex.EncodeToString(digest[:])
 	now, exp := stamp(at).UnixNano(), stamp(expires).UnixNano()
 	var used bool
 	b := &pgx.Batch{}

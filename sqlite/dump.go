@@ -249,19 +249,25 @@ var dumpTables = []dumpTable{
 	},
 	{
 		kind:   coffer.KindNonce,
-		query:  `SELECT key, expires FROM nonces ORDER BY key`,
-		insert: `INSERT INTO nonces (key, expires) VALUES (?, ?)`,
+		// The log may hold a digest more than once (a use, expired, then
+		// used again): the latest expiry is the one that counts.
+		query:  `SELECT digest, max(expires) FROM nonce_log GROUP BY digest ORDER BY digest`,
+		insert: `INSERT INTO nonce_log (digest, expires) VALUES (?, ?)`,
 		scan: func(sc scanner) (*coffer.Record, error) {
 			n := &coffer.Nonce{}
+			var digest []byte
 			var exp int64
-			if err := sc.Scan(&n.Key, &exp); err != nil {
+			if err := sc.Scan(&digest, &exp); err != nil {
 				return nil, err
+			}
+			if copy(n.Digest[:], digest) != len(n.Digest) {
+				return nil, fmt.Errorf("a nonce digest of %d bytes", len(digest))
 			}
 			n.Expires = fromNanos(exp)
 			return &coffer.Record{Nonce: n}, nil
 		},
 		args: func(r *coffer.Record) ([]any, error) {
-			return []any{r.Nonce.Key, r.Nonce.Expires.UnixNano()}, nil
+			return []any{r.Nonce.Digest[:], r.Nonce.Expires.UnixNano()}, nil
 		},
 	},
 }
@@ -270,6 +276,8 @@ var dumpTables = []dumpTable{
 // one read transaction; see coffer.Dumper. Writes go on meanwhile (WAL): the
 // dump holds none of them.
 func (db *DB) Dump(ctx context.Context, emit func(*coffer.Record) error) error {
+	// Uses of the replay cache acknowledged before the dump are in it.
+	db.flushNonces()
 	tx, err := db.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return fmt.Errorf("dump: %w", err)
@@ -339,6 +347,7 @@ func (w *writer) load(ctx context.Context, next func() (*coffer.Record, error)) 
 		seq    int64
 		hash   []byte
 		head   *coffer.AuditHead
+		nonces []coffer.Nonce
 	)
 	for n := int64(1); ; n++ {
 		if n%1024 == 0 {
@@ -378,6 +387,8 @@ func (w *writer) load(ctx context.Context, next func() (*coffer.Record, error)) 
 			seq, hash = r.Audit.Seq, r.Audit.Hash
 		case coffer.KindAuditHead:
 			head = r.AuditHead
+		case coffer.KindNonce:
+			nonces = append(nonces, *r.Nonce)
 		}
 	}
 	// The tail, as loadTail finds it on open: events of this batch after
@@ -389,6 +400,9 @@ func (w *writer) load(ctx context.Context, next func() (*coffer.Record, error)) 
 	w.afterCommit(func() {
 		for _, s := range stores {
 			w.stores.put(s)
+		}
+		for _, n := range nonces { // the replay cache decides in memory
+			w.nonceCache.add(n.Digest, n.Expires.UnixNano())
 		}
 	})
 	return nil

@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"crypto/sha256"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -69,6 +68,7 @@ type nonceCache struct {
 	shards   [nonceShards]nonceShard
 	maxShard int // live entries a shard may hold
 
+	flushMu sync.Mutex // held by a flush from taking pending to its commit
 	mu      sync.Mutex
 	pending []nonceUse
 	kick    chan struct{} // has a value while pending is not empty
@@ -76,9 +76,16 @@ type nonceCache struct {
 	stopped chan struct{} // closed when the flusher returns
 }
 
-func digestNonce(key string) nonceDigest {
-	sum := sha256.Sum256([]byte(key))
-	return nonceDigest(sum[:16])
+func digestNonce(key string) nonceDigest { return coffer.NonceDigest(key) }
+
+// add records a use in memory only: one loaded from disk.
+func (c *nonceCache) add(d nonceDigest, exp int64) {
+	sh := &c.shards[d[0]%nonceShards]
+	sh.mu.Lock()
+	if exp > sh.m[d] {
+		sh.m[d] = exp
+	}
+	sh.mu.Unlock()
 }
 
 // load fills the cache with the uses on disk that have not expired by
@@ -113,9 +120,7 @@ func (c *nonceCache) load(ctx context.Context, conn *sql.Conn, now time.Time, li
 		if copy(d[:], digest) != len(d) {
 			return fmt.Errorf("load nonces: a digest of %d bytes", len(digest))
 		}
-		if m := c.shards[d[0]%nonceShards].m; exp > m[d] {
-			m[d] = exp
-		}
+		c.add(d, exp)
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("load nonces: %w", err)
@@ -220,6 +225,8 @@ func (db *DB) flusher() {
 // next flush tries again.
 func (db *DB) flushNonces() {
 	c := &db.nonces
+	c.flushMu.Lock()
+	defer c.flushMu.Unlock()
 	c.mu.Lock()
 	batch := c.pending
 	c.pending = nil

@@ -194,6 +194,7 @@ func (db *DB) open(ctx context.Context, path string, opts Options) error {
 	if err != nil {
 		return fmt.Errorf("open db: %w", err)
 	}
+	db.w.nonceCache = &db.nonces
 	return nil
 }
 

@@ -97,7 +97,8 @@ type writer struct {
 	storeExists, liveSecret, secretByID *sql.Stmt
 	insertSecret, saveSecret            *sql.Stmt
 	bumpVersion, insertVersion, bumpGen *sql.Stmt
-	nonces                              nonceStmts // of UseNonce
+	nonces                              nonceStmts  // of the replay cache's flushes
+	nonceCache                          *nonceCache // the DB's, which Load fills
 }
 
 func newWriter(ctx context.Context, conn *sql.Conn, stores *storeIndex, opts Options) (*writer, error) {

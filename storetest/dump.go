@@ -372,6 +372,9 @@ func checkLoaded(t *testing.T, e *env, head *coffer.AuditHead) {
 			app, acct = rec.Store, rec.Store.AccountID
 		}
 	}
+	// The loaded replay cache refuses the uses it holds.
+	now := time.Now()
+	wantCode(t, "UseNonce of a loaded use", e.s.UseNonce(e.ctx, "n-live", now, now.Add(time.Hour)), coffer.ECONFLICT)
 	st, err := e.s.Store(e.ctx, acct, "app")
 	noErr(t, "Store after Load", err)
 	if st.ID != app.ID || st.Gen != app.Gen {
