@@ -248,7 +248,7 @@ var dumpTables = []dumpTable{
 		},
 	},
 	{
-		kind:   coffer.KindNonce,
+		kind: coffer.KindNonce,
 		// The log may hold a digest more than once (a use, expired, then
 		// used again): the latest expiry is the one that counts.
 		query:  `SELECT digest, max(expires) FROM nonce_log GROUP BY digest ORDER BY digest`,
