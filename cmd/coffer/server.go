@@ -130,6 +130,8 @@ type Server struct {
 	tls  *tlsReloader
 	ln   net.Listener
 	done chan error
+
+	closed bool
 }
 
 const serverUsage = `Usage: coffer server [flags]
@@ -475,7 +477,12 @@ func isLoopback(host string) bool {
 
 // Close stops accepting connections, lets in-flight requests finish, then
 // flushes the audit log and closes the database.
+// A second Close does nothing.
 func (s *Server) Close() error {
+	if s.closed {
+		return nil
+	}
+	s.closed = true
 	var errs []error
 	if s.http != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), s.Config.ShutdownWait)
