@@ -5,10 +5,12 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -89,6 +91,7 @@ func cliRunCommand(ctx context.Context, env *Env, cmd *clientCommand, args []str
 	c.Flags.Usage = func() {} // parse prints the help or a hint itself
 	c.Flags.StringVar(&c.addr, "addr", "", "server `URL` (default $COFFER_ADDR, else "+cliDefaultAddr+")")
 	c.Flags.StringVar(&c.token, "token", "", "API `TOKEN` (default $COFFER_TOKEN, else ./"+cliTokenFile+"); prefer the variable: flags stay in shell history")
+	c.Flags.StringVar(&c.cacert, "cacert", "", "PEM `FILE` of CA certificates to trust for an https:// server (default $COFFER_CACERT, else the system's)")
 	err := cmd.Run(ctx, c, args)
 	var exit exitError
 	switch {
@@ -134,10 +137,11 @@ func cliDescribeError(err error) string {
 // cli is the state of one client command run.
 type cli struct {
 	*Env
-	Flags *flag.FlagSet
-	cmd   *clientCommand
-	addr  string
-	token string
+	Flags  *flag.FlagSet
+	cmd    *clientCommand
+	addr   string
+	token  string
+	cacert string
 }
 
 // Parse parses flags, which may come before, between or after the
@@ -203,7 +207,7 @@ func (c *cli) printHelp(w io.Writer) {
 	var own, conn strings.Builder
 	c.Flags.VisitAll(func(f *flag.Flag) {
 		b := &own
-		if f.Name == "addr" || f.Name == "token" {
+		if f.Name == "addr" || f.Name == "token" || f.Name == "cacert" {
 			b = &conn
 		}
 		cliWriteFlag(b, f)
@@ -322,7 +326,27 @@ func (c *cli) Client() (*client.Client, error) {
 		}
 		token = strings.TrimSpace(string(b))
 	}
-	return client.New(addr, token, client.WithUserAgent("coffer-cli"))
+	opts := []client.Option{client.WithUserAgent("coffer-cli")}
+	if ca := cliFirstNonEmpty(c.cacert, c.getenv("COFFER_CACERT")); ca != "" {
+		hc, err := cliTLSClient(ca)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, client.WithHTTPClient(hc))
+	}
+	return client.New(addr, token, opts...)
+}
+
+// cliTLSClient returns an HTTP client that trusts only the CA certificates
+// in the PEM file ca.
+func cliTLSClient(ca string) (*http.Client, error) {
+	pool, err := loadCertPool(ca)
+	if err != nil {
+		return nil, fmt.Errorf("--cacert/COFFER_CACERT: %w", err)
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	return &http.Client{Transport: tr}, nil
 }
 
 func cliFirstNonEmpty(s ...string) string {

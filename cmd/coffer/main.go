@@ -88,5 +88,5 @@ func usage(w io.Writer) {
 	for _, n := range names {
 		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].Summary)
 	}
-	fmt.Fprintln(w, "\nClient commands read COFFER_ADDR (default http://127.0.0.1:8200) and COFFER_TOKEN.\nRun 'coffer COMMAND --help' for a command's flags.")
+	fmt.Fprintln(w, "\nClient commands read COFFER_ADDR (default http://127.0.0.1:8200), COFFER_TOKEN and,\nfor an https:// server with its own CA, COFFER_CACERT.\nRun 'coffer COMMAND --help' for a command's flags.")
 }

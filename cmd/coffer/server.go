@@ -12,9 +12,11 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"runtime/debug"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/coffer-dev/coffer"
@@ -35,27 +37,50 @@ func init() {
 	register("server", command{Summary: "run the coffer server", Run: runServer})
 }
 
-// ServerConfig is everything the server command reads from flags and the
-// environment.
+// ServerConfig is everything the server reads from its configuration file,
+// the environment and flags (see config.go for the one table of keys).
 type ServerConfig struct {
-	Addr    string
-	DataDir string
+	// ConfigFile is the configuration file read (--config or
+	// COFFER_CONFIG), if any.
+	ConfigFile string
+	Addr       string
+	DataDir    string
 	// Database is a PostgreSQL URL (postgres://... or libpq's key=value
 	// form) from --database or COFFER_DATABASE_URL; empty keeps the
 	// embedded SQLite database in DataDir. It may hold a password: it is
 	// never logged.
 	Database      string
 	MasterKeyFile string
-	MasterKey     string // from COFFER_MASTER_KEY; never a flag, so it stays out of ps
-	LogLevel      slog.Level
-	ShutdownWait  time.Duration
+	// MasterKey comes from COFFER_MASTER_KEY only: never a flag, so it
+	// stays out of ps, and never a file key, since master-key-file is the
+	// file for it.
+	MasterKey    string
+	LogLevel     slog.Level
+	ShutdownWait time.Duration
 	// DebugAddr, when set, serves net/http/pprof there: keep it on loopback.
 	DebugAddr string
+
+	// TLSCert and TLSKey are PEM files; set, the server speaks only HTTPS
+	// (TLS 1.2 and up) and reads them again on SIGHUP.
+	TLSCert, TLSKey string
+	// DevTLS makes a self-signed pair in DataDir/tls and serves it.
+	DevTLS bool
+	// TLSClientCA, when set, asks clients for certificates signed by one of
+	// its CAs; TLSClientAuth is verify-if-given (the default) or require.
+	TLSClientCA   string
+	TLSClientAuth string
+	// TLSClientKeyMap maps verified client certificates to API key ids:
+	// "sha256:FINGERPRINT=KEYID" or "cn:COMMON_NAME=KEYID".
+	TLSClientKeyMap []string
+
 	// CloudflareLimits are the Cloudflare face's quotas, each
 	// "[ACCOUNT_ID:]stores=N,secrets=N,value=N" (see cloudflare.ParseLimits):
 	// from --cloudflare-limits (repeatable) and COFFER_CLOUDFLARE_LIMITS
 	// (settings separated by ';'). Unset, Cloudflare's own limits apply.
 	CloudflareLimits []string
+	// RateLimits are the per-account request rate limits, each
+	// "[ACCOUNT_ID:]rate=N,burst=N". Unset, requests are not limited.
+	RateLimits []string
 	// ChutesRegistryPasswordFile holds the password of the image registry
 	// behind Chutes' registry proxy, which GET /chutes/registry/auth hands
 	// to nginx (--chutes-registry-password-file or
@@ -65,12 +90,23 @@ type ServerConfig struct {
 	// ByteNiteTokenTTL is the lifetime of the access tokens the ByteNite
 	// face issues (--bytenite-token-ttl; default 1h, as at ByteNite).
 	ByteNiteTokenTTL time.Duration
+	// Faces says which provider faces are served; a face switched off
+	// answers 404 under its prefix.
+	Faces FaceSwitches
+
+	origin map[string]string // where each setting was set, for errors
 }
 
-// DefaultServerConfig returns the embedded default: SQLite in ./coffer-data.
+// FaceSwitches turns each provider face on or off.
+type FaceSwitches struct {
+	Cloudflare, TrueFoundry, Chutes, ByteNite bool
+}
+
+// DefaultServerConfig returns the embedded default: SQLite in ./coffer-data,
+// plain HTTP on loopback, every face on.
 func DefaultServerConfig() ServerConfig {
 	return ServerConfig{Addr: "127.0.0.1:8200", DataDir: "coffer-data", LogLevel: slog.LevelInfo, ShutdownWait: 30 * time.Second,
-		ByteNiteTokenTTL: bytenite.DefaultTokenTTL}
+		ByteNiteTokenTTL: bytenite.DefaultTokenTTL, Faces: FaceSwitches{Cloudflare: true, TrueFoundry: true, Chutes: true, ByteNite: true}}
 }
 
 // Server is a running coffer server. Tests use it to start the real server
@@ -85,11 +121,17 @@ type Server struct {
 	// RootToken is set when Open created a new data directory.
 	RootToken string
 
+	// CAFile is the CA certificate clients should trust, with --dev-tls.
+	CAFile string
+
 	db   coffer.Storage
 	svc  *service.Service
 	http *http.Server
+	tls  *tlsReloader
 	ln   net.Listener
 	done chan error
+
+	closed bool
 }
 
 const serverUsage = `Usage: coffer server [flags]
@@ -109,56 +151,22 @@ environment variable (64 hex digits or base64 of 32 bytes), or DATA/master.key,
 which a first start creates. A database that already holds data is never
 given a new key: a missing or wrong key stops the server with an error.
 
+Every flag is also a key of the configuration file (--config FILE, or
+COFFER_CONFIG; see deploy/coffer.conf for a commented example) and an
+environment variable (named after each flag below). Precedence: defaults,
+then the file, then the environment, then flags.
+
+With --tls-cert and --tls-key the server speaks only HTTPS; SIGHUP reloads
+the certificate, key and client CA without dropping connections.
+
 Flags:
 `
 
-// ParseFlags reads the server's flags and environment.
+// ParseFlags reads the server's configuration: the defaults in c, then the
+// configuration file (--config or COFFER_CONFIG), then the environment,
+// then the flags, and validates the result once.
 func (c *ServerConfig) ParseFlags(args []string, getenv func(string) string, stderr io.Writer) error {
-	fs := flag.NewFlagSet("server", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, serverUsage); fs.PrintDefaults() }
-	fs.StringVar(&c.Addr, "addr", c.Addr, "listen address (host:port; port 0 picks a free one)")
-	fs.StringVar(&c.DataDir, "data", c.DataDir, "data directory")
-	if u := getenv("COFFER_DATABASE_URL"); u != "" {
-		c.Database = u
-	}
-	fs.StringVar(&c.Database, "database", c.Database, "PostgreSQL `URL` (postgres://user@host/db?pool_max_conns=16...; default: SQLite in the data directory; env COFFER_DATABASE_URL)")
-	fs.StringVar(&c.MasterKeyFile, "master-key-file", c.MasterKeyFile, "file holding the master key (default DATA/master.key)")
-	level := fs.String("log-level", c.LogLevel.String(), "log level: debug, info, warn, error")
-	fs.DurationVar(&c.ShutdownWait, "shutdown-timeout", c.ShutdownWait, "how long to let in-flight requests finish on SIGTERM")
-	fs.StringVar(&c.DebugAddr, "debug-addr", c.DebugAddr, "serve Go profiling (net/http/pprof) on this address; loopback only")
-	for _, spec := range strings.Split(getenv("COFFER_CLOUDFLARE_LIMITS"), ";") {
-		if spec = strings.TrimSpace(spec); spec != "" {
-			c.CloudflareLimits = append(c.CloudflareLimits, spec)
-		}
-	}
-	c.ChutesRegistryPasswordFile = getenv("COFFER_CHUTES_REGISTRY_PASSWORD_FILE")
-	fs.StringVar(&c.ChutesRegistryPasswordFile, "chutes-registry-password-file", c.ChutesRegistryPasswordFile, "file holding the password of the image registry behind Chutes' registry proxy (GET /chutes/registry/auth)")
-	fs.Func("cloudflare-limits", "Cloudflare face quotas `[ACCOUNT_ID:]stores=N,secrets=N,value=N` (repeatable; default Cloudflare's: stores=1,secrets=100,value=65536)", func(v string) error {
-		c.CloudflareLimits = append(c.CloudflareLimits, v)
-		return nil
-	})
-	fs.DurationVar(&c.ByteNiteTokenTTL, "bytenite-token-ttl", c.ByteNiteTokenTTL, "lifetime of the access tokens the ByteNite face issues (1s to 24h)")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if c.ByteNiteTokenTTL < time.Second || c.ByteNiteTokenTTL > coffer.MaxAccessTokenTTL {
-		return fmt.Errorf("--bytenite-token-ttl must be between 1s and %s", coffer.MaxAccessTokenTTL)
-	}
-	if _, err := cloudflareFace(*c); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
-	}
-	if err := c.LogLevel.UnmarshalText([]byte(*level)); err != nil {
-		return fmt.Errorf("--log-level: %w", err)
-	}
-	c.MasterKey = getenv("COFFER_MASTER_KEY")
-	if c.DataDir == "" {
-		return errors.New("--data must not be empty")
-	}
-	return nil
+	return c.parseConfig("server", serverUsage, args, getenv, stderr)
 }
 
 func runServer(ctx context.Context, env *Env, args []string) error {
@@ -174,13 +182,34 @@ func runServer(ctx context.Context, env *Env, args []string) error {
 	if err := s.Open(ctx); err != nil {
 		return err
 	}
-	select {
-	case <-ctx.Done():
-		log.Info("shutting down")
-	case err := <-s.done:
-		log.Error("server stopped", "err", err)
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-hup:
+			if err := s.ReloadTLS(); err != nil {
+				log.Error("SIGHUP: TLS reload failed; still serving the previous certificate", "err", err)
+			} else if s.tls != nil {
+				log.Info("SIGHUP: TLS certificate reloaded", "not_after", s.tls.NotAfter())
+			}
+			continue
+		case <-ctx.Done():
+			log.Info("shutting down")
+		case err := <-s.done:
+			log.Error("server stopped", "err", err)
+		}
+		return s.Close()
 	}
-	return s.Close()
+}
+
+// ReloadTLS reads the TLS certificate, key and client CA files again. New
+// connections get them; established ones keep what they agreed on.
+func (s *Server) ReloadTLS() error {
+	if s.tls == nil {
+		return nil
+	}
+	return s.tls.Reload()
 }
 
 // Open prepares the data directory, the keys and the database, and starts
@@ -274,22 +303,51 @@ func (s *Server) Open(ctx context.Context) error {
 		s.closeStorage()
 		return err
 	}
-	cf.Secrets, cf.Auth, cf.Log = s.svc, s.svc, s.Log
-	ch, err := s.chutesFace()
+	rl, err := parseRateLimits(cfg.RateLimits)
 	if err != nil {
 		s.closeStorage()
 		return err
 	}
-	a := &api.Server{Secrets: s.svc, Keys: s.svc, Audit: s.svc, Accounts: s.svc, Hotkeys: s.svc, Auth: s.svc, Ready: s.db.Ping, Log: s.Log, Registry: reg,
-		Faces: []api.Mount{
-			{Prefix: cloudflare.Prefix, Handler: cf.Handler()},
-			{Prefix: truefoundry.Prefix, Handler: (&truefoundry.Server{Secrets: s.svc, Keys: s.svc, Accounts: s.svc, Auth: s.svc, Log: s.Log}).Handler()},
-			{Prefix: chutes.Prefix, Handler: ch.Handler()},
-			{Prefix: bytenite.Prefix, Handler: (&bytenite.Server{Service: s.svc, Auth: s.svc, Log: s.Log,
-				TokenTTL: cfg.ByteNiteTokenTTL, Version: buildVersion()}).Handler()},
-		}}
+	keys, err := parseKeyMap(cfg.TLSClientKeyMap)
+	if err != nil {
+		s.closeStorage()
+		return err
+	}
+	// Every face authenticates through the gate: mapped client
+	// certificates and per-account rate limits apply to all alike.
+	g := &gate{svc: s.svc, requireCert: cfg.TLSClientAuth == clientAuthRequire, limiter: newAccountLimiter(rl, time.Now)}
+	cf.Secrets, cf.Auth, cf.Log = s.svc, g, s.Log
+	ch, err := s.chutesFace(g)
+	if err != nil {
+		s.closeStorage()
+		return err
+	}
+	var faces []api.Mount
+	if cfg.Faces.Cloudflare {
+		faces = append(faces, api.Mount{Prefix: cloudflare.Prefix, Handler: cf.Handler()})
+	}
+	if cfg.Faces.TrueFoundry {
+		faces = append(faces, api.Mount{Prefix: truefoundry.Prefix, Handler: (&truefoundry.Server{Secrets: s.svc, Keys: s.svc, Accounts: s.svc, Auth: g, Log: s.Log}).Handler()})
+	}
+	if cfg.Faces.Chutes {
+		faces = append(faces, api.Mount{Prefix: chutes.Prefix, Handler: ch.Handler()})
+	}
+	if cfg.Faces.ByteNite {
+		faces = append(faces, api.Mount{Prefix: bytenite.Prefix, Handler: (&bytenite.Server{Service: s.svc, Auth: g, Log: s.Log,
+			TokenTTL: cfg.ByteNiteTokenTTL, Version: buildVersion()}).Handler()})
+	}
+	a := &api.Server{Secrets: s.svc, Keys: s.svc, Audit: s.svc, Accounts: s.svc, Hotkeys: s.svc, Auth: g, Ready: s.db.Ping, Log: s.Log, Registry: reg,
+		Faces: faces}
+	var handler http.Handler = a.Handler()
+	if cfg.TLSClientCA != "" {
+		handler = clientCerts(handler, keys)
+	}
+	if err := s.setupTLS(); err != nil {
+		s.closeStorage()
+		return err
+	}
 	s.http = &http.Server{
-		Handler:           a.Handler(),
+		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
@@ -302,8 +360,8 @@ func (s *Server) Open(ctx context.Context) error {
 		return fmt.Errorf("listen: %w", err)
 	}
 	s.Addr = s.ln.Addr().String()
-	if host, _, _ := net.SplitHostPort(s.Addr); !isLoopback(host) {
-		s.Log.Warn("serving plain HTTP on a non-loopback address: tokens and values cross the network unencrypted", "addr", s.Addr)
+	if host, _, _ := net.SplitHostPort(s.Addr); !isLoopback(host) && s.tls == nil {
+		s.Log.Warn("WARNING: serving plain HTTP on a non-loopback address: API keys and secret values cross the network unencrypted; give --tls-cert and --tls-key, or put a TLS proxy in front and listen on loopback", "addr", s.Addr)
 	}
 	if cfg.DebugAddr != "" {
 		if err := s.serveDebug(cfg.DebugAddr); err != nil {
@@ -312,8 +370,15 @@ func (s *Server) Open(ctx context.Context) error {
 		}
 	}
 	s.done = make(chan error, 1)
-	go func() { s.done <- s.http.Serve(s.ln) }()
-	s.Log.Info("listening", "addr", s.Addr, "data", cfg.DataDir, "database", s.databaseName())
+	scheme := "http"
+	if s.tls != nil {
+		scheme = "https"
+		s.http.TLSConfig = s.tls.Config()
+		go func() { s.done <- s.http.ServeTLS(s.ln, "", "") }()
+	} else {
+		go func() { s.done <- s.http.Serve(s.ln) }()
+	}
+	s.Log.Info("listening", "addr", s.Addr, "scheme", scheme, "data", cfg.DataDir, "database", s.databaseName())
 	return nil
 }
 
@@ -362,28 +427,37 @@ func (s *Server) databaseName() string {
 
 // cloudflareFace makes the Cloudflare face with the configured limits.
 func cloudflareFace(cfg ServerConfig) (*cloudflare.Server, error) {
-	cf := &cloudflare.Server{AccountLimits: map[string]cloudflare.Limits{}}
-	for _, spec := range cfg.CloudflareLimits {
-		acct, l, err := cloudflare.ParseLimits(spec)
-		if err != nil {
-			return nil, fmt.Errorf("--cloudflare-limits: %w", err)
-		}
-		if acct == "" {
-			cf.Limits = l.Or(cf.Limits)
-		} else {
-			cf.AccountLimits[acct] = l.Or(cf.AccountLimits[acct])
-		}
+	cf, err := cloudflareLimits(cfg.CloudflareLimits)
+	if err != nil {
+		return nil, fmt.Errorf("--cloudflare-limits: %w", err)
 	}
 	return cf, nil
 }
 
-// chutesFace makes the Chutes face. Hotkey signatures are verified when the
-// service can (coffer.HotkeyAuthenticator); until then they are refused.
-func (s *Server) chutesFace() (*chutes.Server, error) {
-	ch := &chutes.Server{Secrets: s.svc, Keys: s.svc, Auth: s.svc, Log: s.Log}
-	if h, ok := any(s.svc).(coffer.HotkeyAuthenticator); ok {
-		ch.Hotkeys = h
+// setupTLS loads the TLS files, making the --dev-tls pair first.
+func (s *Server) setupTLS() error {
+	cfg := s.Config
+	if !cfg.TLS() {
+		return nil
 	}
+	certFile, keyFile := cfg.TLSCert, cfg.TLSKey
+	if cfg.DevTLS {
+		host, _, _ := net.SplitHostPort(cfg.Addr)
+		var err error
+		if s.CAFile, certFile, keyFile, err = devTLS(cfg.DataDir, host); err != nil {
+			return err
+		}
+		fmt.Fprintf(s.Stdout, "coffer: --dev-tls: serving a self-signed certificate for local use only. Clients trust it with:\n\n    export COFFER_CACERT=%s\n\n", s.CAFile)
+	}
+	var err error
+	s.tls, err = newTLSReloader(cfg, certFile, keyFile)
+	return err
+}
+
+// chutesFace makes the Chutes face; tokens and hotkey signatures are
+// checked through the gate.
+func (s *Server) chutesFace(g *gate) (*chutes.Server, error) {
+	ch := &chutes.Server{Secrets: s.svc, Keys: s.svc, Auth: g, Log: s.Log, Hotkeys: g}
 	if f := s.Config.ChutesRegistryPasswordFile; f != "" {
 		b, err := os.ReadFile(f)
 		if err != nil {
@@ -403,7 +477,12 @@ func isLoopback(host string) bool {
 
 // Close stops accepting connections, lets in-flight requests finish, then
 // flushes the audit log and closes the database.
+// A second Close does nothing.
 func (s *Server) Close() error {
+	if s.closed {
+		return nil
+	}
+	s.closed = true
 	var errs []error
 	if s.http != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), s.Config.ShutdownWait)

@@ -1,0 +1,399 @@
+package main
+
+// This file holds the server's configuration: one table of settings, each
+// settable from the configuration file, the environment and a flag, applied
+// in that order over the defaults and validated once.
+
+import (
+	"bufio"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/coffer-dev/coffer"
+	"github.com/coffer-dev/coffer/compat/cloudflare"
+)
+
+// setting is one configuration key. Its name is the flag (--name) and the
+// key in the configuration file; env is its environment variable.
+type setting struct {
+	name  string
+	env   string
+	usage string
+	// list settings accumulate: every file line, every ';'-separated part
+	// of the variable and every repetition of the flag adds one value, in
+	// that order, and later values of the same account override earlier.
+	list bool
+	// boolean settings take true/false, on/off, yes/no or 1/0; as flags
+	// they need no value.
+	boolean bool
+	// account settings may also appear in an [account ID] section of the
+	// file, where they apply to that account only.
+	account bool
+	set     func(c *ServerConfig, v string) error
+}
+
+// settings is the one table of server configuration keys.
+var settings = []setting{
+	{name: "addr", env: "COFFER_LISTEN_ADDR", usage: "listen address (host:port; port 0 picks a free one; default 127.0.0.1:8200)",
+		set: func(c *ServerConfig, v string) error { c.Addr = v; return nil }},
+	{name: "data", env: "COFFER_DATA", usage: "data directory (default ./coffer-data)",
+		set: func(c *ServerConfig, v string) error { c.DataDir = v; return nil }},
+	{name: "database", env: "COFFER_DATABASE_URL", usage: "PostgreSQL URL (postgres://user@host/db?pool_max_conns=16...; default: SQLite in the data directory)",
+		set: func(c *ServerConfig, v string) error { c.Database = v; return nil }},
+	{name: "master-key-file", env: "COFFER_MASTER_KEY_FILE", usage: "file holding the master key (default DATA/master.key)",
+		set: func(c *ServerConfig, v string) error { c.MasterKeyFile = v; return nil }},
+	{name: "log-level", env: "COFFER_LOG_LEVEL", usage: "log level: debug, info, warn, error (default info)",
+		set: func(c *ServerConfig, v string) error { return c.LogLevel.UnmarshalText([]byte(v)) }},
+	{name: "shutdown-timeout", env: "COFFER_SHUTDOWN_TIMEOUT", usage: "how long to let in-flight requests finish on SIGTERM (default 30s)",
+		set: func(c *ServerConfig, v string) error { return setDuration(&c.ShutdownWait, v) }},
+	{name: "debug-addr", env: "COFFER_DEBUG_ADDR", usage: "serve Go profiling (net/http/pprof) on this address; loopback only",
+		set: func(c *ServerConfig, v string) error { c.DebugAddr = v; return nil }},
+
+	{name: "tls-cert", env: "COFFER_TLS_CERT", usage: "serve HTTPS with this PEM certificate (chain); reloaded on SIGHUP",
+		set: func(c *ServerConfig, v string) error { c.TLSCert = v; return nil }},
+	{name: "tls-key", env: "COFFER_TLS_KEY", usage: "PEM private key of --tls-cert",
+		set: func(c *ServerConfig, v string) error { c.TLSKey = v; return nil }},
+	{name: "dev-tls", env: "COFFER_DEV_TLS", boolean: true, usage: "serve HTTPS with a self-signed certificate kept in DATA/tls (local use only)",
+		set: func(c *ServerConfig, v string) error { return setBool(&c.DevTLS, v) }},
+	{name: "tls-client-ca", env: "COFFER_TLS_CLIENT_CA", usage: "PEM CA bundle: ask clients for certificates signed by it (mTLS)",
+		set: func(c *ServerConfig, v string) error { c.TLSClientCA = v; return nil }},
+	{name: "tls-client-auth", env: "COFFER_TLS_CLIENT_AUTH", usage: "with --tls-client-ca: verify-if-given (default; a mapped certificate stands in for a token) or require (every connection needs a verified certificate, every authenticated request a mapped one)",
+		set: func(c *ServerConfig, v string) error { c.TLSClientAuth = v; return nil }},
+	{name: "tls-client-key-map", env: "COFFER_TLS_CLIENT_KEY_MAP", list: true, usage: "map a verified client certificate to an API key: `sha256:FINGERPRINT=KEYID` or cn:COMMON_NAME=KEYID (repeatable)",
+		set: func(c *ServerConfig, v string) error { c.TLSClientKeyMap = append(c.TLSClientKeyMap, v); return nil }},
+
+	{name: "cloudflare-limits", env: "COFFER_CLOUDFLARE_LIMITS", list: true, account: true, usage: "Cloudflare face quotas `[ACCOUNT_ID:]stores=N,secrets=N,value=N` (repeatable; default Cloudflare's: stores=1,secrets=100,value=65536)",
+		set: func(c *ServerConfig, v string) error { c.CloudflareLimits = append(c.CloudflareLimits, v); return nil }},
+	{name: "rate-limit", env: "COFFER_RATE_LIMIT", list: true, account: true, usage: "authenticated requests per account: `[ACCOUNT_ID:]rate=N,burst=N` (requests/second and bucket size; rate=0 is unlimited; repeatable; default unlimited)",
+		set: func(c *ServerConfig, v string) error { c.RateLimits = append(c.RateLimits, v); return nil }},
+	{name: "chutes-registry-password-file", env: "COFFER_CHUTES_REGISTRY_PASSWORD_FILE", usage: "file holding the password of the image registry behind Chutes' registry proxy (GET /chutes/registry/auth)",
+		set: func(c *ServerConfig, v string) error { c.ChutesRegistryPasswordFile = v; return nil }},
+	{name: "bytenite-token-ttl", env: "COFFER_BYTENITE_TOKEN_TTL", usage: "lifetime of the access tokens the ByteNite face issues (1s to 24h; default 1h)",
+		set: func(c *ServerConfig, v string) error { return setDuration(&c.ByteNiteTokenTTL, v) }},
+	{name: "face-cloudflare", env: "COFFER_FACE_CLOUDFLARE", boolean: true, usage: "serve the Cloudflare Secrets Store face under /cloudflare/ (default true)",
+		set: func(c *ServerConfig, v string) error { return setBool(&c.Faces.Cloudflare, v) }},
+	{name: "face-truefoundry", env: "COFFER_FACE_TRUEFOUNDRY", boolean: true, usage: "serve the TrueFoundry face under /truefoundry/ (default true)",
+		set: func(c *ServerConfig, v string) error { return setBool(&c.Faces.TrueFoundry, v) }},
+	{name: "face-chutes", env: "COFFER_FACE_CHUTES", boolean: true, usage: "serve the Chutes face under /chutes/ (default true)",
+		set: func(c *ServerConfig, v string) error { return setBool(&c.Faces.Chutes, v) }},
+	{name: "face-bytenite", env: "COFFER_FACE_BYTENITE", boolean: true, usage: "serve the ByteNite face under /bytenite/ (default true)",
+		set: func(c *ServerConfig, v string) error { return setBool(&c.Faces.ByteNite, v) }},
+}
+
+func lookupSetting(name string) *setting {
+	for i := range settings {
+		if settings[i].name == name {
+			return &settings[i]
+		}
+	}
+	return nil
+}
+
+func setDuration(d *time.Duration, v string) error {
+	x, err := time.ParseDuration(v)
+	if err != nil {
+		return fmt.Errorf("want a duration like 30s or 1h, not %q", v)
+	}
+	*d = x
+	return nil
+}
+
+func setBool(b *bool, v string) error {
+	switch strings.ToLower(v) {
+	case "true", "on", "yes", "1":
+		*b = true
+	case "false", "off", "no", "0":
+		*b = false
+	default:
+		return fmt.Errorf("want true or false, not %q", v)
+	}
+	return nil
+}
+
+// configValue is one value of one setting and where it came from.
+type configValue struct {
+	name   string
+	value  string
+	origin string // "FILE:LINE", "COFFER_X" or "--x": what an error names
+}
+
+// parseConfig parses args (a subcommand's flags: the settings plus --config)
+// and getenv, applies the file, the environment and the flags over c in that
+// order, and validates the result. Errors name the key and where it was set.
+func (c *ServerConfig) parseConfig(cmd, usage string, args []string, getenv func(string) string, stderr io.Writer) error {
+	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, usage); fs.PrintDefaults() }
+	configFile := getenv("COFFER_CONFIG")
+	fs.StringVar(&configFile, "config", configFile, "configuration `FILE` (env COFFER_CONFIG); flags and the environment override it")
+	var flags []configValue
+	for i := range settings {
+		st := &settings[i]
+		add := func(v string) error {
+			flags = append(flags, configValue{st.name, v, "--" + st.name})
+			return nil
+		}
+		u := st.usage + " (env " + st.env + ")"
+		if st.boolean {
+			fs.BoolFunc(st.name, u, add)
+		} else {
+			fs.Func(st.name, u, add)
+		}
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	var values []configValue
+	if configFile != "" {
+		f, err := os.Open(configFile)
+		if err != nil {
+			return fmt.Errorf("configuration file: %w", err)
+		}
+		fileValues, err := parseConfigFile(configFile, f)
+		f.Close()
+		if err != nil {
+			return err
+		}
+		values = append(values, fileValues...)
+		c.ConfigFile = configFile
+	}
+	for i := range settings {
+		st := &settings[i]
+		v := getenv(st.env)
+		if v == "" {
+			continue
+		}
+		if !st.list {
+			values = append(values, configValue{st.name, v, st.env})
+			continue
+		}
+		for _, part := range strings.Split(v, ";") {
+			if part = strings.TrimSpace(part); part != "" {
+				values = append(values, configValue{st.name, part, st.env})
+			}
+		}
+	}
+	values = append(values, flags...)
+	for _, v := range values {
+		if err := c.apply(v); err != nil {
+			return err
+		}
+	}
+	c.MasterKey = getenv("COFFER_MASTER_KEY")
+	return c.Validate()
+}
+
+func (c *ServerConfig) apply(v configValue) error {
+	st := lookupSetting(v.name)
+	if err := st.set(c, v.value); err != nil {
+		return fmt.Errorf("%s: %w", v.origin, err)
+	}
+	if c.origin == nil {
+		c.origin = map[string]string{}
+	}
+	if !st.list {
+		c.origin[v.name] = v.origin
+	} else if _, ok := c.origin[v.name]; !ok {
+		c.origin[v.name] = v.origin
+	}
+	return nil
+}
+
+// ref names a setting in an error: the flag, variable or file line that
+// set it, or the flag when it was not set.
+func (c *ServerConfig) ref(name string) string {
+	if o, ok := c.origin[name]; ok && !strings.HasPrefix(o, "--") {
+		if strings.HasPrefix(o, "COFFER_") {
+			return o
+		}
+		return name + " (" + o + ")"
+	}
+	return "--" + name
+}
+
+// Validate checks the whole configuration once, before anything starts.
+func (c *ServerConfig) Validate() error {
+	switch {
+	case c.DataDir == "":
+		return fmt.Errorf("%s must not be empty", c.ref("data"))
+	case c.Addr == "":
+		return fmt.Errorf("%s must not be empty", c.ref("addr"))
+	case c.ByteNiteTokenTTL < time.Second || c.ByteNiteTokenTTL > coffer.MaxAccessTokenTTL:
+		return fmt.Errorf("%s must be between 1s and %s", c.ref("bytenite-token-ttl"), coffer.MaxAccessTokenTTL)
+	case c.ShutdownWait < 0:
+		return fmt.Errorf("%s must not be negative", c.ref("shutdown-timeout"))
+	case (c.TLSCert == "") != (c.TLSKey == ""):
+		return fmt.Errorf("%s and %s go together: give both or neither", c.ref("tls-cert"), c.ref("tls-key"))
+	case c.DevTLS && c.TLSCert != "":
+		return fmt.Errorf("%s and %s exclude each other", c.ref("dev-tls"), c.ref("tls-cert"))
+	case c.TLSClientCA != "" && !c.TLS():
+		return fmt.Errorf("%s needs TLS: give --tls-cert and --tls-key (or --dev-tls)", c.ref("tls-client-ca"))
+	case c.TLSClientAuth != "" && c.TLSClientCA == "":
+		return fmt.Errorf("%s needs %s", c.ref("tls-client-auth"), c.ref("tls-client-ca"))
+	case len(c.TLSClientKeyMap) > 0 && c.TLSClientCA == "":
+		return fmt.Errorf("%s needs %s", c.ref("tls-client-key-map"), c.ref("tls-client-ca"))
+	}
+	switch c.TLSClientAuth {
+	case "", clientAuthVerifyIfGiven, clientAuthRequire:
+	default:
+		return fmt.Errorf("%s: want %s or %s, not %q", c.ref("tls-client-auth"), clientAuthVerifyIfGiven, clientAuthRequire, c.TLSClientAuth)
+	}
+	if _, err := parseKeyMap(c.TLSClientKeyMap); err != nil {
+		return fmt.Errorf("%s: %w", c.ref("tls-client-key-map"), err)
+	}
+	if _, err := cloudflareLimits(c.CloudflareLimits); err != nil {
+		return fmt.Errorf("%s: %w", c.ref("cloudflare-limits"), err)
+	}
+	if _, err := parseRateLimits(c.RateLimits); err != nil {
+		return fmt.Errorf("%s: %w", c.ref("rate-limit"), err)
+	}
+	return nil
+}
+
+// parseConfigFile reads the configuration file format: one "key = value"
+// per line, '#' starting a comment line, and [account ACCOUNT_ID] sections
+// holding the per-account settings. Keys are the flag names. A value may
+// be double-quoted (Go syntax) to keep leading or trailing spaces. A key
+// that is not a list may be set once per file.
+func parseConfigFile(name string, r io.Reader) ([]configValue, error) {
+	var values []configValue
+	seen := map[string]int{}
+	account := ""
+	sc := bufio.NewScanner(r)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		at := fmt.Sprintf("%s:%d", name, n)
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		if line[0] == '[' {
+			head, ok := strings.CutSuffix(line, "]")
+			word, id, _ := strings.Cut(strings.TrimSpace(head[1:]), " ")
+			id = strings.TrimSpace(id)
+			if !ok || word != "account" || id == "" || strings.ContainsAny(id, " :\"") {
+				return nil, fmt.Errorf("%s: bad section %s: the only section is [account ACCOUNT_ID]", at, line)
+			}
+			account = id
+			continue
+		}
+		key, value, ok := strings.Cut(line, "=")
+		if !ok {
+			return nil, fmt.Errorf("%s: want key = value, not %q", at, line)
+		}
+		key, value = strings.TrimSpace(key), strings.TrimSpace(value)
+		st := lookupSetting(key)
+		switch {
+		case st == nil:
+			return nil, fmt.Errorf("%s: unknown key %q", at, key)
+		case account != "" && !st.account:
+			return nil, fmt.Errorf("%s: %s cannot be set per account (in [account %s]); only cloudflare-limits and rate-limit can", at, key, account)
+		}
+		if strings.HasPrefix(value, `"`) {
+			u, err := strconv.Unquote(value)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %s: bad quoted value", at, key)
+			}
+			value = u
+		}
+		if !st.list {
+			if prev, dup := seen[key]; dup {
+				return nil, fmt.Errorf("%s: %s is set twice (first at line %d)", at, key, prev)
+			}
+			seen[key] = n
+		}
+		if account != "" {
+			if strings.Contains(value, ":") {
+				return nil, fmt.Errorf("%s: %s in [account %s] must not name another account", at, key, account)
+			}
+			value = account + ":" + value
+		}
+		values = append(values, configValue{key, value, at})
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("read %s: %w", name, err)
+	}
+	return values, nil
+}
+
+// cloudflareLimits parses the Cloudflare face's limits: the default and
+// each account's, each spec overriding what earlier ones set.
+func cloudflareLimits(specs []string) (*cloudflare.Server, error) {
+	cf := &cloudflare.Server{AccountLimits: map[string]cloudflare.Limits{}}
+	for _, spec := range specs {
+		acct, l, err := cloudflare.ParseLimits(spec)
+		if err != nil {
+			return nil, err
+		}
+		if acct == "" {
+			cf.Limits = l.Or(cf.Limits)
+		} else {
+			cf.AccountLimits[acct] = l.Or(cf.AccountLimits[acct])
+		}
+	}
+	return cf, nil
+}
+
+// rateLimit is a token bucket's shape: Rate requests a second on average,
+// Burst at once. A zero Rate is no limit.
+type rateLimit struct {
+	Rate  float64
+	Burst int
+}
+
+// rateLimits is the default and the per-account request rate limits.
+type rateLimits struct {
+	Default  rateLimit
+	Accounts map[string]rateLimit
+}
+
+// parseRateLimits parses "[ACCOUNT_ID:]rate=N,burst=N" specs; later specs
+// override earlier ones for the same account. A missing burst is the rate
+// rounded up.
+func parseRateLimits(specs []string) (rateLimits, error) {
+	rl := rateLimits{Accounts: map[string]rateLimit{}}
+	for _, spec := range specs {
+		acct, rest, ok := strings.Cut(spec, ":")
+		if !ok {
+			acct, rest = "", spec
+		}
+		var l rateLimit
+		burstSet := false
+		for _, kv := range strings.Split(rest, ",") {
+			k, v, _ := strings.Cut(strings.TrimSpace(kv), "=")
+			switch k {
+			case "rate":
+				x, err := strconv.ParseFloat(v, 64)
+				if err != nil || x < 0 || math.IsInf(x, 0) || math.IsNaN(x) || x > 1e6 {
+					return rl, fmt.Errorf("%q: rate must be 0 (no limit) to 1000000 requests a second", spec)
+				}
+				l.Rate = x
+			case "burst":
+				n, err := strconv.Atoi(v)
+				if err != nil || n < 1 || n > 1e6 {
+					return rl, fmt.Errorf("%q: burst must be 1 to 1000000 requests", spec)
+				}
+				l.Burst, burstSet = n, true
+			default:
+				return rl, fmt.Errorf("%q: unknown field %q (want rate=N,burst=N)", spec, k)
+			}
+		}
+		if !burstSet {
+			l.Burst = max(1, int(math.Ceil(l.Rate)))
+		}
+		if acct == "" {
+			rl.Default = l
+		} else {
+			rl.Accounts[acct] = l
+		}
+	}
+	return rl, nil
+}

@@ -1,0 +1,46 @@
+package service
+
+import (
+	"context"
+
+	"github.com/coffer-dev/coffer"
+)
+
+// AuthenticateKey authenticates a caller who proved by other means than the
+// key's token that it may act as the API key with the given id: the server
+// verified a TLS client certificate that the operator mapped to that key.
+// The key must exist and be usable, so revoking (or letting expire) the key
+// also stops the certificate from working. Failures are audited like a bad
+// token and answer EUNAUTHORIZED; a client address or key id with too many
+// failures answers ERATELIMIT.
+func (s *Service) AuthenticateKey(ctx context.Context, id, remoteIP string) (*coffer.Caller, error) {
+	now := s.now()
+	cred := coffer.Credential{RemoteIP: remoteIP}
+	if wait := s.limiter.wait(now, remoteIP, id); wait > 0 {
+		return nil, rateLimited(wait)
+	}
+	k, err := s.apiKey(ctx, id)
+	if err != nil && coffer.ErrorCode(err) != coffer.ENOTFOUND {
+		return nil, err
+	}
+	reason := ""
+	switch {
+	case k == nil:
+		reason = "certificate maps to an unknown key"
+	case k.RevokedAt != nil:
+		reason = "certificate maps to a revoked key"
+	case !k.Usable(now):
+		reason = "certificate maps to an expired key"
+	}
+	if reason != "" {
+		s.limiter.fail(now, remoteIP, id)
+		return nil, s.authFail(ctx, now, cred, id, k, reason)
+	}
+	s.usedMu.Lock()
+	s.used[id] = now
+	s.usedMu.Unlock()
+	return &coffer.Caller{
+		AccountID: k.AccountID, PrincipalID: k.PrincipalID, KeyID: k.ID, Admin: k.Admin,
+		Operator: k.Admin && k.AccountID == s.operator, Scopes: k.Scopes, ExpiresAt: k.ExpiresAt,
+	}, nil
+}
