@@ -98,7 +98,9 @@ body, transport error); CPU/req, the CPU time (user and system, from
 /proc/PID/stat) that the server used while replies were counted, divided by
 the requests, summed over all servers in the multi-server rows, which holds
 steadier than requests/s when other work shares the machine (PostgreSQL's
-own processes are not counted); the server's VmRSS and VmHWM (peak RSS) from
+own processes are not counted); host, the share of the whole machine's CPU
+that was busy meanwhile (/proc/stat: servers, load generator, PostgreSQL and
+anything else); the server's VmRSS and VmHWM (peak RSS) from
 /proc/PID/status right after the scenario (on Linux only); for value reads, the
 ratio to the bare server at the same concurrency.
 
@@ -566,8 +568,12 @@ type benchRow struct {
 	// CPUPerReq is the server's CPU time (user and system) per request
 	// while replies were counted; 0 if unknown.
 	CPUPerReq time.Duration
-	VsBare    float64
-	HasBare   bool
+	// HostBusy is the share of the whole machine's CPU time that was busy
+	// (everything: servers, load generator, PostgreSQL, other work) while
+	// replies were counted; 0 if unknown.
+	HostBusy float64
+	VsBare   float64
+	HasBare  bool
 }
 
 // benchScenario is one row of the table.
@@ -1063,12 +1069,14 @@ func (b *bench) runScenario(ctx context.Context, s benchScenario) error {
 	// the run ends: CPU per request holds steadier than throughput on a
 	// machine that other work shares.
 	type cpuSample struct {
-		cpu  time.Duration
-		wall time.Time
+		cpu       time.Duration
+		wall      time.Time
+		busy, all int64 // the host's CPU ticks
 	}
 	first := make(chan cpuSample, 1)
 	timer := time.AfterFunc(b.cfg.Warmup, func() {
-		first <- cpuSample{s.cpu(), time.Now()}
+		busy, all := benchHostCPU()
+		first <- cpuSample{s.cpu(), time.Now(), busy, all}
 	})
 	res, err := loadgen.Run(ctx, loadgen.Config{
 		Concurrency: s.Concurrency,
@@ -1088,11 +1096,14 @@ func (b *bench) runScenario(ctx context.Context, s benchScenario) error {
 	}
 	row := benchRow{Result: res, RSSKB: -1, HWMKB: -1}
 	if timer.Stop() {
-		first <- cpuSample{-1, time.Now()}
+		first <- cpuSample{cpu: -1, wall: time.Now()}
 	}
 	if c0 := <-first; c0.cpu >= 0 && res.RPS > 0 {
 		if c1 := s.cpu(); c1 >= 0 {
 			row.CPUPerReq = time.Duration(float64(c1-c0.cpu) / (res.RPS * time.Since(c0.wall).Seconds()))
+		}
+		if busy, all := benchHostCPU(); all > c0.all {
+			row.HostBusy = float64(busy-c0.busy) / float64(all-c0.all)
 		}
 	}
 	row.RSSKB, row.HWMKB = benchProcMem(s.Target.PID)
@@ -1111,7 +1122,7 @@ func (b *bench) runScenario(ctx context.Context, s benchScenario) error {
 
 // printTable prints the rows of table that ran, in its order.
 func (b *bench) printTable(table []benchScenario) {
-	fmt.Fprintf(b.out, "%-31s %11s %9s %9s %7s %9s %11s %11s %8s\n", "scenario", "requests/s", "p50", "p99", "errors", "CPU/req", "server RSS", "peak RSS", "vs bare")
+	fmt.Fprintf(b.out, "%-31s %11s %9s %9s %7s %9s %5s %11s %11s %8s\n", "scenario", "requests/s", "p50", "p99", "errors", "CPU/req", "host", "server RSS", "peak RSS", "vs bare")
 	for _, s := range table {
 		row, ok := b.rows[s.Name]
 		if !ok {
@@ -1126,9 +1137,13 @@ func (b *bench) printTable(table []benchScenario) {
 		if row.CPUPerReq > 0 {
 			cpu = benchFmtLatency(row.CPUPerReq)
 		}
-		line := fmt.Sprintf("%-31s %11s %9s %9s %7d %9s %11s %11s %8s",
+		host := "-"
+		if row.HostBusy > 0 {
+			host = fmt.Sprintf("%.0f%%", 100*row.HostBusy)
+		}
+		line := fmt.Sprintf("%-31s %11s %9s %9s %7d %9s %5s %11s %11s %8s",
 			s.Name, benchFmtRate(res.RPS), benchFmtLatency(res.P50), benchFmtLatency(res.P99), res.Errors,
-			cpu, benchFmtKB(row.RSSKB), benchFmtKB(row.HWMKB), vs)
+			cpu, host, benchFmtKB(row.RSSKB), benchFmtKB(row.HWMKB), vs)
 		fmt.Fprintln(b.out, strings.TrimRight(line, " "))
 		if res.FirstError != "" {
 			fmt.Fprintf(b.out, "    first error: %s\n", res.FirstError)
@@ -1220,6 +1235,35 @@ func benchProcCPU(pid int) time.Duration {
 		return -1
 	}
 	return time.Duration(utime+stime) * (time.Second / 100)
+}
+
+// benchHostCPU returns the machine's busy and total CPU ticks so far, from
+// the first line of /proc/stat (busy is all but idle and iowait), or zeros
+// where unknown.
+func benchHostCPU() (busy, all int64) {
+	buf, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, 0
+	}
+	line, _, _ := strings.Cut(string(buf), "\n")
+	f := strings.Fields(line)
+	if len(f) < 6 || f[0] != "cpu" {
+		return 0, 0
+	}
+	for i, v := range f[1:] {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return 0, 0
+		}
+		if i >= 8 { // guest and guest_nice are counted in user and nice already
+			break
+		}
+		all += n
+		if i != 3 && i != 4 { // idle, iowait
+			busy += n
+		}
+	}
+	return busy, all
 }
 
 // benchProcMem returns VmRSS and VmHWM of process pid in KiB, or -1 each where

@@ -398,9 +398,9 @@ func checkBenchOutput(t *testing.T, out string, rows []string) {
 			continue
 		}
 		f := strings.Fields(strings.TrimPrefix(lines[i], row))
-		// requests/s p50 p99 errors CPU/req RSS MiB peak MiB [ratio]
-		if len(f) < 9 {
-			t.Errorf("row %q has fields %q, want at least 9", row, f)
+		// requests/s p50 p99 errors CPU/req host RSS MiB peak MiB [ratio]
+		if len(f) < 10 {
+			t.Errorf("row %q has fields %q, want at least 10", row, f)
 			continue
 		}
 		if f[0] == "0" || f[3] != "0" {
@@ -409,7 +409,10 @@ func checkBenchOutput(t *testing.T, out string, rows []string) {
 		if f[4] == "-" || f[4] == "0s" {
 			t.Errorf("row %q: CPU/req %s, want a time", row, f[4])
 		}
-		if strings.HasPrefix(row, "value read") && (len(f) != 10 || !strings.HasSuffix(f[9], "x")) {
+		if !strings.HasSuffix(f[5], "%") {
+			t.Errorf("row %q: host %s, want a percentage", row, f[5])
+		}
+		if strings.HasPrefix(row, "value read") && (len(f) != 11 || !strings.HasSuffix(f[10], "x")) {
 			t.Errorf("row %q lacks the ratio to bare: %q", row, f)
 		}
 	}
