@@ -36,11 +36,5 @@ func (s *Service) AuthenticateKey(ctx context.Context, id, remoteIP string) (*co
 		s.limiter.fail(now, remoteIP, id)
 		return nil, s.authFail(ctx, now, cred, id, k, reason)
 	}
-	s.usedMu.Lock()
-	s.used[id] = now
-	s.usedMu.Unlock()
-	return &coffer.Caller{
-		AccountID: k.AccountID, PrincipalID: k.PrincipalID, KeyID: k.ID, Admin: k.Admin,
-		Operator: k.Admin && k.AccountID == s.operator, Scopes: k.Scopes, ExpiresAt: k.ExpiresAt,
-	}, nil
+	return s.keyCaller(now, k), nil
 }

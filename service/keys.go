@@ -180,13 +180,19 @@ func (s *Service) Authenticate(ctx context.Context, cred coffer.Credential) (*co
 		s.limiter.fail(now, cred.RemoteIP, id)
 		return nil, s.authFail(ctx, now, cred, id, k, reason)
 	}
+	return s.keyCaller(now, k), nil
+}
+
+// keyCaller records that the usable key k authenticated a request at now
+// and returns its caller.
+func (s *Service) keyCaller(now time.Time, k *coffer.APIKey) *coffer.Caller {
 	s.usedMu.Lock()
-	s.used[id] = now
+	s.used[k.ID] = now
 	s.usedMu.Unlock()
 	return &coffer.Caller{
 		AccountID: k.AccountID, PrincipalID: k.PrincipalID, KeyID: k.ID, Admin: k.Admin,
 		Operator: k.Admin && k.AccountID == s.operator, Scopes: k.Scopes, ExpiresAt: k.ExpiresAt,
-	}, nil
+	}
 }
 
 // rateLimited is the refusal of an attempt that must wait.
