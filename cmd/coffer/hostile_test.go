@@ -1,17 +1,21 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/coffer-dev/coffer/internal/web"
 )
@@ -555,4 +559,145 @@ func TestHostileByteNite(t *testing.T) {
 		{"InjectionInPath", "DELETE", bn + "/secrets/aws/a" + injected, nil, nil, 400},
 		{"InjectionInRequestID", "DELETE", bn + "/secrets/aws/nope", nil, []string{"X-Request-Id", "a%0d%0aX-Injected: yes"}, 404},
 	})
+}
+
+// TestHostileSlowBody sends every face a request whose body trickles in a
+// byte at a time (slowloris), and one whose headers do. The server's
+// ReadTimeout and ReadHeaderTimeout (server.go) must cut each off: the
+// connection is closed within the timeout and some slack, not held open
+// for as long as the client keeps trickling; whatever answer comes back is
+// the face's 400, not a 5xx; nothing is written; nothing is logged as a
+// server failure.
+func TestHostileSlowBody(t *testing.T) {
+	h := startHostile(t)
+	h.native.must(201, "POST", "/v1/stores", map[string]any{"name": "hz"})
+	seq := h.auditHead(t)
+	before := h.state(t)
+	cf := "/cloudflare/client/v4/accounts/" + h.account + "/secrets_store/stores"
+	faces := []struct {
+		name, method, path, auth string
+		shape                    func(t *testing.T, r reply, status int)
+	}{
+		{"native", "PUT", "/v1/stores/hz/secrets/SLOW", "Bearer " + h.token, nativeShape},
+		{"cloudflare", "POST", cf, "Bearer " + h.token, cloudflareShape},
+		{"truefoundry", "POST", "/truefoundry/api/svc/v1/secret-groups", "Bearer " + h.token, truefoundryShape},
+		{"chutes", "POST", "/chutes/secrets/", "Bearer " + h.token, chutesShape},
+		{"bytenite", "POST", "/bytenite/v1/auth/secrets", h.token, byteniteShape},
+	}
+	readTimeout, headerTimeout := h.srv.http.ReadTimeout, h.srv.http.ReadHeaderTimeout
+	if readTimeout <= 0 || readTimeout > time.Minute || headerTimeout <= 0 || headerTimeout > readTimeout {
+		t.Fatalf("server timeouts: read %v, header %v; want both set, at most a minute", readTimeout, headerTimeout)
+	}
+	addr := strings.TrimPrefix(h.base, "http://")
+	// Every slow client runs at once: each takes the whole timeout.
+	type result struct {
+		status int
+		body   []byte
+		took   time.Duration
+		err    error
+	}
+	results := make([]result, len(faces)+1)
+	var wg sync.WaitGroup
+	for i, f := range faces {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			head := f.method + " " + f.path + " HTTP/1.1\r\nHost: " + addr + "\r\nAuthorization: " + f.auth +
+				"\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n" + `{"value":"` + hostileCanary
+			r := &results[i]
+			r.status, r.body, r.took, r.err = slowClient(addr, head, readTimeout+15*time.Second)
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		r := &results[len(faces)]
+		r.status, r.body, r.took, r.err = slowClient(addr, "GET /v1/stores HTTP/1.1\r\nHost: "+addr+"\r\n", headerTimeout+15*time.Second)
+	}()
+	wg.Wait()
+	for i, f := range faces {
+		t.Run("Body/"+f.name, func(t *testing.T) {
+			r := results[i]
+			if r.err != nil {
+				t.Fatal(r.err)
+			}
+			t.Logf("closed after %v with status %d", r.took.Round(time.Millisecond), r.status)
+			if r.took < readTimeout-time.Second || r.took > readTimeout+10*time.Second {
+				t.Errorf("the connection was closed after %v; want about the read timeout %v", r.took, readTimeout)
+			}
+			if r.status != 0 {
+				if r.status != 400 {
+					t.Errorf("got %d %s, want 400 or no answer", r.status, r.body)
+				}
+				f.shape(t, reply{Status: r.status, Body: r.body}, r.status)
+			}
+		})
+	}
+	t.Run("Headers", func(t *testing.T) {
+		r := results[len(faces)]
+		if r.err != nil {
+			t.Fatal(r.err)
+		}
+		t.Logf("closed after %v with status %d", r.took.Round(time.Millisecond), r.status)
+		if r.took > headerTimeout+10*time.Second {
+			t.Errorf("the connection was closed after %v; want about the header timeout %v", r.took, headerTimeout)
+		}
+		if r.status != 0 && r.status != 408 && r.status != 400 {
+			t.Errorf("got %d %s, want no answer or a 4xx", r.status, r.body)
+		}
+	})
+	h.wroteSince(t, seq)
+	if after := h.state(t); after != before {
+		t.Errorf("slow bodies changed the store:\n%s\n%s", before, after)
+	}
+	for _, line := range strings.Split(h.logs.String(), "\n") {
+		if strings.Contains(line, `"level":"ERROR"`) {
+			t.Errorf("a slow client was logged as a server failure: %s", line)
+		}
+		if strings.Contains(line, hostileCanary) {
+			t.Errorf("the log holds the canary: %s", line)
+		}
+	}
+}
+
+// slowClient writes head, then one byte every half second until the server
+// closes the connection or limit passes. It returns the status and body of
+// an answer if one came (0 if none), and how long the server took to close.
+func slowClient(addr, head string, limit time.Duration) (int, []byte, time.Duration, error) {
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		return 0, nil, 0, err
+	}
+	defer conn.Close()
+	start := time.Now()
+	if _, err := io.WriteString(conn, head); err != nil {
+		return 0, nil, 0, err
+	}
+	closed := make(chan []byte, 1)
+	go func() {
+		b, _ := io.ReadAll(conn) // until the server closes
+		closed <- b
+	}()
+	tick := time.NewTicker(500 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(limit)
+	for {
+		select {
+		case b := <-closed:
+			took := time.Since(start)
+			if len(b) == 0 {
+				return 0, nil, took, nil
+			}
+			resp, err := http.ReadResponse(bufio.NewReader(bytes.NewReader(b)), nil)
+			if err != nil {
+				return 0, nil, took, fmt.Errorf("answer %q: %v", b, err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			return resp.StatusCode, body, took, nil
+		case <-tick.C:
+			conn.Write([]byte("x")) // fails once the server has closed; the read sees that
+		case <-deadline:
+			return 0, nil, limit, fmt.Errorf("the server still held the connection after %v", limit)
+		}
+	}
 }
