@@ -42,6 +42,15 @@ type hostileServer struct {
 	native  *rawAPI
 	account string
 	srv     *Server
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// close stops the server; the test's cleanup calls it too.
+func (h *hostileServer) close() error {
+	h.closeOnce.Do(func() { h.closeErr = h.srv.Close() })
+	return h.closeErr
 }
 
 func startHostile(t *testing.T) *hostileServer {
@@ -57,12 +66,12 @@ func startHostile(t *testing.T) *hostileServer {
 	if err := s.Open(context.Background()); err != nil {
 		t.Fatalf("open server: %v", err)
 	}
+	h := &hostileServer{t: t, base: "http://" + s.Addr, token: s.RootToken, logs: logs, srv: s}
 	t.Cleanup(func() {
-		if err := s.Close(); err != nil {
+		if err := h.close(); err != nil {
 			t.Errorf("close server: %v", err)
 		}
 	})
-	h := &hostileServer{t: t, base: "http://" + s.Addr, token: s.RootToken, logs: logs, srv: s}
 	h.native = &rawAPI{t: t, base: h.base, token: h.token}
 	h.account = accountOf(t, h.base, h.token)
 	return h
