@@ -578,6 +578,7 @@ func TestHostileByteNite(t *testing.T) {
 // the face's 400, not a 5xx; nothing is written; nothing is logged as a
 // server failure.
 func TestHostileSlowBody(t *testing.T) {
+	t.Parallel() // half a minute of waiting: let other tests run meanwhile
 	h := startHostile(t)
 	h.native.must(201, "POST", "/v1/stores", map[string]any{"name": "hz"})
 	seq := h.auditHead(t)
