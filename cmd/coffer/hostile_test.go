@@ -329,15 +329,6 @@ func deepField(field string, n int) []byte {
 	return []byte(strings.Repeat(`{"`+field+`":`, n) + `{}` + strings.Repeat("}", n))
 }
 
-func jsonBody(t *testing.T, v any) []byte {
-	t.Helper()
-	b, err := json.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
 // bigValue is a JSON string value of n bytes of the canary.
 func bigValue(n int) string { return strings.Repeat(hostileCanary, n/len(hostileCanary)+1)[:n] }
 
