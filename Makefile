@@ -1,12 +1,16 @@
 # make check is the CI gate: formatting, vet, staticcheck, the whole test
-# suite under the race detector, and a tree that the tests left clean.
+# suite under the race detector, a bounded run of every fuzz target, and a
+# tree that the tests and the fuzzing left clean.
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+# FUZZTIME is how long make fuzz runs each fuzz target.
+FUZZTIME ?= 5s
 
-.PHONY: check fmt vet lint test run bench
+.PHONY: check fmt vet lint test fuzz run bench
 
 check: fmt vet lint
 	@git status --porcelain 2>/dev/null > .check-before || true
 	$(MAKE) test
+	$(MAKE) fuzz
 	@git status --porcelain 2>/dev/null | diff .check-before - >/dev/null || { echo "check: the tests changed the tree:"; git status --porcelain | diff .check-before - ; rm -f .check-before; exit 1; }
 	@rm -f .check-before
 
@@ -22,6 +26,21 @@ lint:
 
 test:
 	go test -race -timeout 30m ./...
+
+# fuzz runs every fuzz target for FUZZTIME, one target per go test (go
+# test takes one -fuzz at a time). The seed corpora in testdata/fuzz are run
+# by make test too. New interesting inputs go to the Go build cache, never
+# into the tree; a failing input is written to testdata/fuzz, which fails
+# the clean-tree check of make check as well as this target. Minimizing is
+# off: it can outlast a short FUZZTIME and fail the run for no bug.
+fuzz:
+	@set -e; out=$$(mktemp); trap 'rm -f $$out' EXIT; \
+	for dir in $$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do \
+		for target in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$dir/*_test.go | sed 's/^func //' | sort); do \
+			echo "fuzz $$dir $$target ($(FUZZTIME))"; \
+			go test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 0 $$dir > $$out 2>&1 || { cat $$out; exit 1; }; \
+		done; \
+	done
 
 run:
 	go run ./cmd/coffer server

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/coffer-dev/coffer"
 	"github.com/coffer-dev/coffer/internal/web"
@@ -140,12 +141,21 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 }
 
 // strictQuery refuses a malformed query string instead of letting it read as
-// empty parameters.
+// empty parameters, and one whose parameters are not valid UTF-8 (no name,
+// prefix or cursor is).
 func strictQuery(h web.HandlerFunc) web.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		if r.URL.RawQuery != "" {
-			if _, err := url.ParseQuery(r.URL.RawQuery); err != nil {
+			q, err := url.ParseQuery(r.URL.RawQuery)
+			if err != nil {
 				return coffer.Errorf(coffer.EINVALID, "malformed query string")
+			}
+			for k, vs := range q {
+				for _, v := range vs {
+					if !utf8.ValidString(k) || !utf8.ValidString(v) {
+						return coffer.Errorf(coffer.EINVALID, "query parameters must be valid UTF-8")
+					}
+				}
 			}
 		}
 		return h(w, r)

@@ -19,7 +19,6 @@ package bytenite
 import (
 	"bytes"
 	"encoding/json"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -233,7 +232,7 @@ func writeOK(w http.ResponseWriter, r *http.Request, message string) error {
 // does: fields v does not have are ignored, an empty body is an empty
 // message; a body that is not valid UTF-8 or not one JSON object is 400.
 func decode(w http.ResponseWriter, r *http.Request, v any) error {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	body, err := web.ReadBody(w, r, maxBody)
 	if err != nil {
 		return err
 	}

@@ -179,7 +179,7 @@ func (s *Server) authed(purpose string, fn web.HandlerFunc) web.HandlerFunc {
 		var body []byte
 		if r.Method == http.MethodPost {
 			var err error
-			if body, err = io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody)); err != nil {
+			if body, err = web.ReadBody(w, r, maxBody); err != nil {
 				return err
 			}
 			r.Body = io.NopCloser(bytes.NewReader(body))

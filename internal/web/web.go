@@ -189,7 +189,7 @@ func RemoteIP(r *http.Request) string {
 // silently), hold exactly one JSON value, and have no unknown fields. If v
 // has a Validate method it is called.
 func DecodeJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	body, err := ReadBody(w, r, limit)
 	if err != nil {
 		return err
 	}
@@ -211,6 +211,26 @@ func DecodeJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) erro
 		return val.Validate()
 	}
 	return nil
+}
+
+// ReadBody reads a request body of at most limit bytes. Beyond the limit it
+// returns the *http.MaxBytesError that Error renders as ETOOLARGE. A body
+// that the client stops sending (cut off by the server's read deadline, as
+// a slowloris client is) or ends before its Content-Length is the client's
+// fault, EINVALID, not an internal error.
+func ReadBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	var mbe *http.MaxBytesError
+	var ne net.Error
+	switch {
+	case err == nil, errors.As(err, &mbe):
+		return body, err
+	case errors.As(err, &ne) && ne.Timeout():
+		return nil, coffer.Errorf(coffer.EINVALID, "request body was not received in time")
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return nil, coffer.Errorf(coffer.EINVALID, "request body ended before its declared length")
+	}
+	return nil, fmt.Errorf("read request body: %w", err)
 }
 
 // JSONProblem describes an encoding/json decode error for a caller, without
