@@ -143,3 +143,42 @@ func TestHealth(t *testing.T) {
 		t.Fatalf("health of nothing: exit %d, want 1", code)
 	}
 }
+
+// TestDoctor_PostgreSQL checks doctor against a live server's PostgreSQL
+// database: reachable, migrations current, the master key opens it, the
+// clocks compared; then with another master key, and with the database
+// down.
+func TestDoctor_PostgreSQL(t *testing.T) {
+	c, url := startPostgres(t)
+	dir := t.TempDir()
+	if _, err := openPGServer(t, url, dir, ""); err != nil {
+		t.Fatal(err)
+	}
+	code, out := runDoctorCmd(t, "--data", dir, "--database", url)
+	if code != 0 || strings.Contains(out, "FAIL") {
+		t.Fatalf("exit %d, output:\n%s", code, out)
+	}
+	for _, want := range []string{"ok    database       PostgreSQL reachable", "ok    migrations     up to date",
+		"ok    master key     opens the database", "clock vs db"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+
+	other := t.TempDir()
+	if err := os.WriteFile(filepath.Join(other, "master.key"), []byte(envelope.EncodeKey(envelope.GenerateKey())+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out = runDoctorCmd(t, "--data", other, "--database", url)
+	if code == 0 || !strings.Contains(out, "FAIL  master key     does not match the database") {
+		t.Errorf("another master key: exit %d, output:\n%s", code, out)
+	}
+
+	if err := c.Stop("fast"); err != nil {
+		t.Fatal(err)
+	}
+	code, out = runDoctorCmd(t, "--data", dir, "--database", url)
+	if code == 0 || !strings.Contains(out, "FAIL  database") {
+		t.Errorf("database down: exit %d, output:\n%s", code, out)
+	}
+}
