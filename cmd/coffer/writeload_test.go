@@ -26,7 +26,7 @@ type writeLoad struct {
 	store string
 
 	mu    sync.Mutex
-	acked []loadAck        // in the order the replies came
+	acked []loadAck           // in the order the replies came
 	sent  map[string][]string // secret → values ever sent for it, acknowledged or not
 	last  map[string]int32    // secret → the phase of the last value sent for it
 
