@@ -2,7 +2,7 @@
 # suite under the race detector, and a tree that the tests left clean.
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: check fmt vet lint test run bench
+.PHONY: check fmt vet lint test soak run bench
 
 check: fmt vet lint
 	@git status --porcelain 2>/dev/null > .check-before || true
@@ -22,6 +22,11 @@ lint:
 
 test:
 	go test -race -timeout 30m ./...
+
+# soak is the long tier of the crash tests: 60 kill -9s of the real server
+# under a write load (COFFER_KILLS=N for another number).
+soak:
+	COFFER_SOAK=1 go test -run 'Soak' -v -timeout 60m ./cmd/coffer/
 
 run:
 	go run ./cmd/coffer server
