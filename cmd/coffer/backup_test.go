@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -35,7 +36,12 @@ func backupUnderLoad(t *testing.T, base, token, out string, src ...string) *writ
 	load.SetPhase(2)
 	r := runCmd(append(append([]string{"backup"}, src...), "--out", out)...)
 	load.SetPhase(3)
-	time.Sleep(100 * time.Millisecond)
+	// Run on until some writes sent after the backup are acknowledged.
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if slices.ContainsFunc(load.Acked(), func(w loadAck) bool { return w.Phase == 3 }) {
+			break
+		}
+	}
 	close(stop)
 	wait()
 	if r.Code != 0 {
