@@ -5,7 +5,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # FUZZTIME is how long make fuzz runs each fuzz target.
 FUZZTIME ?= 5s
 
-.PHONY: check fmt vet lint test fuzz run bench
+.PHONY: check fmt vet lint test fuzz soak run bench
 
 check: fmt vet lint
 	@git status --porcelain 2>/dev/null > .check-before || true
@@ -41,6 +41,11 @@ fuzz:
 			go test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 0 $$dir > $$out 2>&1 || { cat $$out; exit 1; }; \
 		done; \
 	done
+
+# soak is the long tier of the crash tests: 60 kill -9s of the real server
+# under a write load (COFFER_KILLS=N for another number).
+soak:
+	COFFER_SOAK=1 go test -run 'Soak' -v -timeout 60m ./cmd/coffer/
 
 run:
 	go run ./cmd/coffer server

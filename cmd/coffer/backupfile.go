@@ -1,0 +1,282 @@
+package main
+
+// The backup file of 'coffer backup' and 'coffer restore'. Version 1:
+//
+//	"COFFERBK" | version (uint16) | header length (uint32) | header (JSON)
+//	then each record: length (uint32, > 0) | coffer.Record.AppendBinary
+//	then 0 (uint32) | trailer length (uint32) | trailer (JSON)
+//	then the SHA-256 of every byte before it (32 bytes), and nothing more.
+//
+// Integers are big-endian. The trailer holds the counts of records by
+// kind and the coffer.DumpSummary digest of all of them; the checksum
+// covers the header and trailer too. Values stay encrypted as stored.
+
+import (
+	"bufio"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/coffer-dev/coffer"
+	"github.com/coffer-dev/coffer/envelope"
+)
+
+const (
+	backupMagic   = "COFFERBK"
+	backupVersion = 1
+	// maxBackupRecord bounds one record, so that a corrupt length cannot
+	// make restore allocate gigabytes. Values are at most a few MiB.
+	maxBackupRecord = 64 << 20
+	maxBackupMeta   = 1 << 20
+)
+
+// backupHeader is the JSON header of a backup file.
+type backupHeader struct {
+	Created time.Time `json:"created"`
+	Engine  string    `json:"engine"` // "sqlite" or "postgres"
+}
+
+// backupTrailer is the JSON trailer of a backup file.
+type backupTrailer struct {
+	Counts map[string]int64 `json:"counts"` // by coffer.RecordKind name
+	Total  int64            `json:"total"`
+	Digest string           `json:"digest"` // hex coffer.DumpSummary digest
+	// MasterKeys are the ids (8 hex digits, envelope.KeyID) of the master
+	// keys that wrap the stores' data keys: restore needs one of them.
+	MasterKeys []string `json:"master_keys"`
+}
+
+// backupWriter writes a backup file.
+type backupWriter struct {
+	w    *bufio.Writer
+	h    hash.Hash
+	sum  *coffer.DumpSummary
+	keys map[string]bool
+	buf  []byte
+	err  error
+}
+
+func newBackupWriter(w io.Writer, hdr backupHeader) (*backupWriter, error) {
+	h := sha256.New()
+	bw := &backupWriter{w: bufio.NewWriterSize(io.MultiWriter(w, h), 1<<16), h: h, sum: coffer.NewDumpSummary(), keys: map[string]bool{}}
+	meta, err := json.Marshal(hdr)
+	if err != nil {
+		return nil, err
+	}
+	bw.write([]byte(backupMagic))
+	bw.write(binary.BigEndian.AppendUint16(nil, backupVersion))
+	bw.block(meta)
+	return bw, bw.err
+}
+
+func (bw *backupWriter) write(p []byte) {
+	if bw.err == nil {
+		_, bw.err = bw.w.Write(p)
+	}
+}
+
+// block writes p with its length.
+func (bw *backupWriter) block(p []byte) {
+	bw.write(binary.BigEndian.AppendUint32(nil, uint32(len(p))))
+	bw.write(p)
+}
+
+// Add writes the next record.
+func (bw *backupWriter) Add(r *coffer.Record) error {
+	var err error
+	if bw.buf, err = r.AppendBinary(bw.buf[:0]); err != nil {
+		return err
+	}
+	if len(bw.buf) > maxBackupRecord {
+		return fmt.Errorf("a %s record of %d bytes is too large for a backup", r.Kind(), len(bw.buf))
+	}
+	bw.sum.Add(r)
+	if id, ok := wrappingKey(r); ok {
+		bw.keys[id] = true
+	}
+	bw.block(bw.buf)
+	return bw.err
+}
+
+// Finish writes the trailer and the checksum, and flushes.
+func (bw *backupWriter) Finish() (*backupTrailer, error) {
+	tr := summaryTrailer(bw.sum, bw.keys)
+	meta, err := json.Marshal(tr)
+	if err != nil {
+		return nil, err
+	}
+	bw.write(binary.BigEndian.AppendUint32(nil, 0))
+	bw.block(meta)
+	if bw.err == nil {
+		bw.err = bw.w.Flush()
+	}
+	if bw.err != nil {
+		return nil, bw.err
+	}
+	// The checksum goes past the hash: write it to the file alone.
+	_, err = bw.w.Write(bw.h.Sum(nil))
+	if err == nil {
+		err = bw.w.Flush()
+	}
+	return tr, err
+}
+
+func summaryTrailer(sum *coffer.DumpSummary, keys map[string]bool) *backupTrailer {
+	tr := &backupTrailer{Counts: map[string]int64{}, Total: sum.Total(), Digest: hex.EncodeToString(sum.Digest()),
+		MasterKeys: slices.Sorted(maps.Keys(keys))}
+	for _, k := range coffer.RecordKinds() {
+		tr.Counts[k.String()] = sum.Count(k)
+	}
+	return tr
+}
+
+// wrappingKey returns the id of the master key that wraps a store's data
+// key, for a StoreKey record.
+func wrappingKey(r *coffer.Record) (string, bool) {
+	if r.StoreKey == nil || len(r.StoreKey.Wrapped) < 5 || r.StoreKey.Wrapped[0] != envelope.FormatWrappedKey {
+		return "", false
+	}
+	return hex.EncodeToString(r.StoreKey.Wrapped[1:5]), true
+}
+
+// errBackupCorrupt is the cause of every error about a backup file's
+// content.
+var errBackupCorrupt = errors.New("the backup file is damaged or incomplete")
+
+// backupReader reads a backup file and checks it as it goes. Next returns
+// io.EOF only after the trailer and the checksum have been verified.
+type backupReader struct {
+	r      *bufio.Reader
+	h      hash.Hash
+	Header backupHeader
+	sum    *coffer.DumpSummary
+	order  coffer.RecordOrder
+	keys   map[string]bool
+	n      int64
+	done   *backupTrailer
+}
+
+func newBackupReader(r io.Reader) (*backupReader, error) {
+	br := &backupReader{r: bufio.NewReaderSize(r, 1<<16), h: sha256.New(), sum: coffer.NewDumpSummary(), keys: map[string]bool{}}
+	magic := make([]byte, len(backupMagic)+2)
+	if err := br.read(magic); err != nil || string(magic[:len(backupMagic)]) != backupMagic {
+		return nil, fmt.Errorf("not a coffer backup file (no %s header): %w", backupMagic, errBackupCorrupt)
+	}
+	if v := binary.BigEndian.Uint16(magic[len(backupMagic):]); v != backupVersion {
+		return nil, fmt.Errorf("backup format version %d: this coffer reads version %d", v, backupVersion)
+	}
+	meta, err := br.block(maxBackupMeta)
+	if err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(meta, &br.Header); err != nil {
+		return nil, fmt.Errorf("backup header: %v: %w", err, errBackupCorrupt)
+	}
+	return br, nil
+}
+
+func (br *backupReader) read(p []byte) error {
+	if _, err := io.ReadFull(br.r, p); err != nil {
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return fmt.Errorf("the file ends early (truncated): %w", errBackupCorrupt)
+		}
+		return err
+	}
+	br.h.Write(p)
+	return nil
+}
+
+func (br *backupReader) length(max uint32) (uint32, error) {
+	var n [4]byte
+	if err := br.read(n[:]); err != nil {
+		return 0, err
+	}
+	l := binary.BigEndian.Uint32(n[:])
+	if l > max {
+		return 0, fmt.Errorf("a block of %d bytes after record %d: %w", l, br.n, errBackupCorrupt)
+	}
+	return l, nil
+}
+
+func (br *backupReader) block(max uint32) ([]byte, error) {
+	n, err := br.length(max)
+	if err != nil {
+		return nil, err
+	}
+	p := make([]byte, n)
+	return p, br.read(p)
+}
+
+// Next returns the next record, or io.EOF once the whole file has been
+// read and verified.
+func (br *backupReader) Next() (*coffer.Record, error) {
+	if br.done != nil {
+		return nil, io.EOF
+	}
+	n, err := br.length(maxBackupRecord)
+	if err != nil {
+		return nil, err
+	}
+	if n == 0 {
+		return nil, br.finish()
+	}
+	p := make([]byte, n)
+	if err := br.read(p); err != nil {
+		return nil, err
+	}
+	br.n++
+	r := new(coffer.Record)
+	if err := r.UnmarshalBinary(p); err != nil {
+		return nil, fmt.Errorf("record %d: %v: %w", br.n, err, errBackupCorrupt)
+	}
+	if _, err := br.order.Check(r); err != nil {
+		return nil, fmt.Errorf("record %d: %v: %w", br.n, err, errBackupCorrupt)
+	}
+	br.sum.Add(r)
+	if id, ok := wrappingKey(r); ok {
+		br.keys[id] = true
+	}
+	return r, nil
+}
+
+// finish reads the trailer and the checksum and compares them with what
+// was read.
+func (br *backupReader) finish() error {
+	meta, err := br.block(maxBackupMeta)
+	if err != nil {
+		return err
+	}
+	want := br.h.Sum(nil)
+	got := make([]byte, len(want))
+	if _, err := io.ReadFull(br.r, got); err != nil {
+		return fmt.Errorf("the file ends early (no checksum): %w", errBackupCorrupt)
+	}
+	if string(got) != string(want) {
+		return fmt.Errorf("checksum mismatch: %w", errBackupCorrupt)
+	}
+	if _, err := br.r.ReadByte(); err != io.EOF {
+		return fmt.Errorf("bytes after the checksum: %w", errBackupCorrupt)
+	}
+	var tr backupTrailer
+	if err := json.Unmarshal(meta, &tr); err != nil {
+		return fmt.Errorf("backup trailer: %v: %w", err, errBackupCorrupt)
+	}
+	read := summaryTrailer(br.sum, br.keys)
+	if tr.Total != read.Total || tr.Digest != read.Digest || !maps.Equal(tr.Counts, read.Counts) {
+		return fmt.Errorf("the records (%d, digest %s) differ from the trailer's (%d, digest %s): %w",
+			read.Total, read.Digest, tr.Total, tr.Digest, errBackupCorrupt)
+	}
+	br.done = &tr
+	return io.EOF
+}
+
+// Trailer returns the verified trailer once Next has returned io.EOF.
+func (br *backupReader) Trailer() *backupTrailer { return br.done }
