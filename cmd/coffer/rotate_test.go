@@ -396,3 +396,81 @@ func TestStoreKeyRotationUnderLoad(t *testing.T) {
 		}
 	}
 }
+
+// TestPostgresMasterKeyRotationUnderLoad rotates the master key of a
+// PostgreSQL database shared by two servers: load runs on one, and both
+// rotate at once; then a server with only the new key serves everything
+// and one with only the old key is refused.
+func TestPostgresMasterKeyRotationUnderLoad(t *testing.T) {
+	_, url := startPostgres(t)
+	dirA, dirB := t.TempDir(), t.TempDir()
+	s0 := mustOpenPGServer(t, url, dirA, "")
+	token := s0.RootToken
+	const stores = 20
+	l := newRotLoad(t, "http://"+s0.Addr, token, stores)
+	if err := s0.Close(); err != nil {
+		t.Fatal(err)
+	}
+	oldKey, newKey := filepath.Join(dirA, "master.key"), filepath.Join(dirA, "master-2.key")
+	if r := cliExec(t, "", "", "", "master-key", "new", newKey); r.Code != 0 {
+		t.Fatalf("master-key new: %d %q", r.Code, r.Stderr)
+	}
+	cfg := DefaultServerConfig()
+	cfg.Addr, cfg.Database, cfg.MasterKeyFile, cfg.OldMasterKeyFiles = "127.0.0.1:0", url, newKey, []string{oldKey}
+	cfgA, cfgB := cfg, cfg
+	cfgA.DataDir, cfgB.DataDir = dirA, dirB
+	sA, err := openServerConfig(t, cfgA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sB, err := openServerConfig(t, cfgB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.cl, _ = client.New("http://"+sA.Addr, token)
+	clB, _ := client.New("http://"+sB.Addr, token)
+
+	l.start(2, 2)
+	l.waitOps(50)
+	var repA, repB *coffer.MasterKeyReport
+	var errA, errB error
+	var wg sync.WaitGroup
+	wg.Go(func() { repA, errA = l.cl.RotateMasterKey(context.Background()) })
+	wg.Go(func() { repB, errB = clB.RotateMasterKey(context.Background()) })
+	wg.Wait()
+	if errA != nil || errB != nil {
+		t.Fatalf("RotateMasterKey on A: %v; on B: %v", errA, errB)
+	}
+	if got := repA.Rewrapped + repB.Rewrapped; got != stores {
+		t.Fatalf("store keys rewrapped by both servers: got %d (%d+%d), want %d", got, repA.Rewrapped, repB.Rewrapped, stores)
+	}
+	l.waitOps(50)
+	l.finish()
+	l.checkAll("http://"+sB.Addr, token)
+	if err := sA.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := sB.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	onlyNew := cfgB
+	onlyNew.OldMasterKeyFiles = nil
+	sC, err := openServerConfig(t, onlyNew)
+	if err != nil {
+		t.Fatalf("start with only the new key after rotation: %v", err)
+	}
+	l.checkAll("http://"+sC.Addr, token)
+	clC, _ := client.New("http://"+sC.Addr, token)
+	if rep, err := clC.VerifyAudit(context.Background()); err != nil || !rep.OK {
+		t.Fatalf("audit verify with only the new key: %+v, %v", rep, err)
+	}
+	if err := sC.Close(); err != nil {
+		t.Fatal(err)
+	}
+	onlyOld := onlyNew
+	onlyOld.MasterKeyFile = oldKey
+	if _, err := openServerConfig(t, onlyOld); err == nil || !strings.Contains(err.Error(), "master key does not match") {
+		t.Fatalf("start with only the retired key: got %v, want a master key mismatch", err)
+	}
+}
