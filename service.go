@@ -477,3 +477,84 @@ func AllSecrets(ctx context.Context, svc SecretService, store string, deleted bo
 		q.Cursor = page.NextCursor
 	}
 }
+
+// KeyRotationService rotates the keys that seal values: the master key,
+// which wraps every store's data keys, and a store's data key.
+type KeyRotationService interface {
+	// RotateMasterKey rewraps, under the active master key, every store
+	// data key and sealed setting that an older master key wraps. It runs
+	// online, one key per write with compare-and-set, so readers and
+	// writers go on; it may be stopped and run again, and skips what is
+	// already done. Operator only (EFORBIDDEN). Keys it cannot rewrap
+	// (their master key is not loaded) are counted in Unreadable.
+	RotateMasterKey(ctx context.Context) (*MasterKeyReport, error)
+	// MasterKeyStatus counts what each master key wraps, so the operator
+	// knows when an old one can be retired. Operator only (EFORBIDDEN).
+	MasterKeyStatus(ctx context.Context) (*MasterKeyStatus, error)
+	// RotateStoreKey gives a store a new data key, which seals every new
+	// version; older versions stay readable with the keys that sealed them.
+	// With reencrypt it also re-seals every version of the store's live
+	// secrets with the new key. It needs admin on the store (EFORBIDDEN;
+	// ENOTFOUND; EPRECONDITION when another rotation of the store won).
+	RotateStoreKey(ctx context.Context, ref string, reencrypt bool) (*StoreKeyRotation, error)
+}
+
+// MasterKeyStatus tells which master keys wrap data. Key ids are 8 hex
+// digits (envelope.KeyID); no key material is ever shown.
+type MasterKeyStatus struct {
+	// Active is the id of the key that wraps new data keys.
+	Active string `json:"active"`
+	// Loaded are the ids of the keys this server holds, active first.
+	Loaded []string `json:"loaded"`
+	// Keys lists every master key that wraps something, by id.
+	Keys []MasterKeyUse `json:"keys"`
+}
+
+// MasterKeyUse is what one master key wraps.
+type MasterKeyUse struct {
+	ID        string `json:"id"`
+	StoreKeys int    `json:"store_keys"`
+	Settings  int    `json:"settings"`
+	// Loaded tells whether this server holds the key; when false, the data
+	// it wraps cannot be read here.
+	Loaded bool `json:"loaded"`
+}
+
+// Retired reports whether the master key id wraps nothing, so that it can be
+// removed from the servers' configuration.
+func (s *MasterKeyStatus) Retired(id string) bool {
+	for _, k := range s.Keys {
+		if k.ID == id {
+			return false
+		}
+	}
+	return true
+}
+
+// MasterKeyReport is what RotateMasterKey did.
+type MasterKeyReport struct {
+	Active string `json:"active"`
+	// Rewrapped store data keys and settings; Current ones were already
+	// under the active key.
+	Rewrapped int `json:"rewrapped"`
+	Settings  int `json:"settings_rewrapped"`
+	Current   int `json:"current"`
+	// Gone counts keys whose store was deleted during the run.
+	Gone int `json:"gone"`
+	// Unreadable counts keys wrapped by a master key this server does not
+	// hold; run again on a server that has it.
+	Unreadable int `json:"unreadable"`
+	// Status is the status after the run.
+	Status *MasterKeyStatus `json:"status"`
+}
+
+// StoreKeyRotation is what RotateStoreKey did.
+type StoreKeyRotation struct {
+	Store *Store `json:"store"`
+	// KeyID is the store's new data key id.
+	KeyID int `json:"key_id"`
+	// Reencrypted versions now sealed with the new key; Skipped ones were
+	// changed meanwhile (destroyed, or re-sealed by another run).
+	Reencrypted int `json:"reencrypted"`
+	Skipped     int `json:"skipped"`
+}

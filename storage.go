@@ -25,6 +25,11 @@ type Storage interface {
 	// SetMeta stores a server-wide setting; it fails with ECONFLICT if the key
 	// is already set (settings are written once, at first start).
 	SetMeta(ctx context.Context, key string, value []byte) error
+	// SwapMeta replaces a setting's value with value, but only while it
+	// still is old (compare-and-set): EPRECONDITION when it changed,
+	// ENOTFOUND when it is not set. Master-key rotation rewraps the sealed
+	// settings with it.
+	SwapMeta(ctx context.Context, key string, old, value []byte) error
 
 	// CreateAccount adds an account.
 	CreateAccount(ctx context.Context, a *Account, ev *AuditEvent) error
@@ -108,6 +113,30 @@ type Storage interface {
 	UpdateStore(ctx context.Context, accountID, storeID string, u *StoreUpdate, ev *AuditEvent) (*Store, error)
 	// StoreKey returns a wrapped data key of a store (ENOTFOUND).
 	StoreKey(ctx context.Context, accountID, storeID string, keyID int) ([]byte, error)
+	// StoreKeys lists the data keys of every store of every account,
+	// ordered by store id, then key id, starting after the key (afterStore,
+	// afterKey); ("", 0) starts at the first. It serves master-key rotation
+	// and its status, which the operator runs over the whole database.
+	StoreKeys(ctx context.Context, afterStore string, afterKey, limit int) ([]*AccountStoreKey, error)
+	// RewrapStoreKey replaces the wrapped bytes of a store's data key with
+	// wrapped, but only while they still are old (compare-and-set): it
+	// fails with EPRECONDITION when they changed, ENOTFOUND when the key or
+	// its store is missing or in another account. The data key inside is
+	// the same one, wrapped by another master key, so versions and the
+	// store's Gen stay as they are.
+	RewrapStoreKey(ctx context.Context, accountID, storeID string, keyID int, old, wrapped []byte, ev *AuditEvent) error
+	// AddStoreKey adds the data key keyID to a store and makes it the key of
+	// new versions (the store's KeyID), but only while the store's KeyID is
+	// keyID-1 (EPRECONDITION otherwise; ENOTFOUND). Versions sealed with
+	// earlier keys keep their key ids and stay readable. It returns the
+	// store as it is after the change; Gen stays.
+	AddStoreKey(ctx context.Context, accountID, storeID string, keyID int, wrapped []byte, ev *AuditEvent) (*Store, error)
+	// ReencryptVersion replaces a version's ciphertext and key id, but only
+	// while its ciphertext still is old (compare-and-set): EPRECONDITION
+	// when it changed (or the version was destroyed), ENOTFOUND when the
+	// version is missing or in another account. The value inside is the
+	// same; the store's Gen changes, as for any change of a version.
+	ReencryptVersion(ctx context.Context, accountID, secretID string, version int, old, ciphertext []byte, keyID int, ev *AuditEvent) error
 
 	// WriteSecret creates a secret or adds a version to it; see SecretWrite.
 	// It returns the secret as it is after the write and the new version
@@ -210,4 +239,11 @@ type SecretQuery struct {
 	AfterID        string
 	Limit          int
 	IncludeDeleted bool
+}
+
+// AccountStoreKey is a wrapped data key of a store with the store's account,
+// which the wrapping binds it to.
+type AccountStoreKey struct {
+	AccountID string
+	StoreKey
 }

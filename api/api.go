@@ -28,6 +28,9 @@ type Server struct {
 	Audit    coffer.AuditService
 	Accounts coffer.AccountService
 	Hotkeys  coffer.HotkeyService
+	// Rotation rotates the master key and store data keys; nil leaves
+	// its routes answering 404.
+	Rotation coffer.KeyRotationService
 	Auth     coffer.Authenticator
 	// Ready reports whether the server can serve: the database answers.
 	Ready    func(ctx context.Context) error
@@ -69,6 +72,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.Handle("GET /v1/stores/{store}", auth(s.getStore))
 	mux.Handle("PATCH /v1/stores/{store}", auth(s.patchStore))
 	mux.Handle("DELETE /v1/stores/{store}", auth(s.deleteStore))
+	mux.Handle("POST /v1/stores/{store}/rotate-key", auth(s.rotateStoreKey))
 	mux.Handle("GET /v1/secrets/{id}", auth(s.getSecretByID))
 
 	mux.Handle("GET /v1/stores/{store}/secrets", auth(s.listSecrets))
@@ -98,6 +102,9 @@ func (s *Server) routes(mux *http.ServeMux) {
 
 	mux.Handle("GET /v1/audit", auth(s.listAudit))
 	mux.Handle("GET /v1/audit/verify", auth(s.verifyAudit))
+
+	mux.Handle("POST /v1/master-key/rotate", auth(s.rotateMasterKey))
+	mux.Handle("GET /v1/master-key/status", auth(s.masterKeyStatus))
 
 	mux.Handle("/v1/", pub(notFound))
 

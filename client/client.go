@@ -623,3 +623,38 @@ func contentTypeNote(resp *http.Response) string {
 	}
 	return fmt.Sprintf(" (Content-Type %q)", ct)
 }
+
+var _ coffer.KeyRotationService = (*Client)(nil)
+
+// RotateStoreKey gives a store a new data key; with reencrypt it also
+// re-seals the existing versions with it.
+func (c *Client) RotateStoreKey(ctx context.Context, ref string, reencrypt bool) (*coffer.StoreKeyRotation, error) {
+	var q url.Values
+	if reencrypt {
+		q = url.Values{"reencrypt": {"true"}}
+	}
+	var out coffer.StoreKeyRotation
+	if err := c.do(ctx, http.MethodPost, []string{"stores", ref, "rotate-key"}, q, nil, nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// RotateMasterKey rewraps every data key under the server's active master
+// key (operator only).
+func (c *Client) RotateMasterKey(ctx context.Context) (*coffer.MasterKeyReport, error) {
+	var out coffer.MasterKeyReport
+	if err := c.do(ctx, http.MethodPost, []string{"master-key", "rotate"}, nil, nil, nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// MasterKeyStatus tells which master keys wrap data (operator only).
+func (c *Client) MasterKeyStatus(ctx context.Context) (*coffer.MasterKeyStatus, error) {
+	var out coffer.MasterKeyStatus
+	if err := c.do(ctx, http.MethodGet, []string{"master-key", "status"}, nil, nil, nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}

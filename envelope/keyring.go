@@ -173,3 +173,12 @@ func (k *Keyring) Format(f fmt.State, verb rune) { fmt.Fprint(f, k.String()) }
 
 // LogValue logs k as String does.
 func (k *Keyring) LogValue() slog.Value { return slog.StringValue(k.String()) }
+
+// IDs returns the ids of the keyring's master keys, the active one first.
+func (k *Keyring) IDs() []uint32 {
+	ids := make([]uint32, len(k.keys))
+	for i, key := range k.keys {
+		ids[i] = key.id
+	}
+	return ids
+}

@@ -297,3 +297,20 @@ func TestKeyring_Redacted(t *testing.T) {
 		}
 	}
 }
+
+func TestKeyring_IDs(t *testing.T) {
+	a, b, c := envelope.GenerateKey(), envelope.GenerateKey(), envelope.GenerateKey()
+	k, err := envelope.NewKeyring(a, b, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := k.IDs()
+	want := []uint32{envelope.KeyID(a), envelope.KeyID(b), envelope.KeyID(c)}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("IDs: got %v, want %v (active first, then old in order)", got, want)
+	}
+	got[0] = 0
+	if k.IDs()[0] != want[0] {
+		t.Fatal("IDs: changing the result changed the keyring")
+	}
+}

@@ -45,6 +45,7 @@ func Run(t *testing.T, open func(tb testing.TB) coffer.Storage) {
 	r.isolation()
 	r.audit()
 	r.lifecycle()
+	r.rotation()
 	r.dump()
 }
 

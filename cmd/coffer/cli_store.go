@@ -8,7 +8,7 @@ import (
 )
 
 func init() {
-	cliRegisterGroup("store", "create, list and delete stores", storeCreateCmd, storeListCmd, storeDeleteCmd)
+	cliRegisterGroup("store", "create, list, delete stores and rotate their keys", storeCreateCmd, storeListCmd, storeDeleteCmd, storeRotateKeyCmd)
 }
 
 var storeCreateCmd = &clientCommand{

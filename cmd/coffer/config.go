@@ -48,6 +48,11 @@ var settings = []setting{
 		set: func(c *ServerConfig, v string) error { c.Database = v; return nil }},
 	{name: "master-key-file", env: "COFFER_MASTER_KEY_FILE", usage: "file holding the master key (default DATA/master.key)",
 		set: func(c *ServerConfig, v string) error { c.MasterKeyFile = v; return nil }},
+	{name: "old-master-key-file", env: "COFFER_OLD_MASTER_KEY_FILE", list: true, usage: "file holding an older master key, kept only to read data wrapped by it until 'coffer master-key rotate' rewraps it (repeatable)",
+		set: func(c *ServerConfig, v string) error {
+			c.OldMasterKeyFiles = append(c.OldMasterKeyFiles, v)
+			return nil
+		}},
 	{name: "log-level", env: "COFFER_LOG_LEVEL", usage: "log level: debug, info, warn, error (default info)",
 		set: func(c *ServerConfig, v string) error { return c.LogLevel.UnmarshalText([]byte(v)) }},
 	{name: "shutdown-timeout", env: "COFFER_SHUTDOWN_TIMEOUT", usage: "how long to let in-flight requests finish on SIGTERM (default 30s)",

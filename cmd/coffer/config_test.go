@@ -128,7 +128,8 @@ func mapKeys(m map[string]string) func(func(string) bool) {
 func TestConfigEverySetting(t *testing.T) {
 	values := map[string]string{
 		"addr": "0.0.0.0:8443", "data": "/var/lib/coffer", "database": "postgres://db/coffer", "master-key-file": "/etc/coffer/master.key",
-		"log-level": "debug", "shutdown-timeout": "1m", "debug-addr": "127.0.0.1:6060",
+		"old-master-key-file": "/etc/coffer/master-1.key",
+		"log-level":           "debug", "shutdown-timeout": "1m", "debug-addr": "127.0.0.1:6060",
 		"tls-cert": "/etc/coffer/cert.pem", "tls-key": "/etc/coffer/key.pem", "dev-tls": "false",
 		"tls-client-ca": "/etc/coffer/clients.pem", "tls-client-auth": "require",
 		"tls-client-key-map":            "cn:ci=0123456789abcdef",
@@ -160,7 +161,8 @@ func TestConfigEverySetting(t *testing.T) {
 		t.Fatalf("file and flags disagree:\nfile  %+v\nflags %+v", fromFile, fromFlags)
 	}
 	def := DefaultServerConfig()
-	if fromFile.Addr == def.Addr || fromFile.Faces.ByteNite || fromFile.TLSClientAuth != "require" || fromFile.ShutdownWait != time.Minute {
+	if fromFile.Addr == def.Addr || fromFile.Faces.ByteNite || fromFile.TLSClientAuth != "require" || fromFile.ShutdownWait != time.Minute ||
+		len(fromFile.OldMasterKeyFiles) != 1 {
 		t.Fatalf("settings not applied: %+v", fromFile)
 	}
 }
@@ -326,5 +328,18 @@ func TestAccountLimiter(t *testing.T) {
 	}
 	if newAccountLimiter(rateLimits{}, time.Now) != nil {
 		t.Error("no limits: want no limiter")
+	}
+}
+
+// TestConfigOldMasterKeys checks that old master key files accumulate from
+// the environment (';'-separated) and repeated flags.
+func TestConfigOldMasterKeys(t *testing.T) {
+	cfg := DefaultServerConfig()
+	env := map[string]string{"COFFER_OLD_MASTER_KEY_FILE": "/k/a; /k/b"}
+	if err := cfg.ParseFlags([]string{"--old-master-key-file", "/k/c"}, func(k string) string { return env[k] }, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"/k/a", "/k/b", "/k/c"}; !reflect.DeepEqual(cfg.OldMasterKeyFiles, want) {
+		t.Fatalf("got %q, want %q", cfg.OldMasterKeyFiles, want)
 	}
 }

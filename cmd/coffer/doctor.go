@@ -265,7 +265,14 @@ func (d *doctor) checkDatabase(ctx context.Context, cfg ServerConfig, master []b
 	}
 
 	if master != nil && len(applied) > 0 {
-		keyring, err := envelope.NewKeyring(slices.Clone(master))
+		old, err := loadOldMasterKeys(cfg)
+		var keyring *envelope.Keyring
+		if err == nil {
+			keyring, err = envelope.NewKeyring(slices.Clone(master), old...)
+			for _, k := range old {
+				envelope.Zero(k)
+			}
+		}
 		if err != nil {
 			d.fail("master key", err.Error(), "")
 		} else if err := service.CheckMasterKey(ctx, db, keyring); errors.Is(err, service.ErrWrongMasterKey) {

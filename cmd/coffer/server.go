@@ -51,6 +51,9 @@ type ServerConfig struct {
 	// never logged.
 	Database      string
 	MasterKeyFile string
+	// OldMasterKeyFiles hold master keys that only unwrap: data wrapped by
+	// them stays readable during a rotation (see cli_masterkey.go).
+	OldMasterKeyFiles []string
 	// MasterKey comes from COFFER_MASTER_KEY only: never a flag, so it
 	// stays out of ps, and never a file key, since master-key-file is the
 	// file for it.
@@ -150,6 +153,11 @@ The master key comes from, in order: --master-key-file, the COFFER_MASTER_KEY
 environment variable (64 hex digits or base64 of 32 bytes), or DATA/master.key,
 which a first start creates. A database that already holds data is never
 given a new key: a missing or wrong key stops the server with an error.
+During a master-key rotation the previous key is given too, with
+--old-master-key-file (repeatable): it only unwraps data until 'coffer
+master-key rotate' has rewrapped everything under the new key, and 'coffer
+master-key status' shows when it wraps nothing and can be removed. The
+server refuses to start without a key that some data still needs.
 
 Every flag is also a key of the configuration file (--config FILE, or
 COFFER_CONFIG; see deploy/coffer.conf for a commented example) and an
@@ -253,8 +261,17 @@ func (s *Server) Open(ctx context.Context) error {
 		s.closeStorage()
 		return err
 	}
-	keyring, err = envelope.NewKeyring(master)
+	old, err := loadOldMasterKeys(cfg)
+	if err != nil {
+		envelope.Zero(master)
+		s.closeStorage()
+		return err
+	}
+	keyring, err = envelope.NewKeyring(master, old...)
 	envelope.Zero(master)
+	for _, k := range old {
+		envelope.Zero(k)
+	}
 	if err != nil {
 		s.closeStorage()
 		return err
@@ -273,7 +290,15 @@ func (s *Server) Open(ctx context.Context) error {
 		var err error
 		if s.svc, err = service.New(ctx, s.db, keyring, service.Options{Logger: s.Log}); err != nil {
 			if errors.Is(err, service.ErrWrongMasterKey) {
-				return fmt.Errorf("refusing to start: %w; give the master key this database was created with (--master-key-file or COFFER_MASTER_KEY)", err)
+				return fmt.Errorf("refusing to start: %w; give the master key this database was created with or last rotated to (--master-key-file or COFFER_MASTER_KEY, and --old-master-key-file during a rotation)", err)
+			}
+			return err
+		}
+		// Every data key must open too, not just the pepper: a key retired
+		// before 'coffer master-key rotate' finished would fail reads later.
+		if err := s.svc.CheckMasterKeys(ctx); err != nil {
+			if errors.Is(err, service.ErrMissingMasterKey) {
+				return fmt.Errorf("refusing to start: %w; give that key with --old-master-key-file, then run 'coffer master-key rotate'", err)
 			}
 			return err
 		}
@@ -336,7 +361,7 @@ func (s *Server) Open(ctx context.Context) error {
 		faces = append(faces, api.Mount{Prefix: bytenite.Prefix, Handler: (&bytenite.Server{Service: s.svc, Auth: g, Log: s.Log,
 			TokenTTL: cfg.ByteNiteTokenTTL, Version: buildVersion()}).Handler()})
 	}
-	a := &api.Server{Secrets: s.svc, Keys: s.svc, Audit: s.svc, Accounts: s.svc, Hotkeys: s.svc, Auth: g, Ready: s.db.Ping, Log: s.Log, Registry: reg,
+	a := &api.Server{Secrets: s.svc, Keys: s.svc, Audit: s.svc, Accounts: s.svc, Hotkeys: s.svc, Rotation: s.svc, Auth: g, Ready: s.db.Ping, Log: s.Log, Registry: reg,
 		Faces: faces}
 	var handler http.Handler = a.Handler()
 	if cfg.TLSClientCA != "" {
@@ -540,6 +565,22 @@ func loadMasterKey(cfg ServerConfig, dbExists bool, log *slog.Logger) ([]byte, e
 	}
 	log.Info("created a new master key; back it up: without it the data cannot be read", "file", path)
 	return k, nil
+}
+
+// loadOldMasterKeys reads the old master keys of a rotation.
+func loadOldMasterKeys(cfg ServerConfig) ([][]byte, error) {
+	var keys [][]byte
+	for _, path := range cfg.OldMasterKeyFiles {
+		k, err := readKeyFile(path)
+		if err != nil {
+			for _, k := range keys {
+				envelope.Zero(k)
+			}
+			return nil, fmt.Errorf("old master key: %w", err)
+		}
+		keys = append(keys, k)
+	}
+	return keys, nil
 }
 
 func readKeyFile(path string) ([]byte, error) {
