@@ -4,8 +4,13 @@
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # FUZZTIME is how long make fuzz runs each fuzz target.
 FUZZTIME ?= 5s
+GOVULNCHECK := golang.org/x/vuln/cmd/govulncheck@v1.9.0
+# GOVULNDB is the vulnerability database govulncheck reads: vuln.go.dev by
+# default, or a local copy (file:///path/to/vulndb) where that is out of
+# reach. The Go module proxy does not serve it.
+GOVULNDB ?= https://vuln.go.dev
 
-.PHONY: check fmt vet lint test fuzz soak run bench
+.PHONY: check fmt vet lint test fuzz soak vuln run bench
 
 check: fmt vet lint
 	@git status --porcelain 2>/dev/null > .check-before || true
@@ -46,6 +51,12 @@ fuzz:
 # under a write load (COFFER_KILLS=N for another number).
 soak:
 	COFFER_SOAK=1 go test -run 'Soak' -v -timeout 60m ./cmd/coffer/
+
+# vuln reports known vulnerabilities in the code paths coffer uses, of its
+# dependencies and of the Go standard library it is built with. It needs
+# GOVULNDB: the network (vuln.go.dev) or a local copy.
+vuln:
+	go run $(GOVULNCHECK) -db $(GOVULNDB) ./...
 
 run:
 	go run ./cmd/coffer server

@@ -38,6 +38,10 @@ type Server struct {
 	Registry *prometheus.Registry
 	// Faces are the provider APIs served next to the native one.
 	Faces []Mount
+	// Admission, when set, bounds the requests served at once; a request
+	// it refuses gets 503 with Retry-After in its face's error format.
+	// The operational endpoints are never refused.
+	Admission *web.Admission
 
 	face *web.Face
 }
@@ -47,8 +51,12 @@ type Server struct {
 // unchanged. A face that routes with its own http.ServeMux sets the
 // request's Pattern, so metrics are labelled by the face's routes.
 type Mount struct {
+	Name    string // the face's name, a metric label
 	Prefix  string
 	Handler http.Handler
+	// Render writes a coffer error code and message in the face's format;
+	// it answers the requests of the face that overload sheds.
+	Render func(w http.ResponseWriter, r *http.Request, code, message string)
 }
 
 // Handler returns the server's routes wrapped in the request middleware.
@@ -56,7 +64,44 @@ func (s *Server) Handler() http.Handler {
 	s.face = &web.Face{Name: "native", Auth: s.Auth, Log: s.Log, Token: web.BearerToken, Render: renderError}
 	mux := http.NewServeMux()
 	s.routes(mux)
-	return web.Middleware(mux, web.NewMetrics(s.Registry), s.Log)
+	var h http.Handler = mux
+	if s.Admission != nil {
+		h = s.admit(mux)
+	}
+	return web.Middleware(h, web.NewMetrics(s.Registry), s.Log)
+}
+
+// admit serves a request only once s.Admission lets it in, and refuses it
+// otherwise with 503 and Retry-After: 1, in the error format of the face
+// its path belongs to. It runs before routing, so that a refusal costs as
+// little as possible. /healthz, /readyz and /metrics always pass: an
+// overloaded server is alive, and its operator needs to watch it.
+func (s *Server) admit(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/healthz", "/readyz", "/metrics":
+			next.ServeHTTP(w, r)
+			return
+		}
+		release, ok := s.Admission.Acquire(r.Context())
+		if !ok {
+			const code, msg = coffer.EUNAVAILABLE, "the server is overloaded; retry in a second"
+			r.Pattern = "(shed)" // the metrics' route label
+			w.Header().Set("Retry-After", "1")
+			for _, f := range s.Faces {
+				if strings.HasPrefix(r.URL.Path, f.Prefix) && f.Render != nil {
+					s.Admission.Shed(f.Name)
+					f.Render(w, r, code, msg)
+					return
+				}
+			}
+			s.Admission.Shed("native")
+			renderError(w, r, web.Status(code), code, msg)
+			return
+		}
+		defer release()
+		next.ServeHTTP(w, r)
+	})
 }
 
 // routes is the one table of the native API's routes.

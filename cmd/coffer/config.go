@@ -57,6 +57,10 @@ var settings = []setting{
 		set: func(c *ServerConfig, v string) error { return c.LogLevel.UnmarshalText([]byte(v)) }},
 	{name: "shutdown-timeout", env: "COFFER_SHUTDOWN_TIMEOUT", usage: "how long to let in-flight requests finish on SIGTERM (default 30s)",
 		set: func(c *ServerConfig, v string) error { return setDuration(&c.ShutdownWait, v) }},
+	{name: "max-inflight", env: "COFFER_MAX_INFLIGHT", usage: "requests served at once; as many more wait up to --queue-timeout, the rest get 503 with Retry-After (0 is no limit; default 32 per CPU, 64 to 256)",
+		set: func(c *ServerConfig, v string) error { return setInt(&c.MaxInflight, v) }},
+	{name: "queue-timeout", env: "COFFER_QUEUE_TIMEOUT", usage: "how long a request may wait for one of the --max-inflight slots before it gets 503 (0 to 10s; default 100ms)",
+		set: func(c *ServerConfig, v string) error { return setDuration(&c.QueueTimeout, v) }},
 	{name: "debug-addr", env: "COFFER_DEBUG_ADDR", usage: "serve Go profiling (net/http/pprof) on this address; loopback only",
 		set: func(c *ServerConfig, v string) error { c.DebugAddr = v; return nil }},
 
@@ -106,6 +110,15 @@ func setDuration(d *time.Duration, v string) error {
 		return fmt.Errorf("want a duration like 30s or 1h, not %q", v)
 	}
 	*d = x
+	return nil
+}
+
+func setInt(n *int, v string) error {
+	x, err := strconv.Atoi(v)
+	if err != nil {
+		return fmt.Errorf("want an integer, not %q", v)
+	}
+	*n = x
 	return nil
 }
 
@@ -234,6 +247,10 @@ func (c *ServerConfig) Validate() error {
 		return fmt.Errorf("%s must not be empty", c.ref("addr"))
 	case c.ByteNiteTokenTTL < time.Second || c.ByteNiteTokenTTL > coffer.MaxAccessTokenTTL:
 		return fmt.Errorf("%s must be between 1s and %s", c.ref("bytenite-token-ttl"), coffer.MaxAccessTokenTTL)
+	case c.MaxInflight < 0 || c.MaxInflight > 1_000_000:
+		return fmt.Errorf("%s must be 0 (no limit) to 1000000", c.ref("max-inflight"))
+	case c.QueueTimeout < 0 || c.QueueTimeout > 10*time.Second:
+		return fmt.Errorf("%s must be between 0 and 10s", c.ref("queue-timeout"))
 	case c.ShutdownWait < 0:
 		return fmt.Errorf("%s must not be negative", c.ref("shutdown-timeout"))
 	case (c.TLSCert == "") != (c.TLSKey == ""):

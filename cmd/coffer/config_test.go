@@ -130,6 +130,7 @@ func TestConfigEverySetting(t *testing.T) {
 		"addr": "0.0.0.0:8443", "data": "/var/lib/coffer", "database": "postgres://db/coffer", "master-key-file": "/etc/coffer/master.key",
 		"old-master-key-file": "/etc/coffer/master-1.key",
 		"log-level":           "debug", "shutdown-timeout": "1m", "debug-addr": "127.0.0.1:6060",
+		"max-inflight": "17", "queue-timeout": "250ms",
 		"tls-cert": "/etc/coffer/cert.pem", "tls-key": "/etc/coffer/key.pem", "dev-tls": "false",
 		"tls-client-ca": "/etc/coffer/clients.pem", "tls-client-auth": "require",
 		"tls-client-key-map":            "cn:ci=0123456789abcdef",
@@ -162,7 +163,7 @@ func TestConfigEverySetting(t *testing.T) {
 	}
 	def := DefaultServerConfig()
 	if fromFile.Addr == def.Addr || fromFile.Faces.ByteNite || fromFile.TLSClientAuth != "require" || fromFile.ShutdownWait != time.Minute ||
-		len(fromFile.OldMasterKeyFiles) != 1 {
+		len(fromFile.OldMasterKeyFiles) != 1 || fromFile.MaxInflight != 17 || fromFile.QueueTimeout != 250*time.Millisecond {
 		t.Fatalf("settings not applied: %+v", fromFile)
 	}
 }
@@ -194,6 +195,9 @@ func TestConfigErrors(t *testing.T) {
 		{name: "BadKeyMap", env: map[string]string{"COFFER_DEV_TLS": "1", "COFFER_TLS_CLIENT_CA": "/ca.pem", "COFFER_TLS_CLIENT_KEY_MAP": "sha256:abc=k1"}, want: []string{"COFFER_TLS_CLIENT_KEY_MAP", "64 hex digits"}},
 		{name: "BadEnvDuration", env: map[string]string{"COFFER_SHUTDOWN_TIMEOUT": "x"}, want: []string{"COFFER_SHUTDOWN_TIMEOUT", "duration"}},
 		{name: "BadFlagBool", args: []string{"--face-bytenite=perhaps"}, want: []string{"face-bytenite"}},
+		{name: "NegativeInflight", env: map[string]string{"COFFER_MAX_INFLIGHT": "-1"}, want: []string{"COFFER_MAX_INFLIGHT must be 0"}},
+		{name: "BadInflight", args: []string{"--max-inflight", "many"}, want: []string{"--max-inflight", "integer"}},
+		{name: "QueueTimeoutRange", file: "queue-timeout = 1m\n", want: []string{"queue-timeout (", "coffer.conf:1)", "between 0 and 10s"}},
 		{name: "TTLRange", args: []string{"--bytenite-token-ttl", "48h"}, want: []string{"--bytenite-token-ttl must be between"}},
 		{name: "EmptyData", env: map[string]string{"COFFER_DATA": ""}, args: []string{"--data="}, want: []string{"--data must not be empty"}},
 		{name: "MissingFile", args: []string{"--config", "/nonexistent/coffer.conf"}, want: []string{"configuration file", "/nonexistent/coffer.conf"}},

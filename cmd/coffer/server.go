@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
 	"strings"
 	"syscall"
@@ -26,6 +27,7 @@ import (
 	"github.com/coffer-dev/coffer/compat/cloudflare"
 	"github.com/coffer-dev/coffer/compat/truefoundry"
 	"github.com/coffer-dev/coffer/envelope"
+	"github.com/coffer-dev/coffer/internal/web"
 	"github.com/coffer-dev/coffer/postgres"
 	"github.com/coffer-dev/coffer/service"
 	"github.com/coffer-dev/coffer/sqlite"
@@ -60,6 +62,11 @@ type ServerConfig struct {
 	MasterKey    string
 	LogLevel     slog.Level
 	ShutdownWait time.Duration
+	// MaxInflight bounds the requests served at once (0: no bound), and
+	// QueueTimeout how long one more may wait for a slot before it is
+	// refused with 503 and Retry-After (see web.Admission).
+	MaxInflight  int
+	QueueTimeout time.Duration
 	// DebugAddr, when set, serves net/http/pprof there: keep it on loopback.
 	DebugAddr string
 
@@ -109,7 +116,15 @@ type FaceSwitches struct {
 // plain HTTP on loopback, every face on.
 func DefaultServerConfig() ServerConfig {
 	return ServerConfig{Addr: "127.0.0.1:8200", DataDir: "coffer-data", LogLevel: slog.LevelInfo, ShutdownWait: 30 * time.Second,
+		MaxInflight: defaultMaxInflight(runtime.GOMAXPROCS(0)), QueueTimeout: 100 * time.Millisecond,
 		ByteNiteTokenTTL: bytenite.DefaultTokenTTL, Faces: FaceSwitches{Cloudflare: true, TrueFoundry: true, Chutes: true, ByteNite: true}}
+}
+
+// defaultMaxInflight is 32 requests per CPU, at least 64 (the requests
+// mostly wait on the database's group commit, not on a CPU) and at most 256
+// (beyond that more in flight only adds latency).
+func defaultMaxInflight(procs int) int {
+	return min(256, max(64, 32*procs))
 }
 
 // Server is a running coffer server. Tests use it to start the real server
@@ -349,19 +364,24 @@ func (s *Server) Open(ctx context.Context) error {
 	}
 	var faces []api.Mount
 	if cfg.Faces.Cloudflare {
-		faces = append(faces, api.Mount{Prefix: cloudflare.Prefix, Handler: cf.Handler()})
+		faces = append(faces, api.Mount{Name: "cloudflare", Prefix: cloudflare.Prefix, Handler: cf.Handler(), Render: cloudflare.RenderError})
 	}
 	if cfg.Faces.TrueFoundry {
-		faces = append(faces, api.Mount{Prefix: truefoundry.Prefix, Handler: (&truefoundry.Server{Secrets: s.svc, Keys: s.svc, Accounts: s.svc, Auth: g, Log: s.Log}).Handler()})
+		faces = append(faces, api.Mount{Name: "truefoundry", Prefix: truefoundry.Prefix, Render: truefoundry.RenderError,
+			Handler: (&truefoundry.Server{Secrets: s.svc, Keys: s.svc, Accounts: s.svc, Auth: g, Log: s.Log}).Handler()})
 	}
 	if cfg.Faces.Chutes {
-		faces = append(faces, api.Mount{Prefix: chutes.Prefix, Handler: ch.Handler()})
+		faces = append(faces, api.Mount{Name: chutes.Face, Prefix: chutes.Prefix, Handler: ch.Handler(), Render: chutes.RenderError})
 	}
 	if cfg.Faces.ByteNite {
-		faces = append(faces, api.Mount{Prefix: bytenite.Prefix, Handler: (&bytenite.Server{Service: s.svc, Auth: g, Log: s.Log,
+		faces = append(faces, api.Mount{Name: "bytenite", Prefix: bytenite.Prefix, Render: bytenite.RenderError, Handler: (&bytenite.Server{Service: s.svc, Auth: g, Log: s.Log,
 			TokenTTL: cfg.ByteNiteTokenTTL, Version: buildVersion()}).Handler()})
 	}
-	a := &api.Server{Secrets: s.svc, Keys: s.svc, Audit: s.svc, Accounts: s.svc, Hotkeys: s.svc, Rotation: s.svc, Auth: g, Ready: s.db.Ping, Log: s.Log, Registry: reg,
+	var adm *web.Admission
+	if cfg.MaxInflight > 0 {
+		adm = web.NewAdmission(cfg.MaxInflight, cfg.QueueTimeout, reg)
+	}
+	a := &api.Server{Admission: adm, Secrets: s.svc, Keys: s.svc, Audit: s.svc, Accounts: s.svc, Hotkeys: s.svc, Rotation: s.svc, Auth: g, Ready: s.db.Ping, Log: s.Log, Registry: reg,
 		Faces: faces}
 	var handler http.Handler = a.Handler()
 	if cfg.TLSClientCA != "" {

@@ -196,6 +196,13 @@ type errorDetail struct {
 	Description string `json:"description"`
 }
 
+// RenderError writes a coffer error code and public message in the face's
+// error format, as the face's handlers do: for the server's overload
+// shedding, which answers before any face sees the request.
+func RenderError(w http.ResponseWriter, r *http.Request, code, message string) {
+	render(w, r, 0, code, message)
+}
+
 // render writes a coffer error in the face's shape. Messages never hold a
 // value or a credential: they are coffer's public messages.
 func render(w http.ResponseWriter, r *http.Request, _ int, code, message string) {

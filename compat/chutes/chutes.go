@@ -302,6 +302,13 @@ func notFound(detail string) *Error {
 	return &Error{Status: http.StatusNotFound, Detail: detail}
 }
 
+// RenderError writes a coffer error code and public message in the face's
+// error format, as the face's handlers do: for the server's overload
+// shedding, which answers before any face sees the request.
+func RenderError(w http.ResponseWriter, r *http.Request, code, message string) {
+	render(w, r, 0, code, message)
+}
+
 // render writes a coffer error (from authentication or the service) as
 // {"detail": "..."}. It is the face's one table from coffer codes to
 // statuses. A key whose scopes do not allow the request gets 401, as Chutes

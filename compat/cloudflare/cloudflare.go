@@ -220,6 +220,13 @@ func cfError(status, code int, message string) *Error {
 
 func invalid(message string) *Error { return cfError(http.StatusBadRequest, codeInvalid, message) }
 
+// RenderError writes a coffer error code and public message in the face's
+// error format, as the face's handlers do: for the server's overload
+// shedding, which answers before any face sees the request.
+func RenderError(w http.ResponseWriter, r *http.Request, code, message string) {
+	render(w, r, 0, code, message)
+}
+
 // render writes a coffer error (from authentication, decoding or the
 // service) in Cloudflare's envelope. It is the face's one table from coffer
 // codes to Cloudflare statuses and codes.

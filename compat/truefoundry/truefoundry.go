@@ -177,6 +177,13 @@ func conflict(message string) *Error {
 	return &Error{Status: http.StatusConflict, Message: message, Code: "CONFLICT"}
 }
 
+// RenderError writes a coffer error code and public message in the face's
+// error format, as the face's handlers do: for the server's overload
+// shedding, which answers before any face sees the request.
+func RenderError(w http.ResponseWriter, r *http.Request, code, message string) {
+	render(w, r, 0, code, message)
+}
+
 // render writes a coffer error (from authentication, decoding or the
 // service) as an HttpError. It is the face's one table from coffer codes to
 // statuses.
