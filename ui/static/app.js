@@ -1,6 +1,6 @@
 // coffer console. Plain ES module, no framework: it calls the native API
 // (/v1/) with the session cookie, sends the CSRF token on every state
-// change, and builds the page with DOM calls only (never innerHTML), so no
+// change, and builds the page with DOM calls only (never parsed markup), so no
 // text from the server is ever read as markup. Secret values are fetched
 // only when the user clicks Reveal and are hidden again after 30 seconds.
 
