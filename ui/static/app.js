@@ -99,7 +99,7 @@ function showSignIn(message) {
   document.getElementById("nav").hidden = true;
   const err = errorBox();
   if (message) err.textContent = message;
-  const key = h("input", { type: "password", id: "apikey", name: "key", autocomplete: "off", required: true });
+  const key = h("input", { type: "password", id: "apikey", autocomplete: "off", required: true });
   const form = h("form", { onsubmit: async (ev) => {
     ev.preventDefault();
     try {
@@ -126,7 +126,7 @@ function scopeText(s) {
 document.getElementById("signout").addEventListener("click", async () => {
   try { await api("DELETE", "/ui/session"); } catch { /* signed out either way */ }
   me = null;
-  location.hash = "";
+  history.replaceState(null, "", "#/"); // fires no hashchange, so the message stays
   showSignIn("You are signed out.");
 });
 
