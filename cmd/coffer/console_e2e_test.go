@@ -104,8 +104,8 @@ func TestConsoleBrowser(t *testing.T) {
 
 	shot := func(name string) chromedp.Action {
 		return chromedp.ActionFunc(func(ctx context.Context) error {
-			var b []byte
-			if err := chromedp.FullScreenshot(&b, 90).Do(ctx); err != nil {
+			var b []byte // quality 100 makes a PNG
+			if err := chromedp.FullScreenshot(&b, 100).Do(ctx); err != nil {
 				return err
 			}
 			return os.WriteFile(filepath.Join(shots, name+".png"), b, 0o644)
@@ -228,6 +228,44 @@ func TestConsoleBrowser(t *testing.T) {
 		}
 	}
 	run("audit filtered", shot("11-audit-filtered"))
+
+	// At 200% zoom a 1280-pixel window is 640 CSS pixels wide: every page
+	// must fit without scrolling sideways (wide tables scroll in their own
+	// box).
+	for _, pg := range []struct{ name, hash, ready string }{
+		{"stores", "#/stores", "table"}, {"secrets", "#/stores/team", "table"}, {"secret", "#/stores/team/secrets/DB_PASSWORD", "table"},
+		{"keys", "#/keys", "table"}, {"audit", "#/audit", "tbody"},
+	} {
+		var overflow bool
+		run("200% zoom: "+pg.name, chromedp.EmulateViewport(640, 900), chromedp.Navigate(addr+"/ui/"+pg.hash),
+			chromedp.WaitVisible(pg.ready, chromedp.ByQuery),
+			chromedp.Evaluate(`document.documentElement.scrollWidth > document.documentElement.clientWidth`, &overflow),
+			shot("12-zoom200-"+pg.name))
+		if overflow {
+			t.Errorf("at 200%% zoom the %s page scrolls sideways", pg.name)
+		}
+	}
+	run("full width", chromedp.EmulateViewport(1280, 900))
+
+	// Keyboard: a page change moves the focus to its content, where Tab
+	// reaches the first control; the first focusable element of the
+	// document is the skip link. Every control has an accessible name.
+	var first, inMain string
+	var unnamed []string
+	run("keyboard and labels", chromedp.Navigate(addr+"/ui/#/keys"), chromedp.WaitVisible("#key-name", chromedp.ByQuery),
+		chromedp.KeyEvent(kb.Tab), chromedp.Evaluate(`document.activeElement.id`, &inMain),
+		chromedp.Evaluate(`document.querySelector("a[href], button, input").textContent`, &first),
+		chromedp.Evaluate(`[...document.querySelectorAll("input, button, select, textarea")].filter(e =>
+			!(e.labels && e.labels.length) && !e.getAttribute("aria-label") && !e.textContent.trim()).map(e => e.outerHTML)`, &unnamed))
+	if inMain != "key-name" {
+		t.Errorf("Tab after a page change: focus on %q, want the page's first control key-name", inMain)
+	}
+	if first != "Skip to content" {
+		t.Errorf("first focusable element: got %q, want the skip link", first)
+	}
+	if len(unnamed) > 0 {
+		t.Errorf("controls without a label: %v", unnamed)
+	}
 
 	run("sign out", chromedp.Click("#signout", chromedp.ByQuery), chromedp.WaitVisible("#apikey", chromedp.ByQuery), waitText("[role=alert]", "signed out"))
 	run("after sign-out", chromedp.Navigate(addr+"/ui/#/stores"), chromedp.WaitVisible("#apikey", chromedp.ByQuery))
