@@ -302,3 +302,49 @@ func jsString(s string) string {
 	b.WriteByte('"')
 	return b.String()
 }
+
+// TestConsoleSessionOnlyNative checks that a console session authenticates
+// the native API only: the provider faces ignore the cookie.
+func TestConsoleSessionOnlyNative(t *testing.T) {
+	addr, token := startServer(t)
+	account := accountOf(t, addr, token)
+	req, _ := http.NewRequest("POST", addr+"/ui/session", strings.NewReader(`{"key":"`+token+`"}`))
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	var cookie *http.Cookie
+	for _, ck := range res.Cookies() {
+		if ck.Name == "coffer_session" {
+			cookie = ck
+		}
+	}
+	if res.StatusCode != 200 || cookie == nil {
+		t.Fatalf("sign-in: got %d with cookie %v", res.StatusCode, cookie)
+	}
+	get := func(path string, bearer bool) int {
+		req, _ := http.NewRequest("GET", addr+path, nil)
+		if bearer {
+			req.Header.Set("Authorization", "Bearer "+token)
+		} else {
+			req.AddCookie(&http.Cookie{Name: cookie.Name, Value: cookie.Value})
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	if got := get("/v1/stores", false); got != 200 {
+		t.Fatalf("native API with the session: got %d, want 200", got)
+	}
+	cf := "/cloudflare/client/v4/accounts/" + account + "/secrets_store/stores"
+	if got := get(cf, true); got != 200 {
+		t.Fatalf("Cloudflare face with the key: got %d, want 200", got)
+	}
+	if got := get(cf, false); got == 200 {
+		t.Fatalf("Cloudflare face with only the session cookie: got 200, want a refusal")
+	}
+}
