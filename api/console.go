@@ -383,6 +383,9 @@ func (s *Server) sessionInfo(w http.ResponseWriter, r *http.Request) error {
 		return coffer.Errorf(coffer.EUNAUTHORIZED, "not signed in")
 	}
 	c, err := s.authenticateKey(r, sess.token)
+	if coffer.ErrorCode(err) == coffer.EUNAUTHORIZED {
+		s.Console.end(sessionID(r)) // its key was revoked or expired
+	}
 	if err != nil {
 		return err
 	}

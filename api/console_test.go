@@ -363,3 +363,40 @@ func TestConsoleCanary(t *testing.T) {
 		t.Errorf("reveal Cache-Control %q, want no-store", got)
 	}
 }
+
+// TestConsoleRevokedKey checks that a session whose key is revoked is
+// refused at once, and ended.
+func TestConsoleRevokedKey(t *testing.T) {
+	c := mustOpenConsole(t)
+	admin, _ := c.signIn(t, c.token)
+	w := c.do(admin, "POST", "/v1/keys", `{"name":"temp","admin":true,"scopes":[]}`, api.CSRFHeader, admin.csrf)
+	var created struct {
+		Key struct {
+			ID string `json:"id"`
+		} `json:"key"`
+		Token string `json:"token"`
+	}
+	if err := json.Unmarshal(w.Body.Bytes(), &created); w.Code != 201 || err != nil {
+		t.Fatalf("create key: %d %s", w.Code, w.Body)
+	}
+	s, _ := c.signIn(t, created.Token)
+	if s == nil {
+		t.Fatal("sign in with the new key failed")
+	}
+	if w := c.do(s, "GET", "/v1/stores", ""); w.Code != 200 {
+		t.Fatalf("before revoke: got %d, want 200", w.Code)
+	}
+	if w := c.do(admin, "DELETE", "/v1/keys/"+created.Key.ID, "", api.CSRFHeader, admin.csrf); w.Code != 204 {
+		t.Fatalf("revoke: %d %s", w.Code, w.Body)
+	}
+	if w := c.do(s, "GET", "/v1/stores", ""); w.Code != http.StatusUnauthorized {
+		t.Fatalf("after revoke: got %d, want 401", w.Code)
+	}
+	n := c.console.Sessions()
+	if w := c.do(s, "GET", "/ui/session", ""); w.Code != http.StatusUnauthorized {
+		t.Fatalf("GET /ui/session after revoke: got %d, want 401", w.Code)
+	}
+	if got := c.console.Sessions(); got != n-1 {
+		t.Errorf("sessions after the revoked key's session was checked: got %d, want %d", got, n-1)
+	}
+}
