@@ -202,6 +202,33 @@ func TestConsoleBrowser(t *testing.T) {
 		chromedp.Click(`button[aria-label="Roll back to version 1"]`, chromedp.ByQuery), waitText("#secret-version", "3"),
 		chromedp.Click("#reveal", chromedp.ByQuery), waitText("#secret-value-out", canary), shot("07-secret-rolled-back"))
 
+	// The value hides itself again after 30 seconds.
+	revealedAt := time.Now()
+	run("value hides itself", chromedp.Poll(`(() => { const o = document.querySelector("#secret-value-out"); return o.hidden && o.textContent === ""; })()`,
+		nil, chromedp.WithPollingTimeout(45*time.Second)))
+	if d := time.Since(revealedAt); d < 25*time.Second {
+		t.Errorf("the value hid after %s, want about 30s", d)
+	}
+	if got := textOf("#reveal"); got != "Reveal value" {
+		t.Errorf("after hiding, the reveal button reads %q", got)
+	}
+
+	run("delete the secret", chromedp.Click(`//button[text()="Delete secret"]`, chromedp.BySearch),
+		chromedp.WaitVisible(".confirm button.danger", chromedp.ByQuery), chromedp.Click(".confirm button.danger", chromedp.ByQuery),
+		waitText("#secret-status", "deleted"), shot("07b-secret-deleted"))
+	run("undelete the secret", chromedp.Click(`//button[text()="Undelete"]`, chromedp.BySearch), waitText("#secret-status", "active"))
+	run("delete a store", chromedp.Navigate(addr+"/ui/#/stores"), chromedp.WaitVisible("#store-name", chromedp.ByQuery),
+		chromedp.SendKeys("#store-name", "scratch", chromedp.ByQuery), submit("#store-name"), waitText("h1", "Store scratch"),
+		chromedp.Navigate(addr+"/ui/#/stores"), waitText("table", "scratch"),
+		chromedp.Click(`button[aria-label="Delete store scratch"]`, chromedp.ByQuery),
+		chromedp.WaitVisible(".confirm button.danger", chromedp.ByQuery), chromedp.Click(".confirm button.danger", chromedp.ByQuery),
+		waitText("#status", "Store scratch deleted"), waitText("table", "team"))
+	var scratchLeft bool
+	run("stores after delete", chromedp.Evaluate(`document.querySelector("table").textContent.includes("scratch")`, &scratchLeft))
+	if scratchLeft {
+		t.Errorf("the deleted store is still listed")
+	}
+
 	run("keys page", chromedp.Navigate(addr+"/ui/#/keys"), chromedp.WaitVisible("#key-name", chromedp.ByQuery), waitText("table", "active"))
 	run("create a key", chromedp.SendKeys("#key-name", "ci-reader", chromedp.ByQuery), chromedp.SendKeys("#key-store", "team", chromedp.ByQuery),
 		chromedp.Click("#key-act-list", chromedp.ByQuery), chromedp.Click("#key-act-read", chromedp.ByQuery),

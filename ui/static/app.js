@@ -203,7 +203,8 @@ async function viewStore(store, cursor, prefix, deleted) {
     if (prefix) q += "&prefix=" + enc(prefix);
     if (deleted) q += "&deleted=true";
     const data = await api("GET", `/v1/stores/${enc(store)}/secrets?${q}`);
-    const rows = data.secrets.map((s) => [h("a", { href: `#/stores/${enc(store)}/secrets/${enc(s.name)}` }, s.name),
+    // A deleted secret is found by its id: its name may be taken again.
+    const rows = data.secrets.map((s) => [h("a", { href: `#/stores/${enc(store)}/secrets/${enc(s.status === "deleted" ? s.id : s.name)}` }, s.name),
       s.status, String(s.version), s.origin, s.comment || "", labelsText(s.labels), s.created_by || "", fmtTime(s.updated_at)]);
     list.append(table(["Name", "Status", "Version", "Created through", "Comment", "Labels", "Created by", "Updated"], rows,
       prefix ? `No secret starts with "${prefix}".` : "This store has no secrets yet."),
@@ -253,9 +254,16 @@ async function viewSecret(store, name) {
   page(`Secret ${name}`, h("p", {}, h("a", { href: `#/stores/${enc(store)}` }, `Back to store ${store}`)), err, meta,
     h("h2", {}, "Value"), h("div", {}, reveal, " ", hideBtn, " ", copy), out,
     h("h2", {}, "New version"), newVersion, h("h2", {}, "Versions"), versions);
+  let knownId = null; // a deleted secret is no longer found by name, only by id
   async function load() {
     try {
-      const s = await api("GET", base);
+      let s;
+      try { s = await api("GET", base); } catch (e) {
+        if (e.status !== 404 || !knownId) throw e;
+        s = await api("GET", `/v1/secrets/${enc(knownId)}`);
+      }
+      knownId = s.id;
+      err.textContent = "";
       const act = s.status === "deleted"
         ? h("button", { type: "button", onclick: async () => {
           try { await api("POST", `${base}/undelete`); say(`Secret ${name} restored.`); load(); } catch (e) { showError(err, e); }
@@ -274,7 +282,11 @@ async function viewSecret(store, name) {
         h("dt", {}, "Updated"), h("dd", {}, fmtTime(s.updated_at)),
         h("dt", {}, "Expires"), h("dd", {}, s.expires_at ? fmtTime(s.expires_at) : "never"),
         h("dt", {}, "ID"), h("dd", {}, s.id)), act);
-      const vs = await api("GET", `${base}/versions`);
+      let vs;
+      try { vs = await api("GET", s.status === "deleted" ? `/v1/stores/${enc(store)}/secrets/${enc(s.id)}/versions` : `${base}/versions`); } catch (e) {
+        versions.replaceChildren(h("p", { class: "empty" }, `Versions are not listed: ${e.message}`));
+        return;
+      }
       versions.replaceChildren(table(["Version", "Created by", "Created", "State", "Actions"], vs.versions.map((v) => {
         const rb = v.version === s.version || v.destroyed_at ? "" : h("button", { type: "button", class: "secondary",
           "aria-label": `Roll back to version ${v.version}`, onclick: async () => {
