@@ -42,6 +42,9 @@ type Server struct {
 	// it refuses gets 503 with Retry-After in its face's error format.
 	// The operational endpoints are never refused.
 	Admission *web.Admission
+	// Console, when set, serves the web console at /ui/ and lets the
+	// native API authenticate its sessions.
+	Console *Console
 
 	face *web.Face
 }
@@ -61,7 +64,7 @@ type Mount struct {
 
 // Handler returns the server's routes wrapped in the request middleware.
 func (s *Server) Handler() http.Handler {
-	s.face = &web.Face{Name: "native", Auth: s.Auth, Log: s.Log, Token: web.BearerToken, Render: renderError}
+	s.face = &web.Face{Name: "native", Auth: s.Auth, Log: s.Log, Token: nativeToken, Render: renderError}
 	mux := http.NewServeMux()
 	s.routes(mux)
 	var h http.Handler = mux
@@ -107,7 +110,7 @@ func (s *Server) admit(next http.Handler) http.Handler {
 // routes is the one table of the native API's routes.
 func (s *Server) routes(mux *http.ServeMux) {
 	pub := s.face.Public
-	auth := func(h web.HandlerFunc) http.Handler { return s.face.Authed(strictQuery(h)) }
+	auth := func(h web.HandlerFunc) http.Handler { return s.withSession(s.face.Authed(strictQuery(h))) }
 	mux.Handle("GET /healthz", pub(s.healthz))
 	mux.Handle("GET /readyz", pub(s.readyz))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{}))
@@ -152,6 +155,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.Handle("GET /v1/master-key/status", auth(s.masterKeyStatus))
 
 	mux.Handle("/v1/", pub(notFound))
+	s.consoleRoutes(mux)
 
 	for _, f := range s.Faces {
 		mux.Handle(f.Prefix, f.Handler)

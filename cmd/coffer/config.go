@@ -85,6 +85,12 @@ var settings = []setting{
 		set: func(c *ServerConfig, v string) error { c.ChutesRegistryPasswordFile = v; return nil }},
 	{name: "bytenite-token-ttl", env: "COFFER_BYTENITE_TOKEN_TTL", usage: "lifetime of the access tokens the ByteNite face issues (1s to 24h; default 1h)",
 		set: func(c *ServerConfig, v string) error { return setDuration(&c.ByteNiteTokenTTL, v) }},
+	{name: "console", env: "COFFER_CONSOLE", boolean: true, usage: "serve the web console under /ui/ (default true)",
+		set: func(c *ServerConfig, v string) error { return setBool(&c.Console, v) }},
+	{name: "console-idle-timeout", env: "COFFER_CONSOLE_IDLE_TIMEOUT", usage: "end a console session unused this long (1m to 24h; default 15m)",
+		set: func(c *ServerConfig, v string) error { return setDuration(&c.ConsoleIdle, v) }},
+	{name: "console-max-session", env: "COFFER_CONSOLE_MAX_SESSION", usage: "end any console session this long after sign-in (1m to 7 days; default 8h)",
+		set: func(c *ServerConfig, v string) error { return setDuration(&c.ConsoleMax, v) }},
 	{name: "face-cloudflare", env: "COFFER_FACE_CLOUDFLARE", boolean: true, usage: "serve the Cloudflare Secrets Store face under /cloudflare/ (default true)",
 		set: func(c *ServerConfig, v string) error { return setBool(&c.Faces.Cloudflare, v) }},
 	{name: "face-truefoundry", env: "COFFER_FACE_TRUEFOUNDRY", boolean: true, usage: "serve the TrueFoundry face under /truefoundry/ (default true)",
@@ -251,6 +257,10 @@ func (c *ServerConfig) Validate() error {
 		return fmt.Errorf("%s must be 0 (no limit) to 1000000", c.ref("max-inflight"))
 	case c.QueueTimeout < 0 || c.QueueTimeout > 10*time.Second:
 		return fmt.Errorf("%s must be between 0 and 10s", c.ref("queue-timeout"))
+	case c.ConsoleIdle < time.Minute || c.ConsoleIdle > 24*time.Hour:
+		return fmt.Errorf("%s must be between 1m and 24h", c.ref("console-idle-timeout"))
+	case c.ConsoleMax < time.Minute || c.ConsoleMax > 7*24*time.Hour:
+		return fmt.Errorf("%s must be between 1m and 168h", c.ref("console-max-session"))
 	case c.ShutdownWait < 0:
 		return fmt.Errorf("%s must not be negative", c.ref("shutdown-timeout"))
 	case (c.TLSCert == "") != (c.TLSKey == ""):

@@ -31,6 +31,7 @@ import (
 	"github.com/coffer-dev/coffer/postgres"
 	"github.com/coffer-dev/coffer/service"
 	"github.com/coffer-dev/coffer/sqlite"
+	"github.com/coffer-dev/coffer/ui"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -67,6 +68,10 @@ type ServerConfig struct {
 	// refused with 503 and Retry-After (see web.Admission).
 	MaxInflight  int
 	QueueTimeout time.Duration
+	// Console serves the web console at /ui/; ConsoleIdle and ConsoleMax
+	// end a console session unused that long, or that long after sign-in.
+	Console                 bool
+	ConsoleIdle, ConsoleMax time.Duration
 	// DebugAddr, when set, serves net/http/pprof there: keep it on loopback.
 	DebugAddr string
 
@@ -117,6 +122,7 @@ type FaceSwitches struct {
 func DefaultServerConfig() ServerConfig {
 	return ServerConfig{Addr: "127.0.0.1:8200", DataDir: "coffer-data", LogLevel: slog.LevelInfo, ShutdownWait: 30 * time.Second,
 		MaxInflight: defaultMaxInflight(runtime.GOMAXPROCS(0)), QueueTimeout: 100 * time.Millisecond,
+		Console: true, ConsoleIdle: api.DefaultSessionIdle, ConsoleMax: api.DefaultSessionMax,
 		ByteNiteTokenTTL: bytenite.DefaultTokenTTL, Faces: FaceSwitches{Cloudflare: true, TrueFoundry: true, Chutes: true, ByteNite: true}}
 }
 
@@ -383,6 +389,9 @@ func (s *Server) Open(ctx context.Context) error {
 	}
 	a := &api.Server{Admission: adm, Secrets: s.svc, Keys: s.svc, Audit: s.svc, Accounts: s.svc, Hotkeys: s.svc, Rotation: s.svc, Auth: g, Ready: s.db.Ping, Log: s.Log, Registry: reg,
 		Faces: faces}
+	if cfg.Console {
+		a.Console = &api.Console{Files: ui.Files(), Idle: cfg.ConsoleIdle, Max: cfg.ConsoleMax}
+	}
 	var handler http.Handler = a.Handler()
 	if cfg.TLSClientCA != "" {
 		handler = clientCerts(handler, keys)

@@ -1,0 +1,409 @@
+package api
+
+// This file serves the web console at /ui/ and its sessions: sign-in with
+// an API key makes a server-side session whose id travels in an HttpOnly,
+// SameSite=Strict cookie; the native API then authenticates a request that
+// carries the cookie as the session's key. The key never goes back to the
+// browser. State changes need the session's CSRF token in X-CSRF-Token and
+// a same-origin request.
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"path"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/coffer-dev/coffer"
+	"github.com/coffer-dev/coffer/internal/web"
+)
+
+// SessionCookie is the name of the console's session cookie.
+const SessionCookie = "coffer_session"
+
+// CSRFHeader is the header that carries a session's CSRF token on every
+// state-changing request.
+const CSRFHeader = "X-CSRF-Token"
+
+// Console policy headers, on every /ui/ response.
+const consoleCSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; " +
+	"form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+
+// Default session lifetimes.
+const (
+	DefaultSessionIdle = 15 * time.Minute
+	DefaultSessionMax  = 8 * time.Hour
+	maxSessions        = 10000
+)
+
+// Console serves the embedded web console and keeps its sessions in memory:
+// a sign-in is valid on the server process that made it only, and ends when
+// it restarts.
+type Console struct {
+	// Files are the console's static files (ui.Files()).
+	Files fs.FS
+	// Idle ends a session not used for this long; Max ends any session
+	// this long after sign-in. Zero takes the defaults.
+	Idle, Max time.Duration
+	// Now is the clock; nil is time.Now.
+	Now func() time.Time
+
+	mu       sync.Mutex
+	sessions map[string]*session
+}
+
+// session is one signed-in browser. token is the API key it acts as.
+type session struct {
+	token    string
+	csrf     string
+	created  time.Time
+	lastSeen time.Time
+}
+
+func (c *Console) now() time.Time {
+	if c.Now != nil {
+		return c.Now()
+	}
+	return time.Now()
+}
+
+func (c *Console) idle() time.Duration {
+	if c.Idle > 0 {
+		return c.Idle
+	}
+	return DefaultSessionIdle
+}
+
+func (c *Console) max() time.Duration {
+	if c.Max > 0 {
+		return c.Max
+	}
+	return DefaultSessionMax
+}
+
+// randomID returns 256 random bits, base64url-encoded.
+func randomID() string {
+	var b [32]byte
+	_, _ = rand.Read(b[:]) // never fails (crypto/rand panics instead)
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// create starts a session acting as token and returns its id and CSRF
+// token.
+func (c *Console) create(token string) (id, csrf string) {
+	now := c.now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.sessions == nil {
+		c.sessions = make(map[string]*session)
+	}
+	if len(c.sessions) >= maxSessions/2 {
+		for k, s := range c.sessions {
+			if c.expired(s, now) {
+				delete(c.sessions, k)
+			}
+		}
+	}
+	if len(c.sessions) >= maxSessions { // drop an arbitrary one rather than grow without bound
+		for k := range c.sessions {
+			delete(c.sessions, k)
+			break
+		}
+	}
+	id, csrf = randomID(), randomID()
+	c.sessions[id] = &session{token: token, csrf: csrf, created: now, lastSeen: now}
+	return id, csrf
+}
+
+func (c *Console) expired(s *session, now time.Time) bool {
+	return now.Sub(s.lastSeen) >= c.idle() || now.Sub(s.created) >= c.max()
+}
+
+// lookup returns a copy of the live session of id and marks it used, or
+// nil. An expired session is deleted.
+func (c *Console) lookup(id string) *session {
+	if id == "" {
+		return nil
+	}
+	now := c.now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := c.sessions[id]
+	if s == nil {
+		return nil
+	}
+	if c.expired(s, now) {
+		delete(c.sessions, id)
+		return nil
+	}
+	s.lastSeen = now
+	cp := *s
+	return &cp
+}
+
+// end deletes the session of id.
+func (c *Console) end(id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.sessions, id)
+}
+
+// Sessions returns how many sessions are held, live or not yet swept.
+func (c *Console) Sessions() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.sessions)
+}
+
+func sessionID(r *http.Request) string {
+	ck, err := r.Cookie(SessionCookie)
+	if err != nil {
+		return ""
+	}
+	return ck.Value
+}
+
+// safeMethod reports whether m changes nothing.
+func safeMethod(m string) bool {
+	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions
+}
+
+// sameOrigin refuses a request that a browser marks as coming from another
+// site or origin: Sec-Fetch-Site other than same-origin (or none, a typed
+// address), or an Origin whose host is not the one addressed.
+func sameOrigin(r *http.Request) error {
+	switch r.Header.Get("Sec-Fetch-Site") {
+	case "", "same-origin", "none":
+	default:
+		return coffer.Errorf(coffer.EFORBIDDEN, "cross-origin request refused")
+	}
+	if o := r.Header.Get("Origin"); o != "" {
+		u, err := url.Parse(o)
+		if err != nil || u.Host != r.Host {
+			return coffer.Errorf(coffer.EFORBIDDEN, "cross-origin request refused")
+		}
+	}
+	return nil
+}
+
+// checkCSRF requires the session's CSRF token on a state change.
+func checkCSRF(r *http.Request, s *session) error {
+	if err := sameOrigin(r); err != nil {
+		return err
+	}
+	if safeMethod(r.Method) {
+		return nil
+	}
+	got := r.Header.Get(CSRFHeader)
+	if got == "" || subtle.ConstantTimeCompare([]byte(got), []byte(s.csrf)) != 1 {
+		return coffer.Errorf(coffer.EFORBIDDEN, "missing or wrong CSRF token; reload the console")
+	}
+	return nil
+}
+
+type sessionTokenKey struct{}
+
+// sessionToken returns the API key a session request acts as, or "".
+func sessionToken(r *http.Request) string {
+	t, _ := r.Context().Value(sessionTokenKey{}).(string)
+	return t
+}
+
+// nativeToken is the native face's credential: the bearer token, or the
+// key of the console session the request carries.
+func nativeToken(r *http.Request) string {
+	if t := sessionToken(r); t != "" {
+		return t
+	}
+	return web.BearerToken(r)
+}
+
+// withSession lets a native API request without an Authorization header
+// authenticate with a console session cookie: the session must be live,
+// the request same-origin, and a state change must carry the CSRF token.
+// Its responses are not cached.
+func (s *Server) withSession(next http.Handler) http.Handler {
+	if s.Console == nil {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := sessionID(r)
+		if id == "" || r.Header.Get("Authorization") != "" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		w.Header()["Cache-Control"] = []string{"no-store"}
+		sess := s.Console.lookup(id)
+		if sess == nil {
+			s.face.Error(w, r, coffer.Errorf(coffer.EUNAUTHORIZED, "the console session has ended; sign in again"))
+			return
+		}
+		if err := checkCSRF(r, sess); err != nil {
+			s.face.Error(w, r, err)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), sessionTokenKey{}, sess.token)))
+	})
+}
+
+// consoleRoutes adds the console's routes to mux.
+func (s *Server) consoleRoutes(mux *http.ServeMux) {
+	if s.Console == nil {
+		return
+	}
+	pub := func(h web.HandlerFunc) http.Handler { return consoleHeaders(s.face.Public(h)) }
+	mux.Handle("GET /ui", http.RedirectHandler("/ui/", http.StatusMovedPermanently))
+	mux.Handle("GET /ui/", consoleHeaders(http.HandlerFunc(s.consoleFile)))
+	mux.Handle("POST /ui/session", pub(s.signIn))
+	mux.Handle("GET /ui/session", pub(s.sessionInfo))
+	mux.Handle("DELETE /ui/session", pub(s.signOut))
+}
+
+// consoleHeaders sets the console's security headers.
+func consoleHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h["Content-Security-Policy"] = []string{consoleCSP}
+		h["X-Frame-Options"] = []string{"DENY"}
+		h["Referrer-Policy"] = []string{"no-referrer"}
+		h["X-Content-Type-Options"] = []string{"nosniff"}
+		h["Cross-Origin-Opener-Policy"] = []string{"same-origin"}
+		h["Cache-Control"] = []string{"no-store"}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// consoleFile serves a static file; any path that is not a file serves
+// the shell, whose script routes by the URL fragment.
+func (s *Server) consoleFile(w http.ResponseWriter, r *http.Request) {
+	name := strings.TrimPrefix(path.Clean(r.URL.Path), "/ui")
+	name = strings.TrimPrefix(name, "/")
+	if name == "" || !fs.ValidPath(name) {
+		name = "index.html"
+	}
+	b, err := fs.ReadFile(s.Console.Files, name)
+	if err != nil {
+		name = "index.html"
+		if b, err = fs.ReadFile(s.Console.Files, name); err != nil {
+			http.Error(w, "console not available", http.StatusNotFound)
+			return
+		}
+	}
+	ct := "application/octet-stream"
+	switch path.Ext(name) {
+	case ".html":
+		ct = "text/html; charset=utf-8"
+	case ".css":
+		ct = "text/css; charset=utf-8"
+	case ".js":
+		ct = "text/javascript; charset=utf-8"
+	case ".svg":
+		ct = "image/svg+xml"
+	}
+	w.Header().Set("Content-Type", ct)
+	_, _ = w.Write(b)
+}
+
+// signInRequest is the body of POST /ui/session.
+type signInRequest struct {
+	Key string `json:"key"`
+}
+
+// Validate implements the check DecodeJSON calls.
+func (in *signInRequest) Validate() error {
+	if in.Key == "" {
+		return coffer.Errorf(coffer.EINVALID, "key is required")
+	}
+	return nil
+}
+
+// sessionResponse tells the console who it acts as and the CSRF token it
+// must send on state changes. It never holds the key.
+type sessionResponse struct {
+	CSRFToken   string         `json:"csrf_token"`
+	AccountID   string         `json:"account_id"`
+	PrincipalID string         `json:"principal_id"`
+	KeyID       string         `json:"key_id"`
+	Admin       bool           `json:"admin"`
+	Scopes      []coffer.Scope `json:"scopes"`
+	IdleSeconds int            `json:"idle_seconds"`
+}
+
+func (s *Server) authenticateKey(r *http.Request, token string) (*coffer.Caller, error) {
+	ip, id := web.RemoteIP(r), web.RequestID(r.Context())
+	actx := coffer.NewContext(r.Context(), &coffer.Caller{RemoteAddr: ip, RequestID: id, Face: "console"})
+	return s.Auth.Authenticate(actx, coffer.Credential{Token: token, RemoteIP: ip})
+}
+
+func (s *Server) writeSession(w http.ResponseWriter, c *coffer.Caller, csrf string) error {
+	scopes := c.Scopes
+	if scopes == nil {
+		scopes = []coffer.Scope{}
+	}
+	return web.WriteJSON(w, http.StatusOK, sessionResponse{CSRFToken: csrf, AccountID: c.AccountID, PrincipalID: c.PrincipalID,
+		KeyID: c.KeyID, Admin: c.Admin, Scopes: scopes, IdleSeconds: int(s.Console.idle() / time.Second)})
+}
+
+// signIn checks an API key and starts a session acting as it.
+func (s *Server) signIn(w http.ResponseWriter, r *http.Request) error {
+	if err := sameOrigin(r); err != nil {
+		return err
+	}
+	var in signInRequest
+	if err := web.DecodeJSON(w, r, 4<<10, &in); err != nil {
+		return err
+	}
+	c, err := s.authenticateKey(r, in.Key)
+	if err != nil {
+		return err
+	}
+	if old := sessionID(r); old != "" {
+		s.Console.end(old)
+	}
+	id, csrf := s.Console.create(in.Key)
+	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: id, Path: "/", HttpOnly: true, Secure: r.TLS != nil,
+		SameSite: http.SameSiteStrictMode, MaxAge: int(s.Console.max() / time.Second)})
+	return s.writeSession(w, c, csrf)
+}
+
+// sessionInfo answers the session's caller and CSRF token, for a console
+// page loaded again; 401 once the session or its key has ended.
+func (s *Server) sessionInfo(w http.ResponseWriter, r *http.Request) error {
+	if err := sameOrigin(r); err != nil {
+		return err
+	}
+	sess := s.Console.lookup(sessionID(r))
+	if sess == nil {
+		return coffer.Errorf(coffer.EUNAUTHORIZED, "not signed in")
+	}
+	c, err := s.authenticateKey(r, sess.token)
+	if coffer.ErrorCode(err) == coffer.EUNAUTHORIZED {
+		s.Console.end(sessionID(r)) // its key was revoked or expired
+	}
+	if err != nil {
+		return err
+	}
+	return s.writeSession(w, c, sess.csrf)
+}
+
+// signOut ends the session.
+func (s *Server) signOut(w http.ResponseWriter, r *http.Request) error {
+	id := sessionID(r)
+	sess := s.Console.lookup(id)
+	if sess != nil {
+		if err := checkCSRF(r, sess); err != nil {
+			return err
+		}
+		s.Console.end(id)
+	}
+	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", HttpOnly: true, Secure: r.TLS != nil,
+		SameSite: http.SameSiteStrictMode, MaxAge: -1})
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
