@@ -366,3 +366,19 @@ func (t AccessToken) GoString() string { return t.String() }
 func (t AccessToken) LogValue() slog.Value {
 	return slog.GroupValue(slog.Time("expires_at", t.ExpiresAt), slog.String("token", "[REDACTED]"))
 }
+
+// Console session events, recorded by ConsoleAudit.
+const (
+	ActionConsoleSignIn  = "console.signin"
+	ActionConsoleSignOut = "console.signout"
+)
+
+// ConsoleAudit records the web console's sign-ins and sign-outs in the
+// audit log. The session itself (its id, its CSRF token, the key it acts
+// as) lives in the server's memory and is never recorded.
+type ConsoleAudit interface {
+	// ConsoleEvent records action, ActionConsoleSignIn or
+	// ActionConsoleSignOut (else EINVALID), for the authenticated caller
+	// in ctx.
+	ConsoleEvent(ctx context.Context, action string) error
+}

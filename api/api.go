@@ -46,7 +46,8 @@ type Server struct {
 	// native API authenticate its sessions.
 	Console *Console
 
-	face *web.Face
+	face    *web.Face
+	console *web.Face // the native API as the console's sessions use it
 }
 
 // Mount is a provider face and where it is served: Handler gets every
@@ -64,7 +65,8 @@ type Mount struct {
 
 // Handler returns the server's routes wrapped in the request middleware.
 func (s *Server) Handler() http.Handler {
-	s.face = &web.Face{Name: "native", Auth: s.Auth, Log: s.Log, Token: nativeToken, Render: renderError}
+	s.face = &web.Face{Name: "native", Auth: s.Auth, Log: s.Log, Token: web.BearerToken, Render: renderError}
+	s.console = &web.Face{Name: consoleFace, Auth: s.Auth, Log: s.Log, Token: sessionToken, Render: renderError}
 	mux := http.NewServeMux()
 	s.routes(mux)
 	var h http.Handler = mux
@@ -110,7 +112,9 @@ func (s *Server) admit(next http.Handler) http.Handler {
 // routes is the one table of the native API's routes.
 func (s *Server) routes(mux *http.ServeMux) {
 	pub := s.face.Public
-	auth := func(h web.HandlerFunc) http.Handler { return s.withSession(s.face.Authed(strictQuery(h))) }
+	auth := func(h web.HandlerFunc) http.Handler {
+		return s.withSession(s.face.Authed(strictQuery(h)), s.console.Authed(strictQuery(h)))
+	}
 	mux.Handle("GET /healthz", pub(s.healthz))
 	mux.Handle("GET /readyz", pub(s.readyz))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{}))

@@ -24,6 +24,10 @@ import (
 	"github.com/coffer-dev/coffer/internal/web"
 )
 
+// consoleFace names the console on audit events and on the secrets it
+// creates.
+const consoleFace = "console"
+
 // SessionCookie is the name of the console's session cookie.
 const SessionCookie = "coffer_session"
 
@@ -48,6 +52,13 @@ const (
 type Console struct {
 	// Files are the console's static files (ui.Files()).
 	Files fs.FS
+	// Audit records sign-ins and sign-outs.
+	Audit coffer.ConsoleAudit
+	// Origin is the console's public origin ("https://coffer.example.com")
+	// when a proxy in front of the server changes the Host header; a
+	// request's Origin must then equal it. Empty: the Origin's host must
+	// be the Host the request addressed.
+	Origin string
 	// Idle ends a session not used for this long; Max ends any session
 	// this long after sign-in. Zero takes the defaults.
 	Idle, Max time.Duration
@@ -176,25 +187,32 @@ func safeMethod(m string) bool {
 
 // sameOrigin refuses a request that a browser marks as coming from another
 // site or origin: Sec-Fetch-Site other than same-origin (or none, a typed
-// address), or an Origin whose host is not the one addressed.
-func sameOrigin(r *http.Request) error {
+// address), or an Origin other than the console's (see Console.Origin).
+func (c *Console) sameOrigin(r *http.Request) error {
 	switch r.Header.Get("Sec-Fetch-Site") {
 	case "", "same-origin", "none":
 	default:
 		return coffer.Errorf(coffer.EFORBIDDEN, "cross-origin request refused")
 	}
-	if o := r.Header.Get("Origin"); o != "" {
-		u, err := url.Parse(o)
-		if err != nil || u.Host != r.Host {
+	o := r.Header.Get("Origin")
+	if o == "" {
+		return nil
+	}
+	if c.Origin != "" {
+		if o != c.Origin {
 			return coffer.Errorf(coffer.EFORBIDDEN, "cross-origin request refused")
 		}
+		return nil
+	}
+	if u, err := url.Parse(o); err != nil || u.Host != r.Host {
+		return coffer.Errorf(coffer.EFORBIDDEN, "cross-origin request refused")
 	}
 	return nil
 }
 
 // checkCSRF requires the session's CSRF token on a state change.
-func checkCSRF(r *http.Request, s *session) error {
-	if err := sameOrigin(r); err != nil {
+func (c *Console) checkCSRF(r *http.Request, s *session) error {
+	if err := c.sameOrigin(r); err != nil {
 		return err
 	}
 	if safeMethod(r.Method) {
@@ -215,20 +233,13 @@ func sessionToken(r *http.Request) string {
 	return t
 }
 
-// nativeToken is the native face's credential: the bearer token, or the
-// key of the console session the request carries.
-func nativeToken(r *http.Request) string {
-	if t := sessionToken(r); t != "" {
-		return t
-	}
-	return web.BearerToken(r)
-}
-
 // withSession lets a native API request without an Authorization header
 // authenticate with a console session cookie: the session must be live,
 // the request same-origin, and a state change must carry the CSRF token.
-// Its responses are not cached.
-func (s *Server) withSession(next http.Handler) http.Handler {
+// Such a request is served by session, the same route under the console
+// face, so that its audit events and the secrets it creates name the
+// console. Its responses are not cached.
+func (s *Server) withSession(next, session http.Handler) http.Handler {
 	if s.Console == nil {
 		return next
 	}
@@ -244,11 +255,11 @@ func (s *Server) withSession(next http.Handler) http.Handler {
 			s.face.Error(w, r, coffer.Errorf(coffer.EUNAUTHORIZED, "the console session has ended; sign in again"))
 			return
 		}
-		if err := checkCSRF(r, sess); err != nil {
+		if err := s.Console.checkCSRF(r, sess); err != nil {
 			s.face.Error(w, r, err)
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), sessionTokenKey{}, sess.token)))
+		session.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), sessionTokenKey{}, sess.token)))
 	})
 }
 
@@ -335,10 +346,25 @@ type sessionResponse struct {
 	IdleSeconds int            `json:"idle_seconds"`
 }
 
-func (s *Server) authenticateKey(r *http.Request, token string) (*coffer.Caller, error) {
+// consoleContext is r's context carrying what the audit of a console
+// request records: the address, the request id and the console face.
+func consoleContext(r *http.Request) (context.Context, coffer.Credential) {
 	ip, id := web.RemoteIP(r), web.RequestID(r.Context())
-	actx := coffer.NewContext(r.Context(), &coffer.Caller{RemoteAddr: ip, RequestID: id, Face: "console"})
-	return s.Auth.Authenticate(actx, coffer.Credential{Token: token, RemoteIP: ip})
+	return coffer.NewContext(r.Context(), &coffer.Caller{RemoteAddr: ip, RequestID: id, Face: consoleFace}),
+		coffer.Credential{RemoteIP: ip}
+}
+
+// consoleCaller authenticates a session's key as a console request.
+func (s *Server) consoleCaller(r *http.Request, token string) (*coffer.Caller, error) {
+	ctx, cred := consoleContext(r)
+	cred.Token = token
+	c, err := s.Auth.Authenticate(ctx, cred)
+	if err != nil {
+		return nil, err
+	}
+	pre := coffer.CallerFrom(ctx)
+	c.RemoteAddr, c.RequestID, c.Face = pre.RemoteAddr, pre.RequestID, pre.Face
+	return c, nil
 }
 
 func (s *Server) writeSession(w http.ResponseWriter, c *coffer.Caller, csrf string) error {
@@ -350,17 +376,21 @@ func (s *Server) writeSession(w http.ResponseWriter, c *coffer.Caller, csrf stri
 		KeyID: c.KeyID, Admin: c.Admin, Scopes: scopes, IdleSeconds: int(s.Console.idle() / time.Second)})
 }
 
-// signIn checks an API key and starts a session acting as it.
+// signIn checks an API key and starts a session acting as it; the sign-in
+// is audited (console.signin).
 func (s *Server) signIn(w http.ResponseWriter, r *http.Request) error {
-	if err := sameOrigin(r); err != nil {
+	if err := s.Console.sameOrigin(r); err != nil {
 		return err
 	}
 	var in signInRequest
 	if err := web.DecodeJSON(w, r, 4<<10, &in); err != nil {
 		return err
 	}
-	c, err := s.authenticateKey(r, in.Key)
+	c, err := s.consoleCaller(r, in.Key)
 	if err != nil {
+		return err
+	}
+	if err := s.Console.Audit.ConsoleEvent(coffer.NewContext(r.Context(), c), coffer.ActionConsoleSignIn); err != nil {
 		return err
 	}
 	if old := sessionID(r); old != "" {
@@ -375,14 +405,14 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) error {
 // sessionInfo answers the session's caller and CSRF token, for a console
 // page loaded again; 401 once the session or its key has ended.
 func (s *Server) sessionInfo(w http.ResponseWriter, r *http.Request) error {
-	if err := sameOrigin(r); err != nil {
+	if err := s.Console.sameOrigin(r); err != nil {
 		return err
 	}
 	sess := s.Console.lookup(sessionID(r))
 	if sess == nil {
 		return coffer.Errorf(coffer.EUNAUTHORIZED, "not signed in")
 	}
-	c, err := s.authenticateKey(r, sess.token)
+	c, err := s.consoleCaller(r, sess.token)
 	if coffer.ErrorCode(err) == coffer.EUNAUTHORIZED {
 		s.Console.end(sessionID(r)) // its key was revoked or expired
 	}
@@ -392,18 +422,26 @@ func (s *Server) sessionInfo(w http.ResponseWriter, r *http.Request) error {
 	return s.writeSession(w, c, sess.csrf)
 }
 
-// signOut ends the session.
+// signOut ends the session, clears its cookie and, while its key is still
+// valid, records console.signout.
 func (s *Server) signOut(w http.ResponseWriter, r *http.Request) error {
 	id := sessionID(r)
 	sess := s.Console.lookup(id)
 	if sess != nil {
-		if err := checkCSRF(r, sess); err != nil {
+		if err := s.Console.checkCSRF(r, sess); err != nil {
 			return err
 		}
 		s.Console.end(id)
 	}
 	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", HttpOnly: true, Secure: r.TLS != nil,
 		SameSite: http.SameSiteStrictMode, MaxAge: -1})
+	if sess != nil {
+		if c, err := s.consoleCaller(r, sess.token); err == nil {
+			if err := s.Console.Audit.ConsoleEvent(coffer.NewContext(r.Context(), c), coffer.ActionConsoleSignOut); err != nil {
+				return err
+			}
+		}
+	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

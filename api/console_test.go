@@ -47,12 +47,15 @@ const (
 	testMax  = 8 * time.Hour
 )
 
-func mustOpenConsole(tb testing.TB) *console {
+func mustOpenConsole(tb testing.TB, opts ...func(*api.Console)) *console {
 	tb.Helper()
 	env := svctest.Open(tb, service.Options{})
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	clock := &fakeClock{t: time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)}
-	con := &api.Console{Files: ui.Files(), Idle: testIdle, Max: testMax, Now: clock.Now}
+	con := &api.Console{Files: ui.Files(), Audit: env.Svc, Idle: testIdle, Max: testMax, Now: clock.Now}
+	for _, o := range opts {
+		o(con)
+	}
 	s := &api.Server{Secrets: env.Svc, Keys: env.Svc, Audit: env.Svc, Accounts: env.Svc, Hotkeys: env.Svc, Auth: env.Svc,
 		Ready: env.DB.Ping, Log: log, Registry: prometheus.NewRegistry(), Console: con}
 	c := &console{h: s.Handler(), token: env.Token, clock: clock, console: con}
@@ -211,6 +214,81 @@ func TestConsoleCSRF(t *testing.T) {
 			t.Fatalf("got %d, want 401", w.Code)
 		}
 	})
+}
+
+// TestConsoleAudit checks that sign-in and sign-out are audited, that
+// requests made in a session are audited under the console face, and that
+// no event holds the key or the session's id or CSRF token.
+func TestConsoleAudit(t *testing.T) {
+	c := mustOpenConsole(t)
+	s, w := c.signIn(t, c.token)
+	if s == nil {
+		t.Fatalf("sign-in: %d %s", w.Code, w.Body)
+	}
+	same := []string{api.CSRFHeader, s.csrf, "Sec-Fetch-Site", "same-origin"}
+	if w := c.do(s, "PUT", "/v1/stores/s/secrets/FROM_CONSOLE", `{"value":"v"}`, same...); w.Code != http.StatusCreated {
+		t.Fatalf("create in a session: %d %s", w.Code, w.Body)
+	}
+	w = c.do(s, "GET", "/v1/stores/s/secrets/FROM_CONSOLE", "")
+	var sec struct {
+		Origin string `json:"origin"`
+	}
+	if err := json.Unmarshal(w.Body.Bytes(), &sec); err != nil || sec.Origin != "console" {
+		t.Fatalf("secret created in a session: %s (%v), want origin console", w.Body, err)
+	}
+	if w := c.do(s, "DELETE", "/ui/session", "", same...); w.Code != http.StatusNoContent {
+		t.Fatalf("sign-out: %d %s", w.Code, w.Body)
+	}
+	w = c.do(nil, "GET", "/v1/audit", "", "Authorization", "Bearer "+c.token)
+	if w.Code != 200 {
+		t.Fatalf("audit: %d %s", w.Code, w.Body)
+	}
+	for _, secret := range []string{c.token, s.cookie.Value, s.csrf} {
+		if strings.Contains(w.Body.String(), secret) {
+			t.Fatalf("the audit log holds a credential of the session")
+		}
+	}
+	var page struct {
+		Events []struct {
+			Action, Face, Name, Outcome string
+			KeyID                       string `json:"key_id"`
+		}
+	}
+	if err := json.Unmarshal(w.Body.Bytes(), &page); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range page.Events {
+		if e.Face == "console" {
+			got = append(got, e.Action+" "+e.Name+" "+e.Outcome)
+			if e.KeyID == "" {
+				t.Errorf("console event %s names no key", e.Action)
+			}
+		}
+	}
+	want := []string{"console.signin  ok", "secret.write FROM_CONSOLE ok", "console.signout  ok"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("console events:\n got %q\nwant %q", got, want)
+	}
+}
+
+// TestConsoleOrigin checks Console.Origin, the public origin behind a
+// proxy that rewrites Host: only that Origin passes.
+func TestConsoleOrigin(t *testing.T) {
+	c := mustOpenConsole(t, func(con *api.Console) { con.Origin = "https://coffer.example.org" })
+	body := `{"key":` + jsonString(c.token) + `}`
+	// httptest requests address example.com: an Origin naming the Host is
+	// no longer enough.
+	if w := c.do(nil, "POST", "/ui/session", body, "Origin", "http://example.com"); w.Code != http.StatusForbidden {
+		t.Fatalf("Origin of the Host: got %d, want 403", w.Code)
+	}
+	if w := c.do(nil, "POST", "/ui/session", body, "Origin", "https://coffer.example.org.evil.example"); w.Code != http.StatusForbidden {
+		t.Fatalf("Origin with the public one as a prefix: got %d, want 403", w.Code)
+	}
+	w := c.do(nil, "POST", "/ui/session", body, "Origin", "https://coffer.example.org", "Sec-Fetch-Site", "same-origin")
+	if w.Code != http.StatusOK {
+		t.Fatalf("public Origin: got %d %s, want 200", w.Code, w.Body)
+	}
 }
 
 func TestConsoleSessionExpiry(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -87,6 +88,8 @@ var settings = []setting{
 		set: func(c *ServerConfig, v string) error { return setDuration(&c.ByteNiteTokenTTL, v) }},
 	{name: "console", env: "COFFER_CONSOLE", boolean: true, usage: "serve the web console under /ui/ (default true)",
 		set: func(c *ServerConfig, v string) error { return setBool(&c.Console, v) }},
+	{name: "console-origin", env: "COFFER_CONSOLE_ORIGIN", usage: "the console's public origin `https://HOST[:PORT]`, when a proxy in front changes the Host header (default: the Host each request names)",
+		set: func(c *ServerConfig, v string) error { return setOrigin(&c.ConsoleOrigin, v) }},
 	{name: "console-idle-timeout", env: "COFFER_CONSOLE_IDLE_TIMEOUT", usage: "end a console session unused this long (1m to 24h; default 15m)",
 		set: func(c *ServerConfig, v string) error { return setDuration(&c.ConsoleIdle, v) }},
 	{name: "console-max-session", env: "COFFER_CONSOLE_MAX_SESSION", usage: "end any console session this long after sign-in (1m to 7 days; default 8h)",
@@ -428,4 +431,17 @@ func parseRateLimits(specs []string) (rateLimits, error) {
 		}
 	}
 	return rl, nil
+}
+
+// setOrigin parses a web origin: a scheme (http or https) and a host with
+// an optional port, nothing else. It is kept in the form browsers send in
+// the Origin header.
+func setOrigin(dst *string, v string) error {
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil ||
+		(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
+		return fmt.Errorf("want an origin such as https://coffer.example.com or https://coffer.example.com:8443")
+	}
+	*dst = u.Scheme + "://" + strings.ToLower(u.Host)
+	return nil
 }

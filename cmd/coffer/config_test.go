@@ -139,7 +139,7 @@ func TestConfigEverySetting(t *testing.T) {
 		"chutes-registry-password-file": "/etc/coffer/registry",
 		"bytenite-token-ttl":            "30m",
 		"face-cloudflare":               "false", "face-truefoundry": "false", "face-chutes": "false", "face-bytenite": "false",
-		"console": "false", "console-idle-timeout": "5m", "console-max-session": "2h",
+		"console": "false", "console-idle-timeout": "5m", "console-max-session": "2h", "console-origin": "https://Coffer.example.com:8443",
 	}
 	var text strings.Builder
 	var args []string
@@ -165,7 +165,8 @@ func TestConfigEverySetting(t *testing.T) {
 	def := DefaultServerConfig()
 	if fromFile.Addr == def.Addr || fromFile.Faces.ByteNite || fromFile.TLSClientAuth != "require" || fromFile.ShutdownWait != time.Minute ||
 		len(fromFile.OldMasterKeyFiles) != 1 || fromFile.MaxInflight != 17 || fromFile.QueueTimeout != 250*time.Millisecond ||
-		fromFile.Console || fromFile.ConsoleIdle != 5*time.Minute || fromFile.ConsoleMax != 2*time.Hour {
+		fromFile.Console || fromFile.ConsoleIdle != 5*time.Minute || fromFile.ConsoleMax != 2*time.Hour ||
+		fromFile.ConsoleOrigin != "https://coffer.example.com:8443" {
 		t.Fatalf("settings not applied: %+v", fromFile)
 	}
 }
@@ -199,6 +200,8 @@ func TestConfigErrors(t *testing.T) {
 		{name: "BadFlagBool", args: []string{"--face-bytenite=perhaps"}, want: []string{"face-bytenite"}},
 		{name: "NegativeInflight", env: map[string]string{"COFFER_MAX_INFLIGHT": "-1"}, want: []string{"COFFER_MAX_INFLIGHT must be 0"}},
 		{name: "BadInflight", args: []string{"--max-inflight", "many"}, want: []string{"--max-inflight", "integer"}},
+		{name: "ConsoleOriginPath", args: []string{"--console-origin", "https://coffer.example.com/ui/"}, want: []string{"--console-origin", "want an origin"}},
+		{name: "ConsoleOriginScheme", env: map[string]string{"COFFER_CONSOLE_ORIGIN": "coffer.example.com"}, want: []string{"COFFER_CONSOLE_ORIGIN", "want an origin"}},
 		{name: "ConsoleIdleRange", args: []string{"--console-idle-timeout", "1s"}, want: []string{"--console-idle-timeout", "between 1m and 24h"}},
 		{name: "QueueTimeoutRange", file: "queue-timeout = 1m\n", want: []string{"queue-timeout (", "coffer.conf:1)", "between 0 and 10s"}},
 		{name: "TTLRange", args: []string{"--bytenite-token-ttl", "48h"}, want: []string{"--bytenite-token-ttl must be between"}},

@@ -70,7 +70,9 @@ type ServerConfig struct {
 	QueueTimeout time.Duration
 	// Console serves the web console at /ui/; ConsoleIdle and ConsoleMax
 	// end a console session unused that long, or that long after sign-in.
+	// ConsoleOrigin, when set, is the only Origin its requests may carry.
 	Console                 bool
+	ConsoleOrigin           string
 	ConsoleIdle, ConsoleMax time.Duration
 	// DebugAddr, when set, serves net/http/pprof there: keep it on loopback.
 	DebugAddr string
@@ -390,7 +392,7 @@ func (s *Server) Open(ctx context.Context) error {
 	a := &api.Server{Admission: adm, Secrets: s.svc, Keys: s.svc, Audit: s.svc, Accounts: s.svc, Hotkeys: s.svc, Rotation: s.svc, Auth: g, Ready: s.db.Ping, Log: s.Log, Registry: reg,
 		Faces: faces}
 	if cfg.Console {
-		a.Console = &api.Console{Files: ui.Files(), Idle: cfg.ConsoleIdle, Max: cfg.ConsoleMax}
+		a.Console = &api.Console{Files: ui.Files(), Audit: s.svc, Origin: cfg.ConsoleOrigin, Idle: cfg.ConsoleIdle, Max: cfg.ConsoleMax}
 	}
 	var handler http.Handler = a.Handler()
 	if cfg.TLSClientCA != "" {
