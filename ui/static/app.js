@@ -115,6 +115,8 @@ function showSignIn(message) {
 
 function signedIn() {
   document.getElementById("nav").hidden = false;
+  // The audit log is for admin keys only: other keys do not see its link.
+  document.getElementById("nav-audit").hidden = !me.admin;
   const scopes = me.admin ? "admin" : (me.scopes || []).map(scopeText).join("; ") || "no scopes";
   document.getElementById("who").textContent = `key ${me.key_id} (${scopes})`;
 }
@@ -435,7 +437,7 @@ function route() {
   if (parts[0] === "stores" && parts.length === 4 && parts[2] === "secrets") return viewSecret(parts[1], parts[3]);
   if (parts[0] === "stores" && parts.length === 2) return viewStore(parts[1]);
   if (parts[0] === "keys") return viewKeys();
-  if (parts[0] === "audit") return viewAudit();
+  if (parts[0] === "audit" && me.admin) return viewAudit();
   return viewStores();
 }
 
