@@ -39,7 +39,7 @@ func (w *SecretWrite) Apply(live *Secret, at time.Time) (*WriteResult, error) {
 			if err := s.CheckVersion(u.IfVersion); err != nil {
 				return nil, err
 			}
-			s.ApplyUpdate(u)
+			s.applyMetadata(u)
 		}
 	case w.Create == nil:
 		return nil, Errorf(ENOTFOUND, "secret %q not found", w.Name)
@@ -57,7 +57,7 @@ func (w *SecretWrite) Apply(live *Secret, at time.Time) (*WriteResult, error) {
 		s.AccountID, s.StoreID, s.Name = w.AccountID, w.StoreID, w.Name
 		s.Status, s.Version, s.CreatedAt, s.DeletedAt = StatusPending, 0, at, nil
 		if s.ExpiresAt != nil {
-			s.ApplyUpdate(&SecretUpdate{ExpiresAt: s.ExpiresAt}) // UTC; the zero time is none
+			s.applyMetadata(&SecretUpdate{ExpiresAt: s.ExpiresAt}) // UTC; the zero time is none
 		}
 	}
 	s.UpdatedAt = at
@@ -90,8 +90,53 @@ func (s *Secret) CheckVersion(ifVersion int) error {
 	return nil
 }
 
-// ApplyUpdate sets the metadata fields of u that are not nil on s.
-func (s *Secret) ApplyUpdate(u *SecretUpdate) {
+// ApplyUpdate applies u to the stored secret s at time at, by the rules
+// every engine shares: the IfVersion precondition (-1: no live secret may
+// hold the name, this one included), the metadata fields of u that are not
+// nil, and a status change. Deleting a deleted secret is ENOTFOUND;
+// undeleting one (to active or pending) is ECONFLICT while a live secret
+// holds its name, and makes it active when it has a version, pending
+// otherwise; an unknown status is EINVALID. nameTaken reports whether a
+// live secret holds s's name in its store; it is asked only when that
+// decides. On error s may be half-changed: the caller drops it.
+func (s *Secret) ApplyUpdate(u *SecretUpdate, at time.Time, nameTaken func() (bool, error)) error {
+	if u.IfVersion == -1 {
+		if taken, err := nameTaken(); err != nil {
+			return err
+		} else if taken {
+			return Errorf(EPRECONDITION, "a live secret named %q exists", s.Name)
+		}
+	} else if err := s.CheckVersion(u.IfVersion); err != nil {
+		return err
+	}
+	s.applyMetadata(u)
+	if u.Status != nil {
+		switch to := *u.Status; {
+		case to == StatusDeleted:
+			if s.Status == StatusDeleted {
+				return Errorf(ENOTFOUND, "secret %q is already deleted", s.Name)
+			}
+			s.Status, s.DeletedAt = StatusDeleted, &at
+		case to != StatusActive && to != StatusPending:
+			return Errorf(EINVALID, "unknown secret status %q", to)
+		case s.Status == StatusDeleted:
+			if taken, err := nameTaken(); err != nil {
+				return err
+			} else if taken {
+				return Errorf(ECONFLICT, "a live secret named %q exists", s.Name)
+			}
+			s.Status, s.DeletedAt = StatusPending, nil
+			if s.Version > 0 {
+				s.Status = StatusActive
+			}
+		}
+	}
+	s.UpdatedAt = at
+	return nil
+}
+
+// applyMetadata sets the metadata fields of u that are not nil on s.
+func (s *Secret) applyMetadata(u *SecretUpdate) {
 	if u.Comment != nil {
 		s.Comment = *u.Comment
 	}

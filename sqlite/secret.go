@@ -320,39 +320,9 @@ func (w *writer) updateSecret(accountID, secretID string, u *coffer.SecretUpdate
 		return nil, err
 	}
 	fillEvent(ev, "", s.StoreID, "")
-	if u.IfVersion == -1 {
-		// No live secret may hold the name, this one included.
-		if taken, err := w.nameTaken(s); err != nil {
-			return nil, err
-		} else if taken {
-			return nil, coffer.Errorf(coffer.EPRECONDITION, "a live secret named %q exists", s.Name)
-		}
-	} else if err := s.CheckVersion(u.IfVersion); err != nil {
+	if err := s.ApplyUpdate(u, at, func() (bool, error) { return w.nameTaken(s) }); err != nil {
 		return nil, err
 	}
-	s.ApplyUpdate(u)
-	if u.Status != nil {
-		switch to := *u.Status; {
-		case to == coffer.StatusDeleted:
-			if s.Status == coffer.StatusDeleted {
-				return nil, coffer.Errorf(coffer.ENOTFOUND, "secret %q is already deleted", s.Name)
-			}
-			s.Status, s.DeletedAt = coffer.StatusDeleted, &at
-		case to != coffer.StatusActive && to != coffer.StatusPending:
-			return nil, coffer.Errorf(coffer.EINVALID, "unknown secret status %q", to)
-		case s.Status == coffer.StatusDeleted:
-			if taken, err := w.nameTaken(s); err != nil {
-				return nil, err
-			} else if taken {
-				return nil, coffer.Errorf(coffer.ECONFLICT, "a live secret named %q exists", s.Name)
-			}
-			s.Status, s.DeletedAt = coffer.StatusPending, nil
-			if s.Version > 0 {
-				s.Status = coffer.StatusActive
-			}
-		}
-	}
-	s.UpdatedAt = at
 	if err := w.put(s, false, false); err != nil {
 		return nil, err
 	}
