@@ -400,6 +400,85 @@ func (f *firefox) responseBody(collector, request string) (string, error) {
 	return res.Bytes.Value, nil
 }
 
+// ffSteps runs the steps of a Firefox test: a failed step ends the test
+// with the page's text, the test's secrets redacted from both.
+type ffSteps struct {
+	t       *testing.T
+	f       *firefox
+	shots   string
+	n       int
+	secrets []*string // kept out of the log; read when a step fails
+}
+
+func (st *ffSteps) redact(s string) string {
+	for _, p := range st.secrets {
+		if *p != "" {
+			s = strings.ReplaceAll(s, *p, "[redacted]")
+		}
+	}
+	return s
+}
+
+func (st *ffSteps) fail(step string, err error) {
+	st.t.Helper()
+	var page string
+	_ = st.f.eval(`document.querySelector("main").innerText`, &page)
+	st.t.Fatalf("%s: %v\npage: %s", step, st.redact(err.Error()), st.redact(page))
+}
+
+func (st *ffSteps) do(step string, err error) {
+	st.t.Helper()
+	if err != nil {
+		st.fail(step, err)
+	}
+}
+
+// waitFor polls the boolean expression cond until it holds, for 20 s.
+func (st *ffSteps) waitFor(step, cond string) {
+	st.t.Helper()
+	var last error
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		var ok bool
+		last = st.f.eval(cond, &ok)
+		if last == nil && ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			if last == nil {
+				last = fmt.Errorf("still false after 20s")
+			}
+			st.fail("wait: "+step, last)
+		}
+	}
+}
+
+// shot writes a numbered screenshot, firefox-NN-name.png.
+func (st *ffSteps) shot(name string) {
+	st.t.Helper()
+	st.n++
+	st.do("screenshot "+name, st.f.screenshot(st.shots, fmt.Sprintf("%02d-%s", st.n, name)))
+}
+
+// inPage reports whether the page holds s anywhere: its markup, its text,
+// or the value of a field (which the markup does not show).
+func (st *ffSteps) inPage(s string) bool {
+	st.t.Helper()
+	var found bool
+	st.do("search the page", st.f.eval(`document.documentElement.outerHTML.includes(`+jsString(s)+`) || document.documentElement.textContent.includes(`+jsString(s)+`)
+		|| [...document.querySelectorAll("input, textarea, output")].some(e => (e.value || "").includes(`+jsString(s)+`))`, &found))
+	return found
+}
+
+// hasText is a script that tells whether the element sel holds want.
+func hasText(sel, want string) string {
+	return `(() => { const e = document.querySelector(` + jsString(sel) + `); return !!e && e.textContent.includes(` + jsString(want) + `); })()`
+}
+
+// shown is a script that tells whether the element sel is shown.
+func shown(sel string) string {
+	return `(() => { const e = document.querySelector(` + jsString(sel) + `); return !!e && e.getClientRects().length > 0; })()`
+}
+
 // TestConsoleFirefox drives the console in a real headless Firefox (ESR)
 // over WebDriver BiDi, typing and clicking with input actions: sign in,
 // create a store and a secret, check that neither a response the browser
@@ -410,69 +489,9 @@ func TestConsoleFirefox(t *testing.T) {
 	addr, token := startServer(t)
 	f := startFirefox(t)
 	shots := screenshotDir(t)
-	const canary = "CANARY-console-firefox-3b8e1d"
-	var newToken string
-
-	// redact keeps the secrets of the test out of its log.
-	redact := func(s string) string {
-		for _, secret := range []string{canary, token, newToken} {
-			if secret != "" {
-				s = strings.ReplaceAll(s, secret, "[redacted]")
-			}
-		}
-		return s
-	}
-	fail := func(step string, err error) {
-		t.Helper()
-		var page string
-		_ = f.eval(`document.querySelector("main").innerText`, &page)
-		t.Fatalf("%s: %v\npage: %s", step, redact(err.Error()), redact(page))
-	}
-	do := func(step string, err error) {
-		t.Helper()
-		if err != nil {
-			fail(step, err)
-		}
-	}
-	// waitFor polls the boolean expression cond until it holds.
-	waitFor := func(step, cond string) {
-		t.Helper()
-		var last error
-		for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-			var ok bool
-			last = f.eval(cond, &ok)
-			if last == nil && ok {
-				return
-			}
-			if time.Now().After(deadline) {
-				if last == nil {
-					last = fmt.Errorf("still false after 20s")
-				}
-				fail("wait: "+step, last)
-			}
-		}
-	}
-	hasText := func(sel, want string) string {
-		return `(() => { const e = document.querySelector(` + jsString(sel) + `); return !!e && e.textContent.includes(` + jsString(want) + `); })()`
-	}
-	exists := func(sel string) string {
-		return `(() => { const e = document.querySelector(` + jsString(sel) + `); return !!e && e.getClientRects().length > 0; })()`
-	}
-	n := 0
-	shot := func(name string) {
-		t.Helper()
-		n++
-		do("screenshot "+name, f.screenshot(shots, fmt.Sprintf("%02d-%s", n, name)))
-	}
-	// inPage reports whether the page holds s anywhere: its markup, its
-	// text, or the value of a field (which the markup does not show).
-	inPage := func(s string) bool {
-		t.Helper()
-		var found bool
-		do("search the page", f.eval(`document.documentElement.outerHTML.includes(`+jsString(s)+`) || document.documentElement.textContent.includes(`+jsString(s)+`)
-			|| [...document.querySelectorAll("input, textarea, output")].some(e => (e.value || "").includes(`+jsString(s)+`))`, &found))
-		return found
-	}
+	canary, newToken := "CANARY-console-firefox-3b8e1d", ""
+	st := &ffSteps{t: t, f: f, shots: shots, secrets: []*string{&token, &newToken, &canary}}
+	do, waitFor, shot, inPage := st.do, st.waitFor, st.shot, st.inPage
 
 	// Keep every response body the page receives, to scan them for the
 	// value before it is revealed.
@@ -484,7 +503,7 @@ func TestConsoleFirefox(t *testing.T) {
 	f.must("session.subscribe", map[string]any{"events": []string{"network.responseCompleted"}, "contexts": []string{f.top}}, nil)
 
 	do("open the console", f.navigate(addr+"/ui/"))
-	waitFor("sign-in page", exists("#apikey"))
+	waitFor("sign-in page", shown("#apikey"))
 	shot("sign-in")
 	do("type a wrong key", f.typeInto("#apikey", "cfr_wrong"))
 	do("press Enter", f.keys(keyEnter))
@@ -492,14 +511,14 @@ func TestConsoleFirefox(t *testing.T) {
 	do("clear the key", f.eval(`document.querySelector("#apikey").value = ""`, nil))
 	do("type the admin key", f.typeInto("#apikey", token))
 	do("sign in", f.click(`form button[type=submit]`))
-	waitFor("stores page", exists("#store-name"))
+	waitFor("stores page", shown("#store-name"))
 	shot("stores-empty")
 
 	do("store name", f.typeInto("#store-name", "team"))
 	do("store comment", f.typeInto("#store-comment", "the team's store"))
 	do("create the store", f.keys(keyEnter))
 	waitFor("store page", hasText("h1", "Store team"))
-	waitFor("secret form", exists("#secret-name"))
+	waitFor("secret form", shown("#secret-name"))
 	do("secret name", f.typeInto("#secret-name", "DB_PASSWORD"))
 	do("secret value", f.typeInto("#secret-value", canary))
 	do("secret comment", f.typeInto("#secret-comment", "primary database"))
@@ -573,7 +592,7 @@ func TestConsoleFirefox(t *testing.T) {
 	shot("secret-rolled-back")
 
 	do("keys page", f.click(`#nav a[href="#/keys"]`))
-	waitFor("keys page", exists("#key-name"))
+	waitFor("keys page", shown("#key-name"))
 	waitFor("keys listed", hasText("table", "active"))
 	if inPage(canary) {
 		t.Errorf("the value stayed in the page after leaving the secret")
@@ -583,7 +602,7 @@ func TestConsoleFirefox(t *testing.T) {
 	do("action list", f.click("#key-act-list"))
 	do("action read", f.click("#key-act-read"))
 	do("create the key", f.click(`form[aria-label="Create an API key"] button[type=submit]`))
-	waitFor("token shown", exists("#new-token"))
+	waitFor("token shown", shown("#new-token"))
 	waitFor("key listed", hasText("table", "ff-reader"))
 	do("read the token", f.eval(`document.querySelector("#new-token").textContent.trim()`, &newToken))
 	shot("keys-created")
@@ -593,14 +612,14 @@ func TestConsoleFirefox(t *testing.T) {
 	do("hide the token", f.click(`[aria-label="New key token"] button:last-of-type`))
 	waitFor("token hidden", `!document.querySelector("#new-token")`)
 	do("leave the keys page", f.click(`#nav a[href="#/stores"]`))
-	waitFor("stores page", exists("#store-name"))
+	waitFor("stores page", shown("#store-name"))
 	do("keys page again", f.click(`#nav a[href="#/keys"]`))
 	waitFor("keys listed again", hasText("table", "ff-reader"))
 	if inPage(newToken) {
 		t.Errorf("the key's token is shown again: it must be shown once")
 	}
 	do("revoke", f.click(`button[aria-label="Revoke key ff-reader"]`))
-	waitFor("confirmation", exists(".confirm button.danger"))
+	waitFor("confirmation", shown(".confirm button.danger"))
 	do("confirm the revoke", f.click(".confirm button.danger"))
 	waitFor("key revoked", hasText("#status", "Key ff-reader revoked"))
 	waitFor("revoked in the list", hasText("table", "revoked"))
@@ -619,12 +638,12 @@ func TestConsoleFirefox(t *testing.T) {
 	shot("audit")
 
 	do("sign out", f.click("#signout"))
-	waitFor("sign-in page after sign-out", exists("#apikey"))
+	waitFor("sign-in page after sign-out", shown("#apikey"))
 	waitFor("signed-out message", hasText("[role=alert]", "signed out"))
 	shot("signed-out")
 	do("stores after sign-out", f.navigate(addr+"/ui/#/stores"))
 	do("reload", f.call("browsingContext.reload", map[string]any{"context": f.top, "wait": "complete"}, nil))
-	waitFor("still the sign-in page", exists("#apikey"))
+	waitFor("still the sign-in page", shown("#apikey"))
 	var onStores bool
 	do("read the page", f.eval(`!!document.querySelector("#store-name")`, &onStores))
 	if onStores {

@@ -1,0 +1,79 @@
+package main
+
+import (
+	"context"
+	"testing"
+
+	"github.com/coffer-dev/coffer"
+	"github.com/coffer-dev/coffer/client"
+)
+
+// TestConsoleScopedKey signs in to the console in Firefox with a key that
+// may only list and read the metadata of one store, and checks that the
+// console shows what the key allows and nothing more: the other store is
+// not listed, there is no audit log, a reveal and a store creation are
+// refused with the API's message, and the value never reaches the page.
+func TestConsoleScopedKey(t *testing.T) {
+	addr, root := startServer(t)
+	ctx := context.Background()
+	admin, err := client.New(addr, root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	canary, hidden := "CANARY-console-scoped-5d21", "CANARY-console-other-store-9e07"
+	for _, st := range []struct{ store, secret, value string }{{"team", "API_TOKEN", canary}, {"other", "HIDDEN", hidden}} {
+		if _, err := admin.CreateStore(ctx, &coffer.StoreCreate{Name: st.store}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := admin.PutSecret(ctx, st.store, &coffer.SecretPut{Name: st.secret, Value: []byte(st.value)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, token, err := admin.CreateAPIKey(ctx, &coffer.APIKeyCreate{Name: "reader",
+		Scopes: []coffer.Scope{{Store: "team", Actions: []coffer.Action{coffer.ActionList, coffer.ActionRead}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	f := startFirefox(t)
+	st := &ffSteps{t: t, f: f, shots: screenshotDir(t), secrets: []*string{&root, &token, &canary, &hidden}}
+	st.n = 50 // screenshots firefox-51-... and on, after TestConsoleFirefox's
+	st.do("open the console", f.navigate(addr+"/ui/"))
+	st.waitFor("sign-in page", shown("#apikey"))
+	st.do("type the key", f.typeInto("#apikey", token))
+	st.do("sign in", f.keys(keyEnter))
+	st.waitFor("stores listed", hasText("table", "team"))
+	st.waitFor("who", hasText("#who", "list,read on team"))
+	if st.inPage("other") {
+		t.Errorf("the stores page lists a store the key may not see")
+	}
+	var auditLink bool
+	st.do("audit link", f.eval(`!!document.querySelector("#nav-audit") && document.querySelector("#nav-audit").getClientRects().length > 0`, &auditLink))
+	if auditLink {
+		t.Errorf("a key that is not admin is offered the audit log")
+	}
+	st.shot("scoped-stores")
+
+	st.do("store name", f.typeInto("#store-name", "mine"))
+	st.do("create a store", f.keys(keyEnter))
+	st.waitFor("store creation refused", hasText("[role=alert]", "403"))
+
+	st.do("open the store", f.click(`a[href="#/stores/team"]`))
+	st.waitFor("secrets listed", hasText("table", "API_TOKEN"))
+	st.do("open the secret", f.click(`a[href="#/stores/team/secrets/API_TOKEN"]`))
+	st.waitFor("secret page", hasText("#secret-version", "1"))
+	st.do("reveal", f.click("#reveal"))
+	st.waitFor("reveal refused", hasText("[role=alert]", "403"))
+	if st.inPage(canary) || st.inPage(hidden) {
+		t.Errorf("a value reached the page of a key without reveal")
+	}
+	st.shot("scoped-reveal-refused")
+
+	st.do("audit page by address", f.navigate(addr+"/ui/#/audit"))
+	st.waitFor("not the audit page", shown("#store-name"))
+	var onAudit bool
+	st.do("read the page", f.eval(`!!document.querySelector("#audit-verify")`, &onAudit))
+	if onAudit {
+		t.Errorf("the audit page opens for a key that is not admin")
+	}
+}
