@@ -501,7 +501,7 @@ func TestClient(t *testing.T) {
 			name: "AuditEvents",
 			ex: exchange{Method: "GET", Path: "/v1/audit", Query: "after=5&limit=10",
 				Reply: `{"events":[{"seq":6,"time":"2025-01-02T03:04:05Z","action":"secret.reveal","outcome":"ok","prev_hash":"AQ==","hash":"Ag=="}],"next":6}`},
-			call: func(c *client.Client) (any, error) { return c.AuditEvents(ctx, 5, 10) },
+			call: func(c *client.Client) (any, error) { return c.AuditEvents(ctx, coffer.AuditQuery{After: 5, Limit: 10}) },
 			check: func(t *testing.T, got any) {
 				p := got.(*coffer.AuditPage)
 				if len(p.Events) != 1 || p.Events[0].Seq != 6 || string(p.Events[0].Hash) != "\x02" || p.Next != 6 {

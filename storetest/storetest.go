@@ -228,7 +228,7 @@ func (e *env) events() []*coffer.AuditEvent {
 	var all []*coffer.AuditEvent
 	var after int64
 	for {
-		page, err := e.s.AuditEvents(e.ctx, "", after, 100)
+		page, err := e.s.AuditEvents(e.ctx, "", coffer.AuditQuery{After: after, Limit: 100})
 		if err != nil {
 			e.t.Fatalf("AuditEvents: %v", err)
 		}
