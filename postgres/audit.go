@@ -15,60 +15,23 @@ const auditCols = `seq, time, account_id, principal_id, key_id, action, store_id
 
 // AuditEvents lists the events that q selects, of one account or, when
 // accountID is empty, of every account; see coffer.Storage. Every value is
-// a parameter. With no selective filter the query walks audit_account (or
-// the primary key) in seq order and stops at the page's end; a principal,
-// object or exact action filter can use the indexes of migration 0009
-// (a BitmapOr for the OR of columns, then a top-N sort of the matches),
-// which the planner picks when it expects few matches. An action prefix is
-// matched with substr, never as a range of the action index.
+// a parameter.
+//
+// Each query walks an index in seq order, in either direction, and stops
+// once the page is full: audit_account (or the primary key, for every
+// account) with no filter, and the indexes of migration 0009 for a
+// principal, object or exact action filter. A filter that matches one of
+// several columns (principal_id or key_id; secret_id, store_id or name) is
+// split into one branch per column, each reading at most a page from its
+// own index in order, and the page is the first of their union; as an OR,
+// the planner would combine bitmaps of every match and sort them. An
+// action prefix is matched with substr, so that it never becomes a range of
+// audit_action that must be sorted; the outcome and time bounds are tested
+// on the rows walked (see migrations/0009_audit_search.sql).
 func (db *DB) AuditEvents(ctx context.Context, accountID string, q coffer.AuditQuery) ([]*coffer.AuditEvent, error) {
-	var b strings.Builder
-	var args []any
-	arg := func(v any) string {
-		args = append(args, v)
-		return "$" + strconv.Itoa(len(args))
-	}
-	b.WriteString(`SELECT ` + auditCols + ` FROM audit WHERE seq > ` + arg(q.After))
-	if accountID != "" {
-		b.WriteString(` AND account_id = ` + arg(accountID))
-	}
-	if q.Before > 0 {
-		b.WriteString(` AND seq < ` + arg(q.Before))
-	}
-	if q.Principal != "" {
-		p := arg(q.Principal)
-		b.WriteString(` AND (principal_id = ` + p + ` OR key_id = ` + p + `)`)
-	}
-	if q.Object != "" {
-		o := arg(q.Object)
-		b.WriteString(` AND (secret_id = ` + o + ` OR store_id = ` + o + ` OR name = ` + o + `)`)
-	}
-	switch {
-	case q.Action == "":
-	case q.ActionPrefix():
-		b.WriteString(` AND substr(action, 1, ` + arg(utf8.RuneCountInString(q.Action)) + `) = ` + arg(q.Action))
-	default:
-		b.WriteString(` AND action = ` + arg(q.Action))
-	}
-	if q.Outcome != "" {
-		b.WriteString(` AND outcome = ` + arg(q.Outcome))
-	}
-	since, until := q.NanoBounds()
-	if !q.Since.IsZero() {
-		b.WriteString(` AND time >= ` + arg(since))
-	}
-	if !q.Until.IsZero() {
-		b.WriteString(` AND time < ` + arg(until))
-	}
-	if q.Newest {
-		b.WriteString(` ORDER BY seq DESC`)
-	} else {
-		b.WriteString(` ORDER BY seq`)
-	}
-	b.WriteString(` LIMIT ` + arg(pageLimit(q.Limit)))
-
+	query, args := auditSQL(accountID, q)
 	var out []*coffer.AuditEvent
-	err := db.query(ctx, b.String(), args, func(rows pgx.Rows) error {
+	err := db.query(ctx, query, args, func(rows pgx.Rows) error {
 		var e coffer.AuditEvent
 		var t int64
 		if err := rows.Scan(&e.Seq, &t, &e.AccountID, &e.PrincipalID, &e.KeyID, &e.Action, &e.StoreID, &e.SecretID,
@@ -83,4 +46,70 @@ func (db *DB) AuditEvents(ctx context.Context, accountID string, q coffer.AuditQ
 		return nil, dbErr("list audit events", err)
 	}
 	return out, nil
+}
+
+// auditSQL is the query of AuditEvents and its arguments.
+func auditSQL(accountID string, q coffer.AuditQuery) (string, []any) {
+	var where []string
+	var args []any
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	where = append(where, `seq > `+arg(q.After))
+	if accountID != "" {
+		where = append(where, `account_id = `+arg(accountID))
+	}
+	if q.Before > 0 {
+		where = append(where, `seq < `+arg(q.Before))
+	}
+	// The first filter over several columns is split into branches; the
+	// second, if any, stays a condition.
+	var split []string
+	var splitArg string
+	if q.Principal != "" {
+		split, splitArg = []string{"principal_id", "key_id"}, q.Principal
+	}
+	if q.Object != "" {
+		if split == nil {
+			split, splitArg = []string{"secret_id", "store_id", "name"}, q.Object
+		} else {
+			o := arg(q.Object)
+			where = append(where, `(secret_id = `+o+` OR store_id = `+o+` OR name = `+o+`)`)
+		}
+	}
+	switch {
+	case q.Action == "":
+	case q.ActionPrefix():
+		where = append(where, `substr(action, 1, `+arg(utf8.RuneCountInString(q.Action))+`) = `+arg(q.Action))
+	default:
+		where = append(where, `action = `+arg(q.Action))
+	}
+	if q.Outcome != "" {
+		where = append(where, `outcome = `+arg(q.Outcome))
+	}
+	since, until := q.NanoBounds()
+	if !q.Since.IsZero() {
+		where = append(where, `time >= `+arg(since))
+	}
+	if !q.Until.IsZero() {
+		where = append(where, `time < `+arg(until))
+	}
+	order := ` ORDER BY seq`
+	if q.Newest {
+		order = ` ORDER BY seq DESC`
+	}
+	limit := arg(pageLimit(q.Limit))
+	order += ` LIMIT ` + limit
+
+	common := strings.Join(where, ` AND `)
+	if split == nil {
+		return `SELECT ` + auditCols + ` FROM audit WHERE ` + common + order, args
+	}
+	v := arg(splitArg)
+	branches := make([]string, len(split))
+	for i, col := range split {
+		branches[i] = `(SELECT seq FROM audit WHERE ` + common + ` AND ` + col + ` = ` + v + order + `)`
+	}
+	return `SELECT ` + auditCols + ` FROM audit WHERE seq IN (` + strings.Join(branches, ` UNION ALL `) + `)` + order, args
 }

@@ -44,6 +44,7 @@ func Run(t *testing.T, open func(tb testing.TB) coffer.Storage) {
 	r.versions()
 	r.isolation()
 	r.audit()
+	r.auditQuery()
 	r.lifecycle()
 	r.rotation()
 	r.dump()
