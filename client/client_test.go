@@ -510,6 +510,22 @@ func TestClient(t *testing.T) {
 			},
 		},
 		{
+			name: "AuditEventsQuery",
+			ex: exchange{Method: "GET", Path: "/v1/audit",
+				Query: "action=secret.&before=90&limit=5&object=DB_PASSWORD&order=desc&outcome=forbidden&principal=k1&since=2026-03-04T05%3A06%3A07.5Z&until=2026-03-05T00%3A00%3A00Z",
+				Reply: `{"events":[]}`},
+			call: func(c *client.Client) (any, error) {
+				return c.AuditEvents(ctx, coffer.AuditQuery{Before: 90, Limit: 5, Newest: true, Principal: "k1", Object: "DB_PASSWORD",
+					Action: "secret.", Outcome: "forbidden", Since: time.Date(2026, 3, 4, 6, 6, 7, 5e8, time.FixedZone("CET", 3600)),
+					Until: time.Date(2026, 3, 5, 0, 0, 0, 0, time.UTC)})
+			},
+			check: func(t *testing.T, got any) {
+				if p := got.(*coffer.AuditPage); len(p.Events) != 0 || p.Next != 0 {
+					t.Errorf("got %+v", p)
+				}
+			},
+		},
+		{
 			name: "VerifyAudit",
 			ex:   exchange{Method: "GET", Path: "/v1/audit/verify", Reply: `{"ok":false,"events":4,"head_seq":4,"head_hash":"AQ==","broken_at":5,"problem":"edited"}`},
 			call: func(c *client.Client) (any, error) { return c.VerifyAudit(ctx) },
