@@ -106,10 +106,13 @@ func auditSQL(accountID string, q coffer.AuditQuery) (string, []any) {
 	if split == nil {
 		return `SELECT ` + auditCols + ` FROM audit WHERE ` + common + order, args
 	}
+	// The branches return whole rows, at most a page each; UNION drops an
+	// event that two of them found. (Joining their seqs back to audit lets
+	// the planner walk the primary key down to the oldest match instead.)
 	v := arg(splitArg)
 	branches := make([]string, len(split))
 	for i, col := range split {
-		branches[i] = `(SELECT seq FROM audit WHERE ` + common + ` AND ` + col + ` = ` + v + order + `)`
+		branches[i] = `(SELECT ` + auditCols + ` FROM audit WHERE ` + common + ` AND ` + col + ` = ` + v + order + `)`
 	}
-	return `SELECT ` + auditCols + ` FROM audit WHERE seq IN (` + strings.Join(branches, ` UNION ALL `) + `)` + order, args
+	return `SELECT ` + auditCols + ` FROM (` + strings.Join(branches, ` UNION `) + `) AS page` + order, args
 }
