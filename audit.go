@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
+	"math"
 	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // AuditEvent records who did what to which object, when, from where, with
@@ -60,6 +63,106 @@ func (e *AuditEvent) ComputeHash() []byte {
 	}
 	h.Write(b)
 	return h.Sum(nil)
+}
+
+// AuditQuery selects and pages audit events. Zero fields select everything;
+// the filters that are set must all match.
+type AuditQuery struct {
+	// After and Before bound the sequence numbers: seq > After, and seq <
+	// Before when Before is not 0.
+	After, Before int64
+	// Newest lists newest first (descending seq); else oldest first.
+	Newest bool
+	// Limit is the page size; 0 leaves it to the service.
+	Limit int
+	// Principal matches the event's principal id or key id, exactly.
+	Principal string
+	// Object matches the event's secret id, store id or name, exactly.
+	Object string
+	// Action matches the action exactly or, when it ends in ".", every
+	// action it is a prefix of ("secret." for secret.write, secret.reveal ...).
+	Action string
+	// Outcome matches "ok" or an error code, exactly.
+	Outcome string
+	// Since and Until bound the event time: Since <= time < Until, each
+	// bound applying when it is not zero.
+	Since, Until time.Time
+}
+
+// MaxAuditFilterLen bounds each string filter of an AuditQuery.
+const MaxAuditFilterLen = MaxNameLen
+
+// Validate checks the query's own invariants (EINVALID). The page size is
+// left to the service, which knows its default and maximum.
+func (q *AuditQuery) Validate() error {
+	switch {
+	case q.After < 0:
+		return Errorf(EINVALID, "after must not be negative")
+	case q.Before < 0:
+		return Errorf(EINVALID, "before must not be negative")
+	case q.Limit < 0:
+		return Errorf(EINVALID, "limit must not be negative")
+	case !q.Since.IsZero() && !q.Until.IsZero() && q.Since.After(q.Until):
+		return Errorf(EINVALID, "since must not be after until")
+	}
+	for _, f := range []struct{ name, v string }{
+		{"principal", q.Principal}, {"object", q.Object}, {"action", q.Action}, {"outcome", q.Outcome},
+	} {
+		switch {
+		case len(f.v) > MaxAuditFilterLen:
+			return Errorf(EINVALID, "%s must be at most %d bytes", f.name, MaxAuditFilterLen)
+		case !utf8.ValidString(f.v) || strings.ContainsRune(f.v, 0):
+			return Errorf(EINVALID, "%s must be valid UTF-8 without NUL", f.name)
+		}
+	}
+	if q.Action == "." {
+		return Errorf(EINVALID, `action prefix must name a kind of object, like "secret."`)
+	}
+	return nil
+}
+
+// NanoBounds returns Since and Until as Unix nanoseconds, clamped to the
+// int64 range (years 1678 to 2262), for engines that store times that way.
+func (q *AuditQuery) NanoBounds() (since, until int64) {
+	return clampNanos(q.Since), clampNanos(q.Until)
+}
+
+func clampNanos(t time.Time) int64 {
+	switch {
+	case t.Before(minNanoTime):
+		return math.MinInt64
+	case t.After(maxNanoTime):
+		return math.MaxInt64
+	}
+	return t.UnixNano()
+}
+
+var minNanoTime, maxNanoTime = time.Unix(0, math.MinInt64), time.Unix(0, math.MaxInt64)
+
+// ActionPrefix reports whether the query's Action is a prefix ("secret.")
+// rather than an exact action.
+func (q *AuditQuery) ActionPrefix() bool { return strings.HasSuffix(q.Action, ".") }
+
+// Matches reports whether e passes the query's filters (not its sequence
+// bounds). It states the filters' meaning once, for engines and tests.
+func (q *AuditQuery) Matches(e *AuditEvent) bool {
+	switch {
+	case q.Principal != "" && e.PrincipalID != q.Principal && e.KeyID != q.Principal:
+		return false
+	case q.Object != "" && e.SecretID != q.Object && e.StoreID != q.Object && e.Name != q.Object:
+		return false
+	case q.Action != "" && q.ActionPrefix() && !strings.HasPrefix(e.Action, q.Action):
+		return false
+	case q.Action != "" && !q.ActionPrefix() && e.Action != q.Action:
+		return false
+	case q.Outcome != "" && e.Outcome != q.Outcome:
+		return false
+	case !q.Since.IsZero() && e.Time.Before(q.Since):
+		return false
+	case !q.Until.IsZero() && !e.Time.Before(q.Until):
+		return false
+	}
+	return true
 }
 
 // AuditHead is the newest link of the chain as storage last committed it,

@@ -107,8 +107,10 @@ type KeyService interface {
 
 // AuditService reads and verifies the audit log. Only admin keys may use it.
 type AuditService interface {
-	// AuditEvents lists the account's events after sequence number after.
-	AuditEvents(ctx context.Context, after int64, limit int) (*AuditPage, error)
+	// AuditEvents lists a page of the account's events that q selects,
+	// oldest first or, with q.Newest, newest first (EINVALID for a bad
+	// query or limit, EFORBIDDEN for a key that is not admin).
+	AuditEvents(ctx context.Context, q AuditQuery) (*AuditPage, error)
 	// VerifyAudit checks the whole hash chain and its recorded head.
 	VerifyAudit(ctx context.Context) (*AuditReport, error)
 }
@@ -348,7 +350,9 @@ const (
 // AuditPage is one page of audit events.
 type AuditPage struct {
 	Events []*AuditEvent `json:"events"`
-	Next   int64         `json:"next,omitempty"` // pass as after for the next page; 0 at the end
+	// Next is the cursor of the next page: pass it as After (oldest first)
+	// or Before (newest first) with the same filters; 0 at the end.
+	Next int64 `json:"next,omitempty"`
 }
 
 // LogValue implements slog.LogValuer without revealing the value.

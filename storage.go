@@ -171,9 +171,11 @@ type Storage interface {
 
 	// Audit appends events that record no change (value reads, refusals).
 	Audit(ctx context.Context, evs ...*AuditEvent) error
-	// AuditEvents lists events in sequence order from after+1. An empty
-	// accountID lists every account's events.
-	AuditEvents(ctx context.Context, accountID string, after int64, limit int) ([]*AuditEvent, error)
+	// AuditEvents lists at most q.Limit events (coffer.MaxPageSize when 0)
+	// that q selects (see AuditQuery.Matches), in ascending sequence order
+	// or, with q.Newest, descending. An empty accountID lists every
+	// account's events. The query is valid (AuditQuery.Validate).
+	AuditEvents(ctx context.Context, accountID string, q AuditQuery) ([]*AuditEvent, error)
 	// AuditHead returns the newest link of the chain (nil if the log is empty).
 	AuditHead(ctx context.Context) (*AuditHead, error)
 

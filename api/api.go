@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/coffer-dev/coffer"
@@ -233,6 +234,34 @@ func queryInt(r *http.Request, name string) (int, error) {
 		return 0, coffer.Errorf(coffer.EINVALID, "%s must be a non-negative integer", name)
 	}
 	return n, nil
+}
+
+// querySeq parses an optional audit sequence number: a non-negative
+// 64-bit integer.
+func querySeq(r *http.Request, name string) (int64, error) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 {
+		return 0, coffer.Errorf(coffer.EINVALID, "%s must be a non-negative integer", name)
+	}
+	return n, nil
+}
+
+// queryTime parses an optional RFC 3339 time query parameter, like
+// 2026-03-04T05:06:07Z or 2026-03-04T06:06:07.5+01:00.
+func queryTime(r *http.Request, name string) (time.Time, error) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		return time.Time{}, coffer.Errorf(coffer.EINVALID, "%s must be an RFC 3339 time, like 2026-03-04T05:06:07Z", name)
+	}
+	return t, nil
 }
 
 // queryBool parses an optional boolean query parameter.

@@ -423,7 +423,7 @@ func TestConsoleCanary(t *testing.T) {
 	targets := []string{"/ui/", "/ui/app.js", "/ui/app.css", "/ui/session",
 		"/v1/stores?limit=20", "/v1/stores/s", "/v1/stores/s/secrets?limit=20", "/v1/stores/s/secrets?limit=20&prefix=KE",
 		"/v1/stores/s/secrets?limit=20&deleted=true", "/v1/stores/s/secrets/KEEP", "/v1/stores/s/secrets/KEEP/versions",
-		"/v1/keys", "/v1/audit?limit=500&after=0", "/v1/audit/verify"}
+		"/v1/keys", "/v1/audit?order=desc&limit=50", "/v1/audit?order=desc&limit=50&object=KEEP&action=secret.", "/v1/audit/verify"}
 	for _, target := range targets {
 		w := c.do(s, "GET", target, "")
 		if w.Code != 200 {

@@ -360,20 +360,52 @@ func (s *Server) revokeKey(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// listAudit serves GET /v1/audit: a page of the account's audit events,
+// filtered and ordered on the server. Parameters not listed here are
+// ignored, as on every native listing.
 func (s *Server) listAudit(w http.ResponseWriter, r *http.Request) error {
-	limit, err := queryInt(r, "limit")
+	q, err := auditQuery(r)
 	if err != nil {
 		return err
 	}
-	after, err := queryInt(r, "after")
-	if err != nil {
-		return err
-	}
-	page, err := s.Audit.AuditEvents(r.Context(), int64(after), limit)
+	page, err := s.Audit.AuditEvents(r.Context(), q)
 	if err != nil {
 		return err
 	}
 	return web.WriteJSON(w, http.StatusOK, page)
+}
+
+// auditQuery reads the parameters of GET /v1/audit: after, before, limit,
+// order (asc or desc), principal, object, action, outcome, since and until
+// (RFC 3339). The service checks what they mean together.
+func auditQuery(r *http.Request) (coffer.AuditQuery, error) {
+	var q coffer.AuditQuery
+	var err error
+	if q.Limit, err = queryInt(r, "limit"); err != nil {
+		return q, err
+	}
+	if q.After, err = querySeq(r, "after"); err != nil {
+		return q, err
+	}
+	if q.Before, err = querySeq(r, "before"); err != nil {
+		return q, err
+	}
+	v := r.URL.Query()
+	switch v.Get("order") {
+	case "", "asc":
+	case "desc":
+		q.Newest = true
+	default:
+		return q, coffer.Errorf(coffer.EINVALID, "order must be asc or desc")
+	}
+	q.Principal, q.Object, q.Action, q.Outcome = v.Get("principal"), v.Get("object"), v.Get("action"), v.Get("outcome")
+	if q.Since, err = queryTime(r, "since"); err != nil {
+		return q, err
+	}
+	if q.Until, err = queryTime(r, "until"); err != nil {
+		return q, err
+	}
+	return q, nil
 }
 
 func (s *Server) verifyAudit(w http.ResponseWriter, r *http.Request) error {

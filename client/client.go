@@ -439,21 +439,49 @@ func (c *Client) RemoveHotkey(ctx context.Context, ss58 string) error {
 	return c.do(ctx, http.MethodDelete, []string{"hotkeys", ss58}, nil, nil, nil, nil)
 }
 
-// AuditEvents lists the account's audit events after sequence number after;
-// limit 0 leaves the page size to the server.
-func (c *Client) AuditEvents(ctx context.Context, after int64, limit int) (*coffer.AuditPage, error) {
-	q := url.Values{}
-	if after > 0 {
-		q.Set("after", strconv.FormatInt(after, 10))
-	}
-	if limit > 0 {
-		q.Set("limit", strconv.Itoa(limit))
-	}
+// AuditEvents lists a page of the account's audit events that q selects
+// (admin only); q.Limit 0 leaves the page size to the server. Pass the
+// page's Next as q.After (oldest first) or q.Before (q.Newest) for the next.
+func (c *Client) AuditEvents(ctx context.Context, q coffer.AuditQuery) (*coffer.AuditPage, error) {
 	var page coffer.AuditPage
-	if err := c.do(ctx, http.MethodGet, []string{"audit"}, q, nil, nil, &page); err != nil {
+	if err := c.do(ctx, http.MethodGet, []string{"audit"}, AuditQueryValues(q), nil, nil, &page); err != nil {
 		return nil, err
 	}
 	return &page, nil
+}
+
+// AuditQueryValues renders q as the query parameters of GET /v1/audit; zero
+// fields are left out.
+func AuditQueryValues(q coffer.AuditQuery) url.Values {
+	v := url.Values{}
+	set := func(k, s string) {
+		if s != "" {
+			v.Set(k, s)
+		}
+	}
+	if q.After != 0 {
+		v.Set("after", strconv.FormatInt(q.After, 10))
+	}
+	if q.Before != 0 {
+		v.Set("before", strconv.FormatInt(q.Before, 10))
+	}
+	if q.Limit != 0 {
+		v.Set("limit", strconv.Itoa(q.Limit))
+	}
+	if q.Newest {
+		v.Set("order", "desc")
+	}
+	set("principal", q.Principal)
+	set("object", q.Object)
+	set("action", q.Action)
+	set("outcome", q.Outcome)
+	if !q.Since.IsZero() {
+		v.Set("since", q.Since.UTC().Format(time.RFC3339Nano))
+	}
+	if !q.Until.IsZero() {
+		v.Set("until", q.Until.UTC().Format(time.RFC3339Nano))
+	}
+	return v
 }
 
 // VerifyAudit asks the server to check the whole audit hash chain.

@@ -501,10 +501,26 @@ func TestClient(t *testing.T) {
 			name: "AuditEvents",
 			ex: exchange{Method: "GET", Path: "/v1/audit", Query: "after=5&limit=10",
 				Reply: `{"events":[{"seq":6,"time":"2025-01-02T03:04:05Z","action":"secret.reveal","outcome":"ok","prev_hash":"AQ==","hash":"Ag=="}],"next":6}`},
-			call: func(c *client.Client) (any, error) { return c.AuditEvents(ctx, 5, 10) },
+			call: func(c *client.Client) (any, error) { return c.AuditEvents(ctx, coffer.AuditQuery{After: 5, Limit: 10}) },
 			check: func(t *testing.T, got any) {
 				p := got.(*coffer.AuditPage)
 				if len(p.Events) != 1 || p.Events[0].Seq != 6 || string(p.Events[0].Hash) != "\x02" || p.Next != 6 {
+					t.Errorf("got %+v", p)
+				}
+			},
+		},
+		{
+			name: "AuditEventsQuery",
+			ex: exchange{Method: "GET", Path: "/v1/audit",
+				Query: "action=secret.&before=90&limit=5&object=DB_PASSWORD&order=desc&outcome=forbidden&principal=k1&since=2026-03-04T05%3A06%3A07.5Z&until=2026-03-05T00%3A00%3A00Z",
+				Reply: `{"events":[]}`},
+			call: func(c *client.Client) (any, error) {
+				return c.AuditEvents(ctx, coffer.AuditQuery{Before: 90, Limit: 5, Newest: true, Principal: "k1", Object: "DB_PASSWORD",
+					Action: "secret.", Outcome: "forbidden", Since: time.Date(2026, 3, 4, 6, 6, 7, 5e8, time.FixedZone("CET", 3600)),
+					Until: time.Date(2026, 3, 5, 0, 0, 0, 0, time.UTC)})
+			},
+			check: func(t *testing.T, got any) {
+				if p := got.(*coffer.AuditPage); len(p.Events) != 0 || p.Next != 0 {
 					t.Errorf("got %+v", p)
 				}
 			},

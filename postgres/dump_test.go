@@ -73,7 +73,7 @@ func TestLoadRefuses(t *testing.T) {
 			if head, err := db.AuditHead(context.Background()); err != nil || head != nil {
 				t.Fatalf("after a refused Load: head %+v, %v; want none", head, err)
 			}
-			if evs, err := db.AuditEvents(context.Background(), "", 0, 10); err != nil || len(evs) != 0 {
+			if evs, err := db.AuditEvents(context.Background(), "", coffer.AuditQuery{Limit: 10}); err != nil || len(evs) != 0 {
 				t.Fatalf("after a refused Load: %d events, %v; want none", len(evs), err)
 			}
 		})

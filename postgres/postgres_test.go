@@ -206,7 +206,7 @@ func verifyChain(tb testing.TB, db coffer.Storage) *coffer.AuditReport {
 	var v coffer.ChainVerifier
 	var after int64
 	for {
-		page, err := db.AuditEvents(ctx, "", after, 500)
+		page, err := db.AuditEvents(ctx, "", coffer.AuditQuery{After: after, Limit: 500})
 		if err != nil {
 			tb.Fatalf("AuditEvents: %v", err)
 		}

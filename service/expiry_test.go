@@ -45,7 +45,7 @@ func lastEvent(t *testing.T, svc *service.Service, ctx context.Context) *coffer.
 	var last *coffer.AuditEvent
 	var after int64
 	for {
-		page, err := svc.AuditEvents(ctx, after, coffer.MaxPageSize)
+		page, err := svc.AuditEvents(ctx, coffer.AuditQuery{After: after, Limit: coffer.MaxPageSize})
 		if err != nil {
 			t.Fatal(err)
 		}

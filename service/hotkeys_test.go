@@ -276,7 +276,7 @@ func TestHotkeyFailuresAudited(t *testing.T) {
 			t.Fatalf("got %v, want unauthorized", err)
 		}
 	}
-	page, err := e.svc.AuditEvents(e.ctx, 0, 1000)
+	page, err := e.svc.AuditEvents(e.ctx, coffer.AuditQuery{Limit: 1000})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -447,7 +447,7 @@ func TestHotkeyService(t *testing.T) {
 		if _, err := e.svc.CreateStore(coffer.NewContext(context.Background(), c), &coffer.StoreCreate{Name: "chutes"}); err != nil {
 			t.Fatal(err)
 		}
-		page, err := e.svc.AuditEvents(e.ctx, 0, 1000)
+		page, err := e.svc.AuditEvents(e.ctx, coffer.AuditQuery{Limit: 1000})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -463,7 +463,7 @@ func TestHotkeyService(t *testing.T) {
 		if err := e.svc.RemoveHotkey(e.ctx, otherHotkey); coffer.ErrorCode(err) != coffer.ENOTFOUND {
 			t.Fatalf("second remove: got %v, want not_found", err)
 		}
-		page, err := e.svc.AuditEvents(e.ctx, 0, 1000)
+		page, err := e.svc.AuditEvents(e.ctx, coffer.AuditQuery{Limit: 1000})
 		if err != nil {
 			t.Fatal(err)
 		}

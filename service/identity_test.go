@@ -56,7 +56,7 @@ func TestProfile(t *testing.T) {
 		if _, who, err := svc.Whoami(ctx); err != nil || who.Attributes["city"] != "London" {
 			t.Fatalf("Whoami after the update: got %+v, %v", who, err)
 		}
-		page, err := svc.AuditEvents(ctx, 0, coffer.MaxPageSize)
+		page, err := svc.AuditEvents(ctx, coffer.AuditQuery{Limit: coffer.MaxPageSize})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -760,7 +760,7 @@ func (s *Service) DestroyVersion(ctx context.Context, storeRef, ref string, vers
 }
 
 // AuditEvents implements coffer.AuditService.
-func (s *Service) AuditEvents(ctx context.Context, after int64, limit int) (*coffer.AuditPage, error) {
+func (s *Service) AuditEvents(ctx context.Context, q coffer.AuditQuery) (*coffer.AuditPage, error) {
 	c, err := caller(ctx)
 	if err != nil {
 		return nil, err
@@ -768,12 +768,15 @@ func (s *Service) AuditEvents(ctx context.Context, after int64, limit int) (*cof
 	if !c.Admin {
 		return nil, coffer.Errorf(coffer.EFORBIDDEN, "this action needs an admin API key")
 	}
-	if limit, err = pageLimit(limit); err != nil {
+	if err := q.Validate(); err != nil {
 		return nil, err
-	} else if after < 0 {
-		return nil, coffer.Errorf(coffer.EINVALID, "after must not be negative")
 	}
-	evs, err := s.storage.AuditEvents(ctx, c.AccountID, after, limit+1)
+	limit, err := pageLimit(q.Limit)
+	if err != nil {
+		return nil, err
+	}
+	q.Limit = limit + 1
+	evs, err := s.storage.AuditEvents(ctx, c.AccountID, q)
 	if err != nil {
 		return nil, err
 	}
@@ -806,7 +809,7 @@ func (s *Service) verifyAudit(ctx context.Context) (*coffer.AuditReport, error) 
 	var v coffer.ChainVerifier
 	var after int64
 	for {
-		evs, err := s.storage.AuditEvents(ctx, "", after, coffer.MaxPageSize)
+		evs, err := s.storage.AuditEvents(ctx, "", coffer.AuditQuery{After: after, Limit: coffer.MaxPageSize})
 		if err != nil {
 			return nil, err
 		}

@@ -224,7 +224,7 @@ func TestAccessToken(t *testing.T) {
 		if ev := lastEvent(t, svc, ctx); ev.Action != "token.issue" || ev.KeyID != at.Caller.KeyID || ev.Outcome != "ok" || ev.Face != "bytenite" {
 			t.Fatalf("audit of the issue: got %+v", ev)
 		}
-		page, err := svc.AuditEvents(ctx, 0, coffer.MaxPageSize)
+		page, err := svc.AuditEvents(ctx, coffer.AuditQuery{Limit: coffer.MaxPageSize})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -136,7 +136,7 @@ func (r *runner) audit() {
 			var got []*coffer.AuditEvent
 			var after int64
 			for range 20 {
-				page, err := e.s.AuditEvents(e.ctx, c.account, after, 3)
+				page, err := e.s.AuditEvents(e.ctx, c.account, coffer.AuditQuery{After: after, Limit: 3})
 				noErr(t, "AuditEvents", err)
 				if len(page) > 3 {
 					t.Fatalf("AuditEvents(limit 3): got %d", len(page))
@@ -159,7 +159,7 @@ func (r *runner) audit() {
 				}
 			}
 		}
-		page, err := e.s.AuditEvents(e.ctx, "", 10, 2)
+		page, err := e.s.AuditEvents(e.ctx, "", coffer.AuditQuery{After: 10, Limit: 2})
 		noErr(t, "AuditEvents", err)
 		if len(page) != 2 || page[0].Seq != 11 || page[1].Seq != 12 {
 			t.Fatalf("AuditEvents(after 10, limit 2): got %d events, want seq 11 and 12", len(page))
@@ -207,7 +207,7 @@ func (r *runner) audit() {
 		var last *coffer.AuditEvent
 		var after int64
 		for {
-			page, err := e.s.AuditEvents(e.ctx, "", after, 100)
+			page, err := e.s.AuditEvents(e.ctx, "", coffer.AuditQuery{After: after, Limit: 100})
 			noErr(t, "AuditEvents", err)
 			if len(page) == 0 {
 				break

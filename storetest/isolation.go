@@ -85,7 +85,7 @@ func (r *runner) isolation() {
 		}
 		notFound("RevokeAPIKey", e.s.RevokeAPIKey(e.ctx, b.ID, k.ID, e.now(), e.ev("key.revoke")))
 
-		events, err := e.s.AuditEvents(e.ctx, b.ID, 0, 0)
+		events, err := e.s.AuditEvents(e.ctx, b.ID, coffer.AuditQuery{})
 		noErr(t, "AuditEvents", err)
 		for _, ev := range events {
 			if ev.AccountID != b.ID {

@@ -44,6 +44,7 @@ func Run(t *testing.T, open func(tb testing.TB) coffer.Storage) {
 	r.versions()
 	r.isolation()
 	r.audit()
+	r.auditQuery()
 	r.lifecycle()
 	r.rotation()
 	r.dump()
@@ -228,7 +229,7 @@ func (e *env) events() []*coffer.AuditEvent {
 	var all []*coffer.AuditEvent
 	var after int64
 	for {
-		page, err := e.s.AuditEvents(e.ctx, "", after, 100)
+		page, err := e.s.AuditEvents(e.ctx, "", coffer.AuditQuery{After: after, Limit: 100})
 		if err != nil {
 			e.t.Fatalf("AuditEvents: %v", err)
 		}

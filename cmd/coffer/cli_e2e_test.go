@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -362,6 +363,41 @@ func TestCLIE2E_KeysAndAudit(t *testing.T) {
 	}
 	if got := e.OK("", "audit", "list", "--after", strconv.FormatInt(first, 10), "--limit", "2"); got != strings.Join(lines[1:3], "\n")+"\n" {
 		t.Errorf("audit list --after: got %q", got)
+	}
+	// The filters are the server's: every line printed matches, none is lost.
+	if got := e.OK("", "audit", "list", "--newest", "--before", strconv.FormatInt(prev+1, 10), "--limit", "2"); got != lines[len(lines)-1]+"\n"+lines[len(lines)-2]+"\n" {
+		t.Errorf("audit list --newest --limit 2: got %q, want the last two lines of %q, newest first", got, out)
+	}
+	for _, c := range []struct {
+		flags []string
+		field int    // the field of each line that must equal want
+		want  string // "" for any
+	}{
+		{[]string{"--action", "secret.reveal"}, 2, "secret.reveal"},
+		{[]string{"--outcome", "forbidden"}, 3, "forbidden"},
+		{[]string{"--action", "secret.", "--newest"}, -1, ""},
+	} {
+		args := append([]string{"audit", "list", "--before", strconv.FormatInt(prev+1, 10)}, c.flags...)
+		got := strings.Split(strings.TrimSuffix(e.OK("", args...), "\n"), "\n")
+		var want []string
+		for _, l := range lines {
+			f := strings.Fields(l)
+			if (c.want != "" && f[c.field] == c.want) || (c.want == "" && strings.HasPrefix(f[2], "secret.")) {
+				want = append(want, l)
+			}
+		}
+		if slices.Contains(c.flags, "--newest") {
+			slices.Reverse(want)
+		}
+		if len(want) == 0 || len(want) == len(lines) || !slices.Equal(got, want) {
+			t.Errorf("coffer %s: got %q, want %q (some of the %d events)", strings.Join(args, " "), got, want, len(lines))
+		}
+	}
+	if got := e.OK("", "audit", "list", "--until", "1h"); got != "" {
+		t.Errorf("audit list --until 1h: got %q, want nothing (every event is newer)", got)
+	}
+	if r := e.Run("", "audit", "list", "--since", "yesterday"); r.Code != 2 || r.Stdout != "" {
+		t.Errorf("audit list --since yesterday: got %d %q, want usage error 2", r.Code, r.Stdout)
 	}
 	if got := e.OK("", "audit", "verify"); !strings.HasPrefix(got, "audit log OK: ") {
 		t.Errorf("audit verify: got %q", got)

@@ -209,7 +209,7 @@ func TestHotkeyMessage(t *testing.T) {
 	want(t, sha256Hex(body))
 
 	// The face records the request on the caller: audit events name it.
-	page, err := f.svc.AuditEvents(ctx, 0, 1000)
+	page, err := f.svc.AuditEvents(ctx, coffer.AuditQuery{Limit: 1000})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -252,7 +252,7 @@ func TestHotkeyRefused(t *testing.T) {
 		}
 		// The refusal is audited as a failed authentication of the face.
 		ctx := coffer.NewContext(context.Background(), f.owner)
-		page, err := f.svc.AuditEvents(ctx, 0, 1000)
+		page, err := f.svc.AuditEvents(ctx, coffer.AuditQuery{Limit: 1000})
 		if err != nil {
 			t.Fatal(err)
 		}

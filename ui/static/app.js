@@ -372,51 +372,79 @@ function pagedTable(headers, rows, empty) {
 
 // ---- audit log ----
 
+const AUDIT_PAGE = 50;
+
+// viewAudit searches the audit log on the server: the filters become query
+// parameters of GET /v1/audit, newest first, AUDIT_PAGE events a page;
+// "Older events" passes the page's next cursor as before.
 async function viewAudit() {
   const err = errorBox();
   const verify = h("p", { id: "audit-verify" }, "Checking the audit chain…");
   const list = h("div");
   const f = {
     principal: h("input", { type: "text", id: "f-principal" }),
-    secret: h("input", { type: "text", id: "f-secret" }),
-    action: h("input", { type: "text", id: "f-action", placeholder: "e.g. secret.reveal" }),
+    object: h("input", { type: "text", id: "f-secret" }),
+    action: h("input", { type: "text", id: "f-action", placeholder: "secret.reveal, or secret." }),
+    outcome: h("input", { type: "text", id: "f-outcome", placeholder: "ok, forbidden…" }),
     from: h("input", { type: "datetime-local", id: "f-from" }),
     to: h("input", { type: "datetime-local", id: "f-to" }),
   };
-  let events = [];
-  let next = 0;
-  let more = true;
-  const loadMore = h("button", { type: "button", class: "secondary", onclick: () => fetchPage() }, "Load older… (next page)");
-  const form = h("form", { role: "search", "aria-label": "Filter audit events", onsubmit: (ev) => { ev.preventDefault(); render(); } },
-    h("label", { for: "f-principal" }, "Principal or key id", f.principal), h("label", { for: "f-secret" }, "Secret or store (name or id)", f.secret),
-    h("label", { for: "f-action" }, "Action", f.action), h("label", { for: "f-from" }, "From", f.from), h("label", { for: "f-to" }, "To", f.to),
-    h("button", { type: "submit" }, "Filter"));
+  const form = h("form", { role: "search", "aria-label": "Filter audit events", onsubmit: (ev) => { ev.preventDefault(); load(0); } },
+    h("label", { for: "f-principal" }, "Principal or key id", f.principal),
+    h("label", { for: "f-secret" }, "Secret or store id, or a name", f.object),
+    h("label", { for: "f-action" }, "Action (a prefix if it ends in “.”)", f.action),
+    h("label", { for: "f-outcome" }, "Outcome", f.outcome),
+    h("label", { for: "f-from" }, "From (local time)", f.from), h("label", { for: "f-to" }, "To, inclusive (local time)", f.to),
+    h("button", { type: "submit" }, "Filter"),
+    h("button", { type: "button", class: "secondary", onclick: () => { for (const i of Object.values(f)) i.value = ""; load(0); } }, "Clear filters"));
   page("Audit log", verify, form, err, list);
-  function render() {
-    const from = f.from.value ? new Date(f.from.value) : null;
-    const to = f.to.value ? new Date(f.to.value) : null;
-    const has = (v, q) => !q || (v || "").toLowerCase().includes(q.toLowerCase());
-    const rows = events.filter((e) => (has(e.principal_id, f.principal.value) || has(e.key_id, f.principal.value))
-      && (has(e.name, f.secret.value) || has(e.secret_id, f.secret.value) || has(e.store_id, f.secret.value))
-      && has(e.action, f.action.value)
-      && (!from || new Date(e.time) >= from) && (!to || new Date(e.time) <= to))
-      .slice().reverse()
-      .map((e) => [String(e.seq), fmtTime(e.time), e.action, e.name || e.secret_id || e.store_id || "", e.version ? String(e.version) : "",
-        e.outcome, e.principal_id || "", e.key_id || "", e.face || "", e.remote || "", e.reason || ""]);
-    list.replaceChildren(h("p", {}, `${events.length} events loaded${more ? "; more are on the server" : ""}. Newest first.`),
-      pagedTable(["Seq", "Time", "Action", "Object", "Version", "Outcome", "Principal", "Key", "Face", "From", "Reason"], rows,
-        events.length ? "No loaded event matches the filter." : "No audit events yet."), more ? loadMore : "");
+
+  // query renders the filters as parameters; it throws on a bad time.
+  function query(before) {
+    const q = new URLSearchParams({ order: "desc", limit: String(AUDIT_PAGE) });
+    for (const [k, input] of [["principal", f.principal], ["object", f.object], ["action", f.action], ["outcome", f.outcome]]) {
+      const v = input.value.trim();
+      if (v) q.set(k, v);
+    }
+    // datetime-local values are local wall-clock times to the minute; the
+    // API takes RFC 3339, sent in UTC. "To" includes its whole minute.
+    const time = (input, label, extra) => {
+      if (!input.value) return null;
+      const d = new Date(input.value);
+      if (Number.isNaN(d.getTime())) throw new Error(`${label} is not a valid date and time.`);
+      return new Date(d.getTime() + extra).toISOString();
+    };
+    const since = time(f.from, "From", 0);
+    const until = time(f.to, "To", 60000);
+    if (since) q.set("since", since);
+    if (until) q.set("until", until);
+    if (before) q.set("before", String(before));
+    return q;
   }
-  async function fetchPage() {
+  const filtered = () => Object.values(f).some((i) => i.value.trim() !== "");
+
+  async function load(before) {
+    err.textContent = "";
+    list.replaceChildren(h("p", { class: "empty" }, "Loading events…"));
     try {
-      const data = await api("GET", `/v1/audit?limit=500&after=${next}`);
-      events = events.concat(data.events || []);
-      more = !!data.next;
-      if (data.next) next = data.next;
-      render();
-    } catch (e) { showError(err, e); }
+      const data = await api("GET", `/v1/audit?${query(before)}`);
+      const events = data.events || [];
+      const rows = events.map((e) => [String(e.seq), fmtTime(e.time), e.action, e.name || e.secret_id || e.store_id || "", e.version ? String(e.version) : "",
+        e.outcome, e.principal_id || "", e.key_id || "", e.face || "", e.remote || "", e.reason || ""]);
+      const pager = h("div", { class: "pager" });
+      if (before) pager.append(h("button", { type: "button", class: "secondary", id: "audit-newest", onclick: () => load(0) }, "Newest events"));
+      if (data.next) pager.append(h("button", { type: "button", class: "secondary", id: "audit-older", onclick: () => load(data.next) }, "Older events"));
+      const where = filtered() ? " matching the filters" : "";
+      const summary = events.length === 0 ? ""
+        : `Events ${events[events.length - 1].seq} to ${events[0].seq}${where}, newest first${data.next ? "; older ones are on the next page" : ""}.`;
+      list.replaceChildren(h("p", { id: "audit-summary" }, summary),
+        table(["Seq", "Time", "Action", "Object", "Version", "Outcome", "Principal", "Key", "Face", "From", "Reason"], rows,
+          filtered() ? "No event matches these filters." : "No audit events yet."), pager);
+      say(events.length ? summary : (filtered() ? "No event matches these filters." : "No audit events yet."));
+    } catch (e) { list.replaceChildren(); showError(err, e); }
   }
-  await fetchPage();
+
+  await load(0);
   try {
     const v = await api("GET", "/v1/audit/verify");
     verify.className = v.ok ? "ok" : "error";
