@@ -89,6 +89,20 @@ type AuditQuery struct {
 	Since, Until time.Time
 }
 
+// AuditScanWindow bounds the work of one filtered page of audit events:
+// the page covers at most this many sequence numbers of the log. When the
+// window ends before the page is full, the page holds what it found (maybe
+// nothing) and its Next cursor continues the search from there. Storage
+// has no index per filter (each would slow every audited request), so the
+// window is what keeps a rare filter over a long log from reading all of it
+// in one request.
+const AuditScanWindow = 1 << 16
+
+// Filtered reports whether q sets any filter besides its sequence bounds.
+func (q *AuditQuery) Filtered() bool {
+	return q.Principal != "" || q.Object != "" || q.Action != "" || q.Outcome != "" || !q.Since.IsZero() || !q.Until.IsZero()
+}
+
 // MaxAuditFilterLen bounds each string filter of an AuditQuery.
 const MaxAuditFilterLen = MaxNameLen
 

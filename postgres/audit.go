@@ -15,19 +15,12 @@ const auditCols = `seq, time, account_id, principal_id, key_id, action, store_id
 
 // AuditEvents lists the events that q selects, of one account or, when
 // accountID is empty, of every account; see coffer.Storage. Every value is
-// a parameter.
-//
-// Each query walks an index in seq order, in either direction, and stops
-// once the page is full: audit_account (or the primary key, for every
-// account) with no filter, and the indexes of migration 0009 for a
-// principal, object or exact action filter. A filter that matches one of
-// several columns (principal_id or key_id; secret_id, store_id or name) is
-// split into one branch per column, each reading at most a page from its
-// own index in order, and the page is the first of their union; as an OR,
-// the planner would combine bitmaps of every match and sort them. An
-// action prefix is matched with substr, so that it never becomes a range of
-// audit_action that must be sorted; the outcome and time bounds are tested
-// on the rows walked (see migrations/0009_audit_search.sql).
+// a parameter. The query walks audit_account (or the primary key, for
+// every account) in seq order, in either direction, testing the filters on
+// each row and stopping once the page is full. There are no indexes for
+// the filters, on purpose: every request appends audit events, and an
+// index per filter column would slow every one of them; the service bounds
+// the rows one filtered page walks instead (coffer.AuditScanWindow).
 func (db *DB) AuditEvents(ctx context.Context, accountID string, q coffer.AuditQuery) ([]*coffer.AuditEvent, error) {
 	query, args := auditSQL(accountID, q)
 	var out []*coffer.AuditEvent
@@ -63,20 +56,13 @@ func auditSQL(accountID string, q coffer.AuditQuery) (string, []any) {
 	if q.Before > 0 {
 		where = append(where, `seq < `+arg(q.Before))
 	}
-	// The first filter over several columns is split into branches; the
-	// second, if any, stays a condition.
-	var split []string
-	var splitArg string
 	if q.Principal != "" {
-		split, splitArg = []string{"principal_id", "key_id"}, q.Principal
+		v := arg(q.Principal)
+		where = append(where, `(principal_id = `+v+` OR key_id = `+v+`)`)
 	}
 	if q.Object != "" {
-		if split == nil {
-			split, splitArg = []string{"secret_id", "store_id", "name"}, q.Object
-		} else {
-			o := arg(q.Object)
-			where = append(where, `(secret_id = `+o+` OR store_id = `+o+` OR name = `+o+`)`)
-		}
+		v := arg(q.Object)
+		where = append(where, `(secret_id = `+v+` OR store_id = `+v+` OR name = `+v+`)`)
 	}
 	switch {
 	case q.Action == "":
@@ -99,20 +85,5 @@ func auditSQL(accountID string, q coffer.AuditQuery) (string, []any) {
 	if q.Newest {
 		order = ` ORDER BY seq DESC`
 	}
-	limit := arg(pageLimit(q.Limit))
-	order += ` LIMIT ` + limit
-
-	common := strings.Join(where, ` AND `)
-	if split == nil {
-		return `SELECT ` + auditCols + ` FROM audit WHERE ` + common + order, args
-	}
-	// The branches return whole rows, at most a page each; UNION drops an
-	// event that two of them found. (Joining their seqs back to audit lets
-	// the planner walk the primary key down to the oldest match instead.)
-	v := arg(splitArg)
-	branches := make([]string, len(split))
-	for i, col := range split {
-		branches[i] = `(SELECT ` + auditCols + ` FROM audit WHERE ` + common + ` AND ` + col + ` = ` + v + order + `)`
-	}
-	return `SELECT ` + auditCols + ` FROM (` + strings.Join(branches, ` UNION `) + `) AS page` + order, args
+	return `SELECT ` + auditCols + ` FROM audit WHERE ` + strings.Join(where, ` AND `) + order + ` LIMIT ` + arg(pageLimit(q.Limit)), args
 }

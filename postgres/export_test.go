@@ -17,6 +17,3 @@ func SessionSettings(ctx context.Context, db *DB, name string) ([]string, error)
 	}
 	return out, nil
 }
-
-// AuditSQL is the query of AuditEvents and its arguments.
-var AuditSQL = auditSQL

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/coffer-dev/coffer"
+	"github.com/coffer-dev/coffer/internal/svctest"
+	"github.com/coffer-dev/coffer/service"
 )
 
 // TestAuditEventsQuery checks the service's side of an audit search: bad
@@ -101,4 +103,95 @@ func TestAuditEventsQuery(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestAuditEventsWindow checks that a filtered page covers at most the
+// service's window of sequence numbers, and that following Next from page
+// to page, windows that found nothing included, finds every matching event
+// once, in either order.
+func TestAuditEventsWindow(t *testing.T) {
+	const window = 5
+	env := svctest.Open(t, service.Options{AuditWindow: window})
+	svc, ctx := env.Svc, env.Root
+	if _, err := svc.CreateStore(ctx, &coffer.StoreCreate{Name: "s"}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 30 {
+		name := "A"
+		if i%7 == 0 {
+			name = "B" // rare: most windows hold no event of B
+		}
+		if _, err := svc.PutSecret(ctx, "s", &coffer.SecretPut{Name: name, Value: []byte("v")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	q := coffer.AuditQuery{Object: "B", Action: "secret.write"}
+	all, err := svc.AuditEvents(ctx, coffer.AuditQuery{Limit: coffer.MaxPageSize}) // unfiltered: no window
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []int64
+	for _, e := range all.Events {
+		if q.Matches(e) {
+			want = append(want, e.Seq)
+		}
+	}
+	if len(want) != 5 || all.Next != 0 {
+		t.Fatalf("matching events %v (next %d), want 5 on one page", want, all.Next)
+	}
+	for _, newest := range []bool{false, true} {
+		q := q
+		q.Newest, q.Limit = newest, 2
+		var got []int64
+		short := 0 // pages that the window ended before they were full
+		for pages := 0; ; pages++ {
+			if pages > len(all.Events) {
+				t.Fatalf("newest %v: Next never reached 0", newest)
+			}
+			page, err := svc.AuditEvents(ctx, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range page.Events {
+				got = append(got, e.Seq)
+			}
+			if n := len(page.Events); n > 1 && abs(page.Events[n-1].Seq-page.Events[0].Seq) >= window {
+				t.Errorf("a page spans seq %d to %d, over the window of %d", page.Events[0].Seq, page.Events[n-1].Seq, window)
+			}
+			if page.Next == 0 {
+				break
+			}
+			if len(page.Events) < q.Limit {
+				short++
+			}
+			if newest {
+				if page.Next >= q.Before && q.Before != 0 {
+					t.Fatalf("Next %d does not move below %d", page.Next, q.Before)
+				}
+				q.Before = page.Next
+			} else {
+				if page.Next <= q.After {
+					t.Fatalf("Next %d does not move past %d", page.Next, q.After)
+				}
+				q.After = page.Next
+			}
+		}
+		w := slices.Clone(want)
+		if newest {
+			slices.Reverse(w)
+		}
+		if !slices.Equal(got, w) {
+			t.Errorf("newest %v: got seq %v, want %v", newest, got, w)
+		}
+		if short == 0 {
+			t.Errorf("newest %v: no page ended at the window, so the window was not applied", newest)
+		}
+	}
+}
+
+func abs(x int64) int64 {
+	if x < 0 {
+		return -x
+	}
+	return x
 }

@@ -775,12 +775,56 @@ func (s *Service) AuditEvents(ctx context.Context, q coffer.AuditQuery) (*coffer
 	if err != nil {
 		return nil, err
 	}
+	if q.Filtered() {
+		return s.auditWindow(ctx, c.AccountID, q, limit)
+	}
 	q.Limit = limit + 1
 	evs, err := s.storage.AuditEvents(ctx, c.AccountID, q)
 	if err != nil {
 		return nil, err
 	}
 	page := &coffer.AuditPage{Events: evs}
+	if len(evs) > limit {
+		page.Events = evs[:limit]
+		page.Next = evs[limit-1].Seq
+	}
+	return page, nil
+}
+
+// auditWindow answers a filtered query over at most s.window sequence
+// numbers next to its cursor: the page is full, or the window
+// reached the end of the log (Next 0), or it ends at the window with Next
+// continuing from there.
+func (s *Service) auditWindow(ctx context.Context, accountID string, q coffer.AuditQuery, limit int) (*coffer.AuditPage, error) {
+	head, err := s.storage.AuditHead(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var last int64 // the newest event when the request came
+	if head != nil {
+		last = head.Seq
+	}
+	// The window is seq in (lo, hi); the query's bounds narrow it.
+	lo, hi := q.After, last+1
+	if q.Before > 0 && q.Before < hi {
+		hi = q.Before
+	}
+	var next int64 // where the search continues when the window ends first
+	if q.Newest {
+		if hi-lo-1 > s.window {
+			lo = hi - s.window - 1
+			next = lo + 1 // pass as Before
+		}
+	} else if hi-lo-1 > s.window {
+		hi = lo + s.window + 1
+		next = hi - 1 // pass as After
+	}
+	q.After, q.Before, q.Limit = lo, hi, limit+1
+	evs, err := s.storage.AuditEvents(ctx, accountID, q)
+	if err != nil {
+		return nil, err
+	}
+	page := &coffer.AuditPage{Events: evs, Next: next}
 	if len(evs) > limit {
 		page.Events = evs[:limit]
 		page.Next = evs[limit-1].Seq

@@ -44,6 +44,7 @@ type Service struct {
 	keyring *envelope.Keyring
 	log     *slog.Logger
 	now     func() time.Time
+	window  int64  // AuditWindow
 	pepper  []byte // keys API key hashes; sealed by the master key in Meta
 	// tokenKey signs access tokens; derived from the pepper, so every
 	// server of a database shares it and no other server has it.
@@ -92,6 +93,9 @@ type cipherRef struct {
 type Options struct {
 	Logger *slog.Logger
 	Now    func() time.Time // defaults to time.Now
+	// AuditWindow is how many sequence numbers one filtered page of
+	// audit events covers at most; 0 is coffer.AuditScanWindow.
+	AuditWindow int64
 }
 
 // New returns a Service over storage. On a new database it creates the
@@ -104,6 +108,7 @@ func New(ctx context.Context, storage coffer.Storage, keyring *envelope.Keyring,
 		keyring: keyring,
 		log:     opts.Logger,
 		now:     opts.Now,
+		window:  opts.AuditWindow,
 		keys:    map[string]cachedKey{},
 		ciphers: map[cipherRef]*envelope.Cipher{},
 		used:    map[string]time.Time{},
@@ -118,6 +123,9 @@ func New(ctx context.Context, storage coffer.Storage, keyring *envelope.Keyring,
 	}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	if s.window <= 0 {
+		s.window = coffer.AuditScanWindow
 	}
 	pepper, err := s.loadPepper(ctx)
 	if err != nil {

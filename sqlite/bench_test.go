@@ -206,3 +206,35 @@ func BenchmarkUseNonceParallel(b *testing.B) {
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "nonces/s")
 }
+
+// BenchmarkAuditSearchWindow runs the worst filtered audit search: a
+// filter that matches nothing, over one whole coffer.AuditScanWindow of a
+// one-account log, as GET /v1/audit does for a page of a rare filter.
+func BenchmarkAuditSearchWindow(b *testing.B) {
+	ctx := context.Background()
+	db := MustOpenDB(b)
+	a, st := fixture(b, db)
+	const n = coffer.AuditScanWindow
+	evs := make([]*coffer.AuditEvent, 0, 1024)
+	for i := range n {
+		evs = append(evs, &coffer.AuditEvent{
+			AccountID: a.ID, PrincipalID: "p1", KeyID: "k1", Action: "secret.reveal", StoreID: st.ID,
+			SecretID: fmt.Sprintf("%032d", i%500), Name: fmt.Sprintf("app/secret-%03d", i%500), Version: 1, Outcome: "ok",
+			Reason: "admin", RequestID: fmt.Sprint("req-", i), Remote: "127.0.0.1:1234", Face: "native",
+		})
+		if len(evs) == cap(evs) || i == n-1 {
+			if err := db.Audit(ctx, evs...); err != nil {
+				b.Fatal(err)
+			}
+			evs = evs[:0]
+		}
+	}
+	q := coffer.AuditQuery{Object: "no-such-secret", Newest: true, Limit: 51}
+	b.ResetTimer()
+	for b.Loop() {
+		got, err := db.AuditEvents(ctx, a.ID, q)
+		if err != nil || len(got) != 0 {
+			b.Fatalf("got %d events, %v", len(got), err)
+		}
+	}
+}

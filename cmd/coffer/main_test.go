@@ -10,17 +10,20 @@ import (
 
 // startServer starts the real server in-process on a random port with a
 // fresh data directory and returns its base URL and root token.
-func startServer(t *testing.T) (addr, token string) {
+func startServer(t *testing.T, opts ...func(*ServerConfig)) (addr, token string) {
 	t.Helper()
-	s := mustOpenServer(t, t.TempDir())
+	s := mustOpenServer(t, t.TempDir(), opts...)
 	return "http://" + s.Addr, s.RootToken
 }
 
 // mustOpenServer opens a server on dir; it is closed when the test ends.
-func mustOpenServer(t *testing.T, dir string) *Server {
+func mustOpenServer(t *testing.T, dir string, opts ...func(*ServerConfig)) *Server {
 	t.Helper()
 	cfg := DefaultServerConfig()
 	cfg.Addr, cfg.DataDir = "127.0.0.1:0", dir
+	for _, o := range opts {
+		o(&cfg)
+	}
 	s := &Server{Config: cfg, Log: testLogger(t)}
 	if err := s.Open(context.Background()); err != nil {
 		t.Fatalf("open server: %v", err)

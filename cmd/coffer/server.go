@@ -74,6 +74,9 @@ type ServerConfig struct {
 	Console                 bool
 	ConsoleOrigin           string
 	ConsoleIdle, ConsoleMax time.Duration
+	// auditWindow, when not 0, replaces coffer.AuditScanWindow: tests
+	// set it to search a short log window by window. No setting sets it.
+	auditWindow int64
 	// DebugAddr, when set, serves net/http/pprof there: keep it on loopback.
 	DebugAddr string
 
@@ -311,7 +314,7 @@ func (s *Server) Open(ctx context.Context) error {
 	var token string
 	err = s.firstStartLock(ctx, func() error {
 		var err error
-		if s.svc, err = service.New(ctx, s.db, keyring, service.Options{Logger: s.Log}); err != nil {
+		if s.svc, err = service.New(ctx, s.db, keyring, service.Options{Logger: s.Log, AuditWindow: cfg.auditWindow}); err != nil {
 			if errors.Is(err, service.ErrWrongMasterKey) {
 				return fmt.Errorf("refusing to start: %w; give the master key this database was created with or last rotated to (--master-key-file or COFFER_MASTER_KEY, and --old-master-key-file during a rotation)", err)
 			}

@@ -373,6 +373,9 @@ function pagedTable(headers, rows, empty) {
 // ---- audit log ----
 
 const AUDIT_PAGE = 50;
+// A filtered search asks the server this many times at most (each request
+// searches a bounded part of the log) before it shows what it found.
+const AUDIT_SEARCH_REQUESTS = 8;
 
 // viewAudit searches the audit log on the server: the filters become query
 // parameters of GET /v1/audit, newest first, AUDIT_PAGE events a page;
@@ -423,24 +426,43 @@ async function viewAudit() {
   }
   const filtered = () => Object.values(f).some((i) => i.value.trim() !== "");
 
+  // load shows the page of events before the cursor (0: the newest). The
+  // server searches a bounded part of the log per request, so a filtered
+  // page can come back short with a next cursor: load goes on searching
+  // until the page is full, the log ends, or a few requests were made.
   async function load(before) {
     err.textContent = "";
     list.replaceChildren(h("p", { class: "empty" }, "Loading events…"));
     try {
-      const data = await api("GET", `/v1/audit?${query(before)}`);
-      const events = data.events || [];
+      let events = [];
+      let next = before;
+      for (let tries = 0; tries < AUDIT_SEARCH_REQUESTS; tries++) {
+        const q = query(next);
+        q.set("limit", String(AUDIT_PAGE - events.length));
+        const data = await api("GET", `/v1/audit?${q}`);
+        events = events.concat(data.events || []);
+        next = data.next || 0;
+        if (!next || events.length >= AUDIT_PAGE) break;
+      }
       const rows = events.map((e) => [String(e.seq), fmtTime(e.time), e.action, e.name || e.secret_id || e.store_id || "", e.version ? String(e.version) : "",
         e.outcome, e.principal_id || "", e.key_id || "", e.face || "", e.remote || "", e.reason || ""]);
       const pager = h("div", { class: "pager" });
       if (before) pager.append(h("button", { type: "button", class: "secondary", id: "audit-newest", onclick: () => load(0) }, "Newest events"));
-      if (data.next) pager.append(h("button", { type: "button", class: "secondary", id: "audit-older", onclick: () => load(data.next) }, "Older events"));
+      if (next) pager.append(h("button", { type: "button", class: "secondary", id: "audit-older", onclick: () => load(next) },
+        events.length ? "Older events" : "Search further back"));
       const where = filtered() ? " matching the filters" : "";
-      const summary = events.length === 0 ? ""
-        : `Events ${events[events.length - 1].seq} to ${events[0].seq}${where}, newest first${data.next ? "; older ones are on the next page" : ""}.`;
+      let summary;
+      if (events.length) {
+        summary = `Events ${events[events.length - 1].seq} to ${events[0].seq}${where}, newest first${next ? "; Older events searches further back" : ""}.`;
+      } else if (next) {
+        summary = `No event from ${next} on matches these filters; events before ${next} were not searched yet.`;
+      } else {
+        summary = filtered() ? "No event matches these filters." : "No audit events yet.";
+      }
       list.replaceChildren(h("p", { id: "audit-summary" }, summary),
-        table(["Seq", "Time", "Action", "Object", "Version", "Outcome", "Principal", "Key", "Face", "From", "Reason"], rows,
-          filtered() ? "No event matches these filters." : "No audit events yet."), pager);
-      say(events.length ? summary : (filtered() ? "No event matches these filters." : "No audit events yet."));
+        events.length ? table(["Seq", "Time", "Action", "Object", "Version", "Outcome", "Principal", "Key", "Face", "From", "Reason"], rows, "") : "",
+        pager);
+      say(summary);
     } catch (e) { list.replaceChildren(); showError(err, e); }
   }
 
