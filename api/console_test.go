@@ -101,6 +101,16 @@ func (c *console) signIn(t *testing.T, key string) (*session, *httptest.Response
 	return nil, w
 }
 
+// mustSignIn signs in with key and fails the test unless that works.
+func (c *console) mustSignIn(t *testing.T, key string) (*session, *httptest.ResponseRecorder) {
+	t.Helper()
+	s, w := c.signIn(t, key)
+	if s == nil {
+		t.Fatalf("sign-in: got %d %s, want 200", w.Code, w.Body)
+	}
+	return s, w
+}
+
 func jsonString(s string) string {
 	b, _ := json.Marshal(s)
 	return string(b)
@@ -124,10 +134,7 @@ func (c *console) do(s *session, method, target, body string, hdr ...string) *ht
 func TestConsoleSignIn(t *testing.T) {
 	c := mustOpenConsole(t)
 	t.Run("OK", func(t *testing.T) {
-		s, w := c.signIn(t, c.token)
-		if s == nil {
-			t.Fatalf("sign-in: got %d %s, want 200", w.Code, w.Body)
-		}
+		s, w := c.mustSignIn(t, c.token)
 		ck := s.cookie
 		if !ck.HttpOnly || ck.SameSite != http.SameSiteStrictMode || ck.Path != "/" || ck.Secure {
 			t.Errorf("cookie %+v: want HttpOnly, SameSite=Strict, Path=/, not Secure over plain HTTP", ck)
@@ -167,10 +174,7 @@ func TestConsoleSignIn(t *testing.T) {
 
 func TestConsoleCSRF(t *testing.T) {
 	c := mustOpenConsole(t)
-	s, w := c.signIn(t, c.token)
-	if s == nil {
-		t.Fatalf("sign-in: %d %s", w.Code, w.Body)
-	}
+	s, w := c.mustSignIn(t, c.token)
 	for _, tt := range []struct {
 		name string
 		hdr  []string
@@ -221,10 +225,7 @@ func TestConsoleCSRF(t *testing.T) {
 // no event holds the key or the session's id or CSRF token.
 func TestConsoleAudit(t *testing.T) {
 	c := mustOpenConsole(t)
-	s, w := c.signIn(t, c.token)
-	if s == nil {
-		t.Fatalf("sign-in: %d %s", w.Code, w.Body)
-	}
+	s, w := c.mustSignIn(t, c.token)
 	same := []string{api.CSRFHeader, s.csrf, "Sec-Fetch-Site", "same-origin"}
 	if w := c.do(s, "PUT", "/v1/stores/s/secrets/FROM_CONSOLE", `{"value":"v"}`, same...); w.Code != http.StatusCreated {
 		t.Fatalf("create in a session: %d %s", w.Code, w.Body)
@@ -413,10 +414,7 @@ func TestConsoleNoInlineScript(t *testing.T) {
 // shows the scan would see it).
 func TestConsoleCanary(t *testing.T) {
 	c := mustOpenConsole(t)
-	s, w := c.signIn(t, c.token)
-	if s == nil {
-		t.Fatalf("sign-in: %d", w.Code)
-	}
+	s, w := c.mustSignIn(t, c.token)
 	if strings.Contains(w.Body.String(), keepValue) {
 		t.Fatalf("sign-in response holds the canary")
 	}

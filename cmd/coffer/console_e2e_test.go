@@ -16,16 +16,17 @@ import (
 	"github.com/chromedp/chromedp/kb"
 )
 
-// chromiumPath is Debian's chromium (.ci/run installs it); COFFER_CHROMIUM
-// names another.
-func chromiumPath(t *testing.T) string {
+// browserPath is the browser a console test drives: the binary that the
+// environment variable env names, else def, the path of Debian's package
+// pkg, which .ci/run installs. Without it the test fails, never skips.
+func browserPath(t *testing.T, env, def, pkg string) string {
 	t.Helper()
-	p := os.Getenv("COFFER_CHROMIUM")
+	p := os.Getenv(env)
 	if p == "" {
-		p = "/usr/bin/chromium"
+		p = def
 	}
 	if _, err := os.Stat(p); err != nil {
-		t.Fatalf("the console end-to-end test needs a headless Chromium at %s (apt-get install -y chromium, or set COFFER_CHROMIUM): %v", p, err)
+		t.Fatalf("the console's browser tests need %s (apt-get install -y %s, or set %s): %v", p, pkg, env, err)
 	}
 	return p
 }
@@ -49,7 +50,7 @@ func screenshotDir(t *testing.T) string {
 func browser(t *testing.T) context.Context {
 	t.Helper()
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromiumPath(t)),
+		chromedp.ExecPath(browserPath(t, "COFFER_CHROMIUM", "/usr/bin/chromium", "chromium")),
 		chromedp.NoSandbox, // CI runs as root
 		chromedp.Flag("headless", true),
 		chromedp.Flag("disable-gpu", true),

@@ -20,20 +20,6 @@ import (
 	"time"
 )
 
-// firefoxPath is Debian's firefox-esr (.ci/run installs it); COFFER_FIREFOX
-// names another.
-func firefoxPath(t *testing.T) string {
-	t.Helper()
-	p := os.Getenv("COFFER_FIREFOX")
-	if p == "" {
-		p = "/usr/bin/firefox-esr"
-	}
-	if _, err := os.Stat(p); err != nil {
-		t.Fatalf("the console Firefox test needs a headless Firefox at %s (apt-get install -y firefox-esr, or set COFFER_FIREFOX): %v", p, err)
-	}
-	return p
-}
-
 // firefoxPrefs go to the profile's user.js. Firefox started with a remote
 // debugging port already applies the automation prefs (no first-run pages,
 // no updates); these add BiDi only (no CDP), no telemetry and no calls to
@@ -77,7 +63,7 @@ type bidiResponse struct{ id, url string }
 // it started are killed when the test ends.
 func startFirefox(t *testing.T) *firefox {
 	t.Helper()
-	bin := firefoxPath(t)
+	bin := browserPath(t, "COFFER_FIREFOX", "/usr/bin/firefox-esr", "firefox-esr")
 	dir := t.TempDir() // before the cleanup below, so removed after Firefox is gone
 	profile, home := filepath.Join(dir, "profile"), filepath.Join(dir, "home")
 	for _, d := range []string{profile, home} {
