@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/coffer-dev/coffer"
@@ -11,8 +12,9 @@ import (
 // TestConsoleScopedKey signs in to the console in Firefox with a key that
 // may only list and read the metadata of one store, and checks that the
 // console shows what the key allows and nothing more: the other store is
-// not listed, there is no audit log, a reveal and a store creation are
-// refused with the API's message, and the value never reaches the page.
+// not listed, there is no audit log, the secret's page offers no reveal,
+// new version, rollback or delete, a store creation is refused with the
+// API's message, and no value ever reaches the page.
 func TestConsoleScopedKey(t *testing.T) {
 	addr, root := startServer(t)
 	ctx := context.Background()
@@ -62,12 +64,25 @@ func TestConsoleScopedKey(t *testing.T) {
 	st.waitFor("secrets listed", hasText("table", "API_TOKEN"))
 	st.do("open the secret", f.click(`a[href="#/stores/team/secrets/API_TOKEN"]`))
 	st.waitFor("secret page", hasText("#secret-version", "1"))
-	st.do("reveal", f.click("#reveal"))
-	st.waitFor("reveal refused", hasText("[role=alert]", "403"))
+	st.waitFor("no reveal offered", shown("#reveal-denied"))
+	var offered []string
+	st.do("read the controls", f.eval(`[...document.querySelectorAll("main button, main form")].filter(e => e.getClientRects().length > 0)
+		.map(e => e.getAttribute("aria-label") || e.textContent)`, &offered))
+	for _, c := range offered {
+		if strings.Contains(c, "Reveal") || strings.Contains(c, "New version") || strings.Contains(c, "Delete") || strings.Contains(c, "Roll back") {
+			t.Errorf("a key that may only list and read is offered %q", c)
+		}
+	}
+	// The API refuses the reveal anyway, with the face's own message.
+	var refused string
+	st.do("reveal through the API", f.eval(`fetch("/v1/stores/team/secrets/API_TOKEN/value").then(r => r.status + " " + r.headers.get("content-type"))`, &refused))
+	if !strings.HasPrefix(refused, "403 application/json") {
+		t.Errorf("a reveal with the session: got %q, want 403 with a JSON error", refused)
+	}
 	if st.inPage(canary) || st.inPage(hidden) {
 		t.Errorf("a value reached the page of a key without reveal")
 	}
-	st.shot("scoped-reveal-refused")
+	st.shot("scoped-secret")
 
 	st.do("audit page by address", f.navigate(addr+"/ui/#/audit"))
 	st.waitFor("not the audit page", shown("#store-name"))

@@ -121,6 +121,21 @@ function signedIn() {
   document.getElementById("who").textContent = `key ${me.key_id} (${scopes})`;
 }
 
+// can tells whether the session's key may do action on the secret named
+// secret in the store (its name and id), as coffer.Scope.Allows decides.
+// It only hides controls the API would refuse; the API decides.
+function can(action, storeName, storeID, secret) {
+  if (me.admin) return true;
+  return (me.scopes || []).some((sc) => {
+    if (sc.object_type && sc.object_type !== "secrets") return false;
+    if (sc.store && sc.store !== "*" && sc.store !== storeName && sc.store !== storeID) return false;
+    if (!(sc.actions || []).includes(action)) return false;
+    if (!sc.secret || sc.secret === "*") return true;
+    if (!secret) return action === "list";
+    return sc.secret.endsWith("*") ? secret.startsWith(sc.secret.slice(0, -1)) : sc.secret === secret;
+  });
+}
+
 function scopeText(s) {
   return `${(s.actions || []).join(",")} on ${s.store || "*"}${s.secret ? "/" + s.secret : ""}`;
 }
@@ -227,7 +242,7 @@ async function viewSecret(store, name) {
   const versions = h("div");
   const out = h("output", { id: "secret-value-out", class: "secretvalue", "aria-live": "polite", hidden: true });
   let revealed = "";
-  const hide = () => { revealed = ""; out.textContent = ""; out.hidden = true; reveal.hidden = false; hideBtn.hidden = true; copy.hidden = true; clearTimeout(hideTimer); };
+  const hide = () => { revealed = ""; out.textContent = ""; out.hidden = true; reveal.hidden = !revealNote.hidden; hideBtn.hidden = true; copy.hidden = true; clearTimeout(hideTimer); };
   const reveal = h("button", { type: "button", id: "reveal", onclick: async () => {
     try {
       const v = await api("GET", `${base}/value`);
@@ -253,9 +268,11 @@ async function viewSecret(store, name) {
       load();
     } catch (e) { showError(err, e); }
   } }, h("label", { for: "new-version" }, "New value", nv), h("button", { type: "submit" }, "Save new version"));
+  const revealNote = h("p", { id: "reveal-denied", class: "empty", hidden: true }, "This API key may not reveal this secret's value.");
+  const newVersionHead = h("h2", {}, "New version");
   page(`Secret ${name}`, h("p", {}, h("a", { href: `#/stores/${enc(store)}` }, `Back to store ${store}`)), err, meta,
-    h("h2", {}, "Value"), h("div", {}, reveal, " ", hideBtn, " ", copy), out,
-    h("h2", {}, "New version"), newVersion, h("h2", {}, "Versions"), versions);
+    h("h2", {}, "Value"), h("div", {}, reveal, " ", hideBtn, " ", copy), revealNote, out,
+    newVersionHead, newVersion, h("h2", {}, "Versions"), versions);
   let knownId = null; // a deleted secret is no longer found by name, only by id
   async function load() {
     try {
@@ -266,7 +283,11 @@ async function viewSecret(store, name) {
       }
       knownId = s.id;
       err.textContent = "";
-      const act = s.status === "deleted"
+      // Offer only what the key's scopes allow.
+      const may = (action) => can(action, store, s.store_id, s.name);
+      if (!may("reveal")) { reveal.hidden = true; revealNote.hidden = false; }
+      newVersion.hidden = newVersionHead.hidden = !may("write");
+      const act = (s.status === "deleted" ? !may("write") : !may("delete")) ? "" : s.status === "deleted"
         ? h("button", { type: "button", onclick: async () => {
           try { await api("POST", `${base}/undelete`); say(`Secret ${name} restored.`); load(); } catch (e) { showError(err, e); }
         } }, "Undelete")
@@ -290,7 +311,7 @@ async function viewSecret(store, name) {
         return;
       }
       versions.replaceChildren(table(["Version", "Created by", "Created", "State", "Actions"], vs.versions.map((v) => {
-        const rb = v.version === s.version || v.destroyed_at ? "" : h("button", { type: "button", class: "secondary",
+        const rb = v.version === s.version || v.destroyed_at || !may("write") ? "" : h("button", { type: "button", class: "secondary",
           "aria-label": `Roll back to version ${v.version}`, onclick: async () => {
             try {
               const r = await api("POST", `${base}/rollback`, { version: v.version });
@@ -459,10 +480,9 @@ async function viewAudit() {
       } else {
         summary = filtered() ? "No event matches these filters." : "No audit events yet.";
       }
-      list.replaceChildren(h("p", { id: "audit-summary" }, summary),
+      list.replaceChildren(h("p", { id: "audit-summary", role: "status" }, summary),
         events.length ? table(["Seq", "Time", "Action", "Object", "Version", "Outcome", "Principal", "Key", "Face", "From", "Reason"], rows, "") : "",
         pager);
-      say(summary);
     } catch (e) { list.replaceChildren(); showError(err, e); }
   }
 
