@@ -174,7 +174,7 @@ func TestConsoleSignIn(t *testing.T) {
 
 func TestConsoleCSRF(t *testing.T) {
 	c := mustOpenConsole(t)
-	s, w := c.mustSignIn(t, c.token)
+	s, _ := c.mustSignIn(t, c.token)
 	for _, tt := range []struct {
 		name string
 		hdr  []string
@@ -198,7 +198,7 @@ func TestConsoleCSRF(t *testing.T) {
 		})
 	}
 	// A refused state change changed nothing.
-	w = c.do(s, "GET", "/v1/stores", "")
+	w := c.do(s, "GET", "/v1/stores", "")
 	if w.Code != 200 || strings.Contains(w.Body.String(), "errnotoken") || !strings.Contains(w.Body.String(), `"ok"`) {
 		t.Fatalf("stores after CSRF attempts: %d %s", w.Code, w.Body)
 	}
@@ -225,12 +225,12 @@ func TestConsoleCSRF(t *testing.T) {
 // no event holds the key or the session's id or CSRF token.
 func TestConsoleAudit(t *testing.T) {
 	c := mustOpenConsole(t)
-	s, w := c.mustSignIn(t, c.token)
+	s, _ := c.mustSignIn(t, c.token)
 	same := []string{api.CSRFHeader, s.csrf, "Sec-Fetch-Site", "same-origin"}
 	if w := c.do(s, "PUT", "/v1/stores/s/secrets/FROM_CONSOLE", `{"value":"v"}`, same...); w.Code != http.StatusCreated {
 		t.Fatalf("create in a session: %d %s", w.Code, w.Body)
 	}
-	w = c.do(s, "GET", "/v1/stores/s/secrets/FROM_CONSOLE", "")
+	w := c.do(s, "GET", "/v1/stores/s/secrets/FROM_CONSOLE", "")
 	var sec struct {
 		Origin string `json:"origin"`
 	}
