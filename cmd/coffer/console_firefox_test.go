@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -278,10 +279,15 @@ func (f *firefox) navigate(url string) error {
 	return f.call("browsingContext.navigate", map[string]any{"context": f.top, "url": url, "wait": "complete"}, nil)
 }
 
-// element scrolls the first element matching the CSS selector sel into
-// view and returns its shared id for input actions.
+// element scrolls the first element matching sel into view and returns
+// its shared id for input actions. sel is a CSS selector, or an XPath
+// expression when it starts with "//".
 func (f *firefox) element(sel string) (map[string]string, error) {
-	if err := f.eval(`(() => { const e = document.querySelector(`+jsString(sel)+`); if (!e) throw new Error("no element matches "+`+jsString(sel)+`); e.scrollIntoView({block: "center"}); return true; })()`, nil); err != nil {
+	find, kind := `document.querySelector(`+jsString(sel)+`)`, "css"
+	if strings.HasPrefix(sel, "//") {
+		find, kind = `document.evaluate(`+jsString(sel)+`, document, null, XPathResult.FIRST_ORDERED_NODE_TYPE, null).singleNodeValue`, "xpath"
+	}
+	if err := f.eval(`(() => { const e = `+find+`; if (!e) throw new Error("no element matches "+`+jsString(sel)+`); e.scrollIntoView({block: "center"}); return true; })()`, nil); err != nil {
 		return nil, err
 	}
 	var res struct {
@@ -290,7 +296,7 @@ func (f *firefox) element(sel string) (map[string]string, error) {
 		} `json:"nodes"`
 	}
 	if err := f.call("browsingContext.locateNodes", map[string]any{"context": f.top,
-		"locator": map[string]string{"type": "css", "value": sel}, "maxNodeCount": 1}, &res); err != nil {
+		"locator": map[string]string{"type": kind, "value": sel}, "maxNodeCount": 1}, &res); err != nil {
 		return nil, err
 	}
 	if len(res.Nodes) == 0 {
@@ -469,8 +475,9 @@ func shown(sel string) string {
 // over WebDriver BiDi, typing and clicking with input actions: sign in,
 // create a store and a secret, check that neither a response the browser
 // received nor the page holds the value, reveal it, make a new version,
-// roll back, create a key (its token shown once) and revoke it, see the
-// audit chain intact, sign out.
+// roll back, delete and undelete it, delete a store, create a key (its
+// token shown once) and revoke it, see the audit chain intact, find the
+// events with the audit filters, check every page at 200% zoom, sign out.
 func TestConsoleFirefox(t *testing.T) {
 	addr, token := startServer(t)
 	f := startFirefox(t)
@@ -577,6 +584,26 @@ func TestConsoleFirefox(t *testing.T) {
 	waitFor("version 1's value shown", hasText("#secret-value-out", canary))
 	shot("secret-rolled-back")
 
+	do("delete the secret", f.click(`//button[text()="Delete secret"]`))
+	waitFor("confirmation", shown(".confirm button.danger"))
+	do("confirm the delete", f.click(".confirm button.danger"))
+	waitFor("secret deleted", hasText("#secret-status", "deleted"))
+	shot("secret-deleted")
+	do("undelete the secret", f.click(`//button[text()="Undelete"]`))
+	waitFor("secret restored", hasText("#secret-status", "active"))
+	do("stores page", f.click(`#nav a[href="#/stores"]`))
+	waitFor("stores form", shown("#store-name"))
+	do("scratch store name", f.typeInto("#store-name", "scratch"))
+	do("create the scratch store", f.keys(keyEnter))
+	waitFor("scratch store page", hasText("h1", "Store scratch"))
+	do("stores page again", f.click(`#nav a[href="#/stores"]`))
+	waitFor("scratch listed", hasText("table", "scratch"))
+	do("delete the scratch store", f.click(`button[aria-label="Delete store scratch"]`))
+	waitFor("store confirmation", shown(".confirm button.danger"))
+	do("confirm the store delete", f.click(".confirm button.danger"))
+	waitFor("store deleted", hasText("#status", "Store scratch deleted"))
+	waitFor("scratch gone", `!document.querySelector("table").textContent.includes("scratch") && document.querySelector("table").textContent.includes("team")`)
+
 	do("keys page", f.click(`#nav a[href="#/keys"]`))
 	waitFor("keys page", shown("#key-name"))
 	waitFor("keys listed", hasText("table", "active"))
@@ -622,6 +649,45 @@ func TestConsoleFirefox(t *testing.T) {
 		t.Errorf("audit verification: %q", verify)
 	}
 	shot("audit")
+	// Find the flow's events with the server-side filters.
+	for _, action := range []string{"secret.reveal", "secret.rollback", "secret.delete", "key.revoke"} {
+		do("clear the action filter", f.eval(`document.querySelector("#f-action").value = ""`, nil))
+		do("filter by "+action, f.typeInto("#f-action", action))
+		do("apply the filter", f.keys(keyEnter))
+		waitFor("events of "+action, `(() => { const tds = [...document.querySelectorAll("tbody tr td:nth-child(3)")];
+			return tds.length > 0 && tds.every(td => td.textContent === `+jsString(action)+`); })()`)
+	}
+	do("filter by secret", f.typeInto("#f-secret", "DB_PASSWORD"))
+	do("clear the action filter", f.eval(`document.querySelector("#f-action").value = ""`, nil))
+	do("filter by secret.", f.typeInto("#f-action", "secret."))
+	do("apply the filters", f.keys(keyEnter))
+	waitFor("the secret's events", hasText("#audit-summary", "matching the filters"))
+	var actions []string
+	do("read the actions", f.eval(`[...document.querySelectorAll("tbody tr td:nth-child(3)")].map(td => td.textContent)`, &actions))
+	for _, want := range []string{"secret.write", "secret.reveal", "secret.rollback", "secret.delete", "secret.undelete"} {
+		if !slices.Contains(actions, want) {
+			t.Errorf("audit filtered by DB_PASSWORD and secret.: no %s in %q", want, actions)
+		}
+	}
+	shot("audit-filtered")
+
+	// At 200% zoom a 1280-pixel window is 640 CSS pixels wide, each two
+	// device pixels: no page may scroll sideways.
+	f.must("browsingContext.setViewport", map[string]any{"context": f.top, "viewport": map[string]int{"width": 640, "height": 900}, "devicePixelRatio": 2}, nil)
+	for _, pg := range []struct{ name, hash, ready string }{
+		{"stores", "#/stores", "table"}, {"secrets", "#/stores/team", "table"}, {"secret", "#/stores/team/secrets/DB_PASSWORD", "table"},
+		{"keys", "#/keys", "table"}, {"audit", "#/audit", "tbody"},
+	} {
+		do("200% zoom: "+pg.name, f.navigate(addr+"/ui/"+pg.hash))
+		waitFor("200% zoom: "+pg.name, shown(pg.ready))
+		var overflow bool
+		do("measure "+pg.name, f.eval(`document.documentElement.scrollWidth > document.documentElement.clientWidth`, &overflow))
+		if overflow {
+			t.Errorf("at 200%% zoom the %s page scrolls sideways", pg.name)
+		}
+		shot("zoom200-" + pg.name)
+	}
+	f.must("browsingContext.setViewport", map[string]any{"context": f.top, "viewport": map[string]int{"width": 1280, "height": 900}, "devicePixelRatio": 1}, nil)
 
 	do("sign out", f.click("#signout"))
 	waitFor("sign-in page after sign-out", shown("#apikey"))
