@@ -461,6 +461,20 @@ func (st *ffSteps) inPage(s string) bool {
 	return found
 }
 
+// signedIn starts Firefox and signs in to the console at addr with token,
+// with screenshots numbered from first+1; secrets are kept out of the log.
+func signedIn(t *testing.T, addr, token string, first int, secrets ...*string) (*firefox, *ffSteps) {
+	t.Helper()
+	f := startFirefox(t)
+	st := &ffSteps{t: t, f: f, shots: screenshotDir(t), n: first, secrets: append([]*string{&token}, secrets...)}
+	st.do("open the console", f.navigate(addr+"/ui/"))
+	st.waitFor("sign-in page", shown("#apikey"))
+	st.do("type the key", f.typeInto("#apikey", token))
+	st.do("sign in", f.keys(keyEnter))
+	st.waitFor("signed in", shown("#signout"))
+	return f, st
+}
+
 // hasText is a script that tells whether the element sel holds want.
 func hasText(sel, want string) string {
 	return `(() => { const e = document.querySelector(` + jsString(sel) + `); return !!e && e.textContent.includes(` + jsString(want) + `); })()`

@@ -37,13 +37,7 @@ func TestConsoleLists(t *testing.T) {
 		}
 	}
 
-	f := startFirefox(t)
-	st := &ffSteps{t: t, f: f, shots: screenshotDir(t), secrets: []*string{&root}}
-	st.n = 70 // screenshots firefox-71-... and on, after the other Firefox tests'
-	st.do("open the console", f.navigate(addr+"/ui/"))
-	st.waitFor("sign-in page", shown("#apikey"))
-	st.do("type the key", f.typeInto("#apikey", root))
-	st.do("sign in", f.keys(keyEnter))
+	f, st := signedIn(t, addr, root, 70) // screenshots firefox-71-... and on, after the other Firefox tests'
 	st.waitFor("stores listed", hasText("table", "store-01"))
 
 	// firstCells reads the first cell of every row of the page's table

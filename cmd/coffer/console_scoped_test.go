@@ -37,13 +37,7 @@ func TestConsoleScopedKey(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	f := startFirefox(t)
-	st := &ffSteps{t: t, f: f, shots: screenshotDir(t), secrets: []*string{&root, &token, &canary, &hidden}}
-	st.n = 50 // screenshots firefox-51-... and on, after TestConsoleFirefox's
-	st.do("open the console", f.navigate(addr+"/ui/"))
-	st.waitFor("sign-in page", shown("#apikey"))
-	st.do("type the key", f.typeInto("#apikey", token))
-	st.do("sign in", f.keys(keyEnter))
+	f, st := signedIn(t, addr, token, 50, &root, &canary, &hidden) // screenshots firefox-51-... and on, after TestConsoleFirefox's
 	st.waitFor("stores listed", hasText("table", "team"))
 	st.waitFor("who", hasText("#who", "list,read on team"))
 	if st.inPage("other") {
