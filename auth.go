@@ -382,3 +382,22 @@ type ConsoleAudit interface {
 	// in ctx.
 	ConsoleEvent(ctx context.Context, action string) error
 }
+
+// ConsoleSessions keeps the web console's sessions in storage, where every
+// server of the database finds them and a restart keeps them. A session id
+// is 256 random bits, base64url-encoded, that only the browser holds: from
+// it the keeper derives the session's storage id, the key that seals in
+// storage the API key the session acts as, and its CSRF token, so what
+// storage holds opens no session and reveals no key.
+type ConsoleSessions interface {
+	// StartConsoleSession keeps a new session acting as token (which the
+	// caller authenticated), live from now until idle passes without use
+	// or max has passed, and returns its id and CSRF token.
+	StartConsoleSession(ctx context.Context, token string, now time.Time, idle, max time.Duration) (id, csrf string, err error)
+	// ResumeConsoleSession returns the API key and CSRF token of the
+	// session id, live at now, and moves its idle end to now+idle; ok is
+	// false when there is no such live session (an ended one is deleted).
+	ResumeConsoleSession(ctx context.Context, id string, now time.Time, idle time.Duration) (token, csrf string, ok bool, err error)
+	// EndConsoleSession deletes the session id; none is no error.
+	EndConsoleSession(ctx context.Context, id string) error
+}

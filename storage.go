@@ -92,6 +92,8 @@ type Storage interface {
 	// within its nonce's validity.
 	UseNonce(ctx context.Context, key string, at, expires time.Time) error
 
+	ConsoleSessionStorage
+
 	// CreateStore adds a store with its first data key, wrapped by the master
 	// key (ECONFLICT if the name is taken in the account).
 	CreateStore(ctx context.Context, s *Store, wrappedKey []byte, ev *AuditEvent) error
@@ -183,6 +185,42 @@ type Storage interface {
 	Ping(ctx context.Context) error
 	// Close flushes pending writes and closes the database.
 	Close() error
+}
+
+// ConsoleSession is a web console sign-in as storage keeps it, so that
+// every server of a database serves it and it outlives a restart. Storage
+// never sees what the browser holds: ID is derived from the session id in
+// the browser's cookie, and Sealed is the API key the session acts as,
+// encrypted with a key derived from that id too.
+type ConsoleSession struct {
+	ID        []byte // 32 bytes
+	Sealed    []byte
+	CreatedAt time.Time
+	// IdleUntil is when the session ends unless it is used before; a use
+	// moves it on. ExpiresAt is when it ends in any case.
+	IdleUntil time.Time
+	ExpiresAt time.Time
+}
+
+// Ended reports whether the session has ended at now.
+func (s *ConsoleSession) Ended(now time.Time) bool {
+	return !now.Before(s.IdleUntil) || !now.Before(s.ExpiresAt)
+}
+
+// ConsoleSessionStorage is the part of Storage that keeps console sessions. Its
+// writes are not audited (the console audits sign-in and sign-out) and
+// sessions are not part of a dump: a restored database has none.
+type ConsoleSessionStorage interface {
+	// CreateConsoleSession adds a session (ECONFLICT if its id exists) and
+	// deletes the sessions that have ended by its CreatedAt.
+	CreateConsoleSession(ctx context.Context, s *ConsoleSession) error
+	// ConsoleSession returns a session by id, ended or not (ENOTFOUND).
+	ConsoleSession(ctx context.Context, id []byte) (*ConsoleSession, error)
+	// ExtendConsoleSession moves a session's IdleUntil to until, if that is
+	// later; a missing session is left missing.
+	ExtendConsoleSession(ctx context.Context, id []byte, until time.Time) error
+	// DeleteConsoleSession deletes a session; a missing one is no error.
+	DeleteConsoleSession(ctx context.Context, id []byte) error
 }
 
 // SealFunc encrypts a value for the given secret and version number. Storage

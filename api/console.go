@@ -1,23 +1,20 @@
 package api
 
 // This file serves the web console at /ui/ and its sessions: sign-in with
-// an API key makes a server-side session whose id travels in an HttpOnly,
-// SameSite=Strict cookie; the native API then authenticates a request that
-// carries the cookie as the session's key. The key never goes back to the
-// browser. State changes need the session's CSRF token in X-CSRF-Token and
-// a same-origin request.
+// an API key makes a server-side session, kept in the database, whose id
+// travels in an HttpOnly, SameSite=Strict cookie; the native API then
+// authenticates a request that carries the cookie as the session's key.
+// The key never goes back to the browser. State changes need the session's
+// CSRF token in X-CSRF-Token and a same-origin request.
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/subtle"
-	"encoding/base64"
 	"io/fs"
 	"net/http"
 	"net/url"
 	"path"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/coffer-dev/coffer"
@@ -43,17 +40,17 @@ const consoleCSP = "default-src 'none'; script-src 'self'; style-src 'self'; img
 const (
 	DefaultSessionIdle = 15 * time.Minute
 	DefaultSessionMax  = 8 * time.Hour
-	maxSessions        = 10000
 )
 
-// Console serves the embedded web console and keeps its sessions in memory:
-// a sign-in is valid on the server process that made it only, and ends when
-// it restarts.
+// Console serves the embedded web console and its sessions.
 type Console struct {
 	// Files are the console's static files (ui.Files()).
 	Files fs.FS
 	// Audit records sign-ins and sign-outs.
 	Audit coffer.ConsoleAudit
+	// Sessions keeps the sessions in the database (the service), so that
+	// every server of it serves a sign-in and a restart keeps them.
+	Sessions coffer.ConsoleSessions
 	// Origin is the console's public origin ("https://coffer.example.com")
 	// when a proxy in front of the server changes the Host header; a
 	// request's Origin must then equal it. Empty: the Origin's host must
@@ -64,17 +61,6 @@ type Console struct {
 	Idle, Max time.Duration
 	// Now is the clock; nil is time.Now.
 	Now func() time.Time
-
-	mu       sync.Mutex
-	sessions map[string]*session
-}
-
-// session is one signed-in browser. token is the API key it acts as.
-type session struct {
-	token    string
-	csrf     string
-	created  time.Time
-	lastSeen time.Time
 }
 
 func (c *Console) now() time.Time {
@@ -98,78 +84,32 @@ func (c *Console) max() time.Duration {
 	return DefaultSessionMax
 }
 
-// randomID returns 256 random bits, base64url-encoded.
-func randomID() string {
-	var b [32]byte
-	_, _ = rand.Read(b[:]) // never fails (crypto/rand panics instead)
-	return base64.RawURLEncoding.EncodeToString(b[:])
+// session is one live sign-in: the API key it acts as and its CSRF token.
+type session struct {
+	token, csrf string
 }
 
 // create starts a session acting as token and returns its id and CSRF
 // token.
-func (c *Console) create(token string) (id, csrf string) {
-	now := c.now()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.sessions == nil {
-		c.sessions = make(map[string]*session)
-	}
-	if len(c.sessions) >= maxSessions/2 {
-		for k, s := range c.sessions {
-			if c.expired(s, now) {
-				delete(c.sessions, k)
-			}
-		}
-	}
-	if len(c.sessions) >= maxSessions { // drop an arbitrary one rather than grow without bound
-		for k := range c.sessions {
-			delete(c.sessions, k)
-			break
-		}
-	}
-	id, csrf = randomID(), randomID()
-	c.sessions[id] = &session{token: token, csrf: csrf, created: now, lastSeen: now}
-	return id, csrf
+func (c *Console) create(ctx context.Context, token string) (id, csrf string, err error) {
+	return c.Sessions.StartConsoleSession(ctx, token, c.now(), c.idle(), c.max())
 }
 
-func (c *Console) expired(s *session, now time.Time) bool {
-	return now.Sub(s.lastSeen) >= c.idle() || now.Sub(s.created) >= c.max()
-}
-
-// lookup returns a copy of the live session of id and marks it used, or
-// nil. An expired session is deleted.
-func (c *Console) lookup(id string) *session {
+// lookup returns the live session id, or nil, and marks it used.
+func (c *Console) lookup(ctx context.Context, id string) (*session, error) {
 	if id == "" {
-		return nil
+		return nil, nil
 	}
-	now := c.now()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	s := c.sessions[id]
-	if s == nil {
-		return nil
+	token, csrf, ok, err := c.Sessions.ResumeConsoleSession(ctx, id, c.now(), c.idle())
+	if !ok || err != nil {
+		return nil, err
 	}
-	if c.expired(s, now) {
-		delete(c.sessions, id)
-		return nil
-	}
-	s.lastSeen = now
-	cp := *s
-	return &cp
+	return &session{token: token, csrf: csrf}, nil
 }
 
-// end deletes the session of id.
-func (c *Console) end(id string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	delete(c.sessions, id)
-}
-
-// Sessions returns how many sessions are held, live or not yet swept.
-func (c *Console) Sessions() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.sessions)
+// end deletes the session id.
+func (c *Console) end(ctx context.Context, id string) error {
+	return c.Sessions.EndConsoleSession(ctx, id)
 }
 
 func sessionID(r *http.Request) string {
@@ -250,9 +190,12 @@ func (s *Server) withSession(next, session http.Handler) http.Handler {
 			return
 		}
 		w.Header()["Cache-Control"] = []string{"no-store"}
-		sess := s.Console.lookup(id)
-		if sess == nil {
-			s.face.Error(w, r, coffer.Errorf(coffer.EUNAUTHORIZED, "the console session has ended; sign in again"))
+		sess, err := s.Console.lookup(r.Context(), id)
+		if err == nil && sess == nil {
+			err = coffer.Errorf(coffer.EUNAUTHORIZED, "the console session has ended; sign in again")
+		}
+		if err != nil {
+			s.face.Error(w, r, err)
 			return
 		}
 		if err := s.Console.checkCSRF(r, sess); err != nil {
@@ -394,9 +337,14 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if old := sessionID(r); old != "" {
-		s.Console.end(old)
+		if err := s.Console.end(r.Context(), old); err != nil {
+			return err
+		}
 	}
-	id, csrf := s.Console.create(in.Key)
+	id, csrf, err := s.Console.create(r.Context(), in.Key)
+	if err != nil {
+		return err
+	}
 	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: id, Path: "/", HttpOnly: true, Secure: r.TLS != nil,
 		SameSite: http.SameSiteStrictMode, MaxAge: int(s.Console.max() / time.Second)})
 	return s.writeSession(w, c, csrf)
@@ -408,13 +356,17 @@ func (s *Server) sessionInfo(w http.ResponseWriter, r *http.Request) error {
 	if err := s.Console.sameOrigin(r); err != nil {
 		return err
 	}
-	sess := s.Console.lookup(sessionID(r))
-	if sess == nil {
+	sess, err := s.Console.lookup(r.Context(), sessionID(r))
+	if err != nil {
+		return err
+	} else if sess == nil {
 		return coffer.Errorf(coffer.EUNAUTHORIZED, "not signed in")
 	}
 	c, err := s.consoleCaller(r, sess.token)
-	if coffer.ErrorCode(err) == coffer.EUNAUTHORIZED {
-		s.Console.end(sessionID(r)) // its key was revoked or expired
+	if coffer.ErrorCode(err) == coffer.EUNAUTHORIZED { // its key was revoked or expired
+		if err := s.Console.end(r.Context(), sessionID(r)); err != nil {
+			return err
+		}
 	}
 	if err != nil {
 		return err
@@ -426,12 +378,17 @@ func (s *Server) sessionInfo(w http.ResponseWriter, r *http.Request) error {
 // valid, records console.signout.
 func (s *Server) signOut(w http.ResponseWriter, r *http.Request) error {
 	id := sessionID(r)
-	sess := s.Console.lookup(id)
+	sess, err := s.Console.lookup(r.Context(), id)
+	if err != nil {
+		return err
+	}
 	if sess != nil {
 		if err := s.Console.checkCSRF(r, sess); err != nil {
 			return err
 		}
-		s.Console.end(id)
+		if err := s.Console.end(r.Context(), id); err != nil {
+			return err
+		}
 	}
 	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", HttpOnly: true, Secure: r.TLS != nil,
 		SameSite: http.SameSiteStrictMode, MaxAge: -1})

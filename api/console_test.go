@@ -1,6 +1,8 @@
 package api_test
 
 import (
+	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"io/fs"
@@ -13,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coffer-dev/coffer"
 	"github.com/coffer-dev/coffer/api"
 	"github.com/coffer-dev/coffer/internal/svctest"
 	"github.com/coffer-dev/coffer/service"
@@ -40,6 +43,7 @@ type console struct {
 	token   string
 	clock   *fakeClock
 	console *api.Console
+	db      coffer.Storage
 }
 
 const (
@@ -52,13 +56,13 @@ func mustOpenConsole(tb testing.TB, opts ...func(*api.Console)) *console {
 	env := svctest.Open(tb, service.Options{})
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	clock := &fakeClock{t: time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)}
-	con := &api.Console{Files: ui.Files(), Audit: env.Svc, Idle: testIdle, Max: testMax, Now: clock.Now}
+	con := &api.Console{Files: ui.Files(), Audit: env.Svc, Sessions: env.Svc, Idle: testIdle, Max: testMax, Now: clock.Now}
 	for _, o := range opts {
 		o(con)
 	}
 	s := &api.Server{Secrets: env.Svc, Keys: env.Svc, Audit: env.Svc, Accounts: env.Svc, Hotkeys: env.Svc, Auth: env.Svc,
 		Ready: env.DB.Ping, Log: log, Registry: prometheus.NewRegistry(), Console: con}
-	c := &console{h: s.Handler(), token: env.Token, clock: clock, console: con}
+	c := &console{h: s.Handler(), token: env.Token, clock: clock, console: con, db: env.DB}
 	for _, r := range []struct{ method, target, body string }{
 		{"POST", "/v1/stores", `{"name":"s"}`},
 		{"PUT", "/v1/stores/s/secrets/KEEP", `{"value":"` + keepValue + `"}`},
@@ -109,6 +113,16 @@ func (c *console) mustSignIn(t *testing.T, key string) (*session, *httptest.Resp
 		t.Fatalf("sign-in: got %d %s, want 200", w.Code, w.Body)
 	}
 	return s, w
+}
+
+// stored reports whether the database still holds the session.
+func (c *console) stored(t *testing.T, s *session) bool {
+	t.Helper()
+	_, err := c.db.ConsoleSession(t.Context(), service.SessionStorageID(s.cookie.Value))
+	if err != nil && coffer.ErrorCode(err) != coffer.ENOTFOUND {
+		t.Fatalf("read session: %v", err)
+	}
+	return err == nil
 }
 
 func jsonString(s string) string {
@@ -341,7 +355,6 @@ func TestConsoleSignOut(t *testing.T) {
 	if w := c.do(s, "GET", "/ui/session", ""); w.Code != 200 || !strings.Contains(w.Body.String(), s.csrf) {
 		t.Fatalf("session after a refused sign-out: got %d, want 200", w.Code)
 	}
-	n := c.console.Sessions()
 	w := c.do(s, "DELETE", "/ui/session", "", api.CSRFHeader, s.csrf)
 	if w.Code != http.StatusNoContent {
 		t.Fatalf("sign-out: got %d %s, want 204", w.Code, w.Body)
@@ -349,8 +362,8 @@ func TestConsoleSignOut(t *testing.T) {
 	if cks := w.Result().Cookies(); len(cks) != 1 || cks[0].MaxAge >= 0 {
 		t.Errorf("sign-out cookies %v, want the session cookie cleared", cks)
 	}
-	if got := c.console.Sessions(); got != n-1 {
-		t.Errorf("sessions held: got %d, want %d", got, n-1)
+	if c.stored(t, s) {
+		t.Error("the database still holds the session after sign-out")
 	}
 	if w := c.do(s, "GET", "/v1/stores", ""); w.Code != http.StatusUnauthorized {
 		t.Fatalf("API after sign-out: got %d, want 401", w.Code)
@@ -468,11 +481,49 @@ func TestConsoleRevokedKey(t *testing.T) {
 	if w := c.do(s, "GET", "/v1/stores", ""); w.Code != http.StatusUnauthorized {
 		t.Fatalf("after revoke: got %d, want 401", w.Code)
 	}
-	n := c.console.Sessions()
+	if !c.stored(t, s) {
+		t.Fatal("the revoked key's session is gone before it was checked")
+	}
 	if w := c.do(s, "GET", "/ui/session", ""); w.Code != http.StatusUnauthorized {
 		t.Fatalf("GET /ui/session after revoke: got %d, want 401", w.Code)
 	}
-	if got := c.console.Sessions(); got != n-1 {
-		t.Errorf("sessions after the revoked key's session was checked: got %d, want %d", got, n-1)
+	if c.stored(t, s) {
+		t.Error("the database still holds the revoked key's session after it was checked")
+	}
+}
+
+// TestConsoleSessionStorage checks what the database's copy of a session
+// is worth without the browser's cookie: its id is no cookie, and its
+// sealed key opens under no other session id.
+func TestConsoleSessionStorage(t *testing.T) {
+	c := mustOpenConsole(t)
+	s, _ := c.mustSignIn(t, c.token)
+	row, err := c.db.ConsoleSession(t.Context(), service.SessionStorageID(s.cookie.Value))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(row.Sealed, []byte(c.token)) {
+		t.Fatal("the stored session holds the API key in the clear")
+	}
+	// A session row under another id, holding this session's sealed key.
+	other := base64.RawURLEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32))
+	moved := *row
+	moved.ID = service.SessionStorageID(other)
+	if err := c.db.CreateConsoleSession(t.Context(), &moved); err != nil {
+		t.Fatal(err)
+	}
+	for name, cookie := range map[string]string{
+		"the stored id as a cookie":        base64.RawURLEncoding.EncodeToString(row.ID),
+		"another id over this sealed key":  other,
+		"a cookie that is no session id":   "not-a-session",
+		"a session id with a byte missing": s.cookie.Value[:len(s.cookie.Value)-2],
+	} {
+		fake := &session{cookie: &http.Cookie{Name: api.SessionCookie, Value: cookie}}
+		if w := c.do(fake, "GET", "/v1/stores", ""); w.Code != http.StatusUnauthorized {
+			t.Errorf("%s: got %d, want 401", name, w.Code)
+		}
+	}
+	if w := c.do(s, "GET", "/v1/stores", ""); w.Code != 200 {
+		t.Fatalf("the real session: got %d, want 200", w.Code)
 	}
 }

@@ -37,6 +37,7 @@ func Run(t *testing.T, open func(tb testing.TB) coffer.Storage) {
 	r.apiKeys()
 	r.hotkeys()
 	r.nonces()
+	r.consoleSessions()
 	r.stores()
 	r.secretWrites()
 	r.secretLifecycle()

@@ -35,6 +35,10 @@ func TestAtRestNoPlaintext(t *testing.T) {
 	storeID := a.must(200, "GET", "/v1/stores/s", nil).JSON(t)["id"].(string)
 	a.must(200, "POST", "/cloudflare/client/v4/accounts/"+acct+"/secrets_store/stores/"+storeID+"/secrets",
 		[]map[string]any{{"name": "CF", "value": cf, "scopes": []string{"workers"}}})
+	sess := consoleSignIn(t, a.base, tok) // left signed in: the database holds its session
+	if got := sess.do(t, a.base, "GET", "/v1/stores", ""); got != 200 {
+		t.Fatalf("console session: got %d, want 200", got)
+	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +48,11 @@ func TestAtRestNoPlaintext(t *testing.T) {
 		t.Fatal(err)
 	}
 	secrets := map[string][]byte{"value v1": []byte(v1), "value v2": []byte(v2), "cloudflare value": []byte(cf),
-		"root token": []byte(s.RootToken), "API key token": []byte(tok), "master key": master}
+		"root token": []byte(s.RootToken), "API key token": []byte(tok), "master key": master,
+		"console session id": []byte(sess.cookie), "console CSRF token": []byte(sess.csrf)}
+	if raw, err := base64.RawURLEncoding.DecodeString(sess.cookie); err == nil {
+		secrets["console session id's bytes"] = raw
+	}
 	if i := strings.LastIndexByte(tok, '_'); i > 0 {
 		secrets["API key secret"] = []byte(tok[i+1:])
 	}

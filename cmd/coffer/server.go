@@ -395,7 +395,7 @@ func (s *Server) Open(ctx context.Context) error {
 	a := &api.Server{Admission: adm, Secrets: s.svc, Keys: s.svc, Audit: s.svc, Accounts: s.svc, Hotkeys: s.svc, Rotation: s.svc, Auth: g, Ready: s.db.Ping, Log: s.Log, Registry: reg,
 		Faces: faces}
 	if cfg.Console {
-		a.Console = &api.Console{Files: ui.Files(), Audit: s.svc, Origin: cfg.ConsoleOrigin, Idle: cfg.ConsoleIdle, Max: cfg.ConsoleMax}
+		a.Console = &api.Console{Files: ui.Files(), Audit: s.svc, Sessions: s.svc, Origin: cfg.ConsoleOrigin, Idle: cfg.ConsoleIdle, Max: cfg.ConsoleMax}
 	}
 	var handler http.Handler = a.Handler()
 	if cfg.TLSClientCA != "" {
