@@ -84,7 +84,7 @@ type session struct {
 	csrf   string
 }
 
-func (c *console) signIn(t *testing.T, key string) (*session, *httptest.ResponseRecorder) {
+func (c *console) signIn(t testing.TB, key string) (*session, *httptest.ResponseRecorder) {
 	t.Helper()
 	w := c.do(nil, "POST", "/ui/session", `{"key":`+jsonString(key)+`}`, "Sec-Fetch-Site", "same-origin", "Origin", "http://example.com")
 	if w.Code != http.StatusOK {

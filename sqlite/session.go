@@ -35,8 +35,7 @@ func (db *DB) CreateConsoleSession(ctx context.Context, s *coffer.ConsoleSession
 func (db *DB) ConsoleSession(ctx context.Context, id []byte) (*coffer.ConsoleSession, error) {
 	s := &coffer.ConsoleSession{ID: id}
 	var created, idle, expires int64
-	err := db.read.QueryRowContext(ctx, `SELECT sealed, created_at, idle_until, expires_at FROM console_sessions
-		WHERE id = ?`, id).Scan(&s.Sealed, &created, &idle, &expires)
+	err := db.rs.session.QueryRowContext(ctx, id).Scan(&s.Sealed, &created, &idle, &expires)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, coffer.Errorf(coffer.ENOTFOUND, "console session not found")
 	} else if err != nil {

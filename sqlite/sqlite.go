@@ -99,6 +99,7 @@ type readStmts struct {
 	secret      *sql.Stmt
 	apiKey      *sql.Stmt
 	meta        *sql.Stmt
+	session     *sql.Stmt // of a console request
 }
 
 // Open opens the database at path, creating it (mode 0600) and applying
@@ -207,6 +208,7 @@ func (rs *readStmts) prepare(ctx context.Context, db *sql.DB) error {
 		{&rs.secret, secretByRefSQL},
 		{&rs.apiKey, apiKeyByIDSQL},
 		{&rs.meta, `SELECT value FROM meta WHERE key = ?`},
+		{&rs.session, `SELECT sealed, created_at, idle_until, expires_at FROM console_sessions WHERE id = ?`},
 	} {
 		s, err := db.PrepareContext(ctx, p.query)
 		if err != nil {
@@ -303,7 +305,7 @@ func (db *DB) closeAll() error {
 	if db.w != nil {
 		errs = append(errs, db.w.close())
 	}
-	for _, s := range []*sql.Stmt{db.rs.readVersion, db.rs.secret, db.rs.apiKey, db.rs.meta} {
+	for _, s := range []*sql.Stmt{db.rs.readVersion, db.rs.secret, db.rs.apiKey, db.rs.meta, db.rs.session} {
 		if s != nil {
 			errs = append(errs, s.Close())
 		}
