@@ -322,8 +322,11 @@ func (f *firefox) click(sel string) error {
 	}}}, nil)
 }
 
-// keyEnter is the WebDriver key value of Enter.
-const keyEnter = "\uE007"
+// WebDriver key values of Enter and Tab.
+const (
+	keyEnter = "\uE007"
+	keyTab   = "\uE004"
+)
 
 // keys types text (one key press a character) into the focused element.
 func (f *firefox) keys(text string) error {
@@ -699,9 +702,35 @@ func TestConsoleFirefox(t *testing.T) {
 		if overflow {
 			t.Errorf("at 200%% zoom the %s page scrolls sideways", pg.name)
 		}
+		var unnamed []string
+		do("find unlabelled controls on "+pg.name, f.eval(`[...document.querySelectorAll("input, button, select, textarea")].filter(e =>
+			!(e.labels && e.labels.length) && !e.getAttribute("aria-label") && !e.textContent.trim()).map(e => e.outerHTML)`, &unnamed))
+		if len(unnamed) > 0 {
+			t.Errorf("controls without a label on the %s page: %v", pg.name, unnamed)
+		}
 		shot("zoom200-" + pg.name)
 	}
 	f.must("browsingContext.setViewport", map[string]any{"context": f.top, "viewport": map[string]int{"width": 1280, "height": 900}, "devicePixelRatio": 1}, nil)
+
+	// Keyboard only: the document's first stop is the skip link; a page
+	// change moves the focus to the page, where Tab reaches its first
+	// field; typing a name and Enter creates a store.
+	do("stores page for the keyboard", f.navigate(addr+"/ui/#/stores"))
+	waitFor("stores page for the keyboard", shown("table"))
+	var first, focused string
+	do("first focusable element", f.eval(`document.querySelector("a[href], button, input").textContent`, &first))
+	if first != "Skip to content" {
+		t.Errorf("first focusable element: got %q, want the skip link", first)
+	}
+	do("Tab", f.keys(keyTab))
+	do("read the focus", f.eval(`document.activeElement.id`, &focused))
+	if focused != "store-name" {
+		t.Fatalf("Tab after a page change: focus on %q, want the page's first field store-name", focused)
+	}
+	do("type a store name and Enter", f.keys("by-keyboard"+keyEnter))
+	waitFor("the store made with the keyboard", `location.hash === "#/stores/by-keyboard" && !!document.querySelector("h1") &&
+		document.querySelector("h1").textContent.includes("by-keyboard")`)
+	shot("keyboard-store")
 
 	do("sign out", f.click("#signout"))
 	waitFor("sign-in page after sign-out", shown("#apikey"))
