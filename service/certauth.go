@@ -16,9 +16,7 @@ import (
 func (s *Service) AuthenticateKey(ctx context.Context, id, remoteIP string) (*coffer.Caller, error) {
 	now := s.now()
 	cred := coffer.Credential{RemoteIP: remoteIP}
-	if wait := s.limiter.wait(now, remoteIP, id); wait > 0 {
-		return nil, rateLimited(wait)
-	}
+	wait := s.limiter.wait(now, remoteIP, id)
 	k, err := s.apiKey(ctx, id)
 	if err != nil && coffer.ErrorCode(err) != coffer.ENOTFOUND {
 		return nil, err
@@ -33,8 +31,7 @@ func (s *Service) AuthenticateKey(ctx context.Context, id, remoteIP string) (*co
 		reason = "certificate maps to an expired key"
 	}
 	if reason != "" {
-		s.limiter.fail(now, remoteIP, id)
-		return nil, s.authFail(ctx, now, cred, id, k, reason)
+		return nil, s.failed(ctx, now, wait, cred, id, k, reason, remoteIP, id)
 	}
 	return s.keyCaller(now, k), nil
 }

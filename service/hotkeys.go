@@ -134,15 +134,15 @@ func parseNonce(s string) (time.Time, bool) {
 // no number of attempts helps forge an sr25519 signature.
 func (s *Service) AuthenticateHotkey(ctx context.Context, p coffer.HotkeyProof) (*coffer.Caller, error) {
 	now := s.now()
-	if wait := s.limiter.wait(now, p.RemoteIP); wait > 0 {
-		secs := (wait + time.Second - 1) / time.Second
-		return nil, &coffer.Error{Code: coffer.ERATELIMIT, Message: "too many failed authentications; try again later", RetryAfter: secs * time.Second}
-	}
+	wait := s.limiter.wait(now, p.RemoteIP)
 	e, err := s.hotkey(ctx, p.Hotkey)
 	if err != nil {
 		return nil, err
 	}
 	fail := func(reason, msg string) error {
+		if wait > 0 { // see Service.failed
+			return rateLimited(wait)
+		}
 		s.limiter.fail(now, p.RemoteIP)
 		ev := &coffer.AuditEvent{Time: now.UTC(), AccountID: s.operator, Action: "auth.fail",
 			Outcome: coffer.EUNAUTHORIZED, Reason: reason, Remote: p.RemoteIP}

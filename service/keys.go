@@ -149,9 +149,7 @@ func (s *Service) Authenticate(ctx context.Context, cred coffer.Credential) (*co
 	id, secret, ok := parseToken(cred.Token)
 	// Addresses and key ids share the limiter; their shapes cannot collide
 	// (key ids are 16 hex digits, addresses hold '.' or ':').
-	if wait := s.limiter.wait(now, cred.RemoteIP, id); wait > 0 {
-		return nil, rateLimited(wait)
-	}
+	wait := s.limiter.wait(now, cred.RemoteIP, id)
 	var k *coffer.APIKey
 	reason := "no credential"
 	if ok {
@@ -177,10 +175,25 @@ func (s *Service) Authenticate(ctx context.Context, cred coffer.Credential) (*co
 		reason = "malformed token"
 	}
 	if reason != "" {
-		s.limiter.fail(now, cred.RemoteIP, id)
-		return nil, s.authFail(ctx, now, cred, id, k, reason)
+		return nil, s.failed(ctx, now, wait, cred, id, k, reason, cred.RemoteIP, id)
 	}
 	return s.keyCaller(now, k), nil
+}
+
+// failed refuses a failed authentication. While one of the limiter's keys
+// (the client's address, the key id) has no failures left, it answers
+// ERATELIMIT and records nothing; otherwise the failure counts against
+// them and is audited (EUNAUTHORIZED). A credential that is valid is never
+// refused by the limiter: its secrets are too long to guess at any speed,
+// so refusing it would only let anyone who knows a key id, or shares a
+// proxy's address with others, lock a working key out.
+func (s *Service) failed(ctx context.Context, now time.Time, wait time.Duration, cred coffer.Credential, id string,
+	k *coffer.APIKey, reason string, keys ...string) error {
+	if wait > 0 {
+		return rateLimited(wait)
+	}
+	s.limiter.fail(now, keys...)
+	return s.authFail(ctx, now, cred, id, k, reason)
 }
 
 // keyCaller records that the usable key k authenticated a request at now

@@ -15,8 +15,10 @@ const (
 )
 
 // failLimiter is a token bucket per key (an address or a key id) that only
-// failed attempts drain. An empty bucket refuses every attempt, valid or
-// not, until it refills, so guessing gains nothing from speed.
+// failed attempts drain. While a bucket is empty, failed attempts for its
+// key are refused with ERATELIMIT and neither counted nor audited, so a
+// flood of bad credentials cannot flood the audit log; valid credentials
+// still pass (see Service.failed).
 type failLimiter struct {
 	n  atomic.Int64 // len(m): with no failure on record, wait takes no lock
 	mu sync.Mutex

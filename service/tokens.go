@@ -86,9 +86,7 @@ func (s *Service) parseAccess(tok string) (id string, exp time.Time, ok bool) {
 // expired token that a client keeps sending must not lock its key out.
 func (s *Service) authenticateAccess(ctx context.Context, cred coffer.Credential, now time.Time) (*coffer.Caller, error) {
 	id, exp, ok := s.parseAccess(cred.Token)
-	if wait := s.limiter.wait(now, cred.RemoteIP, id); wait > 0 {
-		return nil, rateLimited(wait)
-	}
+	wait := s.limiter.wait(now, cred.RemoteIP, id)
 	var k *coffer.APIKey
 	if ok {
 		var err error
@@ -110,8 +108,7 @@ func (s *Service) authenticateAccess(ctx context.Context, cred coffer.Credential
 		reason = "access token of an expired key"
 	}
 	if reason != "" {
-		s.limiter.fail(now, cred.RemoteIP)
-		return nil, s.authFail(ctx, now, cred, id, k, reason)
+		return nil, s.failed(ctx, now, wait, cred, id, k, reason, cred.RemoteIP)
 	}
 	s.usedMu.Lock()
 	s.used[id] = now

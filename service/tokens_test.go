@@ -184,8 +184,11 @@ func TestAccessToken(t *testing.T) {
 		if _, err := svc.Authenticate(ctx, coffer.Credential{Token: adminKey, RemoteIP: "203.0.113.10"}); err != nil {
 			t.Fatalf("the key after its expired token failed 20 times elsewhere: %v", err)
 		}
-		if _, err := svc.Authenticate(ctx, coffer.Credential{Token: adminKey, RemoteIP: "203.0.113.9"}); coffer.ErrorCode(err) != coffer.ERATELIMIT {
-			t.Fatalf("the failing address: got %v, want rate_limited", err)
+		if _, err := svc.Authenticate(ctx, coffer.Credential{Token: at.Token, RemoteIP: "203.0.113.9"}); coffer.ErrorCode(err) != coffer.ERATELIMIT {
+			t.Fatalf("the expired token again from the failing address: got %v, want rate_limited", err)
+		}
+		if _, err := svc.Authenticate(ctx, coffer.Credential{Token: adminKey, RemoteIP: "203.0.113.9"}); err != nil {
+			t.Fatalf("a valid key from the failing address: %v", err)
 		}
 	})
 
