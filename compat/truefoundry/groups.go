@@ -141,8 +141,10 @@ type secretInput struct {
 
 // validSecrets checks the secrets of a create (every value required) or an
 // update (values optional): at least one, keys valid and distinct, values
-// within coffer's limits.
-func validSecrets(in []secretInput, needValue bool) error {
+// within coffer's limits. A key of live, the group's secrets in an update,
+// may break the face's name rule: it was written through another face, and
+// the update must be able to keep it.
+func validSecrets(in []secretInput, needValue bool, live map[string]*coffer.Secret) error {
 	if len(in) == 0 {
 		if needValue {
 			return invalid("secrets", "secrets must contain at least one secret")
@@ -158,7 +160,7 @@ func validSecrets(in []secretInput, needValue bool) error {
 		if sec.Key == nil || *sec.Key == "" {
 			return invalid(field+".key", "key is required")
 		}
-		if err := validKey(*sec.Key); err != nil {
+		if err := validKey(*sec.Key); err != nil && live[*sec.Key] == nil {
 			return invalid(field+".key", err.Error())
 		}
 		if seen[*sec.Key] {
@@ -203,12 +205,13 @@ type createGroupRequest struct {
 }
 
 // createGroup answers POST /secret-groups: a store with a first version of
-// each secret. The body is checked whole before anything is written; should
-// a write still fail, the group is removed again.
+// each secret. The body and the key's right to write every secret are
+// checked before anything is written; should a write still fail, the group
+// is removed again.
 func (s *Server) createGroup(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	var req createGroupRequest
-	if err := decode(w, r, maxGroupBody, &req); err != nil {
+	if err := decodeGroup(w, r, &req); err != nil {
 		return err
 	}
 	switch {
@@ -222,11 +225,19 @@ func (s *Server) createGroup(w http.ResponseWriter, r *http.Request) error {
 	if err := validKey(*req.Name); err != nil {
 		return invalid("name", "name "+err.Error())
 	}
-	if err := validSecrets(req.Secrets, true); err != nil {
+	if err := validSecrets(req.Secrets, true, nil); err != nil {
 		return err
 	}
 	if len(*req.IntegrationID) > 255 || !utf8.ValidString(*req.IntegrationID) {
 		return invalid("integrationId", "integrationId must be at most 255 characters of UTF-8")
+	}
+	keys := make([]string, len(req.Secrets))
+	for i, in := range req.Secrets {
+		keys[i] = *in.Key
+	}
+	// The group has no id yet: a scope can name it only by its name.
+	if err := s.mayAll(ctx, coffer.ActionWrite, &coffer.Store{Name: *req.Name}, keys); err != nil {
+		return err
 	}
 	attrs := map[string]string{attrIntegration: *req.IntegrationID}
 	if c := coffer.CallerFrom(ctx); c != nil {
@@ -261,19 +272,17 @@ type updateGroupRequest struct {
 // updateGroup answers PUT /secret-groups/{id}. The list is the full desired
 // state: a key whose value changed gets a new version, a key listed without
 // a value keeps its value, a key left out is deleted (soft: the native API
-// can undelete it), and a new key needs a value. Everything is checked
-// before anything is written.
+// can undelete it), and a new key needs a value. The body, and the key's
+// right to every write and delete the update needs, are checked before
+// anything is written.
 func (s *Server) updateGroup(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	var req updateGroupRequest
-	if err := decode(w, r, maxGroupBody, &req); err != nil {
+	if err := decodeGroup(w, r, &req); err != nil {
 		return err
 	}
 	if req.Secrets == nil {
 		return invalid("secrets", "secrets is required")
-	}
-	if err := validSecrets(req.Secrets, false); err != nil {
-		return err
 	}
 	st, err := s.group(ctx, r.PathValue("id"))
 	if err != nil {
@@ -287,14 +296,23 @@ func (s *Server) updateGroup(w http.ResponseWriter, r *http.Request) error {
 	for _, sec := range current {
 		live[sec.Name] = sec
 	}
+	if err := validSecrets(req.Secrets, false, live); err != nil {
+		return err
+	}
+	c := coffer.CallerFrom(ctx)
 	var compare []string // existing keys given a value: write only if it changed
 	for i, in := range req.Secrets {
 		sec := live[*in.Key]
 		if sec == nil && in.Value == nil {
 			return invalid("secrets["+strconv.Itoa(i)+"].value", "value is required for new secret "+strconv.Quote(*in.Key))
 		}
-		if sec != nil && in.Value != nil && sec.Version > 0 {
-			compare = append(compare, sec.Name)
+		// Only a value the key may reveal is compared: telling a key that
+		// may not whether its value is the one stored would reveal it. The
+		// others are written.
+		if sec != nil && in.Value != nil && sec.Version > 0 && c != nil {
+			if ok, _ := c.Allows(coffer.ActionReveal, st.ID, st.Name, sec.Name); ok {
+				compare = append(compare, sec.Name)
+			}
 		}
 	}
 	old := map[string][]byte{}
@@ -309,6 +327,8 @@ func (s *Server) updateGroup(w http.ResponseWriter, r *http.Request) error {
 			}
 		}
 	}
+	var puts []*coffer.SecretPut
+	var written []string
 	keep := make(map[string]bool, len(req.Secrets))
 	for _, in := range req.Secrets {
 		keep[*in.Key] = true
@@ -323,16 +343,29 @@ func (s *Server) updateGroup(w http.ResponseWriter, r *http.Request) error {
 			}
 			put.IfVersion = sec.Version
 		}
+		puts, written = append(puts, put), append(written, put.Name)
+	}
+	var gone []*coffer.Secret
+	var deleted []string
+	for _, sec := range current {
+		if !keep[sec.Name] {
+			gone, deleted = append(gone, sec), append(deleted, sec.Name)
+		}
+	}
+	if err := s.mayAll(ctx, coffer.ActionWrite, st, written); err != nil {
+		return err
+	}
+	if err := s.mayAll(ctx, coffer.ActionDelete, st, deleted); err != nil {
+		return err
+	}
+	for _, put := range puts {
 		if _, err := s.Secrets.PutSecret(ctx, st.ID, put); coffer.ErrorCode(err) == coffer.EPRECONDITION {
-			return conflict("secret " + strconv.Quote(*in.Key) + " was changed by another request; read the group and try again")
+			return conflict("secret " + strconv.Quote(put.Name) + " was changed by another request; read the group and try again")
 		} else if err != nil {
 			return err
 		}
 	}
-	for _, sec := range current {
-		if keep[sec.Name] {
-			continue
-		}
+	for _, sec := range gone {
 		if _, err := s.Secrets.DeleteSecret(ctx, st.ID, sec.ID, 0); err != nil && coffer.ErrorCode(err) != coffer.ENOTFOUND {
 			return err
 		}
@@ -341,6 +374,22 @@ func (s *Server) updateGroup(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return s.writeGroup(w, ctx, st)
+}
+
+// mayAll refuses (403, audited) a request unless the caller may do action
+// on every one of names in the group st: checked before the first write, so
+// that a refused request writes nothing.
+func (s *Server) mayAll(ctx context.Context, action coffer.Action, st *coffer.Store, names []string) error {
+	c := coffer.CallerFrom(ctx)
+	for _, name := range names {
+		if c != nil {
+			if ok, _ := c.Allows(action, st.ID, st.Name, name); ok {
+				continue
+			}
+		}
+		return s.Secrets.Refuse(ctx, "secret."+string(action), name, "this API key may not "+string(action)+" here")
+	}
+	return nil
 }
 
 // deleteGroup answers DELETE /secret-groups/{id}: the group goes with its

@@ -55,7 +55,7 @@ type listSecretsRequest struct {
 func (s *Server) listSecrets(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	var req listSecretsRequest
-	if err := decode(w, r, maxBody, &req); err != nil {
+	if err := decodeOptional(w, r, maxBody, &req); err != nil {
 		return err
 	}
 	limit, offset := 100, 0

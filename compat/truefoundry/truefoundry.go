@@ -15,7 +15,10 @@
 package truefoundry
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -233,4 +236,63 @@ func decode(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
 		return invalid(field, strings.TrimPrefix(msg, "invalid JSON body: "))
 	}
 	return badRequest(msg)
+}
+
+// buffer reads the body (at most limit bytes, as decode would) and puts it
+// back for decode, returning it.
+func buffer(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	body, err := web.ReadBody(w, r, limit)
+	if err != nil {
+		return nil, err
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	return body, nil
+}
+
+// decodeOptional is decode for a body whose fields are all optional: an
+// empty body is taken as {}, as the body parser of TrueFoundry's NestJS
+// server takes it. A body that is there but malformed is still 400.
+func decodeOptional(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
+	body, err := buffer(w, r, limit)
+	if err != nil {
+		return err
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil
+	}
+	return decode(w, r, limit, v)
+}
+
+// decodeGroup is decode for a body with a group's secrets. encoding/json
+// names a wrong type inside the list secrets.value; the face names the item,
+// secrets[i].value, as its own checks do.
+func decodeGroup(w http.ResponseWriter, r *http.Request, v any) error {
+	body, err := buffer(w, r, maxGroupBody)
+	if err != nil {
+		return err
+	}
+	err = decode(w, r, maxGroupBody, v)
+	var e *Error
+	if !errors.As(err, &e) || len(e.Details) != 1 {
+		return err
+	}
+	rest, ok := strings.CutPrefix(e.Details[0].Field, "secrets.")
+	if !ok {
+		return err
+	}
+	var loose struct {
+		Secrets []json.RawMessage `json:"secrets"`
+	}
+	if json.Unmarshal(body, &loose) != nil {
+		return err
+	}
+	for i, item := range loose.Secrets {
+		var in secretInput
+		if json.Unmarshal(item, &in) != nil {
+			field := "secrets[" + strconv.Itoa(i) + "]." + rest
+			msg := strings.Replace(e.Message, strconv.Quote(e.Details[0].Field), strconv.Quote(field), 1)
+			return invalid(field, msg)
+		}
+	}
+	return err
 }
