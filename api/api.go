@@ -56,8 +56,13 @@ type Server struct {
 // unchanged. A face that routes with its own http.ServeMux sets the
 // request's Pattern, so metrics are labelled by the face's routes.
 type Mount struct {
-	Name    string // the face's name, a metric label
-	Prefix  string
+	Name   string // the face's name, a metric label
+	Prefix string
+	// Paths are further patterns at the server's root (http.ServeMux's,
+	// without method: "/ping" exactly, "/secrets/" and below,
+	// "/ping/{$}" exactly) that Handler serves, with the path unchanged:
+	// for a face whose clients cannot send a path prefix.
+	Paths   []string
 	Handler http.Handler
 	// Render writes a coffer error code and message in the face's format;
 	// it answers the requests of the face that overload sheds.
@@ -95,7 +100,7 @@ func (s *Server) admit(next http.Handler) http.Handler {
 			r.Pattern = "(shed)" // the metrics' route label
 			w.Header().Set("Retry-After", "1")
 			for _, f := range s.Faces {
-				if strings.HasPrefix(r.URL.Path, f.Prefix) && f.Render != nil {
+				if f.serves(r.URL.Path) && f.Render != nil {
 					s.Admission.Shed(f.Name)
 					f.Render(w, r, code, msg)
 					return
@@ -164,7 +169,28 @@ func (s *Server) routes(mux *http.ServeMux) {
 
 	for _, f := range s.Faces {
 		mux.Handle(f.Prefix, f.Handler)
+		for _, p := range f.Paths {
+			mux.Handle(p, f.Handler)
+		}
 	}
+}
+
+// serves reports whether the face's Prefix or one of its Paths matches
+// path, as the mux matches them.
+func (m *Mount) serves(path string) bool {
+	if strings.HasPrefix(path, m.Prefix) {
+		return true
+	}
+	for _, p := range m.Paths {
+		if exact, ok := strings.CutSuffix(p, "{$}"); ok {
+			if path == exact {
+				return true
+			}
+		} else if path == p || strings.HasSuffix(p, "/") && strings.HasPrefix(path, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // renderError writes the native error body.

@@ -1095,9 +1095,27 @@ func TestByteNiteRoutes(t *testing.T) {
 	}
 	tok := b.token(b.root).Token
 	for _, c := range []struct{ method, path string }{
-		{"GET", "/nope"}, {"PUT", "/secrets"}, {"GET", "/secrets/aws"}, {"GET", "/api_keys/x/revoke"}, {"POST", "/signout"},
+		{"GET", "/nope"}, {"PUT", "/secrets"}, {"GET", "/secrets/aws"}, {"GET", "/api_keys/x/revoke"}, {"GET", "/signout"},
 		{"DELETE", "/user"}, {"GET", "/access_token"},
 	} {
 		b.fail(b.call(c.method, c.path, tok, nil), 404, 5)
 	}
+}
+
+// TestByteNiteSignOut checks POST /signout: the envelope for a valid
+// credential, 401 without one. Coffer's access tokens are signed, not
+// stored, so the token stays valid until it expires or its key is revoked.
+func TestByteNiteSignOut(t *testing.T) {
+	b := startByteNite(t, 0)
+	tok := b.token(b.root).Token
+	for _, auth := range []string{tok, "Bearer " + tok, b.root} {
+		if e := b.ok(b.call("POST", "/signout", auth, `{}`)); e.Message != "signed out" {
+			t.Errorf("%.10s: message %q, want \"signed out\"", auth, e.Message)
+		}
+	}
+	b.ok(b.call("POST", "/signout", tok, nil))
+	b.must(200, "GET", "/secrets", tok, nil)
+	b.fail(b.call("POST", "/signout", tok, `[`), 400, 3)
+	b.fail(b.callFrom("127.0.0.2", "POST", "/signout", "", `{}`), 401, 16)
+	b.fail(b.callFrom("127.0.0.2", "POST", "/signout", "cat_forged.x", `{}`), 401, 16)
 }

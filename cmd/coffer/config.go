@@ -84,6 +84,8 @@ var settings = []setting{
 		set: func(c *ServerConfig, v string) error { c.RateLimits = append(c.RateLimits, v); return nil }},
 	{name: "chutes-registry-password-file", env: "COFFER_CHUTES_REGISTRY_PASSWORD_FILE", usage: "file holding the password of the image registry behind Chutes' registry proxy (GET /chutes/registry/auth)",
 		set: func(c *ServerConfig, v string) error { c.ChutesRegistryPasswordFile = v; return nil }},
+	{name: "chutes-root", env: "COFFER_CHUTES_ROOT", boolean: true, usage: "also serve the Chutes face's routes at the server root (/secrets/, /api_keys/, /registry/auth, /ping), where the chutes CLI sends them (default true)",
+		set: func(c *ServerConfig, v string) error { return setBool(&c.ChutesRoot, v) }},
 	{name: "bytenite-token-ttl", env: "COFFER_BYTENITE_TOKEN_TTL", usage: "lifetime of the access tokens the ByteNite face issues (1s to 24h; default 1h)",
 		set: func(c *ServerConfig, v string) error { return setDuration(&c.ByteNiteTokenTTL, v) }},
 	{name: "console", env: "COFFER_CONSOLE", boolean: true, usage: "serve the web console under /ui/ (default true)",

@@ -137,6 +137,7 @@ func TestConfigEverySetting(t *testing.T) {
 		"cloudflare-limits":             "stores=5",
 		"rate-limit":                    "rate=10,burst=20",
 		"chutes-registry-password-file": "/etc/coffer/registry",
+		"chutes-root":                   "off",
 		"bytenite-token-ttl":            "30m",
 		"face-cloudflare":               "false", "face-truefoundry": "false", "face-chutes": "false", "face-bytenite": "false",
 		"console": "false", "console-idle-timeout": "5m", "console-max-session": "2h", "console-origin": "https://Coffer.example.com:8443",
@@ -166,7 +167,7 @@ func TestConfigEverySetting(t *testing.T) {
 	if fromFile.Addr == def.Addr || fromFile.Faces.ByteNite || fromFile.TLSClientAuth != "require" || fromFile.ShutdownWait != time.Minute ||
 		len(fromFile.OldMasterKeyFiles) != 1 || fromFile.MaxInflight != 17 || fromFile.QueueTimeout != 250*time.Millisecond ||
 		fromFile.Console || fromFile.ConsoleIdle != 5*time.Minute || fromFile.ConsoleMax != 2*time.Hour ||
-		fromFile.ConsoleOrigin != "https://coffer.example.com:8443" {
+		fromFile.ConsoleOrigin != "https://coffer.example.com:8443" || fromFile.ChutesRoot || !def.ChutesRoot {
 		t.Fatalf("settings not applied: %+v", fromFile)
 	}
 }

@@ -84,10 +84,12 @@ func TestShedFormats(t *testing.T) {
 	check("TrueFoundry", "/truefoundry/api/svc/v1/secret-groups", func(m map[string]any) bool {
 		return m["statusCode"] == float64(503) && m["code"] == "SERVICE_UNAVAILABLE"
 	})
-	check("Chutes", "/chutes/secrets/", func(m map[string]any) bool {
-		d, _ := m["detail"].(string)
-		return d != ""
-	})
+	for _, path := range []string{"/chutes/secrets/", "/secrets/", "/secrets", "/api_keys/x", "/ping", "/registry/auth/"} {
+		check("Chutes"+path, path, func(m map[string]any) bool {
+			d, _ := m["detail"].(string)
+			return d != ""
+		})
+	}
 	check("ByteNite", "/bytenite/v1/auth/secrets", func(m map[string]any) bool {
 		e, _ := m["error"].(map[string]any)
 		return m["ok"] == false && e["code"] == float64(503)

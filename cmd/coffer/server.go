@@ -107,6 +107,10 @@ type ServerConfig struct {
 	// COFFER_CHUTES_REGISTRY_PASSWORD_FILE). Unset, no Authorization header
 	// is handed on.
 	ChutesRegistryPasswordFile string
+	// ChutesRoot serves the Chutes face's routes at the server's root too
+	// (chutes.RootPaths), where the chutes CLI sends them (--chutes-root;
+	// default on). It has no effect when the face is off.
+	ChutesRoot bool
 	// ByteNiteTokenTTL is the lifetime of the access tokens the ByteNite
 	// face issues (--bytenite-token-ttl; default 1h, as at ByteNite).
 	ByteNiteTokenTTL time.Duration
@@ -128,7 +132,7 @@ func DefaultServerConfig() ServerConfig {
 	return ServerConfig{Addr: "127.0.0.1:8200", DataDir: "coffer-data", LogLevel: slog.LevelInfo, ShutdownWait: 30 * time.Second,
 		MaxInflight: defaultMaxInflight(runtime.GOMAXPROCS(0)), QueueTimeout: 100 * time.Millisecond,
 		Console: true, ConsoleIdle: api.DefaultSessionIdle, ConsoleMax: api.DefaultSessionMax,
-		ByteNiteTokenTTL: bytenite.DefaultTokenTTL, Faces: FaceSwitches{Cloudflare: true, TrueFoundry: true, Chutes: true, ByteNite: true}}
+		ChutesRoot: true, ByteNiteTokenTTL: bytenite.DefaultTokenTTL, Faces: FaceSwitches{Cloudflare: true, TrueFoundry: true, Chutes: true, ByteNite: true}}
 }
 
 // defaultMaxInflight is 32 requests per CPU, at least 64 (the requests
@@ -382,7 +386,12 @@ func (s *Server) Open(ctx context.Context) error {
 			Handler: (&truefoundry.Server{Secrets: s.svc, Keys: s.svc, Accounts: s.svc, Auth: g, Log: s.Log}).Handler()})
 	}
 	if cfg.Faces.Chutes {
-		faces = append(faces, api.Mount{Name: chutes.Face, Prefix: chutes.Prefix, Handler: ch.Handler(), Render: chutes.RenderError})
+		m := api.Mount{Name: chutes.Face, Prefix: chutes.Prefix, Render: chutes.RenderError}
+		if cfg.ChutesRoot {
+			ch.Root, m.Paths = true, chutes.RootPaths
+		}
+		m.Handler = ch.Handler()
+		faces = append(faces, m)
 	}
 	if cfg.Faces.ByteNite {
 		faces = append(faces, api.Mount{Name: "bytenite", Prefix: bytenite.Prefix, Render: bytenite.RenderError, Handler: (&bytenite.Server{Service: s.svc, Auth: g, Log: s.Log,

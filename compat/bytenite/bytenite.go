@@ -94,6 +94,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 
 	mux.Handle("GET "+Prefix+"info", pub(s.info))
 	mux.Handle("POST "+Prefix+"access_token", pub(s.accessToken))
+	mux.Handle("POST "+Prefix+"signout", h(s.signOut))
 
 	mux.Handle("GET "+Prefix+"secrets", h(s.listSecrets))
 	mux.Handle("POST "+Prefix+"secrets", h(s.saveSecret))

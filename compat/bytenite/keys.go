@@ -52,6 +52,18 @@ func (s *Server) accessToken(w http.ResponseWriter, r *http.Request) error {
 	})
 }
 
+// signOut answers POST /signout ({}): the envelope, for any valid
+// credential. An access token is signed, not stored, so there is nothing to
+// withdraw: it stays valid until it expires or its key is revoked. The API
+// key is left alone, as signing out of a session leaves the account's keys.
+func (s *Server) signOut(w http.ResponseWriter, r *http.Request) error {
+	var req struct{}
+	if err := decode(w, r, &req); err != nil {
+		return err
+	}
+	return writeOK(w, r, "signed out")
+}
+
 // scopeString describes what a caller may do, OAuth-style: "admin", or its
 // scopes in coffer's grammar (store:secret:actions), separated by spaces.
 func scopeString(c *coffer.Caller) string {

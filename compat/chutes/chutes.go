@@ -2,7 +2,8 @@
 // auth (api.chutes.ai/secrets/, /api_keys/, /registry/auth) over coffer's
 // model, wire-compatibly, so that Chutes' clients (the chutes CLI, scripts
 // and the registry proxy's nginx) work against coffer by changing only
-// their base URL to http://HOST/chutes.
+// their base URL: to http://HOST/chutes, or, for the chutes CLI, which
+// cannot send a path prefix, to http://HOST (see Server.Root).
 //
 // A Chutes user is a coffer principal; its secrets live in one store of the
 // principal's account named "chutes", made on first use. A secret (purpose,
@@ -68,11 +69,23 @@ type Server struct {
 	// "Authorization: Basic base64(':' + password)". Empty, no header is
 	// sent (a registry without auth).
 	RegistryPassword string
+	// Root serves the routes at the server's root too (RootPaths), where
+	// the chutes CLI sends them: it joins its leading-slash paths
+	// ("/secrets/") to its base URL as RFC 3986 does, which drops the
+	// base URL's path, so it cannot reach Prefix.
+	Root bool
 
 	face *web.Face
 }
 
-// Handler returns the face's routes. Mount it at Prefix.
+// RootPaths are the patterns (http.ServeMux's, without method) of the
+// face's routes at the server's root, to mount when Server.Root is set:
+// each of Chutes' paths with and without its trailing slash, and below
+// /secrets/ and /api_keys/ everything, as under Prefix.
+var RootPaths = []string{"/ping", "/ping/{$}", "/secrets", "/secrets/", "/api_keys", "/api_keys/", "/registry/auth", "/registry/auth/{$}"}
+
+// Handler returns the face's routes. Mount it at Prefix and, when Root is
+// set, at each of RootPaths.
 func (s *Server) Handler() http.Handler {
 	if s.Log == nil {
 		s.Log = slog.Default()
@@ -94,13 +107,20 @@ const (
 
 // routes is the one table of the face's routes. Each path is served with
 // and without a trailing slash: Chutes declares collections as "/secrets/"
-// and items as "/secrets/{id}", and FastAPI redirects the other form.
+// and items as "/secrets/{id}", and FastAPI redirects the other form. With
+// Root, each is served at the server's root too, alike.
 func (s *Server) routes(mux *http.ServeMux) {
+	bases := []string{Prefix}
+	if s.Root {
+		bases = append(bases, "/")
+	}
 	allowed := map[string][]string{}
 	handle := func(method, path string, h http.Handler) {
-		for _, p := range []string{Prefix + path, Prefix + path + "/{$}"} {
-			mux.Handle(method+" "+p, h)
-			allowed[p] = append(allowed[p], method)
+		for _, b := range bases {
+			for _, p := range []string{b + path, b + path + "/{$}"} {
+				mux.Handle(method+" "+p, h)
+				allowed[p] = append(allowed[p], method)
+			}
 		}
 	}
 	authed := func(purpose string, fn web.HandlerFunc) http.Handler {
@@ -131,6 +151,10 @@ func (s *Server) routes(mux *http.ServeMux) {
 		})))
 	}
 	mux.Handle(Prefix, s.face.Public(own(noRoute)))
+	if s.Root {
+		mux.Handle("/secrets/", s.face.Public(own(noRoute)))
+		mux.Handle("/api_keys/", s.face.Public(own(noRoute)))
+	}
 }
 
 // ping answers GET /ping.

@@ -24,6 +24,14 @@ const (
 
 var objectTypes = []string{"images", "chutes", "invocations", typeSecrets, typeRegistry}
 
+// noPowers is the one scope of a key that is not admin and asks for no
+// scope, which Chutes makes and which then authenticates but may do
+// nothing. coffer's key service refuses a key that is neither admin nor
+// scoped (a rule the native API keeps), so the face gives it this one: an
+// object type no face knows, which grants nothing anywhere. Chutes' answers
+// leave it out, as Chutes shows such a key: "scopes": [].
+var noPowers = coffer.Scope{ObjectType: "none"}
+
 // Chutes' scope actions.
 var actions = []string{"read", "write", "delete", "invoke"}
 
@@ -77,6 +85,9 @@ func toKeyJSON(k *coffer.APIKey) keyJSON {
 		out.LastUsedAt = &t
 	}
 	for i, sc := range k.Scopes {
+		if sc.ObjectType == noPowers.ObjectType {
+			continue
+		}
 		out.Scopes = append(out.Scopes, toScopeJSON(k.ID, i, sc))
 	}
 	return out
@@ -295,7 +306,8 @@ func validKeyName(name string) bool {
 
 // createKey answers POST /api_keys/: {admin, name, scopes?}. The key is a
 // coffer API key of the caller's principal in Chutes' format; an admin
-// key's scopes are ignored, as at Chutes.
+// key's scopes are ignored, as at Chutes, and a key that is neither admin
+// nor given a scope (none, [] or null) may do nothing.
 func (s *Server) createKey(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	if err := s.requireAdmin(ctx, "key.create"); err != nil {
@@ -326,7 +338,7 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request) error {
 			in.Scopes = append(in.Scopes, sc)
 		}
 		if len(in.Scopes) == 0 {
-			return badRequest("a key that is not admin needs at least one scope")
+			in.Scopes = append(in.Scopes, noPowers)
 		}
 	}
 	c := coffer.CallerFrom(ctx)

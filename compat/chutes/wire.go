@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"math"
 	"mime"
 	"net/http"
 	"strconv"
@@ -81,7 +82,7 @@ type page[T any] struct {
 	CordRefs *int `json:"cord_refs"` // always null here
 }
 
-// Pagination bounds. Chutes has no upper bound on limit; coffer answers at
+// Pagination bounds. Chutes has no upper bound on limit; coffer serves at
 // most MaxLimit items a page.
 const (
 	defaultLimit = 25
@@ -90,12 +91,14 @@ const (
 
 // pageQuery is what a listing's query parameters ask for: page (0-based,
 // default 0) and limit (default 25; 0 means 25, as at Chutes, though the
-// reply repeats the 0).
+// reply repeats the 0; above MaxLimit, MaxLimit).
 type pageQuery struct{ Page, Limit int }
 
-// parsePage reads page and limit. A value that is not an integer, or out of
-// bounds, is a 422 naming the parameter, as FastAPI answers; every problem
-// is reported at once.
+// parsePage reads page and limit. A value that is not an integer, or
+// negative, or a page beyond maxPage, is a 422 naming the parameter, as
+// FastAPI answers; every problem is reported at once. A limit above
+// MaxLimit is served as MaxLimit and answered as such, so that a client
+// paging by the limit it is told neither skips nor repeats an item.
 func parsePage(r *http.Request) (pageQuery, error) {
 	q := r.URL.Query()
 	var bad []Invalid
@@ -107,6 +110,9 @@ func parsePage(r *http.Request) (pageQuery, error) {
 		v := vs[len(vs)-1] // Starlette reads the last one
 		input, _ := json.Marshal(v)
 		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if errors.Is(err, strconv.ErrRange) {
+			err = nil // an integer all the same (Python's have no bound): n is the nearest int
+		}
 		switch {
 		case err != nil:
 			bad = append(bad, Invalid{Type: "int_parsing", Loc: []any{"query", name}, Input: input,
@@ -120,7 +126,7 @@ func parsePage(r *http.Request) (pageQuery, error) {
 		}
 		return n
 	}
-	pq := pageQuery{Page: num("page", 0, maxPage), Limit: num("limit", defaultLimit, MaxLimit)}
+	pq := pageQuery{Page: num("page", 0, maxPage), Limit: min(num("limit", defaultLimit, math.MaxInt), MaxLimit)}
 	if bad != nil {
 		return pageQuery{}, invalid(bad...)
 	}
