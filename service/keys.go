@@ -368,9 +368,6 @@ func validateKeyCreate(in *coffer.APIKeyCreate, now time.Time) error {
 			return err
 		}
 	}
-	if !in.Admin && len(in.Scopes) == 0 {
-		return coffer.Errorf(coffer.EINVALID, "a key that is not admin needs at least one scope")
-	}
 	return nil
 }
 

@@ -24,14 +24,6 @@ const (
 
 var objectTypes = []string{"images", "chutes", "invocations", typeSecrets, typeRegistry}
 
-// noPowers is the one scope of a key that is not admin and asks for no
-// scope, which Chutes makes and which then authenticates but may do
-// nothing. coffer's key service refuses a key that is neither admin nor
-// scoped (a rule the native API keeps), so the face gives it this one: an
-// object type no face knows, which grants nothing anywhere. Chutes' answers
-// leave it out, as Chutes shows such a key: "scopes": [].
-var noPowers = coffer.Scope{ObjectType: "none"}
-
 // Chutes' scope actions.
 var actions = []string{"read", "write", "delete", "invoke"}
 
@@ -85,9 +77,6 @@ func toKeyJSON(k *coffer.APIKey) keyJSON {
 		out.LastUsedAt = &t
 	}
 	for i, sc := range k.Scopes {
-		if sc.ObjectType == noPowers.ObjectType {
-			continue
-		}
 		out.Scopes = append(out.Scopes, toScopeJSON(k.ID, i, sc))
 	}
 	return out
@@ -336,9 +325,6 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request) error {
 				return err
 			}
 			in.Scopes = append(in.Scopes, sc)
-		}
-		if len(in.Scopes) == 0 {
-			in.Scopes = append(in.Scopes, noPowers)
 		}
 	}
 	c := coffer.CallerFrom(ctx)
