@@ -90,6 +90,23 @@ type SecretDuplicate struct {
 	Attributes map[string]string
 }
 
+// UsageCounter counts what the caller's account holds, whatever the
+// caller's scopes let it list, for quotas that limit the account as a whole
+// (Cloudflare's). It returns numbers only, never a name or anything else of
+// what the caller may not list. The service package implements it; it is
+// separate from SecretService so that other implementations stay valid.
+type UsageCounter interface {
+	// Usage returns the number of stores and of live (pending or active)
+	// secrets of the caller's account. Any caller of the account may ask.
+	Usage(ctx context.Context) (*Usage, error)
+}
+
+// Usage is what an account holds.
+type Usage struct {
+	Stores  int
+	Secrets int // live secrets, in every store
+}
+
 // KeyService manages API keys of the caller's account. Only admin keys may
 // use it (EFORBIDDEN).
 type KeyService interface {

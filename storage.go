@@ -268,6 +268,10 @@ type SecretUpdate struct {
 	// IfVersion as in SecretWrite.
 	IfVersion int
 	At        time.Time
+	// KeepUpdatedAt leaves the secret's UpdatedAt as it is: for a change
+	// that is not a modification of the secret, such as the service's
+	// removal of AttrUnused on the first value read.
+	KeepUpdatedAt bool
 }
 
 // SecretQuery filters and pages a secret listing. Results are ordered by

@@ -131,7 +131,9 @@ func (s *Secret) ApplyUpdate(u *SecretUpdate, at time.Time, nameTaken func() (bo
 			}
 		}
 	}
-	s.UpdatedAt = at
+	if !u.KeepUpdatedAt {
+		s.UpdatedAt = at
+	}
 	return nil
 }
 

@@ -474,7 +474,8 @@ func errExpired(sec *coffer.Secret) error {
 
 // markUsed removes coffer.AttrUnused from a secret whose value was just
 // read. Only the first read of such a secret writes; a failure is logged,
-// not returned, because the read itself succeeded.
+// not returned, because the read itself succeeded. A read is not a
+// modification: the secret's UpdatedAt stays.
 func (s *Service) markUsed(ctx context.Context, c *coffer.Caller, sec *coffer.Secret) {
 	if _, ok := sec.Attributes[coffer.AttrUnused]; !ok {
 		return
@@ -487,7 +488,7 @@ func (s *Service) markUsed(ctx context.Context, c *coffer.Caller, sec *coffer.Se
 	}
 	ev := s.event(c, "secret.activate")
 	ev.StoreID, ev.SecretID, ev.Name, ev.Reason = sec.StoreID, sec.ID, sec.Name, "first value read"
-	if _, err := s.storage.UpdateSecret(ctx, c.AccountID, sec.ID, &coffer.SecretUpdate{Attributes: attrs, At: s.now().UTC()}, ev); err != nil {
+	if _, err := s.storage.UpdateSecret(ctx, c.AccountID, sec.ID, &coffer.SecretUpdate{Attributes: attrs, At: s.now().UTC(), KeepUpdatedAt: true}, ev); err != nil {
 		s.log.Warn("mark secret used", "err", err, "secret_id", sec.ID)
 	}
 }

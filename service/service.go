@@ -73,6 +73,7 @@ type Service struct {
 	versions genCache[versionKey, versionHit]      // value lookups, ciphertext included
 	secrets  genCache[secretKey, *coffer.Secret]   // metadata lookups
 	history  genCache[string, []*coffer.Version]   // version lists by secret id
+	counts   genCache[string, int]                 // live secrets by store id
 	homes    homes                                 // store ids by secret id
 
 	stop chan struct{}

@@ -437,6 +437,21 @@ func (r *runner) secretLifecycle() {
 			t.Fatalf("Version after a metadata update: got %d, want 1", got.Version)
 		}
 	})
+	r.run("Secret/UpdateKeepUpdatedAt", func(t *testing.T, e *env) {
+		st := e.store(e.account(), "prod")
+		w := e.newSecret(st, "db/password", seal("v1"))
+		w.Create.Attributes = map[string]string{coffer.AttrUnused: "1"}
+		s, err := e.s.WriteSecret(e.ctx, w, e.ev("secret.create"))
+		noErr(t, "WriteSecret", err)
+
+		got, err := e.s.UpdateSecret(e.ctx, s.AccountID, s.ID, &coffer.SecretUpdate{
+			Attributes: map[string]string{}, At: e.now(), KeepUpdatedAt: true}, e.ev("secret.activate"))
+		noErr(t, "UpdateSecret", err)
+		want := *s
+		want.Attributes = nil
+		checkSecret(t, "UpdateSecret result", got, &want)
+		checkSecret(t, "Secret", e.secret(s, s.ID), &want)
+	})
 	r.run("Secret/UpdateErrPrecondition", func(t *testing.T, e *env) {
 		st := e.store(e.account(), "prod")
 		s := e.create(st, "db/password", "v1")

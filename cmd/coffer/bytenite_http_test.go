@@ -828,6 +828,7 @@ func TestByteNiteBadInput(t *testing.T) {
 		{"Array", `[{"secretKey":"bad-s3cr3t"}]`, 400, 3},
 		{"TwoValues", `{"secretKey":"bad-s3cr3t"} {}`, 400, 3},
 		{"BadUTF8", []byte("{\"secret\":{\"id\":\"x1\",\"secretType\":\"aws\"},\"secretKey\":\"bad-s3cr3t\xff\"}"), 400, 3},
+		{"LoneSurrogate", `{"secret":{"id":"x1","secretType":"aws"},"secretKey":"bad-s3cr3t\ud800"}`, 400, 3},
 		{"HugeSecretKey", body(sec(), strings.Repeat("k", 64<<10+1)), 413, 8},
 		{"OversizedBody", body(sec("name", "n"), strings.Repeat("k", 600<<10)), 413, 8},
 	}

@@ -450,6 +450,7 @@ func TestChutesSecretsInvalid(t *testing.T) {
 
 	// Bodies that are not UTF-8, or too large.
 	chDetail(t, post([]byte("{\"purpose\":\"\xff\"}")), 400, "There was an error parsing the body")
+	chDetail(t, post(`{"purpose":"p","key":"K","value":"a\udc00b"}`), 400, "There was an error parsing the body")
 	if r := post(`{"purpose":"p","key":"K","value":"` + strings.Repeat("v", 600<<10) + `"}`); r.Status != 413 {
 		t.Errorf("oversized body: got %d %s", r.Status, r.Body)
 	}

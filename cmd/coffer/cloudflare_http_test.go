@@ -254,6 +254,9 @@ func TestCloudflareBadInput(t *testing.T) {
 		{"ErrPatchValueEmpty", "PATCH", one, map[string]any{"value": ""}, 400, 1001},
 		{"ErrPatchScopes", "PATCH", one, map[string]any{"scopes": []int{1}}, 400, 1001},
 		{"ErrPatchBadUTF8", "PATCH", one, []byte("{\"comment\":\"\xc3\x28\"}"), 400, 1001},
+		{"ErrLoneHighSurrogate", "POST", secrets, `[{"name":"NEW","value":"value-a\ud800b","scopes":["workers"]}]`, 400, 1001},
+		{"ErrLoneLowSurrogate", "POST", secrets, `[{"name":"NEW","value":"value-\udc00","scopes":["workers"]}]`, 400, 1001},
+		{"ErrPatchHighThenEscape", "PATCH", one, `{"value":"value-\ud800\u0041","comment":"c"}`, 400, 1001},
 		{"ErrDuplicateNoScopes", "POST", one + "/duplicate", map[string]any{"name": "COPY"}, 400, 1001},
 		{"ErrDuplicateBadName", "POST", one + "/duplicate", map[string]any{"name": "a.b", "scopes": []string{}}, 400, 1001},
 		{"ErrDuplicateTaken", "POST", one + "/duplicate", map[string]any{"name": "EXISTING", "scopes": []string{}}, 409, 1005},
@@ -296,6 +299,134 @@ func TestCloudflareBadInput(t *testing.T) {
 	native := &rawAPI{t: t, base: s.Base, token: s.Token}
 	if v, n := value(t, native.must(200, "GET", fmt.Sprintf("/v1/stores/%s/secrets/EXISTING/value", st.ID), nil)); v != "value-existing" || n != 1 {
 		t.Fatalf("got %q v%v, want value-existing v1", v, n)
+	}
+}
+
+// TestCloudflareSurrogatePair checks that a value with a surrogate pair
+// escape is stored as the character it encodes (the unpaired ones are
+// refused in TestCloudflareBadInput).
+func TestCloudflareSurrogatePair(t *testing.T) {
+	s := startCloudflare(t)
+	a := cfRaw(t, s)
+	var st struct{ ID string }
+	json.Unmarshal(decodeCF(t, a.must(200, "POST", s.path("/stores"), map[string]any{"name": "main"})).Result, &st)
+	a.must(200, "POST", s.path("/stores/"+st.ID+"/secrets"), `[{"name":"EMOJI","value":"a\ud83d\ude00b\\ud800","scopes":["workers"]}]`)
+	if v, _ := value(t, a.must(200, "GET", "/v1/stores/"+st.ID+"/secrets/EMOJI/value", nil)); v != "a\U0001F600b\\ud800" {
+		t.Fatalf("got value %q, want %q", v, "a\U0001F600b\\ud800")
+	}
+}
+
+// TestCloudflareReadKeepsModified checks that the first read of a value
+// makes a pending secret active without changing its modified time: a read
+// is not a modification.
+func TestCloudflareReadKeepsModified(t *testing.T) {
+	s := startCloudflare(t)
+	a := cfRaw(t, s)
+	var st struct{ ID string }
+	json.Unmarshal(decodeCF(t, a.must(200, "POST", s.path("/stores"), map[string]any{"name": "main"})).Result, &st)
+	var made []struct{ ID string }
+	json.Unmarshal(decodeCF(t, a.must(200, "POST", s.path("/stores/"+st.ID+"/secrets"),
+		[]map[string]any{{"name": "MODTEST", "value": "value-mod", "scopes": []string{"workers"}}})).Result, &made)
+	type secret struct{ Status, Created, Modified string }
+	get := func() secret {
+		var sec secret
+		json.Unmarshal(decodeCF(t, a.must(200, "GET", s.path("/stores/"+st.ID+"/secrets/"+made[0].ID), nil)).Result, &sec)
+		return sec
+	}
+	before := get()
+	a.must(200, "GET", "/v1/stores/"+st.ID+"/secrets/MODTEST/value", nil)
+	after := get()
+	if before.Status != "pending" || after.Status != "active" || after.Modified != before.Modified || after.Modified != before.Created {
+		t.Fatalf("before the read %+v, after %+v: want pending then active, modified unchanged", before, after)
+	}
+}
+
+// TestCloudflareLimitsCountAll checks that the account's limits count every
+// store and live secret, also those a narrowly scoped key may not list: such
+// a key sees the account's real usage on /quota and cannot create past the
+// limits.
+func TestCloudflareLimitsCountAll(t *testing.T) {
+	s := startCloudflare(t, "stores=2,secrets=5")
+	root := cfRaw(t, s)
+	native := &rawAPI{t: t, base: s.Base, token: s.Token}
+	var st struct{ ID string }
+	json.Unmarshal(decodeCF(t, root.must(200, "POST", s.path("/stores"), map[string]any{"name": "main"})).Result, &st)
+	root.must(200, "POST", s.path("/stores"), map[string]any{"name": "other"})
+	item := func(name string) map[string]any {
+		return map[string]any{"name": name, "value": "value-" + name, "scopes": []string{"workers"}}
+	}
+	secrets := s.path("/stores/" + st.ID + "/secrets")
+	root.must(200, "POST", secrets, []map[string]any{item("A"), item("B"), item("C")})
+
+	mint := func(scope map[string]any) *rawAPI {
+		r := root.must(201, "POST", "/v1/keys", map[string]any{"name": "k", "scopes": []map[string]any{scope}})
+		var k struct{ Token string }
+		json.Unmarshal(r.Body, &k)
+		return &rawAPI{t: t, base: s.Base, token: k.Token}
+	}
+	z := mint(map[string]any{"secret": "Z*", "actions": []string{"write", "list", "read"}})
+	if got, want := string(decodeCF(t, z.must(200, "GET", s.path("/quota"), nil)).Result), `{"secrets":{"quota":5,"usage":3}}`; got != want {
+		t.Fatalf("quota seen by the scoped key: got %s, want %s", got, want)
+	}
+	if e := decodeCF(t, z.must(200, "GET", secrets, nil)); string(e.Result) != "[]" {
+		t.Fatalf("the scoped key lists %s, want nothing", e.Result)
+	}
+	wantCFError(t, z.do("POST", secrets, []map[string]any{item("Z1"), item("Z2"), item("Z3")}), 400, 1004)
+	native.must(404, "GET", "/v1/stores/"+st.ID+"/secrets/Z1", nil)
+	z.must(200, "POST", secrets, []map[string]any{item("Z1"), item("Z2")})
+	wantCFError(t, z.do("POST", secrets, []map[string]any{item("Z3")}), 400, 1004)
+	native.must(404, "GET", "/v1/stores/"+st.ID+"/secrets/Z3", nil)
+	for _, a := range []*rawAPI{root, z} {
+		if got, want := string(decodeCF(t, a.must(200, "GET", s.path("/quota"), nil)).Result), `{"secrets":{"quota":5,"usage":5}}`; got != want {
+			t.Fatalf("quota: got %s, want %s", got, want)
+		}
+	}
+
+	// A key that may make only the store "mine" sees no store, yet the
+	// account's two count.
+	mine := mint(map[string]any{"store": "mine", "actions": []string{"admin"}})
+	if e := decodeCF(t, mine.must(200, "GET", s.path("/stores"), nil)); string(e.Result) != "[]" {
+		t.Fatalf("the store-scoped key lists %s, want nothing", e.Result)
+	}
+	wantCFError(t, mine.do("POST", s.path("/stores"), map[string]any{"name": "mine"}), 400, 1003)
+	native.must(404, "GET", "/v1/stores/mine", nil)
+}
+
+// TestCloudflareStoreArrayAllOrNothing checks that the legacy array form of
+// store creation makes all its stores or none.
+func TestCloudflareStoreArrayAllOrNothing(t *testing.T) {
+	s := startCloudflare(t, "stores=10")
+	root := cfRaw(t, s)
+	stores := s.path("/stores")
+	root.must(200, "POST", stores, []map[string]any{{"name": "arr1"}})
+	count := func() int {
+		t.Helper()
+		return decodeCF(t, root.must(200, "GET", stores, nil)).ResultInfo.TotalCount
+	}
+
+	wantCFError(t, root.do("POST", stores, []map[string]any{{"name": "new1"}, {"name": "arr1"}}), 409, 1005)
+	wantCFError(t, root.do("POST", stores, []map[string]any{{"name": "new1"}, {"name": "new2"}, {"name": "new1"}}), 400, 1001)
+	if n := count(); n != 1 {
+		t.Fatalf("got %d stores after refused batches, want 1", n)
+	}
+
+	// A create that fails midway (this key may make new1 but not new2)
+	// deletes the stores made before it.
+	r := root.must(201, "POST", "/v1/keys", map[string]any{"name": "k", "scopes": []map[string]any{
+		{"store": "new1", "actions": []string{"admin"}}}})
+	var k struct{ Token string }
+	json.Unmarshal(r.Body, &k)
+	scoped := &rawAPI{t: t, base: s.Base, token: k.Token}
+	wantCFError(t, scoped.do("POST", stores, []map[string]any{{"name": "new1"}, {"name": "new2"}}), 403, 10000)
+	if n := count(); n != 1 {
+		t.Fatalf("got %d stores after a batch refused midway, want 1", n)
+	}
+	(&rawAPI{t: t, base: s.Base, token: s.Token}).must(404, "GET", "/v1/stores/new1", nil)
+
+	e := decodeCF(t, root.must(200, "POST", stores, []map[string]any{{"name": "new1"}, {"name": "new2"}}))
+	var made []struct{ Name string }
+	if json.Unmarshal(e.Result, &made); len(made) != 2 || made[0].Name != "new1" || made[1].Name != "new2" {
+		t.Fatalf("got %s, want new1 and new2", e.Result)
 	}
 }
 

@@ -238,7 +238,8 @@ func writeOK(w http.ResponseWriter, r *http.Request, message string) error {
 
 // decode reads a JSON body of at most maxBody bytes into v as grpc-gateway
 // does: fields v does not have are ignored, an empty body is an empty
-// message; a body that is not valid UTF-8 or not one JSON object is 400.
+// message; a body that is not valid UTF-8, has an unpaired surrogate escape
+// (web.PairedSurrogates) or is not one JSON object is 400.
 func decode(w http.ResponseWriter, r *http.Request, v any) error {
 	body, err := web.ReadBody(w, r, maxBody)
 	if err != nil {
@@ -249,6 +250,9 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 	}
 	if !utf8.Valid(body) {
 		return coffer.Errorf(coffer.EINVALID, "request body is not valid UTF-8")
+	}
+	if !web.PairedSurrogates(body) {
+		return web.ErrUnpairedSurrogate()
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if err := dec.Decode(v); err != nil {

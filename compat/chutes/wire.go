@@ -15,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/coffer-dev/coffer"
+	"github.com/coffer-dev/coffer/internal/web"
 )
 
 // Ids. Chutes' ids are UUIDs; coffer's are 32 lowercase hex digits, which
@@ -171,7 +172,8 @@ func invalid(items ...Invalid) *Error {
 }
 
 // readObject reads a request body (already bounded by authed) as a JSON
-// object.
+// object. Bad UTF-8 and unpaired surrogate escapes (web.PairedSurrogates),
+// which encoding/json would turn into U+FFFD, are refused.
 func readObject(r *http.Request) (map[string]json.RawMessage, error) {
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
@@ -186,7 +188,7 @@ func readObject(r *http.Request) (map[string]json.RawMessage, error) {
 			return nil, invalid(Invalid{Type: "model_attributes_type", Loc: []any{"body"}, Msg: msgObject})
 		}
 	}
-	if !utf8.Valid(body) {
+	if !utf8.Valid(body) || !web.PairedSurrogates(body) {
 		return nil, &Error{Status: http.StatusBadRequest, Detail: "There was an error parsing the body"}
 	}
 	var syn *json.SyntaxError

@@ -34,11 +34,13 @@ const (
 	maxCreateBody = 8 << 20
 )
 
-// Service is what the face needs of coffer: the secret service and
-// duplication. *service.Service implements it.
+// Service is what the face needs of coffer: the secret service,
+// duplication, and the account's usage that limits count.
+// *service.Service implements it.
 type Service interface {
 	coffer.SecretService
 	coffer.SecretDuplicator
+	coffer.UsageCounter
 	coffer.Refuser
 }
 

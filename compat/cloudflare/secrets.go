@@ -148,9 +148,9 @@ func (s *Server) createSecrets(w http.ResponseWriter, r *http.Request) error {
 			return nameTaken(sec.Name)
 		}
 	}
-	if n, err := s.countSecrets(ctx); err != nil {
+	if u, err := s.Secrets.Usage(ctx); err != nil {
 		return err
-	} else if n+len(reqs) > l.MaxSecrets {
+	} else if u.Secrets+len(reqs) > l.MaxSecrets {
 		return cfError(http.StatusBadRequest, codeMaxSecrets, "maximum_secrets_exceeded")
 	}
 	out := make([]secretJSON, 0, len(reqs))
@@ -177,8 +177,10 @@ func nameTaken(name string) *Error {
 	return cfError(http.StatusConflict, codeConflict, "secret_name_already_exists: "+strconv.Quote(name))
 }
 
-// undo deletes and purges secrets that a failed request created.
+// undo deletes and purges secrets that a failed request created. It goes
+// on after the client hangs up.
 func (s *Server) undo(ctx context.Context, storeID string, made []*coffer.Secret) {
+	ctx = context.WithoutCancel(ctx)
 	for _, sec := range made {
 		if _, err := s.Secrets.DeleteSecret(ctx, storeID, sec.ID, 0); err != nil {
 			s.Log.Warn("undo secret create", "err", err, "secret_id", sec.ID)
@@ -377,9 +379,9 @@ func (s *Server) duplicateSecret(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if n, err := s.countSecrets(ctx); err != nil {
+	if u, err := s.Secrets.Usage(ctx); err != nil {
 		return err
-	} else if n+1 > s.limits(c.AccountID).MaxSecrets {
+	} else if u.Secrets+1 > s.limits(c.AccountID).MaxSecrets {
 		return cfError(http.StatusBadRequest, codeMaxSecrets, "maximum_secrets_exceeded")
 	}
 	scopes := *req.Scopes

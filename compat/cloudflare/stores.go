@@ -16,10 +16,10 @@ import (
 )
 
 // quota answers GET .../quota: the account's secret limit and how many live
-// secrets it holds.
+// secrets it holds, in every store, whatever the caller's key may list.
 func (s *Server) quota(w http.ResponseWriter, r *http.Request) error {
 	c := coffer.CallerFrom(r.Context())
-	n, err := s.countSecrets(r.Context())
+	u, err := s.Secrets.Usage(r.Context())
 	if err != nil {
 		return err
 	}
@@ -29,26 +29,7 @@ func (s *Server) quota(w http.ResponseWriter, r *http.Request) error {
 	}
 	return writeResult(w, http.StatusOK, struct {
 		Secrets usage `json:"secrets"`
-	}{usage{Quota: s.limits(c.AccountID).MaxSecrets, Usage: n}}, nil)
-}
-
-// countSecrets counts the live secrets of the account, in every store.
-func (s *Server) countSecrets(ctx context.Context) (int, error) {
-	stores, err := coffer.AllStores(ctx, s.Secrets)
-	if err != nil {
-		return 0, err
-	}
-	n := 0
-	for _, st := range stores {
-		secrets, err := coffer.AllSecrets(ctx, s.Secrets, st.ID, false)
-		if coffer.ErrorCode(err) == coffer.ENOTFOUND || coffer.ErrorCode(err) == coffer.EFORBIDDEN {
-			continue // deleted meanwhile, or not the caller's to see
-		} else if err != nil {
-			return 0, err
-		}
-		n += len(secrets)
-	}
-	return n, nil
+	}{usage{Quota: s.limits(c.AccountID).MaxSecrets, Usage: u.Secrets}}, nil)
 }
 
 // store resolves the path's store_id. Only ids name stores here: coffer
@@ -122,28 +103,59 @@ func (s *Server) createStore(w http.ResponseWriter, r *http.Request) error {
 			}
 		}
 	}
+	// Every name and the limit are checked before any store is made. The
+	// limit counts every store of the account; names are checked against
+	// the stores the caller may see, and a name taken by another it may not
+	// see is found when its create fails.
 	ctx := r.Context()
 	stores, err := coffer.AllStores(ctx, s.Secrets)
 	if err != nil {
 		return err
 	}
-	if c := coffer.CallerFrom(ctx); len(stores)+len(reqs) > s.limits(c.AccountID).MaxStores {
+	for _, st := range stores {
+		for _, req := range reqs {
+			if st.Name == *req.Name {
+				return cfError(http.StatusConflict, codeConflict, "store_name_already_exists")
+			}
+		}
+	}
+	u, err := s.Secrets.Usage(ctx)
+	if err != nil {
+		return err
+	}
+	if c := coffer.CallerFrom(ctx); u.Stores+len(reqs) > s.limits(c.AccountID).MaxStores {
 		return cfError(http.StatusBadRequest, codeMaxStores, "maximum_stores_exceeded")
 	}
 	out := make([]storeJSON, 0, len(reqs))
+	var made []*coffer.Store
 	for _, req := range reqs {
 		st, err := s.Secrets.CreateStore(ctx, &coffer.StoreCreate{Name: *req.Name})
-		if coffer.ErrorCode(err) == coffer.ECONFLICT {
-			return cfError(http.StatusConflict, codeConflict, "store_name_already_exists")
-		} else if err != nil {
+		if err != nil {
+			s.undoStores(ctx, made)
+			if coffer.ErrorCode(err) == coffer.ECONFLICT {
+				return cfError(http.StatusConflict, codeConflict, "store_name_already_exists")
+			}
 			return err
 		}
+		made = append(made, st)
 		out = append(out, toStore(st))
 	}
 	if array {
 		return writeResult(w, http.StatusOK, out, nil)
 	}
 	return writeResult(w, http.StatusOK, out[0], nil)
+}
+
+// undoStores deletes the stores that a failed request created: all of a
+// legacy array's stores are made, or none. It goes on after the client
+// hangs up.
+func (s *Server) undoStores(ctx context.Context, made []*coffer.Store) {
+	ctx = context.WithoutCancel(ctx)
+	for _, st := range made {
+		if err := s.Secrets.DeleteStore(ctx, st.ID, false); err != nil {
+			s.Log.Warn("undo store create", "err", err, "store_id", st.ID)
+		}
+	}
 }
 
 func (s *Server) getStore(w http.ResponseWriter, r *http.Request) error {

@@ -39,7 +39,8 @@ const fuzzLimit = 4 << 10
 
 // FuzzDecodeJSON feeds arbitrary bodies to DecodeJSON, which every face's
 // body goes through. Whatever the body, the result is a decoded value that
-// re-encodes to the same value, an EINVALID error that never quotes a value
+// re-encodes to the same value and holds no U+FFFD that the body did not,
+// an EINVALID error that never quotes a value
 // of the body, or the MaxBytesError of an oversized body.
 func FuzzDecodeJSON(f *testing.F) {
 	for _, s := range []string{
@@ -47,7 +48,7 @@ func FuzzDecodeJSON(f *testing.F) {
 		`{"name":"a","nested":{"name":"b","nested":{"name":"c"}}}`,
 		`{"name":"refused"}`, `{"name":"a","valu":"CANARY-typo"}`, `{"name":5}`, `{"count":"CANARY"}`,
 		`{"count":1e400}`, `{"count":-9223372036854775809}`, `[]`, `null`, `""`, ``, ` `,
-		`{"name":"a"} {"name":"b"}`, `{"name":"\ud800"}`, "{\"name\":\"\xff\"}", `{"name":"a"`,
+		`{"name":"a"} {"name":"b"}`, `{"name":"\ud800"}`, `{"name":"\udc00\ud800"}`, `{"name":"\ud83d\ude00"}`, "{\"name\":\"\xff\"}", `{"name":"a"`,
 		strings.Repeat(`{"nested":`, 200) + `{}` + strings.Repeat(`}`, 200),
 		strings.Repeat(`[`, 20000), `{"name":"` + strings.Repeat("x", fuzzLimit) + `"}`,
 	} {
@@ -70,6 +71,11 @@ func FuzzDecodeJSON(f *testing.F) {
 			b, err := json.Marshal(&got)
 			if err != nil {
 				t.Fatal(err)
+			}
+			// Nothing was replaced: a U+FFFD decoded was in the body.
+			if bytes.ContainsRune(b, utf8.RuneError) && !bytes.ContainsRune(body, utf8.RuneError) &&
+				!bytes.Contains(bytes.ToLower(body), []byte(`\ufffd`)) {
+				t.Fatalf("accepted %q as %s: a character was replaced with U+FFFD", body, b)
 			}
 			var again fuzzBody
 			if err := json.Unmarshal(b, &again); err != nil || !reflect.DeepEqual(&again, &got) {

@@ -185,7 +185,8 @@ func RemoteIP(r *http.Request) string {
 }
 
 // DecodeJSON reads a JSON body of at most limit bytes into v, strictly: the
-// body must be valid UTF-8 (encoding/json would otherwise replace bad bytes
+// body must be valid UTF-8 and pair its surrogate escapes (encoding/json
+// would otherwise replace bad bytes and unpaired escapes with U+FFFD
 // silently), hold exactly one JSON value, and have no unknown fields. If v
 // has a Validate method it is called.
 func DecodeJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
@@ -199,6 +200,9 @@ func DecodeJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) erro
 	if !utf8.Valid(body) {
 		return coffer.Errorf(coffer.EINVALID, "request body is not valid UTF-8")
 	}
+	if !PairedSurrogates(body) {
+		return ErrUnpairedSurrogate()
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
@@ -211,6 +215,73 @@ func DecodeJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) erro
 		return val.Validate()
 	}
 	return nil
+}
+
+// ErrUnpairedSurrogate returns the EINVALID refusal of a body that
+// PairedSurrogates refuses, for faces that decode bodies by rules of their
+// own.
+func ErrUnpairedSurrogate() error {
+	return coffer.Errorf(coffer.EINVALID, "invalid JSON body: a \\u escape of a UTF-16 surrogate (D800-DFFF) is not half of a pair")
+}
+
+// PairedSurrogates reports whether every \u escape of a UTF-16 surrogate in
+// a JSON text is half of a pair: a high surrogate (\uD800-\uDBFF) followed
+// at once by a low one (\uDC00-\uDFFF), which together encode one character.
+// encoding/json decodes an unpaired one as U+FFFD without an error, so a
+// value would be stored altered; faces refuse such bodies instead. It scans
+// the bytes once without parsing: a backslash escapes the byte after it, and
+// outside strings a backslash is a syntax error that decoding reports. It
+// runs on every request body and allocates nothing.
+func PairedSurrogates(body []byte) bool {
+	for i := 0; i < len(body); i++ {
+		j := bytes.IndexByte(body[i:], '\\')
+		if j < 0 {
+			return true
+		}
+		i += j + 1 // the escaped byte
+		u, ok := escapedRune(body, i)
+		if !ok {
+			continue // not \uXXXX: another escape, or one decoding refuses
+		}
+		i += 4 // the last hex digit
+		switch {
+		case 0xDC00 <= u && u <= 0xDFFF:
+			return false // a low surrogate with no high one before it
+		case 0xD800 <= u && u <= 0xDBFF:
+			if i+2 >= len(body) || body[i+1] != '\\' {
+				return false
+			}
+			lo, ok := escapedRune(body, i+2)
+			if !ok || lo < 0xDC00 || lo > 0xDFFF {
+				return false
+			}
+			i += 6
+		}
+	}
+	return true
+}
+
+// escapedRune returns the code unit of the escape "uXXXX" at body[i:], or
+// false when there is none.
+func escapedRune(body []byte, i int) (rune, bool) {
+	if i+4 >= len(body) || body[i] != 'u' {
+		return 0, false
+	}
+	var u rune
+	for _, c := range body[i+1 : i+5] {
+		switch {
+		case '0' <= c && c <= '9':
+			c -= '0'
+		case 'a' <= c && c <= 'f':
+			c -= 'a' - 10
+		case 'A' <= c && c <= 'F':
+			c -= 'A' - 10
+		default:
+			return 0, false
+		}
+		u = u<<4 | rune(c)
+	}
+	return u, true
 }
 
 // ReadBody reads a request body of at most limit bytes. Beyond the limit it

@@ -51,3 +51,73 @@ func TestErrorLogsUnavailableCause(t *testing.T) {
 		t.Fatalf("a bare unavailable error was logged: %q", logs.String())
 	}
 }
+
+// TestPairedSurrogates checks the escape scan that keeps encoding/json from
+// replacing an unpaired surrogate escape with U+FFFD.
+func TestPairedSurrogates(t *testing.T) {
+	for _, tt := range []struct {
+		name, body string
+		want       bool
+	}{
+		{"OK", `{"v":"plain"}`, true},
+		{"ValidPair", `{"v":"a\ud83d\ude00b"}`, true},
+		{"ValidPairUpper", `{"v":"\uD83D\uDE00"}`, true},
+		{"OrdinaryEscapes", `{"v":"\u00e9\n\"\\\/\u20ac"}`, true},
+		{"EscapedBackslashBeforeU", `{"v":"\\ud800"}`, true},
+		{"EscapedBackslashBeforeLow", `{"v":"\\udc00"}`, true},
+		{"LoneHigh", `{"v":"a\ud800b"}`, false},
+		{"LoneLow", `{"v":"a\udc00b"}`, false},
+		{"ReversedPair", `{"v":"\ude00\ud83d"}`, false},
+		{"HighThenOrdinaryEscape", `{"v":"\ud800\u0041"}`, false},
+		{"HighThenOtherEscape", `{"v":"\ud800\n"}`, false},
+		{"HighThenHigh", `{"v":"\ud800\ud800\udc00"}`, false},
+		{"HighAtEndOfString", `{"v":"\ud800"}`, false},
+		{"HighAtEndOfBody", `"\ud800`, false},
+		{"HighInKey", `{"\udbff":"v"}`, false},
+		{"BackslashThenLow", `{"v":"\\\udc00"}`, false},
+		{"ShortEscape", `{"v":"\ud8"}`, true}, // not an escape of four digits: decoding refuses it
+		{"TrailingBackslash", `\`, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := PairedSurrogates([]byte(tt.body)); got != tt.want {
+				t.Fatalf("PairedSurrogates(%s) = %v, want %v", tt.body, got, tt.want)
+			}
+		})
+	}
+}
+
+// TestDecodeJSONSurrogates checks that DecodeJSON refuses an unpaired
+// surrogate escape (EINVALID) rather than decode it as U+FFFD, and decodes
+// a pair as its character.
+func TestDecodeJSONSurrogates(t *testing.T) {
+	decode := func(body string) (string, error) {
+		var v struct{ V string }
+		err := DecodeJSON(httptest.NewRecorder(), httptest.NewRequest("POST", "/", strings.NewReader(body)), 1<<10, &v)
+		return v.V, err
+	}
+	for _, body := range []string{`{"V":"a\ud800b"}`, `{"V":"\udc00"}`, `{"V":"\ud800\u0041"}`} {
+		if v, err := decode(body); coffer.ErrorCode(err) != coffer.EINVALID {
+			t.Errorf("DecodeJSON(%s) = %q, %v; want EINVALID", body, v, err)
+		}
+	}
+	if v, err := decode(`{"V":"\ud83d\ude00 \\ud800"}`); err != nil || v != "\U0001F600 \\ud800" {
+		t.Fatalf("DecodeJSON of a pair = %q, %v; want %q", v, err, "\U0001F600 \\ud800")
+	}
+}
+
+// TestPairedSurrogatesAllocs checks that the scan, which runs on every
+// request body, allocates nothing.
+func TestPairedSurrogatesAllocs(t *testing.T) {
+	body := []byte(`[{"name":"A","value":"x\ud83d\ude00\n\\ud800","scopes":["workers"]}]`)
+	if n := testing.AllocsPerRun(100, func() { PairedSurrogates(body) }); n != 0 {
+		t.Fatalf("PairedSurrogates allocates %v times, want 0", n)
+	}
+}
+
+func BenchmarkPairedSurrogates(b *testing.B) {
+	body := []byte(`[{"name":"API_KEY","value":"` + strings.Repeat(`abc\n\u00e9\ud83d\ude00`, 1000) + `","scopes":["workers"]}]`)
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		PairedSurrogates(body)
+	}
+}
