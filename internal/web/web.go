@@ -208,7 +208,9 @@ func DecodeJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) erro
 	if err := dec.Decode(v); err != nil {
 		return coffer.Errorf(coffer.EINVALID, "invalid JSON body: %s", jsonProblem(err))
 	}
-	if dec.More() {
+	// Anything but white space after the value is refused; dec.More alone
+	// would let a stray ']' or '}' through.
+	if len(bytes.TrimSpace(body[dec.InputOffset():])) > 0 {
 		return coffer.Errorf(coffer.EINVALID, "invalid JSON body: more than one value")
 	}
 	if val, ok := v.(interface{ Validate() error }); ok {

@@ -121,3 +121,21 @@ func BenchmarkPairedSurrogates(b *testing.B) {
 		PairedSurrogates(body)
 	}
 }
+
+// TestDecodeJSONTrailing checks that a body holds exactly one value: a
+// second value or any stray character after it is refused, white space is
+// not.
+func TestDecodeJSONTrailing(t *testing.T) {
+	decode := func(body string) error {
+		var v struct{ V string }
+		return DecodeJSON(httptest.NewRecorder(), httptest.NewRequest("POST", "/", strings.NewReader(body)), 1<<10, &v)
+	}
+	for _, body := range []string{`{"V":"a"}]`, `{"V":"a"}}`, `{"V":"a"} {"V":"b"}`, `{"V":"a"} x`, `{"V":"a"},`} {
+		if err := decode(body); coffer.ErrorCode(err) != coffer.EINVALID {
+			t.Errorf("DecodeJSON(%s) = %v; want EINVALID", body, err)
+		}
+	}
+	if err := decode("{\"V\":\"a\"} \r\n\t "); err != nil {
+		t.Errorf("DecodeJSON with trailing white space: %v", err)
+	}
+}
