@@ -711,17 +711,9 @@ func TestChutesAuth(t *testing.T) {
 
 	// The audit log names the face on every event, and holds neither the
 	// value nor a token's secret.
-	var audit struct {
-		Events []struct {
-			Action  string `json:"action"`
-			Outcome string `json:"outcome"`
-			Face    string `json:"face"`
-		} `json:"events"`
-	}
-	body := a.native.must(200, "GET", "/v1/audit?limit=1000", nil).Body
-	strictish(t, body, &audit)
+	events, body := a.auditEvents(t)
 	seen := map[string]int{}
-	for _, ev := range audit.Events {
+	for _, ev := range events {
 		if ev.Face == "chutes" {
 			seen[ev.Action+" "+ev.Outcome]++
 		}
@@ -941,16 +933,9 @@ func TestChutesRoot(t *testing.T) {
 	root.must(200, "GET", "/v1/stores", nil, "Authorization", "Bearer "+a.root)
 
 	// The root's requests are audited as the chutes face.
-	var audit struct {
-		Events []struct {
-			Action  string `json:"action"`
-			Outcome string `json:"outcome"`
-			Face    string `json:"face"`
-		} `json:"events"`
-	}
-	strictish(t, a.native.must(200, "GET", "/v1/audit?limit=1000", nil).Body, &audit)
+	events, _ := a.auditEvents(t)
 	seen := map[string]bool{}
-	for _, ev := range audit.Events {
+	for _, ev := range events {
 		seen[ev.Face+" "+ev.Action+" "+ev.Outcome] = true
 	}
 	for _, want := range []string{"chutes secret.write ok", "chutes key.create ok", "chutes key.revoke ok", "chutes auth.fail unauthorized"} {
@@ -1055,4 +1040,23 @@ func TestChutesPowerlessKey(t *testing.T) {
 	if p.Total != 3 {
 		t.Errorf("keys: got %d, want 3", p.Total)
 	}
+}
+
+// chEvent is what the Chutes tests read of an audit event.
+type chEvent struct {
+	Action  string `json:"action"`
+	Outcome string `json:"outcome"`
+	Face    string `json:"face"`
+}
+
+// auditEvents returns the account's audit events (natively, up to 1000)
+// and the response body they came in.
+func (a *chAPI) auditEvents(t *testing.T) ([]chEvent, []byte) {
+	t.Helper()
+	var audit struct {
+		Events []chEvent `json:"events"`
+	}
+	body := a.native.must(200, "GET", "/v1/audit?limit=1000", nil).Body
+	strictish(t, body, &audit)
+	return audit.Events, body
 }
