@@ -331,6 +331,12 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request) error {
 	if err := web.DecodeJSON(w, r, MaxBodySize, &in); err != nil {
 		return err
 	}
+	// The key service makes a key with neither admin nor a scope (it may do
+	// nothing; Chutes' clients ask for such keys), but here it is almost
+	// surely a mistake.
+	if !in.Admin && len(in.Scopes) == 0 {
+		return coffer.Errorf(coffer.EINVALID, "a key that is not admin needs at least one scope")
+	}
 	k, token, err := s.Keys.CreateAPIKey(r.Context(), &coffer.APIKeyCreate{Name: in.Name, PrincipalID: in.PrincipalID, Admin: in.Admin, Scopes: in.Scopes, ExpiresAt: in.ExpiresAt})
 	if err != nil {
 		return err
