@@ -174,6 +174,43 @@ func IsID(s string) bool {
 	return true
 }
 
+// IDShaped reports whether s has the shape some face reads as an id: 32
+// hex digits in either case (coffer's and Cloudflare's ids), or a UUID in
+// its dashed 8-4-4-4-12 form, in either case (Chutes' ids). A new secret
+// may not have such a name (ValidateNewSecretName), so that a name is never
+// mistaken for an id; secrets named so before this rule are legacy names
+// (see Storage.Secret for how refs resolve).
+func IDShaped(s string) bool {
+	switch len(s) {
+	case 32:
+	case 36:
+		if s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
+			return false
+		}
+		s = s[:8] + s[9:13] + s[14:18] + s[19:23] + s[24:]
+	default:
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+			return false
+		}
+	}
+	return true
+}
+
+// ValidateNewSecretName checks the name of a secret being created, or
+// renamed to: ValidateName, and not IDShaped.
+func ValidateNewSecretName(name string) error {
+	if err := ValidateName("secret", name); err != nil {
+		return err
+	} else if IDShaped(name) {
+		return Errorf(EINVALID, "secret name may not have the shape of an id (32 hex digits, or a UUID)")
+	}
+	return nil
+}
+
 // ValidateName checks the native rule for store and secret names: 1 to 255
 // characters, each an ASCII letter, digit, '_', '-', '.' or '/'. Names may
 // not be "." or "..", nor contain empty, "." or ".." path segments, so that

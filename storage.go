@@ -144,8 +144,11 @@ type Storage interface {
 	// It returns the secret as it is after the write and the new version
 	// number (0 when the secret was created pending, without a value).
 	WriteSecret(ctx context.Context, w *SecretWrite, ev *AuditEvent) (*Secret, error)
-	// Secret returns a secret of a store by ref: the live secret of that name
-	// first, else the secret (live or deleted) with that id (ENOTFOUND).
+	// Secret returns a secret of a store by ref (ENOTFOUND). A ref that is
+	// an id (IsID) names the secret (live or deleted) with that id, else,
+	// only when the store has none, the live secret of that name (a legacy
+	// name: new names may not be IDShaped); any other ref names the live
+	// secret of that name. So a name can never hide an id.
 	Secret(ctx context.Context, accountID, storeID, ref string) (*Secret, error)
 	// SecretByID returns a secret of the account (live or deleted) by id,
 	// whichever store holds it (ENOTFOUND): for faces whose paths name a
@@ -161,8 +164,8 @@ type Storage interface {
 
 	// Versions lists a secret's versions, newest first, without ciphertext.
 	Versions(ctx context.Context, accountID, secretID string) ([]*Version, error)
-	// ReadVersion resolves store and secret refs as Store and Secret do (but
-	// only live secrets by name) and returns the secret with the version
+	// ReadVersion resolves store and secret refs as Store and Secret do (id
+	// first, then name) and returns the secret with the version
 	// numbered version (latest when 0), ciphertext included. ENOTFOUND when
 	// any of them is missing, the secret is deleted or pending, or the
 	// version was destroyed.

@@ -17,13 +17,15 @@ import (
 const secretCols = `id, account_id, store_id, name, status, version, comment, labels, scopes, attributes,
 	origin, created_at, created_by, updated_at, deleted_at, expires_at`
 
-// secretByRefSQL finds a secret of store $2 of account $1 by ref $3: the
-// live secret of that name first, else the secret with that id.
+// secretByRefSQL finds a secret of store $2 of account $1 by ref $3
+// (coffer.Storage.Secret): the secret with that id first, else the live
+// secret of that name. Only refs that are ids can match an id, so other
+// refs are names only.
 const secretByRefSQL = `SELECT ` + secretCols + ` FROM (
-		SELECT 0 AS rank, ` + secretCols + ` FROM secrets
-		WHERE store_id = $2 AND account_id = $1 AND name = $3 AND status <> 'deleted'
+		SELECT 0 AS rank, ` + secretCols + ` FROM secrets WHERE id = $3 AND store_id = $2 AND account_id = $1
 		UNION ALL
-		SELECT 1, ` + secretCols + ` FROM secrets WHERE id = $3 AND store_id = $2 AND account_id = $1
+		SELECT 1, ` + secretCols + ` FROM secrets
+		WHERE store_id = $2 AND account_id = $1 AND name = $3 AND status <> 'deleted'
 	) s ORDER BY rank LIMIT 1`
 
 // storeIDSQL is the id of the store $2 (id, else name) of account $1.
@@ -32,7 +34,7 @@ const storeIDSQL = `coalesce(
 		(SELECT id FROM stores WHERE account_id = $1 AND name = $2))`
 
 // readVersionSQL is the hot path of every value read: one query resolves the
-// store (id, else name, as Store does), the secret (live name, else id, as
+// store (id, else name, as Store does), the secret (id, else live name, as
 // secretByRefSQL) and the version (latest when $4 is 0), and returns a row
 // only for an active secret and a version that is not destroyed. Each
 // lookup is one index probe; coalesce evaluates its second subquery only
@@ -45,8 +47,8 @@ const readVersionSQL = `SELECT s.id, s.store_id, s.name, s.version, s.comment, s
 	FROM secrets s JOIN versions v ON v.secret_id = s.id
 		AND v.number = CASE WHEN $4::integer = 0 THEN s.version ELSE $4::integer END
 	WHERE s.id = coalesce(
-		(SELECT id FROM secrets WHERE store_id = ` + storeIDSQL + ` AND name = $3 AND status <> 'deleted'),
-		(SELECT id FROM secrets WHERE id = $3 AND store_id = ` + storeIDSQL + `))
+		(SELECT id FROM secrets WHERE id = $3 AND store_id = ` + storeIDSQL + `),
+		(SELECT id FROM secrets WHERE store_id = ` + storeIDSQL + ` AND name = $3 AND status <> 'deleted'))
 	AND s.account_id = $1 AND s.status = 'active' AND v.ciphertext IS NOT NULL`
 
 // secretRow holds the scan targets of secretCols.
@@ -219,8 +221,8 @@ func writeErr(s *coffer.Secret, err error) error {
 	return coffer.Errorf(coffer.ECONFLICT, "secret %s already exists", s.ID)
 }
 
-// Secret returns a secret of a store by ref: the live secret of that name
-// first, else the secret (live or deleted) with that id (ENOTFOUND).
+// Secret returns a secret of a store by ref: the secret (live or deleted)
+// with that id first, else the live secret of that name (ENOTFOUND).
 func (db *DB) Secret(ctx context.Context, accountID, storeID, ref string) (*coffer.Secret, error) {
 	return db.oneSecret(ctx, secretByRefSQL, accountID, storeID, ref)
 }

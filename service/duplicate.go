@@ -22,7 +22,7 @@ func (s *Service) DuplicateSecret(ctx context.Context, storeRef, ref string, in 
 	if in.Comment != nil {
 		comment = *in.Comment
 	}
-	if err := coffer.ValidateName("secret", in.Name); err != nil {
+	if err := coffer.ValidateNewSecretName(in.Name); err != nil {
 		return nil, err
 	} else if err := coffer.ValidateMeta(comment, nil, in.Scopes); err != nil {
 		return nil, err

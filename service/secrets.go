@@ -241,6 +241,13 @@ func (s *Service) write(ctx context.Context, c *coffer.Caller, st *coffer.Store,
 		AccountID: c.AccountID, StoreID: st.ID, Name: in.Name, Create: create,
 		IfVersion: in.IfVersion, Seal: seal, By: c.PrincipalID, At: now,
 	}
+	// A name with the shape of an id is never created, so that it cannot
+	// be mistaken for an id; a legacy secret of that name, made before
+	// this rule, still takes new versions.
+	idShaped := coffer.IDShaped(in.Name)
+	if idShaped {
+		w.Create = nil
+	}
 	if in.Comment != nil || in.Labels != nil || in.Scopes != nil || in.ExpiresAt != nil || in.ReplaceAttributes {
 		w.Update = &coffer.SecretUpdate{Comment: in.Comment, Labels: in.Labels, Scopes: in.Scopes, ExpiresAt: in.ExpiresAt, At: now}
 		if in.ReplaceAttributes {
@@ -250,10 +257,18 @@ func (s *Service) write(ctx context.Context, c *coffer.Caller, st *coffer.Store,
 			}
 		}
 	}
-	return s.storage.WriteSecret(ctx, w, ev)
+	sec, err := s.storage.WriteSecret(ctx, w, ev)
+	if idShaped && coffer.ErrorCode(err) == coffer.ENOTFOUND {
+		return nil, coffer.ValidateNewSecretName(in.Name)
+	}
+	return sec, err
 }
 
-// secret resolves store and secret refs and checks action on them.
+// secret resolves store and secret refs and checks action on them: on the
+// resolved secret's real name, whatever the ref was. A ref resolves as
+// storage resolves it (an id first, else a name; see coffer.Storage.Secret),
+// which depends on the ref alone, so the cache keyed by ref cannot mix an
+// id's lookup with a name's.
 func (s *Service) secret(ctx context.Context, c *coffer.Caller, storeRef, ref string, action coffer.Action, ev *coffer.AuditEvent) (*coffer.Store, *coffer.Secret, error) {
 	st, err := s.storage.Store(ctx, c.AccountID, storeRef)
 	if err != nil {
@@ -525,6 +540,7 @@ func (s *Service) RevealMany(ctx context.Context, storeRef string, q *coffer.Rev
 	lev.StoreID = st.ID
 	page := &coffer.ValuePage{Values: []*coffer.Value{}}
 	names := q.Names
+	var refs []string // ids of listed names
 	if len(names) == 0 {
 		if err := s.authorize(ctx, c, coffer.ActionList, st, "", lev); err != nil {
 			return nil, err
@@ -536,30 +552,58 @@ func (s *Service) RevealMany(ctx context.Context, storeRef string, q *coffer.Rev
 		page.NextCursor = list.NextCursor
 		for _, sec := range list.Secrets {
 			if ok, _ := c.Allows(coffer.ActionReveal, st.ID, st.Name, sec.Name); ok && sec.Status == coffer.StatusActive {
-				names = append(names, sec.Name)
+				names, refs = append(names, sec.Name), append(refs, sec.ID)
 			}
 		}
 	} else {
+		// As in Reveal, a name the key may not reveal is refused before
+		// storage is asked; a ref that is an id is checked against the
+		// real name of the secret it resolves to, below.
 		for _, n := range names {
 			if err := coffer.ValidateName("secret", n); err != nil {
 				return nil, err
+			}
+			if coffer.IsID(n) {
+				continue
 			}
 			if err := s.authorize(ctx, c, coffer.ActionReveal, st, n, s.event(c, "secret.reveal")); err != nil {
 				return nil, err
 			}
 		}
 	}
-	var evs []*coffer.AuditEvent
-	var used []*coffer.Secret // read for the first time
-	now := s.now()
-	for _, n := range names {
-		sec, v, err := s.readVersion(ctx, c.AccountID, st, n, 0)
+	// Every ref is resolved, and every id checked, before any value is
+	// opened or any read audited: a refused request reads nothing.
+	type found struct {
+		sec *coffer.Secret
+		v   *coffer.Version
+	}
+	hits := make([]found, 0, len(names))
+	for i, n := range names {
+		ref := n
+		if len(q.Names) == 0 {
+			ref = refs[i] // listed: by id, the secret whose name was checked
+		}
+		sec, v, err := s.readVersion(ctx, c.AccountID, st, ref, 0)
 		if coffer.ErrorCode(err) == coffer.ENOTFOUND {
 			page.Missing = append(page.Missing, n)
 			continue
 		} else if err != nil {
 			return nil, err
 		}
+		if len(q.Names) > 0 && coffer.IsID(n) {
+			ev := s.event(c, "secret.reveal")
+			ev.StoreID, ev.SecretID, ev.Name, ev.Version = st.ID, sec.ID, sec.Name, v.Number
+			if err := s.authorize(ctx, c, coffer.ActionReveal, st, sec.Name, ev); err != nil {
+				return nil, err
+			}
+		}
+		hits = append(hits, found{sec, v})
+	}
+	var evs []*coffer.AuditEvent
+	var used []*coffer.Secret // read for the first time
+	now := s.now()
+	for _, h := range hits {
+		sec, v := h.sec, h.v
 		if sec.Expired(now) {
 			ev := s.event(c, "secret.reveal")
 			ev.StoreID, ev.SecretID, ev.Name, ev.Version = st.ID, sec.ID, sec.Name, v.Number

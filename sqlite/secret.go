@@ -21,17 +21,19 @@ const insertSecretSQL = `INSERT INTO secrets (` + secretCols + `)
 const saveSecretSQL = `UPDATE secrets SET status = ?, version = ?, comment = ?, labels = ?, scopes = ?,
 	attributes = ?, updated_at = ?, deleted_at = ?, expires_at = ? WHERE id = ?`
 
-// secretByRefSQL finds a secret of a store by ref: the live secret of that
-// name first, else the secret with that id. Each branch is one index probe;
-// LIMIT 1 stops after the first branch that finds one.
-const secretByRefSQL = `SELECT ` + secretCols + ` FROM secrets
-	WHERE store_id = ?2 AND account_id = ?1 AND name = ?3 AND status <> 'deleted'
+// secretByRefSQL finds a secret of a store by ref (coffer.Storage.Secret):
+// the secret with that id first, else the live secret of that name. Only
+// refs that are ids can match an id, so other refs are names only. Each
+// branch is one index probe; LIMIT 1 stops after the first branch that
+// finds one.
+const secretByRefSQL = `SELECT ` + secretCols + ` FROM secrets WHERE id = ?3 AND store_id = ?2 AND account_id = ?1
 	UNION ALL
-	SELECT ` + secretCols + ` FROM secrets WHERE id = ?3 AND store_id = ?2 AND account_id = ?1
+	SELECT ` + secretCols + ` FROM secrets
+	WHERE store_id = ?2 AND account_id = ?1 AND name = ?3 AND status <> 'deleted'
 	LIMIT 1`
 
 // readVersionSQL is the hot path of every value read: one query resolves the
-// store (id, else name, as Store does), the secret (live name, else id, as
+// store (id, else name, as Store does), the secret (id, else live name, as
 // secretByRefSQL) and the version (latest when ?4 is 0), and returns a row
 // only for an active secret and a version that is not destroyed. Every
 // lookup is one index probe; coalesce evaluates its second subquery only
@@ -44,8 +46,8 @@ const readVersionSQL = `SELECT s.id, s.store_id, s.name, s.version, s.comment, s
 		s.origin, s.created_at, s.created_by, s.updated_at, s.expires_at, v.key_id, v.ciphertext, v.created_at, v.created_by
 	FROM secrets s JOIN versions v ON v.secret_id = s.id AND v.number = iif(?4 = 0, s.version, ?4)
 	WHERE s.id = coalesce(
-		(SELECT id FROM secrets WHERE store_id = ` + storeIDSQL + ` AND name = ?3 AND status <> 'deleted'),
-		(SELECT id FROM secrets WHERE id = ?3 AND store_id = ` + storeIDSQL + `))
+		(SELECT id FROM secrets WHERE id = ?3 AND store_id = ` + storeIDSQL + `),
+		(SELECT id FROM secrets WHERE store_id = ` + storeIDSQL + ` AND name = ?3 AND status <> 'deleted'))
 	AND s.status = 'active' AND v.ciphertext IS NOT NULL`
 
 // storeIDSQL is the id of the store ?2 (id, else name) of account ?1.
@@ -210,8 +212,8 @@ func (w *writer) put(s *coffer.Secret, create, bump bool) error {
 	return nil
 }
 
-// Secret returns a secret of a store by ref: the live secret of that name
-// first, else the secret (live or deleted) with that id (ENOTFOUND).
+// Secret returns a secret of a store by ref: the secret (live or deleted)
+// with that id first, else the live secret of that name (ENOTFOUND).
 func (db *DB) Secret(ctx context.Context, accountID, storeID, ref string) (*coffer.Secret, error) {
 	s, err := scanSecret(db.rs.secret.QueryRowContext(ctx, accountID, storeID, ref))
 	if errors.Is(err, sql.ErrNoRows) {

@@ -350,6 +350,40 @@ func (r *runner) secretLifecycle() {
 			t.Fatalf("Versions of a deleted secret: got %d, want 1", len(vs))
 		}
 	})
+	r.run("Secret/RefIDFirst", func(t *testing.T, e *env) {
+		// A ref that is an id names the secret with that id, even when a
+		// live (legacy) secret is named like it; only when no secret of the
+		// store has that id does it name the legacy secret. Other refs are
+		// names only.
+		st := e.store(e.account(), "prod")
+		real := e.create(st, "db/password", "real")
+		shadow := e.create(st, real.ID, "shadow") // a legacy name: another secret's id
+		for _, ref := range []string{real.ID, "db/password"} {
+			if got := e.secret(real, ref); got.ID != real.ID {
+				t.Fatalf("Secret(%s): got %s (%s), want %s", ref, got.ID, got.Name, real.ID)
+			}
+			if got, want := e.value(st, ref, 0), ciphertext(real.ID, 1, "real"); got != want {
+				t.Fatalf("ReadVersion(%s): got %q, want %q", ref, got, want)
+			}
+		}
+		if got := e.secret(shadow, shadow.ID); got.ID != shadow.ID {
+			t.Fatalf("Secret(shadow id): got %s, want %s", got.ID, shadow.ID)
+		}
+		legacy := e.create(st, "0123456789abcdef0123456789abcdef", "legacy") // no secret has that id
+		if got := e.secret(legacy, legacy.Name); got.ID != legacy.ID {
+			t.Fatalf("Secret(legacy name): got %s, want %s", got.ID, legacy.ID)
+		}
+		if got, want := e.value(st, legacy.Name, 0), ciphertext(legacy.ID, 1, "legacy"); got != want {
+			t.Fatalf("ReadVersion(legacy name): got %q, want %q", got, want)
+		}
+		// A deleted secret's id still names it: no fallback to the name.
+		e.delete(real)
+		if got := e.secret(real, real.ID); got.ID != real.ID || got.Status != coffer.StatusDeleted {
+			t.Fatalf("Secret(deleted id): got %s %q, want %s deleted", got.ID, got.Status, real.ID)
+		}
+		_, _, err := e.s.ReadVersion(e.ctx, st.AccountID, st.ID, real.ID, 0)
+		wantCode(t, "ReadVersion(deleted id)", err, coffer.ENOTFOUND)
+	})
 	r.run("Secret/NameReusableAfterDelete", func(t *testing.T, e *env) {
 		st := e.store(e.account(), "prod")
 		old := e.delete(e.create(st, "db/password", "old"))
@@ -509,25 +543,6 @@ func (r *runner) secretLifecycle() {
 		wantCode(t, "SecretByID from another account", err, coffer.ENOTFOUND)
 		_, err = e.s.SecretByID(e.ctx, a.ID, coffer.NewID())
 		wantCode(t, "SecretByID of a missing id", err, coffer.ENOTFOUND)
-	})
-	r.run("Secret/NameBeforeID", func(t *testing.T, e *env) {
-		st := e.store(e.account(), "prod")
-		first := e.create(st, "first", "v1")
-		// A second secret named after the first one's id.
-		second := e.create(st, first.ID, "v2")
-		if got := e.secret(first, first.ID); got.ID != second.ID {
-			t.Fatalf("Secret(ref) matching a live name and an id: got %s, want the live name's %s", got.ID, second.ID)
-		}
-		if got, want := e.value(st, first.ID, 0), ciphertext(second.ID, 1, "v2"); got != want {
-			t.Fatalf("ReadVersion(ref) matching a live name and an id: got %q, want %q", got, want)
-		}
-		e.delete(second)
-		if got := e.secret(first, first.ID); got.ID != first.ID {
-			t.Fatalf("Secret(ref) once the name is deleted: got %s, want the id's %s", got.ID, first.ID)
-		}
-		if got, want := e.value(st, first.ID, 0), ciphertext(first.ID, 1, "v1"); got != want {
-			t.Fatalf("ReadVersion(ref) once the name is deleted: got %q, want %q", got, want)
-		}
 	})
 	r.run("Secret/UpdateIfVersionMinusOne", func(t *testing.T, e *env) {
 		st := e.store(e.account(), "prod")

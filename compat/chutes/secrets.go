@@ -269,7 +269,7 @@ func (s *Server) deleteSecret(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if _, err := s.Secrets.DeleteSecret(ctx, st.ID, sec.Name, 0); coffer.ErrorCode(err) == coffer.ENOTFOUND {
+	if _, err := s.Secrets.DeleteSecret(ctx, st.ID, sec.ID, 0); coffer.ErrorCode(err) == coffer.ENOTFOUND {
 		return errSecretNotFound
 	} else if err != nil {
 		return err

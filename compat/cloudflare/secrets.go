@@ -18,29 +18,13 @@ func unused() map[string]string { return map[string]string{coffer.AttrUnused: "1
 // secret resolves the path's secret_id in store st; deleted secrets are
 // found too (their status says so) when deleted is set.
 func (s *Server) secret(ctx context.Context, st *coffer.Store, id string, deleted bool) (*coffer.Secret, error) {
+	// coffer resolves an id first; it falls back to a (legacy) secret named
+	// like the id only when no secret has it, and that is not this id's.
 	sec, err := s.Secrets.Secret(ctx, st.ID, id)
-	if err == nil && sec.ID != id {
-		// coffer looks up a live secret by name first, and this one is
-		// named like the id asked for: look for the id itself.
-		sec, err = s.secretByID(ctx, st.ID, id)
-	}
-	if coffer.ErrorCode(err) == coffer.ENOTFOUND || err == nil && !deleted && sec.Status == coffer.StatusDeleted {
+	if coffer.ErrorCode(err) == coffer.ENOTFOUND || err == nil && (sec.ID != id || !deleted && sec.Status == coffer.StatusDeleted) {
 		return nil, cfError(http.StatusNotFound, codeNotFound, "secret_not_found")
 	}
 	return sec, err
-}
-
-func (s *Server) secretByID(ctx context.Context, storeID, id string) (*coffer.Secret, error) {
-	all, err := coffer.AllSecrets(ctx, s.Secrets, storeID, true)
-	if err != nil {
-		return nil, err
-	}
-	for _, sec := range all {
-		if sec.ID == id {
-			return sec, nil
-		}
-	}
-	return nil, coffer.Errorf(coffer.ENOTFOUND, "secret not found")
 }
 
 var secretOrders = []string{"created", "name", "comment", "modified", "status"}

@@ -163,6 +163,11 @@ func validSecrets(in []secretInput, needValue bool, live map[string]*coffer.Secr
 		if err := validKey(*sec.Key); err != nil && live[*sec.Key] == nil {
 			return invalid(field+".key", err.Error())
 		}
+		// The service refuses a new name of an id's shape too; refused here
+		// first, so that a group is written whole or not at all.
+		if coffer.IDShaped(*sec.Key) && live[*sec.Key] == nil {
+			return invalid(field+".key", "key may not have the shape of an id (32 hex digits, or a UUID)")
+		}
 		if seen[*sec.Key] {
 			return invalid(field+".key", "key "+strconv.Quote(*sec.Key)+" is given twice")
 		}
@@ -300,7 +305,7 @@ func (s *Server) updateGroup(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	c := coffer.CallerFrom(ctx)
-	var compare []string // existing keys given a value: write only if it changed
+	var compare []string // ids of existing keys given a value: write only if it changed
 	for i, in := range req.Secrets {
 		sec := live[*in.Key]
 		if sec == nil && in.Value == nil {
@@ -311,7 +316,7 @@ func (s *Server) updateGroup(w http.ResponseWriter, r *http.Request) error {
 		// others are written.
 		if sec != nil && in.Value != nil && sec.Version > 0 && c != nil {
 			if ok, _ := c.Allows(coffer.ActionReveal, st.ID, st.Name, sec.Name); ok {
-				compare = append(compare, sec.Name)
+				compare = append(compare, sec.ID) // by id: the very secret listed
 			}
 		}
 	}

@@ -158,11 +158,11 @@ func (s *Server) fillValues(ctx context.Context, page []located, out []secretJSO
 	}
 	for _, id := range order {
 		idx := byStore[id]
-		names := make([]string, len(idx))
+		ids := make([]string, len(idx)) // by id: the very secrets listed
 		for j, i := range idx {
-			names[j] = page[i].sec.Name
+			ids[j] = page[i].sec.ID
 		}
-		vals, err := s.Secrets.RevealMany(ctx, id, &coffer.RevealQuery{Names: names})
+		vals, err := s.Secrets.RevealMany(ctx, id, &coffer.RevealQuery{Names: ids})
 		if err != nil {
 			return err
 		}
