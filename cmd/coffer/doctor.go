@@ -284,6 +284,9 @@ func (d *doctor) checkDatabase(ctx context.Context, cfg ServerConfig, master []b
 			d.ok("master key", "opens the database")
 		}
 	}
+	if len(applied) > 0 {
+		d.checkIDShapedNames(ctx, db)
+	}
 	if now, ok, err := db.Now(ctx); err == nil && ok {
 		skew := time.Since(now)
 		d.skew("clock vs db", skew.Abs(), "the database server's clock")

@@ -1,0 +1,85 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/coffer-dev/coffer"
+)
+
+// idShapedNamesSQL lists, on either engine, the secrets whose names could
+// have the shape of an id (coffer.IDShaped decides): 32 or 36 characters.
+const idShapedNamesSQL = `SELECT a.name, st.name, s.name FROM secrets s
+	JOIN stores st ON st.id = s.store_id JOIN accounts a ON a.id = s.account_id
+	WHERE length(s.name) IN (32, 36) ORDER BY a.name, st.name, s.name`
+
+// maxListedNames bounds how many legacy names the check prints.
+const maxListedNames = 20
+
+// checkIDShapedNames reports secrets named like ids (coffer.IDShaped):
+// names that new writes refuse, kept from before that rule. They keep
+// working: a ref that is an id still reaches the secret with that id first,
+// and only when there is none the secret of that name. Renaming them (a new
+// secret with the value, then deleting the old) makes every ref
+// unambiguous.
+func (d *doctor) checkIDShapedNames(ctx context.Context, db doctorDB) {
+	var names []string
+	scan := func(account, store, name string) {
+		if coffer.IDShaped(name) {
+			names = append(names, account+":"+store+"/"+name)
+		}
+	}
+	var err error
+	switch db := db.(type) {
+	case *sqliteDoctor:
+		rows, qerr := db.db.QueryContext(ctx, idShapedNamesSQL)
+		if err = qerr; err == nil {
+			defer rows.Close()
+			for rows.Next() {
+				var a, st, n string
+				if err = rows.Scan(&a, &st, &n); err != nil {
+					break
+				}
+				scan(a, st, n)
+			}
+			if err == nil {
+				err = rows.Err()
+			}
+		}
+	case *postgresDoctor:
+		rows, qerr := db.pool.Query(ctx, idShapedNamesSQL)
+		if err = qerr; err == nil {
+			defer rows.Close()
+			for rows.Next() {
+				var a, st, n string
+				if err = rows.Scan(&a, &st, &n); err != nil {
+					break
+				}
+				scan(a, st, n)
+			}
+			if err == nil {
+				err = rows.Err()
+			}
+		}
+	default:
+		return
+	}
+	switch {
+	case err != nil:
+		d.warn("secret names", "could not list secret names: "+err.Error(), "")
+	case len(names) == 0:
+		d.ok("secret names", "none has the shape of an id")
+	default:
+		shown := names
+		if len(shown) > maxListedNames {
+			shown = shown[:maxListedNames]
+		}
+		msg := fmt.Sprintf("%d secret(s) named like an id (account:store/name): %s", len(names), strings.Join(shown, ", "))
+		if len(names) > len(shown) {
+			msg += fmt.Sprintf(" and %d more", len(names)-len(shown))
+		}
+		d.warn("secret names", msg,
+			"they keep working, but a ref that is an id reaches the secret with that id first; give each a new name (new secret, then delete the old)")
+	}
+}
