@@ -234,11 +234,19 @@ var authzOps = []authzOp{
 // names. Every account of the matrix has stores prod and dev, and prod holds
 // db/pw, db/pw2 and api/key.
 type authzShape struct {
-	admin   bool
-	store   string // "*" or "" (every store), "prod", "id" (prod's id) or "dev"
-	secret  string // "*" or "" (every secret), a prefix ending in '*', or a name
+	admin bool
+	store string // "*" or "" (every store), "prod", "id" (prod's id) or "dev"
+	// secret is "*" or "" (every secret), a prefix ending in '*', a name,
+	// or "id*": the first digits of the target's id and '*', a pattern
+	// that matches the id and not the name.
+	secret  string
 	actions string // "one" (the op's action), "others" (every other) or "all"
 	target  string // the secret the request names
+	// byID makes the request name the target by its id wherever it takes
+	// a secret ref; a put, which takes a name, then writes a secret named
+	// like the id, which is refused.
+	byID     bool
+	targetID string // filled in by the cell
 }
 
 var authzShapes = []authzShape{
@@ -254,6 +262,18 @@ var authzShapes = []authzShape{
 	{store: "prod", secret: "db/pw", actions: "one", target: "db/pw2"},
 	{store: "dev", secret: "*", actions: "one", target: "db/pw"},
 	{store: "dev", secret: "*", actions: "all", target: "db/pw"},
+	{store: "prod", secret: "id*", actions: "one", target: "db/pw", byID: true},
+	{store: "prod", secret: "db/*", actions: "one", target: "db/pw", byID: true},
+	{store: "prod", secret: "db/*", actions: "one", target: "api/key", byID: true},
+	{admin: true, target: "db/pw", byID: true},
+}
+
+// pattern is the shape's secret pattern, "id*" made from the target's id.
+func (sh authzShape) pattern() string {
+	if sh.secret == "id*" {
+		return sh.targetID[:8] + "*"
+	}
+	return sh.secret
 }
 
 // actionsFor returns the actions the shape's scope holds for op.
@@ -274,18 +294,25 @@ func (sh authzShape) scope(op authzOp, prodID string) string {
 	if st == "id" {
 		st = prodID
 	}
-	return st + ":" + sh.secret + ":" + strings.Join(sh.actionsFor(op), ",")
+	return st + ":" + sh.pattern() + ":" + strings.Join(sh.actionsFor(op), ",")
 }
 
 // label names the shape in failure messages.
 func (sh authzShape) label(op authzOp) string {
+	by := ""
+	if sh.byID {
+		by = " by id"
+	}
 	if sh.admin {
-		return "admin key"
+		return "admin key" + by
 	}
 	if sh.store == "" && sh.secret == "" {
-		return `"":"":` + strings.Join(sh.actionsFor(op), ",")
+		return `"":"":` + strings.Join(sh.actionsFor(op), ",") + by
 	}
-	return sh.scope(op, "<prod id>")
+	if sh.secret == "id*" {
+		sh.targetID = "<id pre>" // shows as <id pre>*
+	}
+	return sh.scope(op, "<prod id>") + by
 }
 
 // allows is the access rule under test, written out from the spec rather
@@ -313,9 +340,15 @@ func (sh authzShape) allows(op authzOp, secret string) bool {
 	if op.onStore {
 		return every || op.action == "list"
 	}
-	prefix, isPrefix := strings.CutSuffix(sh.secret, "*")
-	return every || sh.secret == secret || isPrefix && strings.HasPrefix(secret, prefix)
+	pat := sh.pattern()
+	prefix, isPrefix := strings.CutSuffix(pat, "*")
+	return every || pat == secret || isPrefix && strings.HasPrefix(secret, prefix)
 }
+
+// byIDPut reports whether the cell is a put naming the target by id: a
+// write of a new secret named like the id, refused as invalid (400) where
+// the key may write that name.
+func (sh authzShape) byIDPut(op authzOp) bool { return sh.byID && op.name == "put" }
 
 // want is the status the cell must answer. Another account's store answers
 // as a missing one, whatever the key; creating a store always happens in the
@@ -324,6 +357,10 @@ func (sh authzShape) want(op authzOp, other bool) int {
 	switch {
 	case other && !op.create:
 		return 404
+	case sh.byIDPut(op):
+		if sh.allows(op, sh.targetID) {
+			return 400
+		}
 	case sh.allows(op, sh.target):
 		return op.ok
 	}
@@ -360,6 +397,7 @@ func TestAuthzMatrix(t *testing.T) {
 		prodID := authzStr(a.must(201, "POST", "/v1/stores", map[string]any{"name": "prod"}).JSON(t)["id"])
 		a.must(201, "POST", "/v1/stores", map[string]any{"name": "dev"})
 		for _, sh := range authzShapes {
+			sh.targetID = prodID // any id: only the store matters here
 			for _, action := range authzActions {
 				op := authzOp{action: action}
 				body := map[string]any{"name": "lister", "admin": true}
@@ -410,6 +448,8 @@ func authzCell(t *testing.T, base, root string, op authzOp, sh authzShape, other
 		owner.must(204, "DELETE", "/v1/stores/prod?force=true", nil)
 	}
 
+	sh.targetID = ids[sh.target]
+
 	// The key belongs to the owner's account, or to another account that
 	// names the owner's store by its id.
 	minter, store, where := owner, "prod", "own account"
@@ -424,7 +464,11 @@ func authzCell(t *testing.T, base, root string, op authzOp, sh authzShape, other
 	key := &rawAPI{t: t, base: base, token: tok}
 
 	before := authzState(owner, prodID, ids[sh.target])
-	method, path, reqBody := op.req(store, sh.target, ids[sh.target])
+	ref := sh.target
+	if sh.byID {
+		ref = ids[sh.target]
+	}
+	method, path, reqBody := op.req(store, ref, ids[sh.target])
 	r := key.do(method, path, reqBody)
 	after := authzState(owner, prodID, ids[sh.target])
 
@@ -441,6 +485,10 @@ func authzCell(t *testing.T, base, root string, op authzOp, sh authzShape, other
 	case 404:
 		if got := r.Code(t); got != "not_found" {
 			t.Errorf("%s: got code %q, want not_found", cell, got)
+		}
+	case 400:
+		if got := r.Code(t); got != "invalid" {
+			t.Errorf("%s: got code %q, want invalid", cell, got)
 		}
 	}
 	changed := before != after
