@@ -81,6 +81,9 @@ some-generator | coffer import prod - --format json`,
 		if err != nil {
 			return fmt.Errorf("%s: %w", file, err)
 		}
+		if err := cliCheckIDShapedKeys(ctx, cl, store, file, entries); err != nil {
+			return err
+		}
 		for i, e := range entries {
 			sec, err := cl.PutSecret(ctx, store, &coffer.SecretPut{Name: e.Key, Value: []byte(e.Value)})
 			if err != nil {
@@ -90,6 +93,27 @@ some-generator | coffer import prod - --format json`,
 		}
 		return nil
 	},
+}
+
+// cliCheckIDShapedKeys refuses an import whose keys include a new name of
+// an id's shape, which the server refuses (coffer.IDShaped), before
+// anything is written; a key naming a legacy secret of that exact name only
+// adds a version and passes.
+func cliCheckIDShapedKeys(ctx context.Context, cl *client.Client, store, file string, entries []dotenvEntry) error {
+	for _, e := range entries {
+		if !coffer.IDShaped(e.Key) {
+			continue
+		}
+		sec, err := cl.Secret(ctx, store, e.Key)
+		if err == nil && sec.Name == e.Key {
+			continue
+		} else if err != nil && coffer.ErrorCode(err) != coffer.ENOTFOUND {
+			return err
+		}
+		return fmt.Errorf("%s: line %d: key %q: %s; nothing was written", file, e.Line, e.Key,
+			coffer.ErrorMessage(coffer.ValidateNewSecretName(e.Key)))
+	}
+	return nil
 }
 
 func (c *cli) readImportFile(name string) ([]byte, error) {

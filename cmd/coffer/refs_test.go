@@ -11,6 +11,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 )
@@ -285,5 +286,31 @@ func TestRefsLegacyNames(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("doctor output lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// TestRefsImport: coffer import refuses a file with a key of an id's shape
+// before writing anything, and adds a version to a legacy secret of that
+// exact name.
+func TestRefsImport(t *testing.T) {
+	e := newCLIE2E(t)
+	api := &rawAPI{t: t, base: e.addr, token: e.token}
+	api.must(201, "POST", "/v1/stores", map[string]any{"name": "prod"})
+	id := authzStr(api.must(201, "PUT", authzSecretPath("prod", "db_pw"), map[string]any{"value": "real"}).JSON(t)["id"])
+	for _, key := range []string{id, strings.ToUpper(id), refsDashed(id)} {
+		file := t.TempDir() + "/x.env"
+		if err := os.WriteFile(file, []byte("FIRST=1\n"+key+"=attacker\nLAST=2\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		r := e.Run("", "import", "prod", file)
+		if r.Code != 1 || !strings.Contains(r.Stderr, "line 2") || !strings.Contains(r.Stderr, "shape of an id") {
+			t.Errorf("import of key %s: got %d %q, want a refusal of line 2", key, r.Code, r.Stderr)
+		}
+	}
+	if got := refsSecretNames(t, api, "prod"); len(got) != 1 || got[0] != "db_pw" {
+		t.Errorf("prod after the refused imports: got %v, want only db_pw", got)
+	}
+	if v, _ := value(t, api.must(200, "GET", authzSecretPath("prod", id)+"/value", nil)); v != "real" {
+		t.Errorf("value by id after the refused imports: got %q, want real", v)
 	}
 }
