@@ -280,7 +280,8 @@ func runRestore(ctx context.Context, env *Env, args []string) error {
 
 	// Read the database back and compare it with the file.
 	back := coffer.NewDumpSummary()
-	if err := db.Dump(ctx, func(r *coffer.Record) error { back.Add(r); return nil }); err != nil {
+	var idShaped idShapedCount
+	if err := db.Dump(ctx, func(r *coffer.Record) error { back.Add(r); idShaped.add(r); return nil }); err != nil {
 		return fmt.Errorf("read back %s: %s", dest, redactErr(err, *dbURL))
 	}
 	if got := hex.EncodeToString(back.Digest()); got != tr.Digest || back.Total() != tr.Total {
@@ -290,6 +291,7 @@ func runRestore(ctx context.Context, env *Env, args []string) error {
 	fmt.Fprintf(env.Stdout, "Restored %s (%s, made %s)\n    into %s\n\n", *in, br.Header.Engine, br.Header.Created.Format(time.RFC3339), dest)
 	printTrailer(env.Stdout, tr)
 	fmt.Fprintf(env.Stdout, "\nVerified: the database holds every record of the backup, unchanged.\n")
+	idShaped.report(env.Stdout)
 	fmt.Fprintf(env.Stdout, "Its servers need the master key with id %s: copy that master.key into the data directory, or give --master-key-file or COFFER_MASTER_KEY.\n", keyList(tr.MasterKeys))
 	return nil
 }

@@ -257,7 +257,8 @@ func (m *migration) copyAndVerify(ctx context.Context, src, dst coffer.Dumper) e
 
 	// Verify: read DST back and compare with what was read from SRC.
 	written := coffer.NewDumpSummary()
-	if err := dst.Dump(ctx, func(r *coffer.Record) error { written.Add(r); return nil }); err != nil {
+	var idShaped idShapedCount
+	if err := dst.Dump(ctx, func(r *coffer.Record) error { written.Add(r); idShaped.add(r); return nil }); err != nil {
 		return fmt.Errorf("read back %s: %s", m.dst, redactErr(err, m.dst.url))
 	}
 	fmt.Fprintf(m.out, "Copied %s\n    to %s\n\n", m.src, m.dst)
@@ -274,6 +275,7 @@ func (m *migration) copyAndVerify(ctx context.Context, src, dst coffer.Dumper) e
 	if mismatch || !bytes.Equal(read.Digest(), written.Digest()) {
 		return fmt.Errorf("VERIFY FAILED: the copy in %s differs from the source; do not use it", m.dst)
 	}
+	idShaped.report(m.out)
 	return nil
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/coffer-dev/coffer"
@@ -81,5 +82,23 @@ func (d *doctor) checkIDShapedNames(ctx context.Context, db doctorDB) {
 		}
 		d.warn("secret names", msg,
 			"they keep working, but a ref that is an id reaches the secret with that id first; give each a new name (new secret, then delete the old)")
+	}
+}
+
+// idShapedCount counts the secrets named like ids in a database read back
+// after a migrate or a restore, which copy such data as it is: reported,
+// never refused.
+type idShapedCount int
+
+func (n *idShapedCount) add(r *coffer.Record) {
+	if r.Secret != nil && coffer.IDShaped(r.Secret.Name) {
+		*n++
+	}
+}
+
+// report tells the user about them, if any.
+func (n idShapedCount) report(w io.Writer) {
+	if n > 0 {
+		fmt.Fprintf(w, "Note: %d secret(s) are named like an id (32 hex digits, or a UUID), which new secrets may not be; they keep working, and 'coffer doctor' lists them.\n", int(n))
 	}
 }

@@ -287,6 +287,20 @@ func TestRefsLegacyNames(t *testing.T) {
 			t.Errorf("doctor output lacks %q:\n%s", want, out)
 		}
 	}
+
+	// migrate copies them as they are, and says so.
+	if err := second.Close(); err != nil {
+		t.Fatal(err)
+	}
+	to := t.TempDir() + "/copy"
+	if r := runMigrateCmd("--from", dir, "--to", to); r.Code != 0 || !strings.Contains(r.Stdout, "2 secret(s) are named like an id") {
+		t.Errorf("migrate: got %d %q %q, want a copy that reports 2 names like ids", r.Code, r.Stdout, r.Stderr)
+	}
+	third := mustOpenServer(t, to)
+	api = &rawAPI{t: t, base: "http://" + third.Addr, token: root}
+	if v, _ := value(t, api.must(200, "GET", authzSecretPath("prod", real)+"/value", nil)); v != "real" {
+		t.Errorf("value by id in the copy: got %q, want real", v)
+	}
 }
 
 // TestRefsImport: coffer import refuses a file with a key of an id's shape
