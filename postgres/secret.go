@@ -18,11 +18,11 @@ const secretCols = `id, account_id, store_id, name, status, version, comment, la
 	origin, created_at, created_by, updated_at, deleted_at, expires_at`
 
 // secretByRefSQL finds a secret of store $2 of account $1 by ref $3
-// (coffer.Storage.Secret): the secret with that id first, else the live
-// secret of that name. Only refs that are ids can match an id, so other
-// refs are names only.
+// (coffer.Storage.Secret): the secret with id $4 first, else the live
+// secret of that name. $4 is idRef($3): NULL unless the ref is an id, so
+// other refs are names only.
 const secretByRefSQL = `SELECT ` + secretCols + ` FROM (
-		SELECT 0 AS rank, ` + secretCols + ` FROM secrets WHERE id = $3 AND store_id = $2 AND account_id = $1
+		SELECT 0 AS rank, ` + secretCols + ` FROM secrets WHERE id = $4 AND store_id = $2 AND account_id = $1
 		UNION ALL
 		SELECT 1, ` + secretCols + ` FROM secrets
 		WHERE store_id = $2 AND account_id = $1 AND name = $3 AND status <> 'deleted'
@@ -35,7 +35,8 @@ const storeIDSQL = `coalesce(
 
 // readVersionSQL is the hot path of every value read: one query resolves the
 // store (id, else name, as Store does), the secret (id, else live name, as
-// secretByRefSQL) and the version (latest when $4 is 0), and returns a row
+// secretByRefSQL, with $5 the idRef of $3) and the version (latest when $4
+// is 0), and returns a row
 // only for an active secret and a version that is not destroyed. Each
 // lookup is one index probe; coalesce evaluates its second subquery only
 // when the first finds nothing. Columns whose value the query implies
@@ -47,7 +48,7 @@ const readVersionSQL = `SELECT s.id, s.store_id, s.name, s.version, s.comment, s
 	FROM secrets s JOIN versions v ON v.secret_id = s.id
 		AND v.number = CASE WHEN $4::integer = 0 THEN s.version ELSE $4::integer END
 	WHERE s.id = coalesce(
-		(SELECT id FROM secrets WHERE id = $3 AND store_id = ` + storeIDSQL + `),
+		(SELECT id FROM secrets WHERE id = $5 AND store_id = ` + storeIDSQL + `),
 		(SELECT id FROM secrets WHERE store_id = ` + storeIDSQL + ` AND name = $3 AND status <> 'deleted'))
 	AND s.account_id = $1 AND s.status = 'active' AND v.ciphertext IS NOT NULL`
 
@@ -224,7 +225,7 @@ func writeErr(s *coffer.Secret, err error) error {
 // Secret returns a secret of a store by ref: the secret (live or deleted)
 // with that id first, else the live secret of that name (ENOTFOUND).
 func (db *DB) Secret(ctx context.Context, accountID, storeID, ref string) (*coffer.Secret, error) {
-	return db.oneSecret(ctx, secretByRefSQL, accountID, storeID, ref)
+	return db.oneSecret(ctx, secretByRefSQL, accountID, storeID, ref, idRef(ref))
 }
 
 // SecretByID returns a secret of the account by id, in any store, live or
@@ -448,7 +449,7 @@ func (db *DB) ReadVersion(ctx context.Context, accountID, storeRef, secretRef st
 	r := secretRow{s: coffer.Secret{AccountID: accountID}, status: string(coffer.StatusActive)}
 	v := &coffer.Version{}
 	var created int64
-	err := db.queryRow(ctx, readVersionSQL, []any{accountID, storeRef, secretRef, version},
+	err := db.queryRow(ctx, readVersionSQL, []any{accountID, storeRef, secretRef, version, idRef(secretRef)},
 		&r.s.ID, &r.s.StoreID, &r.s.Name, &r.s.Version, &r.s.Comment, &r.labels, &r.scopes, &r.attributes,
 		&r.s.Origin, &r.created, &r.s.CreatedBy, &r.updated, &r.expires, &v.KeyID, &v.Ciphertext, &created, &v.CreatedBy)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -491,4 +492,14 @@ func (db *DB) DestroyVersion(ctx context.Context, accountID, secretID string, ve
 		w.touchStore(s.StoreID)
 		return nil
 	})
+}
+
+// idRef is the id a secret ref can name: the ref itself when it is an id
+// (coffer.IsID), else NULL, so that any other ref is looked up only as a
+// name (coffer.Storage.Secret).
+func idRef(ref string) any {
+	if coffer.IsID(ref) {
+		return ref
+	}
+	return nil
 }

@@ -21,12 +21,12 @@ const insertSecretSQL = `INSERT INTO secrets (` + secretCols + `)
 const saveSecretSQL = `UPDATE secrets SET status = ?, version = ?, comment = ?, labels = ?, scopes = ?,
 	attributes = ?, updated_at = ?, deleted_at = ?, expires_at = ? WHERE id = ?`
 
-// secretByRefSQL finds a secret of a store by ref (coffer.Storage.Secret):
-// the secret with that id first, else the live secret of that name. Only
-// refs that are ids can match an id, so other refs are names only. Each
-// branch is one index probe; LIMIT 1 stops after the first branch that
+// secretByRefSQL finds a secret of a store by ref ?3 (coffer.Storage.Secret):
+// the secret with id ?4 first, else the live secret of that name. ?4 is
+// idRef(?3): NULL unless the ref is an id, so other refs are names only.
+// Each branch is one index probe; LIMIT 1 stops after the first branch that
 // finds one.
-const secretByRefSQL = `SELECT ` + secretCols + ` FROM secrets WHERE id = ?3 AND store_id = ?2 AND account_id = ?1
+const secretByRefSQL = `SELECT ` + secretCols + ` FROM secrets WHERE id = ?4 AND store_id = ?2 AND account_id = ?1
 	UNION ALL
 	SELECT ` + secretCols + ` FROM secrets
 	WHERE store_id = ?2 AND account_id = ?1 AND name = ?3 AND status <> 'deleted'
@@ -34,7 +34,8 @@ const secretByRefSQL = `SELECT ` + secretCols + ` FROM secrets WHERE id = ?3 AND
 
 // readVersionSQL is the hot path of every value read: one query resolves the
 // store (id, else name, as Store does), the secret (id, else live name, as
-// secretByRefSQL) and the version (latest when ?4 is 0), and returns a row
+// secretByRefSQL, with ?5 the idRef of ?3) and the version (latest when ?4
+// is 0), and returns a row
 // only for an active secret and a version that is not destroyed. Every
 // lookup is one index probe; coalesce evaluates its second subquery only
 // when the first finds nothing, and an uncorrelated subquery runs at most
@@ -46,7 +47,7 @@ const readVersionSQL = `SELECT s.id, s.store_id, s.name, s.version, s.comment, s
 		s.origin, s.created_at, s.created_by, s.updated_at, s.expires_at, v.key_id, v.ciphertext, v.created_at, v.created_by
 	FROM secrets s JOIN versions v ON v.secret_id = s.id AND v.number = iif(?4 = 0, s.version, ?4)
 	WHERE s.id = coalesce(
-		(SELECT id FROM secrets WHERE id = ?3 AND store_id = ` + storeIDSQL + `),
+		(SELECT id FROM secrets WHERE id = ?5 AND store_id = ` + storeIDSQL + `),
 		(SELECT id FROM secrets WHERE store_id = ` + storeIDSQL + ` AND name = ?3 AND status <> 'deleted'))
 	AND s.status = 'active' AND v.ciphertext IS NOT NULL`
 
@@ -215,7 +216,7 @@ func (w *writer) put(s *coffer.Secret, create, bump bool) error {
 // Secret returns a secret of a store by ref: the secret (live or deleted)
 // with that id first, else the live secret of that name (ENOTFOUND).
 func (db *DB) Secret(ctx context.Context, accountID, storeID, ref string) (*coffer.Secret, error) {
-	s, err := scanSecret(db.rs.secret.QueryRowContext(ctx, accountID, storeID, ref))
+	s, err := scanSecret(db.rs.secret.QueryRowContext(ctx, accountID, storeID, ref, idRef(ref)))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, coffer.Errorf(coffer.ENOTFOUND, "secret not found")
 	} else if err != nil {
@@ -419,7 +420,7 @@ func (db *DB) ReadVersion(ctx context.Context, accountID, storeRef, secretRef st
 	r := secretRow{s: coffer.Secret{AccountID: accountID}, status: string(coffer.StatusActive)}
 	v := &coffer.Version{}
 	var created int64
-	err := db.rs.readVersion.QueryRowContext(ctx, accountID, storeRef, secretRef, version).Scan(
+	err := db.rs.readVersion.QueryRowContext(ctx, accountID, storeRef, secretRef, version, idRef(secretRef)).Scan(
 		&r.s.ID, &r.s.StoreID, &r.s.Name, &r.s.Version, &r.s.Comment, &r.labels, &r.scopes, &r.attributes,
 		&r.s.Origin, &r.created, &r.s.CreatedBy, &r.updated, &r.expires, &v.KeyID, &v.Ciphertext, &created, &v.CreatedBy)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -465,4 +466,14 @@ func (db *DB) DestroyVersion(ctx context.Context, accountID, secretID string, ve
 		w.touchStore(s.StoreID)
 		return nil
 	})
+}
+
+// idRef is the id a secret ref can name: the ref itself when it is an id
+// (coffer.IsID), else NULL, so that any other ref is looked up only as a
+// name (coffer.Storage.Secret).
+func idRef(ref string) any {
+	if coffer.IsID(ref) {
+		return ref
+	}
+	return nil
 }

@@ -78,7 +78,7 @@ func TestRefsNoIDShapedNames(t *testing.T) {
 	for _, name := range shapes {
 		refsWant(t, "native PUT "+name, api.do("PUT", authzSecretPath("prod", name), map[string]any{"value": "attacker"}), 400, `"invalid"`)
 		refsWant(t, "console PUT "+name, refsConsole(t, base, console, "PUT", authzSecretPath("prod", name), `{"value":"attacker"}`), 400, `"invalid"`)
-		refsWant(t, "Cloudflare create "+name, api.do("POST", cf, `[{"name":"`+name+`","value":"attacker","scopes":["workers"]}]`), 400, `"success":false`)
+		refsWant(t, "Cloudflare create "+name, api.do("POST", cf, `[{"name":"OK_FIRST","value":"1","scopes":["workers"]},{"name":"`+name+`","value":"attacker","scopes":["workers"]}]`), 400, `"success":false`)
 		refsWant(t, "Cloudflare duplicate as "+name, api.do("POST", cf+"/"+real+"/duplicate", `{"name":"`+name+`","scopes":["workers"]}`), 400, `"success":false`)
 		refsWant(t, "TrueFoundry group create with key "+name, api.do("POST", tf+"/secret-groups",
 			`{"name":"tfnew","integrationId":"coffer","secrets":[{"key":"OK","value":"1"},{"key":"`+name+`","value":"attacker"}]}`), 422, `"VALIDATION_ERROR"`)

@@ -216,8 +216,9 @@ func sortSecrets(secrets []*coffer.Secret, lq *listQuery) {
 	})
 }
 
-// validName checks Cloudflare's rule for secret names: letters, digits, '_'
-// and '-' (what wrangler and the dashboard accept), at most 255 characters.
+// validName checks Cloudflare's rule for the name of a new secret: letters,
+// digits, '_' and '-' (what wrangler and the dashboard accept), at most 255
+// characters, and not of an id's shape (coffer.IDShaped).
 func validName(name string) error {
 	if name == "" {
 		return invalid("name is required")
@@ -228,6 +229,11 @@ func validName(name string) error {
 		if c := name[i]; !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-') {
 			return invalid("name may contain only letters, digits, '_' and '-'")
 		}
+	}
+	// The service refuses a new name of an id's shape too; refused here
+	// first, so that a create of several secrets writes none.
+	if coffer.IDShaped(name) {
+		return invalid(coffer.ErrorMessage(coffer.ValidateNewSecretName(name)))
 	}
 	return nil
 }
