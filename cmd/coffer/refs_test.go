@@ -135,14 +135,18 @@ func TestRefsScopeOnRealName(t *testing.T) {
 	chutes := admin.must(200, "POST", "/chutes/secrets/", `{"purpose":"my-chute","key":"HF_TOKEN","value":"CANARY-refs-chutes"}`).JSON(t)
 	chutesDashed := authzStr(chutes["secret_id"])
 	chutesID := strings.ReplaceAll(chutesDashed, "-", "")
+	bnAdmin := &rawAPI{t: t, base: base, token: authzStr(admin.must(200, "POST", "/bytenite/v1/auth/access_token", `{"apiKey":"`+root+`"}`).JSON(t)["token"])}
+	bnAdmin.must(200, "POST", "/bytenite/v1/auth/secrets", `{"secret":{"id":"my_aws","secretType":"aws","name":"bucket","accessKey":"AKIA1"},"secretKey":"CANARY-refs-bytenite"}`)
+	bnID := authzStr(admin.must(200, "GET", authzSecretPath("bytenite", "aws/my_aws"), nil).JSON(t)["id"])
 	all := "list,read,reveal,write,delete"
 	tok, _ := authzMint(t, admin, map[string]any{"name": "by-id", "scopes": authzScopes(
-		"prod:"+id[:4]+"*:"+all, "chutes:"+chutesID[:4]+"*:"+all, "tfgroup:*:list")})
+		"prod:"+id[:4]+"*:"+all, "chutes:"+chutesID[:4]+"*:"+all, "bytenite:"+bnID[:4]+"*:"+all, "tfgroup:*:list")})
 	key := &rawAPI{t: t, base: base, token: tok}
 	cf := "/cloudflare/client/v4/accounts/" + accountOf(t, base, root) + "/secrets_store/stores/" + prod + "/secrets"
 	const tf = "/truefoundry/api/svc/v1"
 	state := func() string {
-		return authzState(admin, prod, id) + string(admin.must(200, "GET", "/v1/stores/chutes/secrets?deleted=true", nil).Body)
+		return authzState(admin, prod, id) + string(admin.must(200, "GET", "/v1/stores/chutes/secrets?deleted=true", nil).Body) +
+			string(admin.must(200, "GET", "/v1/stores/bytenite/secrets?deleted=true", nil).Body)
 	}
 	before := state()
 
@@ -198,6 +202,14 @@ func TestRefsScopeOnRealName(t *testing.T) {
 	} {
 		refsWant(t, "Chutes "+c.method+" "+c.path, key.do(c.method, c.path, nil), 401, `"detail"`)
 	}
+	// ByteNite names its secrets type/id, never by coffer id; a pattern
+	// on the coffer id still reaches nothing.
+	bn := &rawAPI{t: t, base: base, token: authzStr(key.must(200, "POST", "/bytenite/v1/auth/access_token", `{"apiKey":"`+tok+`"}`).JSON(t)["token"])}
+	refsWant(t, "ByteNite delete", bn.do("DELETE", "/bytenite/v1/auth/secrets/aws/my_aws", nil), 403, `"message"`)
+	if r := bn.do("GET", "/bytenite/v1/auth/secrets", nil); bytes.Contains(r.Body, []byte("CANARY")) || bytes.Contains(r.Body, []byte("my_aws")) {
+		t.Errorf("ByteNite listing: got %s, want nothing of a secret the key's pattern matches only by id", r.Body)
+	}
+	refsWant(t, "native batch values in bytenite by id", key.do("POST", "/v1/stores/bytenite/values", `{"names":["`+bnID+`"]}`), 403, `"forbidden"`)
 	if after := state(); after != before {
 		t.Errorf("refused requests changed the store:\nbefore:\n%s\nafter:\n%s", before, after)
 	}
