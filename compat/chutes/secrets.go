@@ -160,7 +160,11 @@ func (s *Server) createSecret(w http.ResponseWriter, r *http.Request) error {
 	}
 	sec, err := s.Secrets.PutSecret(ctx, st.ID, in)
 	if coffer.ErrorCode(err) == coffer.ECONFLICT {
-		// The id is taken, by a deleted secret of this purpose and key.
+		// The id is taken, by a deleted secret of this purpose and key
+		// (named in.Name). Whether to purge it is the face's choice, not an
+		// authorization: PurgeSecret checks the key against the purged
+		// secret's real name itself. A key that may not purge is not sent
+		// to be refused (and audited) for a purge it did not ask for.
 		if ok, _ := c.Allows(coffer.ActionDelete, st.ID, st.Name, in.Name); !ok {
 			in.ID = "" // a key that may not purge it gets a fresh id
 		} else {
