@@ -8,12 +8,15 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"database/sql"
 	"encoding/json"
 	"net/http"
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // refsWant checks a refusal's status and that its body is in the face's
@@ -338,5 +341,31 @@ func TestRefsImport(t *testing.T) {
 	}
 	if v, _ := value(t, api.must(200, "GET", authzSecretPath("prod", id)+"/value", nil)); v != "real" {
 		t.Errorf("value by id after the refused imports: got %q, want real", v)
+	}
+}
+
+// TestRefsDoctorPostgres: coffer doctor lists secrets named like ids in a
+// PostgreSQL database too.
+func TestRefsDoctorPostgres(t *testing.T) {
+	_, url := startPostgres(t)
+	dir := t.TempDir()
+	srv := mustOpenPGServer(t, url, dir, "")
+	api := &rawAPI{t: t, base: "http://" + srv.Addr, token: srv.RootToken}
+	api.must(201, "POST", "/v1/stores", map[string]any{"name": "prod"})
+	api.must(201, "PUT", authzSecretPath("prod", "db_pw"), map[string]any{"value": "x"})
+	if _, out := runDoctorCmd(t, "--data", dir, "--database", url); !strings.Contains(out, "ok    secret names") {
+		t.Errorf("doctor before: output lacks the ok of secret names:\n%s", out)
+	}
+	pool, err := pgxpool.New(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	legacy := "01234567-89AB-CDEF-0123-456789ABCDEF"
+	if _, err := pool.Exec(context.Background(), `UPDATE secrets SET name = $1 WHERE name = 'db_pw'`, legacy); err != nil {
+		t.Fatal(err)
+	}
+	if _, out := runDoctorCmd(t, "--data", dir, "--database", url); !strings.Contains(out, "warn  secret names") || !strings.Contains(out, "prod/"+legacy) {
+		t.Errorf("doctor: output lacks the legacy name:\n%s", out)
 	}
 }
