@@ -58,6 +58,7 @@ func (kb *keyBounds) keys() []keyRow {
 
 type keyRow struct {
 	ID          string     `json:"id"`
+	AccountID   string     `json:"account_id"`
 	Name        string     `json:"name"`
 	PrincipalID string     `json:"principal_id"`
 	Admin       bool       `json:"admin"`
