@@ -70,6 +70,9 @@ func TestTLS_CredentialExchanges(t *testing.T) {
 		var p struct{ ID string }
 		post("/v1/principals", `{"name":"ci","kind":"service"}`, &p)
 		post("/v1/keys", `{"name":"ci","principal_id":"`+p.ID+`","scopes":[{"store":"*","actions":["list"]}]}`, &ciKey)
+		// The root principal's hotkey signs Chutes requests.
+		var hk struct{}
+		post("/v1/hotkeys", `{"hotkey":"`+e2eHotkey+`"}`, &hk)
 		if err := plain.Close(); err != nil {
 			t.Fatal(err)
 		}
@@ -109,6 +112,16 @@ func TestTLS_CredentialExchanges(t *testing.T) {
 			}
 			if code, body := tlsCall(t, asCI, "GET", base+"/v1/stores", root, ""); code != 401 {
 				t.Errorf("the root key with ci's certificate: got %d %s, want 401", code, body)
+			}
+
+			// A hotkey signature is a credential too: with ci's certificate,
+			// the root principal's hotkey is refused.
+			signer := newChSigner(t)
+			if code, body := tlsCall(t, asAlice, "GET", base+"/chutes/secrets/", "", "", signer.headers(time.Now(), "secrets")...); code != 200 {
+				t.Errorf("the hotkey of the certificate's own principal: got %d %s, want 200", code, body)
+			}
+			if code, body := tlsCall(t, asCI, "GET", base+"/chutes/secrets/", "", "", signer.headers(time.Now().Add(-time.Second), "secrets")...); code != 401 {
+				t.Errorf("the root principal's hotkey with ci's certificate: got %d %s, want 401", code, body)
 			}
 
 			unmapped := []struct {
