@@ -14,7 +14,8 @@ import (
 )
 
 // A virtual account is a coffer service principal, named by the manifest's
-// name, with its keys. Its permissions are the scopes of its newest key:
+// name, with its keys. Its permissions are the scopes of its manifest key
+// (manifestKey):
 // each secret-group permission is a scope on that group with the actions of
 // the role. Key scopes cannot change, so an update that changes them mints
 // a new key and revokes the old ones. The id of a virtual account is the
@@ -371,10 +372,10 @@ func (ch *vaChange) powers() coffer.Powers {
 // gets a service principal and a key; an account whose permissions or
 // expiry change, or any of whose keys (one it minted for itself included)
 // can do more than the manifest grants, gets a new key, and all its other
-// keys are revoked. The token of
-// a new key is in the answer, once; an account that the manifest does not
-// change keeps its key and the answer has no token. With dryRun, the
-// manifest is checked and nothing is written.
+// keys are revoked (coffer.PowerSetter decides). The token of a new key is
+// in the answer, once; an account that the manifest does not change keeps
+// its key and the answer has no token. With dryRun, the manifest is checked
+// and nothing is written.
 func (s *Server) applyVA(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	if err := s.requireAdmin(ctx, "key.create", "virtual-accounts"); err != nil {
