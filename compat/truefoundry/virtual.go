@@ -15,10 +15,9 @@ import (
 
 // A virtual account is a coffer service principal, named by the manifest's
 // name, with its keys. Its permissions are the scopes of its manifest key
-// (manifestKey):
-// each secret-group permission is a scope on that group with the actions of
-// the role. Key scopes cannot change, so an update that changes them mints
-// a new key and revokes the old ones. The id of a virtual account is the
+// (manifestKey): each secret-group permission is a scope on that group with
+// the actions of the role. Key scopes cannot change, so an update that
+// changes them mints a new key and revokes all the others. The id of a virtual account is the
 // principal's id. Every virtual-account route needs an admin key.
 
 // Roles of a secret group and the actions each grants.
