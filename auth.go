@@ -168,7 +168,7 @@ type Caller struct {
 	// at first start): the server's administrator, who manages accounts.
 	Operator   bool
 	Scopes     []Scope
-	ExpiresAt  *time.Time // of the key; keys it mints may not outlive it
+	ExpiresAt  *time.Time // of the key, or of the access token; keys it mints may not outlive it
 	RemoteAddr string
 	RequestID  string
 	Face       string // native, cloudflare, truefoundry, chutes, bytenite

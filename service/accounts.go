@@ -34,6 +34,12 @@ func (s *Service) CreateAccount(ctx context.Context, in *coffer.AccountCreate) (
 	if err := validateLabel("account", in.Name); err != nil {
 		return nil, err
 	}
+	// The new account's admin key is minted by the operator's key, and
+	// outlives it no more than any other key would.
+	expires, err := s.boundExpiry(ctx, c, ev, nil)
+	if err != nil {
+		return nil, err
+	}
 	now := s.now().UTC()
 	a := &coffer.Account{ID: coffer.NewID(), Name: in.Name, CreatedAt: now}
 	ev.Reason = "operator; new account " + a.ID
@@ -47,7 +53,7 @@ func (s *Service) CreateAccount(ctx context.Context, in *coffer.AccountCreate) (
 		return nil, err
 	}
 	id, token, hash := s.newToken()
-	k := &coffer.APIKey{ID: id, AccountID: a.ID, PrincipalID: p.ID, Name: "admin", Admin: true, Scopes: []coffer.Scope{}, Hash: hash, CreatedAt: now}
+	k := &coffer.APIKey{ID: id, AccountID: a.ID, PrincipalID: p.ID, Name: "admin", Admin: true, Scopes: []coffer.Scope{}, Hash: hash, CreatedAt: now, ExpiresAt: expires}
 	kev := s.event(c, "key.create")
 	kev.Name, kev.Reason = k.Name, "first key of account "+a.ID+"; new key "+id
 	if err := s.storage.CreateAPIKey(ctx, k, kev); err != nil {

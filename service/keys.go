@@ -272,8 +272,9 @@ func (s *Service) requireAdmin(ctx context.Context, c *coffer.Caller, ev *coffer
 
 // CreateAPIKey implements coffer.KeyService. An admin key mints keys for
 // any principal of its account. Any other key mints only keys for itself that
-// are not admin, whose scopes its own cover, and that expire no later than it
-// does: a key never makes a key with more power than its own.
+// are not admin and whose scopes its own cover: a key never makes a key with
+// more power than its own. No key, admin or not, makes a key that outlives it
+// (boundExpiry).
 func (s *Service) CreateAPIKey(ctx context.Context, in *coffer.APIKeyCreate) (*coffer.APIKey, string, error) {
 	c, err := caller(ctx)
 	if err != nil {
@@ -300,12 +301,14 @@ func (s *Service) CreateAPIKey(ctx context.Context, in *coffer.APIKeyCreate) (*c
 			return nil, "", s.refuse(ctx, ev, "a key that is not admin cannot mint an admin key")
 		case !coffer.CoveredBy(in.Scopes, c.Scopes):
 			return nil, "", s.refuse(ctx, ev, "the new key's scopes are wider than this key's")
-		case c.ExpiresAt != nil && (in.ExpiresAt == nil || in.ExpiresAt.After(*c.ExpiresAt)):
-			return nil, "", s.refuse(ctx, ev, "the new key may not outlive this key")
 		}
 		ev.Reason = "narrower than the minting key"
 	} else {
 		ev.Reason = "admin"
+	}
+	expires, err := s.boundExpiry(ctx, c, ev, in.ExpiresAt)
+	if err != nil {
+		return nil, "", err
 	}
 	var id, token string
 	var hash []byte
@@ -317,7 +320,7 @@ func (s *Service) CreateAPIKey(ctx context.Context, in *coffer.APIKeyCreate) (*c
 	}
 	k := &coffer.APIKey{
 		ID: id, AccountID: c.AccountID, PrincipalID: principal, Name: in.Name,
-		Admin: in.Admin, Scopes: in.Scopes, Hash: hash, CreatedAt: s.now().UTC(), ExpiresAt: in.ExpiresAt,
+		Admin: in.Admin, Scopes: in.Scopes, Hash: hash, CreatedAt: s.now().UTC(), ExpiresAt: expires,
 	}
 	if k.Scopes == nil {
 		k.Scopes = []coffer.Scope{}
@@ -327,6 +330,24 @@ func (s *Service) CreateAPIKey(ctx context.Context, in *coffer.APIKeyCreate) (*c
 		return nil, "", err
 	}
 	return k, token, nil
+}
+
+// boundExpiry applies the rule that no key outlives the key (or access
+// token) that made it, admin or not: a maker that expires mints only keys
+// that expire no later than it does. Asked for no expiry, the new key gets
+// the maker's; asked for a later one, the mint is refused (EFORBIDDEN,
+// audited) rather than silently shortened.
+func (s *Service) boundExpiry(ctx context.Context, c *coffer.Caller, ev *coffer.AuditEvent, asked *time.Time) (*time.Time, error) {
+	switch {
+	case c.ExpiresAt == nil:
+		return asked, nil
+	case asked == nil:
+		exp := c.ExpiresAt.UTC()
+		return &exp, nil
+	case asked.After(*c.ExpiresAt):
+		return nil, s.refuse(ctx, ev, "the new key may not outlive the key that makes it")
+	}
+	return asked, nil
 }
 
 // Refuse implements coffer.Refuser.

@@ -72,7 +72,6 @@ func TestAuthzEscalation(t *testing.T) {
 		{"StoreAdminAction", parentTok, map[string]any{"name": "x", "scopes": authzScopes("prod:db/*:admin"), "expires_at": exp}},
 		{"OneScopeNotCovered", parentTok, map[string]any{"name": "x", "scopes": authzScopes("prod:db/*:read", "dev:*:read"), "expires_at": exp}},
 		{"LaterExpiry", parentTok, map[string]any{"name": "x", "scopes": authzScopes("prod:db/*:read"), "expires_at": later}},
-		{"NoExpiry", parentTok, map[string]any{"name": "x", "scopes": authzScopes("prod:db/*:read")}},
 		{"OtherPrincipal", parentTok, map[string]any{"name": "x", "principal_id": ciID, "scopes": authzScopes("prod:db/*:read"), "expires_at": exp}},
 		// A scope on the store by id does not cover the name: a store
 		// created later under the same name would fall under it.
@@ -101,6 +100,7 @@ func TestAuthzEscalation(t *testing.T) {
 		{"SameScopesAndExpiry", parentTok, map[string]any{"name": "same", "scopes": authzScopes("prod:db/*:list,read,reveal"), "expires_at": exp}},
 		{"NarrowerPrefix", parentTok, map[string]any{"name": "narrower", "scopes": authzScopes("prod:db/p*:read"), "expires_at": exp}},
 		{"ExactSecret", parentTok, map[string]any{"name": "exact", "scopes": authzScopes("prod:db/pw:reveal"), "expires_at": childExp}},
+		{"NoExpiryGetsParents", parentTok, map[string]any{"name": "no-expiry", "scopes": authzScopes("prod:db/*:read")}},
 		{"FewerActions", parentTok, map[string]any{"name": "fewer", "scopes": authzScopes("prod:db/*:list"), "expires_at": exp}},
 		{"OwnPrincipalNamed", parentTok, map[string]any{"name": "own", "principal_id": parentPrincipal, "scopes": authzScopes("prod:db/*:read"), "expires_at": exp}},
 		{"SameStoreByID", byIDTok, map[string]any{"name": "by-id-narrower", "scopes": authzScopes(prodID + ":db/*:read"), "expires_at": exp}},

@@ -511,7 +511,7 @@ func TestByteNiteRevokedKeyKillsToken(t *testing.T) {
 	b := startByteNite(t, 0)
 	admin := b.token(b.root).Token
 
-	r := b.must(200, "POST", "/api_keys", admin, map[string]any{"name": "ci", "validity": "3600s"})
+	r := b.must(200, "POST", "/api_keys", admin, map[string]any{"name": "ci", "validity": "1800s"})
 	wantFields(t, "create key", r.Body, "apiKey", "token")
 	var created struct {
 		Token  string `json:"token"`
@@ -523,8 +523,8 @@ func TestByteNiteRevokedKeyKillsToken(t *testing.T) {
 		t.Fatalf("created key: got %s", r.Body)
 	}
 	exp, err := time.Parse(time.RFC3339Nano, *created.APIKey.ExpiresAt)
-	if err != nil || time.Until(exp) < 59*time.Minute || time.Until(exp) > time.Hour {
-		t.Fatalf("created key expiresAt %q: want about an hour from now", *created.APIKey.ExpiresAt)
+	if err != nil || time.Until(exp) < 29*time.Minute || time.Until(exp) > 30*time.Minute {
+		t.Fatalf("created key expiresAt %q: want about half an hour from now", *created.APIKey.ExpiresAt)
 	}
 
 	tok := b.token(created.Token)
@@ -902,7 +902,9 @@ func TestByteNiteAPIKeys(t *testing.T) {
 
 	t.Run("Create", func(t *testing.T) {
 		b := b.at(t)
-		at := time.Now().Add(24 * time.Hour).UTC().Truncate(time.Second)
+		// admin is an access token (an hour): the keys it makes expire
+		// no later than it does.
+		at := time.Now().Add(30 * time.Minute).UTC().Truncate(time.Second)
 		r := b.must(200, "POST", "/api_keys", admin, map[string]any{"name": "deploy", "expiresAt": at.Format(time.RFC3339)})
 		var created struct {
 			Token  string `json:"token"`
@@ -919,8 +921,15 @@ func TestByteNiteAPIKeys(t *testing.T) {
 			t.Fatalf("a key made by an admin: scope %q, want admin", tok.Scope)
 		}
 		r = b.must(200, "POST", "/api_keys", admin, map[string]any{"name": "forever"})
-		if exp := mustRaw(t, mustRaw(t, r.Body, "apiKey"), "expiresAt"); string(exp) != "null" {
-			t.Fatalf("a key without expiry: expiresAt %s, want null", exp)
+		var forever struct {
+			Token  string `json:"token"`
+			APIKey bnKey  `json:"apiKey"`
+		}
+		strict(t, r.Body, &forever)
+		if forever.APIKey.ExpiresAt == nil {
+			t.Fatal("a key asked without expiry by an access token: expiresAt null, want the token's expiry")
+		} else if exp, err := time.Parse(time.RFC3339Nano, *forever.APIKey.ExpiresAt); err != nil || time.Until(exp) > time.Hour {
+			t.Fatalf("a key asked without expiry by an access token: expiresAt %s, want within the token's hour", *forever.APIKey.ExpiresAt)
 		}
 		if n := len(listKeys(b, admin)); n != 3 {
 			t.Fatalf("GET /api_keys: got %d keys, want 3", n)

@@ -383,7 +383,7 @@ func (s *Server) Open(ctx context.Context) error {
 	}
 	if cfg.Faces.TrueFoundry {
 		faces = append(faces, api.Mount{Name: "truefoundry", Prefix: truefoundry.Prefix, Render: truefoundry.RenderError,
-			Handler: (&truefoundry.Server{Secrets: s.svc, Keys: s.svc, Accounts: s.svc, Auth: g, Log: s.Log}).Handler()})
+			Handler: (&truefoundry.Server{Secrets: s.svc, Keys: s.svc, Accounts: s.svc, Powers: s.svc, Auth: g, Log: s.Log}).Handler()})
 	}
 	if cfg.Faces.Chutes {
 		m := api.Mount{Name: chutes.Face, Prefix: chutes.Prefix, Render: chutes.RenderError}
@@ -394,7 +394,7 @@ func (s *Server) Open(ctx context.Context) error {
 		faces = append(faces, m)
 	}
 	if cfg.Faces.ByteNite {
-		faces = append(faces, api.Mount{Name: "bytenite", Prefix: bytenite.Prefix, Render: bytenite.RenderError, Handler: (&bytenite.Server{Service: s.svc, Auth: g, Log: s.Log,
+		faces = append(faces, api.Mount{Name: "bytenite", Prefix: bytenite.Prefix, Render: bytenite.RenderError, Handler: (&bytenite.Server{Service: s.svc, Auth: g, Tokens: g, Log: s.Log,
 			TokenTTL: cfg.ByteNiteTokenTTL, Version: buildVersion()}).Handler()})
 	}
 	var adm *web.Admission

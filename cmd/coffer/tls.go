@@ -198,44 +198,99 @@ type gate struct {
 var (
 	_ coffer.Authenticator       = (*gate)(nil)
 	_ coffer.HotkeyAuthenticator = (*gate)(nil)
+	_ coffer.AccessTokenIssuer   = (*gate)(nil)
 )
 
-var errCertRequired = coffer.Errorf(coffer.EUNAUTHORIZED, "this server requires a client certificate mapped to an API key")
+var (
+	errCertRequired = coffer.Errorf(coffer.EUNAUTHORIZED, "this server requires a client certificate mapped to an API key")
+	errCertMismatch = coffer.Errorf(coffer.EUNAUTHORIZED, "the credential does not belong to the client certificate's principal")
+)
+
+// certCaller applies the client certificate rules that come before any
+// credential is used: a verified certificate mapped to a key stands for
+// that key, which must be usable (revoking the key stops the certificate,
+// whatever else the request carries); with --tls-client-auth require, a
+// request without a mapped certificate gets no further. It returns the
+// certificate's caller, or nil when there is no mapped certificate.
+func (g *gate) certCaller(ctx context.Context, remoteIP string) (*coffer.Caller, error) {
+	id, _ := ctx.Value(certIdentityKey{}).(certIdentity)
+	switch {
+	case id.KeyID != "":
+		return g.svc.AuthenticateKey(ctx, id.KeyID, remoteIP)
+	case g.requireCert:
+		return nil, errCertRequired
+	}
+	return nil, nil
+}
+
+// sameHolder refuses a credential c presented together with a mapped
+// certificate cc (nil when none) unless both belong to one principal: a
+// token stolen from someone else is useless to the holder of another
+// certificate, in either client-auth mode. A token of the certificate's
+// own principal may narrow what the request does (or widen it to what
+// that principal's other key allows).
+func sameHolder(cc, c *coffer.Caller) error {
+	if cc != nil && (cc.AccountID != c.AccountID || cc.PrincipalID != c.PrincipalID) {
+		return errCertMismatch
+	}
+	return nil
+}
 
 // Authenticate authenticates a token, or the mapped client certificate
-// when the request carries no token. With a required certificate, its key
-// must be usable even when a token is given, and the token then decides.
+// when the request carries no token. With a mapped certificate, its key
+// must be usable and a token given besides must be of its principal; the
+// token then decides.
 func (g *gate) Authenticate(ctx context.Context, cred coffer.Credential) (*coffer.Caller, error) {
-	id, _ := ctx.Value(certIdentityKey{}).(certIdentity)
-	var c *coffer.Caller
-	var err error
-	switch {
-	case id.KeyID != "" && cred.Token == "":
-		c, err = g.svc.AuthenticateKey(ctx, id.KeyID, cred.RemoteIP)
-	case g.requireCert && id.KeyID == "":
-		return nil, errCertRequired
-	case g.requireCert:
-		if _, err := g.svc.AuthenticateKey(ctx, id.KeyID, cred.RemoteIP); err != nil {
-			return nil, err
-		}
-		fallthrough
-	default:
-		c, err = g.svc.Authenticate(ctx, cred)
-	}
+	cc, err := g.certCaller(ctx, cred.RemoteIP)
 	if err != nil {
 		return nil, err
 	}
+	c := cc
+	if cred.Token != "" || cc == nil {
+		if c, err = g.svc.Authenticate(ctx, cred); err != nil {
+			return nil, err
+		}
+		if err := sameHolder(cc, c); err != nil {
+			return nil, err
+		}
+	}
 	return c, g.limit(c)
+}
+
+// IssueAccessToken implements coffer.AccessTokenIssuer behind the gate: an
+// exchange of a key for a token (ByteNite's POST /access_token) is a
+// request like any other, so --tls-client-auth require refuses it without
+// a mapped certificate, and the key exchanged must be of the certificate's
+// principal.
+func (g *gate) IssueAccessToken(ctx context.Context, cred coffer.Credential, ttl time.Duration) (*coffer.AccessToken, error) {
+	cc, err := g.certCaller(ctx, cred.RemoteIP)
+	if err != nil {
+		return nil, err
+	}
+	if cc != nil {
+		c, err := g.svc.Authenticate(ctx, cred)
+		if err != nil {
+			return nil, err
+		}
+		if err := sameHolder(cc, c); err != nil {
+			return nil, err
+		}
+	}
+	return g.svc.IssueAccessToken(ctx, cred, ttl)
 }
 
 // AuthenticateHotkey implements coffer.HotkeyAuthenticator for the Chutes
 // face: signatures as the service checks them, behind the same gate.
 func (g *gate) AuthenticateHotkey(ctx context.Context, p coffer.HotkeyProof) (*coffer.Caller, error) {
-	if id, _ := ctx.Value(certIdentityKey{}).(certIdentity); g.requireCert && id.KeyID == "" {
-		return nil, errCertRequired
+	cc, err := g.certCaller(ctx, p.RemoteIP)
+	if err != nil {
+		return nil, err
 	}
 	c, err := g.svc.AuthenticateHotkey(ctx, p)
 	if err != nil {
+		return nil, err
+	}
+	if err := sameHolder(cc, c); err != nil {
 		return nil, err
 	}
 	return c, g.limit(c)

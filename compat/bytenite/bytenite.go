@@ -58,7 +58,11 @@ type Service interface {
 type Server struct {
 	Service Service
 	Auth    coffer.Authenticator
-	Log     *slog.Logger
+	// Tokens exchanges API keys for access tokens (POST /access_token);
+	// Service when nil. A server with client certificates gives its gate,
+	// so that the exchange obeys the same certificate rules as any request.
+	Tokens coffer.AccessTokenIssuer
+	Log    *slog.Logger
 	// TokenTTL is the lifetime of the access tokens POST /access_token
 	// issues (DefaultTokenTTL when 0).
 	TokenTTL time.Duration
@@ -74,6 +78,9 @@ type Server struct {
 func (s *Server) Handler() http.Handler {
 	if s.Log == nil {
 		s.Log = slog.Default()
+	}
+	if s.Tokens == nil {
+		s.Tokens = s.Service
 	}
 	if s.TokenTTL == 0 {
 		s.TokenTTL = DefaultTokenTTL

@@ -41,7 +41,7 @@ func (s *Server) accessToken(w http.ResponseWriter, r *http.Request) error {
 	ip := web.RemoteIP(r)
 	// The context carries what the audit of a failed attempt records.
 	ctx := coffer.NewContext(r.Context(), &coffer.Caller{RemoteAddr: ip, RequestID: web.RequestID(r.Context()), Face: s.face.Name})
-	at, err := s.Service.IssueAccessToken(ctx, coffer.Credential{Token: strings.TrimSpace(req.APIKey), RemoteIP: ip}, s.TokenTTL)
+	at, err := s.Tokens.IssueAccessToken(ctx, coffer.Credential{Token: strings.TrimSpace(req.APIKey), RemoteIP: ip}, s.TokenTTL)
 	if err != nil {
 		return err
 	}
@@ -170,9 +170,9 @@ func (req *createKeyRequest) expiry(now time.Time) (*time.Time, error) {
 
 // createKey answers POST /api_keys: a new key of the caller's own
 // principal with the caller's powers (admin for an admin, else the
-// caller's scopes) and no longer life than the caller's (so a key made
-// with an access token of a key that is not admin lives no longer than
-// that token).
+// caller's scopes). The key service bounds its life by the caller's: a key
+// made with an access token, admin or not, expires with that token when
+// no expiry is asked for, and asking for a later one is refused (403).
 func (s *Server) createKey(w http.ResponseWriter, r *http.Request) error {
 	var req createKeyRequest
 	if err := decode(w, r, &req); err != nil {
@@ -189,9 +189,6 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request) error {
 	in := &coffer.APIKeyCreate{Name: req.Name, Admin: c.Admin, ExpiresAt: exp}
 	if !c.Admin {
 		in.Scopes = c.Scopes
-		if c.ExpiresAt != nil && (exp == nil || exp.After(*c.ExpiresAt)) {
-			in.ExpiresAt = c.ExpiresAt
-		}
 	}
 	k, tok, err := s.Service.CreateAPIKey(r.Context(), in)
 	if err != nil {

@@ -27,7 +27,7 @@ func mustOpenFace(tb testing.TB) *face {
 	tb.Helper()
 	env := svctest.Open(tb, service.Options{})
 	f := &face{token: env.Token}
-	f.h = (&truefoundry.Server{Secrets: env.Svc, Keys: env.Svc, Accounts: env.Svc, Auth: env.Svc}).Handler()
+	f.h = (&truefoundry.Server{Secrets: env.Svc, Keys: env.Svc, Accounts: env.Svc, Powers: env.Svc, Auth: env.Svc}).Handler()
 	w := f.do("POST", "secret-groups", `{"name":"main","integrationId":"internal:aws:aws-1:secret-store:internal-secret-store","secrets":[{"key":"SEED","value":"`+seedValue+`"}]}`)
 	var g struct{ Data struct{ ID string } }
 	if err := json.Unmarshal(w.Body.Bytes(), &g); err != nil || w.Code != 200 || g.Data.ID == "" {

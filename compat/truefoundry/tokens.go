@@ -209,8 +209,8 @@ func validTokenType(field string, t *string) error {
 // mintPAT makes a PAT of the caller's principal with the caller's power:
 // an admin key for an admin caller, otherwise one with the caller's scopes.
 // Without expires it expires when the caller's key does, if that key
-// expires; a caller that is not admin may not ask for a later expiry (the
-// key service refuses it). ECONFLICT when a usable PAT of the name exists.
+// expires; no caller, admin or not, may ask for a later expiry (the key
+// service decides both). ECONFLICT when a usable PAT of the name exists.
 func (s *Server) mintPAT(ctx context.Context, name string, expires *time.Time) (*coffer.APIKey, string, error) {
 	keys, err := s.pats(ctx)
 	if err != nil {
@@ -223,9 +223,6 @@ func (s *Server) mintPAT(ctx context.Context, name string, expires *time.Time) (
 	in := &coffer.APIKeyCreate{Name: name, Admin: c.Admin, ExpiresAt: expires}
 	if !c.Admin {
 		in.Scopes = slices.Clone(c.Scopes)
-	}
-	if in.ExpiresAt == nil {
-		in.ExpiresAt = c.ExpiresAt
 	}
 	return s.Keys.CreateAPIKey(ctx, in)
 }

@@ -57,8 +57,10 @@ type Server struct {
 	// which are coffer API keys of user and service principals.
 	Keys     coffer.KeyService
 	Accounts coffer.AccountService
-	Auth     coffer.Authenticator
-	Log      *slog.Logger
+	// Powers sets a virtual account's permissions (PUT /virtual-accounts).
+	Powers coffer.PowerSetter
+	Auth   coffer.Authenticator
+	Log    *slog.Logger
 
 	face *web.Face
 }

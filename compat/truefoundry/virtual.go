@@ -14,10 +14,10 @@ import (
 )
 
 // A virtual account is a coffer service principal, named by the manifest's
-// name, with its keys. Its permissions are the scopes of its newest key:
-// each secret-group permission is a scope on that group with the actions of
-// the role. Key scopes cannot change, so an update that changes them mints
-// a new key and revokes the old ones. The id of a virtual account is the
+// name, with its keys. Its permissions are the scopes of its manifest key
+// (manifestKey): each secret-group permission is a scope on that group with
+// the actions of the role. Key scopes cannot change, so an update that
+// changes them mints a new key and revokes all the others. The id of a virtual account is the
 // principal's id. Every virtual-account route needs an admin key.
 
 // Roles of a secret group and the actions each grants.
@@ -95,7 +95,7 @@ func (v *view) virtualAccount(a va, now time.Time) accountJSON {
 	if len(a.keys) == 0 {
 		return out
 	}
-	k := a.keys[0]
+	k := manifestKey(a.keys)
 	out.UpdatedAt, out.IsExpired = isoTime(k.CreatedAt), !k.Usable(now)
 	if k.LastUsedAt != nil {
 		out.LastAccessedAt = isoTime(*k.LastUsedAt)
@@ -106,6 +106,20 @@ func (v *view) virtualAccount(a va, now time.Time) accountJSON {
 	}
 	out.Manifest.Permissions = v.permissions(k)
 	return out
+}
+
+// manifestKey picks the key that shows a virtual account's manifest among
+// its live keys, newest first: the newest that can do everything each of
+// the others can (a narrower key the account minted for itself is not its
+// manifest), else the newest.
+func manifestKey(keys []*coffer.APIKey) *coffer.APIKey {
+	for _, k := range keys {
+		p := coffer.Powers{Admin: k.Admin, Scopes: k.Scopes, ExpiresAt: k.ExpiresAt}
+		if !slices.ContainsFunc(keys, func(o *coffer.APIKey) bool { return !p.Grants(o) }) {
+			return k
+		}
+	}
+	return keys[0]
 }
 
 // permissions renders a key's power as manifest permissions. A scope that
@@ -348,28 +362,19 @@ func (s *Server) validManifest(ctx context.Context, tenant string, m *vaManifest
 	return ch, nil
 }
 
-// unchanged reports whether key k already grants what ch asks for.
-func (ch *vaChange) unchanged(k *coffer.APIKey, now time.Time) bool {
-	if k.Admin || !k.Usable(now) || len(k.Scopes) != len(ch.scopes) {
-		return false
-	}
-	for i := range k.Scopes {
-		if k.Scopes[i].String() != ch.scopes[i].String() {
-			return false
-		}
-	}
-	if k.ExpiresAt == nil || ch.expires == nil {
-		return k.ExpiresAt == nil && ch.expires == nil
-	}
-	return k.ExpiresAt.Equal(*ch.expires)
+// powers is what ch asks the account's keys to grant.
+func (ch *vaChange) powers() coffer.Powers {
+	return coffer.Powers{Scopes: ch.scopes, ExpiresAt: ch.expires}
 }
 
 // applyVA answers PUT /virtual-accounts, an upsert by name: a new account
 // gets a service principal and a key; an account whose permissions or
-// expiry change gets a new key, and its old keys are revoked. The token of
-// a new key is in the answer, once; an account that the manifest does not
-// change keeps its key and the answer has no token. With dryRun, the
-// manifest is checked and nothing is written.
+// expiry change, or any of whose keys (one it minted for itself included)
+// can do more than the manifest grants, gets a new key, and all its other
+// keys are revoked (coffer.PowerSetter decides). The token of a new key is
+// in the answer, once; an account that the manifest does not change keeps
+// its key and the answer has no token. With dryRun, the manifest is checked
+// and nothing is written.
 func (s *Server) applyVA(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	if err := s.requireAdmin(ctx, "key.create", "virtual-accounts"); err != nil {
@@ -400,22 +405,22 @@ func (s *Server) applyVA(w http.ResponseWriter, r *http.Request) error {
 			return conflict("The name " + strconv.Quote(ch.name) + " belongs to a user, not a virtual account")
 		}
 	}
-	var keys []*coffer.APIKey
-	if p != nil {
-		if keys, err = s.liveKeys(ctx, p.ID); err != nil {
-			return err
-		}
-	}
 	now := time.Now()
 	type answer struct {
 		Data  accountJSON `json:"data"`
 		Token string      `json:"token,omitempty"`
 	}
-	if len(keys) > 0 && ch.unchanged(keys[0], now) {
-		return writeData(w, v.virtualAccount(va{p, keys}, now))
-	}
 	if req.DryRun {
-		// What the account would look like: the new key is not made.
+		// What the account would look like: nothing is written.
+		var keys []*coffer.APIKey
+		if p != nil {
+			if keys, err = s.liveKeys(ctx, p.ID); err != nil {
+				return err
+			}
+		}
+		if k := coffer.SettledKey(keys, ch.powers(), now); k != nil {
+			return writeData(w, v.virtualAccount(va{p, []*coffer.APIKey{k}}, now))
+		}
 		if p == nil {
 			p = &coffer.Principal{Name: ch.name, Kind: "service", AccountID: v.account.ID, CreatedAt: now}
 		}
@@ -430,17 +435,15 @@ func (s *Server) applyVA(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	k, token, err := s.Keys.CreateAPIKey(ctx, &coffer.APIKeyCreate{Name: ch.name, PrincipalID: p.ID, Scopes: ch.scopes, ExpiresAt: ch.expires})
+	// The service decides: unchanged when a key already has exactly these
+	// powers and none has more; else a new key, and every other key of the
+	// account (those it minted for itself too) revoked.
+	k, token, err := s.Powers.SetPowers(ctx, p.ID, ch.name, ch.powers())
 	if err != nil {
 		return err
 	}
-	if err := s.revokeAll(ctx, p.ID, k.ID); err != nil {
-		// Undo the new key, so that the account never holds keys of two
-		// manifests and a retry converges.
-		if uerr := s.Keys.RevokeAPIKey(ctx, k.ID); uerr != nil {
-			s.Log.Warn("undo virtual account key", "err", uerr, "key_id", k.ID)
-		}
-		return err
+	if token == "" {
+		return writeData(w, v.virtualAccount(va{p, []*coffer.APIKey{k}}, now))
 	}
 	return writeToken(w, answer{Data: v.virtualAccount(va{p, []*coffer.APIKey{k}}, now), Token: token})
 }
