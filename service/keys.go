@@ -246,6 +246,9 @@ func (s *Service) apiKey(ctx context.Context, id string) (*coffer.APIKey, error)
 	if err != nil {
 		return nil, err
 	}
+	if !s.bound(ctx, k) { // records.go: changed outside coffer
+		return nil, coffer.Errorf(coffer.ENOTFOUND, "api key not found")
+	}
 	s.keysMu.Lock()
 	if len(s.keys) >= 100000 {
 		s.keys = map[string]cachedKey{}
@@ -323,6 +326,7 @@ func (s *Service) CreateAPIKey(ctx context.Context, in *coffer.APIKeyCreate) (*c
 		k.Scopes = []coffer.Scope{}
 	}
 	ev.Reason += "; new key " + id
+	s.bind(ctx, k)
 	if err := s.storage.CreateAPIKey(ctx, k, ev); err != nil {
 		return nil, "", err
 	}
@@ -444,8 +448,12 @@ func (s *Service) Bootstrap(ctx context.Context) (string, error) {
 	a := &coffer.Account{ID: coffer.NewID(), Name: "default", CreatedAt: now}
 	ev := s.event(sys, "account.create")
 	ev.AccountID, ev.Name = a.ID, a.Name
+	s.bind(ctx, a)
 	if err := s.storage.CreateAccount(ctx, a, ev); err != nil {
 		return "", err
+	}
+	if err := s.storage.SetMeta(ctx, metaOperatorMAC, operatorMAC(s.authKeys(ctx).record, a.ID)); err != nil {
+		return "", fmt.Errorf("record operator account: %w", err)
 	}
 	if err := s.storage.SetMeta(ctx, metaOperator, []byte(a.ID)); err != nil {
 		return "", fmt.Errorf("record operator account: %w", err)
@@ -454,6 +462,7 @@ func (s *Service) Bootstrap(ctx context.Context) (string, error) {
 	p := &coffer.Principal{ID: coffer.NewID(), AccountID: a.ID, Name: "root", Kind: "user", CreatedAt: now}
 	ev = s.event(sys, "principal.create")
 	ev.AccountID, ev.Name = a.ID, p.Name
+	s.bind(ctx, p)
 	if err := s.storage.CreatePrincipal(ctx, p, ev); err != nil {
 		return "", err
 	}
@@ -461,6 +470,7 @@ func (s *Service) Bootstrap(ctx context.Context) (string, error) {
 	k := &coffer.APIKey{ID: id, AccountID: a.ID, PrincipalID: p.ID, Name: "root", Admin: true, Scopes: []coffer.Scope{}, Hash: hash, CreatedAt: now}
 	ev = s.event(sys, "key.create")
 	ev.AccountID, ev.Name, ev.Reason = a.ID, k.Name, "first start; new key "+id
+	s.bind(ctx, k)
 	if err := s.storage.CreateAPIKey(ctx, k, ev); err != nil {
 		return "", err
 	}

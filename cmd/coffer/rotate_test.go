@@ -269,7 +269,7 @@ func TestMasterKeyRotationUnderLoad(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		rep, repErr = l.cl.RotateMasterKey(context.Background())
+		rep, repErr = l.cl.RotateMasterKey(context.Background(), false)
 	}()
 	r = cliExec(t, addr, token, "", "master-key", "rotate")
 	<-done
@@ -435,8 +435,8 @@ func TestPostgresMasterKeyRotationUnderLoad(t *testing.T) {
 	var repA, repB *coffer.MasterKeyReport
 	var errA, errB error
 	var wg sync.WaitGroup
-	wg.Go(func() { repA, errA = l.cl.RotateMasterKey(context.Background()) })
-	wg.Go(func() { repB, errB = clB.RotateMasterKey(context.Background()) })
+	wg.Go(func() { repA, errA = l.cl.RotateMasterKey(context.Background(), false) })
+	wg.Go(func() { repB, errB = clB.RotateMasterKey(context.Background(), false) })
 	wg.Wait()
 	if errA != nil || errB != nil {
 		t.Fatalf("RotateMasterKey on A: %v; on B: %v", errA, errB)
