@@ -47,7 +47,7 @@ import (
 // Meta keys of the auth secret.
 const (
 	metaAuthSecret  = "auth_secret"
-	metaAuthPrev    = "auth_secret_prev"    // while a rotation runs; empty otherwise
+	metaAuthPrev    = "auth_secret_prev"     // while a rotation runs; empty otherwise
 	metaOperatorMAC = "operator_account_mac" // binds metaOperator
 )
 
