@@ -468,26 +468,61 @@ func (s *Service) loadOperator(ctx context.Context) error {
 // RecordCheck is what CheckRecords found.
 type RecordCheck struct {
 	Checked int
-	// Failed names the records whose MAC does not verify: "api-key <id>",
-	// "account <id>", ...
+	// Failed names the records whose MAC does not verify: "APIKey <id>",
+	// "Account <id>", ..., "setting operator_account".
 	Failed []string
+	// Unbound is set when the database was not yet bound (a server of
+	// this version has not started on it): nothing was checked.
+	Unbound bool
 	// Rotating is set while a master-key rotation has not finished
-	// re-binding records (run it again if none is running).
+	// binding records again (run it again if none is running).
 	Rotating bool
 }
 
-// CheckRecords verifies the MAC of every account, principal, API key and
-// hotkey and of the operator setting, for `coffer doctor`.
-func (s *Service) CheckRecords(ctx context.Context) (*RecordCheck, error) {
-	k, err := s.readAuthKeys(ctx, nil)
-	if err != nil {
-		return nil, err
+// CheckRecords verifies the MAC of every record that each passes to its
+// function (*coffer.Account, *coffer.Principal, *coffer.APIKey,
+// *coffer.Hotkey) and of the operator setting, for `coffer doctor`, which
+// reads the database without opening it as a server does.
+func CheckRecords(ctx context.Context, meta MetaReader, keyring *envelope.Keyring, each func(fn func(rec any) error) error) (*RecordCheck, error) {
+	read := func(key string) ([]byte, error) {
+		v, err := meta.Meta(ctx, key)
+		if coffer.ErrorCode(err) == coffer.ENOTFOUND {
+			return nil, nil
+		}
+		return v, err
 	}
-	out := &RecordCheck{Rotating: k.prevRecord != nil}
+	wrapped, err := read(metaAuthSecret)
+	if err != nil {
+		return nil, fmt.Errorf("read auth secret: %w", err)
+	}
+	out := &RecordCheck{}
+	secret, err := keyring.Unwrap(wrapped, authAADReady)
+	if err != nil {
+		if pepper, _ := read(metaPepper); pepper != nil {
+			if _, err := keyring.Unwrap(pepper, pepperAADv1); err == nil {
+				out.Unbound = true
+				return out, nil
+			}
+		}
+		return nil, fmt.Errorf("the auth secret (setting %q) is missing or does not open: the database was changed by something other than coffer", metaAuthSecret)
+	}
+	defer envelope.Zero(secret)
+	prevWrapped, err := read(metaAuthPrev)
+	if err != nil {
+		return nil, fmt.Errorf("read auth secret: %w", err)
+	}
+	var prev []byte
+	if len(prevWrapped) > 0 {
+		if prev, err = keyring.Unwrap(prevWrapped, authAADPrev); err != nil {
+			return nil, fmt.Errorf("unseal previous auth secret: %w", err)
+		}
+		out.Rotating = true
+	}
+	k := deriveAuthKeys(secret, prev)
 	ok := func(f func([]byte) []byte, stored []byte) bool {
 		return len(stored) > 0 && (hmac.Equal(f(k.record), stored) || k.prevRecord != nil && hmac.Equal(f(k.prevRecord), stored))
 	}
-	err = s.forEachRecord(ctx, func(rec any) error {
+	err = each(func(rec any) error {
 		f, kind, id, stored := macFunc(rec)
 		out.Checked++
 		if !ok(f, stored) {
@@ -498,9 +533,14 @@ func (s *Service) CheckRecords(ctx context.Context) (*RecordCheck, error) {
 	if err != nil {
 		return nil, err
 	}
-	if op, err := s.storage.Meta(ctx, metaOperator); err == nil {
+	if op, err := read(metaOperator); err != nil {
+		return nil, fmt.Errorf("read operator account: %w", err)
+	} else if op != nil {
 		out.Checked++
-		mac, _ := s.storage.Meta(ctx, metaOperatorMAC)
+		mac, err := read(metaOperatorMAC)
+		if err != nil {
+			return nil, fmt.Errorf("read operator account: %w", err)
+		}
 		if !ok(func(key []byte) []byte { return operatorMAC(key, string(op)) }, mac) {
 			out.Failed = append(out.Failed, "setting "+metaOperator)
 		}

@@ -287,8 +287,10 @@ func TestMasterKeyRotationUnderLoad(t *testing.T) {
 	if got := cliRewrapped + rep.Rewrapped; got != rotStores {
 		t.Fatalf("store keys rewrapped by both runs: got %d, want %d (each once)", got, rotStores)
 	}
-	if got := cliSettings + rep.Settings; got != 1 {
-		t.Fatalf("settings rewrapped by both runs: got %d, want 1", got)
+	// The pepper is rewrapped once; the auth secret is replaced by each
+	// run that did not meet the other replacing it.
+	if got := cliSettings + rep.Settings; got < 2 || got > 3 {
+		t.Fatalf("settings rewrapped by both runs: got %d, want 2 or 3", got)
 	}
 	l.waitOps(100)
 	l.finish()
