@@ -33,7 +33,6 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"sync"
@@ -265,13 +264,17 @@ func (s *Service) createSecrets(ctx context.Context) error {
 // recordMAC is HMAC-SHA256 under key over the kind and the fields, each
 // prefixed by its length.
 func recordMAC(key []byte, kind string, fields ...string) []byte {
-	m := hmac.New(sha256.New, key)
-	var n [4]byte
-	for _, f := range append([]string{"coffer/record/v1", kind}, fields...) {
-		binary.BigEndian.PutUint32(n[:], uint32(len(f)))
-		m.Write(n[:])
-		m.Write([]byte(f))
+	size := len("coffer/record/v1") + len(kind) + 8
+	for _, f := range fields {
+		size += 4 + len(f)
 	}
+	b := make([]byte, 0, size)
+	for _, f := range append([]string{"coffer/record/v1", kind}, fields...) {
+		b = binary.BigEndian.AppendUint32(b, uint32(len(f)))
+		b = append(b, f...)
+	}
+	m := hmac.New(sha256.New, key)
+	m.Write(b)
 	return m.Sum(nil)
 }
 
@@ -284,14 +287,6 @@ func principalMAC(key []byte, p *coffer.Principal) []byte {
 }
 
 func apiKeyMAC(key []byte, k *coffer.APIKey) []byte {
-	scopes := k.Scopes
-	if scopes == nil {
-		scopes = []coffer.Scope{}
-	}
-	enc, err := json.Marshal(scopes)
-	if err != nil {
-		panic("encode scopes: " + err.Error()) // plain strings: cannot fail
-	}
 	admin, expires := "0", "never"
 	if k.Admin {
 		admin = "1"
@@ -299,7 +294,15 @@ func apiKeyMAC(key []byte, k *coffer.APIKey) []byte {
 	if k.ExpiresAt != nil {
 		expires = strconv.FormatInt(k.ExpiresAt.UnixNano(), 10)
 	}
-	return recordMAC(key, "api-key", k.ID, k.AccountID, k.PrincipalID, admin, string(enc), expires, string(k.Hash))
+	f := make([]string, 0, 8+6*len(k.Scopes))
+	f = append(f, k.ID, k.AccountID, k.PrincipalID, admin, expires, string(k.Hash), strconv.Itoa(len(k.Scopes)))
+	for _, sc := range k.Scopes {
+		f = append(f, sc.Store, sc.Secret, sc.ObjectType, sc.ObjectID, strconv.Itoa(len(sc.Actions)))
+		for _, a := range sc.Actions {
+			f = append(f, string(a))
+		}
+	}
+	return recordMAC(key, "api-key", f...)
 }
 
 func hotkeyMAC(key []byte, h *coffer.Hotkey) []byte {
