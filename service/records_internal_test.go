@@ -88,7 +88,9 @@ func TestRecordUpgrade(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ev := func(a string) *coffer.AuditEvent { return &coffer.AuditEvent{Time: time.Now(), Action: a, PrincipalID: "system"} }
+	ev := func(a string) *coffer.AuditEvent {
+		return &coffer.AuditEvent{Time: time.Now(), Action: a, PrincipalID: "system"}
+	}
 	a := &coffer.Account{ID: coffer.NewID(), Name: "default", CreatedAt: time.Now()}
 	p := &coffer.Principal{ID: coffer.NewID(), AccountID: a.ID, Name: "root", Kind: "user", CreatedAt: time.Now()}
 	old := &Service{pepper: pepper}
