@@ -227,10 +227,15 @@ func (d *uncanon) strMap() map[string]string {
 
 // optBytes reads the MAC that ends the record of an account, principal, API
 // key or hotkey: records of databases before record MACs end without one
-// (nil).
+// (nil). An empty MAC is never encoded, so it is refused.
 func (d *uncanon) optBytes() []byte {
 	if d.bad || len(d.b) == 0 {
 		return nil
 	}
-	return d.bytes()
+	v := d.bytes()
+	if len(v) == 0 {
+		d.fail()
+		return nil
+	}
+	return v
 }
