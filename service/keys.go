@@ -430,6 +430,9 @@ func (s *Service) RevokeAPIKey(ctx context.Context, id string) error {
 		return err
 	}
 	s.forgetKey(id)
+	if err := s.bindRevoked(ctx, id); err != nil { // records.go
+		return fmt.Errorf("bind revoked key: %w", err)
+	}
 	return nil
 }
 

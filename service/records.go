@@ -6,7 +6,7 @@ package service
 // setting "auth_secret". Two keys derive from it: one signs access tokens
 // (cat_), one MACs the records that grant power: every account (id, name),
 // principal (id, account, name, kind), API key (id, account, principal,
-// admin flag, scopes, expiry, secret hash) and hotkey (address, account,
+// admin flag, scopes, expiry, revocation, secret hash) and hotkey (address, account,
 // principal), and the operator account setting. A record whose MAC does not
 // verify is refused where it is used, as if it did not exist, and reported
 // by `coffer doctor`: whoever can write the database but does not hold the
@@ -287,15 +287,18 @@ func principalMAC(key []byte, p *coffer.Principal) []byte {
 }
 
 func apiKeyMAC(key []byte, k *coffer.APIKey) []byte {
-	admin, expires := "0", "never"
+	admin, expires, revoked := "0", "never", "0"
 	if k.Admin {
 		admin = "1"
+	}
+	if k.RevokedAt != nil {
+		revoked = "1"
 	}
 	if k.ExpiresAt != nil {
 		expires = strconv.FormatInt(k.ExpiresAt.UnixNano(), 10)
 	}
 	f := make([]string, 0, 8+6*len(k.Scopes))
-	f = append(f, k.ID, k.AccountID, k.PrincipalID, admin, expires, string(k.Hash), strconv.Itoa(len(k.Scopes)))
+	f = append(f, k.ID, k.AccountID, k.PrincipalID, admin, expires, revoked, string(k.Hash), strconv.Itoa(len(k.Scopes)))
 	for _, sc := range k.Scopes {
 		f = append(f, sc.Store, sc.Secret, sc.ObjectType, sc.ObjectID, strconv.Itoa(len(sc.Actions)))
 		for _, a := range sc.Actions {
@@ -549,4 +552,30 @@ func CheckRecords(ctx context.Context, meta MetaReader, keyring *envelope.Keyrin
 		}
 	}
 	return out, nil
+}
+
+// bindRevoked MACs the key id again once storage marked it revoked, so that
+// clearing its revocation in the database makes it fail its MAC. A key whose
+// MAC did not verify before is left as it is: binding it now would accept
+// whatever was changed in it.
+func (s *Service) bindRevoked(ctx context.Context, id string) error {
+	k, err := s.storage.APIKey(ctx, id)
+	if err != nil || k.RevokedAt == nil {
+		return err
+	}
+	keys := s.authKeys(ctx)
+	if hmac.Equal(apiKeyMAC(keys.record, k), k.MAC) {
+		return nil // already bound as revoked
+	}
+	live := *k
+	live.RevokedAt = nil
+	if len(k.MAC) == 0 || !hmac.Equal(apiKeyMAC(keys.record, &live), k.MAC) &&
+		(keys.prevRecord == nil || !hmac.Equal(apiKeyMAC(keys.prevRecord, &live), k.MAC)) {
+		return nil // changed outside coffer: stays refused
+	}
+	err = s.storage.SetRecordMAC(ctx, coffer.KindAPIKey, id, k.MAC, apiKeyMAC(keys.record, k))
+	if code := coffer.ErrorCode(err); code == coffer.EPRECONDITION || code == coffer.ENOTFOUND {
+		return nil // changed meanwhile (a rotation binds it); a revoked key is refused either way
+	}
+	return err
 }

@@ -72,12 +72,12 @@ func eachRecord(ctx context.Context, db doctorDB, fn func(rec any) error) error 
 	if err != nil {
 		return fmt.Errorf("read principals: %w", err)
 	}
-	err = db.eachRow(ctx, `SELECT id, account_id, principal_id, admin, scopes, hash, expires_at, mac FROM api_keys ORDER BY id`,
+	err = db.eachRow(ctx, `SELECT id, account_id, principal_id, admin, scopes, hash, expires_at, revoked_at, mac FROM api_keys ORDER BY id`,
 		func(r rowScanner) error {
 			var k coffer.APIKey
 			var scopes string
-			var expires sql.NullInt64
-			if err := r.Scan(&k.ID, &k.AccountID, &k.PrincipalID, &k.Admin, &scopes, &k.Hash, &expires, &k.MAC); err != nil {
+			var expires, revoked sql.NullInt64
+			if err := r.Scan(&k.ID, &k.AccountID, &k.PrincipalID, &k.Admin, &scopes, &k.Hash, &expires, &revoked, &k.MAC); err != nil {
 				return err
 			}
 			if err := json.Unmarshal([]byte(scopes), &k.Scopes); err != nil {
@@ -86,6 +86,10 @@ func eachRecord(ctx context.Context, db doctorDB, fn func(rec any) error) error 
 			if expires.Valid {
 				t := time.Unix(0, expires.Int64)
 				k.ExpiresAt = &t
+			}
+			if revoked.Valid {
+				t := time.Unix(0, revoked.Int64)
+				k.RevokedAt = &t
 			}
 			return fn(&k)
 		})

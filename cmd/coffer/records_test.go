@@ -84,30 +84,38 @@ func TestRecordEditsRefused(t *testing.T) {
 	// Keys minted through the API and never used before their edit (no
 	// server has them cached).
 	type edit struct {
-		name  string
-		key   map[string]any
-		query string
-		args  func(id string) []any
+		name   string
+		key    map[string]any
+		query  string
+		args   func(id string) []any
+		revoke bool // revoked through the API before the edit
 	}
 	edits := []edit{
 		{"MovedToOperator", map[string]any{"name": "moved", "admin": true},
-			`UPDATE api_keys SET account_id = ?, principal_id = ? WHERE id = ?`, func(id string) []any { return []any{opAccount, opPrincipal, id} }},
+			`UPDATE api_keys SET account_id = ?, principal_id = ? WHERE id = ?`, func(id string) []any { return []any{opAccount, opPrincipal, id} }, false},
 		{"MadeAdmin", map[string]any{"name": "made-admin", "scopes": readers},
-			`UPDATE api_keys SET admin = 1 WHERE id = ?`, func(id string) []any { return []any{id} }},
+			`UPDATE api_keys SET admin = 1 WHERE id = ?`, func(id string) []any { return []any{id} }, false},
 		{"ScopesWidened", map[string]any{"name": "widened", "scopes": readers},
-			`UPDATE api_keys SET scopes = '[{"store":"*","secret":"*","actions":["admin"]}]' WHERE id = ?`, func(id string) []any { return []any{id} }},
+			`UPDATE api_keys SET scopes = '[{"store":"*","secret":"*","actions":["admin"]}]' WHERE id = ?`, func(id string) []any { return []any{id} }, false},
 		{"ExpiryRemoved", map[string]any{"name": "unexpired", "scopes": readers, "expires_at": in},
-			`UPDATE api_keys SET expires_at = NULL WHERE id = ?`, func(id string) []any { return []any{id} }},
+			`UPDATE api_keys SET expires_at = NULL WHERE id = ?`, func(id string) []any { return []any{id} }, false},
 		{"MovedToPrincipal", map[string]any{"name": "moved-principal", "scopes": readers},
-			`UPDATE api_keys SET principal_id = ? WHERE id = ?`, func(id string) []any { return []any{bob, id} }},
+			`UPDATE api_keys SET principal_id = ? WHERE id = ?`, func(id string) []any { return []any{bob, id} }, false},
 		{"MACEmptied", map[string]any{"name": "unbound", "scopes": readers},
-			`UPDATE api_keys SET mac = NULL WHERE id = ?`, func(id string) []any { return []any{id} }},
+			`UPDATE api_keys SET mac = NULL WHERE id = ?`, func(id string) []any { return []any{id} }, false},
+		{"RevocationCleared", map[string]any{"name": "unrevoked", "admin": true},
+			`UPDATE api_keys SET revoked_at = NULL WHERE id = ?`, func(id string) []any { return []any{id} }, true},
 	}
+	_, revoked := authzMint(t, admin, map[string]any{"name": "revoked", "scopes": readers})
+	admin.must(204, "DELETE", "/v1/keys/"+authzStr(revoked["id"]), nil)
 	tokens := map[string]string{}
 	ids := map[string]string{}
 	for _, e := range edits {
 		tok, k := authzMint(t, admin, e.key)
 		tokens[e.name], ids[e.name] = tok, authzStr(k["id"])
+		if e.revoke {
+			admin.must(204, "DELETE", "/v1/keys/"+ids[e.name], nil)
+		}
 		rawExec(t, db, e.query, e.args(ids[e.name])...)
 	}
 	ips := &authzLoopback{}
@@ -186,10 +194,14 @@ func TestRecordEditsRefused(t *testing.T) {
 		if code == 0 || !strings.Contains(out, "FAIL  records") {
 			t.Fatalf("doctor: exit %d, want a records failure:\n%s", code, out)
 		}
-		for _, id := range []string{ids["MovedToOperator"], ids["MadeAdmin"], ids["MACEmptied"], carol, other.ID, e2eHotkey} {
+		for _, id := range []string{ids["MovedToOperator"], ids["MadeAdmin"], ids["MACEmptied"], ids["RevocationCleared"], carol, other.ID, e2eHotkey} {
 			if !strings.Contains(out, id) {
 				t.Errorf("doctor does not name edited record %s:\n%s", id, out)
 			}
+		}
+		// A key revoked through the API is bound as revoked, not edited.
+		if id := authzStr(revoked["id"]); strings.Contains(out, id) {
+			t.Errorf("doctor names the key %s revoked through the API:\n%s", id, out)
 		}
 		if strings.Contains(out, "records       "+"ok") {
 			t.Errorf("doctor reports the records ok:\n%s", out)
