@@ -243,7 +243,16 @@ func (s *Service) createSecrets(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("seal auth secret: %w", err)
 	}
-	if err := s.storage.SetMeta(ctx, metaAuthSecret, authWrapped); err != nil {
+	err = s.storage.SetMeta(ctx, metaAuthSecret, authWrapped)
+	if coffer.ErrorCode(err) == coffer.ECONFLICT {
+		// A first start that stopped before the pepper: nothing uses
+		// the secret it left, replace it.
+		var left []byte
+		if left, err = s.storage.Meta(ctx, metaAuthSecret); err == nil {
+			err = s.storage.SwapMeta(ctx, metaAuthSecret, left, authWrapped)
+		}
+	}
+	if err != nil {
 		return fmt.Errorf("store auth secret: %w", err)
 	}
 	pepper := envelope.GenerateKey()
