@@ -145,6 +145,7 @@ type APIKey struct {
 	ExpiresAt   *time.Time `json:"expires_at,omitempty"`
 	LastUsedAt  *time.Time `json:"last_used_at,omitempty"`
 	RevokedAt   *time.Time `json:"revoked_at,omitempty"`
+	MAC         []byte     `json:"-"` // as Account.MAC
 }
 
 // Usable reports whether the key may authenticate at time now.

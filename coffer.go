@@ -45,6 +45,9 @@ type Account struct {
 	ID        string    `json:"id"` // 32 lowercase hex digits
 	Name      string    `json:"name"`
 	CreatedAt time.Time `json:"created_at"`
+	// MAC binds the record to the server (see Storage.SetRecordMAC); it is
+	// set by the service and stored as given.
+	MAC []byte `json:"-"`
 }
 
 // Principal is who acts inside an account: a user or a service account.
@@ -59,6 +62,7 @@ type Principal struct {
 	// servers; ProfileService.Profile reads them fresh.
 	Attributes map[string]string `json:"attributes,omitempty"`
 	CreatedAt  time.Time         `json:"created_at"`
+	MAC        []byte            `json:"-"` // as Account.MAC
 }
 
 // Store is a named group of secrets with its own data-encryption key.

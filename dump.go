@@ -227,6 +227,7 @@ func (r *Record) appendCanonical(b []byte) []byte {
 		e.str(a.ID)
 		e.str(a.Name)
 		e.time(a.CreatedAt)
+		e.optBytes(a.MAC)
 	case r.Principal != nil:
 		p := r.Principal
 		e.str(p.ID)
@@ -235,6 +236,7 @@ func (r *Record) appendCanonical(b []byte) []byte {
 		e.str(p.Kind)
 		e.strMap(p.Attributes)
 		e.time(p.CreatedAt)
+		e.optBytes(p.MAC)
 	case r.APIKey != nil:
 		k := r.APIKey
 		e.str(k.ID)
@@ -260,12 +262,14 @@ func (r *Record) appendCanonical(b []byte) []byte {
 		e.optTime(k.ExpiresAt)
 		e.optTime(k.LastUsedAt)
 		e.optTime(k.RevokedAt)
+		e.optBytes(k.MAC)
 	case r.Hotkey != nil:
 		h := r.Hotkey
 		e.str(h.SS58)
 		e.str(h.AccountID)
 		e.str(h.PrincipalID)
 		e.time(h.CreatedAt)
+		e.optBytes(h.MAC)
 	case r.Store != nil:
 		s := r.Store
 		e.str(s.ID)
@@ -383,5 +387,14 @@ func (e *canon) strMap(m map[string]string) {
 	for _, k := range keys {
 		e.str(k)
 		e.str(m[k])
+	}
+}
+
+// optBytes appends the MAC that ends the record of an account, principal,
+// API key or hotkey, when there is one: records without one encode as they
+// did before record MACs, so older dumps keep their digests.
+func (e *canon) optBytes(p []byte) {
+	if len(p) > 0 {
+		e.bytes(p)
 	}
 }

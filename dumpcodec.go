@@ -35,9 +35,11 @@ func (r *Record) UnmarshalBinary(data []byte) error {
 		r.Meta = &MetaEntry{Key: d.str(), Value: d.bytes()}
 	case KindAccount:
 		r.Account = &Account{ID: d.str(), Name: d.str(), CreatedAt: d.time()}
+		r.Account.MAC = d.optBytes()
 	case KindPrincipal:
 		r.Principal = &Principal{ID: d.str(), AccountID: d.str(), Name: d.str(), Kind: d.str(),
 			Attributes: d.strMap(), CreatedAt: d.time()}
+		r.Principal.MAC = d.optBytes()
 	case KindAPIKey:
 		k := &APIKey{ID: d.str(), AccountID: d.str(), PrincipalID: d.str(), Name: d.str(), Admin: d.bool()}
 		if isNil, n := d.bool(), d.count(); !isNil {
@@ -57,9 +59,11 @@ func (r *Record) UnmarshalBinary(data []byte) error {
 		k.Hash = d.bytes()
 		k.CreatedAt = d.time()
 		k.ExpiresAt, k.LastUsedAt, k.RevokedAt = d.optTime(), d.optTime(), d.optTime()
+		k.MAC = d.optBytes()
 		r.APIKey = k
 	case KindHotkey:
 		r.Hotkey = &Hotkey{SS58: d.str(), AccountID: d.str(), PrincipalID: d.str(), CreatedAt: d.time()}
+		r.Hotkey.MAC = d.optBytes()
 	case KindStore:
 		r.Store = &Store{ID: d.str(), AccountID: d.str(), Name: d.str(), Comment: d.str(), Attributes: d.strMap(),
 			KeyID: int(d.int()), Gen: d.int(), CreatedAt: d.time(), UpdatedAt: d.time()}
@@ -219,4 +223,19 @@ func (d *uncanon) strMap() map[string]string {
 		m[k] = d.str()
 	}
 	return m
+}
+
+// optBytes reads the MAC that ends the record of an account, principal, API
+// key or hotkey: records of databases before record MACs end without one
+// (nil). An empty MAC is never encoded, so it is refused.
+func (d *uncanon) optBytes() []byte {
+	if d.bad || len(d.b) == 0 {
+		return nil
+	}
+	v := d.bytes()
+	if len(v) == 0 {
+		d.fail()
+		return nil
+	}
+	return v
 }

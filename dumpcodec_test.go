@@ -24,6 +24,11 @@ func sampleRecords() []*coffer.Record {
 			Hash: []byte("hash"), CreatedAt: t0, ExpiresAt: &t1, RevokedAt: &t1}},
 		{APIKey: &coffer.APIKey{ID: "k2", Hash: []byte("h"), CreatedAt: t0, Scopes: []coffer.Scope{}}},
 		{Hotkey: &coffer.Hotkey{SS58: "5F", AccountID: "acct", PrincipalID: "p", CreatedAt: t0}},
+		// Record MACs (service/records.go) end their records when set.
+		{Account: &coffer.Account{ID: "acct2", Name: "Beta", CreatedAt: t0, MAC: []byte("mac-a")}},
+		{Principal: &coffer.Principal{ID: "p2", AccountID: "acct2", Name: "ci", Kind: "user", CreatedAt: t0, MAC: []byte("mac-p")}},
+		{APIKey: &coffer.APIKey{ID: "k3", Hash: []byte("h"), CreatedAt: t0, Scopes: []coffer.Scope{}, MAC: []byte("mac-k")}},
+		{Hotkey: &coffer.Hotkey{SS58: "5G", AccountID: "acct2", PrincipalID: "p2", CreatedAt: t0, MAC: []byte("mac-h")}},
 		{Store: &coffer.Store{ID: "s", AccountID: "acct", Name: "prod", Comment: "c", Attributes: attrs, KeyID: 3, Gen: 7, CreatedAt: t0, UpdatedAt: t1}},
 		{StoreKey: &coffer.StoreKey{StoreID: "s", ID: 3, Wrapped: []byte{2, 9, 9, 9, 9}}},
 		{Secret: &coffer.Secret{ID: "x", AccountID: "acct", StoreID: "s", Name: "DB", Status: "active", Comment: "c",
@@ -58,8 +63,19 @@ func TestRecordBinary(t *testing.T) {
 		if !bytes.Equal(digest(&got), digest(r)) {
 			t.Errorf("%s: the digest of the decoded record differs", r.Kind())
 		}
-		// Every strict prefix, and any trailing byte, is refused.
+		// Every strict prefix, and any trailing byte, is refused; but for
+		// the record without its MAC, as records were before record MACs.
+		noMAC := -1
+		if mac := recordMAC(r); len(mac) > 0 {
+			noMAC = len(b) - 4 - len(mac)
+		}
 		for n := 0; n < len(b); n++ {
+			if n == noMAC {
+				if err := got.UnmarshalBinary(b[:n]); err != nil || len(recordMAC(&got)) != 0 {
+					t.Fatalf("%s without its MAC: got %v, want the record without a MAC", r.Kind(), err)
+				}
+				continue
+			}
 			if err := got.UnmarshalBinary(b[:n]); coffer.ErrorCode(err) != coffer.EINVALID {
 				t.Fatalf("%s cut to %d of %d bytes: got %v, want EINVALID", r.Kind(), n, len(b), err)
 			}
@@ -105,4 +121,20 @@ func FuzzRecordBinary(f *testing.F) {
 			t.Fatalf("round trip changed the record: %+v, then %+v", r, r2)
 		}
 	})
+}
+
+// recordMAC returns the MAC of an account, principal, API key or hotkey
+// record.
+func recordMAC(r *coffer.Record) []byte {
+	switch {
+	case r.Account != nil:
+		return r.Account.MAC
+	case r.Principal != nil:
+		return r.Principal.MAC
+	case r.APIKey != nil:
+		return r.APIKey.MAC
+	case r.Hotkey != nil:
+		return r.Hotkey.MAC
+	}
+	return nil
 }

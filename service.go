@@ -171,6 +171,7 @@ type Hotkey struct {
 	AccountID   string    `json:"account_id"`
 	PrincipalID string    `json:"principal_id"`
 	CreatedAt   time.Time `json:"created_at"`
+	MAC         []byte    `json:"-"` // as Account.MAC
 }
 
 // HotkeyService manages the hotkeys of the caller's account. Only admin
@@ -508,7 +509,7 @@ type KeyRotationService interface {
 	// writers go on; it may be stopped and run again, and skips what is
 	// already done. Operator only (EFORBIDDEN). Keys it cannot rewrap
 	// (their master key is not loaded) are counted in Unreadable.
-	RotateMasterKey(ctx context.Context) (*MasterKeyReport, error)
+	RotateMasterKey(ctx context.Context, reseal bool) (*MasterKeyReport, error)
 	// MasterKeyStatus counts what each master key wraps, so the operator
 	// knows when an old one can be retired. Operator only (EFORBIDDEN).
 	MasterKeyStatus(ctx context.Context) (*MasterKeyStatus, error)
@@ -565,6 +566,18 @@ type MasterKeyReport struct {
 	// Unreadable counts keys wrapped by a master key this server does not
 	// hold; run again on a server that has it.
 	Unreadable int `json:"unreadable"`
+	// Rebound counts the records (accounts, principals, API keys, hotkeys,
+	// the operator setting) MACed under the new auth secret; RecordsFailed
+	// those whose MAC verified under no auth secret (changed outside
+	// coffer), left as they are and refused where used. A rotation always
+	// replaces the auth secret: every access token ends.
+	Rebound       int `json:"records_rebound"`
+	RecordsFailed int `json:"records_failed"`
+	// With reseal: stores given a new data key, versions re-sealed with
+	// it, and versions skipped (changed meanwhile).
+	Rekeyed          int `json:"stores_rekeyed,omitempty"`
+	Reencrypted      int `json:"reencrypted,omitempty"`
+	ReencryptSkipped int `json:"reencrypt_skipped,omitempty"`
 	// Status is the status after the run.
 	Status *MasterKeyStatus `json:"status"`
 }

@@ -64,6 +64,16 @@ type Storage interface {
 	// TouchAPIKeys records last-used times in bulk, without audit.
 	TouchAPIKeys(ctx context.Context, used map[string]time.Time) error
 
+	// SetRecordMAC replaces the MAC of an account, principal, API key or
+	// hotkey (kind KindAccount, KindPrincipal, KindAPIKey or KindHotkey;
+	// id is the hotkey's address for hotkeys) with mac, but only while it
+	// still is old (compare-and-set; nil old matches a record without a
+	// MAC): EPRECONDITION when it changed, ENOTFOUND when the record is
+	// missing. Records keep the MAC they were created with (the MAC fields
+	// of the types); the service computes them. Not audited: the service
+	// audits the operation that re-binds records.
+	SetRecordMAC(ctx context.Context, kind RecordKind, id string, old, mac []byte) error
+
 	// AddHotkey registers a hotkey to a principal of its account (ENOTFOUND
 	// for a missing account, or a principal not in it; ECONFLICT if the
 	// address is registered already, to anyone in any account: a signed

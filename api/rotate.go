@@ -33,13 +33,17 @@ func (s *Server) rotateStoreKey(w http.ResponseWriter, r *http.Request) error {
 	return web.WriteJSON(w, http.StatusOK, out)
 }
 
-// rotateMasterKey is POST /v1/master-key/rotate.
+// rotateMasterKey is POST /v1/master-key/rotate[?reseal=true].
 func (s *Server) rotateMasterKey(w http.ResponseWriter, r *http.Request) error {
 	rot, err := s.rotation()
 	if err != nil {
 		return err
 	}
-	out, err := rot.RotateMasterKey(r.Context())
+	reseal, err := queryBool(r, "reseal")
+	if err != nil {
+		return err
+	}
+	out, err := rot.RotateMasterKey(r.Context(), reseal)
 	if err != nil {
 		return err
 	}

@@ -669,10 +669,15 @@ func (c *Client) RotateStoreKey(ctx context.Context, ref string, reencrypt bool)
 }
 
 // RotateMasterKey rewraps every data key under the server's active master
-// key (operator only).
-func (c *Client) RotateMasterKey(ctx context.Context) (*coffer.MasterKeyReport, error) {
+// key and replaces the auth secret (operator only); with reseal it also
+// gives every store a new data key and re-seals the values with it.
+func (c *Client) RotateMasterKey(ctx context.Context, reseal bool) (*coffer.MasterKeyReport, error) {
+	var q url.Values
+	if reseal {
+		q = url.Values{"reseal": {"true"}}
+	}
 	var out coffer.MasterKeyReport
-	if err := c.do(ctx, http.MethodPost, []string{"master-key", "rotate"}, nil, nil, nil, &out); err != nil {
+	if err := c.do(ctx, http.MethodPost, []string{"master-key", "rotate"}, q, nil, nil, &out); err != nil {
 		return nil, err
 	}
 	return &out, nil

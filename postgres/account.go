@@ -21,7 +21,7 @@ func (db *DB) CreateAccount(ctx context.Context, a *coffer.Account, ev *coffer.A
 	a.CreatedAt = stamp(a.CreatedAt)
 	return db.do(ctx, ev, func(w *writer) error {
 		fillEvent(ev, a.ID, "", "")
-		_, err := w.exec(`INSERT INTO accounts (id, name, created_at) VALUES ($1, $2, $3)`, a.ID, a.Name, a.CreatedAt.UnixNano())
+		_, err := w.exec(`INSERT INTO accounts (`+accountCols+`) VALUES ($1, $2, $3, $4)`, a.ID, a.Name, a.CreatedAt.UnixNano(), a.MAC)
 		if isUnique(err) {
 			return coffer.Errorf(coffer.ECONFLICT, "account %s already exists", a.ID)
 		} else if err != nil {
@@ -35,7 +35,7 @@ func (db *DB) CreateAccount(ctx context.Context, a *coffer.Account, ev *coffer.A
 func (db *DB) Account(ctx context.Context, id string) (*coffer.Account, error) {
 	var a coffer.Account
 	var created int64
-	err := db.queryRow(ctx, `SELECT id, name, created_at FROM accounts WHERE id = $1`, []any{id}, &a.ID, &a.Name, &created)
+	err := db.queryRow(ctx, `SELECT `+accountCols+` FROM accounts WHERE id = $1`, []any{id}, &a.ID, &a.Name, &created, &a.MAC)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, coffer.Errorf(coffer.ENOTFOUND, "account not found")
 	} else if err != nil {
@@ -48,11 +48,11 @@ func (db *DB) Account(ctx context.Context, id string) (*coffer.Account, error) {
 // Accounts lists accounts ordered by id, after the given id.
 func (db *DB) Accounts(ctx context.Context, after string, limit int) ([]*coffer.Account, error) {
 	var out []*coffer.Account
-	err := db.query(ctx, `SELECT id, name, created_at FROM accounts WHERE id > $1 ORDER BY id LIMIT $2`,
+	err := db.query(ctx, `SELECT `+accountCols+` FROM accounts WHERE id > $1 ORDER BY id LIMIT $2`,
 		[]any{after, pageLimit(limit)}, func(rows pgx.Rows) error {
 			var a coffer.Account
 			var created int64
-			if err := rows.Scan(&a.ID, &a.Name, &created); err != nil {
+			if err := rows.Scan(&a.ID, &a.Name, &created, &a.MAC); err != nil {
 				return err
 			}
 			a.CreatedAt = fromNanos(created)
@@ -64,6 +64,8 @@ func (db *DB) Accounts(ctx context.Context, after string, limit int) ([]*coffer.
 	}
 	return out, nil
 }
+
+const accountCols = `id, name, created_at, mac`
 
 // accountExists reports whether the account exists, inside the write
 // transaction.
@@ -94,8 +96,8 @@ func (db *DB) CreatePrincipal(ctx context.Context, p *coffer.Principal, ev *coff
 		if err != nil {
 			return fmt.Errorf("create principal: %w", err)
 		}
-		_, err = w.exec(`INSERT INTO principals (`+principalCols+`) VALUES ($1, $2, $3, $4, $5, $6)`,
-			p.ID, p.AccountID, p.Name, p.Kind, p.CreatedAt.UnixNano(), attrs)
+		_, err = w.exec(`INSERT INTO principals (`+principalCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+			p.ID, p.AccountID, p.Name, p.Kind, p.CreatedAt.UnixNano(), attrs, p.MAC)
 		if isUnique(err) {
 			if constraint(err) == "principals_name" {
 				return coffer.Errorf(coffer.ECONFLICT, "a principal named %s already exists", p.Name)
@@ -108,13 +110,13 @@ func (db *DB) CreatePrincipal(ctx context.Context, p *coffer.Principal, ev *coff
 	})
 }
 
-const principalCols = `id, account_id, name, kind, created_at, attributes`
+const principalCols = `id, account_id, name, kind, created_at, attributes, mac`
 
 func scanPrincipal(sc pgx.Row) (*coffer.Principal, error) {
 	var p coffer.Principal
 	var created int64
 	var attrs string
-	if err := sc.Scan(&p.ID, &p.AccountID, &p.Name, &p.Kind, &created, &attrs); err != nil {
+	if err := sc.Scan(&p.ID, &p.AccountID, &p.Name, &p.Kind, &created, &attrs, &p.MAC); err != nil {
 		return nil, err
 	}
 	p.CreatedAt = fromNanos(created)
@@ -213,7 +215,7 @@ func (db *DB) Principals(ctx context.Context, accountID string) ([]*coffer.Princ
 	return out, nil
 }
 
-const apiKeyCols = `id, account_id, principal_id, name, admin, scopes, hash, created_at, expires_at, last_used_at, revoked_at`
+const apiKeyCols = `id, account_id, principal_id, name, admin, scopes, hash, created_at, expires_at, last_used_at, revoked_at, mac`
 
 // CreateAPIKey adds a key (EINVALID without an id, ENOTFOUND for a missing
 // account or a principal not in it, ECONFLICT if the id exists).
@@ -246,9 +248,9 @@ func (db *DB) CreateAPIKey(ctx context.Context, k *coffer.APIKey, ev *coffer.Aud
 				return coffer.Errorf(coffer.ENOTFOUND, "principal not found")
 			}
 		}
-		_, err := w.exec(`INSERT INTO api_keys (`+apiKeyCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+		_, err := w.exec(`INSERT INTO api_keys (`+apiKeyCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
 			k.ID, k.AccountID, k.PrincipalID, k.Name, k.Admin, string(scopes), hash, k.CreatedAt.UnixNano(),
-			nullNanos(k.ExpiresAt), nullNanos(k.LastUsedAt), nullNanos(k.RevokedAt))
+			nullNanos(k.ExpiresAt), nullNanos(k.LastUsedAt), nullNanos(k.RevokedAt), k.MAC)
 		if isUnique(err) {
 			return coffer.Errorf(coffer.ECONFLICT, "api key %s already exists", k.ID)
 		} else if err != nil {
@@ -264,7 +266,7 @@ func scanAPIKey(sc pgx.Row) (*coffer.APIKey, error) {
 	var created int64
 	var expires, used, revoked *int64
 	if err := sc.Scan(&k.ID, &k.AccountID, &k.PrincipalID, &k.Name, &k.Admin, &scopes, &k.Hash, &created,
-		&expires, &used, &revoked); err != nil {
+		&expires, &used, &revoked, &k.MAC); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(scopes), &k.Scopes); err != nil {

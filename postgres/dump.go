@@ -61,11 +61,11 @@ var dumpTables = []dumpTable{
 		texts: func(r *coffer.Record) []namedText { return []namedText{{"key", r.Meta.Key}} },
 	},
 	{
-		kind: coffer.KindAccount, table: "accounts", cols: "id, name, created_at", order: "id",
+		kind: coffer.KindAccount, table: "accounts", cols: accountCols, order: "id",
 		scan: func(sc pgx.Row) (*coffer.Record, error) {
 			var a coffer.Account
 			var created int64
-			if err := sc.Scan(&a.ID, &a.Name, &created); err != nil {
+			if err := sc.Scan(&a.ID, &a.Name, &created, &a.MAC); err != nil {
 				return nil, err
 			}
 			a.CreatedAt = fromNanos(created)
@@ -73,7 +73,7 @@ var dumpTables = []dumpTable{
 		},
 		args: func(r *coffer.Record) ([]any, error) {
 			a := r.Account
-			return []any{a.ID, a.Name, a.CreatedAt.UnixNano()}, nil
+			return []any{a.ID, a.Name, a.CreatedAt.UnixNano(), a.MAC}, nil
 		},
 		texts: func(r *coffer.Record) []namedText {
 			return []namedText{{"id", r.Account.ID}, {"name", r.Account.Name}}
@@ -91,7 +91,7 @@ var dumpTables = []dumpTable{
 			if err != nil {
 				return nil, fmt.Errorf("encode attributes of principal %s: %w", p.ID, err)
 			}
-			return []any{p.ID, p.AccountID, p.Name, p.Kind, p.CreatedAt.UnixNano(), attrs}, nil
+			return []any{p.ID, p.AccountID, p.Name, p.Kind, p.CreatedAt.UnixNano(), attrs, p.MAC}, nil
 		},
 		texts: func(r *coffer.Record) []namedText {
 			p := r.Principal
@@ -115,7 +115,7 @@ var dumpTables = []dumpTable{
 				hash = []byte{}
 			}
 			return []any{k.ID, k.AccountID, k.PrincipalID, k.Name, k.Admin, string(scopes), hash,
-				k.CreatedAt.UnixNano(), nullNanos(k.ExpiresAt), nullNanos(k.LastUsedAt), nullNanos(k.RevokedAt)}, nil
+				k.CreatedAt.UnixNano(), nullNanos(k.ExpiresAt), nullNanos(k.LastUsedAt), nullNanos(k.RevokedAt), k.MAC}, nil
 		},
 		texts: func(r *coffer.Record) []namedText {
 			k := r.APIKey
@@ -130,7 +130,7 @@ var dumpTables = []dumpTable{
 		},
 		args: func(r *coffer.Record) ([]any, error) {
 			h := r.Hotkey
-			return []any{h.SS58, h.AccountID, h.PrincipalID, h.CreatedAt.UnixNano()}, nil
+			return []any{h.SS58, h.AccountID, h.PrincipalID, h.CreatedAt.UnixNano(), h.MAC}, nil
 		},
 		texts: func(r *coffer.Record) []namedText {
 			h := r.Hotkey

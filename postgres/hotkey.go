@@ -11,7 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
-const hotkeyCols = `ss58, account_id, principal_id, created_at`
+const hotkeyCols = `ss58, account_id, principal_id, created_at, mac`
 
 // AddHotkey registers a hotkey to a principal of its account (ENOTFOUND for
 // a missing account or a principal not in it, ECONFLICT if the address is
@@ -30,8 +30,8 @@ func (db *DB) AddHotkey(ctx context.Context, h *coffer.Hotkey, ev *coffer.AuditE
 		} else if !ok {
 			return coffer.Errorf(coffer.ENOTFOUND, "principal not found")
 		}
-		_, err := w.exec(`INSERT INTO hotkeys (`+hotkeyCols+`) VALUES ($1, $2, $3, $4)`,
-			h.SS58, h.AccountID, h.PrincipalID, h.CreatedAt.UnixNano())
+		_, err := w.exec(`INSERT INTO hotkeys (`+hotkeyCols+`) VALUES ($1, $2, $3, $4, $5)`,
+			h.SS58, h.AccountID, h.PrincipalID, h.CreatedAt.UnixNano(), h.MAC)
 		if isUnique(err) {
 			return coffer.Errorf(coffer.ECONFLICT, "hotkey %s is already registered", h.SS58)
 		} else if err != nil {
@@ -44,7 +44,7 @@ func (db *DB) AddHotkey(ctx context.Context, h *coffer.Hotkey, ev *coffer.AuditE
 func scanHotkey(sc pgx.Row) (*coffer.Hotkey, error) {
 	var h coffer.Hotkey
 	var created int64
-	if err := sc.Scan(&h.SS58, &h.AccountID, &h.PrincipalID, &created); err != nil {
+	if err := sc.Scan(&h.SS58, &h.AccountID, &h.PrincipalID, &created, &h.MAC); err != nil {
 		return nil, err
 	}
 	h.CreatedAt = fromNanos(created)

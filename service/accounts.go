@@ -43,12 +43,14 @@ func (s *Service) CreateAccount(ctx context.Context, in *coffer.AccountCreate) (
 	now := s.now().UTC()
 	a := &coffer.Account{ID: coffer.NewID(), Name: in.Name, CreatedAt: now}
 	ev.Reason = "operator; new account " + a.ID
+	s.bind(ctx, a)
 	if err := s.storage.CreateAccount(ctx, a, ev); err != nil {
 		return nil, err
 	}
 	p := &coffer.Principal{ID: coffer.NewID(), AccountID: a.ID, Name: "admin", Kind: "user", CreatedAt: now}
 	pev := s.event(c, "principal.create")
 	pev.Name, pev.Reason = p.Name, "first principal of account "+a.ID
+	s.bind(ctx, p)
 	if err := s.storage.CreatePrincipal(ctx, p, pev); err != nil {
 		return nil, err
 	}
@@ -56,6 +58,7 @@ func (s *Service) CreateAccount(ctx context.Context, in *coffer.AccountCreate) (
 	k := &coffer.APIKey{ID: id, AccountID: a.ID, PrincipalID: p.ID, Name: "admin", Admin: true, Scopes: []coffer.Scope{}, Hash: hash, CreatedAt: now, ExpiresAt: expires}
 	kev := s.event(c, "key.create")
 	kev.Name, kev.Reason = k.Name, "first key of account "+a.ID+"; new key "+id
+	s.bind(ctx, k)
 	if err := s.storage.CreateAPIKey(ctx, k, kev); err != nil {
 		return nil, err
 	}
@@ -103,6 +106,7 @@ func (s *Service) CreatePrincipal(ctx context.Context, in *coffer.PrincipalCreat
 		return nil, coffer.Errorf(coffer.EINVALID, "principal kind must be user or service")
 	}
 	p := &coffer.Principal{ID: coffer.NewID(), AccountID: c.AccountID, Name: in.Name, Kind: in.Kind, CreatedAt: s.now().UTC()}
+	s.bind(ctx, p)
 	if err := s.storage.CreatePrincipal(ctx, p, ev); err != nil {
 		return nil, err
 	}

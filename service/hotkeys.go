@@ -98,6 +98,10 @@ func (s *Service) hotkey(ctx context.Context, spelled string) (cachedHotkey, err
 	} else if err != nil {
 		return cachedHotkey{}, fmt.Errorf("read hotkey: %w", err)
 	}
+	if !s.bound(ctx, e.hk) { // records.go: changed outside coffer; as if not registered
+		e.hk = nil
+		return e, nil
+	}
 	s.hk.put(spelled, e)
 	return e, nil
 }
@@ -239,6 +243,7 @@ func (s *Service) RegisterHotkey(ctx context.Context, principalID, ss58 string) 
 	}
 	ev.Reason = "admin; for principal " + principalID
 	h := &coffer.Hotkey{SS58: addr, AccountID: c.AccountID, PrincipalID: principalID, CreatedAt: s.now().UTC()}
+	s.bind(ctx, h)
 	if err := s.storage.AddHotkey(ctx, h, ev); err != nil {
 		return nil, err
 	}

@@ -54,6 +54,9 @@ func (s *Service) account(ctx context.Context, id string) (*coffer.Account, erro
 		if a, err = s.storage.Account(ctx, id); err != nil {
 			return nil, err
 		}
+		if !s.bound(ctx, a) { // records.go
+			return nil, coffer.Errorf(coffer.ENOTFOUND, "account not found")
+		}
 		s.idMu.Lock()
 		if len(s.accounts) >= maxIdentities {
 			s.accounts = map[string]*coffer.Account{}
@@ -75,6 +78,9 @@ func (s *Service) principal(ctx context.Context, accountID, id string) (*coffer.
 		var err error
 		if p, err = s.storage.Principal(ctx, accountID, id); err != nil {
 			return nil, err
+		}
+		if !s.bound(ctx, p) { // records.go
+			return nil, coffer.Errorf(coffer.ENOTFOUND, "principal not found")
 		}
 		s.idMu.Lock()
 		if len(s.principals) >= maxIdentities {
@@ -100,6 +106,9 @@ func (s *Service) Profile(ctx context.Context) (*coffer.Principal, error) {
 	p, err := s.storage.Principal(ctx, c.AccountID, c.PrincipalID)
 	if err != nil {
 		return nil, err
+	}
+	if !s.bound(ctx, p) { // records.go
+		return nil, coffer.Errorf(coffer.ENOTFOUND, "principal not found")
 	}
 	s.rememberPrincipal(p)
 	cp := *p

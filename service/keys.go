@@ -246,6 +246,9 @@ func (s *Service) apiKey(ctx context.Context, id string) (*coffer.APIKey, error)
 	if err != nil {
 		return nil, err
 	}
+	if !s.bound(ctx, k) { // records.go: changed outside coffer
+		return nil, coffer.Errorf(coffer.ENOTFOUND, "api key not found")
+	}
 	s.keysMu.Lock()
 	if len(s.keys) >= 100000 {
 		s.keys = map[string]cachedKey{}
@@ -326,6 +329,7 @@ func (s *Service) CreateAPIKey(ctx context.Context, in *coffer.APIKeyCreate) (*c
 		k.Scopes = []coffer.Scope{}
 	}
 	ev.Reason += "; new key " + id
+	s.bind(ctx, k)
 	if err := s.storage.CreateAPIKey(ctx, k, ev); err != nil {
 		return nil, "", err
 	}
@@ -447,6 +451,9 @@ func (s *Service) RevokeAPIKey(ctx context.Context, id string) error {
 		return err
 	}
 	s.forgetKey(id)
+	if err := s.bindRevoked(ctx, id); err != nil { // records.go
+		return fmt.Errorf("bind revoked key: %w", err)
+	}
 	return nil
 }
 
@@ -465,8 +472,12 @@ func (s *Service) Bootstrap(ctx context.Context) (string, error) {
 	a := &coffer.Account{ID: coffer.NewID(), Name: "default", CreatedAt: now}
 	ev := s.event(sys, "account.create")
 	ev.AccountID, ev.Name = a.ID, a.Name
+	s.bind(ctx, a)
 	if err := s.storage.CreateAccount(ctx, a, ev); err != nil {
 		return "", err
+	}
+	if err := s.storage.SetMeta(ctx, metaOperatorMAC, operatorMAC(s.authKeys(ctx).record, a.ID)); err != nil {
+		return "", fmt.Errorf("record operator account: %w", err)
 	}
 	if err := s.storage.SetMeta(ctx, metaOperator, []byte(a.ID)); err != nil {
 		return "", fmt.Errorf("record operator account: %w", err)
@@ -475,6 +486,7 @@ func (s *Service) Bootstrap(ctx context.Context) (string, error) {
 	p := &coffer.Principal{ID: coffer.NewID(), AccountID: a.ID, Name: "root", Kind: "user", CreatedAt: now}
 	ev = s.event(sys, "principal.create")
 	ev.AccountID, ev.Name = a.ID, p.Name
+	s.bind(ctx, p)
 	if err := s.storage.CreatePrincipal(ctx, p, ev); err != nil {
 		return "", err
 	}
@@ -482,6 +494,7 @@ func (s *Service) Bootstrap(ctx context.Context) (string, error) {
 	k := &coffer.APIKey{ID: id, AccountID: a.ID, PrincipalID: p.ID, Name: "root", Admin: true, Scopes: []coffer.Scope{}, Hash: hash, CreatedAt: now}
 	ev = s.event(sys, "key.create")
 	ev.AccountID, ev.Name, ev.Reason = a.ID, k.Name, "first start; new key "+id
+	s.bind(ctx, k)
 	if err := s.storage.CreateAPIKey(ctx, k, ev); err != nil {
 		return "", err
 	}

@@ -27,7 +27,10 @@ func CheckMasterKey(ctx context.Context, meta MetaReader, keyring *envelope.Keyr
 	case err != nil:
 		return fmt.Errorf("read pepper: %w", err)
 	}
-	if _, err := keyring.Unwrap(wrapped, envelope.AAD("pepper")); err != nil {
+	if _, err := keyring.Unwrap(wrapped, pepperAAD); err == nil {
+		return nil
+	}
+	if _, err := keyring.Unwrap(wrapped, pepperAADv1); err != nil { // before record MACs (records.go)
 		if id, idErr := envelope.WrappedKeyID(wrapped); idErr == nil && !keyring.Has(id) {
 			return fmt.Errorf("%w (data key id %08x, given key id %08x)", ErrWrongMasterKey, id, keyring.ActiveID())
 		}

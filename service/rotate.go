@@ -1,8 +1,10 @@
 package service
 
-// This file rotates keys online. Master-key rotation rewraps data keys: the
+// This file rotates keys online. Master-key rotation rewraps data keys (the
 // data keys themselves, and so every ciphertext, stay as they are, and the
-// cipher cache (unwrapped data keys) stays valid. Store data-key rotation
+// cipher cache stays valid), replaces the auth secret (records.go: access
+// tokens end, records are MACed again) and, when asked to reseal, gives
+// every store a new data key and re-seals its values with it. Store data-key rotation
 // adds a key; re-encryption re-seals versions with it. Every write is a
 // compare-and-set on what was read, so concurrent writers, other servers and
 // a second run of the same rotation are all safe, and a stopped run resumes
@@ -10,9 +12,11 @@ package service
 
 import (
 	"context"
+	"crypto/hmac"
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/coffer-dev/coffer"
 	"github.com/coffer-dev/coffer/envelope"
@@ -27,7 +31,9 @@ var sealedSettings = []struct {
 	key string
 	aad []byte
 }{
-	{metaPepper, envelope.AAD("pepper")},
+	{metaPepper, pepperAAD},
+	{metaAuthSecret, authAADReady},
+	{metaAuthPrev, authAADPrev},
 }
 
 func keyIDString(id uint32) string { return fmt.Sprintf("%08x", id) }
@@ -79,6 +85,8 @@ func (s *Service) masterKeyStatus(ctx context.Context) (*coffer.MasterKeyStatus,
 			continue
 		} else if err != nil {
 			return nil, fmt.Errorf("read %s: %w", ss.key, err)
+		} else if len(wrapped) == 0 {
+			continue // metaAuthPrev once a rotation ended
 		}
 		count(wrapped).settings++
 	}
@@ -128,7 +136,7 @@ func (s *Service) MasterKeyStatus(ctx context.Context) (*coffer.MasterKeyStatus,
 // event per rewrapped store key (store.rewrap-key) and one for the run
 // (master-key.rotate), all in the operator's account; none holds key
 // material, only key ids and counts.
-func (s *Service) RotateMasterKey(ctx context.Context) (*coffer.MasterKeyReport, error) {
+func (s *Service) RotateMasterKey(ctx context.Context, reseal bool) (*coffer.MasterKeyReport, error) {
 	c, err := caller(ctx)
 	if err != nil {
 		return nil, err
@@ -139,11 +147,13 @@ func (s *Service) RotateMasterKey(ctx context.Context) (*coffer.MasterKeyReport,
 	}
 	active := s.keyring.ActiveID()
 	rep := &coffer.MasterKeyReport{Active: keyIDString(active)}
-	for _, ss := range sealedSettings {
-		if err := s.rewrapSetting(ctx, ss.key, ss.aad, rep); err != nil {
-			return nil, err
-		}
+	if err := s.rewrapSetting(ctx, metaPepper, pepperAAD, rep); err != nil {
+		return nil, err
 	}
+	if err := s.rotateAuthSecret(ctx, rep); err != nil {
+		return nil, err
+	}
+	var stores []*coffer.AccountStoreKey // one per store, for reseal
 	afterStore, afterKey := "", 0
 	for {
 		page, err := s.storage.StoreKeys(ctx, afterStore, afterKey, rotateBatch)
@@ -154,14 +164,27 @@ func (s *Service) RotateMasterKey(ctx context.Context) (*coffer.MasterKeyReport,
 			if err := s.rewrapStoreKey(ctx, c, k, rep); err != nil {
 				return nil, err
 			}
+			if reseal && (len(stores) == 0 || stores[len(stores)-1].StoreID != k.StoreID) {
+				stores = append(stores, k)
+			}
 		}
 		if len(page) < rotateBatch {
 			break
 		}
 		afterStore, afterKey = page[len(page)-1].StoreID, page[len(page)-1].ID
 	}
-	ev.Reason = fmt.Sprintf("active master key %s: rewrapped %d store keys and %d settings; %d current, %d gone, %d unreadable",
-		rep.Active, rep.Rewrapped, rep.Settings, rep.Current, rep.Gone, rep.Unreadable)
+	for _, k := range stores {
+		if err := s.resealStore(ctx, c, k.AccountID, k.StoreID, rep); err != nil {
+			return nil, err
+		}
+	}
+	ev.Reason = fmt.Sprintf("active master key %s: rewrapped %d store keys and %d settings; %d current, %d gone, %d unreadable; "+
+		"new auth secret (access tokens ended), %d records bound again, %d records fail their MAC",
+		rep.Active, rep.Rewrapped, rep.Settings, rep.Current, rep.Gone, rep.Unreadable, rep.Rebound, rep.RecordsFailed)
+	if reseal {
+		ev.Reason += fmt.Sprintf("; resealed: %d stores given a new data key, %d versions re-encrypted, %d skipped",
+			rep.Rekeyed, rep.Reencrypted, rep.ReencryptSkipped)
+	}
 	if err := s.audit(ctx, ev); err != nil {
 		return nil, err
 	}
@@ -269,6 +292,12 @@ func (s *Service) RotateStoreKey(ctx context.Context, ref string, reencrypt bool
 		return nil, err
 	}
 	ev.Name = st.Name
+	return s.rekeyStore(ctx, c, st, reencrypt, ev)
+}
+
+// rekeyStore gives the store st a new data key and, with reencrypt,
+// re-seals its live versions with it; ev is its store.rotate-key event.
+func (s *Service) rekeyStore(ctx context.Context, c *coffer.Caller, st *coffer.Store, reencrypt bool, ev *coffer.AuditEvent) (*coffer.StoreKeyRotation, error) {
 	keyID := st.KeyID + 1
 	dek := envelope.GenerateKey()
 	wrapped, err := s.keyring.Wrap(dek, storeKeyAAD(st.AccountID, st.ID, keyID))
@@ -277,7 +306,8 @@ func (s *Service) RotateStoreKey(ctx context.Context, ref string, reencrypt bool
 		return nil, fmt.Errorf("seal store key: %w", err)
 	}
 	ev.Reason = fmt.Sprintf("data key %d replaces %d for new versions", keyID, st.KeyID)
-	if st, err = s.storage.AddStoreKey(ctx, st.AccountID, st.ID, keyID, wrapped, ev); err != nil {
+	st, err = s.storage.AddStoreKey(ctx, st.AccountID, st.ID, keyID, wrapped, ev)
+	if err != nil {
 		return nil, err
 	}
 	out := &coffer.StoreKeyRotation{Store: st, KeyID: keyID}
@@ -356,5 +386,152 @@ func (s *Service) reencryptSecret(ctx context.Context, c *coffer.Caller, st *cof
 			return fmt.Errorf("re-encrypt version: %w", err)
 		}
 	}
+	return nil
+}
+
+// resealStore is the reseal of a master-key rotation for one store: a new
+// data key, and every live version re-sealed with it, so that values no
+// longer depend on a data key that a master key now retired wrapped. The
+// older data keys stay wrapped by the active master key (versions of
+// deleted secrets still need them).
+func (s *Service) resealStore(ctx context.Context, c *coffer.Caller, accountID, storeID string, rep *coffer.MasterKeyReport) error {
+	for try := 0; ; try++ {
+		st, err := s.storage.Store(ctx, accountID, storeID)
+		if coffer.ErrorCode(err) == coffer.ENOTFOUND {
+			return nil // deleted meanwhile
+		} else if err != nil {
+			return fmt.Errorf("read store %s: %w", storeID, err)
+		}
+		ev := s.event(c, "store.rotate-key")
+		ev.AccountID, ev.StoreID, ev.Name = st.AccountID, st.ID, st.Name
+		out, err := s.rekeyStore(ctx, c, st, true, ev)
+		switch coffer.ErrorCode(err) {
+		case "":
+			rep.Rekeyed++
+			rep.Reencrypted += out.Reencrypted
+			rep.ReencryptSkipped += out.Skipped
+			return nil
+		case coffer.ENOTFOUND:
+			return nil
+		case coffer.EPRECONDITION:
+			if try < 3 {
+				continue // another rotation of this store: read it again
+			}
+		}
+		return fmt.Errorf("reseal store %s: %w", storeID, err)
+	}
+}
+
+// rotateSettle is how long a rotation waits, after replacing the auth
+// secret, before MACing records again: every other server of the database
+// reads the new secret within keyCacheTTL, so records they create after the
+// wait carry MACs under it.
+var rotateSettle = keyCacheTTL + 250*time.Millisecond
+
+// rotateAuthSecret replaces the auth secret: access tokens signed with the
+// old one stop verifying at once here and within keyCacheTTL on every other
+// server, and every record MACed under the old one is MACed under the new
+// one. A record whose MAC verifies under neither is left as it is, counted
+// in RecordsFailed (and refused wherever it is used).
+func (s *Service) rotateAuthSecret(ctx context.Context, rep *coffer.MasterKeyReport) error {
+	cur, err := s.readAuthKeys(ctx, nil)
+	if err != nil {
+		return err
+	}
+	secret, err := s.keyring.Unwrap(cur.wrapped, authAADReady)
+	if err != nil {
+		return fmt.Errorf("unseal auth secret: %w", err)
+	}
+	defer envelope.Zero(secret)
+	prevWrapped, err := s.keyring.Wrap(secret, authAADPrev)
+	if err != nil {
+		return fmt.Errorf("seal auth secret: %w", err)
+	}
+	if !cur.prevSet {
+		err = s.storage.SetMeta(ctx, metaAuthPrev, prevWrapped)
+	} else {
+		err = s.storage.SwapMeta(ctx, metaAuthPrev, append([]byte{}, cur.wrappedPrev...), prevWrapped)
+	}
+	if code := coffer.ErrorCode(err); code == coffer.ECONFLICT || code == coffer.EPRECONDITION {
+		s.log.Info("master-key rotation: another run replaces the auth secret")
+		return nil
+	} else if err != nil {
+		return fmt.Errorf("store auth secret: %w", err)
+	}
+	fresh := envelope.GenerateKey()
+	defer envelope.Zero(fresh)
+	wrapped, err := s.keyring.Wrap(fresh, authAADReady)
+	if err != nil {
+		return fmt.Errorf("seal auth secret: %w", err)
+	}
+	if err := s.storage.SwapMeta(ctx, metaAuthSecret, cur.wrapped, wrapped); coffer.ErrorCode(err) == coffer.EPRECONDITION {
+		s.log.Info("master-key rotation: another run replaces the auth secret")
+		return nil
+	} else if err != nil {
+		return fmt.Errorf("store auth secret: %w", err)
+	}
+	nk := deriveAuthKeys(fresh, secret)
+	nk.wrapped, nk.wrappedPrev, nk.prevSet, nk.fetched = wrapped, prevWrapped, true, time.Now()
+	s.auth.cur.Store(nk)
+	rep.Settings++
+	old := [][]byte{cur.record}
+	if cur.prevRecord != nil { // an earlier rotation that stopped
+		old = append(old, cur.prevRecord)
+	}
+	select {
+	case <-time.After(rotateSettle):
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	valid := func(f func([]byte) []byte, stored []byte) bool {
+		for _, k := range old {
+			if len(stored) > 0 && hmac.Equal(f(k), stored) {
+				return true
+			}
+		}
+		return false
+	}
+	err = s.forEachRecord(ctx, func(rec any) error {
+		f, kind, id, stored := macFunc(rec)
+		mac := f(nk.record)
+		switch {
+		case hmac.Equal(mac, stored):
+			return nil
+		case !valid(f, stored):
+			rep.RecordsFailed++
+			s.log.Warn("master-key rotation: record fails its MAC, left as it is", "kind", kind.String(), "id", id)
+			return nil
+		}
+		err := s.storage.SetRecordMAC(ctx, kind, id, stored, mac)
+		switch coffer.ErrorCode(err) {
+		case "":
+			rep.Rebound++
+		case coffer.ENOTFOUND, coffer.EPRECONDITION: // gone or changed meanwhile
+		default:
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if op, err := s.storage.Meta(ctx, metaOperator); err == nil {
+		stored, _ := s.storage.Meta(ctx, metaOperatorMAC)
+		f := func(key []byte) []byte { return operatorMAC(key, string(op)) }
+		if valid(f, stored) {
+			if err := s.storage.SwapMeta(ctx, metaOperatorMAC, stored, f(nk.record)); err != nil {
+				return fmt.Errorf("bind operator account: %w", err)
+			}
+			rep.Rebound++
+		} else if !hmac.Equal(f(nk.record), stored) {
+			rep.RecordsFailed++
+		}
+	}
+	if err := s.storage.SwapMeta(ctx, metaAuthPrev, prevWrapped, []byte{}); err != nil && coffer.ErrorCode(err) != coffer.EPRECONDITION {
+		return fmt.Errorf("store auth secret: %w", err) // EPRECONDITION: a concurrent run owns it now
+	}
+	done := *nk
+	done.prevRecord, done.wrappedPrev, done.fetched = nil, []byte{}, time.Now()
+	s.auth.cur.Store(&done)
 	return nil
 }

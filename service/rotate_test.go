@@ -99,15 +99,15 @@ func TestRotateMasterKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Active != id2 || st.Retired(id1) || len(st.Keys) != 1 || st.Keys[0].StoreKeys != 5 || st.Keys[0].Settings != 1 || !st.Keys[0].Loaded {
-		t.Fatalf("status before rotation: got %+v, want 5 store keys and 1 setting under %s", st, id1)
+	if st.Active != id2 || st.Retired(id1) || len(st.Keys) != 1 || st.Keys[0].StoreKeys != 5 || st.Keys[0].Settings != 2 || !st.Keys[0].Loaded {
+		t.Fatalf("status before rotation: got %+v, want 5 store keys and 2 settings (pepper, auth secret) under %s", st, id1)
 	}
-	rep, err := svc.RotateMasterKey(ctx)
+	rep, err := svc.RotateMasterKey(ctx, false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep.Rewrapped != 5 || rep.Settings != 1 || rep.Current != 0 || rep.Unreadable != 0 {
-		t.Fatalf("RotateMasterKey: got %+v, want 5 rewrapped, 1 setting", rep)
+	if rep.Rewrapped != 5 || rep.Settings != 2 || rep.Current != 0 || rep.Unreadable != 0 {
+		t.Fatalf("RotateMasterKey: got %+v, want 5 rewrapped, 2 settings (pepper rewrapped, auth secret replaced)", rep)
 	}
 	if !rep.Status.Retired(id1) || rep.Status.Retired(id2) {
 		t.Fatalf("status after rotation: got %+v, want only %s in use", rep.Status, id2)
@@ -115,9 +115,10 @@ func TestRotateMasterKey(t *testing.T) {
 	if ev := lastEvent(t, svc, ctx); ev.Action != "master-key.rotate" || ev.Outcome != "ok" {
 		t.Fatalf("last event: got %s %s, want master-key.rotate ok", ev.Action, ev.Outcome)
 	}
-	// Idempotent: a second run finds everything current.
-	if rep, err = svc.RotateMasterKey(ctx); err != nil || rep.Rewrapped != 0 || rep.Settings != 0 || rep.Current != 5 {
-		t.Fatalf("second RotateMasterKey: got %+v, %v; want 5 current", rep, err)
+	// Idempotent: a second run finds every key current (and replaces the
+	// auth secret again).
+	if rep, err = svc.RotateMasterKey(ctx, false); err != nil || rep.Rewrapped != 0 || rep.Settings != 1 || rep.Current != 5 {
+		t.Fatalf("second RotateMasterKey: got %+v, %v; want 5 current, the auth secret replaced", rep, err)
 	}
 	e.close()
 
@@ -155,7 +156,7 @@ func TestCheckMasterKeysMissing(t *testing.T) {
 	// Rotate to k2, then start with k3 (and k2) without rotating: the
 	// pepper stays under k2, a new store's key is wrapped by k3.
 	svc, ctx = e.mustOpen(k2, k1)
-	if _, err := svc.RotateMasterKey(ctx); err != nil {
+	if _, err := svc.RotateMasterKey(ctx, false); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := svc.CreateStore(ctx, &coffer.StoreCreate{Name: "new"}); err != nil {
@@ -190,7 +191,7 @@ func TestRotateMasterKeyOperatorOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	tenant := coffer.NewContext(context.Background(), c)
-	if _, err := svc.RotateMasterKey(tenant); coffer.ErrorCode(err) != coffer.EFORBIDDEN {
+	if _, err := svc.RotateMasterKey(tenant, false); coffer.ErrorCode(err) != coffer.EFORBIDDEN {
 		t.Fatalf("RotateMasterKey by a tenant admin: got %v, want EFORBIDDEN", err)
 	}
 	if _, err := svc.MasterKeyStatus(tenant); coffer.ErrorCode(err) != coffer.EFORBIDDEN {

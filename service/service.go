@@ -46,9 +46,10 @@ type Service struct {
 	now     func() time.Time
 	window  int64  // AuditWindow
 	pepper  []byte // keys API key hashes; sealed by the master key in Meta
-	// tokenKey signs access tokens; derived from the pepper, so every
-	// server of a database shares it and no other server has it.
-	tokenKey []byte
+	// auth holds the keys derived from the auth secret (records.go): one
+	// signs access tokens, one MACs records. Every server of a database
+	// shares them and no one without the master key has them.
+	auth authState
 	// operator is the id of the operator account (see coffer.Caller).
 	operator string
 	limiter  failLimiter
@@ -128,16 +129,11 @@ func New(ctx context.Context, storage coffer.Storage, keyring *envelope.Keyring,
 	if s.window <= 0 {
 		s.window = coffer.AuditScanWindow
 	}
-	pepper, err := s.loadPepper(ctx)
-	if err != nil {
+	if err := s.loadSecrets(ctx); err != nil {
 		return nil, err
 	}
-	s.pepper = pepper
-	s.tokenKey = deriveTokenKey(pepper)
-	if op, err := storage.Meta(ctx, metaOperator); err == nil {
-		s.operator = string(op)
-	} else if coffer.ErrorCode(err) != coffer.ENOTFOUND {
-		return nil, fmt.Errorf("read operator account: %w", err)
+	if err := s.loadOperator(ctx); err != nil {
+		return nil, err
 	}
 	go s.flushLoop()
 	return s, nil
@@ -159,31 +155,6 @@ func Initialized(ctx context.Context, storage coffer.Storage) (bool, error) {
 // ErrWrongMasterKey is returned by New when the master key does not open the
 // data it is given.
 var ErrWrongMasterKey = errors.New("the master key does not match this data: it was sealed with another master key")
-
-func (s *Service) loadPepper(ctx context.Context) ([]byte, error) {
-	aad := envelope.AAD("pepper")
-	wrapped, err := s.storage.Meta(ctx, metaPepper)
-	if coffer.ErrorCode(err) == coffer.ENOTFOUND {
-		pepper := envelope.GenerateKey()
-		if wrapped, err = s.keyring.Wrap(pepper, aad); err != nil {
-			return nil, fmt.Errorf("seal pepper: %w", err)
-		}
-		if err := s.storage.SetMeta(ctx, metaPepper, wrapped); err != nil {
-			return nil, fmt.Errorf("store pepper: %w", err)
-		}
-		return pepper, nil
-	} else if err != nil {
-		return nil, fmt.Errorf("read pepper: %w", err)
-	}
-	pepper, err := s.keyring.Unwrap(wrapped, aad)
-	if err != nil {
-		if id, idErr := envelope.WrappedKeyID(wrapped); idErr == nil && !s.keyring.Has(id) {
-			return nil, fmt.Errorf("%w (data key id %08x, given key id %08x)", ErrWrongMasterKey, id, s.keyring.ActiveID())
-		}
-		return nil, fmt.Errorf("%w: %v", ErrWrongMasterKey, err)
-	}
-	return pepper, nil
-}
 
 // Close writes pending last-used times and stops background work.
 func (s *Service) Close() {

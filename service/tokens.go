@@ -29,17 +29,14 @@ const (
 	accessNonceLen = 12
 	accessHeadLen  = 1 + 8 + accessNonceLen
 	maxKeyIDLen    = 64
+	// accessClockSkew is how far the clocks of the servers of a database
+	// may differ: a token is refused when its expiry is further than
+	// MaxAccessTokenTTL and this from now.
+	accessClockSkew = 5 * time.Second
 )
 
-// deriveTokenKey derives the access-token signing key from the pepper.
-func deriveTokenKey(pepper []byte) []byte {
-	m := hmac.New(sha256.New, pepper)
-	m.Write([]byte("coffer/access-token/v1"))
-	return m.Sum(nil)
-}
-
 // signAccess makes an access token for the key id that expires at exp.
-func (s *Service) signAccess(id string, exp time.Time) string {
+func (s *Service) signAccess(ctx context.Context, id string, exp time.Time) string {
 	payload := make([]byte, accessHeadLen, accessHeadLen+len(id))
 	payload[0] = accessVersion
 	binary.BigEndian.PutUint64(payload[1:9], uint64(exp.UnixMilli()))
@@ -47,7 +44,7 @@ func (s *Service) signAccess(id string, exp time.Time) string {
 		panic("crypto/rand: " + err.Error())
 	}
 	payload = append(payload, id...)
-	m := hmac.New(sha256.New, s.tokenKey)
+	m := hmac.New(sha256.New, s.authKeys(ctx).token)
 	m.Write(payload)
 	enc := base64.RawURLEncoding
 	return accessPrefix + enc.EncodeToString(payload) + "." + enc.EncodeToString(m.Sum(nil))
@@ -56,7 +53,7 @@ func (s *Service) signAccess(id string, exp time.Time) string {
 // parseAccess checks an access token's MAC, in constant time, and returns
 // the key id and expiry it carries. ok is false for anything this server's
 // database did not sign.
-func (s *Service) parseAccess(tok string) (id string, exp time.Time, ok bool) {
+func (s *Service) parseAccess(ctx context.Context, tok string) (id string, exp time.Time, ok bool) {
 	p, sig, found := strings.Cut(strings.TrimPrefix(tok, accessPrefix), ".")
 	enc := base64.RawURLEncoding.Strict()
 	if !found || len(p) > enc.EncodedLen(accessHeadLen+maxKeyIDLen) || len(sig) != enc.EncodedLen(sha256.Size) {
@@ -67,7 +64,7 @@ func (s *Service) parseAccess(tok string) (id string, exp time.Time, ok bool) {
 	if err1 != nil || err2 != nil || len(payload) <= accessHeadLen || payload[0] != accessVersion {
 		return "", time.Time{}, false
 	}
-	m := hmac.New(sha256.New, s.tokenKey)
+	m := hmac.New(sha256.New, s.authKeys(ctx).token)
 	m.Write(payload)
 	if !hmac.Equal(m.Sum(nil), mac) {
 		return "", time.Time{}, false
@@ -85,7 +82,7 @@ func (s *Service) parseAccess(tok string) (id string, exp time.Time, ok bool) {
 // count against the client's address only, not against the key id: an
 // expired token that a client keeps sending must not lock its key out.
 func (s *Service) authenticateAccess(ctx context.Context, cred coffer.Credential, now time.Time) (*coffer.Caller, error) {
-	id, exp, ok := s.parseAccess(cred.Token)
+	id, exp, ok := s.parseAccess(ctx, cred.Token)
 	wait := s.limiter.wait(now, cred.RemoteIP, id)
 	var k *coffer.APIKey
 	if ok {
@@ -102,6 +99,10 @@ func (s *Service) authenticateAccess(ctx context.Context, cred coffer.Credential
 		reason = "access token of an unknown key"
 	case !now.Before(exp):
 		reason = "expired access token"
+	case exp.Sub(now) > coffer.MaxAccessTokenTTL+accessClockSkew:
+		// No token this server issues lives longer (IssueAccessToken);
+		// one that claims to was not made by it, whatever its MAC.
+		reason = "access token lives longer than any token issued"
 	case k.RevokedAt != nil:
 		reason = "access token of a revoked key"
 	case !k.Usable(now):
@@ -157,5 +158,5 @@ func (s *Service) IssueAccessToken(ctx context.Context, cred coffer.Credential, 
 		return nil, err
 	}
 	c.ExpiresAt = &exp
-	return &coffer.AccessToken{Token: s.signAccess(c.KeyID, exp), ExpiresAt: exp, Caller: c}, nil
+	return &coffer.AccessToken{Token: s.signAccess(ctx, c.KeyID, exp), ExpiresAt: exp, Caller: c}, nil
 }

@@ -21,8 +21,8 @@ func (db *DB) CreateAccount(ctx context.Context, a *coffer.Account, ev *coffer.A
 	a.CreatedAt = stamp(a.CreatedAt)
 	return db.do(ctx, ev, func(w *writer) error {
 		fillEvent(ev, a.ID, "", "")
-		_, err := w.conn.ExecContext(w.ctx, `INSERT INTO accounts (id, name, created_at) VALUES (?, ?, ?)`,
-			a.ID, a.Name, a.CreatedAt.UnixNano())
+		_, err := w.conn.ExecContext(w.ctx, `INSERT INTO accounts (`+accountCols+`) VALUES (?, ?, ?, ?)`,
+			a.ID, a.Name, a.CreatedAt.UnixNano(), a.MAC)
 		if isUnique(err) {
 			return coffer.Errorf(coffer.ECONFLICT, "account %s already exists", a.ID)
 		} else if err != nil {
@@ -34,7 +34,7 @@ func (db *DB) CreateAccount(ctx context.Context, a *coffer.Account, ev *coffer.A
 
 // Account returns an account by id (ENOTFOUND).
 func (db *DB) Account(ctx context.Context, id string) (*coffer.Account, error) {
-	a, err := scanAccount(db.read.QueryRowContext(ctx, `SELECT id, name, created_at FROM accounts WHERE id = ?`, id))
+	a, err := scanAccount(db.read.QueryRowContext(ctx, `SELECT `+accountCols+` FROM accounts WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, coffer.Errorf(coffer.ENOTFOUND, "account not found")
 	} else if err != nil {
@@ -45,7 +45,7 @@ func (db *DB) Account(ctx context.Context, id string) (*coffer.Account, error) {
 
 // Accounts lists accounts ordered by id, after the given id.
 func (db *DB) Accounts(ctx context.Context, after string, limit int) ([]*coffer.Account, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT id, name, created_at FROM accounts WHERE id > ? ORDER BY id LIMIT ?`,
+	rows, err := db.read.QueryContext(ctx, `SELECT `+accountCols+` FROM accounts WHERE id > ? ORDER BY id LIMIT ?`,
 		after, pageLimit(limit))
 	if err != nil {
 		return nil, fmt.Errorf("list accounts: %w", err)
@@ -65,10 +65,12 @@ func (db *DB) Accounts(ctx context.Context, after string, limit int) ([]*coffer.
 	return out, nil
 }
 
+const accountCols = `id, name, created_at, mac`
+
 func scanAccount(sc scanner) (*coffer.Account, error) {
 	var a coffer.Account
 	var created int64
-	if err := sc.Scan(&a.ID, &a.Name, &created); err != nil {
+	if err := sc.Scan(&a.ID, &a.Name, &created, &a.MAC); err != nil {
 		return nil, err
 	}
 	a.CreatedAt = fromNanos(created)
@@ -103,8 +105,8 @@ func (db *DB) CreatePrincipal(ctx context.Context, p *coffer.Principal, ev *coff
 		if err != nil {
 			return fmt.Errorf("create principal: %w", err)
 		}
-		_, err = w.conn.ExecContext(w.ctx, `INSERT INTO principals (id, account_id, name, kind, created_at, attributes)
-			VALUES (?, ?, ?, ?, ?, ?)`, p.ID, p.AccountID, p.Name, p.Kind, p.CreatedAt.UnixNano(), attrs)
+		_, err = w.conn.ExecContext(w.ctx, `INSERT INTO principals (`+principalCols+`)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`, p.ID, p.AccountID, p.Name, p.Kind, p.CreatedAt.UnixNano(), attrs, p.MAC)
 		if isUnique(err) {
 			if strings.Contains(err.Error(), "principals.name") {
 				return coffer.Errorf(coffer.ECONFLICT, "a principal named %s already exists", p.Name)
@@ -117,7 +119,7 @@ func (db *DB) CreatePrincipal(ctx context.Context, p *coffer.Principal, ev *coff
 	})
 }
 
-const principalCols = `id, account_id, name, kind, created_at, attributes`
+const principalCols = `id, account_id, name, kind, created_at, attributes, mac`
 
 // Principal returns a principal of the account by id (ENOTFOUND).
 func (db *DB) Principal(ctx context.Context, accountID, id string) (*coffer.Principal, error) {
@@ -157,7 +159,7 @@ func scanPrincipal(sc scanner) (*coffer.Principal, error) {
 	var p coffer.Principal
 	var created int64
 	var attrs string
-	if err := sc.Scan(&p.ID, &p.AccountID, &p.Name, &p.Kind, &created, &attrs); err != nil {
+	if err := sc.Scan(&p.ID, &p.AccountID, &p.Name, &p.Kind, &created, &attrs, &p.MAC); err != nil {
 		return nil, err
 	}
 	p.CreatedAt = fromNanos(created)
@@ -224,7 +226,7 @@ func (db *DB) UpdatePrincipal(ctx context.Context, accountID, id string, changes
 	return out, nil
 }
 
-const apiKeyCols = `id, account_id, principal_id, name, admin, scopes, hash, created_at, expires_at, last_used_at, revoked_at`
+const apiKeyCols = `id, account_id, principal_id, name, admin, scopes, hash, created_at, expires_at, last_used_at, revoked_at, mac`
 
 const apiKeyByIDSQL = `SELECT ` + apiKeyCols + ` FROM api_keys WHERE id = ?`
 
@@ -259,9 +261,9 @@ func (db *DB) CreateAPIKey(ctx context.Context, k *coffer.APIKey, ev *coffer.Aud
 				return coffer.Errorf(coffer.ENOTFOUND, "principal not found")
 			}
 		}
-		_, err := w.conn.ExecContext(w.ctx, `INSERT INTO api_keys (`+apiKeyCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		_, err := w.conn.ExecContext(w.ctx, `INSERT INTO api_keys (`+apiKeyCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			k.ID, k.AccountID, k.PrincipalID, k.Name, k.Admin, string(scopes), hash, k.CreatedAt.UnixNano(),
-			nullNanos(k.ExpiresAt), nullNanos(k.LastUsedAt), nullNanos(k.RevokedAt))
+			nullNanos(k.ExpiresAt), nullNanos(k.LastUsedAt), nullNanos(k.RevokedAt), k.MAC)
 		if isUnique(err) {
 			return coffer.Errorf(coffer.ECONFLICT, "api key %s already exists", k.ID)
 		} else if err != nil {
@@ -310,7 +312,7 @@ func scanAPIKey(sc scanner) (*coffer.APIKey, error) {
 	var created int64
 	var expires, used, revoked sql.NullInt64
 	if err := sc.Scan(&k.ID, &k.AccountID, &k.PrincipalID, &k.Name, &k.Admin, &scopes, &k.Hash, &created,
-		&expires, &used, &revoked); err != nil {
+		&expires, &used, &revoked, &k.MAC); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(scopes), &k.Scopes); err != nil {

@@ -54,21 +54,21 @@ var dumpTables = []dumpTable{
 	},
 	{
 		kind:   coffer.KindAccount,
-		query:  `SELECT id, name, created_at FROM accounts ORDER BY id`,
-		insert: `INSERT INTO accounts (id, name, created_at) VALUES (?, ?, ?)`,
+		query:  `SELECT ` + accountCols + ` FROM accounts ORDER BY id`,
+		insert: `INSERT INTO accounts (` + accountCols + `) VALUES (?, ?, ?, ?)`,
 		scan: func(sc scanner) (*coffer.Record, error) {
 			a, err := scanAccount(sc)
 			return &coffer.Record{Account: a}, err
 		},
 		args: func(r *coffer.Record) ([]any, error) {
 			a := r.Account
-			return []any{a.ID, a.Name, a.CreatedAt.UnixNano()}, nil
+			return []any{a.ID, a.Name, a.CreatedAt.UnixNano(), a.MAC}, nil
 		},
 	},
 	{
 		kind:   coffer.KindPrincipal,
 		query:  `SELECT ` + principalCols + ` FROM principals ORDER BY id`,
-		insert: `INSERT INTO principals (` + principalCols + `) VALUES (?, ?, ?, ?, ?, ?)`,
+		insert: `INSERT INTO principals (` + principalCols + `) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		scan: func(sc scanner) (*coffer.Record, error) {
 			p, err := scanPrincipal(sc)
 			return &coffer.Record{Principal: p}, err
@@ -79,13 +79,13 @@ var dumpTables = []dumpTable{
 			if err != nil {
 				return nil, fmt.Errorf("encode attributes of principal %s: %w", p.ID, err)
 			}
-			return []any{p.ID, p.AccountID, p.Name, p.Kind, p.CreatedAt.UnixNano(), attrs}, nil
+			return []any{p.ID, p.AccountID, p.Name, p.Kind, p.CreatedAt.UnixNano(), attrs, p.MAC}, nil
 		},
 	},
 	{
 		kind:   coffer.KindAPIKey,
 		query:  `SELECT ` + apiKeyCols + ` FROM api_keys ORDER BY id`,
-		insert: `INSERT INTO api_keys (` + apiKeyCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		insert: `INSERT INTO api_keys (` + apiKeyCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		scan: func(sc scanner) (*coffer.Record, error) {
 			k, err := scanAPIKey(sc)
 			return &coffer.Record{APIKey: k}, err
@@ -101,20 +101,20 @@ var dumpTables = []dumpTable{
 				hash = []byte{}
 			}
 			return []any{k.ID, k.AccountID, k.PrincipalID, k.Name, k.Admin, string(scopes), hash,
-				k.CreatedAt.UnixNano(), nullNanos(k.ExpiresAt), nullNanos(k.LastUsedAt), nullNanos(k.RevokedAt)}, nil
+				k.CreatedAt.UnixNano(), nullNanos(k.ExpiresAt), nullNanos(k.LastUsedAt), nullNanos(k.RevokedAt), k.MAC}, nil
 		},
 	},
 	{
 		kind:   coffer.KindHotkey,
 		query:  `SELECT ` + hotkeyCols + ` FROM hotkeys ORDER BY ss58`,
-		insert: `INSERT INTO hotkeys (` + hotkeyCols + `) VALUES (?, ?, ?, ?)`,
+		insert: `INSERT INTO hotkeys (` + hotkeyCols + `) VALUES (?, ?, ?, ?, ?)`,
 		scan: func(sc scanner) (*coffer.Record, error) {
 			h, err := scanHotkey(sc)
 			return &coffer.Record{Hotkey: h}, err
 		},
 		args: func(r *coffer.Record) ([]any, error) {
 			h := r.Hotkey
-			return []any{h.SS58, h.AccountID, h.PrincipalID, h.CreatedAt.UnixNano()}, nil
+			return []any{h.SS58, h.AccountID, h.PrincipalID, h.CreatedAt.UnixNano(), h.MAC}, nil
 		},
 	},
 	{

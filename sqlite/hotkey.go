@@ -9,7 +9,7 @@ import (
 	"github.com/coffer-dev/coffer"
 )
 
-const hotkeyCols = `ss58, account_id, principal_id, created_at`
+const hotkeyCols = `ss58, account_id, principal_id, created_at, mac`
 
 // AddHotkey registers a hotkey to a principal of its account (ENOTFOUND for
 // a missing account or a principal not in it, ECONFLICT if the address is
@@ -28,8 +28,8 @@ func (db *DB) AddHotkey(ctx context.Context, h *coffer.Hotkey, ev *coffer.AuditE
 		} else if n == 0 {
 			return coffer.Errorf(coffer.ENOTFOUND, "principal not found")
 		}
-		_, err := w.conn.ExecContext(w.ctx, `INSERT INTO hotkeys (`+hotkeyCols+`) VALUES (?, ?, ?, ?)`,
-			h.SS58, h.AccountID, h.PrincipalID, h.CreatedAt.UnixNano())
+		_, err := w.conn.ExecContext(w.ctx, `INSERT INTO hotkeys (`+hotkeyCols+`) VALUES (?, ?, ?, ?, ?)`,
+			h.SS58, h.AccountID, h.PrincipalID, h.CreatedAt.UnixNano(), h.MAC)
 		if isUnique(err) {
 			return coffer.Errorf(coffer.ECONFLICT, "hotkey %s is already registered", h.SS58)
 		} else if err != nil {
@@ -75,7 +75,7 @@ func (db *DB) Hotkeys(ctx context.Context, accountID string) ([]*coffer.Hotkey, 
 func scanHotkey(sc scanner) (*coffer.Hotkey, error) {
 	var h coffer.Hotkey
 	var created int64
-	if err := sc.Scan(&h.SS58, &h.AccountID, &h.PrincipalID, &created); err != nil {
+	if err := sc.Scan(&h.SS58, &h.AccountID, &h.PrincipalID, &created, &h.MAC); err != nil {
 		return nil, err
 	}
 	h.CreatedAt = fromNanos(created)

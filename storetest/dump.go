@@ -131,7 +131,7 @@ func (e *env) populate() {
 	a, b := e.account(), e.account()
 
 	alice := e.principal(a, "alice")
-	bob := &coffer.Principal{ID: coffer.NewID(), AccountID: a.ID, Name: "bob", Kind: "service", CreatedAt: e.now()}
+	bob := &coffer.Principal{ID: coffer.NewID(), AccountID: a.ID, Name: "bob", Kind: "service", CreatedAt: e.now(), MAC: []byte("mac-bob")}
 	noErr(t, "CreatePrincipal", e.s.CreatePrincipal(e.ctx, bob, e.ev("principal.create")))
 	_, err := e.s.UpdatePrincipal(e.ctx, a.ID, bob.ID, map[string]string{"firstName": "Bob", "contactInfo": "b@example.com"}, e.ev("principal.update"))
 	noErr(t, "UpdatePrincipal", err)
@@ -139,7 +139,7 @@ func (e *env) populate() {
 
 	exp := e.now().Add(time.Hour)
 	keys := []*coffer.APIKey{
-		{ID: "k-admin", AccountID: a.ID, PrincipalID: alice.ID, Name: "root", Admin: true, Hash: []byte("hash-1")},
+		{ID: "k-admin", AccountID: a.ID, PrincipalID: alice.ID, Name: "root", Admin: true, Hash: []byte("hash-1"), MAC: []byte("mac-k-admin")},
 		{ID: "k-scoped", AccountID: a.ID, PrincipalID: bob.ID, Name: "ci", Hash: []byte("hash-2"), ExpiresAt: &exp,
 			Scopes: []coffer.Scope{{Store: "app", Secret: "db/*", Actions: []coffer.Action{"read", "list"}},
 				{ObjectType: "images", ObjectID: "img-1"}}},
@@ -155,6 +155,8 @@ func (e *env) populate() {
 
 	e.addHotkey(alice, hotkeyA)
 	e.addHotkey(carol, hotkeyB)
+	noErr(t, "SetRecordMAC account", e.s.SetRecordMAC(e.ctx, coffer.KindAccount, a.ID, nil, []byte("mac-account")))
+	noErr(t, "SetRecordMAC hotkey", e.s.SetRecordMAC(e.ctx, coffer.KindHotkey, hotkeyA, nil, []byte("mac-hotkey")))
 	e.addHotkey(bob, hotkeyC)
 	noErr(t, "RemoveHotkey", e.s.RemoveHotkey(e.ctx, a.ID, hotkeyC, e.ev("hotkey.remove")))
 
@@ -255,6 +257,10 @@ func (r *runner) dump() {
 			case rec.Version != nil:
 				if len(rec.Version.Ciphertext) == 0 {
 					t.Errorf("version %s/%d: no ciphertext", rec.Version.SecretID, rec.Version.Number)
+				}
+			case rec.APIKey != nil && rec.APIKey.ID == "k-admin":
+				if string(rec.APIKey.MAC) != "mac-k-admin" {
+					t.Errorf("key record MAC: got %q, want mac-k-admin (it must travel with the record)", rec.APIKey.MAC)
 				}
 			case rec.APIKey != nil && rec.APIKey.ID == "k-revoked":
 				if rec.APIKey.RevokedAt == nil || string(rec.APIKey.Hash) != "hash-3" {

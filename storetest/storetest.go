@@ -36,6 +36,7 @@ func Run(t *testing.T, open func(tb testing.TB) coffer.Storage) {
 	r.accounts()
 	r.apiKeys()
 	r.hotkeys()
+	r.recordMACs()
 	r.nonces()
 	r.consoleSessions()
 	r.stores()

@@ -7,8 +7,11 @@ package main
 //  2. Restart every server with --master-key-file FILE and the old key as
 //     --old-master-key-file (servers of one database may restart one at a
 //     time: each reads data wrapped by either key).
-//  3. coffer master-key rotate: rewraps every data key under the new key,
-//     online, and reports counts (run it again if it was interrupted).
+//  3. coffer master-key rotate [--reseal]: rewraps every data key under the
+//     new key, replaces the auth secret (access tokens end, records are
+//     MACed again), with --reseal gives every store a new data key and
+//     re-seals the values, online, and reports counts (run it again if it
+//     was interrupted).
 //  4. coffer master-key status: when the old key id wraps nothing, remove
 //     --old-master-key-file and restart; the old key is retired.
 
@@ -54,26 +57,45 @@ var masterKeyRotateCmd = &clientCommand{
 	Name:    "master-key rotate",
 	Summary: "rewrap every data key under the server's active master key",
 	Help: `Rewrap every store data key, and the server's sealed settings, under the
-active master key of the server it asks (operator key only). It runs online:
-readers and writers go on, and values are not re-encrypted (their data keys
-stay the same). It is safe to run twice or to interrupt: a second run skips
-what is done. Prints the counts and which master keys still wrap data.
+active master key of the server it asks (operator key only), and replace the
+server's auth secret: every access token (cat_) ends, and every API key,
+principal, account and hotkey record is MACed under the new secret. It runs
+online: readers and writers go on. It is safe to run twice or to interrupt:
+a second run skips what is done (but replaces the auth secret again).
+
+Without --reseal values are not re-encrypted: their data keys stay the same,
+so whoever holds the old master key and a copy of the database from before
+the rotation can read every value written to those stores, even later ones.
+After a leak of the master key, use --reseal: every store gets a new data
+key and every live version is re-sealed with it (versions of deleted
+secrets keep their old data keys). Prints the counts and which master keys
+still wrap data.
 
 Every server of the database must hold the new key as its active key before
 the run (restarted with it), or servers still on the old key would wrap new
 stores' keys with it.`,
-	Examples: `coffer master-key rotate`,
+	Examples: `coffer master-key rotate
+coffer master-key rotate --reseal`,
 	Run: func(ctx context.Context, c *cli, args []string) error {
+		reseal := c.Flags.Bool("reseal", false, "also give every store a new data key and re-seal its values (after a leak)")
 		_, cl, err := c.Start(args)
 		if err != nil {
 			return err
 		}
-		rep, err := cl.RotateMasterKey(ctx)
+		rep, err := cl.RotateMasterKey(ctx, *reseal)
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(c.Stdout, "active master key %s: rewrapped %d store keys and %d settings; %d were current, %d gone\n",
 			rep.Active, rep.Rewrapped, rep.Settings, rep.Current, rep.Gone)
+		fmt.Fprintf(c.Stdout, "new auth secret: access tokens ended; %d records bound again\n", rep.Rebound)
+		if *reseal {
+			fmt.Fprintf(c.Stdout, "resealed: %d stores have a new data key; %d versions re-encrypted, %d skipped (changed meanwhile)\n",
+				rep.Rekeyed, rep.Reencrypted, rep.ReencryptSkipped)
+		}
+		if rep.RecordsFailed > 0 {
+			fmt.Fprintf(c.Stdout, "WARNING: %d records fail their MAC (changed outside coffer); run coffer doctor\n", rep.RecordsFailed)
+		}
 		printMasterKeyStatus(c, rep.Status)
 		if rep.Unreadable > 0 {
 			return fmt.Errorf("%d store keys are wrapped by a master key this server does not hold: give it with --old-master-key-file and run again", rep.Unreadable)

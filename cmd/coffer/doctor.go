@@ -205,6 +205,9 @@ type doctorDB interface {
 	// Migrations lists the applied migrations (none for a new database).
 	Migrations(ctx context.Context) ([]string, error)
 	Meta(ctx context.Context, key string) ([]byte, error)
+	// eachRow runs a query without arguments and calls fn with each row
+	// (doctor_records.go).
+	eachRow(ctx context.Context, query string, fn func(rowScanner) error) error
 	// Now is the database server's clock, when it has its own.
 	Now(ctx context.Context) (time.Time, bool, error)
 	Close()
@@ -282,6 +285,9 @@ func (d *doctor) checkDatabase(ctx context.Context, cfg ServerConfig, master []b
 			d.fail("master key", err.Error(), "")
 		} else {
 			d.ok("master key", "opens the database")
+			if len(pending) == 0 && len(unknown) == 0 {
+				d.checkRecords(ctx, db, keyring) // doctor_records.go
+			}
 		}
 	}
 	if len(applied) > 0 {
