@@ -132,12 +132,12 @@ would run that line as a command, showing the value in its error; use
 --format json, or 'coffer run', which renames them), and a value holding a
 NUL byte. Both still read back with 'coffer import'.
 
-Other dotenv loaders: python-dotenv expands ${NAME} even in single quotes
-and reads \\ and \' there as escapes, so load exported files with
-load_dotenv(..., interpolate=False), and a value holding a backslash or a
-single quote reads back differently there; Node's dotenv reads single
-quotes literally but not the '\'' form. 'coffer run' sets the variables
-without any file. Like 'coffer run', a loader sets whatever names the file
+Other dotenv loaders run nothing either, but python-dotenv expands ${NAME}
+even in single quotes (load exported files with load_dotenv(...,
+interpolate=False)), reads a doubled backslash there as one, and skips a
+line holding the '\'' form with a warning; Node's dotenv reads single
+quotes literally but takes '\'' as written. 'coffer run' sets the variables
+without any file. Unlike 'coffer run', a loader sets whatever names the file
 holds: check a file for PATH, LD_PRELOAD, NODE_OPTIONS and the like before
 loading it into a process ('coffer run --help' lists them).
 
