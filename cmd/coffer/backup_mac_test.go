@@ -35,6 +35,15 @@ func TestRestoreRefusesEditedBackup(t *testing.T) {
 		t.Fatalf("coffer backup: exit %d\n%s%s", r.Code, r.Stdout, r.Stderr)
 	}
 	goodBytes := must(os.ReadFile(good))
+	// A backup keyed by a master key that is not the database's is refused.
+	otherKey := filepath.Join(t.TempDir(), "other.key")
+	if err := os.WriteFile(otherKey, []byte(strings.Repeat("ab", 32)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	wrong := filepath.Join(t.TempDir(), "wrong.backup")
+	if r := runCmd("backup", "--data", dirA, "--master-key-file", otherKey, "--out", wrong); r.Code != 1 || !strings.Contains(r.Stderr, "is not the database's") || exists(wrong) {
+		t.Errorf("backup with another master key: got exit %d %q", r.Code, r.Stderr)
+	}
 
 	// The attacker's edit: read every record, move acme's admin key to the
 	// root key's account and principal, write the file again.
