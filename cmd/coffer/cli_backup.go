@@ -47,11 +47,12 @@ with the counts of records, a SHA-256 digest of all of them, a checksum and
 a MAC keyed from the master key, which 'coffer restore' verifies: a backup
 edited by someone without the master key is refused. The master key comes
 from --master-key-file, else COFFER_MASTER_KEY, else DIR/master.key; it must
-be the database's (one that wraps its stores' data keys). Replay-cache entries of signed requests that
-an SQLite server has not flushed yet (it does every few seconds) are not in
-the backup.
+be the database's (one that wraps its stores' data keys). Replay-cache
+entries of signed requests that an SQLite server has not flushed yet (it
+does every few seconds) are not in the backup.
 
-Restore with: coffer restore --in FILE --data NEWDIR (or --database URL).
+Restore with: coffer restore --in FILE --data NEWDIR (or --database URL)
+[--master-key-file FILE].
 
 Flags:
 `
@@ -66,8 +67,9 @@ damaged, truncated or edited file is refused before anything is written, and
 the load is one transaction. The MAC needs the master key the backup names:
 --master-key-file, else COFFER_MASTER_KEY, else NEWDIR/master.key. A backup
 made by a coffer older than the MAC (format version 1) is refused unless
---accept-no-mac is given: nothing then shows that nobody edited it. Then restore reads the database back and compares it with the
-file, record for record.
+--accept-no-mac is given: nothing then shows that nobody edited it. Then
+restore reads the database back and compares it with the file, record for
+record.
 
 The restored database needs the master key of the backed-up one (restore
 prints its id): copy that master.key into NEWDIR, or start the server with
