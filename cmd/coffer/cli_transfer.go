@@ -37,6 +37,7 @@ dotenv:
   KEY=value                  unquoted values are trimmed; " #" starts a comment
   export KEY=value           "export " is ignored
   KEY='literal value'        single quotes: taken as written
+  KEY='it'\''s'              as in a shell, '\'' between quoted parts is a '
   KEY="line one\nline two"   double quotes: \n \r \t \" \\ are escapes
   Quoted values may span lines; there is no ${VAR} interpolation.
 
