@@ -101,7 +101,8 @@ func TestBackupRestore(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "coffer.backup")
 	load := backupUnderLoad(t, "http://"+s.Addr, s.RootToken, out, "--data", dirA)
 
-	r := runCmd("restore", "--in", out, "--data", dirB)
+	keyFile := filepath.Join(dirA, "master.key")
+	r := runCmd("restore", "--in", out, "--data", dirB, "--master-key-file", keyFile)
 	if r.Code != 0 {
 		t.Fatalf("coffer restore: exit %d\n%s%s", r.Code, r.Stdout, r.Stderr)
 	}
@@ -109,7 +110,7 @@ func TestBackupRestore(t *testing.T) {
 		t.Errorf("coffer restore output:\n%s", r.Stdout)
 	}
 	// The restored database is the backup, record for record.
-	tr, err := verifyBackupFile(context.Background(), out)
+	tr, err := verifyBackupFile(context.Background(), out, backupKeys{Masters: [][]byte{must(readKeyFile(keyFile))}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +120,7 @@ func TestBackupRestore(t *testing.T) {
 
 	t.Run("ErrNotEmpty", func(t *testing.T) {
 		before := sqliteDigest(t, dirB)
-		r := runCmd("restore", "--in", out, "--data", dirB)
+		r := runCmd("restore", "--in", out, "--data", dirB, "--master-key-file", keyFile)
 		if r.Code != 1 || !strings.Contains(r.Stderr, "not empty") {
 			t.Errorf("restore into a restored directory: got exit %d %q, want 1 and 'not empty'", r.Code, r.Stderr)
 		}
@@ -133,7 +134,7 @@ func TestBackupRestore(t *testing.T) {
 			t.Fatal(err)
 		}
 		r := runCmd("restore", "--in", out, "--data", dirC)
-		if r.Code != 1 || !strings.Contains(r.Stderr, "the backup needs") || exists(filepath.Join(dirC, "coffer.db")) {
+		if r.Code != 1 || !strings.Contains(r.Stderr, "the master key given is") || exists(filepath.Join(dirC, "coffer.db")) {
 			t.Errorf("restore next to another master key: got exit %d %q", r.Code, r.Stderr)
 		}
 	})
@@ -159,8 +160,12 @@ func TestBackupRestorePostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := filepath.Join(t.TempDir(), "coffer.backup")
-	load := backupUnderLoad(t, "http://"+s.Addr, s.RootToken, out, "--database", url)
-	tr, err := verifyBackupFile(context.Background(), out)
+	keyFile := filepath.Join(t.TempDir(), "master.key")
+	if err := os.WriteFile(keyFile, []byte(key+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	load := backupUnderLoad(t, "http://"+s.Addr, s.RootToken, out, "--database", url, "--master-key-file", keyFile)
+	tr, err := verifyBackupFile(context.Background(), out, backupKeys{Masters: [][]byte{must(readKeyFile(keyFile))}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +174,7 @@ func TestBackupRestorePostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 	url2 := c.URL("restored")
-	if r := runCmd("restore", "--in", out, "--database", url2); r.Code != 0 {
+	if r := runCmd("restore", "--in", out, "--database", url2, "--master-key-file", keyFile); r.Code != 0 {
 		t.Fatalf("coffer restore: exit %d\n%s%s", r.Code, r.Stdout, r.Stderr)
 	}
 	if got := hex.EncodeToString(pgDigest(t, url2)); got != tr.Digest {
@@ -183,7 +188,7 @@ func TestBackupRestorePostgres(t *testing.T) {
 
 	// The same backup into SQLite.
 	dir := t.TempDir()
-	if r := runCmd("restore", "--in", out, "--data", dir); r.Code != 0 {
+	if r := runCmd("restore", "--in", out, "--data", dir, "--master-key-file", keyFile); r.Code != 0 {
 		t.Fatalf("coffer restore into SQLite: exit %d\n%s%s", r.Code, r.Stdout, r.Stderr)
 	}
 	cfg := DefaultServerConfig()
@@ -227,13 +232,15 @@ func TestRestoreRefusesDamaged(t *testing.T) {
 		"Magic":         {flip(0), "not a coffer backup"},
 		"HeaderOnly":    {good[:30], "truncated"},
 		"Half":          {good[:len(good)/2], "truncated"},
-		"NoChecksum":    {good[:len(good)-32], "ends early"},
+		"NoChecksum":    {good[:len(good)-64], "ends early"},
+		"NoMAC":         {good[:len(good)-32], "ends early (no MAC)"},
 		"LastByte":      {good[:len(good)-1], "ends early"},
 		"Extra":         {append(bytes.Clone(good), 0), "after the checksum"},
 		"RecordByte":    {flip(len(good) / 2), "damaged"},
-		"TrailerByte":   {flip(len(good) - 40), "damaged"},
-		"ChecksumByte":  {flip(len(good) - 1), "checksum mismatch"},
-		"FutureVersion": {append([]byte("COFFERBK\x00\x02"), good[10:]...), "format version 2"},
+		"TrailerByte":   {flip(len(good) - 72), "damaged"},
+		"ChecksumByte":  {flip(len(good) - 33), "checksum mismatch"},
+		"MACByte":       {flip(len(good) - 1), "MAC does not match"},
+		"FutureVersion": {append([]byte("COFFERBK\x00\x03"), good[10:]...), "format version 3"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			in := filepath.Join(t.TempDir(), "bad.backup")
@@ -241,7 +248,7 @@ func TestRestoreRefusesDamaged(t *testing.T) {
 				t.Fatal(err)
 			}
 			dst := filepath.Join(t.TempDir(), "dst")
-			r := runCmd("restore", "--in", in, "--data", dst)
+			r := runCmd("restore", "--in", in, "--data", dst, "--master-key-file", filepath.Join(dirA, "master.key"))
 			if r.Code != 1 || !strings.Contains(r.Stderr, c.want) || !strings.Contains(r.Stderr, "nothing was written") {
 				t.Errorf("got exit %d %q, want 1 and %q", r.Code, r.Stderr, c.want)
 			}

@@ -1,18 +1,29 @@
 package main
 
-// The backup file of 'coffer backup' and 'coffer restore'. Version 1:
+// The backup file of 'coffer backup' and 'coffer restore'. Version 2:
 //
 //	"COFFERBK" | version (uint16) | header length (uint32) | header (JSON)
 //	then each record: length (uint32, > 0) | coffer.Record.AppendBinary
 //	then 0 (uint32) | trailer length (uint32) | trailer (JSON)
-//	then the SHA-256 of every byte before it (32 bytes), and nothing more.
+//	then the SHA-256 of every byte before it (32 bytes)
+//	then the MAC of every byte before it (32 bytes), and nothing more.
 //
 // Integers are big-endian. The trailer holds the counts of records by
 // kind and the coffer.DumpSummary digest of all of them; the checksum
 // covers the header and trailer too. Values stay encrypted as stored.
+//
+// The checksum and digest only catch damage: anyone can recompute them
+// after editing a file (moving an API key record into another account, say).
+// The MAC is HMAC-SHA256 under a key derived from the master key
+// (envelope.NewMAC, purpose backupMACPurpose), whose id the header names:
+// only a holder of the master key can make one, and restore verifies it
+// before writing anything. Version 1 is version 2 without the MAC (and
+// without mac_key); restore refuses it unless told to accept a file nobody
+// can vouch for.
 
 import (
 	"bufio"
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -31,7 +42,11 @@ import (
 
 const (
 	backupMagic   = "COFFERBK"
-	backupVersion = 1
+	backupVersion = 2
+	// backupVersionNoMAC is the old format, without a MAC.
+	backupVersionNoMAC = 1
+	// backupMACPurpose derives the backup MAC key from the master key.
+	backupMACPurpose = "backup/v2"
 	// maxBackupRecord bounds one record, so that a corrupt length cannot
 	// make restore allocate gigabytes. Values are at most a few MiB.
 	maxBackupRecord = 64 << 20
@@ -42,6 +57,9 @@ const (
 type backupHeader struct {
 	Created time.Time `json:"created"`
 	Engine  string    `json:"engine"` // "sqlite" or "postgres"
+	// MACKey is the id (8 hex digits, envelope.KeyID) of the master key the
+	// MAC is keyed from; version 2 only.
+	MACKey string `json:"mac_key,omitempty"`
 }
 
 // backupTrailer is the JSON trailer of a backup file.
@@ -56,17 +74,25 @@ type backupTrailer struct {
 
 // backupWriter writes a backup file.
 type backupWriter struct {
-	w    *bufio.Writer
-	h    hash.Hash
-	sum  *coffer.DumpSummary
-	keys map[string]bool
-	buf  []byte
-	err  error
+	macKey string // the id of the master key of the MAC
+	out    io.Writer
+	w      *bufio.Writer
+	h      hash.Hash
+	mac    hash.Hash
+	sum    *coffer.DumpSummary
+	keys   map[string]bool
+	buf    []byte
+	err    error
 }
 
-func newBackupWriter(w io.Writer, hdr backupHeader) (*backupWriter, error) {
-	h := sha256.New()
-	bw := &backupWriter{w: bufio.NewWriterSize(io.MultiWriter(w, h), 1<<16), h: h, sum: coffer.NewDumpSummary(), keys: map[string]bool{}}
+// newBackupWriter starts a backup file whose MAC is keyed from the master
+// key master, which the header names by id.
+func newBackupWriter(w io.Writer, hdr backupHeader, master []byte) (*backupWriter, error) {
+	h, mac := sha256.New(), envelope.NewMAC(master, backupMACPurpose)
+	bw := &backupWriter{out: w, w: bufio.NewWriterSize(io.MultiWriter(w, h, mac), 1<<16), h: h, mac: mac,
+		sum: coffer.NewDumpSummary(), keys: map[string]bool{}}
+	hdr.MACKey = fmt.Sprintf("%08x", envelope.KeyID(master))
+	bw.macKey = hdr.MACKey
 	meta, err := json.Marshal(hdr)
 	if err != nil {
 		return nil, err
@@ -106,7 +132,7 @@ func (bw *backupWriter) Add(r *coffer.Record) error {
 	return bw.err
 }
 
-// Finish writes the trailer and the checksum, and flushes.
+// Finish writes the trailer, the checksum and the MAC, and flushes.
 func (bw *backupWriter) Finish() (*backupTrailer, error) {
 	tr := summaryTrailer(bw.sum, bw.keys)
 	meta, err := json.Marshal(tr)
@@ -121,10 +147,14 @@ func (bw *backupWriter) Finish() (*backupTrailer, error) {
 	if bw.err != nil {
 		return nil, bw.err
 	}
-	// The checksum goes past the hash: write it to the file alone.
+	// The checksum goes past the hash (and into the MAC); the MAC goes to
+	// the file alone.
 	_, err = bw.w.Write(bw.h.Sum(nil))
 	if err == nil {
 		err = bw.w.Flush()
+	}
+	if err == nil {
+		_, err = bw.out.Write(bw.mac.Sum(nil))
 	}
 	return tr, err
 }
@@ -156,6 +186,7 @@ var errBackupCorrupt = errors.New("the backup file is damaged or incomplete")
 type backupReader struct {
 	r      *bufio.Reader
 	h      hash.Hash
+	mac    hash.Hash // nil for a version 1 file
 	Header backupHeader
 	sum    *coffer.DumpSummary
 	order  coffer.RecordOrder
@@ -164,23 +195,74 @@ type backupReader struct {
 	done   *backupTrailer
 }
 
-func newBackupReader(r io.Reader) (*backupReader, error) {
+// backupKeys are what a backupReader needs to authenticate a file.
+type backupKeys struct {
+	// Masters are the master keys at hand; the one the header names keys
+	// the MAC.
+	Masters [][]byte
+	// NoMAC accepts a version 1 file, which has no MAC.
+	NoMAC bool
+}
+
+// errBackupForged is the cause of a MAC that does not verify.
+var errBackupForged = errors.New("the backup's MAC does not match: the file was changed after coffer backup wrote it")
+
+// newBackupReader starts reading a backup file. A version 2 file needs the
+// master key its header names among keys.Masters; a version 1 file is
+// refused unless keys.NoMAC.
+func newBackupReader(r io.Reader, keys backupKeys) (*backupReader, error) {
 	br := &backupReader{r: bufio.NewReaderSize(r, 1<<16), h: sha256.New(), sum: coffer.NewDumpSummary(), keys: map[string]bool{}}
 	magic := make([]byte, len(backupMagic)+2)
-	if err := br.read(magic); err != nil || string(magic[:len(backupMagic)]) != backupMagic {
+	if _, err := io.ReadFull(br.r, magic); err != nil || string(magic[:len(backupMagic)]) != backupMagic {
 		return nil, fmt.Errorf("not a coffer backup file (no %s header): %w", backupMagic, errBackupCorrupt)
 	}
-	if v := binary.BigEndian.Uint16(magic[len(backupMagic):]); v != backupVersion {
-		return nil, fmt.Errorf("backup format version %d: this coffer reads version %d", v, backupVersion)
+	v := binary.BigEndian.Uint16(magic[len(backupMagic):])
+	switch {
+	case v == backupVersionNoMAC && !keys.NoMAC:
+		return nil, fmt.Errorf("backup format version 1 has no MAC: nothing shows that the file is the one coffer backup wrote (an edited file with recomputed checksums passes every other check); take a new backup, or give --accept-no-mac to restore this one knowingly")
+	case v != backupVersion && v != backupVersionNoMAC:
+		return nil, fmt.Errorf("backup format version %d: this coffer reads version %d (and %d)", v, backupVersion, backupVersionNoMAC)
 	}
-	meta, err := br.block(maxBackupMeta)
+	br.h.Write(magic)
+	meta, err := br.lenBlock(maxBackupMeta)
 	if err != nil {
 		return nil, err
 	}
-	if err := json.Unmarshal(meta, &br.Header); err != nil {
+	if err := json.Unmarshal(meta[4:], &br.Header); err != nil {
 		return nil, fmt.Errorf("backup header: %v: %w", err, errBackupCorrupt)
 	}
+	if v == backupVersion {
+		var master []byte
+		for _, k := range keys.Masters {
+			if fmt.Sprintf("%08x", envelope.KeyID(k)) == br.Header.MACKey {
+				master = k
+			}
+		}
+		switch {
+		case master == nil && len(keys.Masters) > 0:
+			return nil, fmt.Errorf("the backup is authenticated with master key %s, but the master key given is %08x: give the backup's (--master-key-file or COFFER_MASTER_KEY)", br.Header.MACKey, envelope.KeyID(keys.Masters[0]))
+		case master == nil:
+			return nil, fmt.Errorf("the backup is authenticated with master key %s, which was not given (--master-key-file, COFFER_MASTER_KEY, or master.key in the new data directory): without it the backup cannot be verified", br.Header.MACKey)
+		}
+		br.mac = envelope.NewMAC(master, backupMACPurpose)
+		br.mac.Write(magic)
+		br.mac.Write(meta)
+	}
 	return br, nil
+}
+
+// lenBlock reads a length-prefixed block and returns it with its length.
+func (br *backupReader) lenBlock(max uint32) ([]byte, error) {
+	n, err := br.length(max)
+	if err != nil {
+		return nil, err
+	}
+	p := make([]byte, 4+n)
+	binary.BigEndian.PutUint32(p, n)
+	if err := br.read(p[4:]); err != nil {
+		return nil, err
+	}
+	return p, nil
 }
 
 func (br *backupReader) read(p []byte) error {
@@ -191,6 +273,9 @@ func (br *backupReader) read(p []byte) error {
 		return err
 	}
 	br.h.Write(p)
+	if br.mac != nil {
+		br.mac.Write(p)
+	}
 	return nil
 }
 
@@ -261,6 +346,16 @@ func (br *backupReader) finish() error {
 	}
 	if string(got) != string(want) {
 		return fmt.Errorf("checksum mismatch: %w", errBackupCorrupt)
+	}
+	if br.mac != nil {
+		br.mac.Write(got)
+		mac := make([]byte, br.mac.Size())
+		if _, err := io.ReadFull(br.r, mac); err != nil {
+			return fmt.Errorf("the file ends early (no MAC): %w", errBackupCorrupt)
+		}
+		if !hmac.Equal(mac, br.mac.Sum(nil)) {
+			return errBackupForged
+		}
 	}
 	if _, err := br.r.ReadByte(); err != io.EOF {
 		return fmt.Errorf("bytes after the checksum: %w", errBackupCorrupt)

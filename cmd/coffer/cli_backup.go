@@ -26,7 +26,7 @@ func init() {
 	register("restore", command{Summary: "load a backup file into an empty database", Run: runRestore})
 }
 
-const backupUsage = `Usage: coffer backup (--data DIR | --database URL) --out FILE
+const backupUsage = `Usage: coffer backup (--data DIR | --database URL) [--master-key-file FILE] --out FILE
 
 Writes a consistent snapshot of a whole coffer database to FILE while the
 server keeps running and writing: every setting, account, API key, store,
@@ -43,25 +43,33 @@ Values stay encrypted as stored: the backup is useless without the master
 key, and the master key is NOT in it. Back up master.key (or wherever your
 key lives) separately, and keep the two apart. The file is created with mode
 0600, written under a temporary name and renamed when complete, and ends
-with the counts of records, a SHA-256 digest of all of them and a checksum,
-which 'coffer restore' verifies. Replay-cache entries of signed requests that
-an SQLite server has not flushed yet (it does every few seconds) are not in
-the backup.
+with the counts of records, a SHA-256 digest of all of them, a checksum and
+a MAC keyed from the master key, which 'coffer restore' verifies: a backup
+edited by someone without the master key is refused. The master key comes
+from --master-key-file, else COFFER_MASTER_KEY, else DIR/master.key; it must
+be the database's (one that wraps its stores' data keys). Replay-cache
+entries of signed requests that an SQLite server has not flushed yet (it
+does every few seconds) are not in the backup.
 
-Restore with: coffer restore --in FILE --data NEWDIR (or --database URL).
+Restore with: coffer restore --in FILE --data NEWDIR (or --database URL)
+[--master-key-file FILE].
 
 Flags:
 `
 
-const restoreUsage = `Usage: coffer restore --in FILE (--data NEWDIR | --database URL)
+const restoreUsage = `Usage: coffer restore --in FILE (--data NEWDIR | --database URL) [--master-key-file FILE]
 
 Loads a file made by 'coffer backup' into an empty database: a new data
 directory (its SQLite database NEWDIR/coffer.db) or a PostgreSQL database
 that no server has started on. A database that holds anything is refused.
-The file is verified in full first (counts, digest and checksum): a damaged
-or truncated file is refused before anything is written, and the load is one
-transaction. Then restore reads the database back and compares it with the
-file, record for record.
+The file is verified in full first (MAC, counts, digest and checksum): a
+damaged, truncated or edited file is refused before anything is written, and
+the load is one transaction. The MAC needs the master key the backup names:
+--master-key-file, else COFFER_MASTER_KEY, else NEWDIR/master.key. A backup
+made by a coffer older than the MAC (format version 1) is refused unless
+--accept-no-mac is given: nothing then shows that nobody edited it. Then
+restore reads the database back and compares it with the file, record for
+record.
 
 The restored database needs the master key of the backed-up one (restore
 prints its id): copy that master.key into NEWDIR, or start the server with
@@ -98,6 +106,7 @@ func runBackup(ctx context.Context, env *Env, args []string) error {
 	data := fs.String("data", "", "the data `DIR` of an SQLite database")
 	dbURL := fs.String("database", "", "a PostgreSQL `URL`")
 	out := fs.String("out", "", "the backup `FILE` to write (must not exist)")
+	keyFile := fs.String("master-key-file", "", "the database's master key `FILE`, which keys the backup's MAC (default $COFFER_MASTER_KEY, else DIR/master.key)")
 	if help, err := cliFlags(env, "backup", backupUsage, fs, args, func() bool {
 		return (*data == "") != (*dbURL == "") && *out != ""
 	}); help || err != nil {
@@ -106,6 +115,11 @@ func runBackup(ctx context.Context, env *Env, args []string) error {
 	if _, err := os.Lstat(*out); err == nil {
 		return fmt.Errorf("%s exists: give a new file name", *out)
 	}
+	master, err := backupMasterKey(env, *keyFile, *data)
+	if err != nil {
+		return err
+	}
+	defer envelope.Zero(master)
 
 	// dump streams the database into emit from one snapshot.
 	var dump func(ctx context.Context, emit func(*coffer.Record) error) error
@@ -143,7 +157,7 @@ func runBackup(ctx context.Context, env *Env, args []string) error {
 	if err := f.Chmod(0o600); err != nil {
 		return fmt.Errorf("create backup file: %w", err)
 	}
-	bw, err := newBackupWriter(f, hdr)
+	bw, err := newBackupWriter(f, hdr, master)
 	if err != nil {
 		return fmt.Errorf("write %s: %w", f.Name(), err)
 	}
@@ -151,6 +165,9 @@ func runBackup(ctx context.Context, env *Env, args []string) error {
 		return fmt.Errorf("back up %s: %s", source, redactErr(err, *dbURL))
 	}
 	tr, err := bw.Finish()
+	if err == nil && len(tr.MasterKeys) > 0 && !slices.Contains(tr.MasterKeys, bw.macKey) {
+		return fmt.Errorf("the master key given (id %s) is not the database's: its stores' data keys are wrapped by %s; give that key (--master-key-file or COFFER_MASTER_KEY)", bw.macKey, keyList(tr.MasterKeys))
+	}
 	if err == nil {
 		err = f.Sync()
 	}
@@ -171,6 +188,7 @@ func runBackup(ctx context.Context, env *Env, args []string) error {
 	fmt.Fprintf(env.Stdout, "Backed up %s (%s) to %s\n\n", source, hdr.Engine, *out)
 	printTrailer(env.Stdout, tr)
 	fmt.Fprintf(env.Stdout, "\nValues are encrypted: restoring needs the master key (id %s), which is not in the backup.\nBack up the master key separately.\n", keyList(tr.MasterKeys))
+	fmt.Fprintf(env.Stdout, "The backup is authenticated (MAC) with master key %s.\n", bw.macKey)
 	return nil
 }
 
@@ -204,6 +222,8 @@ func runRestore(ctx context.Context, env *Env, args []string) error {
 	in := fs.String("in", "", "the backup `FILE` to read")
 	data := fs.String("data", "", "a new data `DIR` for an SQLite database")
 	dbURL := fs.String("database", "", "an empty PostgreSQL database's `URL`")
+	keyFile := fs.String("master-key-file", "", "the master key `FILE` the backup is authenticated with (default $COFFER_MASTER_KEY, else NEWDIR/master.key)")
+	noMAC := fs.Bool("accept-no-mac", false, "restore an old (format version 1) backup, which has no MAC: nothing shows it was not edited")
 	if help, err := cliFlags(env, "restore", restoreUsage, fs, args, func() bool {
 		return (*data == "") != (*dbURL == "") && *in != ""
 	}); help || err != nil {
@@ -211,7 +231,14 @@ func runRestore(ctx context.Context, env *Env, args []string) error {
 	}
 
 	// Verify the whole file before touching the destination.
-	tr, err := verifyBackupFile(ctx, *in)
+	keys := backupKeys{NoMAC: *noMAC}
+	if k, err := backupMasterKey(env, *keyFile, *data); err == nil {
+		defer envelope.Zero(k)
+		keys.Masters = [][]byte{k}
+	} else if *keyFile != "" || env.Getenv("COFFER_MASTER_KEY") != "" || !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("%w; nothing was written", err)
+	}
+	tr, err := verifyBackupFile(ctx, *in, keys)
 	if err != nil {
 		return fmt.Errorf("%s: %w; nothing was written", *in, err)
 	}
@@ -267,7 +294,7 @@ func runRestore(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer f.Close()
-	br, err := newBackupReader(f)
+	br, err := newBackupReader(f, keys)
 	if err != nil {
 		return fmt.Errorf("%s: %w; nothing was written", *in, err)
 	}
@@ -290,20 +317,25 @@ func runRestore(ctx context.Context, env *Env, args []string) error {
 	ok = true
 	fmt.Fprintf(env.Stdout, "Restored %s (%s, made %s)\n    into %s\n\n", *in, br.Header.Engine, br.Header.Created.Format(time.RFC3339), dest)
 	printTrailer(env.Stdout, tr)
-	fmt.Fprintf(env.Stdout, "\nVerified: the database holds every record of the backup, unchanged.\n")
+	if br.mac != nil {
+		fmt.Fprintf(env.Stdout, "\nAuthenticated: the backup's MAC (master key %s) verifies.\n", br.Header.MACKey)
+	} else {
+		fmt.Fprintf(env.Stdout, "\nNOT AUTHENTICATED: a format version 1 backup has no MAC (--accept-no-mac).\n")
+	}
+	fmt.Fprintf(env.Stdout, "Verified: the database holds every record of the backup, unchanged.\n")
 	idShaped.report(env.Stdout)
 	fmt.Fprintf(env.Stdout, "Its servers need the master key with id %s: copy that master.key into the data directory, or give --master-key-file or COFFER_MASTER_KEY.\n", keyList(tr.MasterKeys))
 	return nil
 }
 
 // verifyBackupFile reads the whole backup file and checks it.
-func verifyBackupFile(ctx context.Context, path string) (*backupTrailer, error) {
+func verifyBackupFile(ctx context.Context, path string, keys backupKeys) (*backupTrailer, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	br, err := newBackupReader(f)
+	br, err := newBackupReader(f, keys)
 	if err != nil {
 		return nil, err
 	}
@@ -317,4 +349,28 @@ func verifyBackupFile(ctx context.Context, path string) (*backupTrailer, error) 
 			return nil, err
 		}
 	}
+}
+
+// backupMasterKey reads the master key of backup and restore: from file,
+// else COFFER_MASTER_KEY, else DIR/master.key. With none of them it returns
+// an error that wraps os.ErrNotExist.
+func backupMasterKey(env *Env, file, dir string) ([]byte, error) {
+	if file != "" {
+		return readKeyFile(file)
+	}
+	if v := env.Getenv("COFFER_MASTER_KEY"); v != "" {
+		k, err := envelope.ParseKey(v)
+		if err != nil {
+			return nil, fmt.Errorf("COFFER_MASTER_KEY: %w", err)
+		}
+		return k, nil
+	}
+	if dir == "" {
+		return nil, fmt.Errorf("no master key: give --master-key-file or COFFER_MASTER_KEY (the backup's MAC is keyed from it): %w", os.ErrNotExist)
+	}
+	k, err := readKeyFile(filepath.Join(dir, "master.key"))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("no master key: %s does not exist; give --master-key-file or COFFER_MASTER_KEY (the backup's MAC is keyed from it): %w", filepath.Join(dir, "master.key"), os.ErrNotExist)
+	}
+	return k, err
 }

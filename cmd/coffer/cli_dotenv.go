@@ -29,6 +29,7 @@ type dotenvEntry struct {
 //	KEY=value                 # unquoted: trimmed; " #" starts a comment
 //	export KEY=value          # "export " is allowed and ignored
 //	KEY='single quoted'       # taken literally, may span lines
+//	KEY='it'\''s'              # as in a shell: '\'' is a single quote
 //	KEY="double \"quoted\"\n" # \n \r \t \" \\ are escapes, may span lines
 //
 // KEY is a secret name. There is no ${VAR} interpolation. A key set twice is
@@ -133,6 +134,20 @@ func (p *dotenvParser) quoted(line int) (string, error) {
 	for i := 1; i < len(p.s); i++ {
 		c := p.s[i]
 		switch {
+		case c == q && q == '\'' && strings.HasPrefix(p.s[i+1:], `\'`):
+			// 'it'\''s' as in a shell: quotes escaped between two
+			// single-quoted parts; the next part may be absent ('a'\').
+			j := i + 1
+			for strings.HasPrefix(p.s[j:], `\'`) {
+				b.WriteByte('\'')
+				j += 2
+			}
+			if j < len(p.s) && p.s[j] == '\'' {
+				i = j // the reopening quote
+				continue
+			}
+			p.advance(j)
+			return b.String(), nil
 		case c == q:
 			p.advance(i + 1)
 			return b.String(), nil
@@ -244,42 +259,45 @@ func parseJSONEnv(data []byte) ([]dotenvEntry, error) {
 	return out, nil
 }
 
-// writeDotenv writes entries so that parseDotenv reads them back exactly:
-// plain values bare, others single-quoted (literal, as in a shell), and
-// values holding a quote and a line break double-quoted with escapes.
+// writeDotenv writes entries so that parseDotenv reads them back exactly and
+// so that a POSIX shell sourcing the file (set -a; . ./file) sets the same
+// values and runs nothing: plain values bare, every other value in single
+// quotes, inside which a shell expands nothing, with each single quote
+// written as close, an escaped quote, reopen:
+//
+//	KEY='it'\''s $(not run)'
+//
+// A value holding a NUL byte is written too (parseDotenv reads it back), but
+// no shell variable can hold it.
 func writeDotenv(w io.Writer, entries []dotenvEntry) error {
 	var b bytes.Buffer
 	for _, e := range entries {
 		b.WriteString(e.Key)
 		b.WriteByte('=')
-		switch {
-		case isBareDotenv(e.Value):
+		if isBareDotenv(e.Value) {
 			b.WriteString(e.Value)
-		case !strings.ContainsAny(e.Value, "'\n\r"):
-			b.WriteString("'" + e.Value + "'")
-		default:
-			b.WriteByte('"')
-			for i := 0; i < len(e.Value); i++ {
-				switch c := e.Value[i]; c {
-				case '\n':
-					b.WriteString(`\n`)
-				case '\r':
-					b.WriteString(`\r`)
-				case '\t':
-					b.WriteString(`\t`)
-				case '"', '\\':
-					b.WriteByte('\\')
-					b.WriteByte(c)
-				default:
-					b.WriteByte(c)
-				}
-			}
-			b.WriteByte('"')
+		} else {
+			b.WriteByte('\'')
+			b.WriteString(strings.ReplaceAll(e.Value, "'", `'\''`))
+			b.WriteByte('\'')
 		}
 		b.WriteByte('\n')
 	}
 	_, err := w.Write(b.Bytes())
 	return err
+}
+
+// isShellName reports whether key is a valid shell variable name, which a
+// shell sourcing a dotenv file assigns rather than running the line as a
+// command.
+func isShellName(key string) bool {
+	for i := 0; i < len(key); i++ {
+		c := key[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || c == '_' || i > 0 && '0' <= c && c <= '9') {
+			return false
+		}
+	}
+	return key != ""
 }
 
 // isBareDotenv reports whether v can be written without quotes: only

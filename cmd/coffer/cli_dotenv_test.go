@@ -32,6 +32,8 @@ func TestParseDotenv(t *testing.T) {
 		{"MultilineSingle", "K='a\n\nb'\nN=1\n", []dotenvEntry{{"K", "a\n\nb", 1}, {"N", "1", 4}}},
 		{"SecretNames", "db/password=x\napp.key=y\nmy-token=z\n", []dotenvEntry{{"db/password", "x", 1}, {"app.key", "y", 2}, {"my-token", "z", 3}}},
 		{"UTF8", "A=grüße ☃\n", []dotenvEntry{{"A", "grüße ☃", 1}}},
+		{"ShellQuoteEscape", `A='it'\''s'` + "\n" + `B=''\'''` + "\n" + `C='a'\'\'` + "\n" + `D='x'\''` + "\ny' # c\n",
+			[]dotenvEntry{{"A", "it's", 1}, {"B", "'", 2}, {"C", "a''", 3}, {"D", "x'\ny", 4}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -36,12 +36,24 @@ secrets map to the same variable, nothing is started.
 
 Expired secrets are left out, each named on standard error.
 
+Variables that change what a process runs are not set from secrets: a key
+that may only write the store must not choose the program, its libraries or
+its interpreter's start-up code. Each one skipped is named on standard error
+(its value never is), and CMD starts without it. --allow NAME (repeatable)
+sets the variable NAME anyway. Names are compared ignoring case. Refused:
+` + runDenyHelp() + `
+
+A value holding a NUL byte cannot be an environment variable: it is left out
+and named on standard error.
+
 Flags go before CMD; "--" ends them, so CMD's own flags are left alone.`,
 	Examples: `coffer run --store prod -- ./server --port 8080
 coffer run --store prod --prefix app/ -- sh -c 'echo "connecting as $DB_USER"'`,
 	Run: func(ctx context.Context, c *cli, args []string) error {
 		store := c.Flags.String("store", "", "read the secrets of `STORE` (required)")
 		prefix := c.Flags.String("prefix", "", "only secrets whose names start with `PREFIX`, which is removed from the variable names")
+		var allow runAllowList
+		c.Flags.Var(&allow, "allow", "set the variable `NAME` even though it changes what a process runs (repeatable)")
 		argv, err := c.ParseLeading(args)
 		if err != nil {
 			return err
@@ -64,6 +76,7 @@ coffer run --store prod --prefix app/ -- sh -c 'echo "connecting as $DB_USER"'`,
 		if err != nil {
 			return err
 		}
+		runFilterEnv(vars, allow, c.Stderr)
 		return c.runChild(ctx, argv, cliMergeEnv(os.Environ(), vars))
 	},
 }

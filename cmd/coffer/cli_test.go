@@ -762,7 +762,7 @@ func TestCLI_Export(t *testing.T) {
 	f := newCLIFake(t, routes)
 
 	r := cliExec(t, f.URL, cliTestToken, "", "export", "prod", "--prefix", "p/")
-	want := "p/a=plain\np/b=\"it's \\\"quoted\\\"\\nand multiline\"\np/c=\n"
+	want := "p/a=plain\np/b='it'\\''s \"quoted\"\nand multiline'\np/c=\n"
 	if r.Code != 0 || r.Stdout != want {
 		t.Fatalf("dotenv: got %d %q (stderr %q), want %q", r.Code, r.Stdout, r.Stderr, want)
 	}
@@ -845,7 +845,7 @@ func TestCLI_Run(t *testing.T) {
 	t.Run("ValuesAndExitStatus", func(t *testing.T) {
 		f := newCLIFake(t, map[string]cliRoute{"POST /v1/stores/prod/values": cliValuesRoute(t, `{}`,
 			"DB_PASSWORD", "s3cret", "db/user", "ad min", "HOME", "/override")})
-		r := cliExec(t, f.URL, cliTestToken, "", "run", "--store", "prod", "--", "sh", "-c",
+		r := cliExec(t, f.URL, cliTestToken, "", "run", "--store", "prod", "--allow", "HOME", "--", "sh", "-c",
 			`test "$DB_PASSWORD" = s3cret && test "$db_user" = "ad min" && test "$HOME" = /override && echo child-ran && exit 7`)
 		if r.Code != 7 || r.Stdout != "child-ran\n" {
 			t.Errorf("got %d %q %q, want 7 and the child's output", r.Code, r.Stdout, r.Stderr)

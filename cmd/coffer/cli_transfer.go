@@ -37,6 +37,7 @@ dotenv:
   KEY=value                  unquoted values are trimmed; " #" starts a comment
   export KEY=value           "export " is ignored
   KEY='literal value'        single quotes: taken as written
+  KEY='it'\''s'              as in a shell, '\'' between quoted parts is a '
   KEY="line one\nline two"   double quotes: \n \r \t \" \\ are escapes
   Quoted values may span lines; there is no ${VAR} interpolation.
 
@@ -147,6 +148,24 @@ JSON object. The output reads back exactly with 'coffer import'. Values that
 are not valid UTF-8 can only be exported as dotenv. Expired secrets are
 left out, each named on standard error.
 
+The dotenv output is safe to source in a POSIX shell (set -a; . ./file):
+values are single-quoted, so no $(...), backquote, $VAR or glob in a value
+is expanded or run, and each variable gets its value byte for byte. Two
+kinds of secret are named on standard error, as the file cannot give them
+to a shell: a name that is not a shell variable name (db/password: a shell
+would run that line as a command, showing the value in its error; use
+--format json, or 'coffer run', which renames them), and a value holding a
+NUL byte. Both still read back with 'coffer import'.
+
+Other dotenv loaders run nothing either, but python-dotenv expands ${NAME}
+even in single quotes (load exported files with load_dotenv(...,
+interpolate=False)), reads a doubled backslash there as one, and skips a
+line holding the '\'' form with a warning; Node's dotenv reads single
+quotes literally but takes '\'' as written. 'coffer run' sets the variables
+without any file. Unlike 'coffer run', a loader sets whatever names the file
+holds: check a file for PATH, LD_PRELOAD, NODE_OPTIONS and the like before
+loading it into a process ('coffer run --help' lists them).
+
 The output holds secret values: send it to a file with tight permissions or
 straight into another command, never to a shared terminal log.`,
 	Examples: `coffer export prod > prod.env && chmod 600 prod.env
@@ -178,9 +197,24 @@ coffer export old | coffer import new -`,
 		entries := make([]dotenvEntry, len(values))
 		for i, v := range values {
 			entries[i] = dotenvEntry{Key: v.Name, Value: string(v.Data)}
+			if *format == "dotenv" {
+				dotenvWarnShell(c.Stderr, entries[i])
+			}
 		}
 		return write(c.Stdout, entries)
 	},
+}
+
+// dotenvWarnShell names on warn an exported entry that a shell sourcing the
+// file cannot set: a key that is not a variable name, or a value holding a
+// NUL byte. The value is never printed.
+func dotenvWarnShell(warn io.Writer, e dotenvEntry) {
+	switch {
+	case !isShellName(e.Key):
+		fmt.Fprintf(warn, "coffer: %s is not a shell variable name: a shell sourcing the file would run that line as a command, not set it\n", e.Key)
+	case strings.IndexByte(e.Value, 0) >= 0:
+		fmt.Fprintf(warn, "coffer: the value of %s holds a NUL byte, which a shell variable cannot hold\n", e.Key)
+	}
 }
 
 // cliRevealAll reads the latest values of a store's live secrets under prefix,
