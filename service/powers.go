@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"fmt"
 	"slices"
 
 	"github.com/coffer-dev/coffer"
@@ -66,9 +67,14 @@ func (s *Service) revokeReplaced(ctx context.Context, c *coffer.Caller, id, why 
 	ev := s.event(c, "key.revoke")
 	ev.Name, ev.Reason = id, why
 	err := s.storage.RevokeAPIKey(ctx, c.AccountID, id, s.now().UTC(), ev)
-	if err != nil && coffer.ErrorCode(err) != coffer.ENOTFOUND {
+	if coffer.ErrorCode(err) == coffer.ENOTFOUND {
+		return nil
+	} else if err != nil {
 		return err
 	}
 	s.forgetKey(id)
+	if err := s.bindRevoked(ctx, id); err != nil { // records.go
+		return fmt.Errorf("bind revoked key: %w", err)
+	}
 	return nil
 }

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/coffer-dev/coffer"
+	"github.com/coffer-dev/coffer/internal/svctest"
+	"github.com/coffer-dev/coffer/service"
 )
 
 // powersActingAs authenticates token and returns a context acting as it.
@@ -101,7 +103,8 @@ func powersForeverAdmin(t *testing.T, svc interface {
 // with every live key of the principal, not only the newest.
 func TestSetPowers(t *testing.T) {
 	clk := &clock{t: time.Date(2026, 5, 6, 7, 8, 9, 0, time.UTC)}
-	svc, root := mustOpenServiceClock(t, clk)
+	env := svctest.Open(t, service.Options{Now: clk.Now})
+	svc, root := env.Svc, env.Root
 	p, err := svc.CreatePrincipal(root, &coffer.PrincipalCreate{Name: "bot", Kind: "service"})
 	if err != nil {
 		t.Fatal(err)
@@ -134,6 +137,20 @@ func TestSetPowers(t *testing.T) {
 		if _, err := svc.Authenticate(context.Background(), coffer.Credential{Token: tok, RemoteIP: "192.0.2.10"}); coffer.ErrorCode(err) != coffer.EUNAUTHORIZED {
 			t.Errorf("%s key after the downgrade: got %v, want EUNAUTHORIZED", name, err)
 		}
+	}
+	// The keys SetPowers revoked are bound again as revoked: every record
+	// still verifies (doctor would report one that does not).
+	rep, err := service.CheckRecords(root, env.DB, env.Keyring, func(fn func(rec any) error) error {
+		keys, err := env.DB.APIKeys(root, p.AccountID)
+		for _, k := range keys {
+			if err := fn(k); err != nil {
+				return err
+			}
+		}
+		return err
+	})
+	if err != nil || len(rep.Failed) > 0 || rep.Checked < 4 {
+		t.Errorf("records after the downgrade: %+v, %v; want every key (at least 3) and the operator setting verified", rep, err)
 	}
 	if _, _, err := svc.SetPowers(powersActingAs(t, svc, tok2), p.ID, "bot", viewer); coffer.ErrorCode(err) != coffer.EFORBIDDEN {
 		t.Errorf("SetPowers by a key that is not admin: got %v, want EFORBIDDEN", err)
