@@ -31,6 +31,8 @@ type dotenvEntry struct {
 //	KEY='single quoted'       # taken literally, may span lines
 //	KEY='it'\''s'              # as in a shell: '\'' is a single quote
 //	KEY="double \"quoted\"\n" # \n \r \t \" \\ are escapes, may span lines
+//	: db/url='value'          # ": " is allowed and ignored: coffer export writes it
+//	                          # before a name that is not a shell variable name
 //
 // KEY is a secret name. There is no ${VAR} interpolation. A key set twice is
 // an error.
@@ -91,6 +93,8 @@ func (p *dotenvParser) entry() (*dotenvEntry, error) {
 	}
 	key := strings.TrimSpace(p.s[:eq])
 	if k, ok := strings.CutPrefix(key, "export"); ok && k != "" && (k[0] == ' ' || k[0] == '\t') {
+		key = strings.TrimSpace(k)
+	} else if k, ok := strings.CutPrefix(key, ":"); ok && k != "" && (k[0] == ' ' || k[0] == '\t') {
 		key = strings.TrimSpace(k)
 	}
 	if err := coffer.ValidateName("secret", key); err != nil {
@@ -267,11 +271,22 @@ func parseJSONEnv(data []byte) ([]dotenvEntry, error) {
 //
 //	KEY='it'\''s $(not run)'
 //
+// A key that is not a shell variable name (db/url) cannot be assigned by a
+// shell, which would run its line as a command; it is written after ": ", so
+// that a shell runs the no-op builtin ':' with the line as its (unexpanded:
+// names hold no special character, the value is single-quoted) arguments,
+// dotenv loaders skip the line, and parseDotenv reads it back:
+//
+//	: db/url='postgres://h/db'
+//
 // A value holding a NUL byte is written too (parseDotenv reads it back), but
 // no shell variable can hold it.
 func writeDotenv(w io.Writer, entries []dotenvEntry) error {
 	var b bytes.Buffer
 	for _, e := range entries {
+		if !isShellName(e.Key) {
+			b.WriteString(": ")
+		}
 		b.WriteString(e.Key)
 		b.WriteByte('=')
 		if isBareDotenv(e.Value) {

@@ -284,7 +284,7 @@ func TestCLIE2E_ImportExport(t *testing.T) {
 		}
 	}
 	// --prefix
-	if got := e.OK("", "export", "src", "--prefix", "db/"); got != "db/url='postgres://u@h/db?sslmode=require'\n" {
+	if got := e.OK("", "export", "src", "--prefix", "db/"); got != ": db/url='postgres://u@h/db?sslmode=require'\n" {
 		t.Errorf("export --prefix: got %q", got)
 	}
 }

@@ -105,8 +105,9 @@ var dotenvShellSeeds = [][2]string{
 // FuzzDotenvShell writes random values with writeDotenv, sources the file
 // in real shells (sh, dash, bash: set -a; . ./file) and compares the
 // exported environment with the values byte for byte; no planted command
-// may run. The file must also read back with parseDotenv. Values holding a
-// NUL byte, which no shell variable can hold, are left out.
+// may run, and a name that is no shell variable name (db/x-1.y) sets nothing
+// and runs nothing. The file must also read back with parseDotenv. Values
+// holding a NUL byte, which no shell variable can hold, are left out.
 func FuzzDotenvShell(f *testing.F) {
 	for _, s := range dotenvShellSeeds {
 		f.Add(s[0], s[1])
@@ -115,7 +116,8 @@ func FuzzDotenvShell(f *testing.F) {
 		if strings.IndexByte(a, 0) >= 0 || strings.IndexByte(b, 0) >= 0 {
 			return
 		}
-		entries := []dotenvEntry{{Key: "K1", Value: a}, {Key: "k_2", Value: b}}
+		// db/x-1.y is no shell name: its line must be inert too.
+		entries := []dotenvEntry{{Key: "K1", Value: a}, {Key: "db/x-1.y", Value: a + b}, {Key: "k_2", Value: b}}
 		dir := t.TempDir()
 		var buf bytes.Buffer
 		if err := writeDotenv(&buf, entries); err != nil {

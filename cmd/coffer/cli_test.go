@@ -762,7 +762,7 @@ func TestCLI_Export(t *testing.T) {
 	f := newCLIFake(t, routes)
 
 	r := cliExec(t, f.URL, cliTestToken, "", "export", "prod", "--prefix", "p/")
-	want := "p/a=plain\np/b='it'\\''s \"quoted\"\nand multiline'\np/c=\n"
+	want := ": p/a=plain\n: p/b='it'\\''s \"quoted\"\nand multiline'\n: p/c=\n"
 	if r.Code != 0 || r.Stdout != want {
 		t.Fatalf("dotenv: got %d %q (stderr %q), want %q", r.Code, r.Stdout, r.Stderr, want)
 	}

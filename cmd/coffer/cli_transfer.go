@@ -152,10 +152,11 @@ The dotenv output is safe to source in a POSIX shell (set -a; . ./file):
 values are single-quoted, so no $(...), backquote, $VAR or glob in a value
 is expanded or run, and each variable gets its value byte for byte. Two
 kinds of secret are named on standard error, as the file cannot give them
-to a shell: a name that is not a shell variable name (db/password: a shell
-would run that line as a command, showing the value in its error; use
---format json, or 'coffer run', which renames them), and a value holding a
-NUL byte. Both still read back with 'coffer import'.
+to a shell: a name that is not a shell variable name (db/password; its line
+starts with ': ', so a shell runs the no-op ':' with unexpanded arguments
+and dotenv loaders skip it; use --format json, or 'coffer run', which
+renames them), and a value holding a NUL byte. Both still read back with
+'coffer import'.
 
 Other dotenv loaders run nothing either, but python-dotenv expands ${NAME}
 even in single quotes (load exported files with load_dotenv(...,
@@ -211,7 +212,7 @@ coffer export old | coffer import new -`,
 func dotenvWarnShell(warn io.Writer, e dotenvEntry) {
 	switch {
 	case !isShellName(e.Key):
-		fmt.Fprintf(warn, "coffer: %s is not a shell variable name: a shell sourcing the file would run that line as a command, not set it\n", e.Key)
+		fmt.Fprintf(warn, "coffer: %s is not a shell variable name: a shell sourcing the file does not set it (its line starts with ': ')\n", e.Key)
 	case strings.IndexByte(e.Value, 0) >= 0:
 		fmt.Fprintf(warn, "coffer: the value of %s holds a NUL byte, which a shell variable cannot hold\n", e.Key)
 	}
