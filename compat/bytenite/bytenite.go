@@ -239,7 +239,8 @@ func writeOK(w http.ResponseWriter, r *http.Request, message string) error {
 // decode reads a JSON body of at most maxBody bytes into v as grpc-gateway
 // does: fields v does not have are ignored, an empty body is an empty
 // message; a body that is not valid UTF-8, has an unpaired surrogate escape
-// (web.PairedSurrogates) or is not one JSON object is 400.
+// (web.PairedSurrogates), is not one JSON object or repeats a key
+// (web.DuplicateKey) is 400.
 func decode(w http.ResponseWriter, r *http.Request, v any) error {
 	body, err := web.ReadBody(w, r, maxBody)
 	if err != nil {
@@ -260,6 +261,9 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 	}
 	if dec.More() {
 		return coffer.Errorf(coffer.EINVALID, "invalid JSON body: more than one value")
+	}
+	if at := web.DuplicateKey(body); at >= 0 {
+		return web.ErrDuplicateKey(at)
 	}
 	return nil
 }
