@@ -252,8 +252,8 @@ func (s *Service) authFail(ctx context.Context, now time.Time, cred coffer.Crede
 	if c := coffer.CallerFrom(ctx); c != nil {
 		ev.RequestID, ev.Face = c.RequestID, c.Face
 	}
-	if err := s.storage.Audit(ctx, ev); err != nil {
-		return fmt.Errorf("audit failed authentication: %w", err)
+	if err := s.auditFailure(ctx, ev); err != nil {
+		return err
 	}
 	return errUnauthorized
 }
