@@ -65,13 +65,13 @@ const maxFramingLine = 1 << 20
 
 // framing states.
 const (
-	stHead       = iota // reading a request head, line by line
-	stBody              // skipping a Content-Length body
-	stChunkSize         // reading a chunk-size line
-	stChunkData         // skipping a chunk's data
-	stChunkCRLF         // reading the line end after a chunk's data
-	stTrailer           // reading trailer lines up to the empty one
-	stDone              // no longer followed (after an ambiguous or unsupported request)
+	stHead      = iota // reading a request head, line by line
+	stBody             // skipping a Content-Length body
+	stChunkSize        // reading a chunk-size line
+	stChunkData        // skipping a chunk's data
+	stChunkCRLF        // reading the line end after a chunk's data
+	stTrailer          // reading trailer lines up to the empty one
+	stDone             // no longer followed (after an ambiguous or unsupported request)
 )
 
 type framingConn struct {
