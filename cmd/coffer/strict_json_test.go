@@ -12,7 +12,8 @@ import (
 // or spelled with an escape ("\u0076alue" is "value"), is refused with 400
 // in each face's own error format, and nothing is written: encoding/json
 // would keep the last of the two while a proxy or policy engine in front
-// may read the first (issue 17 item 4).
+// may read the first (issue 17 item 4). So is a field name in another case
+// ("Admin"), which encoding/json alone takes for the field.
 func TestDuplicateKeysRefused(t *testing.T) {
 	base, token := startServer(t)
 	native := &rawAPI{t: t, base: base, token: token}
@@ -173,6 +174,34 @@ func TestDuplicateKeysRefused(t *testing.T) {
 			t.Fatalf("console write: got %d %s, want 400", status, body)
 		}
 		nativeShape(t, body)
+	})
+	// A field name in another case is a field to encoding/json and none to
+	// other parsers: refused as an unknown field on every face that
+	// decodes into Go structs (Chutes matches names exactly).
+	for _, c := range []struct {
+		name, method, path, body string
+		api                      *rawAPI
+		status                   int
+		want                     string
+	}{
+		{"Folded/NativeKeyAdmin", "POST", "/v1/keys", `{"name":"k","Admin":true,"scopes":[{"store":"prod","secret":"*","actions":["read"]}]}`, native, 400, `"code":"invalid"`},
+		{"Folded/NativeScopeStore", "POST", "/v1/keys", `{"name":"k","scopes":[{"Store":"*","secret":"*","actions":["read"]}]}`, native, 400, `"code":"invalid"`},
+		{"Folded/Cloudflare", "POST", cfSecrets, `[{"name":"B","Value":"a","scopes":["workers"]}]`, native, 400, `"success":false`},
+		{"Folded/TrueFoundry", "PUT", tf + "/" + group.Data.ID, `{"secrets":[{"key":"K","VALUE":"b"}]}`, native, 422, `"code":"VALIDATION_ERROR"`},
+		{"Folded/ByteNite", "POST", "/bytenite/v1/auth/secrets", `{"secret":{"id":"my_aws","secretType":"aws","name":"b","accessKey":"AKIA1"},"SecretKey":"two"}`, bytenite, 400, `"ok":false`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := c.api.do(c.method, c.path, c.body)
+			if r.Status != c.status || !strings.Contains(string(r.Body), c.want) || !strings.Contains(string(r.Body), "field") {
+				t.Errorf("%s %s: got %d %s, want %d with %s naming the field", c.method, c.path, r.Status, r.Body, c.status, c.want)
+			}
+		})
+	}
+	t.Run("Folded/Console", func(t *testing.T) {
+		status, body := consoleDo("PUT", "/v1/stores/prod/secrets/db", `{"Value":"b"}`)
+		if status != http.StatusBadRequest || !strings.Contains(string(body), `unknown field \"Value\"`) {
+			t.Errorf("console write: got %d %s, want 400 unknown field", status, body)
+		}
 	})
 	if after := snapshot(); after != before {
 		t.Errorf("a refused request changed the state:\nbefore %s\nafter  %s", before, after)

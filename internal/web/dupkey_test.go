@@ -99,13 +99,28 @@ func TestDuplicateKeyAllocs(t *testing.T) {
 	}
 }
 
-// BenchmarkDuplicateKey measures the scan against the decode it follows.
+// BenchmarkDuplicateKey measures the scans (repeated keys, field names in
+// another case) against the decode they follow.
 func BenchmarkDuplicateKey(b *testing.B) {
 	body := []byte(typicalBody)
 	b.Run("scan", func(b *testing.B) {
 		b.SetBytes(int64(len(body)))
 		for b.Loop() {
 			DuplicateKey(body)
+		}
+	})
+	b.Run("fieldcase", func(b *testing.B) {
+		type typical struct {
+			Name      string            `json:"name"`
+			Value     string            `json:"value"`
+			Comment   string            `json:"comment"`
+			Labels    map[string]string `json:"labels"`
+			Scopes    []string          `json:"scopes"`
+			ExpiresAt json.RawMessage   `json:"expires_at"`
+		}
+		b.SetBytes(int64(len(body)))
+		for b.Loop() {
+			FoldedField(body, &typical{})
 		}
 	})
 	b.Run("decode", func(b *testing.B) {
