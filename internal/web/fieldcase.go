@@ -107,9 +107,13 @@ func (p *caseParser) value(t reflect.Type) {
 				p.i++
 				return
 			}
+			before := p.i
 			p.value(elem)
 			if p.found {
 				return
+			}
+			if p.i == before { // malformed: move on rather than loop
+				p.i++
 			}
 			p.ws()
 			if p.i < len(p.body) && p.body[p.i] == ',' {

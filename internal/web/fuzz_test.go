@@ -161,17 +161,20 @@ func hasDuplicateKey(body []byte) bool {
 }
 
 // FuzzDuplicateKey checks web.DuplicateKey against hasDuplicateKey on every
-// valid JSON text, and that it never panics on any other.
+// valid JSON text, and that it and web.FoldedField end without a panic on
+// any other.
 func FuzzDuplicateKey(f *testing.F) {
 	for _, s := range []string{
 		`{"value":"a","value":"b"}`, `{"value":"a","\u0076alue":"b"}`, `{"a":[{"x":1},{"x":1,"x":2}]}`,
 		`{"a":{"x":1},"b":{"x":1}}`, `{"a":"{\"a\":1,\"a\":2}"}`, `[{"k":1},{"k":2}]`, `{"\"":1,"\u0022":2}`,
 		`{"a":1,"b":2,"c":3,"d":4,"e":5,"f":6,"g":7,"h":8,"i":9,"j":10,"k":11,"l":12,"m":13,"n":14,"o":15,"p":16,"q":17,"a":18}`,
+		`[}`, `{"nested":[}`, `{"Name":"x","nested":{"SCOPES":[]}}`, `{"labels":{"x":]}`,
 	} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		got := web.DuplicateKey(body)
+		web.FoldedField(body, &fuzzBody{}) // ends, whatever the body
 		if !json.Valid(body) {
 			return
 		}
