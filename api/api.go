@@ -79,7 +79,31 @@ func (s *Server) Handler() http.Handler {
 	if s.Admission != nil {
 		h = s.admit(mux)
 	}
-	return web.Middleware(h, web.NewMetrics(s.Registry), s.Log)
+	return web.Middleware(s.framing(h), web.NewMetrics(s.Registry), s.Log)
+}
+
+// framing refuses a request whose length is ambiguous (both Content-Length
+// and Transfer-Encoding, see web.AmbiguousFraming) with 400 in the error
+// format of the face its path belongs to, and closes the connection after
+// the answer, as RFC 9112 section 6.3 allows: what follows on it may be
+// read differently by a proxy in front.
+func (s *Server) framing(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !web.AmbiguousFraming(r) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		const code, msg = coffer.EINVALID, "a request may not carry both Content-Length and Transfer-Encoding (nor Transfer-Encoding in HTTP/1.0)"
+		r.Pattern = "(framing)" // the metrics' route label
+		w.Header().Set("Connection", "close")
+		for _, f := range s.Faces {
+			if f.serves(r.URL.Path) && f.Render != nil {
+				f.Render(w, r, code, msg)
+				return
+			}
+		}
+		renderError(w, r, web.Status(code), code, msg)
+	})
 }
 
 // admit serves a request only once s.Admission lets it in, and refuses it

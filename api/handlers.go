@@ -324,6 +324,7 @@ type createKeyRequest struct {
 	Admin       bool           `json:"admin"`
 	Scopes      []coffer.Scope `json:"scopes"`
 	ExpiresAt   *time.Time     `json:"expires_at"`
+	Format      string         `json:"format"` // "" (native) or "chutes"; the service checks it
 }
 
 func (s *Server) createKey(w http.ResponseWriter, r *http.Request) error {
@@ -337,7 +338,7 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request) error {
 	if !in.Admin && len(in.Scopes) == 0 {
 		return coffer.Errorf(coffer.EINVALID, "a key that is not admin needs at least one scope")
 	}
-	k, token, err := s.Keys.CreateAPIKey(r.Context(), &coffer.APIKeyCreate{Name: in.Name, PrincipalID: in.PrincipalID, Admin: in.Admin, Scopes: in.Scopes, ExpiresAt: in.ExpiresAt})
+	k, token, err := s.Keys.CreateAPIKey(r.Context(), &coffer.APIKeyCreate{Name: in.Name, PrincipalID: in.PrincipalID, Admin: in.Admin, Scopes: in.Scopes, ExpiresAt: in.ExpiresAt, Format: in.Format})
 	if err != nil {
 		return err
 	}

@@ -159,8 +159,8 @@ func (s *Service) AuthenticateHotkey(ctx context.Context, p coffer.HotkeyProof) 
 		if c := coffer.CallerFrom(ctx); c != nil {
 			ev.RequestID, ev.Face = c.RequestID, c.Face
 		}
-		if err := s.storage.Audit(ctx, ev); err != nil {
-			return fmt.Errorf("audit failed authentication: %w", err)
+		if err := s.auditFailure(ctx, ev); err != nil {
+			return err
 		}
 		return coffer.Errorf(coffer.EUNAUTHORIZED, "%s", msg)
 	}

@@ -152,8 +152,10 @@ func (s *Service) Authenticate(ctx context.Context, cred coffer.Credential) (*co
 	wait := s.limiter.wait(now, cred.RemoteIP, id)
 	var k *coffer.APIKey
 	reason := "no credential"
+	cached := false
 	if ok {
 		var err error
+		cached = s.keyCached(id)
 		k, err = s.apiKey(ctx, id)
 		if err != nil && coffer.ErrorCode(err) != coffer.ENOTFOUND {
 			return nil, err
@@ -175,9 +177,33 @@ func (s *Service) Authenticate(ctx context.Context, cred coffer.Credential) (*co
 		reason = "malformed token"
 	}
 	if reason != "" {
+		if cached {
+			s.padLookup(ctx, id)
+		}
 		return nil, s.failed(ctx, now, wait, cred, id, k, reason, cred.RemoteIP, id)
 	}
 	return s.keyCaller(now, k), nil
+}
+
+// keyCached reports whether apiKey would answer for id from its cache,
+// without a storage lookup.
+func (s *Service) keyCached(id string) bool {
+	now := s.now()
+	s.keysMu.RLock()
+	ck, ok := s.keys[id]
+	s.keysMu.RUnlock()
+	return ok && now.Sub(ck.fetched) < keyCacheTTL && now.Sub(ck.fetched) >= 0
+}
+
+// padLookup makes the storage lookup that a failed attempt on a cached key
+// did not need, and discards it: every failed attempt with a well-formed
+// token then costs one lookup and one hash, whether its key id is unknown
+// (never cached, so looked up) or real (a wrong secret, a revoked or
+// expired key), and its timing does not tell which (issue 17). It looks up
+// an id no key has ("-" is not a hex digit), as an unknown id's lookup
+// finds no row.
+func (s *Service) padLookup(ctx context.Context, id string) {
+	_, _ = s.storage.APIKey(ctx, id+"-")
 }
 
 // failed refuses a failed authentication. While one of the limiter's keys
@@ -226,8 +252,8 @@ func (s *Service) authFail(ctx context.Context, now time.Time, cred coffer.Crede
 	if c := coffer.CallerFrom(ctx); c != nil {
 		ev.RequestID, ev.Face = c.RequestID, c.Face
 	}
-	if err := s.storage.Audit(ctx, ev); err != nil {
-		return fmt.Errorf("audit failed authentication: %w", err)
+	if err := s.auditFailure(ctx, ev); err != nil {
+		return err
 	}
 	return errUnauthorized
 }

@@ -1,24 +1,62 @@
 package service
 
 import (
+	"context"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/coffer-dev/coffer"
 )
 
 // Failed authentications allowed per client address and per key id: a burst
-// of failBurst, then one more every failRefill.
+// of failBurst, then one more every failRefill. The addresses of one /24
+// (IPv4) or /64 (IPv6) network share a larger budget as well, so that a
+// client holding many addresses (all of 127.0.0.0/8, an IPv6 /64) gets no
+// more than a few times one address's share.
 const (
-	failBurst  = 10
-	failRefill = 6 * time.Second
-	maxBuckets = 100000
+	failBurst    = 10
+	failRefill   = 6 * time.Second
+	prefixBurst  = 3 * failBurst
+	prefixRefill = failRefill / 3
+	maxBuckets   = 100000
 )
 
-// failLimiter is a token bucket per key (an address or a key id) that only
-// failed attempts drain. While a bucket is empty, failed attempts for its
-// key are refused with ERATELIMIT and neither counted nor audited, so a
-// flood of bad credentials cannot flood the audit log; valid credentials
-// still pass (see Service.failed).
+// Failed authentications audited per account (the key's account, or the
+// operator's for unknown keys): a burst of auditBurst, then one more every
+// auditRefill. Past that, failures are still refused and counted, and the
+// next audited failure is preceded by an auth.fail.unaudited event that
+// says how many were not audited one by one.
+const (
+	auditBurst  = 100
+	auditRefill = time.Second
+)
+
+// budget is a token bucket's size and refill interval.
+type budget struct {
+	burst  float64
+	refill time.Duration
+}
+
+// budgetOf is the budget of a limiter key: a network prefix ("a.b.c.0/24")
+// has the larger one.
+func budgetOf(key string) budget {
+	if strings.IndexByte(key, '/') >= 0 {
+		return budget{prefixBurst, prefixRefill}
+	}
+	return budget{failBurst, failRefill}
+}
+
+// failLimiter is a token bucket per key (an address, its network, or a key
+// id) that only failed attempts drain. While a bucket is empty, failed
+// attempts for its key are refused with ERATELIMIT and neither counted nor
+// audited, so a flood of bad credentials cannot flood the audit log; valid
+// credentials still pass (see Service.failed).
 type failLimiter struct {
 	n  atomic.Int64 // len(m): with no failure on record, wait takes no lock
 	mu sync.Mutex
@@ -28,15 +66,45 @@ type failLimiter struct {
 type bucket struct {
 	tokens float64
 	last   time.Time
+	budget budget
 }
 
 // refill brings b up to date at now.
 func (b *bucket) refill(now time.Time) {
-	b.tokens += float64(now.Sub(b.last)) / float64(failRefill)
-	if b.tokens > failBurst {
-		b.tokens = failBurst
+	b.tokens += float64(now.Sub(b.last)) / float64(b.budget.refill)
+	if b.tokens > b.budget.burst {
+		b.tokens = b.budget.burst
 	}
 	b.last = now
+}
+
+// withNetworks returns keys with, after each client address, its /24 (IPv4)
+// or /64 (IPv6) network. Key ids hold neither '.' nor ':' and pass as they
+// are.
+func withNetworks(keys []string) []string {
+	out := make([]string, 0, 2*len(keys))
+	for _, k := range keys {
+		if k == "" {
+			continue
+		}
+		out = append(out, k)
+		if strings.IndexAny(k, ".:") < 0 {
+			continue
+		}
+		a, err := netip.ParseAddr(k)
+		if err != nil {
+			continue
+		}
+		a = a.Unmap().WithZone("")
+		bits := 64
+		if a.Is4() {
+			bits = 24
+		}
+		if p, err := a.Prefix(bits); err == nil {
+			out = append(out, p.String())
+		}
+	}
+	return out
 }
 
 // wait returns how long an attempt for any of keys must wait (0: go ahead).
@@ -44,17 +112,18 @@ func (l *failLimiter) wait(now time.Time, keys ...string) time.Duration {
 	if l.n.Load() == 0 {
 		return 0
 	}
+	keys = withNetworks(keys)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	var wait time.Duration
 	for _, k := range keys {
 		b := l.m[k]
-		if k == "" || b == nil {
+		if b == nil {
 			continue
 		}
 		b.refill(now)
 		if b.tokens < 1 {
-			wait = max(wait, time.Duration((1-b.tokens)*float64(failRefill)))
+			wait = max(wait, time.Duration((1-b.tokens)*float64(b.budget.refill)))
 		}
 	}
 	return wait
@@ -62,32 +131,120 @@ func (l *failLimiter) wait(now time.Time, keys ...string) time.Duration {
 
 // fail records a failed attempt for each of keys.
 func (l *failLimiter) fail(now time.Time, keys ...string) {
+	keys = withNetworks(keys)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.m == nil {
 		l.m = map[string]*bucket{}
 	}
-	if len(l.m) >= maxBuckets {
-		for k, b := range l.m { // forget those that have forgiven
-			if b.refill(now); b.tokens >= failBurst {
-				delete(l.m, k)
-			}
-		}
-		if len(l.m) >= maxBuckets {
-			l.m = map[string]*bucket{}
-		}
+	if len(l.m)+len(keys) > maxBuckets {
+		l.evict(now)
 	}
 	for _, k := range keys {
-		if k == "" {
-			continue
-		}
 		b := l.m[k]
 		if b == nil {
-			b = &bucket{tokens: failBurst, last: now}
+			bg := budgetOf(k)
+			b = &bucket{tokens: bg.burst, last: now, budget: bg}
 			l.m[k] = b
 		}
 		b.refill(now)
 		b.tokens--
 	}
 	l.n.Store(int64(len(l.m)))
+}
+
+// evict makes room in a full table: it forgets the buckets that are full
+// again (their failures forgiven), and if that is not a tenth of the
+// table, the least recently failed ones down to nine tenths, so that it
+// runs once per many failures. The rest, among them every address that is
+// being refused now, are kept: a full table must not reset the budgets of
+// those who filled it.
+func (l *failLimiter) evict(now time.Time) {
+	for k, b := range l.m {
+		if b.refill(now); b.tokens >= b.budget.burst {
+			delete(l.m, k)
+		}
+	}
+	keep := maxBuckets * 9 / 10
+	if len(l.m) <= keep {
+		return
+	}
+	lasts := make([]int64, 0, len(l.m))
+	for _, b := range l.m {
+		lasts = append(lasts, b.last.UnixNano())
+	}
+	slices.Sort(lasts)
+	cut := lasts[len(lasts)-keep] // keep the buckets last drained at or after cut
+	for k, b := range l.m {
+		if b.last.UnixNano() < cut {
+			delete(l.m, k)
+		}
+	}
+	for k, b := range l.m { // ties at cut
+		if len(l.m) <= keep {
+			break
+		}
+		if b.last.UnixNano() == cut {
+			delete(l.m, k)
+		}
+	}
+}
+
+// auditBudget bounds the failed authentications audited per account.
+type auditBudget struct {
+	mu sync.Mutex
+	m  map[string]*accountBudget
+}
+
+type accountBudget struct {
+	bucket
+	unaudited int64 // failures refused but not audited since the last audited one
+}
+
+// take reports whether a failure for account may be audited at now, and if
+// so how many before it were not. When it may not, the failure is counted.
+func (a *auditBudget) take(now time.Time, account string) (ok bool, unaudited int64) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.m == nil {
+		a.m = map[string]*accountBudget{}
+	}
+	b := a.m[account]
+	if b == nil {
+		b = &accountBudget{bucket: bucket{tokens: auditBurst, last: now, budget: budget{auditBurst, auditRefill}}}
+		a.m[account] = b
+	}
+	b.refill(now)
+	if b.tokens < 1 {
+		b.unaudited++
+		return false, 0
+	}
+	b.tokens--
+	unaudited, b.unaudited = b.unaudited, 0
+	return true, unaudited
+}
+
+// auditFailure audits the failed authentication ev within its account's
+// audit budget. Past the budget the failure is only counted; the next one
+// audited is preceded by an auth.fail.unaudited event whose reason says how
+// many failures were not audited one by one, so that the log stays bounded
+// and still tells that they happened.
+func (s *Service) auditFailure(ctx context.Context, ev *coffer.AuditEvent) error {
+	ok, unaudited := s.auditBudget.take(ev.Time, ev.AccountID)
+	if !ok {
+		return nil
+	}
+	if unaudited > 0 {
+		sum := &coffer.AuditEvent{Time: ev.Time, AccountID: ev.AccountID, Action: "auth.fail.unaudited",
+			Outcome: coffer.EUNAUTHORIZED, RequestID: ev.RequestID, Face: ev.Face,
+			Reason: strconv.FormatInt(unaudited, 10) + " failed authentications were not audited one by one: more than the account's audit budget (" +
+				strconv.Itoa(auditBurst) + ", then one a second)"}
+		if err := s.storage.Audit(ctx, sum); err != nil {
+			return fmt.Errorf("audit failed authentication: %w", err)
+		}
+	}
+	if err := s.storage.Audit(ctx, ev); err != nil {
+		return fmt.Errorf("audit failed authentication: %w", err)
+	}
+	return nil
 }

@@ -820,11 +820,26 @@ func (s *Service) AuditEvents(ctx context.Context, q coffer.AuditQuery) (*coffer
 	if err != nil {
 		return nil, err
 	}
+	var page *coffer.AuditPage
 	if q.Filtered() {
-		return s.auditWindow(ctx, c.AccountID, q, limit)
+		page, err = s.auditWindow(ctx, c.AccountID, q, limit)
+	} else {
+		page, err = s.auditPage(ctx, c.AccountID, q, limit)
 	}
+	if err != nil {
+		return nil, err
+	}
+	// A page with no match lists no events: [], never null.
+	if page.Events == nil {
+		page.Events = []*coffer.AuditEvent{}
+	}
+	return page, nil
+}
+
+// auditPage answers an unfiltered query: limit events from the cursor.
+func (s *Service) auditPage(ctx context.Context, accountID string, q coffer.AuditQuery, limit int) (*coffer.AuditPage, error) {
 	q.Limit = limit + 1
-	evs, err := s.storage.AuditEvents(ctx, c.AccountID, q)
+	evs, err := s.storage.AuditEvents(ctx, accountID, q)
 	if err != nil {
 		return nil, err
 	}

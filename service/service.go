@@ -53,6 +53,8 @@ type Service struct {
 	// operator is the id of the operator account (see coffer.Caller).
 	operator string
 	limiter  failLimiter
+	// auditBudget bounds the failed authentications audited per account.
+	auditBudget auditBudget
 
 	keysMu sync.RWMutex
 	keys   map[string]cachedKey // API keys by id, fetched at most keyCacheTTL ago

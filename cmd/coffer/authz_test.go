@@ -102,15 +102,15 @@ func authzNames(t *testing.T, r reply, list, field string) []string {
 }
 
 // authzLoopback hands out HTTP clients that connect from distinct loopback
-// addresses (127.0.1.1, 127.0.1.2, ...). The server limits failed
-// attempts per client address, and every other test request comes from
-// 127.0.0.1.
+// addresses, each in a /24 of its own (127.1.1.1, 127.1.2.1, ...). The
+// server limits failed attempts per client address and per /24, and every
+// other test request comes from 127.0.0.1.
 type authzLoopback struct{ n atomic.Int32 }
 
 // next returns a client connecting from a fresh address, and the address.
 func (l *authzLoopback) next(t *testing.T) (*http.Client, string) {
 	n := l.n.Add(1)
-	ip := net.IPv4(127, 0, byte(1+n/250), byte(1+n%250))
+	ip := net.IPv4(127, byte(1+n/250), byte(1+n%250), 1)
 	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: ip}}
 	tr := &http.Transport{DialContext: d.DialContext}
 	t.Cleanup(tr.CloseIdleConnections)

@@ -422,6 +422,7 @@ func (s *Server) Open(ctx context.Context) error {
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(s.Log.Handler(), slog.LevelWarn),
+		ConnContext:       web.ConnContext, // see web.FramingListener
 	}
 	if s.ln, err = net.Listen("tcp", cfg.Addr); err != nil {
 		s.closeStorage()
@@ -444,7 +445,10 @@ func (s *Server) Open(ctx context.Context) error {
 		s.http.TLSConfig = s.tls.Config()
 		go func() { s.done <- s.http.ServeTLS(s.ln, "", "") }()
 	} else {
-		go func() { s.done <- s.http.Serve(s.ln) }()
+		// Over TLS the connection net/http reads must stay a *tls.Conn
+		// (for HTTP/2 and client certificates), so ambiguous framing is
+		// refused on plain HTTP only.
+		go func() { s.done <- s.http.Serve(web.FramingListener(s.ln)) }()
 	}
 	s.Log.Info("listening", "addr", s.Addr, "scheme", scheme, "data", cfg.DataDir, "database", s.databaseName())
 	return nil

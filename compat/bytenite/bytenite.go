@@ -246,7 +246,9 @@ func writeOK(w http.ResponseWriter, r *http.Request, message string) error {
 // decode reads a JSON body of at most maxBody bytes into v as grpc-gateway
 // does: fields v does not have are ignored, an empty body is an empty
 // message; a body that is not valid UTF-8, has an unpaired surrogate escape
-// (web.PairedSurrogates) or is not one JSON object is 400.
+// (web.PairedSurrogates), is not one JSON object, repeats a key
+// (web.DuplicateKey) or names a field in another case (web.FoldedField) is
+// 400.
 func decode(w http.ResponseWriter, r *http.Request, v any) error {
 	body, err := web.ReadBody(w, r, maxBody)
 	if err != nil {
@@ -267,6 +269,14 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 	}
 	if dec.More() {
 		return coffer.Errorf(coffer.EINVALID, "invalid JSON body: more than one value")
+	}
+	if at := web.DuplicateKey(body); at >= 0 {
+		return web.ErrDuplicateKey(at)
+	}
+	// protojson matches field names exactly; encoding/json would also take
+	// one in another case, which grpc-gateway ignores: refused instead.
+	if at, key := web.FoldedField(body, v); at >= 0 {
+		return coffer.Errorf(coffer.EINVALID, "invalid JSON body: unknown field %s", strconv.Quote(key))
 	}
 	return nil
 }

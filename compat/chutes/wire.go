@@ -173,7 +173,9 @@ func invalid(items ...Invalid) *Error {
 
 // readObject reads a request body (already bounded by authed) as a JSON
 // object. Bad UTF-8 and unpaired surrogate escapes (web.PairedSurrogates),
-// which encoding/json would turn into U+FFFD, are refused.
+// which encoding/json would turn into U+FFFD, are refused, and so is a key
+// repeated in any object of the body (web.DuplicateKey): 400, as for a body
+// that does not parse.
 func readObject(r *http.Request) (map[string]json.RawMessage, error) {
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
@@ -203,6 +205,9 @@ func readObject(r *http.Request) (map[string]json.RawMessage, error) {
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(body, &m); err != nil || m == nil {
 		return nil, invalid(Invalid{Type: "model_attributes_type", Loc: []any{"body"}, Msg: msgObject})
+	}
+	if at := web.DuplicateKey(body); at >= 0 {
+		return nil, &Error{Status: http.StatusBadRequest, Detail: coffer.ErrorMessage(web.ErrDuplicateKey(at))}
 	}
 	return m, nil
 }

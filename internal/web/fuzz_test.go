@@ -51,6 +51,8 @@ func FuzzDecodeJSON(f *testing.F) {
 		`{"name":"a"} {"name":"b"}`, `{"name":"\ud800"}`, `{"name":"\udc00\ud800"}`, `{"name":"\ud83d\ude00"}`, "{\"name\":\"\xff\"}", `{"name":"a"`,
 		strings.Repeat(`{"nested":`, 200) + `{}` + strings.Repeat(`}`, 200),
 		strings.Repeat(`[`, 20000), `{"name":"` + strings.Repeat("x", fuzzLimit) + `"}`,
+		`{"name":"a","name":"b"}`, `{"admin":false,"admin":true}`, `{"name":"a","\u006eame":"b"}`,
+		`{"nested":{"labels":{"k":"CANARY","k":"CANARY"}}}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -77,6 +79,9 @@ func FuzzDecodeJSON(f *testing.F) {
 				!bytes.Contains(bytes.ToLower(body), []byte(`\ufffd`)) {
 				t.Fatalf("accepted %q as %s: a character was replaced with U+FFFD", body, b)
 			}
+			if web.DuplicateKey(body) >= 0 {
+				t.Fatalf("accepted %q, which repeats a key", body)
+			}
 			var again fuzzBody
 			if err := json.Unmarshal(b, &again); err != nil || !reflect.DeepEqual(&again, &got) {
 				t.Fatalf("round trip of %s: got %+v (%v), want %+v", b, again, err, got)
@@ -97,6 +102,87 @@ func FuzzDecodeJSON(f *testing.F) {
 			if strings.Contains(msg, "CANARY") && !strings.Contains(msg, "unknown field") {
 				t.Fatalf("error quotes the body: %q", msg)
 			}
+		}
+	})
+}
+
+// hasDuplicateKey is the reference for web.DuplicateKey: it walks the
+// tokens of a valid JSON text with json.Decoder, which unescapes keys, and
+// reports whether an object repeats a key.
+func hasDuplicateKey(body []byte) bool {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	type level struct {
+		keys   map[string]bool
+		wantKy bool
+	}
+	var stack []*level
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return false
+		}
+		var top *level
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		switch tok := tok.(type) {
+		case json.Delim:
+			switch tok {
+			case '{':
+				if top != nil && top.keys != nil {
+					top.wantKy = true
+				}
+				stack = append(stack, &level{keys: map[string]bool{}, wantKy: true})
+				continue
+			case '[':
+				if top != nil && top.keys != nil {
+					top.wantKy = true
+				}
+				stack = append(stack, &level{})
+				continue
+			default:
+				stack = stack[:len(stack)-1]
+				continue
+			}
+		case string:
+			if top != nil && top.keys != nil && top.wantKy {
+				if top.keys[tok] {
+					return true
+				}
+				top.keys[tok] = true
+				top.wantKy = false
+				continue
+			}
+		}
+		if top != nil && top.keys != nil {
+			top.wantKy = true
+		}
+	}
+}
+
+// FuzzDuplicateKey checks web.DuplicateKey against hasDuplicateKey on every
+// valid JSON text, and that it and web.FoldedField end without a panic on
+// any other.
+func FuzzDuplicateKey(f *testing.F) {
+	for _, s := range []string{
+		`{"value":"a","value":"b"}`, `{"value":"a","\u0076alue":"b"}`, `{"a":[{"x":1},{"x":1,"x":2}]}`,
+		`{"a":{"x":1},"b":{"x":1}}`, `{"a":"{\"a\":1,\"a\":2}"}`, `[{"k":1},{"k":2}]`, `{"\"":1,"\u0022":2}`,
+		`{"a":1,"b":2,"c":3,"d":4,"e":5,"f":6,"g":7,"h":8,"i":9,"j":10,"k":11,"l":12,"m":13,"n":14,"o":15,"p":16,"q":17,"a":18}`,
+		`[}`, `{"nested":[}`, `{"Name":"x","nested":{"SCOPES":[]}}`, `{"labels":{"x":]}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		got := web.DuplicateKey(body)
+		web.FoldedField(body, &fuzzBody{}) // ends, whatever the body
+		if !json.Valid(body) {
+			return
+		}
+		if want := hasDuplicateKey(body); (got >= 0) != want {
+			t.Fatalf("DuplicateKey(%q) = %d, want a duplicate: %v", body, got, want)
+		}
+		if got >= 0 && (got >= len(body) || body[got] != '"') {
+			t.Fatalf("DuplicateKey(%q) = %d, not the offset of a key", body, got)
 		}
 	})
 }

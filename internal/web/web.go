@@ -187,8 +187,10 @@ func RemoteIP(r *http.Request) string {
 // DecodeJSON reads a JSON body of at most limit bytes into v, strictly: the
 // body must be valid UTF-8 and pair its surrogate escapes (encoding/json
 // would otherwise replace bad bytes and unpaired escapes with U+FFFD
-// silently), hold exactly one JSON value, and have no unknown fields. If v
-// has a Validate method it is called.
+// silently), hold exactly one JSON value, have no unknown fields and no
+// object key twice in one object (DuplicateKey) and no field name that
+// matches only in another case (FoldedField). If v has a Validate method it
+// is called.
 func DecodeJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
 	body, err := ReadBody(w, r, limit)
 	if err != nil {
@@ -212,6 +214,12 @@ func DecodeJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) erro
 	// would let a stray ']' or '}' through.
 	if len(bytes.TrimSpace(body[dec.InputOffset():])) > 0 {
 		return coffer.Errorf(coffer.EINVALID, "invalid JSON body: more than one value")
+	}
+	if at := DuplicateKey(body); at >= 0 {
+		return ErrDuplicateKey(at)
+	}
+	if at, key := FoldedField(body, v); at >= 0 {
+		return coffer.Errorf(coffer.EINVALID, "invalid JSON body: unknown field %s", strconv.Quote(key))
 	}
 	if val, ok := v.(interface{ Validate() error }); ok {
 		return val.Validate()

@@ -137,6 +137,11 @@ function can(action, storeName, storeID, secret) {
 }
 
 function scopeText(s) {
+  if (s.object_type && s.object_type !== "secrets") {
+    // A Chutes scope on another object type (registry, images, ...): it
+    // grants nothing on secrets, so it must not read as "read on *".
+    return `${(s.actions || []).join(",") || "all"} on Chutes ${s.object_type}${s.object_id ? " " + s.object_id : ""} (no secrets)`;
+  }
   return `${(s.actions || []).join(",")} on ${s.store || "*"}${s.secret ? "/" + s.secret : ""}`;
 }
 
