@@ -320,7 +320,7 @@ func TestCLIE2E_KeysAndAudit(t *testing.T) {
 		t.Errorf("scoped key list: got %d %q %q, want itself and no admin key", out.Code, out.Stdout, out.Stderr)
 	}
 	e.FailAs(token, "forbidden", "", "audit", "verify")
-	if out := e.RunAs(token, "", "export", "prod"); out.Code != 0 || out.Stdout != "app/token=t0k\n" {
+	if out := e.RunAs(token, "", "export", "prod"); out.Code != 0 || out.Stdout != ": app/token=t0k\n" {
 		t.Errorf("scoped export: got %d %q %q", out.Code, out.Stdout, out.Stderr)
 	}
 
