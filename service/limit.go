@@ -88,7 +88,7 @@ func withNetworks(keys []string) []string {
 			continue
 		}
 		out = append(out, k)
-		if strings.IndexAny(k, ".:") < 0 {
+		if !strings.ContainsAny(k, ".:") {
 			continue
 		}
 		a, err := netip.ParseAddr(k)
