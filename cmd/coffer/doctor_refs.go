@@ -26,46 +26,16 @@ const maxListedNames = 20
 // unambiguous.
 func (d *doctor) checkIDShapedNames(ctx context.Context, db doctorDB) {
 	var names []string
-	scan := func(account, store, name string) {
+	err := db.eachRow(ctx, idShapedNamesSQL, func(r rowScanner) error {
+		var account, store, name string
+		if err := r.Scan(&account, &store, &name); err != nil {
+			return err
+		}
 		if coffer.IDShaped(name) {
 			names = append(names, account+":"+store+"/"+name)
 		}
-	}
-	var err error
-	switch db := db.(type) {
-	case *sqliteDoctor:
-		rows, qerr := db.db.QueryContext(ctx, idShapedNamesSQL)
-		if err = qerr; err == nil {
-			defer rows.Close()
-			for rows.Next() {
-				var a, st, n string
-				if err = rows.Scan(&a, &st, &n); err != nil {
-					break
-				}
-				scan(a, st, n)
-			}
-			if err == nil {
-				err = rows.Err()
-			}
-		}
-	case *postgresDoctor:
-		rows, qerr := db.pool.Query(ctx, idShapedNamesSQL)
-		if err = qerr; err == nil {
-			defer rows.Close()
-			for rows.Next() {
-				var a, st, n string
-				if err = rows.Scan(&a, &st, &n); err != nil {
-					break
-				}
-				scan(a, st, n)
-			}
-			if err == nil {
-				err = rows.Err()
-			}
-		}
-	default:
-		return
-	}
+		return nil
+	})
 	switch {
 	case err != nil:
 		d.warn("secret names", "could not list secret names: "+err.Error(), "")
