@@ -238,6 +238,11 @@ func (s *Service) RegisterHotkey(ctx context.Context, principalID, ss58 string) 
 	if perr != nil {
 		return nil, perr
 	}
+	if c.ExpiresAt != nil {
+		// A hotkey acts as an admin of its principal and does not expire:
+		// no credential outlives the key (or token) that makes it.
+		return nil, s.refuse(ctx, ev, "a key that expires cannot register a hotkey (hotkeys do not expire); use a key without an expiry")
+	}
 	if principalID == "" {
 		principalID = c.PrincipalID
 	}

@@ -429,6 +429,32 @@ func TestHotkeyService(t *testing.T) {
 			t.Errorf("hotkey after the other account's attempts: %v", err)
 		}
 	})
+	t.Run("ErrForbiddenExpiringKey", func(t *testing.T) {
+		// An admin key that expires would otherwise make a credential that
+		// never does.
+		exp := e.clock.Now().Add(time.Hour)
+		_, tok, err := e.svc.CreateAPIKey(e.ctx, &coffer.APIKeyCreate{Name: "short", Admin: true, ExpiresAt: &exp})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := e.svc.Authenticate(context.Background(), coffer.Credential{Token: tok, RemoteIP: "192.0.2.77"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		const addr = "5CwjKU4JAkqYLRp3DdFSFGpz6hQx6dkp6Y4UAZ8hkYNPD1e6"
+		if _, err := e.svc.RegisterHotkey(coffer.NewContext(context.Background(), c), "", addr); coffer.ErrorCode(err) != coffer.EFORBIDDEN {
+			t.Errorf("RegisterHotkey with an expiring admin key: got %v, want forbidden", err)
+		}
+		list, err := e.svc.Hotkeys(e.ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, h := range list {
+			if h.SS58 == addr {
+				t.Errorf("the refused hotkey was registered: %+v", h)
+			}
+		}
+	})
 	t.Run("ErrForbidden", func(t *testing.T) {
 		sctx := scoped(t, e.svc, e.ctx, coffer.Scope{Actions: []coffer.Action{coffer.ActionRead}})
 		if _, err := e.svc.RegisterHotkey(sctx, "", "5CwjKU4JAkqYLRp3DdFSFGpz6hQx6dkp6Y4UAZ8hkYNPD1e6"); coffer.ErrorCode(err) != coffer.EFORBIDDEN {
