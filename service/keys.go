@@ -276,12 +276,33 @@ func (s *Service) apiKey(ctx context.Context, id string) (*coffer.APIKey, error)
 		return nil, coffer.Errorf(coffer.ENOTFOUND, "api key not found")
 	}
 	s.keysMu.Lock()
-	if len(s.keys) >= 100000 {
-		s.keys = map[string]cachedKey{}
+	if len(s.keys) >= maxCachedKeys {
+		s.evictKeys(now)
 	}
 	s.keys[id] = cachedKey{key: k, fetched: now}
 	s.keysMu.Unlock()
 	return k, nil
+}
+
+// maxCachedKeys bounds the key cache.
+const maxCachedKeys = 100000
+
+// evictKeys makes room in a full key cache, with keysMu held: entries past
+// keyCacheTTL (which would be fetched again anyway) go first, then others
+// until a tenth of the cache is free, so the keys in use stay cached rather
+// than all being dropped at once.
+func (s *Service) evictKeys(now time.Time) {
+	for id, ck := range s.keys {
+		if d := now.Sub(ck.fetched); d >= keyCacheTTL || d < 0 {
+			delete(s.keys, id)
+		}
+	}
+	for id := range s.keys { // map order: an arbitrary choice
+		if len(s.keys) < maxCachedKeys*9/10 {
+			break
+		}
+		delete(s.keys, id)
+	}
 }
 
 func (s *Service) forgetKey(id string) {
