@@ -73,6 +73,7 @@ func browser(t *testing.T) context.Context {
 // a new version, roll back, create and revoke a key and see its next
 // request refused, find the events in the audit page, sign out.
 func TestConsoleBrowser(t *testing.T) {
+	t.Parallel() // half a minute waits for the value to hide: let other waiting tests run meanwhile
 	// A short audit search window, so that a filtered audit page takes the
 	// console several requests, window by window.
 	addr, token := startServer(t, func(c *ServerConfig) { c.auditWindow = 32 })

@@ -496,6 +496,7 @@ func shown(sel string) string {
 // token shown once) and revoke it, see the audit chain intact, find the
 // events with the audit filters, check every page at 200% zoom, sign out.
 func TestConsoleFirefox(t *testing.T) {
+	t.Parallel() // a browser of its own; mostly waiting
 	addr, token := startServer(t)
 	f := startFirefox(t)
 	shots := screenshotDir(t)
