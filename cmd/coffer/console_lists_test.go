@@ -15,6 +15,7 @@ import (
 // once; a name search and "Show deleted" narrow and widen the list; 25
 // stores and 25 more API keys page the same way.
 func TestConsoleLists(t *testing.T) {
+	t.Parallel() // a browser of its own; mostly waiting
 	addr, root := startServer(t)
 	ctx := context.Background()
 	admin, err := client.New(addr, root)

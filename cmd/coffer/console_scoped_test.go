@@ -17,6 +17,7 @@ import (
 // new version, rollback or delete, a store creation is refused with the
 // API's message, and no value ever reaches the page.
 func TestConsoleScopedKey(t *testing.T) {
+	t.Parallel() // a browser of its own; mostly waiting
 	addr, root := startServer(t)
 	ctx := context.Background()
 	admin, err := client.New(addr, root)
