@@ -155,10 +155,12 @@ func (l *failLimiter) fail(now time.Time, keys ...string) {
 
 // evict makes room in a full table: it forgets the buckets that are full
 // again (their failures forgiven), and if that is not a tenth of the
-// table, the least recently failed ones down to nine tenths, so that it
-// runs once per many failures. The rest, among them every address that is
-// being refused now, are kept: a full table must not reset the budgets of
-// those who filled it.
+// table, those closest to forgiven (the largest share of their budget
+// left) down to nine tenths, so that it runs once per many failures. The
+// rest, among them every address that is being refused now, are kept: a
+// full table must not reset the budgets of those who filled it. (A
+// bucket's last time moves on every look, so it tells nothing about who
+// failed recently.)
 func (l *failLimiter) evict(now time.Time) {
 	for k, b := range l.m {
 		if b.refill(now); b.tokens >= b.budget.burst {
@@ -169,14 +171,15 @@ func (l *failLimiter) evict(now time.Time) {
 	if len(l.m) <= keep {
 		return
 	}
-	lasts := make([]int64, 0, len(l.m))
+	left := func(b *bucket) float64 { return b.tokens / b.budget.burst }
+	shares := make([]float64, 0, len(l.m))
 	for _, b := range l.m {
-		lasts = append(lasts, b.last.UnixNano())
+		shares = append(shares, left(b))
 	}
-	slices.Sort(lasts)
-	cut := lasts[len(lasts)-keep] // keep the buckets last drained at or after cut
+	slices.Sort(shares)
+	cut := shares[keep-1] // keep the buckets with at most this share left
 	for k, b := range l.m {
-		if b.last.UnixNano() < cut {
+		if left(b) > cut {
 			delete(l.m, k)
 		}
 	}
@@ -184,7 +187,7 @@ func (l *failLimiter) evict(now time.Time) {
 		if len(l.m) <= keep {
 			break
 		}
-		if b.last.UnixNano() == cut {
+		if left(b) == cut {
 			delete(l.m, k)
 		}
 	}
