@@ -32,28 +32,35 @@ lint:
 test:
 	go test -race -timeout 30m ./...
 
-# fuzz runs every fuzz target for FUZZTIME, one target per go test (go
-# test takes one -fuzz at a time). The seed corpora in testdata/fuzz are run
-# by make test too. New interesting inputs go to the Go build cache, never
-# into the tree; a failing input is written to testdata/fuzz, which fails
-# the clean-tree check of make check as well as this target. Minimizing is
-# off: it can outlast a short FUZZTIME and fail the run for no bug. Go's
-# fuzzing coordinator can also end a run with "context deadline exceeded"
-# when FUZZTIME runs out while a worker is busy, with no failing input: such
-# a run is tried again, twice at most; a failing input fails at once.
+# fuzz runs every fuzz target for FUZZTIME, one target at a time (Go fuzzes
+# one target per process). Each package's fuzzing test binary is built once
+# (go test -c -fuzz) and run for each of its targets from the package's
+# directory, as go test would, instead of being linked again per target. The
+# seed corpora in testdata/fuzz are run by make test too. New interesting
+# inputs go to the Go build cache (where go test -fuzz keeps them), never
+# into the tree; a failing input is written to testdata/fuzz, which fails the
+# clean-tree check of make check as well as this target. Minimizing is off:
+# it can outlast a short FUZZTIME and fail the run for no bug. Go's fuzzing
+# coordinator can also end a run with "context deadline exceeded" when
+# FUZZTIME runs out while a worker is busy, with no failing input: such a run
+# is tried again, twice at most; a failing input fails at once.
 fuzz:
-	@set -e; out=$$(mktemp); trap 'rm -f $$out' EXIT; \
+	@set -e; out=$$(mktemp); bin=$$(mktemp -d); trap 'rm -rf $$out $$bin' EXIT; cache=$$(go env GOCACHE)/fuzz; \
 	for dir in $$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do \
+		pkg=$$(go list $$dir); test=$$bin/$$(echo $$pkg | tr / _).test; \
+		go test -c -fuzz=. -o $$test $$dir; \
 		for target in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$dir/*_test.go | sed 's/^func //' | sort); do \
 			for try in 1 2 3; do \
 				echo "fuzz $$dir $$target ($(FUZZTIME))"; \
-				if go test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 0 $$dir > $$out 2>&1; then break; fi; \
+				if (cd $$dir && $$test -test.run='^$$' -test.fuzz="^$$target\$$" -test.fuzztime=$(FUZZTIME) \
+					-test.fuzzminimizetime=0 -test.fuzzcachedir=$$cache/$$pkg -test.timeout=10m) > $$out 2>&1; then break; fi; \
 				if [ $$try -lt 3 ] && grep -q 'context deadline exceeded' $$out && ! grep -q 'Failing input written' $$out; then \
 					echo "fuzz $$dir $$target: the run ended with 'context deadline exceeded' and no failing input; again"; continue; \
 				fi; \
 				cat $$out; exit 1; \
 			done; \
 		done; \
+		rm -f $$test; \
 	done
 
 # soak is the long tier of the crash tests: 60 kill -9s of the real server
