@@ -6,7 +6,6 @@ package main
 import (
 	"context"
 	"crypto/tls"
-	"database/sql"
 	"errors"
 	"flag"
 	"fmt"
@@ -20,13 +19,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/coffer-dev/coffer"
+	"github.com/coffer-dev/coffer/engine"
 	"github.com/coffer-dev/coffer/envelope"
-	"github.com/coffer-dev/coffer/postgres"
 	"github.com/coffer-dev/coffer/service"
-	"github.com/coffer-dev/coffer/sqlite"
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 func init() {
@@ -199,38 +194,15 @@ func (d *doctor) checkMasterKeyFile(cfg ServerConfig, dirOK bool) []byte {
 	return k
 }
 
-// doctorDB is a read-only look at a database: it neither migrates nor
-// locks it, so doctor runs next to a server.
-type doctorDB interface {
-	// Migrations lists the applied migrations (none for a new database).
-	Migrations(ctx context.Context) ([]string, error)
-	Meta(ctx context.Context, key string) ([]byte, error)
-	// eachRow runs a query without arguments and calls fn with each row
-	// (doctor_records.go).
-	eachRow(ctx context.Context, query string, fn func(rowScanner) error) error
-	// Now is the database server's clock, when it has its own.
-	Now(ctx context.Context) (time.Time, bool, error)
-	Close()
-}
-
 func (d *doctor) checkDatabase(ctx context.Context, cfg ServerConfig, master []byte) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	var db doctorDB
-	var known []string
-	var err error
-	if cfg.Database == "" {
-		path := filepath.Join(cfg.DataDir, "coffer.db")
-		if !exists(path) {
-			d.warn("database", "no SQLite database in "+cfg.DataDir+" yet", "a first start creates it")
-			return
-		}
-		known = sqlite.MigrationNames()
-		db, err = openSQLiteDoctor(path)
-	} else {
-		known = postgres.MigrationNames()
-		db, err = openPostgresDoctor(ctx, cfg.Database)
+	t := &engine.Target{Dir: cfg.DataDir, URL: cfg.Database}
+	if !t.Exists() {
+		d.warn("database", "no SQLite database in "+cfg.DataDir+" yet", "a first start creates it")
+		return
 	}
+	db, err := engine.Inspect(ctx, t)
 	if err != nil {
 		d.fail("database", err.Error(), "check the URL, that the database server runs and is reachable from here, and the credentials")
 		return
@@ -242,6 +214,7 @@ func (d *doctor) checkDatabase(ctx context.Context, cfg ServerConfig, master []b
 		return
 	}
 	d.ok("database", "%s reachable", map[bool]string{true: "SQLite", false: "PostgreSQL"}[cfg.Database == ""])
+	known := db.KnownMigrations()
 
 	var unknown, pending []string
 	for _, n := range applied {
@@ -370,120 +343,10 @@ func (d *doctor) checkTLS(cfg ServerConfig) {
 	}
 }
 
-// sqliteDoctor reads an SQLite database through a read-only connection,
-// beside the server's lock.
-type sqliteDoctor struct{ db *sql.DB }
-
-func openSQLiteDoctor(path string) (*sqliteDoctor, error) {
-	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro&_pragma=busy_timeout(5000)&_pragma=query_only(1)")
-	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", path, err)
-	}
-	if err := db.Ping(); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("open %s: %w", path, err)
-	}
-	return &sqliteDoctor{db}, nil
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
-
-func (s *sqliteDoctor) Migrations(ctx context.Context) ([]string, error) {
-	var n int
-	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'migrations'`).Scan(&n); err != nil {
-		return nil, fmt.Errorf("read SQLite database: %w", err)
-	}
-	if n == 0 {
-		return nil, nil
-	}
-	return collectNames(s.db.QueryContext(ctx, `SELECT name FROM migrations ORDER BY name`))
-}
-
-func collectNames(rows *sql.Rows, err error) ([]string, error) {
-	if err != nil {
-		return nil, fmt.Errorf("read migrations: %w", err)
-	}
-	defer rows.Close()
-	var names []string
-	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			return nil, err
-		}
-		names = append(names, n)
-	}
-	return names, rows.Err()
-}
-
-func (s *sqliteDoctor) Meta(ctx context.Context, key string) ([]byte, error) {
-	var v []byte
-	err := s.db.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = ?`, key).Scan(&v)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, coffer.Errorf(coffer.ENOTFOUND, "no meta %s", key)
-	}
-	return v, err
-}
-
-func (s *sqliteDoctor) Now(context.Context) (time.Time, bool, error) { return time.Time{}, false, nil }
-func (s *sqliteDoctor) Close()                                       { s.db.Close() }
-
-// postgresDoctor reads a PostgreSQL database over one connection.
-type postgresDoctor struct{ pool *pgxpool.Pool }
-
-func openPostgresDoctor(ctx context.Context, url string) (*postgresDoctor, error) {
-	cfg, err := pgxpool.ParseConfig(url)
-	if err != nil {
-		// The parse error may quote the URL and its password.
-		return nil, errors.New("the PostgreSQL URL does not parse")
-	}
-	cfg.MaxConns = 1
-	if cfg.ConnConfig.ConnectTimeout == 0 {
-		cfg.ConnConfig.ConnectTimeout = 5 * time.Second
-	}
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		return nil, fmt.Errorf("connect to PostgreSQL: %w", err)
-	}
-	if err := pool.Ping(ctx); err != nil {
-		pool.Close()
-		return nil, fmt.Errorf("connect to PostgreSQL: %w", err)
-	}
-	return &postgresDoctor{pool}, nil
-}
-
-func (p *postgresDoctor) Migrations(ctx context.Context) ([]string, error) {
-	var exists bool
-	if err := p.pool.QueryRow(ctx, `SELECT to_regclass('migrations') IS NOT NULL`).Scan(&exists); err != nil {
-		return nil, fmt.Errorf("read PostgreSQL database: %w", err)
-	}
-	if !exists {
-		return nil, nil
-	}
-	rows, err := p.pool.Query(ctx, `SELECT name FROM migrations ORDER BY name`)
-	if err != nil {
-		return nil, fmt.Errorf("read migrations: %w", err)
-	}
-	return pgx.CollectRows(rows, pgx.RowTo[string])
-}
-
-func (p *postgresDoctor) Meta(ctx context.Context, key string) ([]byte, error) {
-	var v []byte
-	err := p.pool.QueryRow(ctx, `SELECT value FROM meta WHERE key = $1`, key).Scan(&v)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, coffer.Errorf(coffer.ENOTFOUND, "no meta %s", key)
-	}
-	return v, err
-}
-
-func (p *postgresDoctor) Now(ctx context.Context) (time.Time, bool, error) {
-	var t time.Time
-	start := time.Now()
-	if err := p.pool.QueryRow(ctx, `SELECT clock_timestamp()`).Scan(&t); err != nil {
-		return time.Time{}, false, err
-	}
-	// Compare with the middle of the round trip.
-	return t.Add(time.Since(start) / 2), true, nil
-}
-
-func (p *postgresDoctor) Close() { p.pool.Close() }
 
 const healthUsage = `Usage: coffer health [--addr URL] [--cacert FILE]
 
