@@ -30,7 +30,7 @@ func TestDeps(t *testing.T) {
 		// the backup file format, and migrate over both.
 		"engine":  {"", "sqlite", "postgres"},
 		"backup":  {"", "envelope"},
-		"migrate": {"", "engine", "backup", "postgres"},
+		"migrate": {"", "engine", "backup"},
 		// coffer bench: a load generator and Chutes request signing, over HTTP.
 		"internal/bench": {"internal/loadgen", "internal/sr25519"},
 		"ui":             {},

@@ -40,7 +40,6 @@ type Target struct {
 	Dir string
 	// URL is a PostgreSQL connection string; it may hold a password.
 	URL string
-	pg  *postgres.ConnInfo
 }
 
 // Parse reads target as a PostgreSQL connection string when it is one
@@ -49,11 +48,10 @@ type Target struct {
 // error hides a password.
 func Parse(target string) (*Target, error) {
 	if postgres.IsConnString(target) {
-		pg, err := postgres.ParseConnString(target)
-		if err != nil {
+		if _, err := postgres.ParseConnString(target); err != nil {
 			return nil, err
 		}
-		return &Target{URL: target, pg: pg}, nil
+		return &Target{URL: target}, nil
 	}
 	if strings.Contains(target, "://") {
 		return nil, fmt.Errorf("%q is neither a data directory nor a postgres:// URL", postgres.Redact(target))
@@ -102,20 +100,33 @@ func (t *Target) Exists() bool {
 
 // Redact returns err's message with the target's password hidden wherever
 // it appears in it.
-func (t *Target) Redact(err error) string { return postgres.RedactError(err, t.URL) }
+func (t *Target) Redact(err error) string { return Redact(err, t) }
 
-// Same reports whether t and u are one database.
+// Redact returns err's message with the passwords of the targets hidden
+// wherever they appear in it.
+func Redact(err error, ts ...*Target) string {
+	urls := make([]string, len(ts))
+	for i, t := range ts {
+		urls[i] = t.URL
+	}
+	return postgres.RedactError(err, urls...)
+}
+
+// Same reports whether t and u are one database: the same directory, or
+// the same database on the same host and port.
 func (t *Target) Same(u *Target) bool {
 	switch {
-	case t.pg == nil && u.pg == nil:
+	case t.Kind() == SQLite && u.Kind() == SQLite:
 		if t.Dir == u.Dir {
 			return true
 		}
 		ti, terr := os.Stat(t.Dir)
 		ui, uerr := os.Stat(u.Dir)
 		return terr == nil && uerr == nil && os.SameFile(ti, ui)
-	case t.pg != nil && u.pg != nil:
-		return t.pg.Host == u.pg.Host && t.pg.Port == u.pg.Port && t.pg.Database == u.pg.Database
+	case t.Kind() == PostgreSQL && u.Kind() == PostgreSQL:
+		tp, terr := postgres.ParseConnString(t.URL)
+		up, uerr := postgres.ParseConnString(u.URL)
+		return terr == nil && uerr == nil && *tp == *up
 	}
 	return false
 }

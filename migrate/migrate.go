@@ -18,7 +18,6 @@ import (
 
 	"github.com/coffer-dev/coffer/backup"
 	"github.com/coffer-dev/coffer/engine"
-	"github.com/coffer-dev/coffer/postgres"
 )
 
 // Endpoint parses one side of a migration: a data directory, made
@@ -72,7 +71,7 @@ func (m *Migration) Run(ctx context.Context) error {
 	}()
 
 	c := &backup.Copy{Src: m.Src.String(), Dst: m.Dst.String(), Out: m.Out,
-		Redact: func(err error) string { return postgres.RedactError(err, m.Src.URL, m.Dst.URL) }}
+		Redact: func(err error) string { return engine.Redact(err, m.Src, m.Dst) }}
 	if err := c.Run(ctx, src, dst); err != nil {
 		return err
 	}
