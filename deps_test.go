@@ -31,6 +31,7 @@ func TestDeps(t *testing.T) {
 		"engine":  {"", "sqlite", "postgres"},
 		"backup":  {"", "envelope"},
 		"migrate": {"", "engine", "backup"},
+		"doctor":  {"", "engine", "envelope", "service"},
 		// coffer bench: a load generator and Chutes request signing, over HTTP.
 		"internal/bench": {"internal/loadgen", "internal/sr25519"},
 		"ui":             {},

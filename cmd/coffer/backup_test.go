@@ -260,3 +260,9 @@ func TestRestoreRefusesDamaged(t *testing.T) {
 		})
 	}
 }
+
+// exists reports whether path exists.
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}

@@ -1,4 +1,4 @@
-package main
+package doctor
 
 // This file is doctor's check of record MACs (service/records.go): every
 // account, principal, API key and hotkey, and the operator setting, read
