@@ -215,6 +215,16 @@ func (db *DB) ServerSessions(ctx context.Context) (int, error) {
 	return 0, nil
 }
 
+// Lock runs f under the database's lock named name when servers may share
+// the database (postgres.DB.Lock), else at once: an SQLite database has
+// one server, which holds its lock while open.
+func (db *DB) Lock(ctx context.Context, name string, f func() error) error {
+	if p, ok := db.Storage.(*postgres.DB); ok {
+		return p.Lock(ctx, name, f)
+	}
+	return f()
+}
+
 // Snapshot reads a database whole while a server keeps writing to it.
 type Snapshot struct {
 	t  *Target
