@@ -26,7 +26,15 @@ func TestDeps(t *testing.T) {
 		// Test support: a real service over SQLite, imported by tests only.
 		"internal/svctest": {"", "envelope", "service", "sqlite"},
 		"cmd/*":            {"*"},
-		"ui":               {},
+		// Operations: the one opener of a data directory or database URL,
+		// the backup file format, and migrate over both.
+		"engine":  {"", "sqlite", "postgres"},
+		"backup":  {"", "envelope"},
+		"migrate": {"", "engine", "backup"},
+		"doctor":  {"", "engine", "envelope", "service"},
+		// coffer bench: a load generator and Chutes request signing, over HTTP.
+		"internal/bench": {"internal/loadgen", "internal/sr25519"},
+		"ui":             {},
 	}
 	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}}{{range .Imports}} {{.}}{{end}}`, "./...").Output()
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/coffer-dev/coffer"
+	"github.com/coffer-dev/coffer/backup"
 )
 
 // TestRestoreRefusesEditedBackup edits a backup the way an attacker without
@@ -49,7 +50,7 @@ func TestRestoreRefusesEditedBackup(t *testing.T) {
 	// root key's account and principal, write the file again.
 	f := must(os.Open(good))
 	defer f.Close()
-	br, err := newBackupReader(f, backupKeys{Masters: [][]byte{master}})
+	br, err := backup.NewReader(f, backup.Keys{Masters: [][]byte{master}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +81,7 @@ func TestRestoreRefusesEditedBackup(t *testing.T) {
 	var edited bytes.Buffer
 	// Written with the real key only to get the layout; the attacker has
 	// no key, so the original MAC is kept in place of the new one.
-	bw, err := newBackupWriter(&edited, br.Header, master)
+	bw, err := backup.NewWriter(&edited, br.Header, master)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +97,7 @@ func TestRestoreRefusesEditedBackup(t *testing.T) {
 	copy(forged[len(forged)-32:], goodBytes[len(goodBytes)-32:])
 	// The same edit in format version 1: no MAC, checksum recomputed.
 	v1 := bytes.Clone(forged[:len(forged)-64])
-	v1[len(backupMagic)+1] = 1
+	v1[len(backup.Magic)+1] = 1
 	v1Sum := sha256.Sum256(v1)
 	v1 = append(v1, v1Sum[:]...)
 

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/coffer-dev/coffer/backup"
 )
 
 // runCmd runs a coffer command in-process.
@@ -110,7 +112,7 @@ func TestBackupRestore(t *testing.T) {
 		t.Errorf("coffer restore output:\n%s", r.Stdout)
 	}
 	// The restored database is the backup, record for record.
-	tr, err := verifyBackupFile(context.Background(), out, backupKeys{Masters: [][]byte{must(readKeyFile(keyFile))}})
+	tr, err := backup.VerifyFile(context.Background(), out, backup.Keys{Masters: [][]byte{must(readKeyFile(keyFile))}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,7 +167,7 @@ func TestBackupRestorePostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 	load := backupUnderLoad(t, "http://"+s.Addr, s.RootToken, out, "--database", url, "--master-key-file", keyFile)
-	tr, err := verifyBackupFile(context.Background(), out, backupKeys{Masters: [][]byte{must(readKeyFile(keyFile))}})
+	tr, err := backup.VerifyFile(context.Background(), out, backup.Keys{Masters: [][]byte{must(readKeyFile(keyFile))}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -257,4 +259,10 @@ func TestRestoreRefusesDamaged(t *testing.T) {
 			}
 		})
 	}
+}
+
+// exists reports whether path exists.
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }

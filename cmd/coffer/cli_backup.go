@@ -1,24 +1,21 @@
 package main
 
 // coffer backup and coffer restore: an online snapshot of a whole database
-// into a file (backupfile.go), and its load into an empty database.
+// into a file (package backup), and its load into an empty database.
 
 import (
 	"context"
-	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
 	"time"
 
-	"github.com/coffer-dev/coffer"
+	"github.com/coffer-dev/coffer/backup"
+	"github.com/coffer-dev/coffer/engine"
 	"github.com/coffer-dev/coffer/envelope"
-	"github.com/coffer-dev/coffer/postgres"
-	"github.com/coffer-dev/coffer/sqlite"
 )
 
 func init() {
@@ -121,100 +118,30 @@ func runBackup(ctx context.Context, env *Env, args []string) error {
 	}
 	defer envelope.Zero(master)
 
-	// dump streams the database into emit from one snapshot.
-	var dump func(ctx context.Context, emit func(*coffer.Record) error) error
-	hdr := backupHeader{Created: time.Now().UTC()}
-	source := ""
-	if *data != "" {
-		path := filepath.Join(*data, "coffer.db")
-		hdr.Engine, source = "sqlite", path
-		dump = func(ctx context.Context, emit func(*coffer.Record) error) error {
-			return sqlite.DumpFile(ctx, path, emit)
-		}
-	} else {
-		hdr.Engine, source = "postgres", redactURL(*dbURL)
-		// migrate's application name: the backup's session is not a server's.
-		db, err := postgres.Open(ctx, migrateConnString(*dbURL), postgres.Options{})
-		if err != nil {
-			return fmt.Errorf("open %s: %s", source, redactErr(err, *dbURL))
-		}
-		defer db.Close()
-		dump = db.Dump
+	t := &engine.Target{Dir: *data, URL: *dbURL}
+	hdr := backup.Header{Created: time.Now().UTC(), Engine: string(t.Kind())}
+	source := t.Name()
+	if t.Kind() == engine.SQLite {
+		source = t.Path()
 	}
-
-	dir := filepath.Dir(*out)
-	f, err := os.CreateTemp(dir, ".coffer-backup-*")
+	// migrate's application name: the backup's session is not a server's.
+	snap, err := engine.OpenSnapshot(ctx, t, engine.ToolApp)
 	if err != nil {
-		return fmt.Errorf("create backup file: %w", err)
+		return fmt.Errorf("open %s: %s", source, t.Redact(err))
 	}
-	ok := false
-	defer func() {
-		if !ok {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if err := f.Chmod(0o600); err != nil {
-		return fmt.Errorf("create backup file: %w", err)
+	defer snap.Close()
+	tr, macKey, err := backup.Create(ctx, *out, hdr, master, snap.Dump)
+	var srcErr *backup.SourceError
+	if errors.As(err, &srcErr) {
+		return fmt.Errorf("back up %s: %s", source, t.Redact(srcErr.Err))
+	} else if err != nil {
+		return err
 	}
-	bw, err := newBackupWriter(f, hdr, master)
-	if err != nil {
-		return fmt.Errorf("write %s: %w", f.Name(), err)
-	}
-	if err := dump(ctx, bw.Add); err != nil {
-		return fmt.Errorf("back up %s: %s", source, redactErr(err, *dbURL))
-	}
-	tr, err := bw.Finish()
-	if err == nil && len(tr.MasterKeys) > 0 && !slices.Contains(tr.MasterKeys, bw.macKey) {
-		return fmt.Errorf("the master key given (id %s) is not the database's: its stores' data keys are wrapped by %s; give that key (--master-key-file or COFFER_MASTER_KEY)", bw.macKey, keyList(tr.MasterKeys))
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if err == nil {
-		err = f.Close()
-	}
-	if err != nil {
-		return fmt.Errorf("write %s: %w", f.Name(), err)
-	}
-	// Refuse to replace a file that appeared meanwhile.
-	if err := os.Link(f.Name(), *out); err != nil {
-		return fmt.Errorf("write %s: %w", *out, err)
-	}
-	os.Remove(f.Name())
-	ok = true
-	syncDir(dir)
-
 	fmt.Fprintf(env.Stdout, "Backed up %s (%s) to %s\n\n", source, hdr.Engine, *out)
-	printTrailer(env.Stdout, tr)
-	fmt.Fprintf(env.Stdout, "\nValues are encrypted: restoring needs the master key (id %s), which is not in the backup.\nBack up the master key separately.\n", keyList(tr.MasterKeys))
-	fmt.Fprintf(env.Stdout, "The backup is authenticated (MAC) with master key %s.\n", bw.macKey)
+	tr.Print(env.Stdout)
+	fmt.Fprintf(env.Stdout, "\nValues are encrypted: restoring needs the master key (id %s), which is not in the backup.\nBack up the master key separately.\n", backup.KeyList(tr.MasterKeys))
+	fmt.Fprintf(env.Stdout, "The backup is authenticated (MAC) with master key %s.\n", macKey)
 	return nil
-}
-
-func printTrailer(w io.Writer, tr *backupTrailer) {
-	for _, k := range coffer.RecordKinds() {
-		fmt.Fprintf(w, "  %-14s %10d\n", k, tr.Counts[k.String()])
-	}
-	fmt.Fprintf(w, "\n  digest  %s\n", tr.Digest)
-}
-
-func keyList(ids []string) string {
-	switch len(ids) {
-	case 0:
-		return "none: no store has a data key yet"
-	case 1:
-		return ids[0]
-	}
-	return fmt.Sprintf("any of %v", ids)
-}
-
-// syncDir makes a rename in dir durable; errors only cost durability.
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
 }
 
 func runRestore(ctx context.Context, env *Env, args []string) error {
@@ -231,124 +158,65 @@ func runRestore(ctx context.Context, env *Env, args []string) error {
 	}
 
 	// Verify the whole file before touching the destination.
-	keys := backupKeys{NoMAC: *noMAC}
+	keys := backup.Keys{NoMAC: *noMAC}
 	if k, err := backupMasterKey(env, *keyFile, *data); err == nil {
 		defer envelope.Zero(k)
 		keys.Masters = [][]byte{k}
 	} else if *keyFile != "" || env.Getenv("COFFER_MASTER_KEY") != "" || !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("%w; nothing was written", err)
 	}
-	tr, err := verifyBackupFile(ctx, *in, keys)
+	tr, err := backup.VerifyFile(ctx, *in, keys)
 	if err != nil {
 		return fmt.Errorf("%s: %w; nothing was written", *in, err)
 	}
-	dest := *data
-	if *dbURL != "" {
-		dest = redactURL(*dbURL)
-	}
+	t := &engine.Target{Dir: *data, URL: *dbURL}
+	dest := t.Name()
 	// A master key already in NEWDIR must be one the backup needs.
 	if *data != "" {
 		if k, err := readKeyFile(filepath.Join(*data, "master.key")); err == nil {
 			id := fmt.Sprintf("%08x", envelope.KeyID(k))
 			envelope.Zero(k)
 			if len(tr.MasterKeys) > 0 && !slices.Contains(tr.MasterKeys, id) {
-				return fmt.Errorf("%s holds master key %s, but the backup needs %s; nothing was written", filepath.Join(*data, "master.key"), id, keyList(tr.MasterKeys))
+				return fmt.Errorf("%s holds master key %s, but the backup needs %s; nothing was written", filepath.Join(*data, "master.key"), id, backup.KeyList(tr.MasterKeys))
 			}
 		}
-	}
-
-	var db storage
-	newDB := false
-	dbPath := filepath.Join(*data, "coffer.db")
-	if *data != "" {
 		if err := os.MkdirAll(*data, 0o700); err != nil {
 			return fmt.Errorf("create %s: %w", *data, err)
 		}
-		newDB = !exists(dbPath)
-		sdb, err := sqlite.Open(ctx, dbPath, sqlite.Options{})
-		if errors.Is(err, sqlite.ErrInUse) {
-			return fmt.Errorf("%s is in use by a running coffer server: restore only into a new directory", *data)
-		} else if err != nil {
-			return fmt.Errorf("open %s: %w", dbPath, err)
-		}
-		db = sdb
-	} else {
-		pdb, err := postgres.Open(ctx, migrateConnString(*dbURL), postgres.Options{})
-		if err != nil {
-			return fmt.Errorf("open %s: %s", dest, redactErr(err, *dbURL))
-		}
-		db = pdb
+	}
+	db, err := engine.OpenTarget(ctx, t, engine.Options{ApplicationName: engine.ToolApp})
+	switch {
+	case errors.Is(err, engine.ErrInUse):
+		return fmt.Errorf("%s is in use by a running coffer server: restore only into a new directory", *data)
+	case err != nil && t.Kind() == engine.SQLite:
+		return fmt.Errorf("open %s: %w", t.Path(), err)
+	case err != nil:
+		return fmt.Errorf("open %s: %s", dest, t.Redact(err))
 	}
 	ok := false
 	defer func() {
-		db.Close()
-		if !ok && newDB {
-			for _, suffix := range []string{"", "-wal", "-shm", "-lock"} {
-				os.Remove(dbPath + suffix)
-			}
+		if ok {
+			db.Close()
+		} else {
+			db.Discard()
 		}
 	}()
-
-	f, err := os.Open(*in)
+	res, err := backup.Restore(ctx, *in, keys, db, dest, t.Redact)
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	br, err := newBackupReader(f, keys)
-	if err != nil {
-		return fmt.Errorf("%s: %w; nothing was written", *in, err)
-	}
-	if err := db.Load(ctx, br.Next); err != nil {
-		if coffer.ErrorCode(err) == coffer.ECONFLICT {
-			return fmt.Errorf("%s is not empty: restore loads only into an empty database (a new data directory, or a PostgreSQL database no server has started on); nothing was written", dest)
-		}
-		return fmt.Errorf("restore into %s failed, nothing was written: %s", dest, redactErr(err, *dbURL))
-	}
-
-	// Read the database back and compare it with the file.
-	back := coffer.NewDumpSummary()
-	var idShaped idShapedCount
-	if err := db.Dump(ctx, func(r *coffer.Record) error { back.Add(r); idShaped.add(r); return nil }); err != nil {
-		return fmt.Errorf("read back %s: %s", dest, redactErr(err, *dbURL))
-	}
-	if got := hex.EncodeToString(back.Digest()); got != tr.Digest || back.Total() != tr.Total {
-		return fmt.Errorf("VERIFY FAILED: %s holds %d records (digest %s), the backup %d (digest %s); do not use it", dest, back.Total(), got, tr.Total, tr.Digest)
-	}
 	ok = true
-	fmt.Fprintf(env.Stdout, "Restored %s (%s, made %s)\n    into %s\n\n", *in, br.Header.Engine, br.Header.Created.Format(time.RFC3339), dest)
-	printTrailer(env.Stdout, tr)
-	if br.mac != nil {
-		fmt.Fprintf(env.Stdout, "\nAuthenticated: the backup's MAC (master key %s) verifies.\n", br.Header.MACKey)
+	fmt.Fprintf(env.Stdout, "Restored %s (%s, made %s)\n    into %s\n\n", *in, res.Header.Engine, res.Header.Created.Format(time.RFC3339), dest)
+	res.Trailer.Print(env.Stdout)
+	if res.Authenticated {
+		fmt.Fprintf(env.Stdout, "\nAuthenticated: the backup's MAC (master key %s) verifies.\n", res.Header.MACKey)
 	} else {
 		fmt.Fprintf(env.Stdout, "\nNOT AUTHENTICATED: a format version 1 backup has no MAC (--accept-no-mac).\n")
 	}
 	fmt.Fprintf(env.Stdout, "Verified: the database holds every record of the backup, unchanged.\n")
-	idShaped.report(env.Stdout)
-	fmt.Fprintf(env.Stdout, "Its servers need the master key with id %s: copy that master.key into the data directory, or give --master-key-file or COFFER_MASTER_KEY.\n", keyList(tr.MasterKeys))
+	res.IDShaped.Report(env.Stdout)
+	fmt.Fprintf(env.Stdout, "Its servers need the master key with id %s: copy that master.key into the data directory, or give --master-key-file or COFFER_MASTER_KEY.\n", backup.KeyList(tr.MasterKeys))
 	return nil
-}
-
-// verifyBackupFile reads the whole backup file and checks it.
-func verifyBackupFile(ctx context.Context, path string, keys backupKeys) (*backupTrailer, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	br, err := newBackupReader(f, keys)
-	if err != nil {
-		return nil, err
-	}
-	for {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		if _, err := br.Next(); err == io.EOF {
-			return br.Trailer(), nil
-		} else if err != nil {
-			return nil, err
-		}
-	}
 }
 
 // backupMasterKey reads the master key of backup and restore: from file,
