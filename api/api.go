@@ -224,9 +224,9 @@ func renderError(w http.ResponseWriter, r *http.Request, status int, code, messa
 	}
 	b := make([]byte, 0, 64+len(message))
 	b = append(b, `{"error":{"code":`...)
-	b = appendJSONString(b, code)
+	b = appendString(b, code)
 	b = append(b, `,"message":`...)
-	b = appendJSONString(b, message)
+	b = appendString(b, message)
 	b = append(b, "}}\n"...)
 	_ = web.WriteRaw(w, status, b)
 }
@@ -347,33 +347,4 @@ func ifMatch(r *http.Request) (int, error) {
 		return 0, coffer.Errorf(coffer.EINVALID, `If-Match must be a version ETag such as "3"`)
 	}
 	return n, nil
-}
-
-// appendJSONString appends s as a JSON string. s must be valid UTF-8.
-func appendJSONString(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
-			continue
-		}
-		b = append(b, s[start:i]...)
-		switch c {
-		case '"', '\\':
-			b = append(b, '\\', c)
-		case '\n':
-			b = append(b, '\\', 'n')
-		case '\r':
-			b = append(b, '\\', 'r')
-		case '\t':
-			b = append(b, '\\', 't')
-		default:
-			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-		}
-		start = i + 1
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
 }
