@@ -64,15 +64,17 @@ type Mount struct {
 	// for a face whose clients cannot send a path prefix.
 	Paths   []string
 	Handler http.Handler
-	// Render writes a coffer error code and message in the face's format;
-	// it answers the requests of the face that overload sheds.
-	Render func(w http.ResponseWriter, r *http.Request, code, message string)
+	// Render returns the face's error, which renders itself in the face's
+	// format, for a coffer error code and public message: it answers the
+	// requests of the face that the server refuses before routing (overload
+	// shedding, ambiguous framing).
+	Render func(code, message string) web.Renderer
 }
 
 // Handler returns the server's routes wrapped in the request middleware.
 func (s *Server) Handler() http.Handler {
-	s.face = &web.Face{Name: "native", Auth: s.Auth, Log: s.Log, Token: web.BearerToken, Render: renderError}
-	s.console = &web.Face{Name: consoleFace, Auth: s.Auth, Log: s.Log, Token: sessionToken, Render: renderError}
+	s.face = &web.Face{Name: "native", Auth: s.Auth, Log: s.Log, Token: web.BearerToken, Errors: nativeError}
+	s.console = &web.Face{Name: consoleFace, Auth: s.Auth, Log: s.Log, Token: sessionToken, Errors: nativeError}
 	mux := http.NewServeMux()
 	s.routes(mux)
 	var h http.Handler = mux
@@ -98,11 +100,11 @@ func (s *Server) framing(next http.Handler) http.Handler {
 		w.Header().Set("Connection", "close")
 		for _, f := range s.Faces {
 			if f.serves(r.URL.Path) && f.Render != nil {
-				f.Render(w, r, code, msg)
+				f.Render(code, msg).Render(w, r)
 				return
 			}
 		}
-		renderError(w, r, web.Status(code), code, msg)
+		nativeError(code, msg).Render(w, r)
 	})
 }
 
@@ -126,12 +128,12 @@ func (s *Server) admit(next http.Handler) http.Handler {
 			for _, f := range s.Faces {
 				if f.serves(r.URL.Path) && f.Render != nil {
 					s.Admission.Shed(f.Name)
-					f.Render(w, r, code, msg)
+					f.Render(code, msg).Render(w, r)
 					return
 				}
 			}
 			s.Admission.Shed("native")
-			renderError(w, r, web.Status(code), code, msg)
+			nativeError(code, msg).Render(w, r)
 			return
 		}
 		defer release()
@@ -217,8 +219,21 @@ func (m *Mount) serves(path string) bool {
 	return false
 }
 
-// renderError writes the native error body.
-func renderError(w http.ResponseWriter, r *http.Request, status int, code, message string) {
+// apiError is an error of the native API: a coffer error code and public
+// message, rendered as {"error":{"code":...,"message":...}} with the code's
+// status (web.Status).
+type apiError struct{ code, message string }
+
+// nativeError returns the native API's error for a coffer error code and
+// public message.
+func nativeError(code, message string) web.Renderer { return &apiError{code, message} }
+
+func (e *apiError) Error() string { return e.code + ": " + e.message }
+
+// Render writes the native error body.
+func (e *apiError) Render(w http.ResponseWriter, r *http.Request) {
+	code, message := e.code, e.message
+	status := web.Status(code)
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="coffer"`)
 	}
