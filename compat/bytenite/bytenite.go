@@ -49,6 +49,7 @@ const maxBody = 512 << 10
 type Service interface {
 	coffer.SecretService
 	coffer.KeyService
+	coffer.OwnKeyService
 	coffer.IdentityService
 	coffer.ProfileService
 	coffer.AccessTokenIssuer

@@ -51,7 +51,9 @@ const maxBody = 512 << 10
 // the audit of the face's own refusals. *service.Service implements it.
 type Service interface {
 	coffer.SecretService
-	coffer.Refuser
+	coffer.AccessChecker
+	coffer.SecretPurger
+	coffer.OwnKeyService
 }
 
 // Server is the Chutes face.

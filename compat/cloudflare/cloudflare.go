@@ -40,7 +40,7 @@ type Service interface {
 	coffer.SecretService
 	coffer.SecretDuplicator
 	coffer.UsageCounter
-	coffer.Refuser
+	coffer.AccessChecker
 }
 
 // Server is the Cloudflare Secrets Store face.
@@ -136,8 +136,7 @@ func (s *Server) check(r *http.Request) error {
 			return badRoute(r)
 		}
 	}
-	if c := coffer.CallerFrom(r.Context()); c == nil || r.PathValue("account_id") != c.AccountID {
-		err := s.Secrets.Refuse(r.Context(), "account.access", r.PathValue("account_id"), "the path names an account other than the key's")
+	if err := s.Secrets.RequireAccount(r.Context(), r.PathValue("account_id")); err != nil {
 		if coffer.ErrorCode(err) != coffer.EFORBIDDEN {
 			return err // the refusal could not be recorded
 		}

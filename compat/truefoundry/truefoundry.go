@@ -48,6 +48,8 @@ type Service interface {
 	coffer.SecretService
 	coffer.IdentityService
 	coffer.Refuser
+	coffer.AccessChecker
+	coffer.OwnKeyService
 }
 
 // Server is the TrueFoundry secret-groups face.
