@@ -139,6 +139,15 @@ func appendMap(b []byte, m map[string]string) []byte {
 	return append(b, '}')
 }
 
+// plain tells the bytes that appendString copies as they are: ASCII but
+// control characters, '"', '\\', '<', '>' and '&'.
+var plain = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	}
+	return t
+}()
+
 // appendString appends s as a JSON string, escaped as encoding/json escapes
 // it: HTML-safe (<, >, & as \u003c, \u003e, \u0026), control characters as
 // \n, \r, \t, \b, \f or \u00XX, U+2028 and U+2029 as \u2028 and \u2029, and
@@ -148,11 +157,12 @@ func appendString(b []byte, s string) []byte {
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {
-		if c := s[i]; c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
-				i++
-				continue
-			}
+		c := s[i]
+		if plain[c] {
+			i++
+			continue
+		}
+		if c < utf8.RuneSelf {
 			b = append(b, s[start:i]...)
 			switch c {
 			case '"', '\\':
