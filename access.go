@@ -51,6 +51,10 @@ type OwnKeyService interface {
 	// the caller's own powers: admin for an admin caller, else the caller's
 	// scopes; expiresAt as in APIKeyCreate. Errors as CreateAPIKey.
 	CreateOwnAPIKey(ctx context.Context, name string, expiresAt *time.Time) (*APIKey, string, error)
+	// RevokeOwnAPIKey revokes the key id if it is one of OwnAPIKeys, and
+	// answers ENOTFOUND for any other key, whoever's it is. Errors as
+	// RevokeAPIKey.
+	RevokeOwnAPIKey(ctx context.Context, id string) error
 }
 
 // SecretPurger purges a deleted secret only for a caller that may, without

@@ -118,6 +118,18 @@ func (s *Service) CreateOwnAPIKey(ctx context.Context, name string, expiresAt *t
 	return s.CreateAPIKey(ctx, in)
 }
 
+// RevokeOwnAPIKey implements coffer.OwnKeyService.
+func (s *Service) RevokeOwnAPIKey(ctx context.Context, id string) error {
+	keys, err := s.OwnAPIKeys(ctx)
+	if err != nil {
+		return err
+	}
+	if !slices.ContainsFunc(keys, func(k *coffer.APIKey) bool { return k.ID == id }) {
+		return coffer.Errorf(coffer.ENOTFOUND, "no such API key")
+	}
+	return s.RevokeAPIKey(ctx, id)
+}
+
 // PurgeIfAllowed implements coffer.SecretPurger. Whether the caller may
 // delete is asked of the secret's own name, as PurgeSecret asks it.
 func (s *Service) PurgeIfAllowed(ctx context.Context, storeRef, ref string) (bool, error) {

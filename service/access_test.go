@@ -219,3 +219,35 @@ func TestPurgeIfAllowed(t *testing.T) {
 		}
 	})
 }
+
+func TestRevokeOwnAPIKey(t *testing.T) {
+	svc, root := mustOpenService(t)
+	p, err := svc.CreatePrincipal(root, &coffer.PrincipalCreate{Name: "other", Kind: "service"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	theirs, _ := mintKey(t, svc, root, &coffer.APIKeyCreate{Name: "theirs", PrincipalID: p.ID, Admin: true})
+	mine, _ := mintKey(t, svc, root, &coffer.APIKeyCreate{Name: "mine", Admin: true})
+	t.Run("ENOTFOUND", func(t *testing.T) {
+		if err := svc.RevokeOwnAPIKey(root, theirs.ID); coffer.ErrorCode(err) != coffer.ENOTFOUND {
+			t.Fatalf("another principal's key: got %v, want ENOTFOUND", err)
+		}
+		keys, err := svc.APIKeys(root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range keys {
+			if k.ID == theirs.ID && k.RevokedAt != nil {
+				t.Fatal("another principal's key was revoked")
+			}
+		}
+	})
+	t.Run("OK", func(t *testing.T) {
+		if err := svc.RevokeOwnAPIKey(root, mine.ID); err != nil {
+			t.Fatal(err)
+		}
+		if err := svc.RevokeOwnAPIKey(root, mine.ID); coffer.ErrorCode(err) != coffer.ENOTFOUND {
+			t.Fatalf("a revoked key: got %v, want ENOTFOUND", err)
+		}
+	})
+}

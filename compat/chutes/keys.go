@@ -206,19 +206,19 @@ func (s *Server) deleteKey(w http.ResponseWriter, r *http.Request) error {
 	if err := s.requireAdmin(ctx, "key.revoke"); err != nil {
 		return err
 	}
-	k, err := s.key(ctx, r)
-	if err == nil && k != nil {
-		err = s.Keys.RevokeAPIKey(ctx, k.ID)
-	}
-	if err != nil && coffer.ErrorCode(err) != coffer.ENOTFOUND {
-		return err
-	} else if k == nil || err != nil {
+	id, ok := parseID(r.PathValue("api_key_id"))
+	if !ok {
 		return notFound("API key not found, or does not belong to you")
+	}
+	if err := s.Secrets.RevokeOwnAPIKey(ctx, id); coffer.ErrorCode(err) == coffer.ENOTFOUND {
+		return notFound("API key not found, or does not belong to you")
+	} else if err != nil {
+		return err
 	}
 	return web.WriteJSON(w, http.StatusOK, struct {
 		APIKeyID string `json:"api_key_id"`
 		Deleted  bool   `json:"deleted"`
-	}{dashed(k.ID), true})
+	}{dashed(id), true})
 }
 
 // scopeArgs is Chutes' ScopeArgs.

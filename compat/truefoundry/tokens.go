@@ -299,14 +299,7 @@ func (s *Server) getOrCreatePAT(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) deletePAT(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	id := r.PathValue("id")
-	keys, err := s.pats(ctx)
-	if err != nil {
-		return err
-	}
-	if !slices.ContainsFunc(keys, func(k *coffer.APIKey) bool { return k.ID == id }) {
-		return notFound("Personal access token " + strconv.Quote(id) + " not found")
-	}
-	if err := s.Keys.RevokeAPIKey(ctx, id); coffer.ErrorCode(err) == coffer.ENOTFOUND {
+	if err := s.Secrets.RevokeOwnAPIKey(ctx, id); coffer.ErrorCode(err) == coffer.ENOTFOUND {
 		return notFound("Personal access token " + strconv.Quote(id) + " not found")
 	} else if err != nil {
 		return err
