@@ -2,7 +2,6 @@ package coffer_test
 
 import (
 	"bytes"
-	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -250,34 +249,6 @@ func TestNewID(t *testing.T) {
 			t.Fatalf("NewID() went back in time: %q after %q", id, prev)
 		}
 		seen[id], prev = true, id
-	}
-}
-
-func TestSecretAppendJSON(t *testing.T) {
-	del := time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC)
-	exp := time.Date(2027, 6, 7, 8, 9, 10, 140000000, time.UTC)
-	for _, s := range []*coffer.Secret{
-		{ID: "a", Name: "plain", Status: coffer.StatusActive, Origin: "native", Version: 3, CreatedAt: time.Unix(1, 0).UTC(), UpdatedAt: time.Unix(2, 5).UTC()},
-		{ID: "b", Name: "db/pw", Status: coffer.StatusDeleted, Comment: "quote \" <tag> & ü \u2028 \x01", Labels: map[string]string{"z": "1", "a": "<2>"},
-			Scopes: []string{"workers", "ai gateway"}, Attributes: map[string]string{"purpose": "p"}, DeletedAt: &del, ExpiresAt: &exp, CreatedBy: "p1"},
-		{ID: "c", Name: "expiring", Status: coffer.StatusActive, ExpiresAt: &exp},
-		{Comment: "bad utf-8 \xff"},
-	} {
-		want, err := json.Marshal(s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := s.AppendJSON(nil); !bytes.Equal(got, want) {
-			t.Errorf("AppendJSON:\n got %s\nwant %s", got, want)
-		}
-	}
-	page := &coffer.SecretPage{Secrets: []*coffer.Secret{{ID: "x", Name: "n"}}, NextCursor: "c"}
-	want, _ := json.Marshal(page)
-	if got := page.JSON(); !bytes.Equal(bytes.TrimSpace(got), want) {
-		t.Errorf("SecretPage.JSON:\n got %s\nwant %s", got, want)
-	}
-	if got := (&coffer.SecretPage{Secrets: []*coffer.Secret{}}).JSON(); string(got) != "{\"secrets\":[]}\n" {
-		t.Errorf("empty page: got %s", got)
 	}
 }
 

@@ -314,12 +314,13 @@ type ListSecrets struct {
 }
 
 // SecretPage is one page of secrets. It must not be changed once made: a
-// page may be cached and shared, along with its encoding (see JSON).
+// page may be cached and shared, along with what an adapter derives from it
+// once and keeps in Memo (the native API's encoding).
 type SecretPage struct {
 	Secrets    []*Secret `json:"secrets"`
 	NextCursor string    `json:"next_cursor,omitempty"`
 
-	enc encCache
+	Memo Memo `json:"-"`
 }
 
 // RevealQuery selects values for RevealMany: either the listed Names (each

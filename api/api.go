@@ -64,15 +64,17 @@ type Mount struct {
 	// for a face whose clients cannot send a path prefix.
 	Paths   []string
 	Handler http.Handler
-	// Render writes a coffer error code and message in the face's format;
-	// it answers the requests of the face that overload sheds.
-	Render func(w http.ResponseWriter, r *http.Request, code, message string)
+	// Render returns the face's error, which renders itself in the face's
+	// format, for a coffer error code and public message: it answers the
+	// requests of the face that the server refuses before routing (overload
+	// shedding, ambiguous framing).
+	Render func(code, message string) web.Renderer
 }
 
 // Handler returns the server's routes wrapped in the request middleware.
 func (s *Server) Handler() http.Handler {
-	s.face = &web.Face{Name: "native", Auth: s.Auth, Log: s.Log, Token: web.BearerToken, Render: renderError}
-	s.console = &web.Face{Name: consoleFace, Auth: s.Auth, Log: s.Log, Token: sessionToken, Render: renderError}
+	s.face = &web.Face{Name: "native", Auth: s.Auth, Log: s.Log, Token: web.BearerToken, Errors: nativeError}
+	s.console = &web.Face{Name: consoleFace, Auth: s.Auth, Log: s.Log, Token: sessionToken, Errors: nativeError}
 	mux := http.NewServeMux()
 	s.routes(mux)
 	var h http.Handler = mux
@@ -98,11 +100,11 @@ func (s *Server) framing(next http.Handler) http.Handler {
 		w.Header().Set("Connection", "close")
 		for _, f := range s.Faces {
 			if f.serves(r.URL.Path) && f.Render != nil {
-				f.Render(w, r, code, msg)
+				f.Render(code, msg).Render(w, r)
 				return
 			}
 		}
-		renderError(w, r, web.Status(code), code, msg)
+		nativeError(code, msg).Render(w, r)
 	})
 }
 
@@ -126,12 +128,12 @@ func (s *Server) admit(next http.Handler) http.Handler {
 			for _, f := range s.Faces {
 				if f.serves(r.URL.Path) && f.Render != nil {
 					s.Admission.Shed(f.Name)
-					f.Render(w, r, code, msg)
+					f.Render(code, msg).Render(w, r)
 					return
 				}
 			}
 			s.Admission.Shed("native")
-			renderError(w, r, web.Status(code), code, msg)
+			nativeError(code, msg).Render(w, r)
 			return
 		}
 		defer release()
@@ -217,16 +219,29 @@ func (m *Mount) serves(path string) bool {
 	return false
 }
 
-// renderError writes the native error body.
-func renderError(w http.ResponseWriter, r *http.Request, status int, code, message string) {
+// apiError is an error of the native API: a coffer error code and public
+// message, rendered as {"error":{"code":...,"message":...}} with the code's
+// status (web.Status).
+type apiError struct{ code, message string }
+
+// nativeError returns the native API's error for a coffer error code and
+// public message.
+func nativeError(code, message string) web.Renderer { return &apiError{code, message} }
+
+func (e *apiError) Error() string { return e.code + ": " + e.message }
+
+// Render writes the native error body.
+func (e *apiError) Render(w http.ResponseWriter, r *http.Request) {
+	code, message := e.code, e.message
+	status := web.Status(code)
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="coffer"`)
 	}
 	b := make([]byte, 0, 64+len(message))
 	b = append(b, `{"error":{"code":`...)
-	b = appendJSONString(b, code)
+	b = appendString(b, code)
 	b = append(b, `,"message":`...)
-	b = appendJSONString(b, message)
+	b = appendString(b, message)
 	b = append(b, "}}\n"...)
 	_ = web.WriteRaw(w, status, b)
 }
@@ -347,33 +362,4 @@ func ifMatch(r *http.Request) (int, error) {
 		return 0, coffer.Errorf(coffer.EINVALID, `If-Match must be a version ETag such as "3"`)
 	}
 	return n, nil
-}
-
-// appendJSONString appends s as a JSON string. s must be valid UTF-8.
-func appendJSONString(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
-			continue
-		}
-		b = append(b, s[start:i]...)
-		switch c {
-		case '"', '\\':
-			b = append(b, '\\', c)
-		case '\n':
-			b = append(b, '\\', 'n')
-		case '\r':
-			b = append(b, '\\', 'r')
-		case '\t':
-			b = append(b, '\\', 't')
-		default:
-			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-		}
-		start = i + 1
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
 }

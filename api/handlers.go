@@ -90,7 +90,7 @@ func (s *Server) listSecrets(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return web.WriteRaw(w, http.StatusOK, page.JSON())
+	return web.WriteRaw(w, http.StatusOK, secretPageJSON(page))
 }
 
 // putSecretRequest is the body of PUT .../secrets/{name}.
@@ -244,23 +244,6 @@ func (s *Server) getValue(w http.ResponseWriter, r *http.Request) error {
 	}
 	w.Header()["Cache-Control"] = []string{"no-store"}
 	return web.WriteRaw(w, http.StatusOK, appendValue(make([]byte, 0, 64+len(v.Name)+len(v.Data)*2), v))
-}
-
-// appendValue appends the wire form of a value (see coffer.Value) and a
-// newline.
-func appendValue(b []byte, v *coffer.Value) []byte {
-	s, enc := coffer.EncodeValue(v.Data)
-	b = append(b, `{"name":`...)
-	b = appendJSONString(b, v.Name)
-	b = append(b, `,"version":`...)
-	b = strconv.AppendInt(b, int64(v.Version), 10)
-	b = append(b, `,"value":`...)
-	b = appendJSONString(b, s)
-	if enc != "" {
-		b = append(b, `,"encoding":`...)
-		b = appendJSONString(b, enc)
-	}
-	return append(b, "}\n"...)
 }
 
 func (s *Server) listVersions(w http.ResponseWriter, r *http.Request) error {

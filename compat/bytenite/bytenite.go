@@ -49,6 +49,7 @@ const maxBody = 512 << 10
 type Service interface {
 	coffer.SecretService
 	coffer.KeyService
+	coffer.OwnKeyService
 	coffer.IdentityService
 	coffer.ProfileService
 	coffer.AccessTokenIssuer
@@ -88,7 +89,7 @@ func (s *Server) Handler() http.Handler {
 	if s.Now == nil {
 		s.Now = time.Now
 	}
-	s.face = &web.Face{Name: "bytenite", Auth: s.Auth, Log: s.Log, Token: token, Render: render}
+	s.face = &web.Face{Name: "bytenite", Auth: s.Auth, Log: s.Log, Token: token, Errors: RenderError}
 	mux := http.NewServeMux()
 	s.routes(mux)
 	return mux
@@ -204,16 +205,36 @@ type errorDetail struct {
 	Description string `json:"description"`
 }
 
-// RenderError writes a coffer error code and public message in the face's
-// error format, as the face's handlers do: for the server's overload
-// shedding, which answers before any face sees the request.
-func RenderError(w http.ResponseWriter, r *http.Request, code, message string) {
-	render(w, r, 0, code, message)
+// Error is a failure in ByteNite's shape: an HTTP status, a gRPC code and a
+// message, which never holds a value or a credential.
+type Error struct {
+	Status  int
+	Code    int // gRPC's
+	Message string
 }
 
-// render writes a coffer error in the face's shape. Messages never hold a
-// value or a credential: they are coffer's public messages.
-func render(w http.ResponseWriter, r *http.Request, _ int, code, message string) {
+// Error implements the error interface.
+func (e *Error) Error() string {
+	return "bytenite error: status=" + strconv.Itoa(e.Status) + " message=" + e.Message
+}
+
+// Render writes the error as ByteNite's envelope and grpc-gateway's status
+// in one object.
+func (e *Error) Render(w http.ResponseWriter, r *http.Request) {
+	_ = web.WriteJSON(w, e.Status, errorBody{
+		RequestID: web.RequestID(r.Context()),
+		Message:   e.Message,
+		Error:     errorDetail{Code: e.Status, Message: http.StatusText(e.Status), Description: e.Message},
+		Code:      e.Code,
+		Details:   []any{},
+	})
+}
+
+// RenderError returns the face's error for a coffer error code and public
+// message (from authentication, decoding, the service, or the server's
+// overload shedding, which answers before any face sees the request).
+// Messages are coffer's public messages.
+func RenderError(code, message string) web.Renderer {
 	status, grpc := statusOf(code)
 	switch code {
 	case coffer.EUNAUTHORIZED:
@@ -221,13 +242,7 @@ func render(w http.ResponseWriter, r *http.Request, _ int, code, message string)
 	case coffer.EINTERNAL:
 		message = "internal error"
 	}
-	_ = web.WriteJSON(w, status, errorBody{
-		RequestID: web.RequestID(r.Context()),
-		Message:   message,
-		Error:     errorDetail{Code: status, Message: http.StatusText(status), Description: message},
-		Code:      grpc,
-		Details:   []any{},
-	})
+	return &Error{Status: status, Code: grpc, Message: message}
 }
 
 // envelope is ByteNite's answer to a mutation that succeeded. Its error is

@@ -185,12 +185,7 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	c := coffer.CallerFrom(r.Context())
-	in := &coffer.APIKeyCreate{Name: req.Name, Admin: c.Admin, ExpiresAt: exp}
-	if !c.Admin {
-		in.Scopes = c.Scopes
-	}
-	k, tok, err := s.Service.CreateAPIKey(r.Context(), in)
+	k, tok, err := s.Service.CreateOwnAPIKey(r.Context(), req.Name, exp)
 	if err != nil {
 		return err
 	}

@@ -22,7 +22,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -52,7 +51,9 @@ const maxBody = 512 << 10
 // the audit of the face's own refusals. *service.Service implements it.
 type Service interface {
 	coffer.SecretService
-	coffer.Refuser
+	coffer.AccessChecker
+	coffer.SecretPurger
+	coffer.OwnKeyService
 }
 
 // Server is the Chutes face.
@@ -90,7 +91,7 @@ func (s *Server) Handler() http.Handler {
 	if s.Log == nil {
 		s.Log = slog.Default()
 	}
-	s.face = &web.Face{Name: Face, Auth: s.Auth, Log: s.Log, Token: lastWord, Render: render}
+	s.face = &web.Face{Name: Face, Auth: s.Auth, Log: s.Log, Token: lastWord, Errors: RenderError}
 	mux := http.NewServeMux()
 	s.routes(mux)
 	return mux
@@ -124,10 +125,10 @@ func (s *Server) routes(mux *http.ServeMux) {
 		}
 	}
 	authed := func(purpose string, fn web.HandlerFunc) http.Handler {
-		return s.face.Public(own(s.authed(purpose, fn)))
+		return s.face.Public(s.authed(purpose, fn))
 	}
 
-	handle("GET", "ping", s.face.Public(own(ping)))
+	handle("GET", "ping", s.face.Public(ping))
 
 	handle("GET", "secrets", authed(purposeSecrets, s.listSecrets))
 	handle("POST", "secrets", authed(purposeBody, s.createSecret))
@@ -145,15 +146,15 @@ func (s *Server) routes(mux *http.ServeMux) {
 	for p, methods := range allowed {
 		sort.Strings(methods)
 		allow := strings.Join(methods, ", ")
-		mux.Handle(p, s.face.Public(own(func(w http.ResponseWriter, r *http.Request) error {
+		mux.Handle(p, s.face.Public(func(w http.ResponseWriter, r *http.Request) error {
 			w.Header().Set("Allow", allow)
 			return &Error{Status: http.StatusMethodNotAllowed, Detail: "Method Not Allowed"}
-		})))
+		}))
 	}
-	mux.Handle(Prefix, s.face.Public(own(noRoute)))
+	mux.Handle(Prefix, s.face.Public(noRoute))
 	if s.Root {
-		mux.Handle("/secrets/", s.face.Public(own(noRoute)))
-		mux.Handle("/api_keys/", s.face.Public(own(noRoute)))
+		mux.Handle("/secrets/", s.face.Public(noRoute))
+		mux.Handle("/api_keys/", s.face.Public(noRoute))
 	}
 }
 
@@ -167,20 +168,6 @@ func ping(w http.ResponseWriter, r *http.Request) error {
 // noRoute answers a path the API does not have, as FastAPI does.
 func noRoute(w http.ResponseWriter, r *http.Request) error {
 	return &Error{Status: http.StatusNotFound, Detail: "Not Found"}
-}
-
-// own writes the errors of the face's own shape (*Error) that fn returns
-// and passes on the others to the shared wrapper, which calls render.
-func own(fn web.HandlerFunc) web.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) error {
-		err := fn(w, r)
-		var e *Error
-		if errors.As(err, &e) {
-			writeError(w, e)
-			return nil
-		}
-		return err
-	}
 }
 
 // The 401 details of Chutes' authentication.
@@ -302,7 +289,8 @@ type Invalid struct {
 	Ctx   map[string]any  `json:"ctx,omitempty"`
 }
 
-func writeError(w http.ResponseWriter, e *Error) {
+// Render writes the error as FastAPI's {"detail": ...}.
+func (e *Error) Render(w http.ResponseWriter, r *http.Request) {
 	if e.Invalid != nil {
 		_ = web.WriteJSON(w, e.Status, struct {
 			Detail []Invalid `json:"detail"`
@@ -326,18 +314,12 @@ func notFound(detail string) *Error {
 	return &Error{Status: http.StatusNotFound, Detail: detail}
 }
 
-// RenderError writes a coffer error code and public message in the face's
-// error format, as the face's handlers do: for the server's overload
-// shedding, which answers before any face sees the request.
-func RenderError(w http.ResponseWriter, r *http.Request, code, message string) {
-	render(w, r, 0, code, message)
-}
-
-// render writes a coffer error (from authentication or the service) as
-// {"detail": "..."}. It is the face's one table from coffer codes to
-// statuses. A key whose scopes do not allow the request gets 401, as Chutes
-// answers a scope denial.
-func render(w http.ResponseWriter, r *http.Request, _ int, code, message string) {
+// RenderError returns the face's error for a coffer error code and public
+// message (from authentication, the service, or the server's overload
+// shedding, which answers before any face sees the request). It is the
+// face's one table from coffer codes to statuses. A key whose scopes do not
+// allow the request gets 401, as Chutes answers a scope denial.
+func RenderError(code, message string) web.Renderer {
 	var e *Error
 	switch code {
 	case coffer.EINVALID:
@@ -357,5 +339,5 @@ func render(w http.ResponseWriter, r *http.Request, _ int, code, message string)
 	default:
 		e = &Error{Status: http.StatusInternalServerError, Detail: "internal error"}
 	}
-	writeError(w, e)
+	return e
 }

@@ -125,24 +125,20 @@ func joinActions(as []coffer.Action) string {
 // manage keys: an admin key or a hotkey (the user itself). Chutes' scopes
 // cannot name api_keys, so no scoped key may.
 func (s *Server) requireAdmin(ctx context.Context, action string) error {
-	if c := coffer.CallerFrom(ctx); c != nil && c.Admin {
-		return nil
-	}
-	return s.Secrets.Refuse(ctx, action, "", "Chutes API keys are managed with an admin key or a hotkey")
+	return s.Secrets.RequireAdmin(ctx, action, "", "Chutes API keys are managed with an admin key or a hotkey")
 }
 
 // ownKeys returns the caller's principal's live keys of Chutes' id shape,
 // newest first: a Chutes user sees its own keys, and only those a UUID
 // can name (coffer's native keys have shorter ids).
 func (s *Server) ownKeys(ctx context.Context) ([]*coffer.APIKey, error) {
-	c := coffer.CallerFrom(ctx)
-	keys, err := s.Keys.APIKeys(ctx)
+	keys, err := s.Secrets.OwnAPIKeys(ctx)
 	if err != nil {
 		return nil, err
 	}
 	var out []*coffer.APIKey
 	for _, k := range keys {
-		if k.PrincipalID == c.PrincipalID && k.RevokedAt == nil && coffer.IsID(k.ID) {
+		if coffer.IsID(k.ID) {
 			out = append(out, k)
 		}
 	}
@@ -210,19 +206,19 @@ func (s *Server) deleteKey(w http.ResponseWriter, r *http.Request) error {
 	if err := s.requireAdmin(ctx, "key.revoke"); err != nil {
 		return err
 	}
-	k, err := s.key(ctx, r)
-	if err == nil && k != nil {
-		err = s.Keys.RevokeAPIKey(ctx, k.ID)
-	}
-	if err != nil && coffer.ErrorCode(err) != coffer.ENOTFOUND {
-		return err
-	} else if k == nil || err != nil {
+	id, ok := parseID(r.PathValue("api_key_id"))
+	if !ok {
 		return notFound("API key not found, or does not belong to you")
+	}
+	if err := s.Secrets.RevokeOwnAPIKey(ctx, id); coffer.ErrorCode(err) == coffer.ENOTFOUND {
+		return notFound("API key not found, or does not belong to you")
+	} else if err != nil {
+		return err
 	}
 	return web.WriteJSON(w, http.StatusOK, struct {
 		APIKeyID string `json:"api_key_id"`
 		Deleted  bool   `json:"deleted"`
-	}{dashed(k.ID), true})
+	}{dashed(id), true})
 }
 
 // scopeArgs is Chutes' ScopeArgs.
@@ -327,13 +323,12 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request) error {
 			in.Scopes = append(in.Scopes, sc)
 		}
 	}
-	c := coffer.CallerFrom(ctx)
-	keys, err := s.Keys.APIKeys(ctx)
+	keys, err := s.Secrets.OwnAPIKeys(ctx)
 	if err != nil {
 		return err
 	}
 	for _, k := range keys {
-		if k.PrincipalID == c.PrincipalID && k.RevokedAt == nil && k.Name == name {
+		if k.Name == name {
 			return &Error{Status: http.StatusConflict, Detail: "An API key already exists with this name"}
 		}
 	}

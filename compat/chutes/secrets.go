@@ -161,22 +161,20 @@ func (s *Server) createSecret(w http.ResponseWriter, r *http.Request) error {
 	sec, err := s.Secrets.PutSecret(ctx, st.ID, in)
 	if coffer.ErrorCode(err) == coffer.ECONFLICT {
 		// The id is taken, by a deleted secret of this purpose and key
-		// (named in.Name). Whether to purge it is the face's choice, not an
-		// authorization: PurgeSecret checks the key against the purged
-		// secret's real name itself. A key that may not purge is not sent
-		// to be refused (and audited) for a purge it did not ask for.
-		if ok, _ := c.Allows(coffer.ActionDelete, st.ID, st.Name, in.Name); !ok {
-			in.ID = "" // a key that may not purge it gets a fresh id
-		} else {
-			switch err := s.Secrets.PurgeSecret(ctx, st.ID, in.ID); coffer.ErrorCode(err) {
-			case "":
-			case coffer.ENOTFOUND: // not in this store
+		// (named in.Name). Purging it is the face's choice, made only for a
+		// key that may: one that may not is not refused (and audited) for a
+		// purge it did not ask for, and gets a fresh id.
+		switch purged, err := s.Secrets.PurgeIfAllowed(ctx, st.ID, in.ID); coffer.ErrorCode(err) {
+		case "":
+			if !purged {
 				in.ID = ""
-			case coffer.ECONFLICT: // live after all
-				return errDuplicate
-			default:
-				return err
 			}
+		case coffer.ENOTFOUND: // not in this store
+			in.ID = ""
+		case coffer.ECONFLICT: // live after all
+			return errDuplicate
+		default:
+			return err
 		}
 		sec, err = s.Secrets.PutSecret(ctx, st.ID, in)
 	}
@@ -209,8 +207,8 @@ func (s *Server) listSecrets(w http.ResponseWriter, r *http.Request) error {
 		}
 	case coffer.ENOTFOUND:
 		// No secret yet: an empty list for a caller who could list them.
-		if ok, _ := coffer.CallerFrom(ctx).Allows(coffer.ActionList, "", StoreName, ""); !ok {
-			return s.Secrets.Refuse(ctx, "secret.list", StoreName, "no scope grants list")
+		if err := s.Secrets.AuthorizeNewStore(ctx, coffer.ActionList, StoreName); err != nil {
+			return err
 		}
 	default:
 		return err

@@ -11,7 +11,6 @@
 package cloudflare
 
 import (
-	"errors"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -41,7 +40,7 @@ type Service interface {
 	coffer.SecretService
 	coffer.SecretDuplicator
 	coffer.UsageCounter
-	coffer.Refuser
+	coffer.AccessChecker
 }
 
 // Server is the Cloudflare Secrets Store face.
@@ -69,7 +68,7 @@ func (s *Server) Handler() http.Handler {
 	if s.Log == nil {
 		s.Log = slog.Default()
 	}
-	s.face = &web.Face{Name: "cloudflare", Auth: s.Auth, Log: s.Log, Token: token, Render: render}
+	s.face = &web.Face{Name: "cloudflare", Auth: s.Auth, Log: s.Log, Token: token, Errors: RenderError}
 	mux := http.NewServeMux()
 	s.routes(mux)
 	return mux
@@ -95,7 +94,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.Handle("DELETE "+base+"/stores/{store_id}/secrets/{secret_id}", h(s.deleteSecret))
 	mux.Handle("POST "+base+"/stores/{store_id}/secrets/{secret_id}/duplicate", h(s.duplicateSecret))
 
-	mux.Handle(Prefix, s.face.Public(own(noRoute)))
+	mux.Handle(Prefix, s.face.Public(noRoute))
 }
 
 // token reads the credential: "Authorization: Bearer <coffer key>", or
@@ -118,25 +117,11 @@ func token(r *http.Request) string {
 // account exists. Errors of the face's own shape (*Error) are written here;
 // any other goes to the shared wrapper, which calls render.
 func (s *Server) checked(fn web.HandlerFunc) web.HandlerFunc {
-	return own(func(w http.ResponseWriter, r *http.Request) error {
+	return func(w http.ResponseWriter, r *http.Request) error {
 		if err := s.check(r); err != nil {
 			return err
 		}
 		return fn(w, r)
-	})
-}
-
-// own writes the errors of the face's own shape (*Error) that fn returns
-// and passes on the others.
-func own(fn web.HandlerFunc) web.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) error {
-		err := fn(w, r)
-		var e *Error
-		if errors.As(err, &e) {
-			writeError(w, e)
-			return nil
-		}
-		return err
 	}
 }
 
@@ -151,8 +136,7 @@ func (s *Server) check(r *http.Request) error {
 			return badRoute(r)
 		}
 	}
-	if c := coffer.CallerFrom(r.Context()); c == nil || r.PathValue("account_id") != c.AccountID {
-		err := s.Secrets.Refuse(r.Context(), "account.access", r.PathValue("account_id"), "the path names an account other than the key's")
+	if err := s.Secrets.RequireAccount(r.Context(), r.PathValue("account_id")); err != nil {
 		if coffer.ErrorCode(err) != coffer.EFORBIDDEN {
 			return err // the refusal could not be recorded
 		}
@@ -222,17 +206,11 @@ func cfError(status, code int, message string) *Error {
 
 func invalid(message string) *Error { return cfError(http.StatusBadRequest, codeInvalid, message) }
 
-// RenderError writes a coffer error code and public message in the face's
-// error format, as the face's handlers do: for the server's overload
-// shedding, which answers before any face sees the request.
-func RenderError(w http.ResponseWriter, r *http.Request, code, message string) {
-	render(w, r, 0, code, message)
-}
-
-// render writes a coffer error (from authentication, decoding or the
-// service) in Cloudflare's envelope. It is the face's one table from coffer
-// codes to Cloudflare statuses and codes.
-func render(w http.ResponseWriter, r *http.Request, _ int, code, message string) {
+// RenderError returns the face's error for a coffer error code and public
+// message (from authentication, decoding, the service, or the server's
+// overload shedding, which answers before any face sees the request). It is
+// the face's one table from coffer codes to Cloudflare statuses and codes.
+func RenderError(code, message string) web.Renderer {
 	var e *Error
 	switch code {
 	case coffer.EINVALID:
@@ -254,13 +232,13 @@ func render(w http.ResponseWriter, r *http.Request, _ int, code, message string)
 	default:
 		e = cfError(http.StatusInternalServerError, codeInternal, "internal error")
 	}
-	writeError(w, e)
+	return e
 }
 
-// writeError writes a failure envelope. Cloudflare's SDKs retry 408, 409,
-// 429 and 5xx unless told otherwise: every 4xx but 408 and 429 says
+// Render writes a failure envelope. Cloudflare's SDKs retry 408, 409, 429
+// and 5xx unless told otherwise: every 4xx but 408 and 429 says
 // x-should-retry: false, because sending it again cannot succeed.
-func writeError(w http.ResponseWriter, e *Error) {
+func (e *Error) Render(w http.ResponseWriter, r *http.Request) {
 	if e.Status >= 400 && e.Status < 500 && e.Status != http.StatusRequestTimeout && e.Status != http.StatusTooManyRequests {
 		w.Header().Set("X-Should-Retry", "false")
 	}

@@ -206,8 +206,8 @@ func (s *Server) dryApply(w http.ResponseWriter, ctx context.Context, v *view, s
 		cp := *st
 		next = &cp
 	}
-	if c := coffer.CallerFrom(ctx); c == nil || !c.AllowsEvery(coffer.ActionAdmin, next.ID, next.Name) {
-		return coffer.Errorf(coffer.EFORBIDDEN, "this API key may not %s here", coffer.ActionAdmin)
+	if err := s.Secrets.CheckStoreAdmin(ctx, next.ID, next.Name); err != nil {
+		return err
 	}
 	var secrets []*coffer.Secret
 	if st != nil {

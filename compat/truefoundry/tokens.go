@@ -105,11 +105,7 @@ func (s *Server) liveKeys(ctx context.Context, principal string) ([]*coffer.APIK
 // principal that is not revoked and that it may see, newest first. Admin
 // keys too list only their own principal's: PATs belong to their user.
 func (s *Server) pats(ctx context.Context) ([]*coffer.APIKey, error) {
-	c := coffer.CallerFrom(ctx)
-	if c == nil {
-		return nil, coffer.Errorf(coffer.EUNAUTHORIZED, "no caller")
-	}
-	return s.liveKeys(ctx, c.PrincipalID)
+	return s.Secrets.OwnAPIKeys(ctx)
 }
 
 // usablePAT returns the caller's usable (not expired) PAT named name, or nil.
@@ -219,12 +215,7 @@ func (s *Server) mintPAT(ctx context.Context, name string, expires *time.Time) (
 	if usablePAT(keys, name, time.Now()) != nil {
 		return nil, "", conflict("Personal access token with name " + strconv.Quote(name) + " already exists")
 	}
-	c := coffer.CallerFrom(ctx)
-	in := &coffer.APIKeyCreate{Name: name, Admin: c.Admin, ExpiresAt: expires}
-	if !c.Admin {
-		in.Scopes = slices.Clone(c.Scopes)
-	}
-	return s.Keys.CreateAPIKey(ctx, in)
+	return s.Secrets.CreateOwnAPIKey(ctx, name, expires)
 }
 
 // createPATRequest is the body of POST /personal-access-tokens.
@@ -308,14 +299,7 @@ func (s *Server) getOrCreatePAT(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) deletePAT(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	id := r.PathValue("id")
-	keys, err := s.pats(ctx)
-	if err != nil {
-		return err
-	}
-	if !slices.ContainsFunc(keys, func(k *coffer.APIKey) bool { return k.ID == id }) {
-		return notFound("Personal access token " + strconv.Quote(id) + " not found")
-	}
-	if err := s.Keys.RevokeAPIKey(ctx, id); coffer.ErrorCode(err) == coffer.ENOTFOUND {
+	if err := s.Secrets.RevokeOwnAPIKey(ctx, id); coffer.ErrorCode(err) == coffer.ENOTFOUND {
 		return notFound("Personal access token " + strconv.Quote(id) + " not found")
 	} else if err != nil {
 		return err
@@ -377,8 +361,5 @@ func (s *Server) revokeAll(ctx context.Context, principal, keep string) error {
 // requireAdmin refuses a caller whose key is not admin (403), recording the
 // refusal in the audit log.
 func (s *Server) requireAdmin(ctx context.Context, action, name string) error {
-	if c := coffer.CallerFrom(ctx); c != nil && c.Admin {
-		return nil
-	}
-	return s.Secrets.Refuse(ctx, action, name, "this action needs an admin API key (a tenant admin)")
+	return s.Secrets.RequireAdmin(ctx, action, name, "this action needs an admin API key (a tenant admin)")
 }

@@ -48,6 +48,8 @@ type Service interface {
 	coffer.SecretService
 	coffer.IdentityService
 	coffer.Refuser
+	coffer.AccessChecker
+	coffer.OwnKeyService
 }
 
 // Server is the TrueFoundry secret-groups face.
@@ -70,7 +72,7 @@ func (s *Server) Handler() http.Handler {
 	if s.Log == nil {
 		s.Log = slog.Default()
 	}
-	s.face = &web.Face{Name: "truefoundry", Auth: s.Auth, Log: s.Log, Token: web.BearerToken, Render: render}
+	s.face = &web.Face{Name: "truefoundry", Auth: s.Auth, Log: s.Log, Token: web.BearerToken, Errors: RenderError}
 	mux := http.NewServeMux()
 	s.routes(mux)
 	return mux
@@ -78,7 +80,7 @@ func (s *Server) Handler() http.Handler {
 
 // routes is the one table of the face's routes.
 func (s *Server) routes(mux *http.ServeMux) {
-	h := func(fn web.HandlerFunc) http.Handler { return s.face.Authed(own(checkQuery(fn))) }
+	h := func(fn web.HandlerFunc) http.Handler { return s.face.Authed(checkQuery(fn)) }
 
 	mux.Handle("GET "+Prefix+"secret-groups", h(s.listGroups))
 	mux.Handle("POST "+Prefix+"secret-groups", h(s.createGroup))
@@ -94,21 +96,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 
 	s.tokenRoutes(mux, h)
 
-	mux.Handle(Prefix, s.face.Public(own(noRoute)))
-}
-
-// own writes the errors of the face's own shape (*Error) that fn returns
-// and passes on the others to the shared wrapper, which calls render.
-func own(fn web.HandlerFunc) web.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) error {
-		err := fn(w, r)
-		var e *Error
-		if errors.As(err, &e) {
-			writeError(w, e)
-			return nil
-		}
-		return err
-	}
+	mux.Handle(Prefix, s.face.Public(noRoute))
 }
 
 // checkQuery refuses a malformed query string (400).
@@ -158,7 +146,8 @@ type errorBody struct {
 	Details    []Detail `json:"details,omitempty"`
 }
 
-func writeError(w http.ResponseWriter, e *Error) {
+// Render writes the error as TrueFoundry's HttpError body.
+func (e *Error) Render(w http.ResponseWriter, r *http.Request) {
 	_ = web.WriteJSON(w, e.Status, errorBody{StatusCode: e.Status, Message: e.Message, Code: e.Code, Details: e.Details})
 }
 
@@ -182,17 +171,11 @@ func conflict(message string) *Error {
 	return &Error{Status: http.StatusConflict, Message: message, Code: "CONFLICT"}
 }
 
-// RenderError writes a coffer error code and public message in the face's
-// error format, as the face's handlers do: for the server's overload
-// shedding, which answers before any face sees the request.
-func RenderError(w http.ResponseWriter, r *http.Request, code, message string) {
-	render(w, r, 0, code, message)
-}
-
-// render writes a coffer error (from authentication, decoding or the
-// service) as an HttpError. It is the face's one table from coffer codes to
-// statuses.
-func render(w http.ResponseWriter, r *http.Request, _ int, code, message string) {
+// RenderError returns the face's error for a coffer error code and public
+// message (from authentication, decoding, the service, or the server's
+// overload shedding, which answers before any face sees the request). It is
+// the face's one table from coffer codes to statuses.
+func RenderError(code, message string) web.Renderer {
 	var e *Error
 	switch code {
 	case coffer.EINVALID:
@@ -214,7 +197,7 @@ func render(w http.ResponseWriter, r *http.Request, _ int, code, message string)
 	default:
 		e = &Error{Status: http.StatusInternalServerError, Message: "internal error", Code: "INTERNAL_SERVER_ERROR"}
 	}
-	writeError(w, e)
+	return e
 }
 
 // decode reads a JSON body strictly (web.DecodeJSON). As a NestJS server

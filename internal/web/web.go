@@ -65,8 +65,18 @@ type Face struct {
 	Log  *slog.Logger
 	// Token extracts the credential from a request ("" when absent).
 	Token func(r *http.Request) string
-	// Render writes err in the face's error format with the given status.
-	Render func(w http.ResponseWriter, r *http.Request, status int, code, message string)
+	// Errors is the face's one table from coffer error codes to its own
+	// errors: it returns the error, in the face's shape, for a code and a
+	// public message.
+	Errors func(code, message string) Renderer
+}
+
+// Renderer is an error in a face's own shape: it writes itself, status,
+// headers and body, in the face's format. A handler may return one (wrapped
+// or not); Face.Error writes it as it is.
+type Renderer interface {
+	error
+	Render(w http.ResponseWriter, r *http.Request)
 }
 
 // Public wraps a handler that needs no credential.
@@ -100,10 +110,16 @@ func (f *Face) Authed(h HandlerFunc) http.Handler {
 	})
 }
 
-// Error renders err. Errors that are not *coffer.Error are logged with the
-// request id and answered as "internal error": their text may hold details
-// that are not the caller's business.
+// Error renders err: a Renderer renders itself, and a coffer error is
+// rendered as the face's error for its code (Errors). Other errors are
+// logged with the request id and answered as "internal error": their text
+// may hold details that are not the caller's business.
 func (f *Face) Error(w http.ResponseWriter, r *http.Request, err error) {
+	var own Renderer
+	if errors.As(err, &own) {
+		own.Render(w, r)
+		return
+	}
 	code, msg := coffer.ErrorCode(err), coffer.ErrorMessage(err)
 	var mbe *http.MaxBytesError
 	var ce *coffer.Error
@@ -126,7 +142,7 @@ func (f *Face) Error(w http.ResponseWriter, r *http.Request, err error) {
 				"route", r.Pattern, "suppressed", n)
 		}
 	}
-	f.Render(w, r, Status(code), code, msg)
+	f.Errors(code, msg).Render(w, r)
 }
 
 // isBare reports whether err is a coffer error with no cause behind it.
@@ -162,7 +178,7 @@ func (f *Face) recover(w http.ResponseWriter, r *http.Request) {
 		}
 		// The panic value is not logged: it could quote a request's data.
 		f.Log.Error("handler panic", "request_id", RequestID(r.Context()), "route", r.Pattern, "type", fmt.Sprintf("%T", v), "stack", string(debug.Stack()))
-		f.Render(w, r, http.StatusInternalServerError, coffer.EINTERNAL, "internal error")
+		f.Errors(coffer.EINTERNAL, "internal error").Render(w, r)
 	}
 }
 

@@ -21,10 +21,7 @@ import (
 func TestErrorLogsUnavailableCause(t *testing.T) {
 	var logs bytes.Buffer
 	f := &Face{Log: slog.New(slog.NewTextHandler(&logs, nil)),
-		Render: func(w http.ResponseWriter, r *http.Request, status int, code, message string) {
-			w.WriteHeader(status)
-			fmt.Fprint(w, code, ": ", message)
-		}}
+		Errors: func(code, message string) Renderer { return testError{code, message} }}
 	unavailableLog = logSpacer{}
 	cause := errors.New("dial tcp 127.0.0.1:5432: connect: connection refused")
 	err := fmt.Errorf("read secret: %w (%w)", &coffer.Error{Code: coffer.EUNAVAILABLE, Message: "database is unavailable"}, cause)
@@ -50,6 +47,16 @@ func TestErrorLogsUnavailableCause(t *testing.T) {
 	if logs.Len() != 0 {
 		t.Fatalf("a bare unavailable error was logged: %q", logs.String())
 	}
+}
+
+// testError renders itself as the status of its code and "code: message".
+type testError struct{ code, message string }
+
+func (e testError) Error() string { return e.code + ": " + e.message }
+
+func (e testError) Render(w http.ResponseWriter, r *http.Request) {
+	w.WriteHeader(Status(e.code))
+	fmt.Fprint(w, e.code, ": ", e.message)
 }
 
 // TestPairedSurrogates checks the escape scan that keeps encoding/json from

@@ -1,0 +1,61 @@
+package coffer_test
+
+import (
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestFacesDoNotAuthorize keeps authorization in the service (STYLE.md habit
+// 16): no face asks a caller's scopes itself (Caller.Allows, AllowsEvery) nor
+// records a refusal of its own deciding (Refuser.Refuse); it calls a service
+// method that decides (coffer.AccessChecker, OwnKeyService, ...) and
+// translates the answer.
+func TestFacesDoNotAuthorize(t *testing.T) {
+	// Calls still made, by function, until the batch writes of TrueFoundry's
+	// secret groups decide them in the service.
+	pending := map[string]bool{
+		"compat/truefoundry/groups.go:mayAll":      true,
+		"compat/truefoundry/groups.go:updateGroup": true,
+	}
+	files, err := filepath.Glob("compat/*/*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fset := token.NewFileSet()
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, name, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range f.Decls {
+			fn, ok := d.(*ast.FuncDecl)
+			if !ok || fn.Body == nil {
+				continue
+			}
+			ast.Inspect(fn.Body, func(n ast.Node) bool {
+				call, ok := n.(*ast.CallExpr)
+				if !ok {
+					return true
+				}
+				sel, ok := call.Fun.(*ast.SelectorExpr)
+				if !ok {
+					return true
+				}
+				switch sel.Sel.Name {
+				case "Allows", "AllowsEvery", "Refuse":
+					if !pending[filepath.ToSlash(name)+":"+fn.Name.Name] {
+						t.Errorf("%s: %s calls %s: the service decides; call a service method and translate its error", fset.Position(call.Pos()), fn.Name.Name, sel.Sel.Name)
+					}
+				}
+				return true
+			})
+		}
+	}
+}
