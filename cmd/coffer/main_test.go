@@ -6,7 +6,12 @@ import (
 	"log/slog"
 	"os"
 	"testing"
+
+	"github.com/coffer-dev/coffer/server"
 )
+
+// Server is the server the tests start in-process.
+type Server = server.Server
 
 // startServer starts the real server in-process on a random port with a
 // fresh data directory and returns its base URL and root token.
