@@ -25,6 +25,7 @@ func TestDeps(t *testing.T) {
 		"internal/*":   {""},
 		// Test support: a real service over SQLite, imported by tests only.
 		"internal/svctest": {"", "envelope", "service", "sqlite"},
+		"server":           {"*"}, // composes everything but cmd
 		"cmd/*":            {"*"},
 		"ui":               {},
 	}
