@@ -111,7 +111,7 @@ func (h *hostileServer) send(t *testing.T, method, target string, body []byte, a
 	if err != nil {
 		t.Fatalf("%s %s: read the answer: %v", method, target, err)
 	}
-	return reply{resp.StatusCode, resp.Header, b}
+	return reply{Status: resp.StatusCode, Header: resp.Header, Body: b}
 }
 
 // auditHead is the newest audit sequence number.

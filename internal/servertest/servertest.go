@@ -168,3 +168,12 @@ func Must[T any](v T, err error) T {
 	}
 	return v
 }
+
+// Value returns the value and version of a native API value reply.
+func Value(t testing.TB, r Reply) (string, float64) {
+	t.Helper()
+	m := r.JSON(t)
+	v, _ := m["value"].(string)
+	n, _ := m["version"].(float64)
+	return v, n
+}
