@@ -35,6 +35,10 @@ func TestDeps(t *testing.T) {
 		// coffer bench: a load generator and Chutes request signing, over HTTP.
 		"internal/bench": {"internal/loadgen", "internal/sr25519"},
 		"ui":             {},
+
+		"server": {"*"}, // composes everything but cmd
+		// Test support: the real server in-process, imported by tests only.
+		"internal/servertest": {"server"},
 	}
 	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}}{{range .Imports}} {{.}}{{end}}`, "./...").Output()
 	if err != nil {

@@ -123,7 +123,9 @@ func parseNonce(s string) (time.Time, bool) {
 	return time.Unix(n, 0), true
 }
 
-// AuthenticateHotkey implements coffer.HotkeyAuthenticator. It checks, in
+// authenticateHotkey checks a hotkey signature (see
+// Service.AuthenticateHotkey, which adds the client certificate and rate
+// rules). It checks, in
 // Chutes' order, the nonce (all digits, less than 600 s from now either
 // way), that the hotkey is registered, and the signature; then it records
 // the use of the nonce and signature in storage, so that a replay fails on
@@ -136,7 +138,7 @@ func parseNonce(s string) (time.Time, bool) {
 // failure limiter. They do not count against the hotkey: hotkeys are
 // public, so a budget per hotkey would let anyone lock its owner out, and
 // no number of attempts helps forge an sr25519 signature.
-func (s *Service) AuthenticateHotkey(ctx context.Context, p coffer.HotkeyProof) (*coffer.Caller, error) {
+func (s *Service) authenticateHotkey(ctx context.Context, p coffer.HotkeyProof) (*coffer.Caller, error) {
 	now := s.now()
 	wait := s.limiter.wait(now, p.RemoteIP)
 	e, err := s.hotkey(ctx, p.Hotkey)

@@ -137,11 +137,12 @@ func (s *Service) hashSecret(id string, secret []byte) []byte {
 	return m.Sum(nil)
 }
 
-// Authenticate implements coffer.Authenticator. Unknown, revoked and expired
-// keys and wrong secrets all answer the same EUNAUTHORIZED after the same
-// work; each failure is audited and counts against the client's address and
-// the key id the token names.
-func (s *Service) Authenticate(ctx context.Context, cred coffer.Credential) (*coffer.Caller, error) {
+// authenticate checks a token (see Service.Authenticate, which adds the
+// client certificate and rate rules). Unknown, revoked and expired keys and
+// wrong secrets all answer the same EUNAUTHORIZED after the same work; each
+// failure is audited and counts against the client's address and the key
+// id the token names.
+func (s *Service) authenticate(ctx context.Context, cred coffer.Credential) (*coffer.Caller, error) {
 	now := s.now()
 	if strings.HasPrefix(cred.Token, accessPrefix) {
 		return s.authenticateAccess(ctx, cred, now)

@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"fmt"
+	"math"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -250,4 +251,108 @@ func (s *Service) auditFailure(ctx context.Context, ev *coffer.AuditEvent) error
 		return fmt.Errorf("audit failed authentication: %w", err)
 	}
 	return nil
+}
+
+// RateLimit is the shape of one account's request token bucket: Rate
+// requests a second on average, Burst at once. A zero Rate is no limit.
+type RateLimit struct {
+	Rate  float64
+	Burst int
+}
+
+// RateLimits are the per-account request rate limits: Default for every
+// account not in Accounts.
+type RateLimits struct {
+	Default  RateLimit
+	Accounts map[string]RateLimit
+}
+
+// ParseRateLimits parses "[ACCOUNT_ID:]rate=N,burst=N" specs; later specs
+// override earlier ones for the same account. A missing burst is the rate
+// rounded up.
+func ParseRateLimits(specs []string) (RateLimits, error) {
+	rl := RateLimits{Accounts: map[string]RateLimit{}}
+	for _, spec := range specs {
+		acct, rest, ok := strings.Cut(spec, ":")
+		if !ok {
+			acct, rest = "", spec
+		}
+		var l RateLimit
+		burstSet := false
+		for _, kv := range strings.Split(rest, ",") {
+			k, v, _ := strings.Cut(strings.TrimSpace(kv), "=")
+			switch k {
+			case "rate":
+				x, err := strconv.ParseFloat(v, 64)
+				if err != nil || x < 0 || math.IsInf(x, 0) || math.IsNaN(x) || x > 1e6 {
+					return rl, fmt.Errorf("%q: rate must be 0 (no limit) to 1000000 requests a second", spec)
+				}
+				l.Rate = x
+			case "burst":
+				n, err := strconv.Atoi(v)
+				if err != nil || n < 1 || n > 1e6 {
+					return rl, fmt.Errorf("%q: burst must be 1 to 1000000 requests", spec)
+				}
+				l.Burst, burstSet = n, true
+			default:
+				return rl, fmt.Errorf("%q: unknown field %q (want rate=N,burst=N)", spec, k)
+			}
+		}
+		if !burstSet {
+			l.Burst = max(1, int(math.Ceil(l.Rate)))
+		}
+		if acct == "" {
+			rl.Default = l
+		} else {
+			rl.Accounts[acct] = l
+		}
+	}
+	return rl, nil
+}
+
+// accountLimiter is a token bucket per account that every authenticated
+// request drains (see Service.limitAccount).
+type accountLimiter struct {
+	limits RateLimits
+	now    func() time.Time
+
+	mu      sync.Mutex
+	buckets map[string]*bucket
+}
+
+// newAccountLimiter returns the limiter of l, or nil when l limits nothing.
+func newAccountLimiter(l RateLimits, now func() time.Time) *accountLimiter {
+	if l.Default.Rate == 0 && len(l.Accounts) == 0 {
+		return nil
+	}
+	return &accountLimiter{limits: l, now: now, buckets: map[string]*bucket{}}
+}
+
+// wait takes a token from the account's bucket and returns 0, or returns
+// how long until one is there.
+func (l *accountLimiter) wait(account string) time.Duration {
+	lim, ok := l.limits.Accounts[account]
+	if !ok {
+		lim = l.limits.Default
+	}
+	if lim.Rate == 0 {
+		return 0
+	}
+	now := l.now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b := l.buckets[account]
+	if b == nil {
+		b = &bucket{tokens: float64(lim.Burst), last: now,
+			budget: budget{burst: float64(lim.Burst), refill: time.Duration(float64(time.Second) / lim.Rate)}}
+		l.buckets[account] = b
+	}
+	if now.After(b.last) {
+		b.refill(now)
+	}
+	if b.tokens >= 1 {
+		b.tokens--
+		return 0
+	}
+	return time.Duration((1 - b.tokens) * float64(b.budget.refill))
 }

@@ -53,6 +53,11 @@ type Service struct {
 	// operator is the id of the operator account (see coffer.Caller).
 	operator string
 	limiter  failLimiter
+	// rate is the per-account request rate limiter; nil limits nothing.
+	rate *accountLimiter
+	// requireCert refuses requests without a mapped client certificate
+	// (Options.RequireClientCert).
+	requireCert bool
 	// auditBudget bounds the failed authentications audited per account.
 	auditBudget auditBudget
 
@@ -100,6 +105,14 @@ type Options struct {
 	// AuditWindow is how many sequence numbers one filtered page of
 	// audit events covers at most; 0 is coffer.AuditScanWindow.
 	AuditWindow int64
+	// RateLimits are the per-account request rate limits every
+	// authentication applies (see Service.Authenticate); the zero value
+	// limits nothing.
+	RateLimits RateLimits
+	// RequireClientCert refuses every authentication of a request whose
+	// context carries no mapped client certificate (WithClientCertKey): the
+	// server's --tls-client-auth require.
+	RequireClientCert bool
 }
 
 // New returns a Service over storage. On a new database it creates the
@@ -128,6 +141,8 @@ func New(ctx context.Context, storage coffer.Storage, keyring *envelope.Keyring,
 	if s.now == nil {
 		s.now = time.Now
 	}
+	s.rate = newAccountLimiter(opts.RateLimits, s.now)
+	s.requireCert = opts.RequireClientCert
 	if s.window <= 0 {
 		s.window = coffer.AuditScanWindow
 	}

@@ -123,8 +123,9 @@ func (s *Service) authenticateAccess(ctx context.Context, cred coffer.Credential
 	}, nil
 }
 
-// IssueAccessToken implements coffer.AccessTokenIssuer.
-func (s *Service) IssueAccessToken(ctx context.Context, cred coffer.Credential, ttl time.Duration) (*coffer.AccessToken, error) {
+// issueAccessToken exchanges an API key for an access token (see
+// Service.IssueAccessToken, which adds the client certificate rules).
+func (s *Service) issueAccessToken(ctx context.Context, cred coffer.Credential, ttl time.Duration) (*coffer.AccessToken, error) {
 	if ttl <= 0 || ttl > coffer.MaxAccessTokenTTL {
 		return nil, coffer.Errorf(coffer.EINVALID, "an access token lives between 1 second and %s", coffer.MaxAccessTokenTTL)
 	}
@@ -136,7 +137,7 @@ func (s *Service) IssueAccessToken(ctx context.Context, cred coffer.Credential, 
 		s.limiter.fail(now, cred.RemoteIP)
 		return nil, s.authFail(ctx, now, cred, "", nil, "access token given where an API key is needed")
 	}
-	c, err := s.Authenticate(ctx, cred)
+	c, err := s.authenticate(ctx, cred)
 	if err != nil {
 		return nil, err
 	}

@@ -154,7 +154,7 @@ func (p *authzPeer) do(method, path string, body any, hdr ...string) reply {
 	if err != nil {
 		p.t.Fatal(err)
 	}
-	return reply{resp.StatusCode, resp.Header, b}
+	return reply{Status: resp.StatusCode, Header: resp.Header, Body: b}
 }
 
 // must is rawAPI.must through the peer's client.

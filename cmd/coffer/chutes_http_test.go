@@ -796,12 +796,12 @@ func TestChutesRegistryAuth(t *testing.T) {
 
 func TestChutesRegistryPasswordFile(t *testing.T) {
 	c := DefaultServerConfig()
-	if err := c.ParseFlags([]string{"--chutes-registry-password-file", "/x"}, func(string) string { return "" }, os.Stderr); err != nil || c.ChutesRegistryPasswordFile != "/x" {
+	if err := parseServerFlags(&c, []string{"--chutes-registry-password-file", "/x"}, func(string) string { return "" }, os.Stderr); err != nil || c.ChutesRegistryPasswordFile != "/x" {
 		t.Errorf("flag: got %q, %v", c.ChutesRegistryPasswordFile, err)
 	}
 	c = DefaultServerConfig()
 	env := func(k string) string { return map[string]string{"COFFER_CHUTES_REGISTRY_PASSWORD_FILE": "/y"}[k] }
-	if err := c.ParseFlags(nil, env, os.Stderr); err != nil || c.ChutesRegistryPasswordFile != "/y" {
+	if err := parseServerFlags(&c, nil, env, os.Stderr); err != nil || c.ChutesRegistryPasswordFile != "/y" {
 		t.Errorf("env: got %q, %v", c.ChutesRegistryPasswordFile, err)
 	}
 	for name, content := range map[string]string{"Empty": "\n", "Missing": ""} {

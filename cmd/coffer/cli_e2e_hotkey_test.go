@@ -55,7 +55,7 @@ func TestCLIE2E_Hotkeys(t *testing.T) {
 	alice := m[1]
 
 	// Unregistered: refused.
-	if _, err := s.svc.AuthenticateHotkey(ctx, signedProof(t, "secrets")); coffer.ErrorCode(err) != coffer.EUNAUTHORIZED {
+	if _, err := s.Service().AuthenticateHotkey(ctx, signedProof(t, "secrets")); coffer.ErrorCode(err) != coffer.EUNAUTHORIZED {
 		t.Fatalf("unregistered hotkey: got %v, want unauthorized", err)
 	}
 
@@ -86,7 +86,7 @@ func TestCLIE2E_Hotkeys(t *testing.T) {
 		t.Fatalf("hotkey list: got %q, want %s (alice) then %s", rows, e2eHotkey, e2eHotkey2)
 	}
 
-	c, err := s.svc.AuthenticateHotkey(ctx, signedProof(t, "secrets"))
+	c, err := s.Service().AuthenticateHotkey(ctx, signedProof(t, "secrets"))
 	if err != nil {
 		t.Fatalf("registered hotkey: %v", err)
 	}
@@ -113,7 +113,7 @@ func TestCLIE2E_Hotkeys(t *testing.T) {
 	if rows := cliRows(e.OK("", "hotkey", "list")); len(rows) != 1 || rows[0][0] != e2eHotkey2 {
 		t.Errorf("hotkey list after remove: got %q, want %s only", rows, e2eHotkey2)
 	}
-	if _, err := s.svc.AuthenticateHotkey(ctx, signedProof(t, "secrets")); coffer.ErrorCode(err) != coffer.EUNAUTHORIZED {
+	if _, err := s.Service().AuthenticateHotkey(ctx, signedProof(t, "secrets")); coffer.ErrorCode(err) != coffer.EUNAUTHORIZED {
 		t.Fatalf("removed hotkey: got %v, want unauthorized", err)
 	}
 

@@ -27,7 +27,7 @@ func TestCloudflareLimitFlags(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := DefaultServerConfig()
-			err := cfg.ParseFlags(tt.args, func(k string) string { return tt.env[k] }, io.Discard)
+			err := parseServerFlags(&cfg, tt.args, func(k string) string { return tt.env[k] }, io.Discard)
 			if tt.bad {
 				if err == nil {
 					t.Fatalf("got %v, want an error", cfg.CloudflareLimits)

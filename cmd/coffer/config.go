@@ -1,23 +1,20 @@
 package main
 
-// This file holds the server's configuration: one table of settings, each
-// settable from the configuration file, the environment and a flag, applied
-// in that order over the defaults and validated once.
+// This file parses the server's configuration (server.Config): one table of
+// settings, each settable from the configuration file, the environment and
+// a flag, applied in that order over the defaults and validated once
+// (server.Config.Validate).
 
 import (
 	"bufio"
 	"flag"
 	"fmt"
 	"io"
-	"math"
 	"net/url"
 	"os"
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/coffer-dev/coffer"
-	"github.com/coffer-dev/coffer/compat/cloudflare"
 )
 
 // setting is one configuration key. Its name is the flag (--name) and the
@@ -155,7 +152,7 @@ type configValue struct {
 // parseConfig parses args (a subcommand's flags: the settings plus --config)
 // and getenv, applies the file, the environment and the flags over c in that
 // order, and validates the result. Errors name the key and where it was set.
-func (c *ServerConfig) parseConfig(cmd, usage string, args []string, getenv func(string) string, stderr io.Writer) error {
+func parseConfig(c *ServerConfig, cmd, usage string, args []string, getenv func(string) string, stderr io.Writer) error {
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, usage); fs.PrintDefaults() }
@@ -213,7 +210,7 @@ func (c *ServerConfig) parseConfig(cmd, usage string, args []string, getenv func
 	}
 	values = append(values, flags...)
 	for _, v := range values {
-		if err := c.apply(v); err != nil {
+		if err := applySetting(c, v); err != nil {
 			return err
 		}
 	}
@@ -221,77 +218,19 @@ func (c *ServerConfig) parseConfig(cmd, usage string, args []string, getenv func
 	return c.Validate()
 }
 
-func (c *ServerConfig) apply(v configValue) error {
+// applySetting sets one value and records where it was set, for errors.
+func applySetting(c *ServerConfig, v configValue) error {
 	st := lookupSetting(v.name)
 	if err := st.set(c, v.value); err != nil {
 		return fmt.Errorf("%s: %w", v.origin, err)
 	}
-	if c.origin == nil {
-		c.origin = map[string]string{}
+	if c.Origins == nil {
+		c.Origins = map[string]string{}
 	}
 	if !st.list {
-		c.origin[v.name] = v.origin
-	} else if _, ok := c.origin[v.name]; !ok {
-		c.origin[v.name] = v.origin
-	}
-	return nil
-}
-
-// ref names a setting in an error: the flag, variable or file line that
-// set it, or the flag when it was not set.
-func (c *ServerConfig) ref(name string) string {
-	if o, ok := c.origin[name]; ok && !strings.HasPrefix(o, "--") {
-		if strings.HasPrefix(o, "COFFER_") {
-			return o
-		}
-		return name + " (" + o + ")"
-	}
-	return "--" + name
-}
-
-// Validate checks the whole configuration once, before anything starts.
-func (c *ServerConfig) Validate() error {
-	switch {
-	case c.DataDir == "":
-		return fmt.Errorf("%s must not be empty", c.ref("data"))
-	case c.Addr == "":
-		return fmt.Errorf("%s must not be empty", c.ref("addr"))
-	case c.ByteNiteTokenTTL < time.Second || c.ByteNiteTokenTTL > coffer.MaxAccessTokenTTL:
-		return fmt.Errorf("%s must be between 1s and %s", c.ref("bytenite-token-ttl"), coffer.MaxAccessTokenTTL)
-	case c.MaxInflight < 0 || c.MaxInflight > 1_000_000:
-		return fmt.Errorf("%s must be 0 (no limit) to 1000000", c.ref("max-inflight"))
-	case c.QueueTimeout < 0 || c.QueueTimeout > 10*time.Second:
-		return fmt.Errorf("%s must be between 0 and 10s", c.ref("queue-timeout"))
-	case c.ConsoleIdle < time.Minute || c.ConsoleIdle > 24*time.Hour:
-		return fmt.Errorf("%s must be between 1m and 24h", c.ref("console-idle-timeout"))
-	case c.ConsoleMax < time.Minute || c.ConsoleMax > 7*24*time.Hour:
-		return fmt.Errorf("%s must be between 1m and 168h", c.ref("console-max-session"))
-	case c.ShutdownWait < 0:
-		return fmt.Errorf("%s must not be negative", c.ref("shutdown-timeout"))
-	case (c.TLSCert == "") != (c.TLSKey == ""):
-		return fmt.Errorf("%s and %s go together: give both or neither", c.ref("tls-cert"), c.ref("tls-key"))
-	case c.DevTLS && c.TLSCert != "":
-		return fmt.Errorf("%s and %s exclude each other", c.ref("dev-tls"), c.ref("tls-cert"))
-	case c.TLSClientCA != "" && !c.TLS():
-		return fmt.Errorf("%s needs TLS: give --tls-cert and --tls-key (or --dev-tls)", c.ref("tls-client-ca"))
-	case c.TLSClientAuth != "" && c.TLSClientCA == "":
-		return fmt.Errorf("%s needs %s", c.ref("tls-client-auth"), c.ref("tls-client-ca"))
-	case len(c.TLSClientKeyMap) > 0 && c.TLSClientCA == "":
-		return fmt.Errorf("%s needs %s", c.ref("tls-client-key-map"), c.ref("tls-client-ca"))
-	}
-	switch c.TLSClientAuth {
-	case "", clientAuthVerifyIfGiven, clientAuthRequire:
-	default:
-		return fmt.Errorf("%s: want %s or %s, not %q", c.ref("tls-client-auth"), clientAuthVerifyIfGiven, clientAuthRequire, c.TLSClientAuth)
-	}
-	if _, err := parseKeyMap(c.TLSClientKeyMap); err != nil {
-		return fmt.Errorf("%s: %w", c.ref("tls-client-key-map"), err)
-	}
-	if _, err := cloudflareLimits(c.CloudflareLimits); err != nil {
-		return fmt.Errorf("%s: %w", c.ref("cloudflare-limits"), err)
-	}
-	if _, err := parseRateLimits(c.RateLimits); err != nil {
-		return fmt.Errorf("%s: %w", c.ref("rate-limit"), err)
+		c.Origins[v.name] = v.origin
+	} else if _, ok := c.Origins[v.name]; !ok {
+		c.Origins[v.name] = v.origin
 	}
 	return nil
 }
@@ -359,80 +298,6 @@ func parseConfigFile(name string, r io.Reader) ([]configValue, error) {
 		return nil, fmt.Errorf("read %s: %w", name, err)
 	}
 	return values, nil
-}
-
-// cloudflareLimits parses the Cloudflare face's limits: the default and
-// each account's, each spec overriding what earlier ones set.
-func cloudflareLimits(specs []string) (*cloudflare.Server, error) {
-	cf := &cloudflare.Server{AccountLimits: map[string]cloudflare.Limits{}}
-	for _, spec := range specs {
-		acct, l, err := cloudflare.ParseLimits(spec)
-		if err != nil {
-			return nil, err
-		}
-		if acct == "" {
-			cf.Limits = l.Or(cf.Limits)
-		} else {
-			cf.AccountLimits[acct] = l.Or(cf.AccountLimits[acct])
-		}
-	}
-	return cf, nil
-}
-
-// rateLimit is a token bucket's shape: Rate requests a second on average,
-// Burst at once. A zero Rate is no limit.
-type rateLimit struct {
-	Rate  float64
-	Burst int
-}
-
-// rateLimits is the default and the per-account request rate limits.
-type rateLimits struct {
-	Default  rateLimit
-	Accounts map[string]rateLimit
-}
-
-// parseRateLimits parses "[ACCOUNT_ID:]rate=N,burst=N" specs; later specs
-// override earlier ones for the same account. A missing burst is the rate
-// rounded up.
-func parseRateLimits(specs []string) (rateLimits, error) {
-	rl := rateLimits{Accounts: map[string]rateLimit{}}
-	for _, spec := range specs {
-		acct, rest, ok := strings.Cut(spec, ":")
-		if !ok {
-			acct, rest = "", spec
-		}
-		var l rateLimit
-		burstSet := false
-		for _, kv := range strings.Split(rest, ",") {
-			k, v, _ := strings.Cut(strings.TrimSpace(kv), "=")
-			switch k {
-			case "rate":
-				x, err := strconv.ParseFloat(v, 64)
-				if err != nil || x < 0 || math.IsInf(x, 0) || math.IsNaN(x) || x > 1e6 {
-					return rl, fmt.Errorf("%q: rate must be 0 (no limit) to 1000000 requests a second", spec)
-				}
-				l.Rate = x
-			case "burst":
-				n, err := strconv.Atoi(v)
-				if err != nil || n < 1 || n > 1e6 {
-					return rl, fmt.Errorf("%q: burst must be 1 to 1000000 requests", spec)
-				}
-				l.Burst, burstSet = n, true
-			default:
-				return rl, fmt.Errorf("%q: unknown field %q (want rate=N,burst=N)", spec, k)
-			}
-		}
-		if !burstSet {
-			l.Burst = max(1, int(math.Ceil(l.Rate)))
-		}
-		if acct == "" {
-			rl.Default = l
-		} else {
-			rl.Accounts[acct] = l
-		}
-	}
-	return rl, nil
 }
 
 // setOrigin parses a web origin: a scheme (http or https) and a host with

@@ -91,7 +91,7 @@ rate-limit = rate=2
 				args = flags
 			}
 			cfg := DefaultServerConfig()
-			if err := cfg.ParseFlags(args, func(k string) string { return e[k] }, io.Discard); err != nil {
+			if err := parseServerFlags(&cfg, args, func(k string) string { return e[k] }, io.Discard); err != nil {
 				t.Fatal(err)
 			}
 			got := want{cfg.Addr, cfg.LogLevel, cfg.ShutdownWait, cfg.Faces.Chutes, cfg.RateLimits, cfg.Database, cfg.ByteNiteTokenTTL}
@@ -104,7 +104,7 @@ rate-limit = rate=2
 	t.Run("FlagNamesFile", func(t *testing.T) {
 		other := writeConfig(t, "addr = 10.0.0.9:9\n")
 		cfg := DefaultServerConfig()
-		if err := cfg.ParseFlags([]string{"--config", other}, func(k string) string { return env[k] }, io.Discard); err != nil {
+		if err := parseServerFlags(&cfg, []string{"--config", other}, func(k string) string { return env[k] }, io.Discard); err != nil {
 			t.Fatal(err)
 		}
 		if cfg.Addr != "10.0.0.2:2" || cfg.ConfigFile != other || cfg.LogLevel != slog.LevelError {
@@ -153,13 +153,13 @@ func TestConfigEverySetting(t *testing.T) {
 		args = append(args, "--"+st.name+"="+v)
 	}
 	fromFile, fromFlags := DefaultServerConfig(), DefaultServerConfig()
-	if err := fromFile.ParseFlags([]string{"--config", writeConfig(t, text.String())}, func(string) string { return "" }, io.Discard); err != nil {
+	if err := parseServerFlags(&fromFile, []string{"--config", writeConfig(t, text.String())}, func(string) string { return "" }, io.Discard); err != nil {
 		t.Fatal(err)
 	}
-	if err := fromFlags.ParseFlags(args, func(string) string { return "" }, io.Discard); err != nil {
+	if err := parseServerFlags(&fromFlags, args, func(string) string { return "" }, io.Discard); err != nil {
 		t.Fatal(err)
 	}
-	fromFile.ConfigFile, fromFile.origin, fromFlags.origin = "", nil, nil
+	fromFile.ConfigFile, fromFile.Origins, fromFlags.Origins = "", nil, nil
 	if !reflect.DeepEqual(fromFile, fromFlags) {
 		t.Fatalf("file and flags disagree:\nfile  %+v\nflags %+v", fromFile, fromFlags)
 	}
@@ -216,7 +216,7 @@ func TestConfigErrors(t *testing.T) {
 				args = append([]string{"--config", writeConfig(t, tt.file)}, args...)
 			}
 			cfg := DefaultServerConfig()
-			err := cfg.ParseFlags(args, func(k string) string { return tt.env[k] }, io.Discard)
+			err := parseServerFlags(&cfg, args, func(k string) string { return tt.env[k] }, io.Discard)
 			if err == nil {
 				t.Fatalf("got no error, want one naming %q", tt.want)
 			}
@@ -232,7 +232,7 @@ func TestConfigErrors(t *testing.T) {
 // TestConfigExample checks that the commented example in deploy/ parses.
 func TestConfigExample(t *testing.T) {
 	cfg := DefaultServerConfig()
-	if err := cfg.ParseFlags([]string{"--config", "../../deploy/coffer.conf"}, func(string) string { return "" }, io.Discard); err != nil {
+	if err := parseServerFlags(&cfg, []string{"--config", "../../deploy/coffer.conf"}, func(string) string { return "" }, io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	if !cfg.TLS() || cfg.DataDir != "/var/lib/coffer" {
@@ -301,53 +301,12 @@ func TestRateLimit(t *testing.T) {
 	a.must(200, "GET", "/healthz", nil)
 }
 
-// TestAccountLimiter checks the bucket's arithmetic with a fake clock and
-// per-account overrides.
-func TestAccountLimiter(t *testing.T) {
-	rl, err := parseRateLimits([]string{"rate=2,burst=2", "big:rate=10,burst=5", "free:rate=0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := time.Unix(1000, 0)
-	l := newAccountLimiter(rl, func() time.Time { return now })
-	take := func(acct string, n int) (ok int) {
-		for range n {
-			if l.wait(acct) == 0 {
-				ok++
-			}
-		}
-		return ok
-	}
-	if got := take("a", 5); got != 2 {
-		t.Errorf("default burst: got %d, want 2", got)
-	}
-	if w := l.wait("a"); w != 500*time.Millisecond {
-		t.Errorf("wait: got %v, want 500ms at 2/s", w)
-	}
-	if got := take("big", 9); got != 5 {
-		t.Errorf("override burst: got %d, want 5", got)
-	}
-	if got := take("free", 1000); got != 1000 {
-		t.Errorf("rate=0: got %d, want unlimited", got)
-	}
-	now = now.Add(time.Second)
-	if got := take("a", 5); got != 2 {
-		t.Errorf("after 1s at 2/s: got %d, want 2", got)
-	}
-	if got := take("b", 5); got != 2 {
-		t.Errorf("another account has its own bucket: got %d, want 2", got)
-	}
-	if newAccountLimiter(rateLimits{}, time.Now) != nil {
-		t.Error("no limits: want no limiter")
-	}
-}
-
 // TestConfigOldMasterKeys checks that old master key files accumulate from
 // the environment (';'-separated) and repeated flags.
 func TestConfigOldMasterKeys(t *testing.T) {
 	cfg := DefaultServerConfig()
 	env := map[string]string{"COFFER_OLD_MASTER_KEY_FILE": "/k/a; /k/b"}
-	if err := cfg.ParseFlags([]string{"--old-master-key-file", "/k/c"}, func(k string) string { return env[k] }, io.Discard); err != nil {
+	if err := parseServerFlags(&cfg, []string{"--old-master-key-file", "/k/c"}, func(k string) string { return env[k] }, io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	if want := []string{"/k/a", "/k/b", "/k/c"}; !reflect.DeepEqual(cfg.OldMasterKeyFiles, want) {

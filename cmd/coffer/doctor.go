@@ -37,7 +37,7 @@ Flags:
 
 func runDoctor(ctx context.Context, env *Env, args []string) error {
 	cfg := DefaultServerConfig()
-	if err := cfg.parseConfig("doctor", doctorUsage, args, env.Getenv, env.Stderr); err != nil {
+	if err := parseConfig(&cfg, "doctor", doctorUsage, args, env.Getenv, env.Stderr); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
 		}

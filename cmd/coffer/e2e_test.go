@@ -4,99 +4,42 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/coffer-dev/coffer/internal/servertest"
 )
 
-// rawAPI drives the native API with plain HTTP, as any client would.
+// rawAPI drives the native API with plain HTTP, as any client would
+// (servertest.Client).
 type rawAPI struct {
 	t     *testing.T
 	base  string
 	token string
 }
 
-type reply struct {
-	Status int
-	Header http.Header
-	Body   []byte
-}
+type reply = servertest.Reply
 
-// JSON decodes the reply body into a generic map for assertions.
-func (r reply) JSON(t *testing.T) map[string]any {
-	t.Helper()
-	var m map[string]any
-	if err := json.Unmarshal(r.Body, &m); err != nil {
-		t.Fatalf("reply %d is not a JSON object: %q", r.Status, r.Body)
-	}
-	return m
-}
-
-// Code returns the error code of an error reply.
-func (r reply) Code(t *testing.T) string {
-	t.Helper()
-	e, _ := r.JSON(t)["error"].(map[string]any)
-	code, _ := e["code"].(string)
-	return code
+func (a *rawAPI) client() *servertest.Client {
+	return &servertest.Client{T: a.t, Base: a.base, Token: a.token}
 }
 
 func (a *rawAPI) do(method, path string, body any, hdr ...string) reply {
 	a.t.Helper()
-	var rd io.Reader
-	switch b := body.(type) {
-	case nil:
-	case string:
-		rd = strings.NewReader(b)
-	case []byte:
-		rd = bytes.NewReader(b)
-	default:
-		j, err := json.Marshal(b)
-		if err != nil {
-			a.t.Fatal(err)
-		}
-		rd = bytes.NewReader(j)
-	}
-	req, err := http.NewRequest(method, a.base+path, rd)
-	if err != nil {
-		a.t.Fatal(err)
-	}
-	if a.token != "" {
-		req.Header.Set("Authorization", "Bearer "+a.token)
-	}
-	for i := 0; i+1 < len(hdr); i += 2 {
-		req.Header.Set(hdr[i], hdr[i+1])
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		a.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		a.t.Fatal(err)
-	}
-	return reply{resp.StatusCode, resp.Header, b}
+	return a.client().Do(method, path, body, hdr...)
 }
 
 // must fails the test unless the reply has the wanted status.
 func (a *rawAPI) must(want int, method, path string, body any, hdr ...string) reply {
 	a.t.Helper()
-	r := a.do(method, path, body, hdr...)
-	if r.Status != want {
-		a.t.Fatalf("%s %s: got %d %s, want %d", method, path, r.Status, r.Body, want)
-	}
-	return r
+	return a.client().Must(want, method, path, body, hdr...)
 }
 
 func value(t *testing.T, r reply) (string, float64) {
 	t.Helper()
-	m := r.JSON(t)
-	v, _ := m["value"].(string)
-	n, _ := m["version"].(float64)
-	return v, n
+	return servertest.Value(t, r)
 }
 
 func TestAPIFlow(t *testing.T) {
@@ -320,12 +263,7 @@ func TestAPIFlow(t *testing.T) {
 	})
 }
 
-func must[T any](v T, err error) T {
-	if err != nil {
-		panic(err)
-	}
-	return v
-}
+func must[T any](v T, err error) T { return servertest.Must(v, err) }
 
 // TestBadInput sends every kind of bad request and checks the answer and
 // that nothing was written.

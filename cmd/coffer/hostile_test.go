@@ -111,7 +111,7 @@ func (h *hostileServer) send(t *testing.T, method, target string, body []byte, a
 	if err != nil {
 		t.Fatalf("%s %s: read the answer: %v", method, target, err)
 	}
-	return reply{resp.StatusCode, resp.Header, b}
+	return reply{Status: resp.StatusCode, Header: resp.Header, Body: b}
 }
 
 // auditHead is the newest audit sequence number.
@@ -597,7 +597,7 @@ func TestHostileSlowBody(t *testing.T) {
 		{"chutes", "POST", "/chutes/secrets/", "Bearer " + h.token, chutesShape},
 		{"bytenite", "POST", "/bytenite/v1/auth/secrets", h.token, byteniteShape},
 	}
-	readTimeout, headerTimeout := h.srv.http.ReadTimeout, h.srv.http.ReadHeaderTimeout
+	readTimeout, headerTimeout := h.srv.HTTPServer().ReadTimeout, h.srv.HTTPServer().ReadHeaderTimeout
 	if readTimeout <= 0 || readTimeout > time.Minute || headerTimeout <= 0 || headerTimeout > readTimeout {
 		t.Fatalf("server timeouts: read %v, header %v; want both set, at most a minute", readTimeout, headerTimeout)
 	}

@@ -1,12 +1,17 @@
 package main
 
 import (
-	"context"
 	"io"
 	"log/slog"
 	"os"
 	"testing"
+
+	"github.com/coffer-dev/coffer/internal/servertest"
+	"github.com/coffer-dev/coffer/server"
 )
+
+// Server is the server the tests start in-process.
+type Server = server.Server
 
 // startServer starts the real server in-process on a random port with a
 // fresh data directory and returns its base URL and root token.
@@ -19,21 +24,8 @@ func startServer(t *testing.T, opts ...func(*ServerConfig)) (addr, token string)
 // mustOpenServer opens a server on dir; it is closed when the test ends.
 func mustOpenServer(t *testing.T, dir string, opts ...func(*ServerConfig)) *Server {
 	t.Helper()
-	cfg := DefaultServerConfig()
-	cfg.Addr, cfg.DataDir = "127.0.0.1:0", dir
-	for _, o := range opts {
-		o(&cfg)
-	}
-	s := &Server{Config: cfg, Log: testLogger(t)}
-	if err := s.Open(context.Background()); err != nil {
-		t.Fatalf("open server: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := s.Close(); err != nil {
-			t.Errorf("close server: %v", err)
-		}
-	})
-	return s
+	inDir := func(c *ServerConfig) { c.DataDir = dir }
+	return servertest.Open(t, nil, append([]func(*ServerConfig){inDir}, opts...)...)
 }
 
 // testLogger logs to the test output when -v is given, else nowhere.

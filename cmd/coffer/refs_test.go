@@ -50,7 +50,7 @@ func refsConsole(t *testing.T, base string, s consoleSession, method, path, body
 	defer res.Body.Close()
 	var b bytes.Buffer
 	b.ReadFrom(res.Body)
-	return reply{res.StatusCode, res.Header, b.Bytes()}
+	return reply{Status: res.StatusCode, Header: res.Header, Body: b.Bytes()}
 }
 
 // refsSecretNames lists the names of store's secrets, deleted ones too.

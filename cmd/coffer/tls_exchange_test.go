@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/coffer-dev/coffer/server"
 )
 
 // tlsCall sends method url with body (JSON, or none when "") and the
@@ -79,7 +81,7 @@ func TestTLS_CredentialExchanges(t *testing.T) {
 		return dir, plain.RootToken, ciKey.Token, []string{"cn:alice=" + adminKey.Key.ID, "cn:ci=" + ciKey.Key.ID}
 	}
 
-	for _, mode := range []string{clientAuthVerifyIfGiven, clientAuthRequire} {
+	for _, mode := range []string{server.ClientAuthVerifyIfGiven, server.ClientAuthRequire} {
 		t.Run(mode, func(t *testing.T) {
 			dir, root, ciToken, keyMap := setup(t)
 			s := mustOpenServerTLS(t, dir, srvCert, func(c *ServerConfig) {
@@ -141,11 +143,11 @@ func TestTLS_CredentialExchanges(t *testing.T) {
 				}
 				code, body := tlsCall(t, asDave, u.method, base+u.path, token, u.body, u.hdr...)
 				switch mode {
-				case clientAuthRequire:
+				case server.ClientAuthRequire:
 					if code != 401 {
 						t.Errorf("%s with an unmapped certificate: got %d %s, want 401", u.name, code, body)
 					}
-				case clientAuthVerifyIfGiven:
+				case server.ClientAuthVerifyIfGiven:
 					if code/100 != 2 {
 						t.Errorf("%s with an unmapped certificate (optional): got %d %s, want 2xx", u.name, code, body)
 					}

@@ -28,6 +28,7 @@ import (
 	cf "github.com/cloudflare/cloudflare-go/v7"
 	"github.com/cloudflare/cloudflare-go/v7/option"
 	"github.com/cloudflare/cloudflare-go/v7/secrets_store"
+	"github.com/coffer-dev/coffer/server"
 )
 
 // testCA is a throwaway certificate authority for TLS tests.
@@ -446,7 +447,7 @@ func TestTLS_ClientCerts(t *testing.T) {
 		return dir, plain.RootToken, []string{"sha256:" + strings.ToUpper(alice.Fingerprint) + "=" + adminID, "cn:bob=" + readerID, "cn:carol=" + revokedID}, revokedID
 	}
 
-	for _, mode := range []string{clientAuthVerifyIfGiven, clientAuthRequire} {
+	for _, mode := range []string{server.ClientAuthVerifyIfGiven, server.ClientAuthRequire} {
 		t.Run(mode, func(t *testing.T) {
 			dir, root, keyMap, revokedID := setup(t)
 			s := mustOpenServerTLS(t, dir, srvCert, func(c *ServerConfig) {
@@ -495,7 +496,7 @@ func TestTLS_ClientCerts(t *testing.T) {
 			}
 
 			switch mode {
-			case clientAuthVerifyIfGiven:
+			case server.ClientAuthVerifyIfGiven:
 				if code, _ := get(t, noCert, base+"/v1/stores", root); code != 200 {
 					t.Errorf("no certificate, token: got %d, want 200", code)
 				}
@@ -512,7 +513,7 @@ func TestTLS_ClientCerts(t *testing.T) {
 				if _, err := rogue.Get(base + "/healthz"); err == nil {
 					t.Errorf("certificate of an unknown CA: handshake succeeded")
 				}
-			case clientAuthRequire:
+			case server.ClientAuthRequire:
 				if _, err := noCert.Get(base + "/healthz"); err == nil {
 					t.Errorf("no certificate: handshake succeeded, want refused")
 				}

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/coffer-dev/coffer/compat/truefoundry"
+	"github.com/coffer-dev/coffer/internal/servertest"
 )
 
 // tfAPI is the TrueFoundry face of a running server, driven with the raw
@@ -93,11 +94,7 @@ type tfHTTPError struct {
 // strict decodes b into v, refusing fields v does not declare.
 func strict(t *testing.T, b []byte, v any) {
 	t.Helper()
-	dec := json.NewDecoder(strings.NewReader(string(b)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		t.Fatalf("decode %s: %v", b, err)
-	}
+	servertest.Strict(t, b, v)
 }
 
 func (a *tfAPI) data(r reply, v any) {

@@ -1,14 +1,11 @@
-package main
+package bytenite_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"regexp"
 	"slices"
 	"sort"
@@ -18,6 +15,8 @@ import (
 	"time"
 
 	"github.com/coffer-dev/coffer/compat/bytenite"
+	"github.com/coffer-dev/coffer/internal/servertest"
+	"github.com/coffer-dev/coffer/server"
 )
 
 // bnAPI is the ByteNite face of a running server, driven with the raw
@@ -25,8 +24,8 @@ import (
 // native API as the root key.
 type bnAPI struct {
 	t      *testing.T
-	face   *rawAPI // no token: each call sets its own Authorization
-	native *rawAPI
+	face   *servertest.Client // no token: each call sets its own Authorization
+	native *servertest.Client
 	root   string // the root API key
 	*bnState
 }
@@ -34,9 +33,9 @@ type bnAPI struct {
 // bnState is what the copies of a bnAPI for subtests share.
 type bnState struct {
 	mu     sync.Mutex
-	logs   *benchSyncBuffer  // everything the server logged
-	bodies []string          // every face response, to search for values
-	secret map[string]string // secretKeys written, which no response may hold
+	logs   *servertest.SyncBuffer // everything the server logged
+	bodies []string               // every face response, to search for values
+	secret map[string]string      // secretKeys written, which no response may hold
 }
 
 // at returns b for the subtest t.
@@ -44,7 +43,7 @@ func (b *bnAPI) at(t *testing.T) *bnAPI {
 	c := *b
 	c.t = t
 	f, n := *b.face, *b.native
-	f.t, n.t = t, t
+	f.T, n.T = t, t
 	c.face, c.native = &f, &n
 	return &c
 }
@@ -63,7 +62,7 @@ func (s *bnState) remember(name, secretKey string) {
 
 // callFrom is call from another loopback address, so that failed
 // authentications do not spend the budget of 127.0.0.1.
-func (b *bnAPI) callFrom(ip, method, path, auth string, body any) reply {
+func (b *bnAPI) callFrom(ip, method, path, auth string, body any) servertest.Reply {
 	b.t.Helper()
 	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
 	hc := &http.Client{Transport: &http.Transport{DialContext: d.DialContext}}
@@ -77,7 +76,7 @@ func (b *bnAPI) callFrom(ip, method, path, auth string, body any) reply {
 		j, _ := json.Marshal(v)
 		rd = strings.NewReader(string(j))
 	}
-	req, err := http.NewRequest(method, b.face.base+path, rd)
+	req, err := http.NewRequest(method, b.face.Base+path, rd)
 	if err != nil {
 		b.t.Fatal(err)
 	}
@@ -94,58 +93,50 @@ func (b *bnAPI) callFrom(ip, method, path, auth string, body any) reply {
 		b.t.Fatal(err)
 	}
 	b.record(string(rb))
-	return reply{resp.StatusCode, resp.Header, rb}
+	return servertest.Reply{Status: resp.StatusCode, Header: resp.Header, Body: rb}
 }
 
 // startByteNite starts a server whose ByteNite access tokens live ttl (the
 // default when 0).
 func startByteNite(t *testing.T, ttl time.Duration) *bnAPI {
 	t.Helper()
-	cfg := DefaultServerConfig()
-	cfg.Addr, cfg.DataDir = "127.0.0.1:0", t.TempDir()
-	if ttl > 0 {
-		cfg.ByteNiteTokenTTL = ttl
-	}
-	logs := &benchSyncBuffer{}
-	var w io.Writer = logs
-	if testing.Verbose() {
-		w = io.MultiWriter(logs, os.Stderr)
-	}
-	s := &Server{Config: cfg, Log: slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))}
-	if err := s.Open(context.Background()); err != nil {
-		t.Fatalf("open server: %v", err)
-	}
-	b := &bnAPI{
+	var b *bnAPI
+	t.Cleanup(func() { // after the server's Close, which servertest.Open registers later
+		if b != nil {
+			b.checkNoLeaks()
+		}
+	})
+	logs := &servertest.SyncBuffer{}
+	s := servertest.Open(t, logs, func(c *server.Config) {
+		if ttl > 0 {
+			c.ByteNiteTokenTTL = ttl
+		}
+	})
+	b = &bnAPI{
 		t:       t,
-		face:    &rawAPI{t: t, base: "http://" + s.Addr + strings.TrimSuffix(bytenite.Prefix, "/")},
-		native:  &rawAPI{t: t, base: "http://" + s.Addr, token: s.RootToken},
+		face:    &servertest.Client{T: t, Base: "http://" + s.Addr + strings.TrimSuffix(bytenite.Prefix, "/")},
+		native:  &servertest.Client{T: t, Base: "http://" + s.Addr, Token: s.RootToken},
 		root:    s.RootToken,
 		bnState: &bnState{logs: logs, secret: map[string]string{}},
 	}
-	t.Cleanup(func() {
-		if err := s.Close(); err != nil {
-			t.Errorf("close server: %v", err)
-		}
-		b.checkNoLeaks()
-	})
 	return b
 }
 
 // call sends one request to the face with auth as the whole Authorization
 // header ("" for none).
-func (b *bnAPI) call(method, path, auth string, body any) reply {
+func (b *bnAPI) call(method, path, auth string, body any) servertest.Reply {
 	b.t.Helper()
 	var hdr []string
 	if auth != "" {
 		hdr = []string{"Authorization", auth}
 	}
-	r := b.face.do(method, path, body, hdr...)
+	r := b.face.Do(method, path, body, hdr...)
 	b.record(string(r.Body))
 	return r
 }
 
 // must is call that fails the test unless the status is want.
-func (b *bnAPI) must(want int, method, path, auth string, body any) reply {
+func (b *bnAPI) must(want int, method, path, auth string, body any) servertest.Reply {
 	b.t.Helper()
 	r := b.call(method, path, auth, body)
 	if r.Status != want {
@@ -159,7 +150,7 @@ func (b *bnAPI) token(apiKey string) bnToken {
 	b.t.Helper()
 	r := b.must(200, "POST", "/access_token", "", map[string]string{"apiKey": apiKey})
 	var tok bnToken
-	strict(b.t, r.Body, &tok)
+	servertest.Strict(b.t, r.Body, &tok)
 	wantFields(b.t, "access token", r.Body, "expiresIn", "scope", "token")
 	return tok
 }
@@ -179,14 +170,14 @@ func (b *bnAPI) list(auth, query string) []bnSecret {
 	var raw struct {
 		Secrets []json.RawMessage `json:"secrets"`
 	}
-	strict(b.t, r.Body, &raw)
+	servertest.Strict(b.t, r.Body, &raw)
 	if raw.Secrets == nil {
 		b.t.Fatalf("GET /secrets: secrets is %s, want a list", r.Body)
 	}
 	out := make([]bnSecret, len(raw.Secrets))
 	for i, s := range raw.Secrets {
 		wantFields(b.t, "secret", s, "accessKey", "expiresAt", "id", "name", "params", "secretType")
-		strict(b.t, s, &out[i])
+		servertest.Strict(b.t, s, &out[i])
 		if out[i].Params == nil {
 			b.t.Fatalf("secret %s: params is null, want an object", s)
 		}
@@ -195,14 +186,14 @@ func (b *bnAPI) list(auth, query string) []bnSecret {
 }
 
 // ok checks a 200 envelope: ok true, the request id, a message, error null.
-func (b *bnAPI) ok(r reply) bnEnvelope {
+func (b *bnAPI) ok(r servertest.Reply) bnEnvelope {
 	b.t.Helper()
 	if r.Status != 200 {
 		b.t.Fatalf("got %d %s, want 200 and an envelope", r.Status, r.Body)
 	}
 	wantFields(b.t, "envelope", r.Body, "error", "message", "ok", "requestId")
 	var e bnEnvelope
-	strict(b.t, r.Body, &e)
+	servertest.Strict(b.t, r.Body, &e)
 	if !e.OK || e.Message == "" || e.Error != nil || e.RequestID == "" || e.RequestID != r.Header.Get("X-Request-Id") {
 		b.t.Fatalf("envelope %s: want ok, a message, error null and the X-Request-Id %q", r.Body, r.Header.Get("X-Request-Id"))
 	}
@@ -211,14 +202,14 @@ func (b *bnAPI) ok(r reply) bnEnvelope {
 
 // fail checks an error answer: the status, and a body with both ByteNite's
 // envelope and grpc-gateway's status.
-func (b *bnAPI) fail(r reply, status, grpc int) bnError {
+func (b *bnAPI) fail(r servertest.Reply, status, grpc int) bnError {
 	b.t.Helper()
 	if r.Status != status {
 		b.t.Fatalf("got %d %s, want %d", r.Status, r.Body, status)
 	}
 	wantFields(b.t, "error", r.Body, "code", "details", "error", "message", "ok", "requestId")
 	var e bnError
-	strict(b.t, r.Body, &e)
+	servertest.Strict(b.t, r.Body, &e)
 	if e.OK || e.Message == "" || e.RequestID == "" || e.RequestID != r.Header.Get("X-Request-Id") ||
 		e.Error == nil || e.Error.Code != status || e.Error.Message != http.StatusText(status) || e.Error.Description != e.Message ||
 		e.Code != grpc || e.Details == nil || len(e.Details) != 0 {
@@ -256,7 +247,7 @@ func (b *bnAPI) checkNoLeaks() {
 // or keys given, and returns its events.
 func (b *bnAPI) audit(never ...string) []bnAuditEvent {
 	b.t.Helper()
-	r := b.native.must(200, "GET", "/v1/audit?limit=1000", nil)
+	r := b.native.Must(200, "GET", "/v1/audit?limit=1000", nil)
 	for _, s := range never {
 		if strings.Contains(string(r.Body), s) {
 			b.t.Fatalf("the audit log holds a secret or credential")
@@ -416,7 +407,7 @@ func TestByteNiteAccessToken(t *testing.T) {
 		t.Errorf("Cache-Control: got %q, want no-store", got)
 	}
 	var tok bnToken
-	strict(t, r.Body, &tok)
+	servertest.Strict(t, r.Body, &tok)
 	if !strings.HasPrefix(tok.Token, "cat_") || tok.Scope != "admin" {
 		t.Fatalf("token: got %+v, want a cat_ token with scope admin", tok)
 	}
@@ -430,8 +421,8 @@ func TestByteNiteAccessToken(t *testing.T) {
 			}
 		}
 		// The access token works on the native API too.
-		nat := &rawAPI{t: t, base: b.native.base, token: tok.Token}
-		nat.must(200, "GET", "/v1/stores", nil)
+		nat := &servertest.Client{T: t, Base: b.native.Base, Token: tok.Token}
+		nat.Must(200, "GET", "/v1/stores", nil)
 	})
 
 	t.Run("ErrUnauthorized", func(t *testing.T) {
@@ -517,7 +508,7 @@ func TestByteNiteRevokedKeyKillsToken(t *testing.T) {
 		Token  string `json:"token"`
 		APIKey bnKey  `json:"apiKey"`
 	}
-	strict(t, r.Body, &created)
+	servertest.Strict(t, r.Body, &created)
 	wantFields(t, "apiKey", mustRaw(t, r.Body, "apiKey"), "expiresAt", "fingerprint", "id", "issuedAt", "name", "revoked", "userId")
 	if created.APIKey.Name != "ci" || created.APIKey.Revoked || created.APIKey.ExpiresAt == nil || !strings.HasPrefix(created.Token, "cfr_") {
 		t.Fatalf("created key: got %s", r.Body)
@@ -536,7 +527,7 @@ func TestByteNiteRevokedKeyKillsToken(t *testing.T) {
 	var keys struct {
 		APIKeys []bnKey `json:"apiKeys"`
 	}
-	strict(t, b.must(200, "GET", "/api_keys", admin, nil).Body, &keys)
+	servertest.Strict(t, b.must(200, "GET", "/api_keys", admin, nil).Body, &keys)
 	found := false
 	for _, k := range keys.APIKeys {
 		if k.ID == created.APIKey.ID {
@@ -637,7 +628,7 @@ func TestByteNiteSecrets(t *testing.T) {
 				Status     string            `json:"status"`
 			} `json:"secrets"`
 		}
-		if err := json.Unmarshal(b.native.must(200, "GET", "/v1/stores/bytenite/secrets", nil).Body, &list); err != nil {
+		if err := json.Unmarshal(b.native.Must(200, "GET", "/v1/stores/bytenite/secrets", nil).Body, &list); err != nil {
 			t.Fatal(err)
 		}
 		var names []string
@@ -655,7 +646,7 @@ func TestByteNiteSecrets(t *testing.T) {
 			t.Fatalf("native names: got %v, want %v", names, want)
 		}
 		// A key that may reveal the store reads the value natively.
-		r := b.native.must(201, "POST", "/v1/keys", map[string]any{"name": "reader",
+		r := b.native.Must(201, "POST", "/v1/keys", map[string]any{"name": "reader",
 			"scopes": []map[string]any{{"store": "bytenite", "actions": []string{"reveal"}}}})
 		var k struct {
 			Token string `json:"token"`
@@ -663,20 +654,20 @@ func TestByteNiteSecrets(t *testing.T) {
 		if err := json.Unmarshal(r.Body, &k); err != nil {
 			t.Fatal(err)
 		}
-		reader := &rawAPI{t: t, base: b.native.base, token: k.Token}
-		if v, n := value(t, reader.must(200, "GET", "/v1/stores/bytenite/secrets/aws%2Fmy_aws_secret/value", nil)); v != "aws-s3cr3t-key-1" || n != 1 {
+		reader := &servertest.Client{T: t, Base: b.native.Base, Token: k.Token}
+		if v, n := servertest.Value(t, reader.Must(200, "GET", "/v1/stores/bytenite/secrets/aws%2Fmy_aws_secret/value", nil)); v != "aws-s3cr3t-key-1" || n != 1 {
 			t.Fatalf("native value: got %q v%v", v, n)
 		}
 		// The expired one is refused, and said to be expired.
-		r = reader.do("GET", "/v1/stores/bytenite/secrets/s3%2Fs3-secret/value", nil)
+		r = reader.Do("GET", "/v1/stores/bytenite/secrets/s3%2Fs3-secret/value", nil)
 		if r.Status != 409 || r.Code(t) != "conflict" || !strings.Contains(string(r.Body), "expired") {
 			t.Fatalf("expired secret natively: got %d %s, want 409 conflict", r.Status, r.Body)
 		}
 		b.record(string(r.Body))
 		// Secrets written natively whose names are not <type>/<id> are
 		// not ByteNite's: not listed here.
-		b.native.must(201, "PUT", "/v1/stores/bytenite/secrets/plain", map[string]any{"value": "native-s3cr3t"})
-		b.native.must(201, "PUT", "/v1/stores/bytenite/secrets/a%2Fb%2Fc", map[string]any{"value": "native-s3cr3t"})
+		b.native.Must(201, "PUT", "/v1/stores/bytenite/secrets/plain", map[string]any{"value": "native-s3cr3t"})
+		b.native.Must(201, "PUT", "/v1/stores/bytenite/secrets/a%2Fb%2Fc", map[string]any{"value": "native-s3cr3t"})
 		b.remember("native", "native-s3cr3t")
 		if got := b.list(tok, ""); len(got) != 3 {
 			t.Fatalf("GET /secrets with native secrets beside: got %+v, want the 3 ByteNite ones", got)
@@ -694,7 +685,7 @@ func TestByteNiteSecrets(t *testing.T) {
 		if len(got) != 1 || got[0].AccessKey != "AKIANEW" || got[0].Name != "AWS 2" || len(got[0].Params) != 0 || got[0].ExpiresAt != nil {
 			t.Fatalf("after update: got %+v", got)
 		}
-		if v, n := value(t, b.native.must(200, "GET", "/v1/stores/bytenite/secrets/aws%2Fmy_aws_secret/value", nil)); v != "aws-s3cr3t-key-2" || n != 2 {
+		if v, n := servertest.Value(t, b.native.Must(200, "GET", "/v1/stores/bytenite/secrets/aws%2Fmy_aws_secret/value", nil)); v != "aws-s3cr3t-key-2" || n != 2 {
 			t.Fatalf("native value after update: got %q v%v, want version 2", v, n)
 		}
 	})
@@ -710,7 +701,7 @@ func TestByteNiteSecrets(t *testing.T) {
 		b.fail(b.call("DELETE", "/secrets/gcp/gcs", tok, nil), 404, 5)
 		b.fail(b.call("DELETE", "/secrets/nope/nope", tok, nil), 404, 5)
 		// Deleted through ByteNite, restorable natively.
-		b.native.must(200, "POST", "/v1/stores/bytenite/secrets/gcp%2Fgcs/undelete", nil)
+		b.native.Must(200, "POST", "/v1/stores/bytenite/secrets/gcp%2Fgcs/undelete", nil)
 		if got := b.list(tok, "?secretType=gcp"); len(got) != 1 {
 			t.Fatalf("after a native undelete: got %+v", got)
 		}
@@ -743,7 +734,7 @@ func TestByteNiteStoreCreateRace(t *testing.T) {
 	for i := range n {
 		go func() {
 			body := map[string]any{"secret": map[string]any{"id": fmt.Sprint("k", i), "secretType": "aws"}, "secretKey": fmt.Sprint("race-s3cr3t-", i)}
-			r := b.face.do("POST", "/secrets", body, "Authorization", tok)
+			r := b.face.Do("POST", "/secrets", body, "Authorization", tok)
 			if r.Status != 200 {
 				errs <- fmt.Sprintf("%d %s", r.Status, r.Body)
 				return
@@ -765,7 +756,7 @@ func TestByteNiteBadInput(t *testing.T) {
 	b := startByteNite(t, 0)
 	tok := b.token(b.root).Token
 	b.save(tok, map[string]any{"id": "keep", "secretType": "aws", "accessKey": "A"}, "keep-s3cr3t")
-	before := b.native.must(200, "GET", "/v1/stores/bytenite/secrets?deleted=true", nil).Body
+	before := b.native.Must(200, "GET", "/v1/stores/bytenite/secrets?deleted=true", nil).Body
 	b.remember("refused", "bad-s3cr3t") // no error may echo it
 
 	sec := func(kv ...any) map[string]any {
@@ -845,7 +836,7 @@ func TestByteNiteBadInput(t *testing.T) {
 	b.fail(b.call("GET", "/secrets?secretType=%zz", tok, nil), 400, 3)
 
 	// Nothing was written.
-	if after := b.native.must(200, "GET", "/v1/stores/bytenite/secrets?deleted=true", nil).Body; string(after) != string(before) {
+	if after := b.native.Must(200, "GET", "/v1/stores/bytenite/secrets?deleted=true", nil).Body; string(after) != string(before) {
 		t.Fatalf("bad requests changed the store:\nbefore %s\nafter  %s", before, after)
 	}
 	for _, ev := range b.audit("bad-s3cr3t") {
@@ -873,11 +864,11 @@ func TestByteNiteAPIKeys(t *testing.T) {
 		var raw struct {
 			APIKeys []json.RawMessage `json:"apiKeys"`
 		}
-		strict(t, r.Body, &raw)
+		servertest.Strict(t, r.Body, &raw)
 		out := make([]bnKey, len(raw.APIKeys))
 		for i, k := range raw.APIKeys {
 			wantFields(t, "apiKey", k, "expiresAt", "fingerprint", "id", "issuedAt", "name", "revoked", "userId")
-			strict(t, k, &out[i])
+			servertest.Strict(t, k, &out[i])
 		}
 		return out
 	}
@@ -889,7 +880,7 @@ func TestByteNiteAPIKeys(t *testing.T) {
 	var principals struct {
 		Principals []struct{ ID, Name string } `json:"principals"`
 	}
-	if err := json.Unmarshal(b.native.must(200, "GET", "/v1/principals", nil).Body, &principals); err != nil {
+	if err := json.Unmarshal(b.native.Must(200, "GET", "/v1/principals", nil).Body, &principals); err != nil {
 		t.Fatal(err)
 	}
 	if root.Name != "root" || root.Revoked || root.ExpiresAt != nil || !rfc3339Z.MatchString(root.IssuedAt) ||
@@ -910,7 +901,7 @@ func TestByteNiteAPIKeys(t *testing.T) {
 			Token  string `json:"token"`
 			APIKey bnKey  `json:"apiKey"`
 		}
-		strict(t, r.Body, &created)
+		servertest.Strict(t, r.Body, &created)
 		if created.APIKey.ExpiresAt == nil || *created.APIKey.ExpiresAt != at.Format(time.RFC3339) {
 			t.Fatalf("expiresAt: got %v, want %s", created.APIKey.ExpiresAt, at.Format(time.RFC3339))
 		}
@@ -925,7 +916,7 @@ func TestByteNiteAPIKeys(t *testing.T) {
 			Token  string `json:"token"`
 			APIKey bnKey  `json:"apiKey"`
 		}
-		strict(t, r.Body, &forever)
+		servertest.Strict(t, r.Body, &forever)
 		if forever.APIKey.ExpiresAt == nil {
 			t.Fatal("a key asked without expiry by an access token: expiresAt null, want the token's expiry")
 		} else if exp, err := time.Parse(time.RFC3339Nano, *forever.APIKey.ExpiresAt); err != nil || time.Until(exp) > time.Hour {
@@ -947,7 +938,7 @@ func TestByteNiteAPIKeys(t *testing.T) {
 
 	t.Run("NotAdmin", func(t *testing.T) {
 		b := b.at(t)
-		r := b.native.must(201, "POST", "/v1/keys", map[string]any{"name": "narrow",
+		r := b.native.Must(201, "POST", "/v1/keys", map[string]any{"name": "narrow",
 			"scopes": []map[string]any{{"store": "bytenite", "actions": []string{"list", "read", "write"}}}})
 		var nk struct {
 			Key struct {
@@ -972,7 +963,7 @@ func TestByteNiteAPIKeys(t *testing.T) {
 			Token  string `json:"token"`
 			APIKey bnKey  `json:"apiKey"`
 		}
-		strict(t, r.Body, &child)
+		servertest.Strict(t, r.Body, &child)
 		exp, err := time.Parse(time.RFC3339Nano, *child.APIKey.ExpiresAt)
 		if err != nil || time.Until(exp) > time.Hour {
 			t.Fatalf("child of an access token: expiresAt %v, want within the token's hour", child.APIKey.ExpiresAt)
@@ -999,7 +990,7 @@ func TestByteNiteAPIKeys(t *testing.T) {
 func TestByteNiteUser(t *testing.T) {
 	b := startByteNite(t, 0)
 	tok := b.token(b.root).Token
-	get := func(r reply) bnUser {
+	get := func(r servertest.Reply) bnUser {
 		t.Helper()
 		wantFields(t, "answer", r.Body, "user")
 		raw := mustRaw(t, r.Body, "user")
@@ -1010,7 +1001,7 @@ func TestByteNiteUser(t *testing.T) {
 		var u struct {
 			User bnUser `json:"user"`
 		}
-		strict(t, r.Body, &u)
+		servertest.Strict(t, r.Body, &u)
 		return u.User
 	}
 
@@ -1018,7 +1009,7 @@ func TestByteNiteUser(t *testing.T) {
 	var principals struct {
 		Principals []struct{ ID, Name string } `json:"principals"`
 	}
-	if err := json.Unmarshal(b.native.must(200, "GET", "/v1/principals", nil).Body, &principals); err != nil {
+	if err := json.Unmarshal(b.native.Must(200, "GET", "/v1/principals", nil).Body, &principals); err != nil {
 		t.Fatal(err)
 	}
 	if u.ID != principals.Principals[0].ID || u.UserName != "root" || u.DisplayName != "root" || u.Role != "ROLE_NONE" ||
@@ -1062,7 +1053,7 @@ func TestByteNiteUser(t *testing.T) {
 			Attributes map[string]string `json:"attributes"`
 		} `json:"principals"`
 	}
-	if err := json.Unmarshal(b.native.must(200, "GET", "/v1/principals", nil).Body, &ps); err != nil {
+	if err := json.Unmarshal(b.native.Must(200, "GET", "/v1/principals", nil).Body, &ps); err != nil {
 		t.Fatal(err)
 	}
 	if a := ps.Principals[0].Attributes; a["firstName"] != "John" || a["contactInfo.city"] != "Oslo" || a["lastName"] != "" {
@@ -1098,7 +1089,7 @@ func TestByteNiteRoutes(t *testing.T) {
 			Tag   string `json:"tag"`
 		} `json:"version"`
 	}
-	strict(t, r.Body, &info)
+	servertest.Strict(t, r.Body, &info)
 	wantFields(t, "version", mustRaw(t, r.Body, "version"), "major", "minor", "tag")
 	if info.Version.Major != "1" || info.Version.Minor != "0" || !strings.HasPrefix(info.Version.Tag, "coffer") {
 		t.Fatalf("GET /info: got %s", r.Body)
