@@ -17,7 +17,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/coffer-dev/coffer"
+	"github.com/coffer-dev/coffer/engine"
 	"github.com/coffer-dev/coffer/envelope"
 	"github.com/coffer-dev/coffer/internal/web"
 	"github.com/coffer-dev/coffer/service"
@@ -38,7 +38,7 @@ type Server struct {
 	// CAFile is the CA certificate clients should trust, with --dev-tls.
 	CAFile string
 
-	db      coffer.Storage
+	db      *engine.DB
 	svc     *service.Service
 	http    *http.Server
 	tls     *tlsReloader
@@ -131,7 +131,7 @@ func (s *Server) startService(ctx context.Context, keyring *envelope.Keyring) er
 	// first of several starting together creates the pepper and the root
 	// key, and the others find them.
 	var token string
-	err = s.firstStartLock(ctx, func() error {
+	err = s.db.Lock(ctx, "first-start", func() error {
 		var err error
 		if s.svc, err = service.New(ctx, s.db, keyring, opts); err != nil {
 			if errors.Is(err, service.ErrWrongMasterKey) {

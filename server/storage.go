@@ -3,61 +3,46 @@ package server
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 
-	"github.com/coffer-dev/coffer/postgres"
+	"github.com/coffer-dev/coffer/engine"
 	"github.com/coffer-dev/coffer/service"
-	"github.com/coffer-dev/coffer/sqlite"
 )
 
-// openStorage is the one place that chooses the database: PostgreSQL at
-// Config.Database, else SQLite at DATA/coffer.db. It reports whether the
-// database holds a server's data already. PostgreSQL is opened at once (only
-// it can tell); SQLite's file is made only by create, which Open calls once
-// the master key is known, so that a start failing before leaves no
-// database behind. create does nothing for PostgreSQL.
+// openStorage opens the database the configuration names, through
+// engine.OpenTarget (PostgreSQL at Config.Database, else SQLite at
+// DATA/coffer.db), and reports whether it holds a server's data already.
+// PostgreSQL is opened at once (only it can tell); SQLite's file is made
+// only by create, which Open calls once the master key is known, so that a
+// start failing before leaves no database behind. create does nothing for
+// PostgreSQL.
 func (s *Server) openStorage(ctx context.Context, headMAC func([]byte) []byte) (exists bool, create func(context.Context) error, err error) {
-	if s.Config.Database != "" {
-		db, err := postgres.Open(ctx, s.Config.Database, postgres.Options{HeadMAC: headMAC})
-		if err != nil {
-			return false, nil, fmt.Errorf("open PostgreSQL database: %w", err)
-		}
-		s.db = db
-		if exists, err = service.Initialized(ctx, db); err != nil {
-			return false, nil, fmt.Errorf("open PostgreSQL database: %w", err)
-		}
-		return exists, func(context.Context) error { return nil }, nil
+	t := &engine.Target{Dir: s.Config.DataDir, URL: s.Config.Database}
+	what := "database"
+	if t.Kind() == engine.PostgreSQL {
+		what = "PostgreSQL database"
 	}
-	path := filepath.Join(s.Config.DataDir, "coffer.db")
-	_, statErr := os.Stat(path)
-	create = func(ctx context.Context) error {
-		db, err := sqlite.Open(ctx, path, sqlite.Options{HeadMAC: headMAC})
+	open := func(ctx context.Context) error {
+		db, err := engine.OpenTarget(ctx, t, engine.Options{HeadMAC: headMAC})
 		if err != nil {
-			return fmt.Errorf("open database: %w", err)
+			return fmt.Errorf("open %s: %w", what, err)
 		}
 		s.db = db
 		return nil
 	}
-	return statErr == nil, create, nil
-}
-
-// firstStartLock runs f under the database's lock for first-start setup
-// when servers may share it (PostgreSQL), else at once.
-func (s *Server) firstStartLock(ctx context.Context, f func() error) error {
-	if l, ok := s.db.(interface {
-		Lock(ctx context.Context, name string, f func() error) error
-	}); ok {
-		return l.Lock(ctx, "first-start", f)
+	if t.Kind() == engine.SQLite {
+		return t.Exists(), open, nil
 	}
-	return f()
+	if err := open(ctx); err != nil {
+		return false, nil, err
+	}
+	if exists, err = service.Initialized(ctx, s.db); err != nil {
+		return false, nil, fmt.Errorf("open %s: %w", what, err)
+	}
+	return exists, func(context.Context) error { return nil }, nil
 }
 
 // databaseName says which database the server uses, without the URL's
 // credentials.
 func (s *Server) databaseName() string {
-	if s.Config.Database == "" {
-		return "sqlite"
-	}
-	return "postgres"
+	return string((&engine.Target{Dir: s.Config.DataDir, URL: s.Config.Database}).Kind())
 }
