@@ -163,14 +163,6 @@ func (p *extPoint) identity() *extPoint {
 	return p
 }
 
-func (v *extPoint) fromP2(p *projP2) *extPoint {
-	v.X.Multiply(&p.X, &p.Z)
-	v.Y.Multiply(&p.Y, &p.Z)
-	v.Z.Square(&p.Z)
-	v.T.Multiply(&p.X, &p.Y)
-	return v
-}
-
 // sameProjective reports whether (X1:Y1:Z1) and (X2:Y2:Z2) are the same
 // point of edwards25519: a stronger equality than ristretto255's.
 func sameProjective(X1, Y1, Z1, X2, Y2, Z2 *field.Element) bool {
@@ -252,20 +244,14 @@ func scalarFE(n uint64) *field.Element {
 }
 
 // TestRistrettoSmallMultiples checks decoding and encoding against RFC
-// 9496's vectors, and that our point arithmetic (the tables and the
-// double-scalar multiplication) computes i B.
+// 9496's vectors, and that the double-scalar multiplication computes i B.
 func TestRistrettoSmallMultiples(t *testing.T) {
-	B := fromFilippo(edwards25519.NewGeneratorPoint())
-	if got := hex.EncodeToString(encodeRistretto(B)); got != smallMultiples[1] {
+	B := edwards25519.NewGeneratorPoint()
+	if got := hex.EncodeToString(encodeRistretto(fromFilippo(B))); got != smallMultiples[1] {
 		t.Fatalf("B encodes as %s", got)
 	}
-	var bTables keyTables // B's tables as if it were a key
-	buildTables(bTables[:], B, keyTableSize)
-	var acc extPoint
-	acc.identity()
-	var c cachedPoint
-	c.fromExt(B)
-	var tmp projP1xP1
+	negB := new(edwards25519.Point).Negate(B) // B as if it were a key
+	acc := edwards25519.NewIdentityPoint()
 	for i, h := range smallMultiples {
 		want := mustHex(t, h)
 		var p extPoint
@@ -275,28 +261,28 @@ func TestRistrettoSmallMultiples(t *testing.T) {
 		if got := encodeRistretto(&p); !bytes.Equal(got, want) {
 			t.Errorf("%d B: decodes and encodes as %x", i, got)
 		}
-		if got := encodeRistretto(&acc); !bytes.Equal(got, want) {
+		e := fromFilippo(acc)
+		if got := encodeRistretto(e); !bytes.Equal(got, want) {
 			t.Errorf("%d B by additions: got %x", i, got)
 		}
-		if !ristrettoEqual(&acc.X, &acc.Y, &p.X, &p.Y) {
+		if !ristrettoEqual(&e.X, &e.Y, &p.X, &p.Y) {
 			t.Errorf("%d B by additions is not the decoded %d B", i, i)
 		}
 		// i B = i B - 0 A = 0 B - (ℓ - i) B.
-		var rhs projP2
-		var e extPoint
-		schnorrRHS(&rhs, &bTables, scalarFromUint(t, 0), scalarFromUint(t, uint64(i)))
-		if got := encodeRistretto(e.fromP2(&rhs)); !bytes.Equal(got, want) {
+		var rhs edwards25519.Point
+		schnorrRHS(&rhs, negB, scalarFromUint(t, 0), scalarFromUint(t, uint64(i)))
+		if got := encodeRistretto(fromFilippo(&rhs)); !bytes.Equal(got, want) {
 			t.Errorf("%d B as %d B - 0 A: got %x", i, i, got)
 		}
 		k := scalarFromUint(t, 0)
 		if i > 0 {
 			k = scalarFromBig(t, new(big.Int).Sub(groupOrder, big.NewInt(int64(i)))) // ℓ - i
 		}
-		schnorrRHS(&rhs, &bTables, k, scalarFromUint(t, 0))
-		if got := encodeRistretto(e.fromP2(&rhs)); !bytes.Equal(got, want) {
+		schnorrRHS(&rhs, negB, k, scalarFromUint(t, 0))
+		if got := encodeRistretto(fromFilippo(&rhs)); !bytes.Equal(got, want) {
 			t.Errorf("%d B as 0 B - (ℓ - %d) B: got %x", i, i, got)
 		}
-		acc.fromP1xP1(tmp.addCached(&acc, &c))
+		acc.Add(acc, B)
 	}
 }
 
@@ -437,54 +423,6 @@ func TestRistrettoEqual(t *testing.T) {
 	}
 }
 
-// TestNonAdjacentForm checks the digits' properties and their sum.
-func TestNonAdjacentForm(t *testing.T) {
-	rng := rand.New(rand.NewChaCha8([32]byte{'n', 'a', 'f'}))
-	lMinus1 := new(big.Int).Sub(groupOrder, big.NewInt(1))
-	scalars := []*edwards25519.Scalar{
-		scalarFromUint(t, 0), scalarFromUint(t, 1), scalarFromUint(t, 2), scalarFromUint(t, 0xffffffffffffffff),
-		scalarFromBig(t, lMinus1), scalarFromBig(t, new(big.Int).Lsh(big.NewInt(1), 252)),
-		scalarFromBig(t, new(big.Int).Sub(new(big.Int).Lsh(big.NewInt(1), 252), big.NewInt(1))),
-	}
-	for range 2000 {
-		scalars = append(scalars, randomScalar(rng))
-	}
-	for _, s := range scalars {
-		b := s.Bytes()
-		want := new(big.Int).SetBytes(reversed(b))
-		for _, w := range []uint{keyWidth, baseWidth} {
-			naf := nonAdjacentForm(b, w)
-			sum := new(big.Int)
-			last := 1 << 20 // the position of the last digit seen
-			for i := 255; i >= 0; i-- {
-				d := int(naf[i])
-				sum.Lsh(sum, 1).Add(sum, big.NewInt(int64(d)))
-				if d == 0 {
-					continue
-				}
-				if d%2 == 0 || d >= 1<<(w-1) || d <= -(1<<(w-1)) {
-					t.Fatalf("%x, w %d: digit %d at %d", b, w, d, i)
-				}
-				if last-i < int(w) {
-					t.Fatalf("%x, w %d: digits at %d and %d", b, w, i, last)
-				}
-				last = i
-			}
-			if sum.Cmp(want) != 0 {
-				t.Fatalf("%x, w %d: the digits sum to %v", b, w, sum)
-			}
-		}
-	}
-}
-
-func reversed(b []byte) []byte {
-	r := make([]byte, len(b))
-	for i := range b {
-		r[len(b)-1-i] = b[i]
-	}
-	return r
-}
-
 // testPoints returns points to multiply: random multiples of B, and some
 // with a torsion component of order 2, 4 and 8 (which no key has, as
 // ristretto255 decoding never gives one, but the arithmetic is exact for
@@ -512,39 +450,6 @@ func testPoints(t testing.TB, rng *rand.Rand, n int) []*edwards25519.Point {
 	return pts
 }
 
-// TestTables checks every entry of the base point's tables and of some
-// keys' against filippo.io/edwards25519's scalar multiplication.
-func TestTables(t *testing.T) {
-	rng := rand.New(rand.NewChaCha8([32]byte{'t', 'a', 'b'}))
-	check := func(name string, tab []nielsPoint, P *edwards25519.Point, n int) {
-		t.Helper()
-		for j := range splits {
-			for i := range n {
-				// (2i+1) 2^(64 j) < ℓ: the product is exact, torsion or not.
-				m := new(big.Int).Lsh(big.NewInt(int64(2*i+1)), uint(runBits*j))
-				want := new(edwards25519.Point).ScalarMult(scalarFromBig(t, m), P)
-				X, Y, Z, T := want.ExtendedCoordinates()
-				var invZ, ypx, ymx, t2d field.Element
-				invZ.Invert(Z)
-				ypx.Add(Y, X)
-				ypx.Multiply(&ypx, &invZ)
-				ymx.Subtract(Y, X)
-				ymx.Multiply(&ymx, &invZ)
-				t2d.Multiply(T, feD2)
-				t2d.Multiply(&t2d, &invZ)
-				got := &tab[j*n+i]
-				if got.YplusX.Equal(&ypx) != 1 || got.YminusX.Equal(&ymx) != 1 || got.T2d.Equal(&t2d) != 1 {
-					t.Fatalf("%s: entry [%d][%d] is not %d 2^%d P", name, j, i, 2*i+1, runBits*j)
-				}
-			}
-		}
-	}
-	check("base", theBaseTables()[:], edwards25519.NewGeneratorPoint(), baseTableSize)
-	for i, P := range testPoints(t, rng, 8) {
-		check("point "+string(rune('0'+i)), newKeyTables(fromFilippo(P))[:], P, keyTableSize)
-	}
-}
-
 // TestSchnorrRHS checks s B - k A against filippo.io/edwards25519, as
 // points of edwards25519 (not only as ristretto255 elements).
 func TestSchnorrRHS(t *testing.T) {
@@ -561,42 +466,42 @@ func TestSchnorrRHS(t *testing.T) {
 		n = 30
 	}
 	for _, P := range testPoints(t, rng, 20) {
-		tab := newKeyTables(fromFilippo(P))
+		negP := new(edwards25519.Point).Negate(P)
 		scalars := append([]*edwards25519.Scalar{}, edge...)
 		for range n / 10 {
 			scalars = append(scalars, randomScalar(rng))
 		}
 		for i, k := range scalars {
 			for _, s := range []*edwards25519.Scalar{scalars[(i*7+3)%len(scalars)], randomScalar(rng), edge[i%len(edge)]} {
-				checkRHS(t, P, tab, k, s)
+				checkRHS(t, P, negP, k, s)
 			}
 		}
 	}
 }
 
-func checkRHS(t testing.TB, P *edwards25519.Point, tab *keyTables, k, s *edwards25519.Scalar) {
+func checkRHS(t testing.TB, P, negP *edwards25519.Point, k, s *edwards25519.Scalar) {
 	t.Helper()
-	var rhs projP2
-	schnorrRHS(&rhs, tab, k, s)
+	var rhs edwards25519.Point
+	schnorrRHS(&rhs, negP, k, s)
 	// k A with k as an integer, then s B minus it.
 	kP := new(edwards25519.Point).VarTimeDoubleScalarBaseMult(k, P, edwards25519.NewScalar())
 	want := new(edwards25519.Point).ScalarBaseMult(s)
 	want.Subtract(want, kP)
 	X, Y, Z, _ := want.ExtendedCoordinates()
-	if !sameProjective(&rhs.X, &rhs.Y, &rhs.Z, X, Y, Z) {
+	rX, rY, rZ, _ := rhs.ExtendedCoordinates()
+	if !sameProjective(rX, rY, rZ, X, Y, Z) {
 		t.Fatalf("s B - k A differs for A %x, k %x, s %x", P.Bytes(), k.Bytes(), s.Bytes())
 	}
-	var e extPoint
-	toFilippo(t, e.fromP2(&rhs)) // on the curve
+	toFilippo(t, fromFilippo(&rhs)) // on the curve
 }
 
 func FuzzSchnorrRHS(f *testing.F) {
 	f.Add(uint8(0), make([]byte, 64), make([]byte, 64))
 	f.Add(uint8(1), bytes.Repeat([]byte{0xff}, 64), bytes.Repeat([]byte{0xff}, 64))
 	pts := testPoints(f, rand.New(rand.NewChaCha8([32]byte{'f'})), 11)
-	tabs := make([]*keyTables, len(pts))
+	negs := make([]*edwards25519.Point, len(pts))
 	for i, P := range pts {
-		tabs[i] = newKeyTables(fromFilippo(P))
+		negs[i] = new(edwards25519.Point).Negate(P)
 	}
 	f.Fuzz(func(t *testing.T, which uint8, kb, sb []byte) {
 		var k, s [64]byte
@@ -605,34 +510,6 @@ func FuzzSchnorrRHS(f *testing.F) {
 		ks, _ := edwards25519.NewScalar().SetUniformBytes(k[:])
 		ss, _ := edwards25519.NewScalar().SetUniformBytes(s[:])
 		i := int(which) % len(pts)
-		checkRHS(t, pts[i], tabs[i], ks, ss)
+		checkRHS(t, pts[i], negs[i], ks, ss)
 	})
-}
-
-// TestTableCache checks that tablesFor returns a key's own tables, from
-// the cache the second time, and that the cache stays bounded.
-func TestTableCache(t *testing.T) {
-	rng := rand.New(rand.NewChaCha8([32]byte{'c', 'a', 'c', 'h', 'e'}))
-	keys := make([][PublicKeySize]byte, maxCachedTables+20)
-	points := make([]extPoint, len(keys))
-	for i := range keys {
-		P := new(edwards25519.Point).ScalarBaseMult(randomScalar(rng))
-		points[i] = *fromFilippo(P)
-		copy(keys[i][:], encodeRistretto(&points[i]))
-	}
-	for i := range keys {
-		got := tablesFor(keys[i], &points[i])
-		if *got != *newKeyTables(&points[i]) {
-			t.Fatalf("key %d: tablesFor gives other tables", i)
-		}
-		if again := tablesFor(keys[i], &points[i]); again != got {
-			t.Fatalf("key %d: tables built again", i)
-		}
-		tableCache.Lock()
-		n := len(tableCache.m)
-		tableCache.Unlock()
-		if n > maxCachedTables {
-			t.Fatalf("%d tables cached", n)
-		}
-	}
 }

@@ -15,7 +15,6 @@ package sr25519
 import (
 	"bytes"
 	"errors"
-	"sync"
 
 	"filippo.io/edwards25519"
 	"github.com/ChainSafe/go-schnorrkel"
@@ -43,11 +42,8 @@ var signingContext = []byte("substrate")
 // PublicKey is an sr25519 public key, checked to be a valid point. It is
 // safe for concurrent use.
 type PublicKey struct {
-	raw [PublicKeySize]byte
-	a   extPoint // raw, decoded
-
-	once   sync.Once
-	tables *keyTables // a's, made by the first Verify
+	raw  [PublicKeySize]byte
+	negA edwards25519.Point // raw, decoded and negated
 }
 
 // NewPublicKey checks that b encodes an sr25519 public key (a canonical
@@ -59,9 +55,14 @@ func NewPublicKey(b [PublicKeySize]byte) (*PublicKey, error) {
 	k := &PublicKey{raw: b}
 	// The identity's only encoding is 32 zero bytes; its class is the
 	// points with x = 0 or y = 0, and decoding rejects y = 0.
-	if !decodeRistretto(&k.a, b[:]) || k.a.X.Equal(feZero) == 1 {
+	var a extPoint
+	if !decodeRistretto(&a, b[:]) || a.X.Equal(feZero) == 1 {
 		return nil, ErrPublicKey
 	}
+	if _, err := k.negA.SetExtendedCoordinates(&a.X, &a.Y, &a.Z, &a.T); err != nil {
+		return nil, ErrPublicKey // not reached: a decoded point is on the curve
+	}
+	k.negA.Negate(&k.negA)
 	return k, nil
 }
 
@@ -167,7 +168,6 @@ func (k *PublicKey) Verify(msg []byte, sig Signature) bool {
 	if err != nil { // s is not less than the group order
 		return false
 	}
-	k.once.Do(func() { k.tables = tablesFor(k.raw, &k.a) })
 	if k.verify(msg, sig[:32], &r, s) {
 		return true
 	}
@@ -189,9 +189,9 @@ func (k *PublicKey) verify(msg, R []byte, r *extPoint, s *edwards25519.Scalar) b
 	if err != nil {
 		panic("sr25519: " + err.Error()) // 64 bytes are always uniform bytes
 	}
-	var rhs projP2
-	schnorrRHS(&rhs, k.tables, c, s)
-	return ristrettoEqual(&rhs.X, &rhs.Y, &r.X, &r.Y)
+	var rhs edwards25519.Point
+	X, Y, _, _ := schnorrRHS(&rhs, &k.negA, c, s).ExtendedCoordinates()
+	return ristrettoEqual(X, Y, &r.X, &r.Y)
 }
 
 // PrivateKey signs messages. Servers never hold one; clients and tests do.
