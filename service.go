@@ -349,8 +349,8 @@ type ValuePage struct {
 // than its own.
 type APIKeyCreate struct {
 	// Format is the shape of the token: "" for coffer's own (cfr_...),
-	// FormatChutes for Chutes' cpk_<key id>.<principal id>.<secret>. Every
-	// format authenticates on every face.
+	// else the name of a KeyFormat that a face registered with the service
+	// (such as Chutes' "chutes"). Every format authenticates on every face.
 	Format      string     `json:"format,omitempty"`
 	Name        string     `json:"name"`
 	PrincipalID string     `json:"principal_id,omitempty"` // default: the caller's principal
@@ -359,11 +359,8 @@ type APIKeyCreate struct {
 	ExpiresAt   *time.Time `json:"expires_at,omitempty"`
 }
 
-// Token formats of APIKeyCreate.
-const (
-	FormatNative = ""
-	FormatChutes = "chutes"
-)
+// FormatNative is APIKeyCreate.Format for coffer's own tokens.
+const FormatNative = ""
 
 // AuditPage is one page of audit events.
 type AuditPage struct {

@@ -35,7 +35,7 @@ func (c *clock) Add(d time.Duration) {
 // clk, and returns it with the context of its root key.
 func mustOpenServiceClock(tb testing.TB, clk *clock) (*service.Service, context.Context) {
 	tb.Helper()
-	env := svctest.Open(tb, service.Options{Now: clk.Now})
+	env := svctest.Open(tb, withFaces(service.Options{Now: clk.Now}))
 	return env.Svc, env.Root
 }
 

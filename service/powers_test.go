@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/coffer-dev/coffer"
+	"github.com/coffer-dev/coffer/compat/chutes"
 	"github.com/coffer-dev/coffer/internal/svctest"
 	"github.com/coffer-dev/coffer/service"
 )
@@ -39,7 +40,7 @@ func TestKeyExpiryBound(t *testing.T) {
 	}{
 		{"Admin", coffer.APIKeyCreate{Name: "a", Admin: true}},
 		{"Scoped", coffer.APIKeyCreate{Name: "s", Scopes: []coffer.Scope{{Store: "x", Actions: []coffer.Action{coffer.ActionRead}}}}},
-		{"Chutes", coffer.APIKeyCreate{Name: "c", Admin: true, Format: coffer.FormatChutes}},
+		{"Chutes", coffer.APIKeyCreate{Name: "c", Admin: true, Format: chutes.KeyFormatName}},
 	} {
 		t.Run("NoExpiry"+tt.name, func(t *testing.T) {
 			in := tt.in

@@ -59,6 +59,7 @@ type Service struct {
 	keysMu sync.RWMutex
 	keys   map[string]cachedKey // API keys by id, fetched at most keyCacheTTL ago
 	hk     hotkeyCache          // registered hotkeys, fetched at most keyCacheTTL ago
+	vocab  vocab                // what the faces registered
 
 	ciphersMu sync.RWMutex
 	ciphers   map[cipherRef]*envelope.Cipher // unwrapped store data keys
@@ -100,6 +101,16 @@ type Options struct {
 	// AuditWindow is how many sequence numbers one filtered page of
 	// audit events covers at most; 0 is coffer.AuditScanWindow.
 	AuditWindow int64
+
+	// What the faces register (vocab.go). KeyFormats are the API key token
+	// formats beside coffer's own. Hotkeys reads the keys and signatures
+	// of hotkey-signed requests; without it every signed request and
+	// hotkey registration is refused. FirstReadClears are secret
+	// attributes that the first read of a secret's value removes, through
+	// any face (Cloudflare's pending state).
+	KeyFormats      []coffer.KeyFormat
+	Hotkeys         coffer.SignatureScheme
+	FirstReadClears []string
 }
 
 // New returns a Service over storage. On a new database it creates the
@@ -107,7 +118,12 @@ type Options struct {
 // unseals it, which fails with a clear error when keyring does not hold the
 // master key the data was sealed with.
 func New(ctx context.Context, storage coffer.Storage, keyring *envelope.Keyring, opts Options) (*Service, error) {
+	v, err := newVocab(opts)
+	if err != nil {
+		return nil, err
+	}
 	s := &Service{
+		vocab:   v,
 		storage: storage,
 		keyring: keyring,
 		log:     opts.Logger,
