@@ -27,7 +27,7 @@ func powersActingAs(t *testing.T, svc interface {
 // admin makers and access tokens too: no expiry asked gets the maker's, a
 // later one is EFORBIDDEN and writes nothing.
 func TestKeyExpiryBound(t *testing.T) {
-	clk := &clock{t: time.Date(2026, 5, 6, 7, 8, 9, 0, time.UTC)}
+	clk := svctest.NewClock(time.Date(2026, 5, 6, 7, 8, 9, 0, time.UTC))
 	svc, root := mustOpenServiceClock(t, clk)
 	exp := clk.Now().Add(time.Hour)
 	later := exp.Add(time.Hour)
@@ -103,7 +103,7 @@ func powersForeverAdmin(t *testing.T, svc interface {
 // TestSetPowers checks that setting a principal's powers compares them
 // with every live key of the principal, not only the newest.
 func TestSetPowers(t *testing.T) {
-	clk := &clock{t: time.Date(2026, 5, 6, 7, 8, 9, 0, time.UTC)}
+	clk := svctest.NewClock(time.Date(2026, 5, 6, 7, 8, 9, 0, time.UTC))
 	env := svctest.Open(t, service.Options{Now: clk.Now})
 	svc, root := env.Svc, env.Root
 	p, err := svc.CreatePrincipal(root, &coffer.PrincipalCreate{Name: "bot", Kind: "service"})

@@ -40,14 +40,14 @@ const (
 // second server would be).
 type hotkeyEnv struct {
 	svc, svc2 faceService
-	clock     *clock
+	clock     *svctest.Clock
 	ctx       context.Context // root admin of the operator account
 	priv      *sr25519.PrivateKey
 }
 
 func newHotkeyEnv(tb testing.TB) *hotkeyEnv {
 	tb.Helper()
-	clk := &clock{t: time.Unix(testVectorNonce, 0).Add(5 * time.Second)}
+	clk := svctest.NewClock(time.Unix(testVectorNonce, 0).Add(5 * time.Second))
 	env := svctest.Open(tb, withChutes(service.Options{Now: clk.Now}))
 	// A second service on the same database, as a second server would be.
 	svc2, err := service.New(context.Background(), env.DB, env.Keyring, withChutes(service.Options{Now: clk.Now}))
@@ -84,24 +84,6 @@ func (s faceService) AuthenticateHotkey(ctx context.Context, p coffer.HotkeyProo
 		return c, coffer.Errorf(coffer.EUNAUTHORIZED, "%s", chutes.HotkeyDetail(err, p))
 	}
 	return c, err
-}
-
-// clock is a settable time.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
 }
 
 var fuzzIP atomic.Uint32
