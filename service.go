@@ -156,10 +156,11 @@ type HotkeyProof struct {
 // HotkeyAuthenticator authenticates signed requests. A valid proof from a
 // hotkey registered to a principal gives that principal's Caller, with the
 // powers of an admin key of its account (the hotkey is the owner's own
-// key); ERATELIMIT and EUNAUTHORIZED as Authenticate, with a message that
-// says what was wrong (bad nonce, unknown hotkey, bad signature, replay)
-// and never echoes more than the expected message. A nonce and signature
-// verify once: a replay is refused on every server sharing the database.
+// key); ERATELIMIT as Authenticate, and EUNAUTHORIZED as a *HotkeyRefusal
+// whose reason says what was wrong (bad nonce, unknown hotkey, bad
+// signature, replay), for the face to word. A nonce and signature verify
+// once: a replay is refused on every server sharing the database. Keys and
+// signatures are read by the SignatureScheme a face registered.
 type HotkeyAuthenticator interface {
 	AuthenticateHotkey(ctx context.Context, p HotkeyProof) (*Caller, error)
 }

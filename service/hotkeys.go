@@ -120,15 +120,17 @@ func parseNonce(s string) (time.Time, bool) {
 }
 
 // AuthenticateHotkey implements coffer.HotkeyAuthenticator. It checks, in
-// the order of coffer.HotkeyReason, the nonce (all digits, less than 600 s from now either
-// way), that the hotkey is registered, and the signature; then it records
-// the use of the nonce and signature in storage, so that a replay fails on
-// every server of the database. The caller it returns is the hotkey's
-// principal with the powers of an admin key, KeyID "hotkey:<address>".
+// the order of coffer.HotkeyReason (Chutes' order), the nonce (all digits,
+// less than 600 s from now either way), the hotkey (a key of the scheme
+// Options.Hotkeys, registered), and the signature; then it records the use
+// of the nonce and signature in storage, so that a replay fails on every
+// server of the database. The caller it returns is the hotkey's principal
+// with the powers of an admin key, KeyID "hotkey:<address>".
 //
 // Failures are *coffer.HotkeyRefusal, which the face words. They are
-// audited (auth.fail, with the reason, never the signature or the message) in the log of the hotkey's account when it is registered,
-// else in the operator's, and count against the client's address in the
+// audited (auth.fail, with the reason, never the signature or the message)
+// in the log of the hotkey's account when it is registered, else in the
+// operator's, and count against the client's address in the
 // failure limiter. They do not count against the hotkey: hotkeys are
 // public, so a budget per hotkey would let anyone lock its owner out, and
 // no number of attempts helps forge a signature.
