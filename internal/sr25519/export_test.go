@@ -35,3 +35,10 @@ func OracleVerifyKey(pk *schnorrkel.PublicKey, msg []byte, sig Signature) bool {
 	ok, err := pk.Verify(&s, schnorrkel.NewSigningContext(signingContext, wrapped))
 	return err == nil && ok
 }
+
+// ForgetTablesForTest empties the cache of keys' tables.
+func ForgetTablesForTest() {
+	tableCache.Lock()
+	tableCache.m = nil
+	tableCache.Unlock()
+}

@@ -244,13 +244,14 @@ func scalarFE(n uint64) *field.Element {
 }
 
 // TestRistrettoSmallMultiples checks decoding and encoding against RFC
-// 9496's vectors, and that the double-scalar multiplication computes i B.
+// 9496's vectors, and that the tables and the double-scalar multiplication
+// compute i B.
 func TestRistrettoSmallMultiples(t *testing.T) {
 	B := edwards25519.NewGeneratorPoint()
 	if got := hex.EncodeToString(encodeRistretto(fromFilippo(B))); got != smallMultiples[1] {
 		t.Fatalf("B encodes as %s", got)
 	}
-	negB := new(edwards25519.Point).Negate(B) // B as if it were a key
+	bTables := newKeyTables(B) // B's tables as if it were a key
 	acc := edwards25519.NewIdentityPoint()
 	for i, h := range smallMultiples {
 		want := mustHex(t, h)
@@ -270,7 +271,7 @@ func TestRistrettoSmallMultiples(t *testing.T) {
 		}
 		// i B = i B - 0 A = 0 B - (ℓ - i) B.
 		var rhs edwards25519.Point
-		schnorrRHS(&rhs, negB, scalarFromUint(t, 0), scalarFromUint(t, uint64(i)))
+		schnorrRHS(&rhs, bTables, scalarFromUint(t, 0), scalarFromUint(t, uint64(i)))
 		if got := encodeRistretto(fromFilippo(&rhs)); !bytes.Equal(got, want) {
 			t.Errorf("%d B as %d B - 0 A: got %x", i, i, got)
 		}
@@ -278,7 +279,7 @@ func TestRistrettoSmallMultiples(t *testing.T) {
 		if i > 0 {
 			k = scalarFromBig(t, new(big.Int).Sub(groupOrder, big.NewInt(int64(i)))) // ℓ - i
 		}
-		schnorrRHS(&rhs, negB, k, scalarFromUint(t, 0))
+		schnorrRHS(&rhs, bTables, k, scalarFromUint(t, 0))
 		if got := encodeRistretto(fromFilippo(&rhs)); !bytes.Equal(got, want) {
 			t.Errorf("%d B as 0 B - (ℓ - %d) B: got %x", i, i, got)
 		}
@@ -423,6 +424,54 @@ func TestRistrettoEqual(t *testing.T) {
 	}
 }
 
+// TestNonAdjacentForm checks the digits' properties and their sum.
+func TestNonAdjacentForm(t *testing.T) {
+	rng := rand.New(rand.NewChaCha8([32]byte{'n', 'a', 'f'}))
+	lMinus1 := new(big.Int).Sub(groupOrder, big.NewInt(1))
+	scalars := []*edwards25519.Scalar{
+		scalarFromUint(t, 0), scalarFromUint(t, 1), scalarFromUint(t, 2), scalarFromUint(t, 0xffffffffffffffff),
+		scalarFromBig(t, lMinus1), scalarFromBig(t, new(big.Int).Lsh(big.NewInt(1), 252)),
+		scalarFromBig(t, new(big.Int).Sub(new(big.Int).Lsh(big.NewInt(1), 252), big.NewInt(1))),
+	}
+	for range 2000 {
+		scalars = append(scalars, randomScalar(rng))
+	}
+	for _, s := range scalars {
+		b := s.Bytes()
+		want := new(big.Int).SetBytes(reversed(b))
+		for _, w := range []uint{keyWidth, baseWidth} {
+			naf := nonAdjacentForm(b, w)
+			sum := new(big.Int)
+			last := 1 << 20 // the position of the last digit seen
+			for i := 255; i >= 0; i-- {
+				d := int(naf[i])
+				sum.Lsh(sum, 1).Add(sum, big.NewInt(int64(d)))
+				if d == 0 {
+					continue
+				}
+				if d%2 == 0 || d >= 1<<(w-1) || d <= -(1<<(w-1)) {
+					t.Fatalf("%x, w %d: digit %d at %d", b, w, d, i)
+				}
+				if last-i < int(w) {
+					t.Fatalf("%x, w %d: digits at %d and %d", b, w, i, last)
+				}
+				last = i
+			}
+			if sum.Cmp(want) != 0 {
+				t.Fatalf("%x, w %d: the digits sum to %v", b, w, sum)
+			}
+		}
+	}
+}
+
+func reversed(b []byte) []byte {
+	r := make([]byte, len(b))
+	for i := range b {
+		r[len(b)-1-i] = b[i]
+	}
+	return r
+}
+
 // testPoints returns points to multiply: random multiples of B, and some
 // with a torsion component of order 2, 4 and 8 (which no key has, as
 // ristretto255 decoding never gives one, but the arithmetic is exact for
@@ -450,6 +499,29 @@ func testPoints(t testing.TB, rng *rand.Rand, n int) []*edwards25519.Point {
 	return pts
 }
 
+// TestTables checks every entry of the base point's tables and of some
+// keys' against filippo.io/edwards25519's scalar multiplication.
+func TestTables(t *testing.T) {
+	rng := rand.New(rand.NewChaCha8([32]byte{'t', 'a', 'b'}))
+	check := func(name string, tab []edwards25519.Point, P *edwards25519.Point, n int) {
+		t.Helper()
+		for j := range splits {
+			for i := range n {
+				// (2i+1) 2^(32 j) < ℓ: the product is exact, torsion or not.
+				m := new(big.Int).Lsh(big.NewInt(int64(2*i+1)), uint(runBits*j))
+				want := new(edwards25519.Point).ScalarMult(scalarFromBig(t, m), P)
+				if tab[j*n+i].Equal(want) != 1 {
+					t.Fatalf("%s: entry [%d][%d] is not %d 2^%d P", name, j, i, 2*i+1, runBits*j)
+				}
+			}
+		}
+	}
+	check("base", theBaseTables()[:], edwards25519.NewGeneratorPoint(), baseTableSize)
+	for i, P := range testPoints(t, rng, 8) {
+		check("point "+string(rune('0'+i)), newKeyTables(P)[:], P, keyTableSize)
+	}
+}
+
 // TestSchnorrRHS checks s B - k A against filippo.io/edwards25519, as
 // points of edwards25519 (not only as ristretto255 elements).
 func TestSchnorrRHS(t *testing.T) {
@@ -466,23 +538,23 @@ func TestSchnorrRHS(t *testing.T) {
 		n = 30
 	}
 	for _, P := range testPoints(t, rng, 20) {
-		negP := new(edwards25519.Point).Negate(P)
+		tab := newKeyTables(P)
 		scalars := append([]*edwards25519.Scalar{}, edge...)
 		for range n / 10 {
 			scalars = append(scalars, randomScalar(rng))
 		}
 		for i, k := range scalars {
 			for _, s := range []*edwards25519.Scalar{scalars[(i*7+3)%len(scalars)], randomScalar(rng), edge[i%len(edge)]} {
-				checkRHS(t, P, negP, k, s)
+				checkRHS(t, P, tab, k, s)
 			}
 		}
 	}
 }
 
-func checkRHS(t testing.TB, P, negP *edwards25519.Point, k, s *edwards25519.Scalar) {
+func checkRHS(t testing.TB, P *edwards25519.Point, tab *keyTables, k, s *edwards25519.Scalar) {
 	t.Helper()
 	var rhs edwards25519.Point
-	schnorrRHS(&rhs, negP, k, s)
+	schnorrRHS(&rhs, tab, k, s)
 	// k A with k as an integer, then s B minus it.
 	kP := new(edwards25519.Point).VarTimeDoubleScalarBaseMult(k, P, edwards25519.NewScalar())
 	want := new(edwards25519.Point).ScalarBaseMult(s)
@@ -499,9 +571,9 @@ func FuzzSchnorrRHS(f *testing.F) {
 	f.Add(uint8(0), make([]byte, 64), make([]byte, 64))
 	f.Add(uint8(1), bytes.Repeat([]byte{0xff}, 64), bytes.Repeat([]byte{0xff}, 64))
 	pts := testPoints(f, rand.New(rand.NewChaCha8([32]byte{'f'})), 11)
-	negs := make([]*edwards25519.Point, len(pts))
+	tabs := make([]*keyTables, len(pts))
 	for i, P := range pts {
-		negs[i] = new(edwards25519.Point).Negate(P)
+		tabs[i] = newKeyTables(P)
 	}
 	f.Fuzz(func(t *testing.T, which uint8, kb, sb []byte) {
 		var k, s [64]byte
@@ -510,6 +582,42 @@ func FuzzSchnorrRHS(f *testing.F) {
 		ks, _ := edwards25519.NewScalar().SetUniformBytes(k[:])
 		ss, _ := edwards25519.NewScalar().SetUniformBytes(s[:])
 		i := int(which) % len(pts)
-		checkRHS(t, pts[i], negs[i], ks, ss)
+		checkRHS(t, pts[i], tabs[i], ks, ss)
 	})
+}
+
+// TestTableCache checks that tablesFor returns a key's own tables, from
+// the cache the second time, and that the cache stays bounded.
+func TestTableCache(t *testing.T) {
+	rng := rand.New(rand.NewChaCha8([32]byte{'c', 'a', 'c', 'h', 'e'}))
+	keys := make([][PublicKeySize]byte, maxCachedTables+20)
+	points := make([]*edwards25519.Point, len(keys))
+	for i := range keys {
+		points[i] = new(edwards25519.Point).ScalarBaseMult(randomScalar(rng))
+		copy(keys[i][:], encodeRistretto(fromFilippo(points[i])))
+	}
+	for i := range keys {
+		got := tablesFor(keys[i], points[i])
+		if !sameTables(got, newKeyTables(points[i])) {
+			t.Fatalf("key %d: tablesFor gives other tables", i)
+		}
+		if again := tablesFor(keys[i], points[i]); again != got {
+			t.Fatalf("key %d: tables built again", i)
+		}
+		tableCache.Lock()
+		n := len(tableCache.m)
+		tableCache.Unlock()
+		if n > maxCachedTables {
+			t.Fatalf("%d tables cached", n)
+		}
+	}
+}
+
+func sameTables(a, b *keyTables) bool {
+	for i := range a {
+		if a[i].Equal(&b[i]) != 1 {
+			return false
+		}
+	}
+	return true
 }

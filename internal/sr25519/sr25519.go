@@ -15,6 +15,7 @@ package sr25519
 import (
 	"bytes"
 	"errors"
+	"sync"
 
 	"filippo.io/edwards25519"
 	"github.com/ChainSafe/go-schnorrkel"
@@ -42,8 +43,11 @@ var signingContext = []byte("substrate")
 // PublicKey is an sr25519 public key, checked to be a valid point. It is
 // safe for concurrent use.
 type PublicKey struct {
-	raw  [PublicKeySize]byte
-	negA edwards25519.Point // raw, decoded and negated
+	raw [PublicKeySize]byte
+	a   edwards25519.Point // raw, decoded
+
+	once   sync.Once
+	tables *keyTables // a's, made by the first Verify
 }
 
 // NewPublicKey checks that b encodes an sr25519 public key (a canonical
@@ -59,10 +63,9 @@ func NewPublicKey(b [PublicKeySize]byte) (*PublicKey, error) {
 	if !decodeRistretto(&a, b[:]) || a.X.Equal(feZero) == 1 {
 		return nil, ErrPublicKey
 	}
-	if _, err := k.negA.SetExtendedCoordinates(&a.X, &a.Y, &a.Z, &a.T); err != nil {
+	if _, err := k.a.SetExtendedCoordinates(&a.X, &a.Y, &a.Z, &a.T); err != nil {
 		return nil, ErrPublicKey // not reached: a decoded point is on the curve
 	}
-	k.negA.Negate(&k.negA)
 	return k, nil
 }
 
@@ -168,6 +171,7 @@ func (k *PublicKey) Verify(msg []byte, sig Signature) bool {
 	if err != nil { // s is not less than the group order
 		return false
 	}
+	k.once.Do(func() { k.tables = tablesFor(k.raw, &k.a) })
 	if k.verify(msg, sig[:32], &r, s) {
 		return true
 	}
@@ -190,7 +194,7 @@ func (k *PublicKey) verify(msg, R []byte, r *extPoint, s *edwards25519.Scalar) b
 		panic("sr25519: " + err.Error()) // 64 bytes are always uniform bytes
 	}
 	var rhs edwards25519.Point
-	X, Y, _, _ := schnorrRHS(&rhs, &k.negA, c, s).ExtendedCoordinates()
+	X, Y, _, _ := schnorrRHS(&rhs, k.tables, c, s).ExtendedCoordinates()
 	return ristrettoEqual(X, Y, &r.X, &r.Y)
 }
 
