@@ -11,8 +11,8 @@ import (
 // token format and hotkeys, Cloudflare's pending state), so that the tests
 // see the service as the server runs it.
 func withFaces(opts service.Options) service.Options {
-	opts.KeyFormats = []coffer.KeyFormat{chutes.KeyFormat}
-	opts.Hotkeys = chutes.Hotkeys
+	opts.KeyFormats = []coffer.KeyFormat{chutes.TokenFormat{}}
+	opts.Hotkeys = chutes.HotkeyScheme{}
 	opts.FirstReadClears = []string{cloudflare.AttrUnused}
 	return opts
 }

@@ -58,9 +58,9 @@ func TestVocabularyUnregistered(t *testing.T) {
 func TestVocabularyRegisteredTwice(t *testing.T) {
 	env := svctest.Open(t, service.Options{})
 	for name, formats := range map[string][]coffer.KeyFormat{
-		"Twice":  {chutes.KeyFormat, chutes.KeyFormat},
+		"Twice":  {chutes.TokenFormat{}, chutes.TokenFormat{}},
 		"Nil":    {nil},
-		"NoName": {namedFormat{chutes.KeyFormat, ""}},
+		"NoName": {namedFormat{chutes.TokenFormat{}, ""}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			if svc, err := service.New(context.Background(), env.DB, env.Keyring, service.Options{KeyFormats: formats}); err == nil {

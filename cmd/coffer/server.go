@@ -320,7 +320,7 @@ func (s *Server) Open(ctx context.Context) error {
 		var err error
 		if s.svc, err = service.New(ctx, s.db, keyring, service.Options{Logger: s.Log, AuditWindow: cfg.auditWindow,
 			// The faces' words: Chutes' tokens and hotkeys, Cloudflare's pending state.
-			KeyFormats: []coffer.KeyFormat{chutes.KeyFormat}, Hotkeys: chutes.Hotkeys, FirstReadClears: []string{cloudflare.AttrUnused}}); err != nil {
+			KeyFormats: []coffer.KeyFormat{chutes.TokenFormat{}}, Hotkeys: chutes.HotkeyScheme{}, FirstReadClears: []string{cloudflare.AttrUnused}}); err != nil {
 			if errors.Is(err, service.ErrWrongMasterKey) {
 				return fmt.Errorf("refusing to start: %w; give the master key this database was created with or last rotated to (--master-key-file or COFFER_MASTER_KEY, and --old-master-key-file during a rotation)", err)
 			}

@@ -69,8 +69,8 @@ func newHotkeyEnv(tb testing.TB) *hotkeyEnv {
 // withChutes adds to opts what the server registers for the Chutes face:
 // its token format and its hotkeys' signature scheme.
 func withChutes(opts service.Options) service.Options {
-	opts.KeyFormats = []coffer.KeyFormat{chutes.KeyFormat}
-	opts.Hotkeys = chutes.Hotkeys
+	opts.KeyFormats = []coffer.KeyFormat{chutes.TokenFormat{}}
+	opts.Hotkeys = chutes.HotkeyScheme{}
 	return opts
 }
 

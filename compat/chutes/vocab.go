@@ -13,20 +13,17 @@ import (
 
 // This file holds Chutes' words that the service needs without knowing
 // them, registered with it through service.Options: the cpk_ token format
-// (KeyFormat), hotkeys' sr25519 keys and signatures (Hotkeys), and the
-// texts of Chutes' refusals of signed requests (hotkeyDetail).
+// (TokenFormat), hotkeys' sr25519 keys and signatures (HotkeyScheme), and
+// the texts of Chutes' refusals of signed requests (hotkeyDetail).
 
 // KeyFormatName is the name of Chutes' token format in
 // coffer.APIKeyCreate.Format.
 const KeyFormatName = "chutes"
 
-// KeyFormat is Chutes' API key token format, to register with the service
-// (service.Options.KeyFormats).
-var KeyFormat coffer.KeyFormat = keyFormat{}
-
-// Hotkeys reads Chutes' hotkeys (SS58 addresses of sr25519 keys) and their
-// signatures (hex), to register with the service (service.Options.Hotkeys).
-var Hotkeys coffer.SignatureScheme = hotkeyScheme{}
+var (
+	_ coffer.KeyFormat       = TokenFormat{}
+	_ coffer.SignatureScheme = HotkeyScheme{}
+)
 
 // Chutes tokens are "cpk_" + 32 hex digits of key id + "." + 32 hex digits
 // of principal id + "." + 32 letters and digits of secret (190 bits), as
@@ -39,13 +36,16 @@ const (
 	tokLen      = len(tokenPrefix) + tokIDLen + 1 + tokIDLen + 1 + tokSecLen
 )
 
-type keyFormat struct{}
+// TokenFormat is Chutes' API key token format, to register with the
+// service (service.Options.KeyFormats).
+type TokenFormat struct{}
 
-func (keyFormat) Name() string { return KeyFormatName }
+// Name implements coffer.KeyFormat.
+func (TokenFormat) Name() string { return KeyFormatName }
 
 // ParseToken implements coffer.KeyFormat: the secret is
 // "<principal id>.<secret>".
-func (keyFormat) ParseToken(tok string) (id string, secret []byte, ok bool) {
+func (TokenFormat) ParseToken(tok string) (id string, secret []byte, ok bool) {
 	if len(tok) != tokLen || !strings.HasPrefix(tok, tokenPrefix) {
 		return "", nil, false
 	}
@@ -59,7 +59,7 @@ func (keyFormat) ParseToken(tok string) (id string, secret []byte, ok bool) {
 }
 
 // NewToken implements coffer.KeyFormat.
-func (keyFormat) NewToken(principal string) (id, token string, secret []byte) {
+func (TokenFormat) NewToken(principal string) (id, token string, secret []byte) {
 	const alnum = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 	var b [tokIDLen/2 + tokSecLen]byte
 	if _, err := rand.Read(b[:]); err != nil {
@@ -105,11 +105,14 @@ func isLowerHex(s string) bool {
 // Substrate format that Bittensor uses.
 const hotkeyPrefix = 42
 
-type hotkeyScheme struct{}
+// HotkeyScheme reads Chutes' hotkeys (SS58 addresses of sr25519 keys) and
+// their signatures (hex), to register with the service
+// (service.Options.Hotkeys).
+type HotkeyScheme struct{}
 
 // ParseKey implements coffer.SignatureScheme: an SS58 address in any
 // one-byte format, kept in format 42.
-func (hotkeyScheme) ParseKey(ss58 string) (string, coffer.VerifyKey, error) {
+func (HotkeyScheme) ParseKey(ss58 string) (string, coffer.VerifyKey, error) {
 	pub, _, err := sr25519.ParseAddress(ss58)
 	if err != nil {
 		msg := "hotkey must be the SS58 address of an sr25519 public key"
@@ -123,7 +126,7 @@ func (hotkeyScheme) ParseKey(ss58 string) (string, coffer.VerifyKey, error) {
 
 // ParseSignature implements coffer.SignatureScheme: 128 hex digits, either
 // case.
-func (hotkeyScheme) ParseSignature(s string) ([]byte, error) {
+func (HotkeyScheme) ParseSignature(s string) ([]byte, error) {
 	sig, err := sr25519.ParseSignatureHex(s)
 	if err != nil {
 		return nil, err
