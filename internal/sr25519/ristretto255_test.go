@@ -154,15 +154,6 @@ func toFilippo(t testing.TB, e *extPoint) *edwards25519.Point {
 	return p
 }
 
-// identity sets p to the neutral element (0, 1).
-func (p *extPoint) identity() *extPoint {
-	p.X.Zero()
-	p.Y.One()
-	p.Z.One()
-	p.T.Zero()
-	return p
-}
-
 // sameProjective reports whether (X1:Y1:Z1) and (X2:Y2:Z2) are the same
 // point of edwards25519: a stronger equality than ristretto255's.
 func sameProjective(X1, Y1, Z1, X2, Y2, Z2 *field.Element) bool {
@@ -220,9 +211,6 @@ func TestConstants(t *testing.T) {
 	den.Invert(scalarFE(121666))
 	if n.Multiply(&n, &den).Equal(feD) != 1 {
 		t.Error("feD is not -121665/121666")
-	}
-	if n.Add(feD, feD).Equal(feD2) != 1 {
-		t.Error("feD2 is not 2d")
 	}
 	// SQRT_M1^2 = -1; INVSQRT_A_MINUS_D^2 (a - d) = 1 with a = -1.
 	if n.Square(feSqrtM1).Equal(feMinusOne) != 1 {
