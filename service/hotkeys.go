@@ -206,11 +206,11 @@ func (s *Service) AuthenticateHotkey(ctx context.Context, p coffer.HotkeyProof) 
 
 // parseHotkey parses an address given to the hotkey API into its canonical
 // form (EINVALID).
-func (s *Service) parseHotkey(ss58 string) (string, error) {
+func (s *Service) parseHotkey(spelled string) (string, error) {
 	if s.vocab.scheme == nil {
 		return "", coffer.Errorf(coffer.EINVALID, "hotkeys are not enabled: no face registered a signature scheme")
 	}
-	addr, _, err := s.vocab.scheme.ParseKey(ss58)
+	addr, _, err := s.vocab.scheme.ParseKey(spelled)
 	if err != nil {
 		return "", coffer.Errorf(coffer.EINVALID, "%s", err.Error())
 	}
@@ -218,13 +218,13 @@ func (s *Service) parseHotkey(ss58 string) (string, error) {
 }
 
 // RegisterHotkey implements coffer.HotkeyService.
-func (s *Service) RegisterHotkey(ctx context.Context, principalID, ss58 string) (*coffer.Hotkey, error) {
+func (s *Service) RegisterHotkey(ctx context.Context, principalID, spelled string) (*coffer.Hotkey, error) {
 	c, err := caller(ctx)
 	if err != nil {
 		return nil, err
 	}
 	ev := s.event(c, "hotkey.add")
-	addr, perr := s.parseHotkey(ss58)
+	addr, perr := s.parseHotkey(spelled)
 	ev.Name = addr
 	if err := s.requireAdmin(ctx, c, ev); err != nil {
 		return nil, err
@@ -262,13 +262,13 @@ func (s *Service) Hotkeys(ctx context.Context) ([]*coffer.Hotkey, error) {
 }
 
 // RemoveHotkey implements coffer.HotkeyService.
-func (s *Service) RemoveHotkey(ctx context.Context, ss58 string) error {
+func (s *Service) RemoveHotkey(ctx context.Context, spelled string) error {
 	c, err := caller(ctx)
 	if err != nil {
 		return err
 	}
 	ev := s.event(c, "hotkey.remove")
-	addr, perr := s.parseHotkey(ss58)
+	addr, perr := s.parseHotkey(spelled)
 	ev.Name = addr
 	if err := s.requireAdmin(ctx, c, ev); err != nil {
 		return err
