@@ -34,12 +34,6 @@ const (
 	StatusDeleted Status = "deleted"
 )
 
-// AttrUnused is the attribute that marks a secret whose value no one has
-// read yet. Faces whose provider shows such a secret as pending until it is
-// first used (Cloudflare) set it when they create one; the service removes
-// it on the first value read, through any face.
-const AttrUnused = "unused"
-
 // Account is a tenant. Nothing in one account is visible from another.
 type Account struct {
 	ID        string    `json:"id"` // 32 lowercase hex digits

@@ -156,10 +156,11 @@ type HotkeyProof struct {
 // HotkeyAuthenticator authenticates signed requests. A valid proof from a
 // hotkey registered to a principal gives that principal's Caller, with the
 // powers of an admin key of its account (the hotkey is the owner's own
-// key); ERATELIMIT and EUNAUTHORIZED as Authenticate, with a message that
-// says what was wrong (bad nonce, unknown hotkey, bad signature, replay)
-// and never echoes more than the expected message. A nonce and signature
-// verify once: a replay is refused on every server sharing the database.
+// key); ERATELIMIT as Authenticate, and EUNAUTHORIZED as a *HotkeyRefusal
+// whose reason says what was wrong (bad nonce, unknown hotkey, bad
+// signature, replay), for the face to word. A nonce and signature verify
+// once: a replay is refused on every server sharing the database. Keys and
+// signatures are read by the SignatureScheme a face registered.
 type HotkeyAuthenticator interface {
 	AuthenticateHotkey(ctx context.Context, p HotkeyProof) (*Caller, error)
 }
@@ -350,8 +351,8 @@ type ValuePage struct {
 // than its own.
 type APIKeyCreate struct {
 	// Format is the shape of the token: "" for coffer's own (cfr_...),
-	// FormatChutes for Chutes' cpk_<key id>.<principal id>.<secret>. Every
-	// format authenticates on every face.
+	// else the name of a KeyFormat that a face registered with the service
+	// (such as Chutes' "chutes"). Every format authenticates on every face.
 	Format      string     `json:"format,omitempty"`
 	Name        string     `json:"name"`
 	PrincipalID string     `json:"principal_id,omitempty"` // default: the caller's principal
@@ -360,11 +361,8 @@ type APIKeyCreate struct {
 	ExpiresAt   *time.Time `json:"expires_at,omitempty"`
 }
 
-// Token formats of APIKeyCreate.
-const (
-	FormatNative = ""
-	FormatChutes = "chutes"
-)
+// FormatNative is APIKeyCreate.Format for coffer's own tokens.
+const FormatNative = ""
 
 // AuditPage is one page of audit events.
 type AuditPage struct {

@@ -283,7 +283,7 @@ type SecretUpdate struct {
 	At        time.Time
 	// KeepUpdatedAt leaves the secret's UpdatedAt as it is: for a change
 	// that is not a modification of the secret, such as the service's
-	// removal of AttrUnused on the first value read.
+	// removal of an attribute on the first value read.
 	KeepUpdatedAt bool
 }
 

@@ -7,6 +7,7 @@ import (
 	"runtime/debug"
 	"strings"
 
+	"github.com/coffer-dev/coffer"
 	"github.com/coffer-dev/coffer/api"
 	"github.com/coffer-dev/coffer/compat/bytenite"
 	"github.com/coffer-dev/coffer/compat/chutes"
@@ -29,7 +30,9 @@ func (s *Server) serviceOptions() (service.Options, error) {
 		return service.Options{}, err
 	}
 	return service.Options{Logger: s.Log, AuditWindow: cfg.AuditWindow, RateLimits: rl,
-		RequireClientCert: cfg.TLSClientAuth == ClientAuthRequire}, nil
+		RequireClientCert: cfg.TLSClientAuth == ClientAuthRequire,
+		// The faces' words: Chutes' tokens and hotkeys, Cloudflare's pending state.
+		KeyFormats: []coffer.KeyFormat{chutes.TokenFormat{}}, Hotkeys: chutes.HotkeyScheme{}, FirstReadClears: []string{cloudflare.AttrUnused}}, nil
 }
 
 // handler builds the native API with the console and the faces switched

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/coffer-dev/coffer"
+	"github.com/coffer-dev/coffer/compat/cloudflare"
 	"github.com/coffer-dev/coffer/internal/svctest"
 	"github.com/coffer-dev/coffer/service"
 )
@@ -13,7 +14,7 @@ import (
 // context carrying the root admin of its first account.
 func mustOpenService(tb testing.TB) (*service.Service, context.Context) {
 	tb.Helper()
-	env := svctest.Open(tb, service.Options{})
+	env := svctest.Open(tb, withFaces(service.Options{}))
 	return env.Svc, env.Root
 }
 
@@ -65,7 +66,7 @@ func TestUnusedClearedOnFirstRead(t *testing.T) {
 	if _, err := svc.CreateStore(ctx, &coffer.StoreCreate{Name: "s"}); err != nil {
 		t.Fatal(err)
 	}
-	unused := map[string]string{coffer.AttrUnused: "1", "keep": "x"}
+	unused := map[string]string{cloudflare.AttrUnused: "1", "keep": "x"}
 	for _, n := range []string{"A", "B"} {
 		if _, err := svc.PutSecret(ctx, "s", &coffer.SecretPut{Name: n, Value: []byte("v"), Attributes: unused}); err != nil {
 			t.Fatal(err)
@@ -82,7 +83,7 @@ func TestUnusedClearedOnFirstRead(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, ok := sec.Attributes[coffer.AttrUnused]; ok || sec.Attributes["keep"] != "x" {
+		if _, ok := sec.Attributes[cloudflare.AttrUnused]; ok || sec.Attributes["keep"] != "x" {
 			t.Fatalf("%s: got attributes %v, want only keep=x", n, sec.Attributes)
 		}
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,28 +13,13 @@ import (
 )
 
 // clock is a settable time source for service.Options.Now.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+type clock = svctest.Clock
 
 // mustOpenServiceClock opens a service on a fresh database whose clock is
 // clk, and returns it with the context of its root key.
 func mustOpenServiceClock(tb testing.TB, clk *clock) (*service.Service, context.Context) {
 	tb.Helper()
-	env := svctest.Open(tb, service.Options{Now: clk.Now})
+	env := svctest.Open(tb, withFaces(service.Options{Now: clk.Now}))
 	return env.Svc, env.Root
 }
 
@@ -60,7 +44,7 @@ func lastEvent(t *testing.T, svc *service.Service, ctx context.Context) *coffer.
 }
 
 func TestSecretExpiry(t *testing.T) {
-	clk := &clock{t: time.Date(2026, 5, 6, 7, 8, 9, 0, time.UTC)}
+	clk := svctest.NewClock(time.Date(2026, 5, 6, 7, 8, 9, 0, time.UTC))
 	svc, ctx := mustOpenServiceClock(t, clk)
 	if _, err := svc.CreateStore(ctx, &coffer.StoreCreate{Name: "s"}); err != nil {
 		t.Fatal(err)

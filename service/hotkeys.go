@@ -4,15 +4,12 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"strconv"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/coffer-dev/coffer"
-	"github.com/coffer-dev/coffer/internal/sr25519"
 )
 
 var (
@@ -21,12 +18,8 @@ var (
 )
 
 // nonceWindow is how far a signed request's nonce (unix seconds) may be
-// from now, either way, as on Chutes: |now - nonce| < 600 s.
+// from now, either way: |now - nonce| < 600 s.
 const nonceWindow = 600 * time.Second
-
-// hotkeyFormat is the SS58 prefix hotkeys are kept under: 42, the generic
-// Substrate format that Bittensor uses.
-const hotkeyFormat = 42
 
 // hotkeyKeyID is what a hotkey's caller and audit events carry as KeyID,
 // so that the audit log tells signed requests from API keys.
@@ -43,8 +36,8 @@ type hotkeyCache struct {
 }
 
 type cachedHotkey struct {
-	addr    string // canonical (prefix 42)
-	pub     *sr25519.PublicKey
+	addr    string // canonical (Options.Hotkeys' ParseKey)
+	pub     coffer.VerifyKey
 	hk      *coffer.Hotkey
 	fetched time.Time
 }
@@ -80,18 +73,21 @@ func (c *hotkeyCache) forget(addr string) {
 }
 
 // hotkey resolves a hotkey as a request spells it: its canonical address
-// and key (nil when it is no SS58 address of an sr25519 key) and its
-// registration (nil when it is not registered).
+// and key (nil when it is no key of the registered signature scheme) and
+// its registration (nil when it is not registered).
 func (s *Service) hotkey(ctx context.Context, spelled string) (cachedHotkey, error) {
 	now := s.now()
 	if e, ok := s.hk.get(spelled, now); ok {
 		return e, nil
 	}
-	pub, _, err := sr25519.ParseAddress(spelled)
+	if s.vocab.scheme == nil {
+		return cachedHotkey{}, nil
+	}
+	addr, pub, err := s.vocab.scheme.ParseKey(spelled)
 	if err != nil {
 		return cachedHotkey{}, nil
 	}
-	e := cachedHotkey{addr: pub.Address(hotkeyFormat), pub: pub, fetched: now}
+	e := cachedHotkey{addr: addr, pub: pub, fetched: now}
 	e.hk, err = s.storage.Hotkey(ctx, e.addr)
 	if coffer.ErrorCode(err) == coffer.ENOTFOUND {
 		return e, nil
@@ -125,19 +121,21 @@ func parseNonce(s string) (time.Time, bool) {
 
 // authenticateHotkey checks a hotkey signature (see
 // Service.AuthenticateHotkey, which adds the client certificate and rate
-// rules). It checks, in
-// Chutes' order, the nonce (all digits, less than 600 s from now either
-// way), that the hotkey is registered, and the signature; then it records
-// the use of the nonce and signature in storage, so that a replay fails on
-// every server of the database. The caller it returns is the hotkey's
-// principal with the powers of an admin key, KeyID "hotkey:<address>".
+// rules). It checks, in the order of coffer.HotkeyReason (Chutes' order),
+// the nonce (all digits, less than 600 s from now either way), the hotkey (a
+// key of the scheme Options.Hotkeys, registered), and the signature; then it
+// records the use of the nonce and signature in storage, so that a replay
+// fails on every server of the database. The caller it returns is the
+// hotkey's principal with the powers of an admin key, KeyID
+// "hotkey:<address>".
 //
-// Failures are audited (auth.fail, with the reason, never the signature or
-// the message) in the log of the hotkey's account when it is registered,
-// else in the operator's, and count against the client's address in the
+// Failures are *coffer.HotkeyRefusal, which the face words. They are
+// audited (auth.fail, with the reason, never the signature or the message)
+// in the log of the hotkey's account when it is registered, else in the
+// operator's, and count against the client's address in the
 // failure limiter. They do not count against the hotkey: hotkeys are
 // public, so a budget per hotkey would let anyone lock its owner out, and
-// no number of attempts helps forge an sr25519 signature.
+// no number of attempts helps forge a signature.
 func (s *Service) authenticateHotkey(ctx context.Context, p coffer.HotkeyProof) (*coffer.Caller, error) {
 	now := s.now()
 	wait := s.limiter.wait(now, p.RemoteIP)
@@ -145,13 +143,13 @@ func (s *Service) authenticateHotkey(ctx context.Context, p coffer.HotkeyProof) 
 	if err != nil {
 		return nil, err
 	}
-	fail := func(reason, msg string) error {
+	fail := func(reason coffer.HotkeyReason) error {
 		if wait > 0 { // see Service.failed
 			return rateLimited(wait)
 		}
 		s.limiter.fail(now, p.RemoteIP)
 		ev := &coffer.AuditEvent{Time: now.UTC(), AccountID: s.operator, Action: "auth.fail",
-			Outcome: coffer.EUNAUTHORIZED, Reason: reason, Remote: p.RemoteIP}
+			Outcome: coffer.EUNAUTHORIZED, Reason: string(reason), Remote: p.RemoteIP}
 		if e.addr != "" {
 			ev.KeyID = hotkeyKeyID(e.addr)
 		}
@@ -164,28 +162,25 @@ func (s *Service) authenticateHotkey(ctx context.Context, p coffer.HotkeyProof) 
 		if err := s.auditFailure(ctx, ev); err != nil {
 			return err
 		}
-		return coffer.Errorf(coffer.EUNAUTHORIZED, "%s", msg)
+		return &coffer.HotkeyRefusal{Reason: reason,
+			Err: coffer.Errorf(coffer.EUNAUTHORIZED, "signed request refused: %s", reason)}
 	}
 	nonce, ok := parseNonce(p.Nonce)
 	if d := now.Sub(nonce); !ok || d >= nonceWindow || d <= -nonceWindow {
-		return nil, fail("bad nonce", "Invalid nonce!")
+		return nil, fail(coffer.HotkeyBadNonce)
 	}
 	switch {
 	case e.pub == nil:
-		return nil, fail("malformed hotkey", "Invalid hotkey: want the SS58 address of an sr25519 key")
+		return nil, fail(coffer.HotkeyMalformedKey)
 	case e.hk == nil:
-		return nil, fail("unknown hotkey", "Could not find user with hotkey: "+p.Hotkey)
+		return nil, fail(coffer.HotkeyUnknown)
 	}
-	badSig := "Invalid request signature for hotkey " + p.Hotkey + "."
-	if utf8.Valid(p.Message) && len(p.Message) <= 1024 {
-		badSig += " Message: " + string(p.Message)
-	}
-	sig, err := sr25519.ParseSignatureHex(p.Signature)
+	sig, err := s.vocab.scheme.ParseSignature(p.Signature)
 	if err != nil {
-		return nil, fail("malformed signature", badSig)
+		return nil, fail(coffer.HotkeyMalformedSignature)
 	}
 	if !e.pub.Verify(p.Message, sig) {
-		return nil, fail("bad signature", badSig)
+		return nil, fail(coffer.HotkeyBadSignature)
 	}
 	// The replay cache keys on what makes a request unique: the key, the
 	// nonce as sent and the signature's bytes (hex case does not matter),
@@ -195,12 +190,12 @@ func (s *Service) authenticateHotkey(ctx context.Context, p coffer.HotkeyProof) 
 	h.Write([]byte{0})
 	h.Write([]byte(p.Nonce))
 	h.Write([]byte{0})
-	h.Write(sig[:])
+	h.Write(sig)
 	// The nonce's time leads the key, so that consecutive uses land next
 	// to each other in the engine's index instead of on random pages.
 	key := "hotkey:" + fmt.Sprintf("%012d", nonce.Unix()) + ":" + hex.EncodeToString(h.Sum(nil))
 	if err := s.storage.UseNonce(ctx, key, now, nonce.Add(nonceWindow)); coffer.ErrorCode(err) == coffer.ECONFLICT {
-		return nil, fail("replayed signature", "Replayed request: this nonce and signature were used already; sign every request with a new nonce")
+		return nil, fail(coffer.HotkeyReplayed)
 	} else if err != nil {
 		return nil, fmt.Errorf("record nonce: %w", err)
 	}
@@ -213,26 +208,25 @@ func (s *Service) authenticateHotkey(ctx context.Context, p coffer.HotkeyProof) 
 
 // parseHotkey parses an address given to the hotkey API into its canonical
 // form (EINVALID).
-func parseHotkey(ss58 string) (string, error) {
-	pub, _, err := sr25519.ParseAddress(ss58)
-	if err != nil {
-		msg := "hotkey must be the SS58 address of an sr25519 public key"
-		if errors.Is(err, sr25519.ErrChecksum) {
-			msg += ": its checksum does not match (mistyped?)"
-		}
-		return "", coffer.Errorf(coffer.EINVALID, "%s", msg)
+func (s *Service) parseHotkey(spelled string) (string, error) {
+	if s.vocab.scheme == nil {
+		return "", coffer.Errorf(coffer.EINVALID, "hotkeys are not enabled: no face registered a signature scheme")
 	}
-	return pub.Address(hotkeyFormat), nil
+	addr, _, err := s.vocab.scheme.ParseKey(spelled)
+	if err != nil {
+		return "", coffer.Errorf(coffer.EINVALID, "%s", err.Error())
+	}
+	return addr, nil
 }
 
 // RegisterHotkey implements coffer.HotkeyService.
-func (s *Service) RegisterHotkey(ctx context.Context, principalID, ss58 string) (*coffer.Hotkey, error) {
+func (s *Service) RegisterHotkey(ctx context.Context, principalID, spelled string) (*coffer.Hotkey, error) {
 	c, err := caller(ctx)
 	if err != nil {
 		return nil, err
 	}
 	ev := s.event(c, "hotkey.add")
-	addr, perr := parseHotkey(ss58)
+	addr, perr := s.parseHotkey(spelled)
 	ev.Name = addr
 	if err := s.requireAdmin(ctx, c, ev); err != nil {
 		return nil, err
@@ -270,13 +264,13 @@ func (s *Service) Hotkeys(ctx context.Context) ([]*coffer.Hotkey, error) {
 }
 
 // RemoveHotkey implements coffer.HotkeyService.
-func (s *Service) RemoveHotkey(ctx context.Context, ss58 string) error {
+func (s *Service) RemoveHotkey(ctx context.Context, spelled string) error {
 	c, err := caller(ctx)
 	if err != nil {
 		return err
 	}
 	ev := s.event(c, "hotkey.remove")
-	addr, perr := parseHotkey(ss58)
+	addr, perr := s.parseHotkey(spelled)
 	ev.Name = addr
 	if err := s.requireAdmin(ctx, c, ev); err != nil {
 		return err

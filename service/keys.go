@@ -26,21 +26,13 @@ const (
 
 var errUnauthorized = coffer.Errorf(coffer.EUNAUTHORIZED, "invalid or missing API key")
 
-// Chutes tokens are "cpk_" + 32 hex digits of key id + "." + 32 hex digits
-// of principal id + "." + 32 letters and digits of secret (190 bits), as
-// Chutes' own keys are. The principal id is hashed with the secret, so a
-// token naming another principal does not verify.
-const (
-	chutesPrefix = "cpk_"
-	chutesIDLen  = 32
-	chutesSecLen = 32
-	chutesTokLen = len(chutesPrefix) + chutesIDLen + 1 + chutesIDLen + 1 + chutesSecLen
-)
-
-// parseToken splits a token into key id and secret by its format.
-func parseToken(tok string) (id string, secret []byte, ok bool) {
-	if strings.HasPrefix(tok, chutesPrefix) {
-		return parseChutesToken(tok)
+// parseToken splits a token into key id and secret by its format: one of
+// the faces' formats (vocab.go), else coffer's own.
+func (s *Service) parseToken(tok string) (id string, secret []byte, ok bool) {
+	for _, f := range s.vocab.formats {
+		if id, secret, ok := f.ParseToken(tok); ok {
+			return id, secret, true
+		}
 	}
 	if len(tok) != nativeTokLen || !strings.HasPrefix(tok, tokenPrefix) || tok[len(tokenPrefix)+keyIDLen] != '_' {
 		return "", nil, false
@@ -54,28 +46,6 @@ func parseToken(tok string) (id string, secret []byte, ok bool) {
 		return "", nil, false
 	}
 	return id, secret, true
-}
-
-func parseChutesToken(tok string) (id string, secret []byte, ok bool) {
-	if len(tok) != chutesTokLen {
-		return "", nil, false
-	}
-	id, rest, _ := strings.Cut(tok[len(chutesPrefix):], ".")
-	principal, sec, _ := strings.Cut(rest, ".")
-	if len(id) != chutesIDLen || len(principal) != chutesIDLen || len(sec) != chutesSecLen ||
-		!isLowerHex(id) || !isLowerHex(principal) || !isAlnum(sec) {
-		return "", nil, false
-	}
-	return id, []byte(rest), true
-}
-
-func isAlnum(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z') {
-			return false
-		}
-	}
-	return true
 }
 
 func isLowerHex(s string) bool {
@@ -97,32 +67,6 @@ func (s *Service) newToken() (id, token string, hash []byte) {
 	secret := b[keyIDLen/2:]
 	token = tokenPrefix + id + "_" + hex.EncodeToString(secret)
 	return id, token, s.hashSecret(id, secret)
-}
-
-// newChutesToken makes a Chutes-format key id and token for the principal,
-// and the token secret's keyed hash.
-func (s *Service) newChutesToken(principal string) (id, token string, hash []byte) {
-	const alnum = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-	var b [chutesIDLen/2 + chutesSecLen]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		panic("crypto/rand: " + err.Error())
-	}
-	id = hex.EncodeToString(b[:chutesIDLen/2])
-	sec := make([]byte, chutesSecLen)
-	for i, r := range b[chutesIDLen/2:] {
-		// 256 is not a multiple of 62; rejection sampling keeps the
-		// letters uniform.
-		for r >= 248 {
-			var one [1]byte
-			if _, err := rand.Read(one[:]); err != nil {
-				panic("crypto/rand: " + err.Error())
-			}
-			r = one[0]
-		}
-		sec[i] = alnum[int(r)%len(alnum)]
-	}
-	rest := principal + "." + string(sec)
-	return id, chutesPrefix + id + "." + rest, s.hashSecret(id, []byte(rest))
 }
 
 // hashSecret is HMAC-SHA256 keyed by the server pepper over id and secret.
@@ -147,7 +91,7 @@ func (s *Service) authenticate(ctx context.Context, cred coffer.Credential) (*co
 	if strings.HasPrefix(cred.Token, accessPrefix) {
 		return s.authenticateAccess(ctx, cred, now)
 	}
-	id, secret, ok := parseToken(cred.Token)
+	id, secret, ok := s.parseToken(cred.Token)
 	// Addresses and key ids share the limiter; their shapes cannot collide
 	// (key ids are 16 hex digits, addresses hold '.' or ':').
 	wait := s.limiter.wait(now, cred.RemoteIP, id)
@@ -333,7 +277,7 @@ func (s *Service) CreateAPIKey(ctx context.Context, in *coffer.APIKeyCreate) (*c
 	}
 	ev := s.event(c, "key.create")
 	ev.Name = in.Name
-	if err := validateKeyCreate(in, s.now()); err != nil {
+	if err := s.validateKeyCreate(in, s.now()); err != nil {
 		return nil, "", err
 	}
 	principal := c.PrincipalID
@@ -363,10 +307,11 @@ func (s *Service) CreateAPIKey(ctx context.Context, in *coffer.APIKeyCreate) (*c
 	}
 	var id, token string
 	var hash []byte
-	switch in.Format {
-	case coffer.FormatChutes:
-		id, token, hash = s.newChutesToken(principal)
-	default:
+	if f := s.vocab.format(in.Format); f != nil {
+		var secret []byte
+		id, token, secret = f.NewToken(principal)
+		hash = s.hashSecret(id, secret)
+	} else {
 		id, token, hash = s.newToken()
 	}
 	k := &coffer.APIKey{
@@ -423,9 +368,9 @@ func (s *Service) refuse(ctx context.Context, ev *coffer.AuditEvent, why string)
 	return coffer.Errorf(coffer.EFORBIDDEN, "%s", why)
 }
 
-func validateKeyCreate(in *coffer.APIKeyCreate, now time.Time) error {
-	if in.Format != coffer.FormatNative && in.Format != coffer.FormatChutes {
-		return coffer.Errorf(coffer.EINVALID, "key format must be empty (native) or %q", coffer.FormatChutes)
+func (s *Service) validateKeyCreate(in *coffer.APIKeyCreate, now time.Time) error {
+	if in.Format != coffer.FormatNative && s.vocab.format(in.Format) == nil {
+		return coffer.Errorf(coffer.EINVALID, "key format must be empty (native)%s", s.vocab.formatNames())
 	}
 	if in.Name == "" || len(in.Name) > 128 {
 		return coffer.Errorf(coffer.EINVALID, "key name must be 1-128 characters")

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/coffer-dev/coffer"
+	"github.com/coffer-dev/coffer/compat/chutes"
 	"github.com/coffer-dev/coffer/internal/svctest"
 	"github.com/coffer-dev/coffer/service"
 )
@@ -26,7 +27,7 @@ func powersActingAs(t *testing.T, svc interface {
 // admin makers and access tokens too: no expiry asked gets the maker's, a
 // later one is EFORBIDDEN and writes nothing.
 func TestKeyExpiryBound(t *testing.T) {
-	clk := &clock{t: time.Date(2026, 5, 6, 7, 8, 9, 0, time.UTC)}
+	clk := svctest.NewClock(time.Date(2026, 5, 6, 7, 8, 9, 0, time.UTC))
 	svc, root := mustOpenServiceClock(t, clk)
 	exp := clk.Now().Add(time.Hour)
 	later := exp.Add(time.Hour)
@@ -39,7 +40,7 @@ func TestKeyExpiryBound(t *testing.T) {
 	}{
 		{"Admin", coffer.APIKeyCreate{Name: "a", Admin: true}},
 		{"Scoped", coffer.APIKeyCreate{Name: "s", Scopes: []coffer.Scope{{Store: "x", Actions: []coffer.Action{coffer.ActionRead}}}}},
-		{"Chutes", coffer.APIKeyCreate{Name: "c", Admin: true, Format: coffer.FormatChutes}},
+		{"Chutes", coffer.APIKeyCreate{Name: "c", Admin: true, Format: chutes.KeyFormatName}},
 	} {
 		t.Run("NoExpiry"+tt.name, func(t *testing.T) {
 			in := tt.in
@@ -102,7 +103,7 @@ func powersForeverAdmin(t *testing.T, svc interface {
 // TestSetPowers checks that setting a principal's powers compares them
 // with every live key of the principal, not only the newest.
 func TestSetPowers(t *testing.T) {
-	clk := &clock{t: time.Date(2026, 5, 6, 7, 8, 9, 0, time.UTC)}
+	clk := svctest.NewClock(time.Date(2026, 5, 6, 7, 8, 9, 0, time.UTC))
 	env := svctest.Open(t, service.Options{Now: clk.Now})
 	svc, root := env.Svc, env.Root
 	p, err := svc.CreatePrincipal(root, &coffer.PrincipalCreate{Name: "bot", Kind: "service"})

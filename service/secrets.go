@@ -487,20 +487,16 @@ func errExpired(sec *coffer.Secret) error {
 		sec.Name, sec.ExpiresAt.UTC().Format(time.RFC3339))
 }
 
-// markUsed removes coffer.AttrUnused from a secret whose value was just
-// read. Only the first read of such a secret writes; a failure is logged,
-// not returned, because the read itself succeeded. A read is not a
+// markUsed removes the attributes that a first value read removes
+// (Options.FirstReadClears) from a secret whose value was just read. Only
+// the first read of such a secret writes; a failure is logged, not
+// returned, because the read itself succeeded. A read is not a
 // modification: the secret's UpdatedAt stays.
 func (s *Service) markUsed(ctx context.Context, c *coffer.Caller, sec *coffer.Secret) {
-	if _, ok := sec.Attributes[coffer.AttrUnused]; !ok {
+	if !s.vocab.firstReadAttr(sec.Attributes) {
 		return
 	}
-	attrs := make(map[string]string, len(sec.Attributes))
-	for k, v := range sec.Attributes {
-		if k != coffer.AttrUnused {
-			attrs[k] = v
-		}
-	}
+	attrs := s.vocab.afterFirstRead(sec.Attributes)
 	ev := s.event(c, "secret.activate")
 	ev.StoreID, ev.SecretID, ev.Name, ev.Reason = sec.StoreID, sec.ID, sec.Name, "first value read"
 	if _, err := s.storage.UpdateSecret(ctx, c.AccountID, sec.ID, &coffer.SecretUpdate{Attributes: attrs, At: s.now().UTC(), KeepUpdatedAt: true}, ev); err != nil {
@@ -620,7 +616,7 @@ func (s *Service) RevealMany(ctx context.Context, storeRef string, q *coffer.Rev
 		ev.StoreID, ev.SecretID, ev.Name, ev.Version = st.ID, sec.ID, sec.Name, v.Number
 		ev.Reason = "batch"
 		evs = append(evs, ev)
-		if _, ok := sec.Attributes[coffer.AttrUnused]; ok {
+		if s.vocab.firstReadAttr(sec.Attributes) {
 			used = append(used, sec)
 		}
 		page.Values = append(page.Values, &coffer.Value{Name: sec.Name, Version: v.Number, Data: plain})

@@ -64,6 +64,7 @@ type Service struct {
 	keysMu sync.RWMutex
 	keys   map[string]cachedKey // API keys by id, fetched at most keyCacheTTL ago
 	hk     hotkeyCache          // registered hotkeys, fetched at most keyCacheTTL ago
+	vocab  vocab                // what the faces registered
 
 	ciphersMu sync.RWMutex
 	ciphers   map[cipherRef]*envelope.Cipher // unwrapped store data keys
@@ -113,6 +114,16 @@ type Options struct {
 	// context carries no mapped client certificate (WithClientCertKey): the
 	// server's --tls-client-auth require.
 	RequireClientCert bool
+
+	// What the faces register (vocab.go). KeyFormats are the API key token
+	// formats beside coffer's own. Hotkeys reads the keys and signatures
+	// of hotkey-signed requests; without it every signed request and
+	// hotkey registration is refused. FirstReadClears are secret
+	// attributes that the first read of a secret's value removes, through
+	// any face (Cloudflare's pending state).
+	KeyFormats      []coffer.KeyFormat
+	Hotkeys         coffer.SignatureScheme
+	FirstReadClears []string
 }
 
 // New returns a Service over storage. On a new database it creates the
@@ -120,7 +131,12 @@ type Options struct {
 // unseals it, which fails with a clear error when keyring does not hold the
 // master key the data was sealed with.
 func New(ctx context.Context, storage coffer.Storage, keyring *envelope.Keyring, opts Options) (*Service, error) {
+	v, err := newVocab(opts)
+	if err != nil {
+		return nil, err
+	}
 	s := &Service{
+		vocab:   v,
 		storage: storage,
 		keyring: keyring,
 		log:     opts.Logger,

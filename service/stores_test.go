@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/coffer-dev/coffer"
+	"github.com/coffer-dev/coffer/compat/chutes"
 	"github.com/coffer-dev/coffer/service"
 )
 
@@ -143,7 +144,7 @@ func TestKeysOfOwnPrincipal(t *testing.T) {
 
 func TestChutesKeyFormat(t *testing.T) {
 	svc, ctx := mustOpenService(t)
-	k, token, err := svc.CreateAPIKey(ctx, &coffer.APIKeyCreate{Name: "ci", Format: coffer.FormatChutes, Admin: true})
+	k, token, err := svc.CreateAPIKey(ctx, &coffer.APIKeyCreate{Name: "ci", Format: chutes.KeyFormatName, Admin: true})
 	if err != nil {
 		t.Fatal(err)
 	}

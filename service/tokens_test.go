@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/coffer-dev/coffer"
+	"github.com/coffer-dev/coffer/internal/svctest"
 	"github.com/coffer-dev/coffer/service"
 )
 
@@ -28,7 +29,7 @@ func issueCtx() context.Context {
 }
 
 func TestAccessToken(t *testing.T) {
-	clk := &clock{t: time.Date(2026, 5, 6, 7, 8, 9, 500123456, time.UTC)}
+	clk := svctest.NewClock(time.Date(2026, 5, 6, 7, 8, 9, 500123456, time.UTC))
 	svc, ctx := mustOpenServiceClock(t, clk)
 	scopes := []coffer.Scope{{Store: "s", Actions: []coffer.Action{coffer.ActionList, coffer.ActionReveal}}}
 	keyExp := clk.Now().Add(30 * time.Minute)

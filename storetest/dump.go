@@ -179,7 +179,7 @@ func (e *env) populate() {
 	comment, expires := "the token", e.now().Add(24*time.Hour)
 	_, err = e.s.UpdateSecret(e.ctx, a.ID, tok.ID, &coffer.SecretUpdate{Comment: &comment,
 		Labels: map[string]string{"env": "prod", "team": "core"}, Scopes: []string{"workers", "ai-gateway"},
-		Attributes: map[string]string{coffer.AttrUnused: "1", "purpose": "ci"}, ExpiresAt: &expires, At: e.now()},
+		Attributes: map[string]string{"unused": "1", "purpose": "ci"}, ExpiresAt: &expires, At: e.now()},
 		e.ev("secret.update"))
 	noErr(t, "UpdateSecret", err)
 	// Pending, deleted, a deleted one whose name was taken again, purged.

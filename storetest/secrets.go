@@ -474,7 +474,7 @@ func (r *runner) secretLifecycle() {
 	r.run("Secret/UpdateKeepUpdatedAt", func(t *testing.T, e *env) {
 		st := e.store(e.account(), "prod")
 		w := e.newSecret(st, "db/password", seal("v1"))
-		w.Create.Attributes = map[string]string{coffer.AttrUnused: "1"}
+		w.Create.Attributes = map[string]string{"unused": "1"}
 		s, err := e.s.WriteSecret(e.ctx, w, e.ev("secret.create"))
 		noErr(t, "WriteSecret", err)
 

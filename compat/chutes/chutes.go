@@ -244,12 +244,13 @@ func (s *Server) hotkey(ctx context.Context, r *http.Request, hotkey, sig, purpo
 		}
 		return nil, unauthorized("Could not find user with hotkey: " + hotkey)
 	}
-	c, err := s.Hotkeys.AuthenticateHotkey(ctx, coffer.HotkeyProof{
+	p := coffer.HotkeyProof{
 		Hotkey: hotkey, Nonce: nonce, Signature: sig, RemoteIP: ip,
 		Message: []byte(hotkey + ":" + nonce + ":" + covered),
-	})
+	}
+	c, err := s.Hotkeys.AuthenticateHotkey(ctx, p)
 	if coffer.ErrorCode(err) == coffer.EUNAUTHORIZED {
-		return nil, unauthorized(coffer.ErrorMessage(err))
+		return nil, unauthorized(hotkeyDetail(err, p))
 	}
 	return c, err
 }

@@ -34,7 +34,7 @@ func validHeader(v string) bool {
 // FastAPI {"detail": "..."} of 401 (or 429), never a 5xx, and none quotes
 // the credential it was sent.
 func FuzzAuthHeaders(f *testing.F) {
-	env := svctest.Open(f, service.Options{})
+	env := svctest.Open(f, withChutes(service.Options{}))
 	if _, err := env.Svc.RegisterHotkey(env.Root, "", vectorHotkey); err != nil {
 		f.Fatal(err)
 	}

@@ -69,7 +69,7 @@ func mustOpenFace(t testing.TB, withHotkeys bool) *face {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := service.New(ctx, db, kr, service.Options{})
+	svc, err := service.New(ctx, db, kr, withChutes(service.Options{}))
 	if err != nil {
 		t.Fatal(err)
 	}

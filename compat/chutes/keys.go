@@ -313,7 +313,7 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request) error {
 	if !validKeyName(name) {
 		return badRequest("API key name should start with alphanumeric character and contain up to 32 total allowed characters (letters, numbers, dashes, underscores, or spaces)")
 	}
-	in := &coffer.APIKeyCreate{Format: coffer.FormatChutes, Name: name, Admin: admin, Scopes: []coffer.Scope{}}
+	in := &coffer.APIKeyCreate{Format: KeyFormatName, Name: name, Admin: admin, Scopes: []coffer.Scope{}}
 	if !admin {
 		for _, a := range args {
 			sc, err := s.scope(ctx, a)

@@ -10,10 +10,15 @@ import (
 	"github.com/coffer-dev/coffer/internal/web"
 )
 
-// unused returns the attributes of a secret this face creates: Cloudflare
-// shows a new secret as pending until it is first used (see
-// coffer.AttrUnused).
-func unused() map[string]string { return map[string]string{coffer.AttrUnused: "1"} }
+// AttrUnused is the attribute that marks a secret whose value no one has
+// read yet: Cloudflare shows a new secret as pending until it is first
+// used. The face sets it on the secrets it creates; registered with the
+// service (service.Options.FirstReadClears), it is removed on the first
+// value read, through any face.
+const AttrUnused = "unused"
+
+// unused returns the attributes of a secret this face creates (AttrUnused).
+func unused() map[string]string { return map[string]string{AttrUnused: "1"} }
 
 // secret resolves the path's secret_id in store st; deleted secrets are
 // found too (their status says so) when deleted is set.

@@ -52,10 +52,10 @@ func toSecret(sec *coffer.Secret) secretJSON {
 }
 
 // status is the Cloudflare status of a secret: pending until its value is
-// first read (coffer.AttrUnused) or while it has no value, active once used,
+// first read (AttrUnused) or while it has no value, active once used,
 // deleted once deleted.
 func status(sec *coffer.Secret) string {
-	if _, unused := sec.Attributes[coffer.AttrUnused]; unused && sec.Status == coffer.StatusActive {
+	if _, unused := sec.Attributes[AttrUnused]; unused && sec.Status == coffer.StatusActive {
 		return string(coffer.StatusPending)
 	}
 	return string(sec.Status)

@@ -154,23 +154,6 @@ func toFilippo(t testing.TB, e *extPoint) *edwards25519.Point {
 	return p
 }
 
-// identity sets p to the neutral element (0, 1).
-func (p *extPoint) identity() *extPoint {
-	p.X.Zero()
-	p.Y.One()
-	p.Z.One()
-	p.T.Zero()
-	return p
-}
-
-func (v *extPoint) fromP2(p *projP2) *extPoint {
-	v.X.Multiply(&p.X, &p.Z)
-	v.Y.Multiply(&p.Y, &p.Z)
-	v.Z.Square(&p.Z)
-	v.T.Multiply(&p.X, &p.Y)
-	return v
-}
-
 // sameProjective reports whether (X1:Y1:Z1) and (X2:Y2:Z2) are the same
 // point of edwards25519: a stronger equality than ristretto255's.
 func sameProjective(X1, Y1, Z1, X2, Y2, Z2 *field.Element) bool {
@@ -229,9 +212,6 @@ func TestConstants(t *testing.T) {
 	if n.Multiply(&n, &den).Equal(feD) != 1 {
 		t.Error("feD is not -121665/121666")
 	}
-	if n.Add(feD, feD).Equal(feD2) != 1 {
-		t.Error("feD2 is not 2d")
-	}
 	// SQRT_M1^2 = -1; INVSQRT_A_MINUS_D^2 (a - d) = 1 with a = -1.
 	if n.Square(feSqrtM1).Equal(feMinusOne) != 1 {
 		t.Error("SQRT_M1^2 is not -1")
@@ -252,20 +232,15 @@ func scalarFE(n uint64) *field.Element {
 }
 
 // TestRistrettoSmallMultiples checks decoding and encoding against RFC
-// 9496's vectors, and that our point arithmetic (the tables and the
-// double-scalar multiplication) computes i B.
+// 9496's vectors, and that the tables and the double-scalar multiplication
+// compute i B.
 func TestRistrettoSmallMultiples(t *testing.T) {
-	B := fromFilippo(edwards25519.NewGeneratorPoint())
-	if got := hex.EncodeToString(encodeRistretto(B)); got != smallMultiples[1] {
+	B := edwards25519.NewGeneratorPoint()
+	if got := hex.EncodeToString(encodeRistretto(fromFilippo(B))); got != smallMultiples[1] {
 		t.Fatalf("B encodes as %s", got)
 	}
-	var bTables keyTables // B's tables as if it were a key
-	buildTables(bTables[:], B, keyTableSize)
-	var acc extPoint
-	acc.identity()
-	var c cachedPoint
-	c.fromExt(B)
-	var tmp projP1xP1
+	bTables := newKeyTables(B) // B's tables as if it were a key
+	acc := edwards25519.NewIdentityPoint()
 	for i, h := range smallMultiples {
 		want := mustHex(t, h)
 		var p extPoint
@@ -275,28 +250,28 @@ func TestRistrettoSmallMultiples(t *testing.T) {
 		if got := encodeRistretto(&p); !bytes.Equal(got, want) {
 			t.Errorf("%d B: decodes and encodes as %x", i, got)
 		}
-		if got := encodeRistretto(&acc); !bytes.Equal(got, want) {
+		e := fromFilippo(acc)
+		if got := encodeRistretto(e); !bytes.Equal(got, want) {
 			t.Errorf("%d B by additions: got %x", i, got)
 		}
-		if !ristrettoEqual(&acc.X, &acc.Y, &p.X, &p.Y) {
+		if !ristrettoEqual(&e.X, &e.Y, &p.X, &p.Y) {
 			t.Errorf("%d B by additions is not the decoded %d B", i, i)
 		}
 		// i B = i B - 0 A = 0 B - (ℓ - i) B.
-		var rhs projP2
-		var e extPoint
-		schnorrRHS(&rhs, &bTables, scalarFromUint(t, 0), scalarFromUint(t, uint64(i)))
-		if got := encodeRistretto(e.fromP2(&rhs)); !bytes.Equal(got, want) {
+		var rhs edwards25519.Point
+		schnorrRHS(&rhs, bTables, scalarFromUint(t, 0), scalarFromUint(t, uint64(i)))
+		if got := encodeRistretto(fromFilippo(&rhs)); !bytes.Equal(got, want) {
 			t.Errorf("%d B as %d B - 0 A: got %x", i, i, got)
 		}
 		k := scalarFromUint(t, 0)
 		if i > 0 {
 			k = scalarFromBig(t, new(big.Int).Sub(groupOrder, big.NewInt(int64(i)))) // ℓ - i
 		}
-		schnorrRHS(&rhs, &bTables, k, scalarFromUint(t, 0))
-		if got := encodeRistretto(e.fromP2(&rhs)); !bytes.Equal(got, want) {
+		schnorrRHS(&rhs, bTables, k, scalarFromUint(t, 0))
+		if got := encodeRistretto(fromFilippo(&rhs)); !bytes.Equal(got, want) {
 			t.Errorf("%d B as 0 B - (ℓ - %d) B: got %x", i, i, got)
 		}
-		acc.fromP1xP1(tmp.addCached(&acc, &c))
+		acc.Add(acc, B)
 	}
 }
 
@@ -516,24 +491,14 @@ func testPoints(t testing.TB, rng *rand.Rand, n int) []*edwards25519.Point {
 // keys' against filippo.io/edwards25519's scalar multiplication.
 func TestTables(t *testing.T) {
 	rng := rand.New(rand.NewChaCha8([32]byte{'t', 'a', 'b'}))
-	check := func(name string, tab []nielsPoint, P *edwards25519.Point, n int) {
+	check := func(name string, tab []edwards25519.Point, P *edwards25519.Point, n int) {
 		t.Helper()
 		for j := range splits {
 			for i := range n {
-				// (2i+1) 2^(64 j) < ℓ: the product is exact, torsion or not.
+				// (2i+1) 2^(32 j) < ℓ: the product is exact, torsion or not.
 				m := new(big.Int).Lsh(big.NewInt(int64(2*i+1)), uint(runBits*j))
 				want := new(edwards25519.Point).ScalarMult(scalarFromBig(t, m), P)
-				X, Y, Z, T := want.ExtendedCoordinates()
-				var invZ, ypx, ymx, t2d field.Element
-				invZ.Invert(Z)
-				ypx.Add(Y, X)
-				ypx.Multiply(&ypx, &invZ)
-				ymx.Subtract(Y, X)
-				ymx.Multiply(&ymx, &invZ)
-				t2d.Multiply(T, feD2)
-				t2d.Multiply(&t2d, &invZ)
-				got := &tab[j*n+i]
-				if got.YplusX.Equal(&ypx) != 1 || got.YminusX.Equal(&ymx) != 1 || got.T2d.Equal(&t2d) != 1 {
+				if tab[j*n+i].Equal(want) != 1 {
 					t.Fatalf("%s: entry [%d][%d] is not %d 2^%d P", name, j, i, 2*i+1, runBits*j)
 				}
 			}
@@ -541,7 +506,7 @@ func TestTables(t *testing.T) {
 	}
 	check("base", theBaseTables()[:], edwards25519.NewGeneratorPoint(), baseTableSize)
 	for i, P := range testPoints(t, rng, 8) {
-		check("point "+string(rune('0'+i)), newKeyTables(fromFilippo(P))[:], P, keyTableSize)
+		check("point "+string(rune('0'+i)), newKeyTables(P)[:], P, keyTableSize)
 	}
 }
 
@@ -561,7 +526,7 @@ func TestSchnorrRHS(t *testing.T) {
 		n = 30
 	}
 	for _, P := range testPoints(t, rng, 20) {
-		tab := newKeyTables(fromFilippo(P))
+		tab := newKeyTables(P)
 		scalars := append([]*edwards25519.Scalar{}, edge...)
 		for range n / 10 {
 			scalars = append(scalars, randomScalar(rng))
@@ -576,18 +541,18 @@ func TestSchnorrRHS(t *testing.T) {
 
 func checkRHS(t testing.TB, P *edwards25519.Point, tab *keyTables, k, s *edwards25519.Scalar) {
 	t.Helper()
-	var rhs projP2
+	var rhs edwards25519.Point
 	schnorrRHS(&rhs, tab, k, s)
 	// k A with k as an integer, then s B minus it.
 	kP := new(edwards25519.Point).VarTimeDoubleScalarBaseMult(k, P, edwards25519.NewScalar())
 	want := new(edwards25519.Point).ScalarBaseMult(s)
 	want.Subtract(want, kP)
 	X, Y, Z, _ := want.ExtendedCoordinates()
-	if !sameProjective(&rhs.X, &rhs.Y, &rhs.Z, X, Y, Z) {
+	rX, rY, rZ, _ := rhs.ExtendedCoordinates()
+	if !sameProjective(rX, rY, rZ, X, Y, Z) {
 		t.Fatalf("s B - k A differs for A %x, k %x, s %x", P.Bytes(), k.Bytes(), s.Bytes())
 	}
-	var e extPoint
-	toFilippo(t, e.fromP2(&rhs)) // on the curve
+	toFilippo(t, fromFilippo(&rhs)) // on the curve
 }
 
 func FuzzSchnorrRHS(f *testing.F) {
@@ -596,7 +561,7 @@ func FuzzSchnorrRHS(f *testing.F) {
 	pts := testPoints(f, rand.New(rand.NewChaCha8([32]byte{'f'})), 11)
 	tabs := make([]*keyTables, len(pts))
 	for i, P := range pts {
-		tabs[i] = newKeyTables(fromFilippo(P))
+		tabs[i] = newKeyTables(P)
 	}
 	f.Fuzz(func(t *testing.T, which uint8, kb, sb []byte) {
 		var k, s [64]byte
@@ -614,18 +579,17 @@ func FuzzSchnorrRHS(f *testing.F) {
 func TestTableCache(t *testing.T) {
 	rng := rand.New(rand.NewChaCha8([32]byte{'c', 'a', 'c', 'h', 'e'}))
 	keys := make([][PublicKeySize]byte, maxCachedTables+20)
-	points := make([]extPoint, len(keys))
+	points := make([]*edwards25519.Point, len(keys))
 	for i := range keys {
-		P := new(edwards25519.Point).ScalarBaseMult(randomScalar(rng))
-		points[i] = *fromFilippo(P)
-		copy(keys[i][:], encodeRistretto(&points[i]))
+		points[i] = new(edwards25519.Point).ScalarBaseMult(randomScalar(rng))
+		copy(keys[i][:], encodeRistretto(fromFilippo(points[i])))
 	}
 	for i := range keys {
-		got := tablesFor(keys[i], &points[i])
-		if *got != *newKeyTables(&points[i]) {
+		got := tablesFor(keys[i], points[i])
+		if !sameTables(got, newKeyTables(points[i])) {
 			t.Fatalf("key %d: tablesFor gives other tables", i)
 		}
-		if again := tablesFor(keys[i], &points[i]); again != got {
+		if again := tablesFor(keys[i], points[i]); again != got {
 			t.Fatalf("key %d: tables built again", i)
 		}
 		tableCache.Lock()
@@ -635,4 +599,13 @@ func TestTableCache(t *testing.T) {
 			t.Fatalf("%d tables cached", n)
 		}
 	}
+}
+
+func sameTables(a, b *keyTables) bool {
+	for i := range a {
+		if a[i].Equal(&b[i]) != 1 {
+			return false
+		}
+	}
+	return true
 }

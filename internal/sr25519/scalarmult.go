@@ -2,36 +2,31 @@ package sr25519
 
 import (
 	"encoding/binary"
+	"math/bits"
 	"sync"
 
 	"filippo.io/edwards25519"
-	"filippo.io/edwards25519/field"
 )
 
 // This file computes s B - k A, the right-hand side of a schnorrkel
-// verification, on edwards25519 with the field arithmetic of
-// filippo.io/edwards25519/field.
+// verification, with filippo.io/edwards25519's exported point operations
+// only (Point.Add and Point.Subtract): no curve constant or point formula
+// of its own.
 //
-// filippo.io/edwards25519's own VarTimeDoubleScalarBaseMult takes as long
-// as gtank/ristretto255's here: most of its time is 253 doublings. Since
-// A is a public key that verifies many signatures, we trade a table per
-// key for seven eighths of the doublings: with A_j = 2^(32 j) A and
-// B_j = 2^(32 j) B,
+// filippo.io/edwards25519's VarTimeDoubleScalarBaseMult spends most of its
+// time in 253 doublings, which made a signed Chutes request cost 40% more
+// CPU than with the sums below. Since A is a public key that verifies many
+// signatures, we trade a table per key for seven eighths of the doublings:
+// with A_j = 2^(32 j) A and B_j = 2^(32 j) B,
 //
 //	s B - k A = sum_j (s_j B_j - k_j A_j), with k = sum_j k_j 2^(32 j),
 //
 // which needs 32 doublings. Each k_j, s_j is a run of 32 digits of the
 // width-w non-adjacent form of k or s, so the tables hold the odd
-// multiples of every A_j and B_j (w = 5 for keys, 8 for the base point),
-// in affine form. The sum is computed on the integers k and s themselves,
-// not modulo the group order: it is the same point of edwards25519 that a
-// plain double-scalar multiplication gives, whatever A's torsion.
-//
-// The point formulas and the non-adjacent form are those of
-// filippo.io/edwards25519 (BSD-3-Clause, copyright 2017 The Go Authors),
-// which keeps them unexported: the extended coordinates and complete
-// formulas of Hisil, Wong, Carter and Dawson, "Twisted Edwards curves
-// revisited" (2008), with a = -1.
+// multiples of every A_j and B_j (w = 5 for keys, 8 for the base point).
+// The sum is computed on the integers k and s themselves, not modulo the
+// group order: it is the same point of edwards25519 that a plain
+// double-scalar multiplication gives, whatever A's torsion.
 
 const (
 	splits    = 8 // 32-bit runs per 256-bit scalar
@@ -43,66 +38,41 @@ const (
 	baseTableSize = 1 << (baseWidth - 2)
 )
 
-// projP1xP1 is a completed point: x = X/Z, y = Y/T.
-type projP1xP1 struct {
-	X, Y, Z, T field.Element
-}
-
-// projP2 is a projective point: x = X/Z, y = Y/Z.
-type projP2 struct {
-	X, Y, Z field.Element
-}
-
-// cachedPoint is an extended point prepared for addition.
-type cachedPoint struct {
-	YplusX, YminusX, Z, T2d field.Element
-}
-
-// nielsPoint is an affine point prepared for addition: (y+x, y-x, 2 d x y).
-type nielsPoint struct {
-	YplusX, YminusX, T2d field.Element
-}
-
 // keyTables holds, at [j*keyTableSize + i], (2i+1) 2^(32 j) A.
-type keyTables [splits * keyTableSize]nielsPoint
+type keyTables [splits * keyTableSize]edwards25519.Point
 
 // baseTables holds, at [j*baseTableSize + i], (2i+1) 2^(32 j) B.
-type baseTables [splits * baseTableSize]nielsPoint
+type baseTables [splits * baseTableSize]edwards25519.Point
 
 // theBaseTables are computed on first use.
 var theBaseTables = sync.OnceValue(func() *baseTables {
-	var b extPoint
-	X, Y, Z, T := edwards25519.NewGeneratorPoint().ExtendedCoordinates()
-	b.X.Set(X)
-	b.Y.Set(Y)
-	b.Z.Set(Z)
-	b.T.Set(T)
 	t := new(baseTables)
-	buildTables(t[:], &b, baseTableSize)
+	buildTables(t[:], edwards25519.NewGeneratorPoint(), baseTableSize)
 	return t
 })
 
-func newKeyTables(a *extPoint) *keyTables {
+func newKeyTables(a *edwards25519.Point) *keyTables {
 	t := new(keyTables)
 	buildTables(t[:], a, keyTableSize)
 	return t
 }
 
-// maxCachedTables bounds tableCache: 512 keys' tables are 3.75 MiB.
+// maxCachedTables bounds tableCache: 512 keys' tables are 5 MiB.
 const maxCachedTables = 512
 
 // tableCache keeps the tables of the keys that verified signatures lately,
 // so that a key parsed anew does not build them again: building them
 // takes longer than a verification with them, and the service parses a
-// hotkey again whenever its cached registration expires, every second. The tables are a function of the key's encoding, so a table
-// from the cache is the one that the key would build.
+// hotkey again whenever its cached registration expires, every second. The
+// tables are a function of the key's encoding, so a table from the cache
+// is the one that the key would build.
 var tableCache struct {
 	sync.Mutex
 	m map[[PublicKeySize]byte]*keyTables
 }
 
 // tablesFor returns the tables of the key raw, which decodes to a.
-func tablesFor(raw [PublicKeySize]byte, a *extPoint) *keyTables {
+func tablesFor(raw [PublicKeySize]byte, a *edwards25519.Point) *keyTables {
 	tableCache.Lock()
 	t := tableCache.m[raw]
 	tableCache.Unlock()
@@ -126,63 +96,32 @@ func tablesFor(raw [PublicKeySize]byte, a *extPoint) *keyTables {
 }
 
 // buildTables sets out[j*n + i] to (2i+1) 2^(runBits j) p, for j < splits.
-func buildTables(out []nielsPoint, p *extPoint, n int) {
-	pts := make([]extPoint, len(out))
-	var (
-		q   = *p
-		q2  extPoint
-		c   cachedPoint
-		pp  projP2
-		tmp projP1xP1
-	)
+func buildTables(out []edwards25519.Point, p *edwards25519.Point, n int) {
+	q := new(edwards25519.Point).Set(p)
+	q2 := new(edwards25519.Point)
 	for j := range splits {
 		if j > 0 { // q = 2^runBits q
-			pp.fromExt(&q)
-			for range runBits - 1 {
-				pp.fromP1xP1(tmp.double(&pp))
+			for range runBits {
+				q.Add(q, q)
 			}
-			q.fromP1xP1(tmp.double(&pp))
 		}
-		row := pts[j*n : (j+1)*n]
-		row[0] = q
-		q2.fromP1xP1(tmp.double(pp.fromExt(&q)))
-		c.fromExt(&q2)
+		row := out[j*n : (j+1)*n]
+		row[0].Set(q)
+		q2.Add(q, q)
 		for i := 1; i < n; i++ {
-			row[i].fromP1xP1(tmp.addCached(&row[i-1], &c))
+			row[i].Add(&row[i-1], q2)
 		}
-	}
-	// Make them affine with one inversion: prod[i] = Z_0 ... Z_i.
-	prod := make([]field.Element, len(pts))
-	prod[0].Set(&pts[0].Z)
-	for i := 1; i < len(pts); i++ {
-		prod[i].Multiply(&prod[i-1], &pts[i].Z)
-	}
-	var inv, invZ field.Element
-	inv.Invert(&prod[len(pts)-1]) // Z is never 0: the formulas are complete
-	for i := len(pts) - 1; i >= 0; i-- {
-		if i > 0 {
-			invZ.Multiply(&inv, &prod[i-1])
-			inv.Multiply(&inv, &pts[i].Z)
-		} else {
-			invZ.Set(&inv)
-		}
-		pt, o := &pts[i], &out[i]
-		o.YplusX.Add(&pt.Y, &pt.X)
-		o.YplusX.Multiply(&o.YplusX, &invZ)
-		o.YminusX.Subtract(&pt.Y, &pt.X)
-		o.YminusX.Multiply(&o.YminusX, &invZ)
-		o.T2d.Multiply(&pt.T, feD2)
-		o.T2d.Multiply(&o.T2d, &invZ)
 	}
 }
 
-// schnorrRHS sets out to s B - k A, where ka are A's tables.
-func schnorrRHS(out *projP2, ka *keyTables, k, s *edwards25519.Scalar) {
+// schnorrRHS sets out to s B - k A, where ka are A's tables, and returns
+// out.
+func schnorrRHS(out *edwards25519.Point, ka *keyTables, k, s *edwards25519.Scalar) *edwards25519.Point {
 	kNAF := nonAdjacentForm(k.Bytes(), keyWidth)
 	sNAF := nonAdjacentForm(s.Bytes(), baseWidth)
 	kb := theBaseTables()
 
-	// The highest digit position, modulo 64, that has a digit.
+	// The highest digit position, modulo 32, that has a digit.
 	top := runBits - 1
 	for ; top >= 0; top-- {
 		found := false
@@ -194,38 +133,33 @@ func schnorrRHS(out *projP2, ka *keyTables, k, s *edwards25519.Scalar) {
 		}
 	}
 
-	var (
-		tmp projP1xP1
-		e   extPoint
-	)
-	out.X.Zero()
-	out.Y.One()
-	out.Z.One()
+	out.Set(edwards25519.NewIdentityPoint())
 	for r := top; r >= 0; r-- {
-		tmp.double(out)
+		out.Add(out, out)
 		for j := range splits {
 			if d := kNAF[j*runBits+r]; d > 0 {
-				tmp.subNiels(e.fromP1xP1(&tmp), &ka[j*keyTableSize+int(d)/2])
+				out.Subtract(out, &ka[j*keyTableSize+int(d)/2])
 			} else if d < 0 {
-				tmp.addNiels(e.fromP1xP1(&tmp), &ka[j*keyTableSize+int(-d)/2])
+				out.Add(out, &ka[j*keyTableSize+int(-d)/2])
 			}
 			if d := sNAF[j*runBits+r]; d > 0 {
-				tmp.addNiels(e.fromP1xP1(&tmp), &kb[j*baseTableSize+int(d)/2])
+				out.Add(out, &kb[j*baseTableSize+int(d)/2])
 			} else if d < 0 {
-				tmp.subNiels(e.fromP1xP1(&tmp), &kb[j*baseTableSize+int(-d)/2])
+				out.Subtract(out, &kb[j*baseTableSize+int(-d)/2])
 			}
 		}
-		out.fromP1xP1(&tmp)
 	}
+	return out
 }
 
-// nonAdjacentForm returns the width-w non-adjacent form of the scalar b
-// (32 bytes, little-endian, less than 2^255): digits that are 0 or odd and
-// less than 2^(w-1) in absolute value, any w consecutive ones holding at
-// most one that is not 0, with sum(naf[i] 2^i) = b.
+// nonAdjacentForm returns the width-w non-adjacent form (2 <= w <= 8) of
+// the scalar b (32 bytes, little-endian, less than 2^255): digits that are
+// 0 or odd and less than 2^(w-1) in absolute value, any w consecutive ones
+// holding at most one that is not 0, with sum(naf[i] 2^i) = b. It is the
+// textbook recoding: while the rest x is not 0, an odd x gives the digit
+// d = x mod 2^w, taken between -2^(w-1) and 2^(w-1), and x - d, which is a
+// multiple of 2^w, is shifted on.
 func nonAdjacentForm(b []byte, w uint) [256]int8 {
-	// As filippo.io/edwards25519's, adapted from curve25519-dalek's:
-	// https://github.com/dalek-cryptography/curve25519-dalek/blob/f630041af28e9a405255f98a8a93adca18e4315b/src/scalar.rs#L800-L871
 	if len(b) != 32 || b[31] > 127 {
 		panic("sr25519: scalar out of range")
 	}
@@ -233,139 +167,52 @@ func nonAdjacentForm(b []byte, w uint) [256]int8 {
 		panic("sr25519: NAF width out of range")
 	}
 	var naf [256]int8
-	var digits [5]uint64
+	var x [5]uint64 // little-endian limbs; the fifth takes a carry
 	for i := range 4 {
-		digits[i] = binary.LittleEndian.Uint64(b[i*8:])
+		x[i] = binary.LittleEndian.Uint64(b[i*8:])
 	}
-	width := uint64(1 << w)
-	windowMask := width - 1
-
-	pos := uint(0)
-	carry := uint64(0)
-	for pos < 256 {
-		indexU64 := pos / 64
-		indexBit := pos % 64
-		var bitBuf uint64
-		if indexBit < 64-w {
-			bitBuf = digits[indexU64] >> indexBit
-		} else {
-			bitBuf = (digits[indexU64] >> indexBit) | (digits[1+indexU64] << (64 - indexBit))
-		}
-		window := carry + (bitBuf & windowMask)
-		if window&1 == 0 {
-			// An even window: the carry stays what it is (when it is 1,
-			// bitBuf's low bit is 1 too, so the next carry is 1).
-			pos++
+	half := int64(1) << (w - 1)
+	for pos := uint(0); pos < 256; {
+		if x[0] == 0 {
+			if x == ([5]uint64{}) {
+				break
+			}
+			x = [5]uint64{x[1], x[2], x[3], x[4], 0}
+			pos += 64
 			continue
 		}
-		if window < width/2 {
-			carry = 0
-			naf[pos] = int8(window)
-		} else {
-			carry = 1
-			naf[pos] = int8(window) - int8(width)
+		if tz := uint(bits.TrailingZeros64(x[0])); tz > 0 {
+			shiftRight(&x, tz)
+			pos += tz
+			continue
 		}
+		d := int64(x[0] & (1<<w - 1))
+		if d >= half {
+			d -= 2 * half
+		}
+		naf[pos] = int8(d)
+		var borrow, carry uint64
+		if d > 0 {
+			x[0], borrow = bits.Sub64(x[0], uint64(d), 0)
+			for i := 1; i < len(x) && borrow != 0; i++ {
+				x[i], borrow = bits.Sub64(x[i], 0, borrow)
+			}
+		} else {
+			x[0], carry = bits.Add64(x[0], uint64(-d), 0)
+			for i := 1; i < len(x) && carry != 0; i++ {
+				x[i], carry = bits.Add64(x[i], 0, carry)
+			}
+		}
+		shiftRight(&x, w)
 		pos += w
 	}
 	return naf
 }
 
-// Conversions.
-
-func (v *projP2) fromP1xP1(p *projP1xP1) *projP2 {
-	v.X.Multiply(&p.X, &p.T)
-	v.Y.Multiply(&p.Y, &p.Z)
-	v.Z.Multiply(&p.Z, &p.T)
-	return v
-}
-
-func (v *projP2) fromExt(p *extPoint) *projP2 {
-	v.X.Set(&p.X)
-	v.Y.Set(&p.Y)
-	v.Z.Set(&p.Z)
-	return v
-}
-
-func (v *extPoint) fromP1xP1(p *projP1xP1) *extPoint {
-	v.X.Multiply(&p.X, &p.T)
-	v.Y.Multiply(&p.Y, &p.Z)
-	v.Z.Multiply(&p.Z, &p.T)
-	v.T.Multiply(&p.X, &p.Y)
-	return v
-}
-
-func (v *cachedPoint) fromExt(p *extPoint) *cachedPoint {
-	v.YplusX.Add(&p.Y, &p.X)
-	v.YminusX.Subtract(&p.Y, &p.X)
-	v.Z.Set(&p.Z)
-	v.T2d.Multiply(&p.T, feD2)
-	return v
-}
-
-// Doubling and addition.
-
-func (v *projP1xP1) double(p *projP2) *projP1xP1 {
-	var XX, YY, ZZ2, XplusYsq field.Element
-	XX.Square(&p.X)
-	YY.Square(&p.Y)
-	ZZ2.Square(&p.Z)
-	ZZ2.Add(&ZZ2, &ZZ2)
-	XplusYsq.Add(&p.X, &p.Y)
-	XplusYsq.Square(&XplusYsq)
-
-	v.Y.Add(&YY, &XX)
-	v.Z.Subtract(&YY, &XX)
-	v.X.Subtract(&XplusYsq, &v.Y)
-	v.T.Subtract(&ZZ2, &v.Z)
-	return v
-}
-
-func (v *projP1xP1) addCached(p *extPoint, q *cachedPoint) *projP1xP1 {
-	var YplusX, YminusX, PP, MM, TT2d, ZZ2 field.Element
-	YplusX.Add(&p.Y, &p.X)
-	YminusX.Subtract(&p.Y, &p.X)
-	PP.Multiply(&YplusX, &q.YplusX)
-	MM.Multiply(&YminusX, &q.YminusX)
-	TT2d.Multiply(&p.T, &q.T2d)
-	ZZ2.Multiply(&p.Z, &q.Z)
-	ZZ2.Add(&ZZ2, &ZZ2)
-
-	v.X.Subtract(&PP, &MM)
-	v.Y.Add(&PP, &MM)
-	v.Z.Add(&ZZ2, &TT2d)
-	v.T.Subtract(&ZZ2, &TT2d)
-	return v
-}
-
-func (v *projP1xP1) addNiels(p *extPoint, q *nielsPoint) *projP1xP1 {
-	var YplusX, YminusX, PP, MM, TT2d, Z2 field.Element
-	YplusX.Add(&p.Y, &p.X)
-	YminusX.Subtract(&p.Y, &p.X)
-	PP.Multiply(&YplusX, &q.YplusX)
-	MM.Multiply(&YminusX, &q.YminusX)
-	TT2d.Multiply(&p.T, &q.T2d)
-	Z2.Add(&p.Z, &p.Z)
-
-	v.X.Subtract(&PP, &MM)
-	v.Y.Add(&PP, &MM)
-	v.Z.Add(&Z2, &TT2d)
-	v.T.Subtract(&Z2, &TT2d)
-	return v
-}
-
-// subNiels adds -q, which is (y-x, y+x, -2 d x y) in Niels form.
-func (v *projP1xP1) subNiels(p *extPoint, q *nielsPoint) *projP1xP1 {
-	var YplusX, YminusX, PP, MM, TT2d, Z2 field.Element
-	YplusX.Add(&p.Y, &p.X)
-	YminusX.Subtract(&p.Y, &p.X)
-	PP.Multiply(&YplusX, &q.YminusX)
-	MM.Multiply(&YminusX, &q.YplusX)
-	TT2d.Multiply(&p.T, &q.T2d)
-	Z2.Add(&p.Z, &p.Z)
-
-	v.X.Subtract(&PP, &MM)
-	v.Y.Add(&PP, &MM)
-	v.Z.Subtract(&Z2, &TT2d)
-	v.T.Add(&Z2, &TT2d)
-	return v
+// shiftRight shifts the limbs x right by n bits, 0 < n < 64.
+func shiftRight(x *[5]uint64, n uint) {
+	for i := 0; i < len(x)-1; i++ {
+		x[i] = x[i]>>n | x[i+1]<<(64-n)
+	}
+	x[len(x)-1] >>= n
 }

@@ -44,7 +44,7 @@ var signingContext = []byte("substrate")
 // safe for concurrent use.
 type PublicKey struct {
 	raw [PublicKeySize]byte
-	a   extPoint // raw, decoded
+	a   edwards25519.Point // raw, decoded
 
 	once   sync.Once
 	tables *keyTables // a's, made by the first Verify
@@ -59,8 +59,12 @@ func NewPublicKey(b [PublicKeySize]byte) (*PublicKey, error) {
 	k := &PublicKey{raw: b}
 	// The identity's only encoding is 32 zero bytes; its class is the
 	// points with x = 0 or y = 0, and decoding rejects y = 0.
-	if !decodeRistretto(&k.a, b[:]) || k.a.X.Equal(feZero) == 1 {
+	var a extPoint
+	if !decodeRistretto(&a, b[:]) || a.X.Equal(feZero) == 1 {
 		return nil, ErrPublicKey
+	}
+	if _, err := k.a.SetExtendedCoordinates(&a.X, &a.Y, &a.Z, &a.T); err != nil {
+		return nil, ErrPublicKey // not reached: a decoded point is on the curve
 	}
 	return k, nil
 }
@@ -189,9 +193,9 @@ func (k *PublicKey) verify(msg, R []byte, r *extPoint, s *edwards25519.Scalar) b
 	if err != nil {
 		panic("sr25519: " + err.Error()) // 64 bytes are always uniform bytes
 	}
-	var rhs projP2
-	schnorrRHS(&rhs, k.tables, c, s)
-	return ristrettoEqual(&rhs.X, &rhs.Y, &r.X, &r.Y)
+	var rhs edwards25519.Point
+	X, Y, _, _ := schnorrRHS(&rhs, k.tables, c, s).ExtendedCoordinates()
+	return ristrettoEqual(X, Y, &r.X, &r.Y)
 }
 
 // PrivateKey signs messages. Servers never hold one; clients and tests do.

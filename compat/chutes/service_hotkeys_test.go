@@ -1,4 +1,8 @@
-package service_test
+package chutes_test
+
+// The service's hotkey rules with Chutes' signature scheme (sr25519) and
+// refusal texts: these tests were service/hotkeys_test.go before Chutes'
+// words left the service (issue 18).
 
 import (
 	"context"
@@ -7,10 +11,12 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/coffer-dev/coffer"
+	"github.com/coffer-dev/coffer/compat/chutes"
 	"github.com/coffer-dev/coffer/internal/sr25519"
 	"github.com/coffer-dev/coffer/internal/svctest"
 	"github.com/coffer-dev/coffer/service"
@@ -21,7 +27,6 @@ import (
 // "{hotkey}:1763900000:secrets" in the <Bytes>-wrapped form.
 const (
 	testSeedHex      = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60"
-	testHotkey       = "5DcjVUSFQsUSFDCMFNSFYRwBYgya7BEcoA47F5pkphi8NXnu"
 	testVectorNonce  = 1763900000
 	testVectorSigHex = "d64154f448d5f158b08ea6c3b004e9fe5e77fc3993d50fb1c99910c19c980b41d18a1bf77e0f0f869dc81fd6f316bdd73fd2a710aea51c901f13443992b9ca84"
 	// The same public key in SS58 format 0 (Polkadot).
@@ -34,18 +39,18 @@ const (
 // root admin's context, and a second Service on the same database (as a
 // second server would be).
 type hotkeyEnv struct {
-	svc, svc2 *service.Service
-	clock     *clock
+	svc, svc2 faceService
+	clock     *svctest.Clock
 	ctx       context.Context // root admin of the operator account
 	priv      *sr25519.PrivateKey
 }
 
 func newHotkeyEnv(tb testing.TB) *hotkeyEnv {
 	tb.Helper()
-	clk := &clock{t: time.Unix(testVectorNonce, 0).Add(5 * time.Second)}
-	env := svctest.Open(tb, service.Options{Now: clk.Now})
+	clk := svctest.NewClock(time.Unix(testVectorNonce, 0).Add(5 * time.Second))
+	env := svctest.Open(tb, withChutes(service.Options{Now: clk.Now}))
 	// A second service on the same database, as a second server would be.
-	svc2, err := service.New(context.Background(), env.DB, env.Keyring, service.Options{Now: clk.Now})
+	svc2, err := service.New(context.Background(), env.DB, env.Keyring, withChutes(service.Options{Now: clk.Now}))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -55,21 +60,48 @@ func newHotkeyEnv(tb testing.TB) *hotkeyEnv {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	if got := priv.Public().Address(42); got != testHotkey {
-		tb.Fatalf("key from the vectors' seed: got %s, want %s", got, testHotkey)
+	if got := priv.Public().Address(42); got != vectorHotkey {
+		tb.Fatalf("key from the vectors' seed: got %s, want %s", got, vectorHotkey)
 	}
-	return &hotkeyEnv{svc: env.Svc, svc2: svc2, clock: clk, ctx: env.Root, priv: priv}
+	return &hotkeyEnv{svc: faceService{env.Svc}, svc2: faceService{svc2}, clock: clk, ctx: env.Root, priv: priv}
+}
+
+// withChutes adds to opts what the server registers for the Chutes face:
+// its token format and its hotkeys' signature scheme.
+func withChutes(opts service.Options) service.Options {
+	opts.KeyFormats = []coffer.KeyFormat{chutes.TokenFormat{}}
+	opts.Hotkeys = chutes.HotkeyScheme{}
+	return opts
+}
+
+// faceService is a Service whose hotkey refusals carry, as their message,
+// the text the Chutes face answers them with.
+type faceService struct{ *service.Service }
+
+func (s faceService) AuthenticateHotkey(ctx context.Context, p coffer.HotkeyProof) (*coffer.Caller, error) {
+	c, err := s.Service.AuthenticateHotkey(ctx, p)
+	if coffer.ErrorCode(err) == coffer.EUNAUTHORIZED {
+		return c, coffer.Errorf(coffer.EUNAUTHORIZED, "%s", chutes.HotkeyDetail(err, p))
+	}
+	return c, err
+}
+
+var fuzzIP atomic.Uint32
+
+func nextFuzzIP() string {
+	n := fuzzIP.Add(1)
+	return "10." + strconv.Itoa(int(n>>16&0xff)) + "." + strconv.Itoa(int(n>>8&0xff)) + "." + strconv.Itoa(int(n&0xff))
 }
 
 // proof signs "{hotkey}:{nonce}:{purpose}" as a Chutes client does.
 func (e *hotkeyEnv) proof(tb testing.TB, nonce string, purpose string) coffer.HotkeyProof {
 	tb.Helper()
-	msg := testHotkey + ":" + nonce + ":" + purpose
+	msg := vectorHotkey + ":" + nonce + ":" + purpose
 	sig, err := e.priv.Sign([]byte(msg))
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return coffer.HotkeyProof{Hotkey: testHotkey, Nonce: nonce, Signature: hex.EncodeToString(sig[:]), Message: []byte(msg), RemoteIP: "192.0.2.7"}
+	return coffer.HotkeyProof{Hotkey: vectorHotkey, Nonce: nonce, Signature: hex.EncodeToString(sig[:]), Message: []byte(msg), RemoteIP: "192.0.2.7"}
 }
 
 func (e *hotkeyEnv) nowNonce() string { return strconv.FormatInt(e.clock.Now().Unix(), 10) }
@@ -84,7 +116,7 @@ func wantUnauthorized(t *testing.T, what string, err error, msg string) {
 func TestAuthenticateHotkey(t *testing.T) {
 	e := newHotkeyEnv(t)
 	root := coffer.CallerFrom(e.ctx)
-	if _, err := e.svc.RegisterHotkey(e.ctx, "", testHotkey); err != nil {
+	if _, err := e.svc.RegisterHotkey(e.ctx, "", vectorHotkey); err != nil {
 		t.Fatal(err)
 	}
 
@@ -93,14 +125,14 @@ func TestAuthenticateHotkey(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if c.AccountID != root.AccountID || c.PrincipalID != root.PrincipalID || !c.Admin || c.KeyID != "hotkey:"+testHotkey ||
+		if c.AccountID != root.AccountID || c.PrincipalID != root.PrincipalID || !c.Admin || c.KeyID != "hotkey:"+vectorHotkey ||
 			c.RemoteAddr != "192.0.2.7" || len(c.Scopes) != 0 {
-			t.Fatalf("caller: got %+v, want the root principal, admin, KeyID hotkey:%s", c, testHotkey)
+			t.Fatalf("caller: got %+v, want the root principal, admin, KeyID hotkey:%s", c, vectorHotkey)
 		}
 	})
 	t.Run("OKPolkadotWrappedSignature", func(t *testing.T) {
-		p := coffer.HotkeyProof{Hotkey: testHotkey, Nonce: strconv.Itoa(testVectorNonce), Signature: testVectorSigHex,
-			Message: []byte(testHotkey + ":" + strconv.Itoa(testVectorNonce) + ":secrets"), RemoteIP: "192.0.2.7"}
+		p := coffer.HotkeyProof{Hotkey: vectorHotkey, Nonce: strconv.Itoa(testVectorNonce), Signature: testVectorSigHex,
+			Message: []byte(vectorHotkey + ":" + strconv.Itoa(testVectorNonce) + ":secrets"), RemoteIP: "192.0.2.7"}
 		if _, err := e.svc.AuthenticateHotkey(context.Background(), p); err != nil {
 			t.Fatalf("polkadot.js vector: %v", err)
 		}
@@ -114,7 +146,7 @@ func TestAuthenticateHotkey(t *testing.T) {
 		sig, _ := e.priv.Sign([]byte(msg))
 		c, err := e.svc.AuthenticateHotkey(context.Background(), coffer.HotkeyProof{Hotkey: testHotkeyFormat0, Nonce: e.nowNonce(),
 			Signature: hex.EncodeToString(sig[:]), Message: []byte(msg)})
-		if err != nil || c.KeyID != "hotkey:"+testHotkey {
+		if err != nil || c.KeyID != "hotkey:"+vectorHotkey {
 			t.Fatalf("format-0 spelling: got %+v, %v, want the same hotkey", c, err)
 		}
 	})
@@ -152,9 +184,9 @@ func TestAuthenticateHotkey(t *testing.T) {
 	t.Run("ErrBadSignature", func(t *testing.T) {
 		p := e.proof(t, e.nowNonce(), "secrets")
 		tampered := p
-		tampered.Message = []byte(testHotkey + ":" + p.Nonce + ":api_keys")
+		tampered.Message = []byte(vectorHotkey + ":" + p.Nonce + ":api_keys")
 		_, err := e.svc.AuthenticateHotkey(context.Background(), tampered)
-		wantUnauthorized(t, "tampered message", err, "Invalid request signature for hotkey "+testHotkey+". Message: "+string(tampered.Message))
+		wantUnauthorized(t, "tampered message", err, "Invalid request signature for hotkey "+vectorHotkey+". Message: "+string(tampered.Message))
 		for name, sig := range map[string]string{
 			"0x":       "0x" + p.Signature[2:],
 			"short":    p.Signature[:126],
@@ -196,7 +228,7 @@ func TestAuthenticateHotkey(t *testing.T) {
 // goroutines to two servers: exactly one is accepted.
 func TestAuthenticateHotkeyConcurrentReplay(t *testing.T) {
 	e := newHotkeyEnv(t)
-	if _, err := e.svc.RegisterHotkey(e.ctx, "", testHotkey); err != nil {
+	if _, err := e.svc.RegisterHotkey(e.ctx, "", vectorHotkey); err != nil {
 		t.Fatal(err)
 	}
 	p := e.proof(t, e.nowNonce(), "secrets")
@@ -229,11 +261,11 @@ func TestAuthenticateHotkeyConcurrentReplay(t *testing.T) {
 
 func TestRemovedHotkeyRefused(t *testing.T) {
 	e := newHotkeyEnv(t)
-	if _, err := e.svc.RegisterHotkey(e.ctx, "", testHotkey); err != nil {
+	if _, err := e.svc.RegisterHotkey(e.ctx, "", vectorHotkey); err != nil {
 		t.Fatal(err)
 	}
 	// Both servers have the hotkey cached.
-	for _, svc := range []*service.Service{e.svc, e.svc2} {
+	for _, svc := range []faceService{e.svc, e.svc2} {
 		if _, err := svc.AuthenticateHotkey(context.Background(), e.proof(t, e.nowNonce(), "secrets")); err != nil {
 			t.Fatal(err)
 		}
@@ -256,7 +288,7 @@ func TestRemovedHotkeyRefused(t *testing.T) {
 func TestHotkeyFailuresAudited(t *testing.T) {
 	e := newHotkeyEnv(t)
 	root := coffer.CallerFrom(e.ctx)
-	if _, err := e.svc.RegisterHotkey(e.ctx, "", testHotkey); err != nil {
+	if _, err := e.svc.RegisterHotkey(e.ctx, "", vectorHotkey); err != nil {
 		t.Fatal(err)
 	}
 	good := e.proof(t, e.nowNonce(), "secrets")
@@ -264,7 +296,7 @@ func TestHotkeyFailuresAudited(t *testing.T) {
 		t.Fatal(err)
 	}
 	badSig := e.proof(t, e.nowNonce(), "secrets")
-	badSig.Message = []byte(testHotkey + ":" + badSig.Nonce + ":api_keys")
+	badSig.Message = []byte(vectorHotkey + ":" + badSig.Nonce + ":api_keys")
 	unknown := e.proof(t, e.nowNonce(), "secrets")
 	unknown.Hotkey = otherHotkey
 	oldNonce := e.proof(t, "1000", "secrets")
@@ -281,10 +313,10 @@ func TestHotkeyFailuresAudited(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]string{ // reason → KeyID
-		"replayed signature": "hotkey:" + testHotkey,
-		"bad signature":      "hotkey:" + testHotkey,
+		"replayed signature": "hotkey:" + vectorHotkey,
+		"bad signature":      "hotkey:" + vectorHotkey,
 		"unknown hotkey":     "hotkey:" + otherHotkey,
-		"bad nonce":          "hotkey:" + testHotkey,
+		"bad nonce":          "hotkey:" + vectorHotkey,
 	}
 	for _, ev := range page.Events {
 		for _, f := range []string{ev.KeyID, ev.Name, ev.Reason, ev.RequestID, ev.Remote, ev.Face, ev.PrincipalID} {
@@ -310,7 +342,7 @@ func TestHotkeyFailuresAudited(t *testing.T) {
 			ev.Remote != "192.0.2.7" || ev.RequestID != "req-hk" || ev.Face != "chutes" {
 			t.Errorf("auth.fail %q: got %+v, want key %s in account %s from 192.0.2.7", ev.Reason, ev, keyID, root.AccountID)
 		}
-		if ev.KeyID == "hotkey:"+testHotkey && ev.PrincipalID != root.PrincipalID {
+		if ev.KeyID == "hotkey:"+vectorHotkey && ev.PrincipalID != root.PrincipalID {
 			t.Errorf("auth.fail %q: got principal %q, want the hotkey's %s", ev.Reason, ev.PrincipalID, root.PrincipalID)
 		}
 	}
@@ -321,7 +353,7 @@ func TestHotkeyFailuresAudited(t *testing.T) {
 
 func TestHotkeyFailuresRateLimited(t *testing.T) {
 	e := newHotkeyEnv(t)
-	if _, err := e.svc.RegisterHotkey(e.ctx, "", testHotkey); err != nil {
+	if _, err := e.svc.RegisterHotkey(e.ctx, "", vectorHotkey); err != nil {
 		t.Fatal(err)
 	}
 	for range 10 {
@@ -361,8 +393,8 @@ func TestHotkeyService(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if h.SS58 != testHotkey || h.PrincipalID != ci.ID || h.AccountID != root.AccountID {
-			t.Fatalf("got %+v, want %s (prefix 42) for %s", h, testHotkey, ci.ID)
+		if h.SS58 != vectorHotkey || h.PrincipalID != ci.ID || h.AccountID != root.AccountID {
+			t.Fatalf("got %+v, want %s (prefix 42) for %s", h, vectorHotkey, ci.ID)
 		}
 		c, err := e.svc.AuthenticateHotkey(context.Background(), e.proof(t, e.nowNonce(), "secrets"))
 		if err != nil || c.PrincipalID != ci.ID {
@@ -370,7 +402,7 @@ func TestHotkeyService(t *testing.T) {
 		}
 	})
 	t.Run("ErrConflict", func(t *testing.T) {
-		_, err := e.svc.RegisterHotkey(e.ctx, "", testHotkey)
+		_, err := e.svc.RegisterHotkey(e.ctx, "", vectorHotkey)
 		if coffer.ErrorCode(err) != coffer.ECONFLICT {
 			t.Fatalf("got %v, want conflict", err)
 		}
@@ -383,8 +415,8 @@ func TestHotkeyService(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(hs) != 2 || hs[0].SS58 != testHotkey || hs[1].SS58 != otherHotkey || hs[1].PrincipalID != root.PrincipalID {
-			t.Fatalf("got %d hotkeys, want %s (ci) and %s (root)", len(hs), testHotkey, otherHotkey)
+		if len(hs) != 2 || hs[0].SS58 != vectorHotkey || hs[1].SS58 != otherHotkey || hs[1].PrincipalID != root.PrincipalID {
+			t.Fatalf("got %d hotkeys, want %s (ci) and %s (root)", len(hs), vectorHotkey, otherHotkey)
 		}
 	})
 	t.Run("ErrInvalid", func(t *testing.T) {
@@ -413,7 +445,7 @@ func TestHotkeyService(t *testing.T) {
 			t.Fatal(err)
 		}
 		actx := coffer.NewContext(context.Background(), c)
-		if _, err := e.svc.RegisterHotkey(actx, "", testHotkey); coffer.ErrorCode(err) != coffer.ECONFLICT {
+		if _, err := e.svc.RegisterHotkey(actx, "", vectorHotkey); coffer.ErrorCode(err) != coffer.ECONFLICT {
 			t.Errorf("register another account's hotkey: got %v, want conflict", err)
 		}
 		if _, err := e.svc.RegisterHotkey(actx, ci.ID, "5CwjKU4JAkqYLRp3DdFSFGpz6hQx6dkp6Y4UAZ8hkYNPD1e6"); coffer.ErrorCode(err) != coffer.ENOTFOUND {
@@ -422,7 +454,7 @@ func TestHotkeyService(t *testing.T) {
 		if hs, err := e.svc.Hotkeys(actx); err != nil || len(hs) != 0 {
 			t.Errorf("Hotkeys of the other account: got %d, %v, want none", len(hs), err)
 		}
-		if err := e.svc.RemoveHotkey(actx, testHotkey); coffer.ErrorCode(err) != coffer.ENOTFOUND {
+		if err := e.svc.RemoveHotkey(actx, vectorHotkey); coffer.ErrorCode(err) != coffer.ENOTFOUND {
 			t.Errorf("remove another account's hotkey: got %v, want not_found", err)
 		}
 		if _, err := e.svc.AuthenticateHotkey(context.Background(), e.proof(t, e.nowNonce(), "secrets")); err != nil {
@@ -456,14 +488,25 @@ func TestHotkeyService(t *testing.T) {
 		}
 	})
 	t.Run("ErrForbidden", func(t *testing.T) {
-		sctx := scoped(t, e.svc, e.ctx, coffer.Scope{Actions: []coffer.Action{coffer.ActionRead}})
+		// A context acting with a new key of the root principal that may
+		// only read.
+		_, token, err := e.svc.CreateAPIKey(e.ctx, &coffer.APIKeyCreate{Name: "scoped", Scopes: []coffer.Scope{{Actions: []coffer.Action{coffer.ActionRead}}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := e.svc.Authenticate(e.ctx, coffer.Credential{Token: token, RemoteIP: "127.0.0.1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Face = "test"
+		sctx := coffer.NewContext(context.Background(), c)
 		if _, err := e.svc.RegisterHotkey(sctx, "", "5CwjKU4JAkqYLRp3DdFSFGpz6hQx6dkp6Y4UAZ8hkYNPD1e6"); coffer.ErrorCode(err) != coffer.EFORBIDDEN {
 			t.Errorf("RegisterHotkey with a scoped key: got %v, want forbidden", err)
 		}
 		if _, err := e.svc.Hotkeys(sctx); coffer.ErrorCode(err) != coffer.EFORBIDDEN {
 			t.Errorf("Hotkeys with a scoped key: got %v, want forbidden", err)
 		}
-		if err := e.svc.RemoveHotkey(sctx, testHotkey); coffer.ErrorCode(err) != coffer.EFORBIDDEN {
+		if err := e.svc.RemoveHotkey(sctx, vectorHotkey); coffer.ErrorCode(err) != coffer.EFORBIDDEN {
 			t.Errorf("RemoveHotkey with a scoped key: got %v, want forbidden", err)
 		}
 		if _, err := e.svc.Hotkeys(context.Background()); coffer.ErrorCode(err) != coffer.EUNAUTHORIZED {
@@ -484,8 +527,8 @@ func TestHotkeyService(t *testing.T) {
 			t.Fatal(err)
 		}
 		last := page.Events[len(page.Events)-1]
-		if last.Action != "store.create" || last.KeyID != "hotkey:"+testHotkey || last.PrincipalID != ci.ID {
-			t.Fatalf("event: got %s by %s/%s, want store.create by hotkey:%s of ci", last.Action, last.PrincipalID, last.KeyID, testHotkey)
+		if last.Action != "store.create" || last.KeyID != "hotkey:"+vectorHotkey || last.PrincipalID != ci.ID {
+			t.Fatalf("event: got %s by %s/%s, want store.create by hotkey:%s of ci", last.Action, last.PrincipalID, last.KeyID, vectorHotkey)
 		}
 	})
 	t.Run("Remove", func(t *testing.T) {
@@ -519,7 +562,7 @@ func TestHotkeyService(t *testing.T) {
 // durable record, one caller at a time.
 func BenchmarkAuthenticateHotkey(b *testing.B) {
 	e := newHotkeyEnv(b)
-	if _, err := e.svc.RegisterHotkey(e.ctx, "", testHotkey); err != nil {
+	if _, err := e.svc.RegisterHotkey(e.ctx, "", vectorHotkey); err != nil {
 		b.Fatal(err)
 	}
 	proofs := make([]coffer.HotkeyProof, b.N)
@@ -540,7 +583,7 @@ func BenchmarkAuthenticateHotkey(b *testing.B) {
 // callers, whose nonce records share commits.
 func BenchmarkAuthenticateHotkeyParallel(b *testing.B) {
 	e := newHotkeyEnv(b)
-	if _, err := e.svc.RegisterHotkey(e.ctx, "", testHotkey); err != nil {
+	if _, err := e.svc.RegisterHotkey(e.ctx, "", vectorHotkey); err != nil {
 		b.Fatal(err)
 	}
 	proofs := make(chan coffer.HotkeyProof, b.N)
@@ -557,6 +600,54 @@ func BenchmarkAuthenticateHotkeyParallel(b *testing.B) {
 				b.Error(err)
 				return
 			}
+		}
+	})
+}
+
+// FuzzAuthenticateHotkey sends arbitrary X-Chutes-Hotkey, -Nonce and
+// -Signature values and signed messages to the hotkey authenticator, with
+// one hotkey registered. A proof passes only if its signature verifies
+// over the message for that hotkey with a nonce in the window (the fuzzer
+// cannot forge one, so only the seeds' can); every failure is
+// EUNAUTHORIZED or ERATELIMIT.
+func FuzzAuthenticateHotkey(f *testing.F) {
+	e := newHotkeyEnv(f)
+	if _, err := e.svc.RegisterHotkey(e.ctx, "", vectorHotkey); err != nil {
+		f.Fatal(err)
+	}
+	good := e.proof(f, e.nowNonce(), "secrets")
+	f.Add(good.Hotkey, good.Nonce, good.Signature, good.Message)
+	f.Add(vectorHotkey, strconv.Itoa(testVectorNonce), testVectorSigHex, []byte(vectorHotkey+":"+strconv.Itoa(testVectorNonce)+":secrets"))
+	f.Add(vectorHotkey, e.nowNonce(), strings.ToUpper(good.Signature), good.Message)
+	f.Add(testHotkeyFormat0, e.nowNonce(), good.Signature, good.Message)
+	f.Add(otherHotkey, e.nowNonce(), good.Signature, []byte(otherHotkey+":"+e.nowNonce()+":secrets"))
+	f.Add(vectorHotkey, e.nowNonce(), "0x"+good.Signature, good.Message)
+	f.Add(vectorHotkey, e.nowNonce(), good.Signature[:126], good.Message)
+	f.Add(vectorHotkey, "-1", good.Signature, good.Message)
+	f.Add("5", "", "", []byte(nil))
+	f.Add("\xff", "99999999999999999999", "zz", []byte("\xff"))
+	ctx := context.Background()
+	f.Fuzz(func(t *testing.T, hotkey, nonce, sig string, msg []byte) {
+		p := coffer.HotkeyProof{Hotkey: hotkey, Nonce: nonce, Signature: sig, Message: msg, RemoteIP: nextFuzzIP()}
+		c, err := e.svc.AuthenticateHotkey(ctx, p)
+		if err == nil {
+			pub, _, perr := sr25519.ParseAddress(hotkey)
+			s, serr := sr25519.ParseSignatureHex(sig)
+			if perr != nil || serr != nil || !pub.Verify(msg, s) || c.KeyID != "hotkey:"+vectorHotkey {
+				t.Fatalf("AuthenticateHotkey(%q, %q, %q, %q) = %+v without a valid signature", hotkey, nonce, sig, msg, c)
+			}
+			return
+		}
+		switch code := coffer.ErrorCode(err); code {
+		case coffer.EUNAUTHORIZED, coffer.ERATELIMIT:
+		default:
+			t.Fatalf("AuthenticateHotkey = %v (code %s), want unauthorized", err, code)
+		}
+		// The refusal may name the hotkey and the signed message (as
+		// Chutes' does), never the signature.
+		if len(sig) >= 16 && !strings.Contains(hotkey, sig) && !strings.Contains(string(msg), sig) &&
+			strings.Contains(strings.ToLower(err.Error()), strings.ToLower(sig)) {
+			t.Fatalf("the error quotes the signature: %v", err)
 		}
 	})
 }
