@@ -2,6 +2,7 @@ package coffer
 
 import (
 	"context"
+	"errors"
 	"time"
 )
 
@@ -154,6 +155,11 @@ type Storage interface {
 	// It returns the secret as it is after the write and the new version
 	// number (0 when the secret was created pending, without a value).
 	WriteSecret(ctx context.Context, w *SecretWrite, ev *AuditEvent) (*Secret, error)
+	// WriteSecrets applies a batch of writes and updates to the secrets of
+	// one store in one transaction, all or nothing; see SecretBatch. It
+	// returns the secrets as they are after the batch, one per item, in
+	// item order.
+	WriteSecrets(ctx context.Context, b *SecretBatch) ([]*Secret, error)
 	// Secret returns a secret of a store by ref (ENOTFOUND). A ref that is
 	// an id (IsID) names the secret (live or deleted) with that id, else,
 	// only when the store has none, the live secret of that name (a legacy
@@ -264,6 +270,37 @@ type SecretWrite struct {
 	// version (metadata changes that travel with a value).
 	Update *SecretUpdate
 }
+
+// SecretBatch is what WriteSecrets applies to the secrets of one store, all
+// or nothing: the items in order, each as WriteSecret or UpdateSecret would
+// apply it alone, seeing the items before it. The first item that fails
+// fails the batch with its error, and nothing of the batch is written. Every
+// item's event is appended either way, with the batch's outcome.
+type SecretBatch struct {
+	AccountID string
+	StoreID   string
+	Items     []SecretBatchItem
+	// MaxLiveSecrets, when > 0, is a quota on the account: a batch that
+	// creates a secret fails with ECONFLICT (matching ErrSecretLimit with
+	// errors.Is) when the account would hold more live (pending or active)
+	// secrets than this after it, in all its stores. It is checked in the
+	// batch's transaction, so that concurrent batches cannot overrun it.
+	MaxLiveSecrets int
+}
+
+// SecretBatchItem is one change of a SecretBatch: Write (whose AccountID
+// and StoreID are the batch's), or Update of the secret SecretID of the
+// batch's store. Event records it.
+type SecretBatchItem struct {
+	Write    *SecretWrite
+	SecretID string
+	Update   *SecretUpdate
+	Event    *AuditEvent
+}
+
+// ErrSecretLimit is matched (errors.Is) by the ECONFLICT error of a write
+// refused because it would overrun a quota of live secrets.
+var ErrSecretLimit = errors.New("secret limit reached")
 
 // SecretUpdate changes metadata and status. Nil fields are left alone.
 type SecretUpdate struct {

@@ -159,3 +159,60 @@ func (s *Secret) applyMetadata(u *SecretUpdate) {
 		}
 	}
 }
+
+// BatchTx is what an engine does inside the transaction of a SecretBatch:
+// the single writes of WriteSecret and UpdateSecret, and a count of the
+// live secrets of an account.
+type BatchTx interface {
+	// WriteSecret also tells whether the write created the secret.
+	WriteSecret(w *SecretWrite, ev *AuditEvent) (s *Secret, created bool, err error)
+	UpdateSecret(accountID, secretID string, u *SecretUpdate, ev *AuditEvent) (*Secret, error)
+	LiveSecrets(accountID string) (int, error)
+}
+
+// Apply runs the batch's items on tx, in order, and then checks its quota.
+// It holds the rules every engine shares; an engine calls it inside one
+// transaction and rolls that back when it fails.
+func (b *SecretBatch) Apply(tx BatchTx) ([]*Secret, error) {
+	if len(b.Items) == 0 {
+		return nil, Errorf(EINVALID, "a batch needs at least one item")
+	}
+	out := make([]*Secret, len(b.Items))
+	created := false
+	for i, it := range b.Items {
+		var err error
+		switch {
+		case it.Write != nil && it.Update == nil:
+			it.Write.AccountID, it.Write.StoreID = b.AccountID, b.StoreID
+			var made bool
+			out[i], made, err = tx.WriteSecret(it.Write, it.Event)
+			created = created || made
+		case it.Update != nil && it.Write == nil:
+			if out[i], err = tx.UpdateSecret(b.AccountID, it.SecretID, it.Update, it.Event); err == nil && out[i].StoreID != b.StoreID {
+				err = Errorf(ENOTFOUND, "secret not found")
+			}
+			// An undelete makes a secret live again.
+			created = created || it.Update.Status != nil && *it.Update.Status != StatusDeleted
+		default:
+			err = Errorf(EINVALID, "a batch item is a write or an update")
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	if b.MaxLiveSecrets > 0 && created {
+		n, err := tx.LiveSecrets(b.AccountID)
+		if err != nil {
+			return nil, err
+		} else if n > b.MaxLiveSecrets {
+			return nil, SecretLimitError(b.MaxLiveSecrets)
+		}
+	}
+	return out, nil
+}
+
+// SecretLimitError is the ECONFLICT error of a write that would overrun a
+// quota of max live secrets; it matches ErrSecretLimit.
+func SecretLimitError(max int) error {
+	return fmt.Errorf("%w (%w)", Errorf(ECONFLICT, "the account may hold at most %d secrets", max), ErrSecretLimit)
+}

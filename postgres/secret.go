@@ -129,9 +129,16 @@ func (db *DB) WriteSecret(ctx context.Context, sw *coffer.SecretWrite, ev *coffe
 }
 
 func (w *writer) writeSecret(sw *coffer.SecretWrite, at time.Time, ev *coffer.AuditEvent) (*coffer.Secret, error) {
+	s, _, err := w.writeSecretCreated(sw, at, ev)
+	return s, err
+}
+
+// writeSecretCreated is writeSecret that also tells whether the write
+// created the secret.
+func (w *writer) writeSecretCreated(sw *coffer.SecretWrite, at time.Time, ev *coffer.AuditEvent) (*coffer.Secret, bool, error) {
 	fillEvent(ev, sw.AccountID, sw.StoreID, "")
 	if sw.Seal == nil && sw.Create == nil {
-		return nil, coffer.Errorf(coffer.EINVALID, "a write without a value must create a secret")
+		return nil, false, coffer.Errorf(coffer.EINVALID, "a write without a value must create a secret")
 	}
 	// In one round trip: the live secret, locked until the transaction
 	// ends (its version counter is what the new version number comes
@@ -148,9 +155,9 @@ func (w *writer) writeSecret(sw *coffer.SecretWrite, at time.Time, ev *coffer.Au
 	}}, q{sql: `SELECT EXISTS (SELECT 1 FROM stores WHERE id = $1 AND account_id = $2)`, args: []any{sw.StoreID, sw.AccountID},
 		row: func(r pgx.Row) error { return r.Scan(&storeOK) }})
 	if err != nil {
-		return nil, fmt.Errorf("read secret: %w", err)
+		return nil, false, fmt.Errorf("read secret: %w", err)
 	} else if !storeOK {
-		return nil, coffer.Errorf(coffer.ENOTFOUND, "store not found")
+		return nil, false, coffer.Errorf(coffer.ENOTFOUND, "store not found")
 	}
 
 	if s != nil {
@@ -158,7 +165,7 @@ func (w *writer) writeSecret(sw *coffer.SecretWrite, at time.Time, ev *coffer.Au
 	}
 	r, err := sw.Apply(s, at)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	s = r.Secret
 	create, bump, ciphertext, keyID := r.Create, r.Bump, r.Ciphertext, r.KeyID
@@ -170,7 +177,7 @@ func (w *writer) writeSecret(sw *coffer.SecretWrite, at time.Time, ev *coffer.Au
 	// The secret's row and the version go in one round trip.
 	put, err := putSecret(s, create, bump)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	qs := []q{put}
 	if sw.Seal != nil {
@@ -178,10 +185,10 @@ func (w *writer) writeSecret(sw *coffer.SecretWrite, at time.Time, ev *coffer.Au
 			VALUES ($1, $2, $3, $4, $5, $6)`, args: []any{s.ID, s.Version, keyID, ciphertext, at.UnixNano(), sw.By}})
 	}
 	if err := w.send(qs...); err != nil {
-		return nil, writeErr(s, err)
+		return nil, false, writeErr(s, err)
 	}
 	w.touchStore(s.StoreID)
-	return s, nil
+	return s, create, nil
 }
 
 // putSecret returns the statement that writes s: a new row when create,

@@ -133,9 +133,16 @@ func (db *DB) WriteSecret(ctx context.Context, sw *coffer.SecretWrite, ev *coffe
 }
 
 func (w *writer) writeSecret(sw *coffer.SecretWrite, at time.Time, ev *coffer.AuditEvent) (*coffer.Secret, error) {
+	s, _, err := w.writeSecretCreated(sw, at, ev)
+	return s, err
+}
+
+// writeSecretCreated is writeSecret that also tells whether the write
+// created the secret.
+func (w *writer) writeSecretCreated(sw *coffer.SecretWrite, at time.Time, ev *coffer.AuditEvent) (*coffer.Secret, bool, error) {
 	fillEvent(ev, sw.AccountID, sw.StoreID, "")
 	if sw.Seal == nil && sw.Create == nil {
-		return nil, coffer.Errorf(coffer.EINVALID, "a write without a value must create a secret")
+		return nil, false, coffer.Errorf(coffer.EINVALID, "a write without a value must create a secret")
 	}
 	// The live secret, when there is one, proves that the store is in the
 	// account (a secret's account is its store's); otherwise ask the store.
@@ -144,14 +151,14 @@ func (w *writer) writeSecret(sw *coffer.SecretWrite, at time.Time, ev *coffer.Au
 	case errors.Is(err, sql.ErrNoRows):
 		s = nil
 		if ok, err := w.storeOf(sw.AccountID, sw.StoreID); err != nil {
-			return nil, err
+			return nil, false, err
 		} else if !ok {
-			return nil, coffer.Errorf(coffer.ENOTFOUND, "store not found")
+			return nil, false, coffer.Errorf(coffer.ENOTFOUND, "store not found")
 		}
 	case err != nil:
-		return nil, fmt.Errorf("read secret: %w", err)
+		return nil, false, fmt.Errorf("read secret: %w", err)
 	case s.AccountID != sw.AccountID:
-		return nil, coffer.Errorf(coffer.ENOTFOUND, "store not found")
+		return nil, false, coffer.Errorf(coffer.ENOTFOUND, "store not found")
 	}
 
 	if s != nil {
@@ -159,7 +166,7 @@ func (w *writer) writeSecret(sw *coffer.SecretWrite, at time.Time, ev *coffer.Au
 	}
 	r, err := sw.Apply(s, at)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	s = r.Secret
 	create, bump, ciphertext, keyID := r.Create, r.Bump, r.Ciphertext, r.KeyID
@@ -169,15 +176,15 @@ func (w *writer) writeSecret(sw *coffer.SecretWrite, at time.Time, ev *coffer.Au
 	}
 
 	if err := w.put(s, create, bump); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if sw.Seal != nil {
 		if _, err := w.insertVersion.ExecContext(w.ctx, s.ID, s.Version, keyID, ciphertext, at.UnixNano(), sw.By); err != nil {
-			return nil, fmt.Errorf("write version: %w", err)
+			return nil, false, fmt.Errorf("write version: %w", err)
 		}
 	}
 	w.touchStore(s.StoreID)
-	return s, nil
+	return s, create, nil
 }
 
 // put writes s: a new row when create, only its version counter when bump,

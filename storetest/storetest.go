@@ -43,6 +43,7 @@ func Run(t *testing.T, open func(tb testing.TB) coffer.Storage) {
 	r.secretWrites()
 	r.secretLifecycle()
 	r.secretListing()
+	r.secretBatches()
 	r.versions()
 	r.isolation()
 	r.audit()
