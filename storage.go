@@ -274,12 +274,18 @@ type SecretWrite struct {
 // SecretBatch is what WriteSecrets applies to the secrets of one store, all
 // or nothing: the items in order, each as WriteSecret or UpdateSecret would
 // apply it alone, seeing the items before it. The first item that fails
-// fails the batch with its error, and nothing of the batch is written. Every
+// fails the batch with its error (a *BatchItemError naming it), and nothing of the batch is written. Every
 // item's event is appended either way, with the batch's outcome.
 type SecretBatch struct {
 	AccountID string
 	StoreID   string
-	Items     []SecretBatchItem
+	// Store, when set, is created first, as CreateStore does with its first
+	// data key StoreKey (wrapped) and the event StoreEvent; StoreID must be
+	// its ID. A group of secrets is then made whole or not at all.
+	Store      *Store
+	StoreKey   []byte
+	StoreEvent *AuditEvent
+	Items      []SecretBatchItem
 	// MaxLiveSecrets, when > 0, is a quota on the account: a batch that
 	// creates a secret fails with ECONFLICT (matching ErrSecretLimit with
 	// errors.Is) when the account would hold more live (pending or active)

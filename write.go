@@ -164,6 +164,7 @@ func (s *Secret) applyMetadata(u *SecretUpdate) {
 // the single writes of WriteSecret and UpdateSecret, and a count of the
 // live secrets of an account.
 type BatchTx interface {
+	CreateStore(s *Store, wrappedKey []byte, ev *AuditEvent) error
 	// WriteSecret also tells whether the write created the secret.
 	WriteSecret(w *SecretWrite, ev *AuditEvent) (s *Secret, created bool, err error)
 	UpdateSecret(accountID, secretID string, u *SecretUpdate, ev *AuditEvent) (*Secret, error)
@@ -176,6 +177,14 @@ type BatchTx interface {
 func (b *SecretBatch) Apply(tx BatchTx) ([]*Secret, error) {
 	if len(b.Items) == 0 {
 		return nil, Errorf(EINVALID, "a batch needs at least one item")
+	}
+	if b.Store != nil {
+		if b.Store.ID != b.StoreID || b.Store.AccountID != b.AccountID {
+			return nil, Errorf(EINVALID, "a batch creates a store of its own id and account only")
+		}
+		if err := tx.CreateStore(b.Store, b.StoreKey, b.StoreEvent); err != nil {
+			return nil, err
+		}
 	}
 	out := make([]*Secret, len(b.Items))
 	created := false
@@ -197,7 +206,7 @@ func (b *SecretBatch) Apply(tx BatchTx) ([]*Secret, error) {
 			err = Errorf(EINVALID, "a batch item is a write or an update")
 		}
 		if err != nil {
-			return nil, err
+			return nil, &BatchItemError{Index: i, Err: err}
 		}
 	}
 	if b.MaxLiveSecrets > 0 && created {
@@ -216,3 +225,15 @@ func (b *SecretBatch) Apply(tx BatchTx) ([]*Secret, error) {
 func SecretLimitError(max int) error {
 	return fmt.Errorf("%w (%w)", Errorf(ECONFLICT, "the account may hold at most %d secrets", max), ErrSecretLimit)
 }
+
+// BatchItemError is the error of a batch that its item Index failed with.
+type BatchItemError struct {
+	Index int
+	Err   error
+}
+
+// Error implements the error interface.
+func (e *BatchItemError) Error() string { return fmt.Sprintf("batch item %d: %v", e.Index, e.Err) }
+
+// Unwrap returns the item's error, whose code is the batch's.
+func (e *BatchItemError) Unwrap() error { return e.Err }

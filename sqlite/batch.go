@@ -12,6 +12,9 @@ import (
 // coffer.SecretBatch.
 func (db *DB) WriteSecrets(ctx context.Context, b *coffer.SecretBatch) ([]*coffer.Secret, error) {
 	o := &op{done: make(chan struct{})}
+	if b.Store != nil && b.StoreEvent != nil {
+		o.evs = append(o.evs, b.StoreEvent)
+	}
 	for _, it := range b.Items {
 		if it.Event != nil {
 			o.evs = append(o.evs, it.Event)
@@ -31,6 +34,10 @@ func (db *DB) WriteSecrets(ctx context.Context, b *coffer.SecretBatch) ([]*coffe
 
 // batchTx runs the items of a batch on the writer.
 type batchTx struct{ w *writer }
+
+func (t batchTx) CreateStore(s *coffer.Store, wrappedKey []byte, ev *coffer.AuditEvent) error {
+	return t.w.createStore(s, wrappedKey, ev)
+}
 
 func (t batchTx) WriteSecret(sw *coffer.SecretWrite, ev *coffer.AuditEvent) (*coffer.Secret, bool, error) {
 	return t.w.writeSecretCreated(sw, stamp(sw.At), ev)

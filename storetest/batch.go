@@ -179,4 +179,49 @@ func (r *runner) secretBatches() {
 			}
 		}
 	})
+	r.run("Batch/CreateStore", func(t *testing.T, e *env) {
+		a := e.account()
+		e.store(a, "taken")
+		newStore := func(name string) *coffer.SecretBatch {
+			at := e.now()
+			st := &coffer.Store{ID: coffer.NewID(), AccountID: a.ID, Name: name, KeyID: 1, CreatedAt: at, UpdatedAt: at}
+			return &coffer.SecretBatch{AccountID: a.ID, StoreID: st.ID, Store: st, StoreKey: []byte("wrapped-" + name),
+				StoreEvent: e.ev("store.create"), Items: []coffer.SecretBatchItem{e.createItem(st, "a", "1"), e.createItem(st, "b", "2")}}
+		}
+		b := newStore("group")
+		got, err := e.s.WriteSecrets(e.ctx, b)
+		noErr(t, "WriteSecrets with a new store", err)
+		if len(got) != 2 || got[0].StoreID != b.StoreID || got[1].Version != 1 {
+			t.Fatalf("WriteSecrets: got %v, want a and b at version 1 in the new store", got)
+		}
+		if got, want := e.liveNames(b.Store), []string{"a", "b"}; !slices.Equal(got, want) {
+			t.Fatalf("live secrets: got %q, want %q", got, want)
+		}
+		if b.StoreEvent.Outcome != "ok" || b.StoreEvent.StoreID != b.StoreID {
+			t.Fatalf("store event: got outcome %q store %q, want ok %q", b.StoreEvent.Outcome, b.StoreEvent.StoreID, b.StoreID)
+		}
+		key, err := e.s.StoreKey(e.ctx, a.ID, b.StoreID, 1)
+		noErr(t, "StoreKey", err)
+		if string(key) != "wrapped-group" {
+			t.Fatalf("StoreKey: got %q, want %q", key, "wrapped-group")
+		}
+
+		b = newStore("taken")
+		_, err = e.s.WriteSecrets(e.ctx, b)
+		wantCode(t, "WriteSecrets with a taken store name", err, coffer.ECONFLICT)
+
+		b = newStore("half")
+		b.Items[1] = e.createItem(b.Store, "a", "again")
+		_, err = e.s.WriteSecrets(e.ctx, b)
+		wantCode(t, "WriteSecrets with a name given twice", err, coffer.EPRECONDITION)
+		var ie *coffer.BatchItemError
+		if !errors.As(err, &ie) || ie.Index != 1 {
+			t.Fatalf("WriteSecrets with a name given twice: got %v, want a BatchItemError of item 1", err)
+		}
+		_, err = e.s.Store(e.ctx, a.ID, b.StoreID)
+		wantCode(t, "Store after a failed batch", err, coffer.ENOTFOUND)
+		if b.StoreEvent.Outcome != coffer.EPRECONDITION {
+			t.Fatalf("store event of a failed batch: got outcome %q, want %q", b.StoreEvent.Outcome, coffer.EPRECONDITION)
+		}
+	})
 }
