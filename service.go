@@ -90,6 +90,41 @@ type SecretDuplicate struct {
 	Attributes map[string]string
 }
 
+// SecretBatcher writes several secrets of a store at once, all or nothing,
+// for faces whose requests carry many (Cloudflare's array create,
+// TrueFoundry's secret groups). The service package implements it; it is
+// separate from SecretService so that other implementations stay valid.
+type SecretBatcher interface {
+	// PutSecrets writes each of in.Puts as PutSecret would and
+	// soft-deletes each live secret of in.Deletes as DeleteSecret would, in
+	// one storage transaction: all of them or none. Every item is
+	// authorized (ActionWrite on each put's name, ActionDelete on each
+	// deleted secret) before anything is written; the first refusal is
+	// audited and returned (EFORBIDDEN). A delete of a secret that is
+	// already gone is left out. Otherwise the errors of the single calls
+	// (EINVALID, ENOTFOUND, EPRECONDITION, ECONFLICT), as a
+	// *BatchItemError whose Index counts the puts, then the deletes; and
+	// ECONFLICT matching ErrSecretLimit when in.MaxLiveSecrets is
+	// overrun. Each item is audited. It returns the secrets written, then
+	// those deleted.
+	PutSecrets(ctx context.Context, store string, in *SecretBatchPut) ([]*Secret, error)
+	// CreateStoreWithSecrets creates a store, as CreateStore does, with a
+	// first version of each of in.Puts, all or nothing (in.Deletes must be
+	// empty). The puts are authorized on the new store, by its name, before
+	// anything is written, then the store create (ActionAdmin).
+	CreateStoreWithSecrets(ctx context.Context, st *StoreCreate, in *SecretBatchPut) (*Store, []*Secret, error)
+}
+
+// SecretBatchPut is the input of PutSecrets.
+type SecretBatchPut struct {
+	Puts []*SecretPut
+	// Deletes are refs (ids or names) of live secrets to soft-delete.
+	Deletes []string
+	// MaxLiveSecrets, when > 0, is the most live secrets the account may
+	// hold after a batch that creates any (see SecretBatch.MaxLiveSecrets).
+	MaxLiveSecrets int
+}
+
 // UsageCounter counts what the caller's account holds, whatever the
 // caller's scopes let it list, for quotas that limit the account as a whole
 // (Cloudflare's). It returns numbers only, never a name or anything else of
