@@ -40,6 +40,7 @@ const (
 type Service interface {
 	coffer.SecretService
 	coffer.SecretDuplicator
+	coffer.SecretBatcher
 	coffer.UsageCounter
 	coffer.Refuser
 }
