@@ -46,6 +46,7 @@ const (
 // own refusals. *service.Service implements it.
 type Service interface {
 	coffer.SecretService
+	coffer.SecretBatcher
 	coffer.IdentityService
 	coffer.Refuser
 }
