@@ -265,9 +265,9 @@ type updateGroupRequest struct {
 // updateGroup answers PUT /secret-groups/{id}. The list is the full desired
 // state: a key whose value changed gets a new version, a key listed without
 // a value keeps its value, a key left out is deleted (soft: the native API
-
-
-
+// can undelete it), and a new key needs a value. The service writes it all
+// or nothing, after checking the key's right to every write and delete it
+// needs.
 func (s *Server) updateGroup(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	var req updateGroupRequest
