@@ -341,11 +341,39 @@ type SecretPatch struct {
 	IfVersion int        `json:"-"`
 }
 
-// ListSecrets filters a secret listing.
+// ListSecrets filters, orders and pages a secret listing. The default is
+// by name, ascending, paged by Cursor.
 type ListSecrets struct {
 	Page
 	Prefix         string
 	IncludeDeleted bool
+	// Contains keeps the secrets whose name contains it (case-sensitive).
+	Contains string
+	// Order and Desc sort the listing (see SecretOrder); ties go by name,
+	// then id, ascending.
+	Order SecretOrder
+	Desc  bool
+	// Offset skips that many secrets, for faces that page by number; it
+	// cannot go with a Cursor, and a listing by offset has no NextCursor
+	// unless its Order is by name ascending.
+	Offset int
+	// Total asks for SecretPage.Total; without it, nothing is counted.
+	Total bool
+}
+
+// SecretOrder is the field a secret listing is sorted by.
+type SecretOrder string
+
+// Orders of a secret listing.
+const (
+	OrderName    SecretOrder = "" // name, then id
+	OrderCreated SecretOrder = "created"
+	OrderUpdated SecretOrder = "updated"
+)
+
+// Valid reports whether o is one of the orders.
+func (o SecretOrder) Valid() bool {
+	return o == OrderName || o == OrderCreated || o == OrderUpdated
 }
 
 // SecretPage is one page of secrets. It must not be changed once made: a
@@ -353,6 +381,9 @@ type ListSecrets struct {
 type SecretPage struct {
 	Secrets    []*Secret `json:"secrets"`
 	NextCursor string    `json:"next_cursor,omitempty"`
+	// Total is the number of secrets the query matches that the caller may
+	// list, on every page, when ListSecrets.Total asked for it.
+	Total int `json:"total,omitempty"`
 
 	enc encCache
 }

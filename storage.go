@@ -172,6 +172,10 @@ type Storage interface {
 	SecretByID(ctx context.Context, accountID, id string) (*Secret, error)
 	// Secrets lists the secrets of a store; see SecretQuery.
 	Secrets(ctx context.Context, accountID, storeID string, q SecretQuery) ([]*Secret, error)
+	// CountSecrets counts the secrets of a store that q's filters (Prefix,
+	// Contains, IncludeDeleted) match, whatever its paging (ENOTFOUND for a
+	// missing store).
+	CountSecrets(ctx context.Context, accountID, storeID string, q SecretQuery) (int, error)
 	// UpdateSecret changes a secret's metadata or status; see SecretUpdate.
 	UpdateSecret(ctx context.Context, accountID, secretID string, u *SecretUpdate, ev *AuditEvent) (*Secret, error)
 	// PurgeSecret removes a deleted secret and all its versions for good
@@ -331,14 +335,21 @@ type SecretUpdate struct {
 }
 
 // SecretQuery filters and pages a secret listing. Results are ordered by
-// name, then id; After is the (name, id) of the last secret of the previous
-// page.
+// Order (name when empty), then name, then id, descending on Order's field
+// with Desc (and on all three with OrderName); After is the (name, id) of
+// the last secret of the previous page, for OrderName only, and Offset
+// skips that many results.
 type SecretQuery struct {
 	Prefix         string
 	AfterName      string
 	AfterID        string
 	Limit          int
 	IncludeDeleted bool
+	// Contains keeps the names that contain it (case-sensitive).
+	Contains string
+	Order    SecretOrder
+	Desc     bool
+	Offset   int
 }
 
 // AccountStoreKey is a wrapped data key of a store with the store's account,

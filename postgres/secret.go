@@ -256,31 +256,32 @@ func (db *DB) oneSecret(ctx context.Context, sql string, args ...any) (*coffer.S
 }
 
 // Secrets lists the secrets of a store of the account; see
+// Secrets lists the secrets of a store of the account; see
 // coffer.SecretQuery. A missing store gives ENOTFOUND.
 func (db *DB) Secrets(ctx context.Context, accountID, storeID string, q coffer.SecretQuery) ([]*coffer.Secret, error) {
 	var b strings.Builder
-	b.WriteString(`SELECT ` + secretCols + ` FROM secrets WHERE store_id = $1 AND account_id = $2`)
-	args := []any{storeID, accountID}
+	b.WriteString(`SELECT ` + secretCols + ` FROM secrets`)
+	args := secretFilter(&b, accountID, storeID, q)
 	arg := func(v any) string {
 		args = append(args, v)
 		return "$" + strconv.Itoa(len(args))
 	}
-	if !q.IncludeDeleted {
-		b.WriteString(` AND status <> 'deleted'`)
+	dir := " ASC"
+	if q.Desc {
+		dir = " DESC"
 	}
-	if q.Prefix != "" {
-		b.WriteString(` AND name >= ` + arg(q.Prefix))
-		if end, ok := prefixEnd(q.Prefix); ok {
-			b.WriteString(` AND name < ` + arg(end))
-		}
+	switch q.Order {
+	case coffer.OrderCreated:
+		b.WriteString(` ORDER BY created_at` + dir + `, name, id`)
+	case coffer.OrderUpdated:
+		b.WriteString(` ORDER BY updated_at` + dir + `, name, id`)
+	default:
+		b.WriteString(` ORDER BY name` + dir + `, id` + dir)
 	}
-	switch {
-	case q.AfterID != "":
-		b.WriteString(` AND (name, id) > (` + arg(q.AfterName) + `, ` + arg(q.AfterID) + `)`)
-	case q.AfterName != "":
-		b.WriteString(` AND name > ` + arg(q.AfterName))
+	b.WriteString(` LIMIT ` + arg(pageLimit(q.Limit)))
+	if q.Offset > 0 {
+		b.WriteString(` OFFSET ` + arg(q.Offset))
 	}
-	b.WriteString(` ORDER BY name, id LIMIT ` + arg(pageLimit(q.Limit)))
 
 	var out []*coffer.Secret
 	err := db.query(ctx, b.String(), args, func(rows pgx.Rows) error {
@@ -298,6 +299,58 @@ func (db *DB) Secrets(ctx context.Context, accountID, storeID string, q coffer.S
 		return db.emptyList(ctx, accountID, storeID)
 	}
 	return out, nil
+}
+
+// CountSecrets counts the secrets of a store that q's filters match; see
+// coffer.Storage.
+func (db *DB) CountSecrets(ctx context.Context, accountID, storeID string, q coffer.SecretQuery) (int, error) {
+	var b strings.Builder
+	b.WriteString(`SELECT count(*) FROM secrets`)
+	q.AfterName, q.AfterID = "", ""
+	args := secretFilter(&b, accountID, storeID, q)
+	var n int
+	if err := db.queryRow(ctx, b.String(), args, &n); err != nil {
+		return 0, dbErr("count secrets", err)
+	}
+	if n == 0 {
+		_, err := db.emptyList(ctx, accountID, storeID)
+		return 0, err
+	}
+	return n, nil
+}
+
+// secretFilter writes the WHERE clause of a listing and returns its
+// arguments.
+func secretFilter(b *strings.Builder, accountID, storeID string, q coffer.SecretQuery) []any {
+	b.WriteString(` WHERE store_id = $1 AND account_id = $2`)
+	args := []any{storeID, accountID}
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	if !q.IncludeDeleted {
+		b.WriteString(` AND status <> 'deleted'`)
+	}
+	if q.Prefix != "" {
+		b.WriteString(` AND name >= ` + arg(q.Prefix))
+		if end, ok := prefixEnd(q.Prefix); ok {
+			b.WriteString(` AND name < ` + arg(end))
+		}
+	}
+	if q.Contains != "" {
+		b.WriteString(` AND strpos(name, ` + arg(q.Contains) + `) > 0`)
+	}
+	cmp := " > "
+	if q.Desc {
+		cmp = " < "
+	}
+	switch {
+	case q.AfterID != "":
+		b.WriteString(` AND (name, id)` + cmp + `(` + arg(q.AfterName) + `, ` + arg(q.AfterID) + `)`)
+	case q.AfterName != "":
+		b.WriteString(` AND name` + cmp + arg(q.AfterName))
+	}
+	return args
 }
 
 // emptyList is the answer of a listing that found nothing: ENOTFOUND when

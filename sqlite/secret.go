@@ -248,29 +248,26 @@ func (db *DB) SecretByID(ctx context.Context, accountID, id string) (*coffer.Sec
 // coffer.SecretQuery. A missing store gives ENOTFOUND.
 func (db *DB) Secrets(ctx context.Context, accountID, storeID string, q coffer.SecretQuery) ([]*coffer.Secret, error) {
 	var b strings.Builder
-	b.WriteString(`SELECT ` + secretCols + ` FROM secrets WHERE store_id = ? AND account_id = ?`)
-	args := []any{storeID, accountID}
-	if !q.IncludeDeleted {
-		b.WriteString(` AND status <> 'deleted'`)
+	b.WriteString(`SELECT ` + secretCols + ` FROM secrets`)
+	args := secretFilter(&b, accountID, storeID, q)
+	dir := " ASC"
+	if q.Desc {
+		dir = " DESC"
 	}
-	if q.Prefix != "" {
-		b.WriteString(` AND name >= ?`)
-		args = append(args, q.Prefix)
-		if end, ok := prefixEnd(q.Prefix); ok {
-			b.WriteString(` AND name < ?`)
-			args = append(args, end)
-		}
+	switch q.Order {
+	case coffer.OrderCreated:
+		b.WriteString(` ORDER BY created_at` + dir + `, name, id`)
+	case coffer.OrderUpdated:
+		b.WriteString(` ORDER BY updated_at` + dir + `, name, id`)
+	default:
+		b.WriteString(` ORDER BY name` + dir + `, id` + dir)
 	}
-	switch {
-	case q.AfterID != "":
-		b.WriteString(` AND (name, id) > (?, ?)`)
-		args = append(args, q.AfterName, q.AfterID)
-	case q.AfterName != "":
-		b.WriteString(` AND name > ?`)
-		args = append(args, q.AfterName)
-	}
-	b.WriteString(` ORDER BY name, id LIMIT ?`)
+	b.WriteString(` LIMIT ?`)
 	args = append(args, pageLimit(q.Limit))
+	if q.Offset > 0 {
+		b.WriteString(` OFFSET ?`)
+		args = append(args, q.Offset)
+	}
 
 	rows, err := db.read.QueryContext(ctx, b.String(), args...)
 	if err != nil {
@@ -292,6 +289,58 @@ func (db *DB) Secrets(ctx context.Context, accountID, storeID string, q coffer.S
 		return nil, coffer.Errorf(coffer.ENOTFOUND, "store not found")
 	}
 	return out, nil
+}
+
+// CountSecrets counts the secrets of a store that q's filters match; see
+// coffer.Storage.
+func (db *DB) CountSecrets(ctx context.Context, accountID, storeID string, q coffer.SecretQuery) (int, error) {
+	if !db.stores.has(accountID, storeID) {
+		return 0, coffer.Errorf(coffer.ENOTFOUND, "store not found")
+	}
+	var b strings.Builder
+	b.WriteString(`SELECT count(*) FROM secrets`)
+	q.AfterName, q.AfterID = "", ""
+	args := secretFilter(&b, accountID, storeID, q)
+	var n int
+	if err := db.read.QueryRowContext(ctx, b.String(), args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count secrets: %w", err)
+	}
+	return n, nil
+}
+
+// secretFilter writes the WHERE clause of a listing and returns its
+// arguments.
+func secretFilter(b *strings.Builder, accountID, storeID string, q coffer.SecretQuery) []any {
+	b.WriteString(` WHERE store_id = ? AND account_id = ?`)
+	args := []any{storeID, accountID}
+	if !q.IncludeDeleted {
+		b.WriteString(` AND status <> 'deleted'`)
+	}
+	if q.Prefix != "" {
+		b.WriteString(` AND name >= ?`)
+		args = append(args, q.Prefix)
+		if end, ok := prefixEnd(q.Prefix); ok {
+			b.WriteString(` AND name < ?`)
+			args = append(args, end)
+		}
+	}
+	if q.Contains != "" {
+		b.WriteString(` AND instr(name, ?) > 0`)
+		args = append(args, q.Contains)
+	}
+	cmp := " > "
+	if q.Desc {
+		cmp = " < "
+	}
+	switch {
+	case q.AfterID != "":
+		b.WriteString(` AND (name, id)` + cmp + `(?, ?)`)
+		args = append(args, q.AfterName, q.AfterID)
+	case q.AfterName != "":
+		b.WriteString(` AND name` + cmp + `?`)
+		args = append(args, q.AfterName)
+	}
+	return args
 }
 
 // prefixEnd returns the smallest string greater than every string that

@@ -44,6 +44,7 @@ func Run(t *testing.T, open func(tb testing.TB) coffer.Storage) {
 	r.secretLifecycle()
 	r.secretListing()
 	r.secretBatches()
+	r.secretOrders()
 	r.versions()
 	r.isolation()
 	r.audit()
