@@ -35,7 +35,9 @@ func (r *runner) secretOrders() {
 			}
 		}
 		gone := e.delete(e.create(st, "gone", "v"))
-		byName := func(x, y *coffer.Secret) int { return cmp.Or(strings.Compare(x.Name, y.Name), strings.Compare(x.ID, y.ID)) }
+		byName := func(x, y *coffer.Secret) int {
+			return cmp.Or(strings.Compare(x.Name, y.Name), strings.Compare(x.ID, y.ID))
+		}
 		by := func(f func(*coffer.Secret) time.Time, desc bool) func(x, y *coffer.Secret) int {
 			return func(x, y *coffer.Secret) int {
 				c := f(x).Compare(f(y))
