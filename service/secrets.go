@@ -381,6 +381,9 @@ func (s *Service) Secrets(ctx context.Context, storeRef string, q coffer.ListSec
 	if len(q.Prefix) > coffer.MaxNameLen {
 		return nil, coffer.Errorf(coffer.EINVALID, "prefix is longer than %d characters", coffer.MaxNameLen)
 	}
+	if err := validateListing(q); err != nil {
+		return nil, err
+	}
 	st, err := s.store(ctx, c, storeRef, coffer.ActionList, "", s.event(c, "secret.list"))
 	if err != nil {
 		return nil, err
@@ -388,6 +391,9 @@ func (s *Service) Secrets(ctx context.Context, storeRef string, q coffer.ListSec
 	// Callers who may list every secret of the store share cached pages;
 	// others get a page filtered to what their scopes show.
 	all := c.AllowsEvery(coffer.ActionList, st.ID, st.Name)
+	if q.Order != coffer.OrderName || q.Desc || q.Offset > 0 || q.Contains != "" || q.Total {
+		return s.listing(ctx, c, st, q, limit, after, all)
+	}
 	key := listKey{st.ID, q.Prefix, q.Cursor, limit, q.IncludeDeleted}
 	if all {
 		if page, ok := s.lists.get(key, st.Gen); ok {
