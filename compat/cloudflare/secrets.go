@@ -30,6 +30,15 @@ func (s *Server) secret(ctx context.Context, st *coffer.Store, id string, delete
 
 var secretOrders = []string{"created", "name", "comment", "modified", "status"}
 
+// storageOrders are the orders of secretOrders that the service sorts by.
+var storageOrders = map[string]coffer.SecretOrder{
+	"created": coffer.OrderCreated, "name": coffer.OrderName, "modified": coffer.OrderUpdated,
+}
+
+// maxOffset is the largest offset asked of the service, far past the end
+// of any store.
+const maxOffset = 1 << 30
+
 func (s *Server) listSecrets(w http.ResponseWriter, r *http.Request) error {
 	lq, err := parseList(r, secretOrders, true)
 	if err != nil {
@@ -39,13 +48,30 @@ func (s *Server) listSecrets(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	secrets, err := coffer.AllSecrets(r.Context(), s.Secrets, st.ID, false)
-	if err != nil {
-		return err
+	var secrets []*coffer.Secret
+	var info *resultInfo
+	if order, ok := storageOrders[lq.order]; ok && lq.search == "" && len(lq.scopes) == 0 {
+		// The service orders, pages and counts.
+		sp, err := s.Secrets.Secrets(r.Context(), st.ID, coffer.ListSecrets{
+			Page: coffer.Page{Limit: lq.perPage}, Order: order, Desc: lq.desc,
+			Offset: min((lq.page-1)*lq.perPage, maxOffset), Total: true,
+		})
+		if err != nil {
+			return err
+		}
+		secrets, info = sp.Secrets, pageInfo(lq, sp.Total, len(sp.Secrets))
+	} else {
+		// Search (name or comment, any case), usage scopes and the orders
+		// by comment or status are Cloudflare's own: they are applied
+		// here, over the whole store.
+		all, err := coffer.AllSecrets(r.Context(), s.Secrets, st.ID, false)
+		if err != nil {
+			return err
+		}
+		all = filterSecrets(all, lq)
+		sortSecrets(all, lq)
+		secrets, info = page(all, lq)
 	}
-	secrets = filterSecrets(secrets, lq)
-	sortSecrets(secrets, lq)
-	secrets, info := page(secrets, lq)
 	out := make([]secretJSON, len(secrets))
 	for i, sec := range secrets {
 		out[i] = toSecret(sec)

@@ -135,15 +135,18 @@ func queryInt(v, name string, def, hi int) (int, error) {
 // page cuts one page out of items and describes it. A page past the end is
 // empty, not an error: Cloudflare's pagers stop at the first empty page.
 func page[T any](items []T, lq *listQuery) ([]T, *resultInfo) {
-	info := &resultInfo{Page: lq.page, PerPage: lq.perPage, TotalCount: len(items),
-		TotalPages: (len(items) + lq.perPage - 1) / lq.perPage}
 	start := (lq.page - 1) * lq.perPage
 	if start >= len(items) {
-		return []T{}, info
+		return []T{}, pageInfo(lq, len(items), 0)
 	}
 	out := items[start:min(start+lq.perPage, len(items))]
-	info.Count = len(out)
-	return out, info
+	return out, pageInfo(lq, len(items), len(out))
+}
+
+// pageInfo describes a page of count items out of total.
+func pageInfo(lq *listQuery, total, count int) *resultInfo {
+	return &resultInfo{Page: lq.page, PerPage: lq.perPage, Count: count, TotalCount: total,
+		TotalPages: (total + lq.perPage - 1) / lq.perPage}
 }
 
 // sortStores orders stores by the query's field, then by name and id.
