@@ -88,6 +88,10 @@ type SecretDuplicate struct {
 	Comment    *string
 	Scopes     []string
 	Attributes map[string]string
+	// MaxLiveSecrets, when > 0, is the most live secrets the account may
+	// hold after the copy (ECONFLICT matching ErrSecretLimit), checked in
+	// the write's transaction.
+	MaxLiveSecrets int
 }
 
 // SecretBatcher writes several secrets of a store at once, all or nothing,

@@ -141,3 +141,23 @@ func TestCreateStoreWithSecrets(t *testing.T) {
 		t.Fatalf("Store after a refused create: got %v, want ENOTFOUND", err)
 	}
 }
+
+func TestDuplicateSecretLimit(t *testing.T) {
+	svc, ctx := mustOpenService(t)
+	if _, err := svc.CreateStore(ctx, &coffer.StoreCreate{Name: "s"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.PutSecret(ctx, "s", &coffer.SecretPut{Name: "a", Value: []byte("1")}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := svc.DuplicateSecret(ctx, "s", "a", &coffer.SecretDuplicate{Name: "b", MaxLiveSecrets: 1})
+	if coffer.ErrorCode(err) != coffer.ECONFLICT || !errors.Is(err, coffer.ErrSecretLimit) {
+		t.Fatalf("DuplicateSecret at the limit: got %v, want ECONFLICT and ErrSecretLimit", err)
+	}
+	if _, err := svc.DuplicateSecret(ctx, "s", "a", &coffer.SecretDuplicate{Name: "a", MaxLiveSecrets: 5}); coffer.ErrorCode(err) != coffer.ECONFLICT || errors.Is(err, coffer.ErrSecretLimit) {
+		t.Fatalf("DuplicateSecret to a taken name: got %v, want ECONFLICT, not the limit", err)
+	}
+	if sec, err := svc.DuplicateSecret(ctx, "s", "a", &coffer.SecretDuplicate{Name: "b", MaxLiveSecrets: 2}); err != nil || sec.Name != "b" {
+		t.Fatalf("DuplicateSecret under the limit: got %v, %v", sec, err)
+	}
+}

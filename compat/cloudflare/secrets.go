@@ -374,12 +374,18 @@ func (s *Server) duplicateSecret(w http.ResponseWriter, r *http.Request) error {
 	if scopes == nil {
 		scopes = []string{}
 	}
+	// The usage read above answers first; the limit inside the write holds
+	// against concurrent creates.
 	sec, err := s.Secrets.DuplicateSecret(ctx, st.ID, src.ID, &coffer.SecretDuplicate{
 		Name: *req.Name, Comment: req.Comment, Scopes: scopes, Attributes: unused(),
+		MaxLiveSecrets: s.limits(c.AccountID).MaxSecrets,
 	})
 	switch coffer.ErrorCode(err) {
 	case "":
 	case coffer.ECONFLICT:
+		if errors.Is(err, coffer.ErrSecretLimit) {
+			return cfError(http.StatusBadRequest, codeMaxSecrets, "maximum_secrets_exceeded")
+		}
 		if taken, e := s.Secrets.Secret(ctx, st.ID, *req.Name); e == nil && taken.Name == *req.Name {
 			return nameTaken(*req.Name)
 		}
