@@ -108,6 +108,9 @@ type Storage interface {
 	// CreateStore adds a store with its first data key, wrapped by the master
 	// key (ECONFLICT if the name is taken in the account).
 	CreateStore(ctx context.Context, s *Store, wrappedKey []byte, ev *AuditEvent) error
+	// CreateStores adds the stores of a batch, each as CreateStore does, in
+	// one transaction: all of them or none; see StoreBatch.
+	CreateStores(ctx context.Context, b *StoreBatch) error
 	// Store returns a store by id or name (ENOTFOUND), with its current Gen.
 	// Every write below that changes a secret or version of a store (create,
 	// new version, metadata, status, purge, destroy) changes the store's Gen
@@ -297,6 +300,31 @@ type SecretBatch struct {
 	// batch's transaction, so that concurrent batches cannot overrun it.
 	MaxLiveSecrets int
 }
+
+// StoreBatch is what CreateStores adds to one account, all or nothing: the
+// first store that fails fails the batch with its error (a
+// *BatchItemError naming it). Every item's event is appended either way,
+// with the batch's outcome.
+type StoreBatch struct {
+	AccountID string
+	Items     []StoreBatchItem
+	// MaxStores, when > 0, is a quota on the account: the batch fails with
+	// ECONFLICT (matching ErrStoreLimit) when the account would hold more
+	// stores than this after it. It is checked in the batch's transaction.
+	MaxStores int
+}
+
+// StoreBatchItem is one store of a StoreBatch, of the batch's account,
+// with its first data key (wrapped) and the event that records it.
+type StoreBatchItem struct {
+	Store *Store
+	Key   []byte
+	Event *AuditEvent
+}
+
+// ErrStoreLimit is matched (errors.Is) by the ECONFLICT error of a create
+// refused because it would overrun a quota of stores.
+var ErrStoreLimit = errors.New("store limit reached")
 
 // SecretBatchItem is one change of a SecretBatch: Write (whose AccountID
 // and StoreID are the batch's), or Update of the secret SecretID of the

@@ -237,3 +237,37 @@ func (e *BatchItemError) Error() string { return fmt.Sprintf("batch item %d: %v"
 
 // Unwrap returns the item's error, whose code is the batch's.
 func (e *BatchItemError) Unwrap() error { return e.Err }
+
+// StoreBatchTx is what an engine does inside the transaction of a
+// StoreBatch: CreateStore's insert, and a count of an account's stores.
+type StoreBatchTx interface {
+	CreateStore(s *Store, wrappedKey []byte, ev *AuditEvent) error
+	Stores(accountID string) (int, error)
+}
+
+// Apply creates the batch's stores on tx, in order, and then checks its
+// quota. It holds the rules every engine shares; an engine calls it inside
+// one transaction and rolls that back when it fails.
+func (b *StoreBatch) Apply(tx StoreBatchTx) error {
+	if len(b.Items) == 0 {
+		return Errorf(EINVALID, "a batch needs at least one item")
+	}
+	for i, it := range b.Items {
+		var err error = Errorf(EINVALID, "a batch creates stores of its own account only")
+		if it.Store != nil && it.Store.AccountID == b.AccountID {
+			err = tx.CreateStore(it.Store, it.Key, it.Event)
+		}
+		if err != nil {
+			return &BatchItemError{Index: i, Err: err}
+		}
+	}
+	if b.MaxStores > 0 {
+		n, err := tx.Stores(b.AccountID)
+		if err != nil {
+			return err
+		} else if n > b.MaxStores {
+			return fmt.Errorf("%w (%w)", Errorf(ECONFLICT, "the account may hold at most %d stores", b.MaxStores), ErrStoreLimit)
+		}
+	}
+	return nil
+}

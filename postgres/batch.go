@@ -55,3 +55,24 @@ func (t batchTx) LiveSecrets(accountID string) (int, error) {
 	}
 	return n, nil
 }
+
+// CreateStores adds a batch of stores in one op of the writer, inside its
+// own savepoint: all of them or none. See coffer.StoreBatch.
+func (db *DB) CreateStores(ctx context.Context, b *coffer.StoreBatch) error {
+	o := &op{done: make(chan struct{})}
+	for _, it := range b.Items {
+		if it.Event != nil {
+			o.evs = append(o.evs, it.Event)
+		}
+	}
+	o.apply = func(w *writer) error { return b.Apply(batchTx{w}) }
+	return db.submit(ctx, o)
+}
+
+func (t batchTx) Stores(accountID string) (int, error) {
+	var n int
+	if err := t.w.queryRow(`SELECT count(*) FROM stores WHERE account_id = $1`, accountID).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count stores: %w", err)
+	}
+	return n, nil
+}

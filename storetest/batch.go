@@ -225,3 +225,107 @@ func (r *runner) secretBatches() {
 		}
 	})
 }
+
+// storeItem is a batch item that creates the store name in account a.
+func (e *env) storeItem(a *coffer.Account, name string) coffer.StoreBatchItem {
+	at := e.now()
+	return coffer.StoreBatchItem{Store: &coffer.Store{ID: coffer.NewID(), AccountID: a.ID, Name: name, KeyID: 1, CreatedAt: at, UpdatedAt: at},
+		Key: []byte("wrapped-" + name), Event: e.ev("store.create")}
+}
+
+// storeNames lists the names of an account's stores, in order.
+func (e *env) storeNames(a *coffer.Account) []string {
+	e.t.Helper()
+	stores, err := e.s.Stores(e.ctx, a.ID, "", coffer.MaxPageSize)
+	if err != nil {
+		e.t.Fatalf("Stores: %v", err)
+	}
+	var out []string
+	for _, st := range stores {
+		out = append(out, st.Name)
+	}
+	return out
+}
+
+func (r *runner) storeBatches() {
+	r.run("StoreBatch/OK", func(t *testing.T, e *env) {
+		a := e.account()
+		b := &coffer.StoreBatch{AccountID: a.ID, Items: []coffer.StoreBatchItem{e.storeItem(a, "b"), e.storeItem(a, "a")}}
+		noErr(t, "CreateStores", e.s.CreateStores(e.ctx, b))
+		if got, want := e.storeNames(a), []string{"a", "b"}; !slices.Equal(got, want) {
+			t.Fatalf("stores: got %q, want %q", got, want)
+		}
+		for _, it := range b.Items {
+			if it.Event.Outcome != "ok" || it.Event.StoreID != it.Store.ID {
+				t.Fatalf("event: got outcome %q store %q, want ok %q", it.Event.Outcome, it.Event.StoreID, it.Store.ID)
+			}
+			key, err := e.s.StoreKey(e.ctx, a.ID, it.Store.ID, 1)
+			noErr(t, "StoreKey", err)
+			if string(key) != "wrapped-"+it.Store.Name {
+				t.Fatalf("StoreKey: got %q", key)
+			}
+		}
+	})
+	r.run("StoreBatch/AllOrNothing", func(t *testing.T, e *env) {
+		a := e.account()
+		e.store(a, "taken")
+		b := &coffer.StoreBatch{AccountID: a.ID, Items: []coffer.StoreBatchItem{e.storeItem(a, "new"), e.storeItem(a, "taken")}}
+		err := e.s.CreateStores(e.ctx, b)
+		wantCode(t, "CreateStores with a taken name", err, coffer.ECONFLICT)
+		var ie *coffer.BatchItemError
+		if !errors.As(err, &ie) || ie.Index != 1 {
+			t.Fatalf("CreateStores with a taken name: got %v, want a BatchItemError of item 1", err)
+		}
+		if got, want := e.storeNames(a), []string{"taken"}; !slices.Equal(got, want) {
+			t.Fatalf("stores: got %q, want %q", got, want)
+		}
+		_, err = e.s.Store(e.ctx, a.ID, b.Items[0].Store.ID)
+		wantCode(t, "Store of a failed batch", err, coffer.ENOTFOUND)
+		if b.Items[0].Event.Outcome != coffer.ECONFLICT {
+			t.Fatalf("event of a failed batch: got outcome %q, want %q", b.Items[0].Event.Outcome, coffer.ECONFLICT)
+		}
+		other := e.account()
+		err = e.s.CreateStores(e.ctx, &coffer.StoreBatch{AccountID: a.ID, Items: []coffer.StoreBatchItem{e.storeItem(other, "x")}})
+		wantCode(t, "CreateStores of another account's store", err, coffer.EINVALID)
+	})
+	r.run("StoreBatch/Limit", func(t *testing.T, e *env) {
+		a := e.account()
+		e.store(a, "one")
+		e.store(e.account(), "elsewhere") // other accounts do not count
+		err := e.s.CreateStores(e.ctx, &coffer.StoreBatch{AccountID: a.ID, MaxStores: 2,
+			Items: []coffer.StoreBatchItem{e.storeItem(a, "two"), e.storeItem(a, "three")}})
+		wantCode(t, "CreateStores over the limit", err, coffer.ECONFLICT)
+		if !errors.Is(err, coffer.ErrStoreLimit) {
+			t.Fatalf("CreateStores over the limit: got %v, want ErrStoreLimit", err)
+		}
+		noErr(t, "CreateStores at the limit", e.s.CreateStores(e.ctx, &coffer.StoreBatch{AccountID: a.ID, MaxStores: 2,
+			Items: []coffer.StoreBatchItem{e.storeItem(a, "two")}}))
+		if got, want := e.storeNames(a), []string{"one", "two"}; !slices.Equal(got, want) {
+			t.Fatalf("stores: got %q, want %q", got, want)
+		}
+	})
+	r.run("StoreBatch/LimitConcurrent", func(t *testing.T, e *env) {
+		a := e.account()
+		const writers = 4
+		var wg sync.WaitGroup
+		errs := make([]error, writers)
+		for i := range writers {
+			wg.Go(func() {
+				errs[i] = e.s.CreateStores(e.ctx, &coffer.StoreBatch{AccountID: a.ID, MaxStores: 3,
+					Items: []coffer.StoreBatchItem{e.storeItem(a, fmt.Sprint(i, "a")), e.storeItem(a, fmt.Sprint(i, "b"))}})
+			})
+		}
+		wg.Wait()
+		ok := 0
+		for _, err := range errs {
+			if err == nil {
+				ok++
+			} else if !errors.Is(err, coffer.ErrStoreLimit) {
+				t.Fatalf("CreateStores: got %v, want nil or ErrStoreLimit", err)
+			}
+		}
+		if got := e.storeNames(a); ok != 1 || len(got) != 2 {
+			t.Fatalf("concurrent batches at a limit of 3: got %d through and stores %q, want 1 and 2 stores", ok, got)
+		}
+	})
+}

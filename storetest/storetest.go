@@ -45,6 +45,7 @@ func Run(t *testing.T, open func(tb testing.TB) coffer.Storage) {
 	r.secretListing()
 	r.secretBatches()
 	r.secretOrders()
+	r.storeBatches()
 	r.versions()
 	r.isolation()
 	r.audit()
