@@ -117,6 +117,13 @@ type SecretBatcher interface {
 	// empty). The puts are authorized on the new store, by its name, before
 	// anything is written, then the store create (ActionAdmin).
 	CreateStoreWithSecrets(ctx context.Context, st *StoreCreate, in *SecretBatchPut) (*Store, []*Secret, error)
+	// CreateStores creates stores, each as CreateStore does, all or none:
+	// every one is authorized first (EFORBIDDEN, audited, for the first
+	// refused), then all are written in one storage transaction. With
+	// maxStores > 0, ECONFLICT matching ErrStoreLimit when the account
+	// would hold more stores than that. A store that fails comes as a
+	// *BatchItemError naming it.
+	CreateStores(ctx context.Context, in []*StoreCreate, maxStores int) ([]*Store, error)
 }
 
 // SecretBatchPut is the input of PutSecrets.

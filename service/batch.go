@@ -145,3 +145,44 @@ func (s *Service) writeBatch(ctx context.Context, b *coffer.SecretBatch, in *cof
 	}
 	return out, err
 }
+
+// CreateStores implements coffer.SecretBatcher.
+func (s *Service) CreateStores(ctx context.Context, in []*coffer.StoreCreate, maxStores int) ([]*coffer.Store, error) {
+	c, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case len(in) == 0:
+		return nil, coffer.Errorf(coffer.EINVALID, "a batch needs at least one store")
+	case len(in) > coffer.MaxPageSize:
+		return nil, coffer.Errorf(coffer.EINVALID, "a batch holds at most %d stores", coffer.MaxPageSize)
+	case maxStores < 0:
+		return nil, coffer.Errorf(coffer.EINVALID, "the store limit must not be negative")
+	}
+	b := &coffer.StoreBatch{AccountID: c.AccountID, MaxStores: maxStores, Items: make([]coffer.StoreBatchItem, len(in))}
+	out := make([]*coffer.Store, len(in))
+	for i, sc := range in {
+		st, ev, err := s.newStore(c, sc)
+		if err != nil {
+			return nil, &coffer.BatchItemError{Index: i, Err: err}
+		}
+		if err := s.authorize(ctx, c, coffer.ActionAdmin, st, "", ev); err != nil {
+			return nil, err
+		}
+		ev.StoreID = st.ID
+		b.Items[i], out[i] = coffer.StoreBatchItem{Store: st, Event: ev}, st
+	}
+	for i := range b.Items {
+		dek := envelope.GenerateKey()
+		b.Items[i].Key, err = s.wrapStoreKey(b.Items[i].Store, dek)
+		envelope.Zero(dek)
+		if err != nil {
+			return nil, err
+		}
+	}
+	if err := s.storage.CreateStores(ctx, b); err != nil {
+		return nil, err
+	}
+	return out, nil
+}

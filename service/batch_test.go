@@ -161,3 +161,47 @@ func TestDuplicateSecretLimit(t *testing.T) {
 		t.Fatalf("DuplicateSecret under the limit: got %v, %v", sec, err)
 	}
 }
+
+func TestCreateStores(t *testing.T) {
+	svc, ctx := mustOpenService(t)
+	if _, err := svc.CreateStore(ctx, &coffer.StoreCreate{Name: "taken"}); err != nil {
+		t.Fatal(err)
+	}
+	stores := func(t *testing.T) []string {
+		t.Helper()
+		all, err := coffer.AllStores(ctx, svc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, st := range all {
+			out = append(out, st.Name)
+		}
+		return out
+	}
+	got, err := svc.CreateStores(ctx, []*coffer.StoreCreate{{Name: "b"}, {Name: "a"}}, 3)
+	if err != nil || len(got) != 2 || got[0].Name != "b" {
+		t.Fatalf("CreateStores: got %v, %v", got, err)
+	}
+	if _, err := svc.PutSecret(ctx, "a", &coffer.SecretPut{Name: "x", Value: []byte("1")}); err != nil {
+		t.Fatalf("a store of the batch takes secrets: %v", err)
+	}
+	_, err = svc.CreateStores(ctx, []*coffer.StoreCreate{{Name: "c"}, {Name: "taken"}}, 0)
+	var ie *coffer.BatchItemError
+	if coffer.ErrorCode(err) != coffer.ECONFLICT || !errors.As(err, &ie) || ie.Index != 1 {
+		t.Fatalf("CreateStores with a taken name: got %v, want ECONFLICT of item 1", err)
+	}
+	if _, err := svc.CreateStores(ctx, []*coffer.StoreCreate{{Name: "c"}}, 3); coffer.ErrorCode(err) != coffer.ECONFLICT || !errors.Is(err, coffer.ErrStoreLimit) {
+		t.Fatalf("CreateStores over the limit: got %v, want ErrStoreLimit", err)
+	}
+	if _, err := svc.CreateStores(ctx, []*coffer.StoreCreate{{Name: "ok"}, {Name: ""}}, 0); coffer.ErrorCode(err) != coffer.EINVALID {
+		t.Fatalf("CreateStores with a bad name: got %v, want EINVALID", err)
+	}
+	w := scoped(t, svc, ctx, coffer.Scope{Store: "c", Actions: []coffer.Action{coffer.ActionAdmin}})
+	if _, err := svc.CreateStores(w, []*coffer.StoreCreate{{Name: "c"}, {Name: "d"}}, 0); coffer.ErrorCode(err) != coffer.EFORBIDDEN {
+		t.Fatalf("CreateStores of a store the key may not make: got %v, want EFORBIDDEN", err)
+	}
+	if got, want := stores(t), []string{"a", "b", "taken"}; !slices.Equal(got, want) {
+		t.Fatalf("stores: got %q, want %q", got, want)
+	}
+}

@@ -85,3 +85,49 @@ func TestCreateSecretsQuotaRace(t *testing.T) {
 		}
 	}
 }
+
+// TestCreateStoresQuotaRace sends two store creates at once where the
+// account's store quota has room for one: exactly one is made.
+func TestCreateStoresQuotaRace(t *testing.T) {
+	env := svctest.Open(t, service.Options{})
+	account := coffer.CallerFrom(env.Root).AccountID
+	h := (&cloudflare.Server{Secrets: env.Svc, Auth: env.Svc, Limits: cloudflare.Limits{MaxStores: 2, MaxSecrets: 10}}).Handler()
+	do := func(body string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest("POST", cloudflare.Prefix+"accounts/"+account+"/secrets_store/stores", bytes.NewReader([]byte(body)))
+		req.Header.Set("Authorization", "Bearer "+env.Token)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		return w
+	}
+	if w := do(`{"name":"first"}`); w.Code != http.StatusOK {
+		t.Fatalf("first store: got %d %s", w.Code, w.Body)
+	}
+	for round := range 5 {
+		var wg sync.WaitGroup
+		codes := make([]int, 2)
+		for i := range 2 {
+			wg.Go(func() {
+				w := do(fmt.Sprintf(`{"name":"r%d_%d"}`, round, i))
+				codes[i] = w.Code
+				if w.Code != http.StatusOK && (w.Code != http.StatusBadRequest || !bytes.Contains(w.Body.Bytes(), []byte("maximum_stores_exceeded"))) {
+					t.Errorf("round %d: create %d: got %d %s", round, i, w.Code, w.Body)
+				}
+			})
+		}
+		wg.Wait()
+		stores, err := coffer.AllStores(env.Root, env.Svc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(stores) != 2 {
+			t.Fatalf("round %d: %d stores, want 2 (quota; codes %v)", round, len(stores), codes)
+		}
+		for _, st := range stores {
+			if st.Name != "first" {
+				if err := env.Svc.DeleteStore(env.Root, st.ID, true); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+}
