@@ -393,8 +393,9 @@ type SecretPage struct {
 	Secrets    []*Secret `json:"secrets"`
 	NextCursor string    `json:"next_cursor,omitempty"`
 	// Total is the number of secrets the query matches that the caller may
-	// list, on every page, when ListSecrets.Total asked for it.
-	Total int `json:"total,omitempty"`
+	// list, on every page, when ListSecrets.Total asked for it. It is for
+	// faces: the native wire form leaves it out.
+	Total int `json:"-"`
 
 	enc encCache
 }

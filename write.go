@@ -271,3 +271,28 @@ func (b *StoreBatch) Apply(tx StoreBatchTx) error {
 	}
 	return nil
 }
+
+// Events returns the batch's audit events, in chain order.
+func (b *SecretBatch) Events() []*AuditEvent {
+	var evs []*AuditEvent
+	if b.Store != nil && b.StoreEvent != nil {
+		evs = append(evs, b.StoreEvent)
+	}
+	for _, it := range b.Items {
+		if it.Event != nil {
+			evs = append(evs, it.Event)
+		}
+	}
+	return evs
+}
+
+// Events returns the batch's audit events, in chain order.
+func (b *StoreBatch) Events() []*AuditEvent {
+	var evs []*AuditEvent
+	for _, it := range b.Items {
+		if it.Event != nil {
+			evs = append(evs, it.Event)
+		}
+	}
+	return evs
+}

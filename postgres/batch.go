@@ -11,15 +11,7 @@ import (
 // writer, inside its own savepoint: all of it or nothing. See
 // coffer.SecretBatch.
 func (db *DB) WriteSecrets(ctx context.Context, b *coffer.SecretBatch) ([]*coffer.Secret, error) {
-	o := &op{done: make(chan struct{})}
-	if b.Store != nil && b.StoreEvent != nil {
-		o.evs = append(o.evs, b.StoreEvent)
-	}
-	for _, it := range b.Items {
-		if it.Event != nil {
-			o.evs = append(o.evs, it.Event)
-		}
-	}
+	o := &op{evs: b.Events(), done: make(chan struct{})}
 	var out []*coffer.Secret
 	o.apply = func(w *writer) error {
 		var err error
@@ -59,14 +51,7 @@ func (t batchTx) LiveSecrets(accountID string) (int, error) {
 // CreateStores adds a batch of stores in one op of the writer, inside its
 // own savepoint: all of them or none. See coffer.StoreBatch.
 func (db *DB) CreateStores(ctx context.Context, b *coffer.StoreBatch) error {
-	o := &op{done: make(chan struct{})}
-	for _, it := range b.Items {
-		if it.Event != nil {
-			o.evs = append(o.evs, it.Event)
-		}
-	}
-	o.apply = func(w *writer) error { return b.Apply(batchTx{w}) }
-	return db.submit(ctx, o)
+	return db.submit(ctx, &op{evs: b.Events(), apply: func(w *writer) error { return b.Apply(batchTx{w}) }, done: make(chan struct{})})
 }
 
 func (t batchTx) Stores(accountID string) (int, error) {

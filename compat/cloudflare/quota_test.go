@@ -15,21 +15,27 @@ import (
 	"github.com/coffer-dev/coffer/service"
 )
 
-// TestCreateSecretsQuotaRace sends two array creates at once that each fit
-// the account's secret quota alone but not together: one is written whole,
-// the other refused whole (maximum_secrets_exceeded), never both, never
-// half of one.
-func TestCreateSecretsQuotaRace(t *testing.T) {
+// quotaFace is the Cloudflare face with limits over a real service, and a
+// function that POSTs a body to a path of it as the account's admin.
+func quotaFace(t *testing.T, l cloudflare.Limits) (*svctest.Env, func(path, body string) *httptest.ResponseRecorder) {
 	env := svctest.Open(t, service.Options{})
 	account := coffer.CallerFrom(env.Root).AccountID
-	h := (&cloudflare.Server{Secrets: env.Svc, Auth: env.Svc, Limits: cloudflare.Limits{MaxStores: 1, MaxSecrets: 4}}).Handler()
-	do := func(path, body string) *httptest.ResponseRecorder {
+	h := (&cloudflare.Server{Secrets: env.Svc, Auth: env.Svc, Limits: l}).Handler()
+	return env, func(path, body string) *httptest.ResponseRecorder {
 		req := httptest.NewRequest("POST", cloudflare.Prefix+"accounts/"+account+"/secrets_store"+path, bytes.NewReader([]byte(body)))
 		req.Header.Set("Authorization", "Bearer "+env.Token)
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, req)
 		return w
 	}
+}
+
+// TestCreateSecretsQuotaRace sends two array creates at once that each fit
+// the account's secret quota alone but not together: one is written whole,
+// the other refused whole (maximum_secrets_exceeded), never both, never
+// half of one.
+func TestCreateSecretsQuotaRace(t *testing.T) {
+	env, do := quotaFace(t, cloudflare.Limits{MaxStores: 1, MaxSecrets: 4})
 	var st struct{ Result struct{ ID string } }
 	json.Unmarshal(do("/stores", `{"name":"main"}`).Body.Bytes(), &st)
 	if w := do("/stores/"+st.Result.ID+"/secrets", `[{"name":"SEED","value":"v","scopes":["workers"]}]`); w.Code != http.StatusOK {
@@ -89,17 +95,8 @@ func TestCreateSecretsQuotaRace(t *testing.T) {
 // TestCreateStoresQuotaRace sends two store creates at once where the
 // account's store quota has room for one: exactly one is made.
 func TestCreateStoresQuotaRace(t *testing.T) {
-	env := svctest.Open(t, service.Options{})
-	account := coffer.CallerFrom(env.Root).AccountID
-	h := (&cloudflare.Server{Secrets: env.Svc, Auth: env.Svc, Limits: cloudflare.Limits{MaxStores: 2, MaxSecrets: 10}}).Handler()
-	do := func(body string) *httptest.ResponseRecorder {
-		req := httptest.NewRequest("POST", cloudflare.Prefix+"accounts/"+account+"/secrets_store/stores", bytes.NewReader([]byte(body)))
-		req.Header.Set("Authorization", "Bearer "+env.Token)
-		w := httptest.NewRecorder()
-		h.ServeHTTP(w, req)
-		return w
-	}
-	if w := do(`{"name":"first"}`); w.Code != http.StatusOK {
+	env, do := quotaFace(t, cloudflare.Limits{MaxStores: 2, MaxSecrets: 10})
+	if w := do("/stores", `{"name":"first"}`); w.Code != http.StatusOK {
 		t.Fatalf("first store: got %d %s", w.Code, w.Body)
 	}
 	for round := range 5 {
@@ -107,7 +104,7 @@ func TestCreateStoresQuotaRace(t *testing.T) {
 		codes := make([]int, 2)
 		for i := range 2 {
 			wg.Go(func() {
-				w := do(fmt.Sprintf(`{"name":"r%d_%d"}`, round, i))
+				w := do("/stores", fmt.Sprintf(`{"name":"r%d_%d"}`, round, i))
 				codes[i] = w.Code
 				if w.Code != http.StatusOK && (w.Code != http.StatusBadRequest || !bytes.Contains(w.Body.Bytes(), []byte("maximum_stores_exceeded"))) {
 					t.Errorf("round %d: create %d: got %d %s", round, i, w.Code, w.Body)
