@@ -308,6 +308,31 @@ type Page struct {
 type StorePage struct {
 	Stores     []*Store `json:"stores"`
 	NextCursor string   `json:"next_cursor,omitempty"`
+	// Total is the number of stores the query matches that the caller may
+	// see, when ListStores.Total asked for it; not in the native wire form.
+	Total int `json:"-"`
+}
+
+// StoreLister lists stores with an order, a filter, an offset and a total,
+// for faces that page by number. The service package implements it; it is
+// separate from SecretService so that other implementations stay valid.
+type StoreLister interface {
+	// ListStores lists the stores that q selects and the caller may see
+	// (EINVALID for a bad query).
+	ListStores(ctx context.Context, q ListStores) (*StorePage, error)
+}
+
+// ListStores filters, orders and pages a store listing: see StoreQuery.
+// Limit defaults to 100 and is at most MaxPageSize; Total asks for
+// StorePage.Total.
+type ListStores struct {
+	Name     string
+	Contains string
+	Order    SecretOrder
+	Desc     bool
+	Offset   int
+	Limit    int
+	Total    bool
 }
 
 // SecretPut is the input of PutSecret.

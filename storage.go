@@ -119,6 +119,11 @@ type Storage interface {
 	Store(ctx context.Context, accountID, ref string) (*Store, error)
 	// Stores lists stores ordered by name, after the given name.
 	Stores(ctx context.Context, accountID string, after string, limit int) ([]*Store, error)
+	// ListStores lists an account's stores; see StoreQuery.
+	ListStores(ctx context.Context, accountID string, q StoreQuery) ([]*Store, error)
+	// CountStores counts the account's stores that q's filters (Name,
+	// Contains) match, whatever its paging.
+	CountStores(ctx context.Context, accountID string, q StoreQuery) (int, error)
 	// DeleteStore removes a store. Unless force is set it fails with ECONFLICT
 	// while the store holds secrets that are not deleted; with force, all its
 	// secrets and versions go too.
@@ -378,6 +383,21 @@ type SecretQuery struct {
 	Order    SecretOrder
 	Desc     bool
 	Offset   int
+}
+
+// StoreQuery filters, orders and pages a store listing. Results are
+// ordered by Order (name when empty), then name, then id, descending on
+// Order's field with Desc (and on both with OrderName); Offset skips that
+// many results, and Limit is as in SecretQuery.
+type StoreQuery struct {
+	// Name, when set, keeps only the store of that name.
+	Name string
+	// Contains keeps the names that contain it (case-sensitive).
+	Contains string
+	Order    SecretOrder
+	Desc     bool
+	Offset   int
+	Limit    int
 }
 
 // AccountStoreKey is a wrapped data key of a store with the store's account,

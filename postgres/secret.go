@@ -266,18 +266,7 @@ func (db *DB) Secrets(ctx context.Context, accountID, storeID string, q coffer.S
 		args = append(args, v)
 		return "$" + strconv.Itoa(len(args))
 	}
-	dir := " ASC"
-	if q.Desc {
-		dir = " DESC"
-	}
-	switch q.Order {
-	case coffer.OrderCreated:
-		b.WriteString(` ORDER BY created_at` + dir + `, name, id`)
-	case coffer.OrderUpdated:
-		b.WriteString(` ORDER BY updated_at` + dir + `, name, id`)
-	default:
-		b.WriteString(` ORDER BY name` + dir + `, id` + dir)
-	}
+	b.WriteString(orderBy(q.Order, q.Desc))
 	b.WriteString(` LIMIT ` + arg(pageLimit(q.Limit)))
 	if q.Offset > 0 {
 		b.WriteString(` OFFSET ` + arg(q.Offset))

@@ -250,18 +250,7 @@ func (db *DB) Secrets(ctx context.Context, accountID, storeID string, q coffer.S
 	var b strings.Builder
 	b.WriteString(`SELECT ` + secretCols + ` FROM secrets`)
 	args := secretFilter(&b, accountID, storeID, q)
-	dir := " ASC"
-	if q.Desc {
-		dir = " DESC"
-	}
-	switch q.Order {
-	case coffer.OrderCreated:
-		b.WriteString(` ORDER BY created_at` + dir + `, name, id`)
-	case coffer.OrderUpdated:
-		b.WriteString(` ORDER BY updated_at` + dir + `, name, id`)
-	default:
-		b.WriteString(` ORDER BY name` + dir + `, id` + dir)
-	}
+	b.WriteString(orderBy(q.Order, q.Desc))
 	b.WriteString(` LIMIT ?`)
 	args = append(args, pageLimit(q.Limit))
 	if q.Offset > 0 {

@@ -137,3 +137,81 @@ func (r *runner) secretOrders() {
 		wantCode(t, "CountSecrets of another account's store", err, coffer.ENOTFOUND)
 	})
 }
+
+func (r *runner) storeListing() {
+	r.run("Stores/Listing", func(t *testing.T, e *env) {
+		a := e.account()
+		e.store(e.account(), "elsewhere")
+		var all []*coffer.Store
+		for _, name := range []string{"m", "b", "app-z", "app-a"} {
+			all = append(all, e.store(a, name))
+		}
+		// UpdateStore moves UpdatedAt.
+		comment := "changed"
+		st, err := e.s.UpdateStore(e.ctx, a.ID, all[1].ID, &coffer.StoreUpdate{Comment: &comment, At: e.now()}, e.ev("store.update"))
+		noErr(t, "UpdateStore", err)
+		all[1] = st
+		byName := func(x, y *coffer.Store) int {
+			return cmp.Or(strings.Compare(x.Name, y.Name), strings.Compare(x.ID, y.ID))
+		}
+		by := func(f func(*coffer.Store) time.Time, desc bool) func(x, y *coffer.Store) int {
+			return func(x, y *coffer.Store) int {
+				c := f(x).Compare(f(y))
+				if desc {
+					c = -c
+				}
+				return cmp.Or(c, byName(x, y))
+			}
+		}
+		sorted := func(f func(x, y *coffer.Store) int, keep func(*coffer.Store) bool) []string {
+			var out []string
+			list := slices.Clone(all)
+			slices.SortFunc(list, f)
+			for _, s := range list {
+				if keep == nil || keep(s) {
+					out = append(out, s.Name)
+				}
+			}
+			return out
+		}
+		created := func(s *coffer.Store) time.Time { return s.CreatedAt }
+		updated := func(s *coffer.Store) time.Time { return s.UpdatedAt }
+		for _, c := range []struct {
+			what string
+			q    coffer.StoreQuery
+			want []string
+		}{
+			{"name", coffer.StoreQuery{}, sorted(byName, nil)},
+			{"name desc", coffer.StoreQuery{Desc: true}, sorted(func(x, y *coffer.Store) int { return byName(y, x) }, nil)},
+			{"created desc", coffer.StoreQuery{Order: coffer.OrderCreated, Desc: true}, sorted(by(created, true), nil)},
+			{"updated", coffer.StoreQuery{Order: coffer.OrderUpdated}, sorted(by(updated, false), nil)},
+			{"contains", coffer.StoreQuery{Contains: "app-"}, []string{"app-a", "app-z"}},
+			{"name is", coffer.StoreQuery{Name: "m"}, []string{"m"}},
+			{"name is missing", coffer.StoreQuery{Name: "app"}, nil},
+		} {
+			for _, size := range []int{1, 3, 100} {
+				var got []string
+				q := c.q
+				q.Limit = size
+				for q.Offset = 0; q.Offset < 100; q.Offset += size {
+					page, err := e.s.ListStores(e.ctx, a.ID, q)
+					noErr(t, "ListStores", err)
+					if len(page) == 0 {
+						break
+					}
+					for _, s := range page {
+						got = append(got, s.Name)
+					}
+				}
+				if !slices.Equal(got, c.want) {
+					t.Fatalf("%s, pages of %d: got %q, want %q", c.what, size, got, c.want)
+				}
+			}
+			n, err := e.s.CountStores(e.ctx, a.ID, c.q)
+			noErr(t, "CountStores", err)
+			if n != len(c.want) {
+				t.Fatalf("%s: CountStores got %d, want %d", c.what, n, len(c.want))
+			}
+		}
+	})
+}

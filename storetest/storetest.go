@@ -46,6 +46,7 @@ func Run(t *testing.T, open func(tb testing.TB) coffer.Storage) {
 	r.secretBatches()
 	r.secretOrders()
 	r.storeBatches()
+	r.storeListing()
 	r.versions()
 	r.isolation()
 	r.audit()
