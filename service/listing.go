@@ -106,3 +106,68 @@ func nextCursor(q coffer.ListSecrets, secrets []*coffer.Secret) string {
 	last := secrets[len(secrets)-1]
 	return encodeCursor(last.Name, last.ID)
 }
+
+var _ coffer.StoreLister = (*Service)(nil)
+
+// ListStores implements coffer.StoreLister. An admin caller has storage
+// do it all; for any other, the matching stores are read in order and
+// those its scopes show are counted and paged.
+func (s *Service) ListStores(ctx context.Context, q coffer.ListStores) (*coffer.StorePage, error) {
+	c, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	limit, err := pageLimit(q.Limit)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case !q.Order.Valid():
+		return nil, coffer.Errorf(coffer.EINVALID, "unknown order %q", q.Order)
+	case q.Offset < 0 || q.Offset > maxOffset:
+		return nil, coffer.Errorf(coffer.EINVALID, "offset must be between 0 and %d", maxOffset)
+	case len(q.Contains) > coffer.MaxNameLen || len(q.Name) > coffer.MaxNameLen:
+		return nil, coffer.Errorf(coffer.EINVALID, "a store name is at most %d characters", coffer.MaxNameLen)
+	}
+	sq := coffer.StoreQuery{Name: q.Name, Contains: q.Contains, Order: q.Order, Desc: q.Desc}
+	page := &coffer.StorePage{Stores: []*coffer.Store{}}
+	if c.Admin {
+		sq.Offset, sq.Limit = q.Offset, limit
+		stores, err := s.storage.ListStores(ctx, c.AccountID, sq)
+		if err != nil {
+			return nil, err
+		}
+		page.Stores = append(page.Stores, stores...)
+		if q.Total {
+			if page.Total, err = s.storage.CountStores(ctx, c.AccountID, sq); err != nil {
+				return nil, err
+			}
+		}
+		return page, nil
+	}
+	sq.Limit = coffer.MaxPageSize
+	visible := 0
+	for {
+		stores, err := s.storage.ListStores(ctx, c.AccountID, sq)
+		if err != nil {
+			return nil, err
+		}
+		for _, st := range stores {
+			if ok, _ := c.Allows(coffer.ActionList, st.ID, st.Name, ""); !ok {
+				continue
+			}
+			if visible >= q.Offset && len(page.Stores) < limit {
+				page.Stores = append(page.Stores, st)
+			}
+			visible++
+		}
+		if len(stores) < sq.Limit || !q.Total && len(page.Stores) == limit {
+			break
+		}
+		sq.Offset += len(stores)
+	}
+	if q.Total {
+		page.Total = visible
+	}
+	return page, nil
+}

@@ -92,3 +92,53 @@ func TestSecretsListing(t *testing.T) {
 		}
 	})
 }
+
+func TestListStores(t *testing.T) {
+	svc, ctx := mustOpenService(t)
+	for _, name := range []string{"app-b", "db", "app-a", "web"} {
+		if _, err := svc.CreateStore(ctx, &coffer.StoreCreate{Name: name}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	apps := scoped(t, svc, ctx, coffer.Scope{Store: "app-a", Actions: []coffer.Action{coffer.ActionList}},
+		coffer.Scope{Store: "app-b", Actions: []coffer.Action{coffer.ActionList}},
+		coffer.Scope{Store: "web", Actions: []coffer.Action{coffer.ActionList}})
+	names := func(p *coffer.StorePage) []string {
+		var out []string
+		for _, st := range p.Stores {
+			out = append(out, st.Name)
+		}
+		return out
+	}
+	for _, c := range []struct {
+		name   string
+		scoped bool
+		q      coffer.ListStores
+		want   []string
+		total  int
+	}{
+		{"Name", false, coffer.ListStores{Total: true}, []string{"app-a", "app-b", "db", "web"}, 4},
+		{"CreatedDesc", false, coffer.ListStores{Order: coffer.OrderCreated, Desc: true, Limit: 2, Offset: 1, Total: true}, []string{"app-a", "db"}, 4},
+		{"Contains", false, coffer.ListStores{Contains: "app", Total: true}, []string{"app-a", "app-b"}, 2},
+		{"Name", false, coffer.ListStores{Name: "db", Total: true}, []string{"db"}, 1},
+		{"Scoped", true, coffer.ListStores{Limit: 2, Offset: 1, Total: true}, []string{"app-b", "web"}, 3},
+		{"ScopedContains", true, coffer.ListStores{Contains: "b", Total: true}, []string{"app-b", "web"}, 2},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cx := ctx
+			if c.scoped {
+				cx = apps
+			}
+			page, err := svc.ListStores(cx, c.q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := names(page); !slices.Equal(got, c.want) || page.Total != c.total {
+				t.Fatalf("got %q total %d, want %q total %d", got, page.Total, c.want, c.total)
+			}
+		})
+	}
+	if _, err := svc.ListStores(ctx, coffer.ListStores{Offset: -1}); coffer.ErrorCode(err) != coffer.EINVALID {
+		t.Fatalf("negative offset: got %v, want EINVALID", err)
+	}
+}
