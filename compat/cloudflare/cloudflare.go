@@ -41,6 +41,7 @@ type Service interface {
 	coffer.SecretService
 	coffer.SecretDuplicator
 	coffer.SecretBatcher
+	coffer.StoreLister
 	coffer.UsageCounter
 	coffer.Refuser
 }

@@ -49,14 +49,16 @@ func (s *Server) listStores(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	stores, err := coffer.AllStores(r.Context(), s.Secrets)
+	sp, err := s.Secrets.ListStores(r.Context(), coffer.ListStores{
+		Order: storageOrders[lq.order], Desc: lq.desc, Limit: lq.perPage,
+		Offset: min((lq.page-1)*lq.perPage, maxOffset), Total: true,
+	})
 	if err != nil {
 		return err
 	}
-	sortStores(stores, lq)
-	stores, info := page(stores, lq)
-	out := make([]storeJSON, len(stores))
-	for i, st := range stores {
+	info := pageInfo(lq, sp.Total, len(sp.Stores))
+	out := make([]storeJSON, len(sp.Stores))
+	for i, st := range sp.Stores {
 		out[i] = toStore(st)
 	}
 	return writeResult(w, http.StatusOK, out, info)

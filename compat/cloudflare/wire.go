@@ -149,29 +149,6 @@ func pageInfo(lq *listQuery, total, count int) *resultInfo {
 		TotalPages: (total + lq.perPage - 1) / lq.perPage}
 }
 
-// sortStores orders stores by the query's field, then by name and id.
-func sortStores(stores []*coffer.Store, lq *listQuery) {
-	slices.SortStableFunc(stores, func(a, b *coffer.Store) int {
-		var c int
-		switch lq.order {
-		case "created":
-			c = a.CreatedAt.Compare(b.CreatedAt)
-		case "modified":
-			c = a.UpdatedAt.Compare(b.UpdatedAt)
-		}
-		if lq.desc {
-			c = -c
-		}
-		if c == 0 {
-			c = cmp.Or(cmp.Compare(a.Name, b.Name), cmp.Compare(a.ID, b.ID))
-			if lq.desc && lq.order == "name" {
-				c = -c
-			}
-		}
-		return c
-	})
-}
-
 // filterSecrets keeps the secrets whose name or comment contains the search
 // text (ignoring case) and that have any of the query's scopes.
 func filterSecrets(secrets []*coffer.Secret, lq *listQuery) []*coffer.Secret {
