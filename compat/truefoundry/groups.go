@@ -90,27 +90,29 @@ func (s *Server) listGroups(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	stores, err := coffer.AllStores(ctx, s.Secrets)
-	if err != nil {
-		return err
+	// The service filters, pages and counts the groups; an FQN names one
+	// group of the caller's tenant.
+	lq := coffer.ListStores{Contains: search, Limit: limit, Offset: offset, Total: true}
+	page := &coffer.StorePage{}
+	if fqn != "" {
+		lq.Name, _ = strings.CutPrefix(fqn, v.tenant()+":")
 	}
-	matched := stores[:0]
-	for _, st := range stores {
-		if fqn != "" && v.groupFQN(st) != fqn || search != "" && !strings.Contains(st.Name, search) {
-			continue
+	// A search or name longer than any group's matches none.
+	named := fqn == "" || lq.Name != "" && lq.Name != fqn && len(lq.Name) <= coffer.MaxNameLen
+	if named && len(search) <= coffer.MaxNameLen {
+		if page, err = s.Secrets.ListStores(ctx, lq); err != nil {
+			return err
 		}
-		matched = append(matched, st)
 	}
-	lo, hi := window(len(matched), offset, limit)
-	out := make([]groupJSON, 0, hi-lo)
-	for _, st := range matched[lo:hi] {
+	out := make([]groupJSON, 0, len(page.Stores))
+	for _, st := range page.Stores {
 		secrets, err := coffer.AllSecrets(ctx, s.Secrets, st.ID, false)
 		if err != nil {
 			return err
 		}
 		out = append(out, v.group(st, secrets))
 	}
-	return writeList(w, out, pagination{Total: len(matched), Offset: offset, Limit: limit})
+	return writeList(w, out, pagination{Total: page.Total, Offset: offset, Limit: limit})
 }
 
 func (s *Server) getGroup(w http.ResponseWriter, r *http.Request) error {

@@ -47,6 +47,7 @@ const (
 type Service interface {
 	coffer.SecretService
 	coffer.SecretBatcher
+	coffer.StoreLister
 	coffer.IdentityService
 	coffer.Refuser
 }
