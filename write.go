@@ -161,8 +161,8 @@ func (s *Secret) applyMetadata(u *SecretUpdate) {
 }
 
 // BatchTx is what an engine does inside the transaction of a SecretBatch:
-// the single writes of WriteSecret and UpdateSecret, and a count of the
-// live secrets of an account.
+// CreateStore's insert, the single writes of WriteSecret and UpdateSecret,
+// and a count of the live secrets of an account.
 type BatchTx interface {
 	CreateStore(s *Store, wrappedKey []byte, ev *AuditEvent) error
 	// WriteSecret also tells whether the write created the secret.
@@ -214,16 +214,16 @@ func (b *SecretBatch) Apply(tx BatchTx) ([]*Secret, error) {
 		if err != nil {
 			return nil, err
 		} else if n > b.MaxLiveSecrets {
-			return nil, SecretLimitError(b.MaxLiveSecrets)
+			return nil, limitError("secrets", b.MaxLiveSecrets, ErrSecretLimit)
 		}
 	}
 	return out, nil
 }
 
-// SecretLimitError is the ECONFLICT error of a write that would overrun a
-// quota of max live secrets; it matches ErrSecretLimit.
-func SecretLimitError(max int) error {
-	return fmt.Errorf("%w (%w)", Errorf(ECONFLICT, "the account may hold at most %d secrets", max), ErrSecretLimit)
+// limitError is the ECONFLICT error of a write that would overrun a quota
+// of max things; it matches the quota's sentinel.
+func limitError(things string, max int, sentinel error) error {
+	return fmt.Errorf("%w (%w)", Errorf(ECONFLICT, "the account may hold at most %d %s", max, things), sentinel)
 }
 
 // BatchItemError is the error of a batch that its item Index failed with.
@@ -266,7 +266,7 @@ func (b *StoreBatch) Apply(tx StoreBatchTx) error {
 		if err != nil {
 			return err
 		} else if n > b.MaxStores {
-			return fmt.Errorf("%w (%w)", Errorf(ECONFLICT, "the account may hold at most %d stores", b.MaxStores), ErrStoreLimit)
+			return limitError("stores", b.MaxStores, ErrStoreLimit)
 		}
 	}
 	return nil
