@@ -69,15 +69,17 @@ func storeFilter(b *strings.Builder, accountID string, q coffer.StoreQuery) []an
 // orderBy is the ORDER BY clause of a store or secret listing: by o in
 // the direction desc gives, then by name and id.
 func orderBy(o coffer.SecretOrder, desc bool) string {
-	dir := " ASC"
-	if desc {
-		dir = " DESC"
+	switch {
+	case o == coffer.OrderCreated && desc:
+		return ` ORDER BY created_at DESC, name, id`
+	case o == coffer.OrderCreated:
+		return ` ORDER BY created_at, name, id`
+	case o == coffer.OrderUpdated && desc:
+		return ` ORDER BY updated_at DESC, name, id`
+	case o == coffer.OrderUpdated:
+		return ` ORDER BY updated_at, name, id`
+	case desc:
+		return ` ORDER BY name DESC, id DESC`
 	}
-	switch o {
-	case coffer.OrderCreated:
-		return ` ORDER BY created_at` + dir + `, name, id`
-	case coffer.OrderUpdated:
-		return ` ORDER BY updated_at` + dir + `, name, id`
-	}
-	return ` ORDER BY name` + dir + `, id` + dir
+	return ` ORDER BY name, id`
 }
