@@ -107,7 +107,8 @@ type SecretBatcher interface {
 	// audited and returned (EFORBIDDEN). A delete of a secret that is
 	// already gone is left out. Otherwise the errors of the single calls
 	// (EINVALID, ENOTFOUND, EPRECONDITION, ECONFLICT), as a
-	// *BatchItemError whose Index counts the puts, then the deletes; and
+	// *BatchItemError whose Index is that of the put in in.Puts (a higher
+	// one is a delete's, counted after the puts among those written); and
 	// ECONFLICT matching ErrSecretLimit when in.MaxLiveSecrets is
 	// overrun. Each item is audited. It returns the secrets written, then
 	// those deleted.
