@@ -15,12 +15,6 @@ import (
 // method that decides (coffer.AccessChecker, OwnKeyService, ...) and
 // translates the answer.
 func TestFacesDoNotAuthorize(t *testing.T) {
-	// Calls still made, by function, until the batch writes of TrueFoundry's
-	// secret groups decide them in the service.
-	pending := map[string]bool{
-		"compat/truefoundry/groups.go:mayAll":      true,
-		"compat/truefoundry/groups.go:updateGroup": true,
-	}
 	files, err := filepath.Glob("compat/*/*.go")
 	if err != nil {
 		t.Fatal(err)
@@ -50,9 +44,7 @@ func TestFacesDoNotAuthorize(t *testing.T) {
 				}
 				switch sel.Sel.Name {
 				case "Allows", "AllowsEvery", "Refuse":
-					if !pending[filepath.ToSlash(name)+":"+fn.Name.Name] {
-						t.Errorf("%s: %s calls %s: the service decides; call a service method and translate its error", fset.Position(call.Pos()), fn.Name.Name, sel.Sel.Name)
-					}
+					t.Errorf("%s: %s calls %s: the service decides; call a service method and translate its error", fset.Position(call.Pos()), fn.Name.Name, sel.Sel.Name)
 				}
 				return true
 			})

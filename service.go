@@ -118,6 +118,14 @@ type SecretBatcher interface {
 	// empty). The puts are authorized on the new store, by its name, before
 	// anything is written, then the store create (ActionAdmin).
 	CreateStoreWithSecrets(ctx context.Context, st *StoreCreate, in *SecretBatchPut) (*Store, []*Secret, error)
+	// SameValues reports, for each secret of the store named by its id in
+	// values, whether its current value is the one given, so that a face
+	// writes only what changes. A comparison tells the caller the value, so
+	// it is made only for live secrets the caller may reveal, and is
+	// audited as a reveal (RevealMany); for every other secret (not found,
+	// no value, not revealable) the answer is false and the put should be
+	// written. ENOTFOUND for a missing store.
+	SameValues(ctx context.Context, store string, values map[string][]byte) (map[string]bool, error)
 	// CreateStores creates stores, each as CreateStore does, all or none:
 	// every one is authorized first (EFORBIDDEN, audited, for the first
 	// refused), then all are written in one storage transaction. With

@@ -294,33 +294,21 @@ func (s *Server) updateGroup(w http.ResponseWriter, r *http.Request) error {
 	if err := validSecrets(req.Secrets, false, live); err != nil {
 		return err
 	}
-	c := coffer.CallerFrom(ctx)
-	var compare []string // ids of existing keys given a value: write only if it changed
+	given := map[string][]byte{} // by id: existing keys given a value, written only if it changed
 	for i, in := range req.Secrets {
 		sec := live[*in.Key]
 		if sec == nil && in.Value == nil {
 			return invalid("secrets["+strconv.Itoa(i)+"].value", "value is required for new secret "+strconv.Quote(*in.Key))
 		}
-		// Only a value the key may reveal is compared: telling a key that
-		// may not whether its value is the one stored would reveal it. The
-		// others are written.
-		if sec != nil && in.Value != nil && sec.Version > 0 && c != nil {
-			if ok, _ := c.Allows(coffer.ActionReveal, st.ID, st.Name, sec.Name); ok {
-				compare = append(compare, sec.ID) // by id: the very secret listed
-			}
+		if sec != nil && in.Value != nil {
+			given[sec.ID] = []byte(*in.Value)
 		}
 	}
-	old := map[string][]byte{}
-	if len(compare) > 0 {
-		page, err := s.Secrets.RevealMany(ctx, st.ID, &coffer.RevealQuery{Names: compare})
-		if err != nil && coffer.ErrorCode(err) != coffer.EFORBIDDEN {
-			return err
-		}
-		if err == nil {
-			for _, val := range page.Values {
-				old[val.Name] = val.Data
-			}
-		}
+	// The service compares only values the key may reveal: telling a key
+	// that may not whether its value is the one stored would reveal it.
+	same, err := s.Secrets.SameValues(ctx, st.ID, given)
+	if err != nil {
+		return err
 	}
 	var puts []*coffer.SecretPut
 	keep := make(map[string]bool, len(req.Secrets))
@@ -332,7 +320,7 @@ func (s *Server) updateGroup(w http.ResponseWriter, r *http.Request) error {
 		sec := live[*in.Key]
 		put := &coffer.SecretPut{Name: *in.Key, Value: []byte(*in.Value), IfVersion: -1}
 		if sec != nil {
-			if prev, ok := old[sec.Name]; ok && string(prev) == *in.Value {
+			if same[sec.ID] {
 				continue
 			}
 			put.IfVersion = sec.Version

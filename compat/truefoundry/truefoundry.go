@@ -49,7 +49,6 @@ type Service interface {
 	coffer.SecretBatcher
 	coffer.StoreLister
 	coffer.IdentityService
-	coffer.Refuser
 	coffer.AccessChecker
 	coffer.OwnKeyService
 }
