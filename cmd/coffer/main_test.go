@@ -1,9 +1,7 @@
 package main
 
 import (
-	"io"
 	"log/slog"
-	"os"
 	"testing"
 
 	"github.com/coffer-dev/coffer/internal/servertest"
@@ -29,10 +27,19 @@ func mustOpenServer(t *testing.T, dir string, opts ...func(*ServerConfig)) *Serv
 }
 
 // testLogger logs to the test output when -v is given, else nowhere.
-func testLogger(t *testing.T) *slog.Logger {
-	var w io.Writer = io.Discard
-	if testing.Verbose() {
-		w = os.Stderr
-	}
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
+func testLogger(t *testing.T) *slog.Logger { return servertest.Logger(nil) }
+
+// accountOf returns the account of a key (servertest.AccountOf).
+func accountOf(t *testing.T, base, token string) string {
+	t.Helper()
+	return servertest.AccountOf(t, base, token)
+}
+
+// flipLast returns tok with its last character changed (servertest.FlipLast).
+func flipLast(tok string) string { return servertest.FlipLast(tok) }
+
+// decodeCF decodes a Cloudflare face reply (servertest.DecodeCloudflare).
+func decodeCF(t *testing.T, r reply) servertest.CloudflareReply {
+	t.Helper()
+	return servertest.DecodeCloudflare(t, r)
 }
