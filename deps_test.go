@@ -40,7 +40,7 @@ func TestDeps(t *testing.T) {
 
 		"server": {"*"}, // composes everything but cmd
 		// Test support: the real server in-process, imported by tests only.
-		"internal/servertest": {"server"},
+		"internal/servertest": {"server", "internal/sr25519"},
 	}
 	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}}{{range .Imports}} {{.}}{{end}}`, "./...").Output()
 	if err != nil {

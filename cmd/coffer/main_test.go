@@ -3,6 +3,7 @@ package main
 import (
 	"log/slog"
 	"testing"
+	"time"
 
 	"github.com/coffer-dev/coffer/internal/servertest"
 	"github.com/coffer-dev/coffer/server"
@@ -43,3 +44,19 @@ func decodeCF(t *testing.T, r reply) servertest.CloudflareReply {
 	t.Helper()
 	return servertest.DecodeCloudflare(t, r)
 }
+
+// strictish decodes a native reply, which has more fields than the test
+// reads (servertest.Decode).
+func strictish(t *testing.T, b []byte, v any) {
+	t.Helper()
+	servertest.Decode(t, b, v)
+}
+
+// chSigner signs Chutes requests with the vectors' hotkey
+// (servertest.ChutesSigner).
+type chSigner struct{ *servertest.ChutesSigner }
+
+func newChSigner(t *testing.T) chSigner { return chSigner{servertest.NewChutesSigner(t)} }
+
+// headers signs what for a request at time at.
+func (s chSigner) headers(at time.Time, what string) []string { return s.Headers(at, what) }

@@ -77,3 +77,13 @@ func DecodeCloudflare(t testing.TB, r Reply) CloudflareReply {
 	}
 	return e
 }
+
+// Decode decodes b into v, failing the test if it is not JSON; unlike
+// Strict, it allows fields v does not declare (native replies have more
+// than a test reads).
+func Decode(t testing.TB, b []byte, v any) {
+	t.Helper()
+	if err := json.Unmarshal(b, v); err != nil {
+		t.Fatalf("decode %s: %v", b, err)
+	}
+}
