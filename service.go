@@ -88,6 +88,53 @@ type SecretDuplicate struct {
 	Comment    *string
 	Scopes     []string
 	Attributes map[string]string
+	// MaxLiveSecrets, when > 0, is the most live secrets the account may
+	// hold after the copy (ECONFLICT matching ErrSecretLimit), checked in
+	// the write's transaction.
+	MaxLiveSecrets int
+}
+
+// SecretBatcher writes several secrets of a store at once, all or nothing,
+// for faces whose requests carry many (Cloudflare's array create,
+// TrueFoundry's secret groups). The service package implements it; it is
+// separate from SecretService so that other implementations stay valid.
+type SecretBatcher interface {
+	// PutSecrets writes each of in.Puts as PutSecret would and
+	// soft-deletes each live secret of in.Deletes as DeleteSecret would, in
+	// one storage transaction: all of them or none. Every item is
+	// authorized (ActionWrite on each put's name, ActionDelete on each
+	// deleted secret) before anything is written; the first refusal is
+	// audited and returned (EFORBIDDEN). A delete of a secret that is
+	// already gone is left out. Otherwise the errors of the single calls
+	// (EINVALID, ENOTFOUND, EPRECONDITION, ECONFLICT), as a
+	// *BatchItemError whose Index is that of the put in in.Puts (a higher
+	// one is a delete's, counted after the puts among those written); and
+	// ECONFLICT matching ErrSecretLimit when in.MaxLiveSecrets is
+	// overrun. Each item is audited. It returns the secrets written, then
+	// those deleted.
+	PutSecrets(ctx context.Context, store string, in *SecretBatchPut) ([]*Secret, error)
+	// CreateStoreWithSecrets creates a store, as CreateStore does, with a
+	// first version of each of in.Puts, all or nothing (in.Deletes must be
+	// empty). The puts are authorized on the new store, by its name, before
+	// anything is written, then the store create (ActionAdmin).
+	CreateStoreWithSecrets(ctx context.Context, st *StoreCreate, in *SecretBatchPut) (*Store, []*Secret, error)
+	// CreateStores creates stores, each as CreateStore does, all or none:
+	// every one is authorized first (EFORBIDDEN, audited, for the first
+	// refused), then all are written in one storage transaction. With
+	// maxStores > 0, ECONFLICT matching ErrStoreLimit when the account
+	// would hold more stores than that. A store that fails comes as a
+	// *BatchItemError naming it.
+	CreateStores(ctx context.Context, in []*StoreCreate, maxStores int) ([]*Store, error)
+}
+
+// SecretBatchPut is the input of PutSecrets.
+type SecretBatchPut struct {
+	Puts []*SecretPut
+	// Deletes are refs (ids or names) of live secrets to soft-delete.
+	Deletes []string
+	// MaxLiveSecrets, when > 0, is the most live secrets the account may
+	// hold after a batch that creates any (see SecretBatch.MaxLiveSecrets).
+	MaxLiveSecrets int
 }
 
 // UsageCounter counts what the caller's account holds, whatever the
@@ -263,6 +310,31 @@ type Page struct {
 type StorePage struct {
 	Stores     []*Store `json:"stores"`
 	NextCursor string   `json:"next_cursor,omitempty"`
+	// Total is the number of stores the query matches that the caller may
+	// see, when ListStores.Total asked for it; not in the native wire form.
+	Total int `json:"-"`
+}
+
+// StoreLister lists stores with an order, a filter, an offset and a total,
+// for faces that page by number. The service package implements it; it is
+// separate from SecretService so that other implementations stay valid.
+type StoreLister interface {
+	// ListStores lists the stores that q selects and the caller may see
+	// (EINVALID for a bad query).
+	ListStores(ctx context.Context, q ListStores) (*StorePage, error)
+}
+
+// ListStores filters, orders and pages a store listing: see StoreQuery.
+// Limit defaults to 100 and is at most MaxPageSize; Total asks for
+// StorePage.Total.
+type ListStores struct {
+	Name     string
+	Contains string
+	Order    SecretOrder
+	Desc     bool
+	Offset   int
+	Limit    int
+	Total    bool
 }
 
 // SecretPut is the input of PutSecret.
@@ -307,11 +379,39 @@ type SecretPatch struct {
 	IfVersion int        `json:"-"`
 }
 
-// ListSecrets filters a secret listing.
+// ListSecrets filters, orders and pages a secret listing. The default is
+// by name, ascending, paged by Cursor.
 type ListSecrets struct {
 	Page
 	Prefix         string
 	IncludeDeleted bool
+	// Contains keeps the secrets whose name contains it (case-sensitive).
+	Contains string
+	// Order and Desc sort the listing (see SecretOrder); ties go by name,
+	// then id, ascending.
+	Order SecretOrder
+	Desc  bool
+	// Offset skips that many secrets, for faces that page by number; it
+	// cannot go with a Cursor, and a listing by offset has no NextCursor
+	// unless its Order is by name ascending.
+	Offset int
+	// Total asks for SecretPage.Total; without it, nothing is counted.
+	Total bool
+}
+
+// SecretOrder is the field a secret listing is sorted by.
+type SecretOrder string
+
+// Orders of a secret listing.
+const (
+	OrderName    SecretOrder = "" // name, then id
+	OrderCreated SecretOrder = "created"
+	OrderUpdated SecretOrder = "updated"
+)
+
+// Valid reports whether o is one of the orders.
+func (o SecretOrder) Valid() bool {
+	return o == OrderName || o == OrderCreated || o == OrderUpdated
 }
 
 // SecretPage is one page of secrets. It must not be changed once made: a
@@ -320,6 +420,10 @@ type ListSecrets struct {
 type SecretPage struct {
 	Secrets    []*Secret `json:"secrets"`
 	NextCursor string    `json:"next_cursor,omitempty"`
+	// Total is the number of secrets the query matches that the caller may
+	// list, on every page, when ListSecrets.Total asked for it. It is for
+	// faces: the native wire form leaves it out.
+	Total int `json:"-"`
 
 	Memo Memo `json:"-"`
 }

@@ -2,6 +2,7 @@ package coffer
 
 import (
 	"context"
+	"errors"
 	"time"
 )
 
@@ -107,6 +108,9 @@ type Storage interface {
 	// CreateStore adds a store with its first data key, wrapped by the master
 	// key (ECONFLICT if the name is taken in the account).
 	CreateStore(ctx context.Context, s *Store, wrappedKey []byte, ev *AuditEvent) error
+	// CreateStores adds the stores of a batch, each as CreateStore does, in
+	// one transaction: all of them or none; see StoreBatch.
+	CreateStores(ctx context.Context, b *StoreBatch) error
 	// Store returns a store by id or name (ENOTFOUND), with its current Gen.
 	// Every write below that changes a secret or version of a store (create,
 	// new version, metadata, status, purge, destroy) changes the store's Gen
@@ -115,6 +119,11 @@ type Storage interface {
 	Store(ctx context.Context, accountID, ref string) (*Store, error)
 	// Stores lists stores ordered by name, after the given name.
 	Stores(ctx context.Context, accountID string, after string, limit int) ([]*Store, error)
+	// ListStores lists an account's stores; see StoreQuery.
+	ListStores(ctx context.Context, accountID string, q StoreQuery) ([]*Store, error)
+	// CountStores counts the account's stores that q's filters (Name,
+	// Contains) match, whatever its paging.
+	CountStores(ctx context.Context, accountID string, q StoreQuery) (int, error)
 	// DeleteStore removes a store. Unless force is set it fails with ECONFLICT
 	// while the store holds secrets that are not deleted; with force, all its
 	// secrets and versions go too.
@@ -154,6 +163,11 @@ type Storage interface {
 	// It returns the secret as it is after the write and the new version
 	// number (0 when the secret was created pending, without a value).
 	WriteSecret(ctx context.Context, w *SecretWrite, ev *AuditEvent) (*Secret, error)
+	// WriteSecrets applies a batch of writes and updates to the secrets of
+	// one store in one transaction, all or nothing; see SecretBatch. It
+	// returns the secrets as they are after the batch, one per item, in
+	// item order.
+	WriteSecrets(ctx context.Context, b *SecretBatch) ([]*Secret, error)
 	// Secret returns a secret of a store by ref (ENOTFOUND). A ref that is
 	// an id (IsID) names the secret (live or deleted) with that id, else,
 	// only when the store has none, the live secret of that name (a legacy
@@ -166,6 +180,10 @@ type Storage interface {
 	SecretByID(ctx context.Context, accountID, id string) (*Secret, error)
 	// Secrets lists the secrets of a store; see SecretQuery.
 	Secrets(ctx context.Context, accountID, storeID string, q SecretQuery) ([]*Secret, error)
+	// CountSecrets counts the secrets of a store that q's filters (Prefix,
+	// Contains, IncludeDeleted) match, whatever its paging (ENOTFOUND for a
+	// missing store).
+	CountSecrets(ctx context.Context, accountID, storeID string, q SecretQuery) (int, error)
 	// UpdateSecret changes a secret's metadata or status; see SecretUpdate.
 	UpdateSecret(ctx context.Context, accountID, secretID string, u *SecretUpdate, ev *AuditEvent) (*Secret, error)
 	// PurgeSecret removes a deleted secret and all its versions for good
@@ -265,6 +283,68 @@ type SecretWrite struct {
 	Update *SecretUpdate
 }
 
+// SecretBatch is what WriteSecrets applies to the secrets of one store, all
+// or nothing: the items in order, each as WriteSecret or UpdateSecret would
+// apply it alone, seeing the items before it. The first item that fails
+// fails the batch with its error (a *BatchItemError naming it), and nothing of the batch is written. Every
+// item's event is appended either way, with the batch's outcome.
+type SecretBatch struct {
+	AccountID string
+	StoreID   string
+	// Store, when set, is created first, as CreateStore does with its first
+	// data key StoreKey (wrapped) and the event StoreEvent; StoreID must be
+	// its ID. A group of secrets is then made whole or not at all.
+	Store      *Store
+	StoreKey   []byte
+	StoreEvent *AuditEvent
+	Items      []SecretBatchItem
+	// MaxLiveSecrets, when > 0, is a quota on the account: a batch that
+	// creates a secret fails with ECONFLICT (matching ErrSecretLimit with
+	// errors.Is) when the account would hold more live (pending or active)
+	// secrets than this after it, in all its stores. It is checked in the
+	// batch's transaction, so that concurrent batches cannot overrun it.
+	MaxLiveSecrets int
+}
+
+// StoreBatch is what CreateStores adds to one account, all or nothing: the
+// first store that fails fails the batch with its error (a
+// *BatchItemError naming it). Every item's event is appended either way,
+// with the batch's outcome.
+type StoreBatch struct {
+	AccountID string
+	Items     []StoreBatchItem
+	// MaxStores, when > 0, is a quota on the account: the batch fails with
+	// ECONFLICT (matching ErrStoreLimit) when the account would hold more
+	// stores than this after it. It is checked in the batch's transaction.
+	MaxStores int
+}
+
+// StoreBatchItem is one store of a StoreBatch, of the batch's account,
+// with its first data key (wrapped) and the event that records it.
+type StoreBatchItem struct {
+	Store *Store
+	Key   []byte
+	Event *AuditEvent
+}
+
+// ErrStoreLimit is matched (errors.Is) by the ECONFLICT error of a create
+// refused because it would overrun a quota of stores.
+var ErrStoreLimit = errors.New("store limit reached")
+
+// SecretBatchItem is one change of a SecretBatch: Write (whose AccountID
+// and StoreID are the batch's), or Update of the secret SecretID of the
+// batch's store. Event records it.
+type SecretBatchItem struct {
+	Write    *SecretWrite
+	SecretID string
+	Update   *SecretUpdate
+	Event    *AuditEvent
+}
+
+// ErrSecretLimit is matched (errors.Is) by the ECONFLICT error of a write
+// refused because it would overrun a quota of live secrets.
+var ErrSecretLimit = errors.New("secret limit reached")
+
 // SecretUpdate changes metadata and status. Nil fields are left alone.
 type SecretUpdate struct {
 	Comment    *string
@@ -288,14 +368,36 @@ type SecretUpdate struct {
 }
 
 // SecretQuery filters and pages a secret listing. Results are ordered by
-// name, then id; After is the (name, id) of the last secret of the previous
-// page.
+// Order (name when empty), then name, then id, descending on Order's field
+// with Desc (and on all three with OrderName); After is the (name, id) of
+// the last secret of the previous page, for OrderName only, and Offset
+// skips that many results.
 type SecretQuery struct {
 	Prefix         string
 	AfterName      string
 	AfterID        string
 	Limit          int
 	IncludeDeleted bool
+	// Contains keeps the names that contain it (case-sensitive).
+	Contains string
+	Order    SecretOrder
+	Desc     bool
+	Offset   int
+}
+
+// StoreQuery filters, orders and pages a store listing. Results are
+// ordered by Order (name when empty), then name, then id, descending on
+// Order's field with Desc (and on both with OrderName); Offset skips that
+// many results, and Limit is as in SecretQuery.
+type StoreQuery struct {
+	// Name, when set, keeps only the store of that name.
+	Name string
+	// Contains keeps the names that contain it (case-sensitive).
+	Contains string
+	Order    SecretOrder
+	Desc     bool
+	Offset   int
+	Limit    int
 }
 
 // AccountStoreKey is a wrapped data key of a store with the store's account,

@@ -159,3 +159,140 @@ func (s *Secret) applyMetadata(u *SecretUpdate) {
 		}
 	}
 }
+
+// BatchTx is what an engine does inside the transaction of a SecretBatch:
+// CreateStore's insert, the single writes of WriteSecret and UpdateSecret,
+// and a count of the live secrets of an account.
+type BatchTx interface {
+	CreateStore(s *Store, wrappedKey []byte, ev *AuditEvent) error
+	// WriteSecret also tells whether the write created the secret.
+	WriteSecret(w *SecretWrite, ev *AuditEvent) (s *Secret, created bool, err error)
+	UpdateSecret(accountID, secretID string, u *SecretUpdate, ev *AuditEvent) (*Secret, error)
+	LiveSecrets(accountID string) (int, error)
+}
+
+// Apply runs the batch's items on tx, in order, and then checks its quota.
+// It holds the rules every engine shares; an engine calls it inside one
+// transaction and rolls that back when it fails.
+func (b *SecretBatch) Apply(tx BatchTx) ([]*Secret, error) {
+	if len(b.Items) == 0 {
+		return nil, Errorf(EINVALID, "a batch needs at least one item")
+	}
+	if b.Store != nil {
+		if b.Store.ID != b.StoreID || b.Store.AccountID != b.AccountID {
+			return nil, Errorf(EINVALID, "a batch creates a store of its own id and account only")
+		}
+		if err := tx.CreateStore(b.Store, b.StoreKey, b.StoreEvent); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]*Secret, len(b.Items))
+	created := false
+	for i, it := range b.Items {
+		var err error
+		switch {
+		case it.Write != nil && it.Update == nil:
+			it.Write.AccountID, it.Write.StoreID = b.AccountID, b.StoreID
+			var made bool
+			out[i], made, err = tx.WriteSecret(it.Write, it.Event)
+			created = created || made
+		case it.Update != nil && it.Write == nil:
+			if out[i], err = tx.UpdateSecret(b.AccountID, it.SecretID, it.Update, it.Event); err == nil && out[i].StoreID != b.StoreID {
+				err = Errorf(ENOTFOUND, "secret not found")
+			}
+			// An undelete makes a secret live again.
+			created = created || it.Update.Status != nil && *it.Update.Status != StatusDeleted
+		default:
+			err = Errorf(EINVALID, "a batch item is a write or an update")
+		}
+		if err != nil {
+			return nil, &BatchItemError{Index: i, Err: err}
+		}
+	}
+	if b.MaxLiveSecrets > 0 && created {
+		n, err := tx.LiveSecrets(b.AccountID)
+		if err != nil {
+			return nil, err
+		} else if n > b.MaxLiveSecrets {
+			return nil, limitError("secrets", b.MaxLiveSecrets, ErrSecretLimit)
+		}
+	}
+	return out, nil
+}
+
+// limitError is the ECONFLICT error of a write that would overrun a quota
+// of max things; it matches the quota's sentinel.
+func limitError(things string, max int, sentinel error) error {
+	return fmt.Errorf("%w (%w)", Errorf(ECONFLICT, "the account may hold at most %d %s", max, things), sentinel)
+}
+
+// BatchItemError is the error of a batch that its item Index failed with.
+type BatchItemError struct {
+	Index int
+	Err   error
+}
+
+// Error implements the error interface.
+func (e *BatchItemError) Error() string { return fmt.Sprintf("batch item %d: %v", e.Index, e.Err) }
+
+// Unwrap returns the item's error, whose code is the batch's.
+func (e *BatchItemError) Unwrap() error { return e.Err }
+
+// StoreBatchTx is what an engine does inside the transaction of a
+// StoreBatch: CreateStore's insert, and a count of an account's stores.
+type StoreBatchTx interface {
+	CreateStore(s *Store, wrappedKey []byte, ev *AuditEvent) error
+	Stores(accountID string) (int, error)
+}
+
+// Apply creates the batch's stores on tx, in order, and then checks its
+// quota. It holds the rules every engine shares; an engine calls it inside
+// one transaction and rolls that back when it fails.
+func (b *StoreBatch) Apply(tx StoreBatchTx) error {
+	if len(b.Items) == 0 {
+		return Errorf(EINVALID, "a batch needs at least one item")
+	}
+	for i, it := range b.Items {
+		var err error = Errorf(EINVALID, "a batch creates stores of its own account only")
+		if it.Store != nil && it.Store.AccountID == b.AccountID {
+			err = tx.CreateStore(it.Store, it.Key, it.Event)
+		}
+		if err != nil {
+			return &BatchItemError{Index: i, Err: err}
+		}
+	}
+	if b.MaxStores > 0 {
+		n, err := tx.Stores(b.AccountID)
+		if err != nil {
+			return err
+		} else if n > b.MaxStores {
+			return limitError("stores", b.MaxStores, ErrStoreLimit)
+		}
+	}
+	return nil
+}
+
+// Events returns the batch's audit events, in chain order.
+func (b *SecretBatch) Events() []*AuditEvent {
+	var evs []*AuditEvent
+	if b.Store != nil && b.StoreEvent != nil {
+		evs = append(evs, b.StoreEvent)
+	}
+	for _, it := range b.Items {
+		if it.Event != nil {
+			evs = append(evs, it.Event)
+		}
+	}
+	return evs
+}
+
+// Events returns the batch's audit events, in chain order.
+func (b *StoreBatch) Events() []*AuditEvent {
+	var evs []*AuditEvent
+	for _, it := range b.Items {
+		if it.Event != nil {
+			evs = append(evs, it.Event)
+		}
+	}
+	return evs
+}

@@ -129,9 +129,16 @@ func (db *DB) WriteSecret(ctx context.Context, sw *coffer.SecretWrite, ev *coffe
 }
 
 func (w *writer) writeSecret(sw *coffer.SecretWrite, at time.Time, ev *coffer.AuditEvent) (*coffer.Secret, error) {
+	s, _, err := w.writeSecretCreated(sw, at, ev)
+	return s, err
+}
+
+// writeSecretCreated is writeSecret that also tells whether the write
+// created the secret.
+func (w *writer) writeSecretCreated(sw *coffer.SecretWrite, at time.Time, ev *coffer.AuditEvent) (*coffer.Secret, bool, error) {
 	fillEvent(ev, sw.AccountID, sw.StoreID, "")
 	if sw.Seal == nil && sw.Create == nil {
-		return nil, coffer.Errorf(coffer.EINVALID, "a write without a value must create a secret")
+		return nil, false, coffer.Errorf(coffer.EINVALID, "a write without a value must create a secret")
 	}
 	// In one round trip: the live secret, locked until the transaction
 	// ends (its version counter is what the new version number comes
@@ -148,9 +155,9 @@ func (w *writer) writeSecret(sw *coffer.SecretWrite, at time.Time, ev *coffer.Au
 	}}, q{sql: `SELECT EXISTS (SELECT 1 FROM stores WHERE id = $1 AND account_id = $2)`, args: []any{sw.StoreID, sw.AccountID},
 		row: func(r pgx.Row) error { return r.Scan(&storeOK) }})
 	if err != nil {
-		return nil, fmt.Errorf("read secret: %w", err)
+		return nil, false, fmt.Errorf("read secret: %w", err)
 	} else if !storeOK {
-		return nil, coffer.Errorf(coffer.ENOTFOUND, "store not found")
+		return nil, false, coffer.Errorf(coffer.ENOTFOUND, "store not found")
 	}
 
 	if s != nil {
@@ -158,7 +165,7 @@ func (w *writer) writeSecret(sw *coffer.SecretWrite, at time.Time, ev *coffer.Au
 	}
 	r, err := sw.Apply(s, at)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	s = r.Secret
 	create, bump, ciphertext, keyID := r.Create, r.Bump, r.Ciphertext, r.KeyID
@@ -170,7 +177,7 @@ func (w *writer) writeSecret(sw *coffer.SecretWrite, at time.Time, ev *coffer.Au
 	// The secret's row and the version go in one round trip.
 	put, err := putSecret(s, create, bump)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	qs := []q{put}
 	if sw.Seal != nil {
@@ -178,10 +185,10 @@ func (w *writer) writeSecret(sw *coffer.SecretWrite, at time.Time, ev *coffer.Au
 			VALUES ($1, $2, $3, $4, $5, $6)`, args: []any{s.ID, s.Version, keyID, ciphertext, at.UnixNano(), sw.By}})
 	}
 	if err := w.send(qs...); err != nil {
-		return nil, writeErr(s, err)
+		return nil, false, writeErr(s, err)
 	}
 	w.touchStore(s.StoreID)
-	return s, nil
+	return s, create, nil
 }
 
 // putSecret returns the statement that writes s: a new row when create,
@@ -249,31 +256,21 @@ func (db *DB) oneSecret(ctx context.Context, sql string, args ...any) (*coffer.S
 }
 
 // Secrets lists the secrets of a store of the account; see
+// Secrets lists the secrets of a store of the account; see
 // coffer.SecretQuery. A missing store gives ENOTFOUND.
 func (db *DB) Secrets(ctx context.Context, accountID, storeID string, q coffer.SecretQuery) ([]*coffer.Secret, error) {
 	var b strings.Builder
-	b.WriteString(`SELECT ` + secretCols + ` FROM secrets WHERE store_id = $1 AND account_id = $2`)
-	args := []any{storeID, accountID}
+	b.WriteString(`SELECT ` + secretCols + ` FROM secrets`)
+	args := secretFilter(&b, accountID, storeID, q)
 	arg := func(v any) string {
 		args = append(args, v)
 		return "$" + strconv.Itoa(len(args))
 	}
-	if !q.IncludeDeleted {
-		b.WriteString(` AND status <> 'deleted'`)
+	b.WriteString(orderBy(q.Order, q.Desc))
+	b.WriteString(` LIMIT ` + arg(pageLimit(q.Limit)))
+	if q.Offset > 0 {
+		b.WriteString(` OFFSET ` + arg(q.Offset))
 	}
-	if q.Prefix != "" {
-		b.WriteString(` AND name >= ` + arg(q.Prefix))
-		if end, ok := prefixEnd(q.Prefix); ok {
-			b.WriteString(` AND name < ` + arg(end))
-		}
-	}
-	switch {
-	case q.AfterID != "":
-		b.WriteString(` AND (name, id) > (` + arg(q.AfterName) + `, ` + arg(q.AfterID) + `)`)
-	case q.AfterName != "":
-		b.WriteString(` AND name > ` + arg(q.AfterName))
-	}
-	b.WriteString(` ORDER BY name, id LIMIT ` + arg(pageLimit(q.Limit)))
 
 	var out []*coffer.Secret
 	err := db.query(ctx, b.String(), args, func(rows pgx.Rows) error {
@@ -291,6 +288,58 @@ func (db *DB) Secrets(ctx context.Context, accountID, storeID string, q coffer.S
 		return db.emptyList(ctx, accountID, storeID)
 	}
 	return out, nil
+}
+
+// CountSecrets counts the secrets of a store that q's filters match; see
+// coffer.Storage.
+func (db *DB) CountSecrets(ctx context.Context, accountID, storeID string, q coffer.SecretQuery) (int, error) {
+	var b strings.Builder
+	b.WriteString(`SELECT count(*) FROM secrets`)
+	q.AfterName, q.AfterID = "", ""
+	args := secretFilter(&b, accountID, storeID, q)
+	var n int
+	if err := db.queryRow(ctx, b.String(), args, &n); err != nil {
+		return 0, dbErr("count secrets", err)
+	}
+	if n == 0 {
+		_, err := db.emptyList(ctx, accountID, storeID)
+		return 0, err
+	}
+	return n, nil
+}
+
+// secretFilter writes the WHERE clause of a listing and returns its
+// arguments.
+func secretFilter(b *strings.Builder, accountID, storeID string, q coffer.SecretQuery) []any {
+	b.WriteString(` WHERE store_id = $1 AND account_id = $2`)
+	args := []any{storeID, accountID}
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	if !q.IncludeDeleted {
+		b.WriteString(` AND status <> 'deleted'`)
+	}
+	if q.Prefix != "" {
+		b.WriteString(` AND name >= ` + arg(q.Prefix))
+		if end, ok := prefixEnd(q.Prefix); ok {
+			b.WriteString(` AND name < ` + arg(end))
+		}
+	}
+	if q.Contains != "" {
+		b.WriteString(` AND strpos(name, ` + arg(q.Contains) + `) > 0`)
+	}
+	cmp := " > "
+	if q.Desc {
+		cmp = " < "
+	}
+	switch {
+	case q.AfterID != "":
+		b.WriteString(` AND (name, id)` + cmp + `(` + arg(q.AfterName) + `, ` + arg(q.AfterID) + `)`)
+	case q.AfterName != "":
+		b.WriteString(` AND name` + cmp + arg(q.AfterName))
+	}
+	return args
 }
 
 // emptyList is the answer of a listing that found nothing: ENOTFOUND when

@@ -46,6 +46,11 @@ func encodeStoreAttributes(s *coffer.Store) (string, error) {
 // has none and key id 1 when KeyID is 0 (ENOTFOUND for a missing account,
 // ECONFLICT if the id exists or the name is taken in the account).
 func (db *DB) CreateStore(ctx context.Context, s *coffer.Store, wrappedKey []byte, ev *coffer.AuditEvent) error {
+	return db.do(ctx, ev, func(w *writer) error { return w.createStore(s, wrappedKey, ev) })
+}
+
+// createStore is CreateStore inside the writer's transaction.
+func (w *writer) createStore(s *coffer.Store, wrappedKey []byte, ev *coffer.AuditEvent) error {
 	if s.ID == "" {
 		s.ID = coffer.NewID()
 	}
@@ -65,29 +70,27 @@ func (db *DB) CreateStore(ctx context.Context, s *coffer.Store, wrappedKey []byt
 	if err != nil {
 		return err
 	}
-	return db.do(ctx, ev, func(w *writer) error {
-		fillEvent(ev, s.AccountID, s.ID, "")
-		if ok, err := w.accountExists(s.AccountID); err != nil {
-			return err
-		} else if !ok {
-			return coffer.Errorf(coffer.ENOTFOUND, "account not found")
+	fillEvent(ev, s.AccountID, s.ID, "")
+	if ok, err := w.accountExists(s.AccountID); err != nil {
+		return err
+	} else if !ok {
+		return coffer.Errorf(coffer.ENOTFOUND, "account not found")
+	}
+	_, err = w.exec(`INSERT INTO stores (`+storeCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		s.ID, s.AccountID, s.Name, s.Comment, s.KeyID, s.Gen, s.CreatedAt.UnixNano(), s.UpdatedAt.UnixNano(), attrs)
+	if isUnique(err) {
+		if constraint(err) == "stores_name" {
+			return coffer.Errorf(coffer.ECONFLICT, "store name %q is taken", s.Name)
 		}
-		_, err := w.exec(`INSERT INTO stores (`+storeCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-			s.ID, s.AccountID, s.Name, s.Comment, s.KeyID, s.Gen, s.CreatedAt.UnixNano(), s.UpdatedAt.UnixNano(), attrs)
-		if isUnique(err) {
-			if constraint(err) == "stores_name" {
-				return coffer.Errorf(coffer.ECONFLICT, "store name %q is taken", s.Name)
-			}
-			return coffer.Errorf(coffer.ECONFLICT, "store %s already exists", s.ID)
-		} else if err != nil {
-			return fmt.Errorf("create store: %w", err)
-		}
-		if _, err := w.exec(`INSERT INTO store_keys (store_id, id, wrapped) VALUES ($1, $2, $3)`,
-			s.ID, s.KeyID, wrappedKey); err != nil {
-			return fmt.Errorf("create store key: %w", err)
-		}
-		return nil
-	})
+		return coffer.Errorf(coffer.ECONFLICT, "store %s already exists", s.ID)
+	} else if err != nil {
+		return fmt.Errorf("create store: %w", err)
+	}
+	if _, err := w.exec(`INSERT INTO store_keys (store_id, id, wrapped) VALUES ($1, $2, $3)`,
+		s.ID, s.KeyID, wrappedKey); err != nil {
+		return fmt.Errorf("create store key: %w", err)
+	}
+	return nil
 }
 
 // storeByRefSQL finds a store of account $1 by id $2, else by name $2.

@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"errors"
 
 	"github.com/coffer-dev/coffer"
 	"github.com/coffer-dev/coffer/envelope"
@@ -69,8 +70,20 @@ func (s *Service) DuplicateSecret(ctx context.Context, storeRef, ref string, in 
 	if in.Comment != nil {
 		create.Comment = *in.Comment
 	}
-	return s.storage.WriteSecret(ctx, &coffer.SecretWrite{
+	w := &coffer.SecretWrite{
 		AccountID: c.AccountID, StoreID: st.ID, Name: in.Name, Create: create, CreateOnly: true,
 		Seal: seal, By: c.PrincipalID, At: now,
-	}, ev)
+	}
+	if in.MaxLiveSecrets <= 0 {
+		return s.storage.WriteSecret(ctx, w, ev)
+	}
+	out, err := s.storage.WriteSecrets(ctx, &coffer.SecretBatch{AccountID: c.AccountID, StoreID: st.ID,
+		MaxLiveSecrets: in.MaxLiveSecrets, Items: []coffer.SecretBatchItem{{Write: w, Event: ev}}})
+	var ie *coffer.BatchItemError
+	if errors.As(err, &ie) {
+		return nil, ie.Err // the one item's error is the call's
+	} else if err != nil {
+		return nil, err
+	}
+	return out[0], nil
 }

@@ -47,31 +47,49 @@ func (s *Service) CreateStore(ctx context.Context, in *coffer.StoreCreate) (*cof
 	if err != nil {
 		return nil, err
 	}
-	ev := s.event(c, "store.create")
-	ev.Name = in.Name
-	if err := coffer.ValidateName("store", in.Name); err != nil {
-		return nil, err
-	} else if err := coffer.ValidateMeta(in.Comment, nil, nil); err != nil {
-		return nil, err
-	} else if err := validateAttributes(in.Attributes); err != nil {
+	st, ev, err := s.newStore(c, in)
+	if err != nil {
 		return nil, err
 	}
-	now := s.now().UTC()
-	st := &coffer.Store{ID: coffer.NewID(), AccountID: c.AccountID, Name: in.Name, Comment: in.Comment, Attributes: in.Attributes, KeyID: 1, CreatedAt: now, UpdatedAt: now}
 	if err := s.authorize(ctx, c, coffer.ActionAdmin, st, "", ev); err != nil {
 		return nil, err
 	}
 	dek := envelope.GenerateKey()
 	defer envelope.Zero(dek)
-	wrapped, err := s.keyring.Wrap(dek, storeKeyAAD(st.AccountID, st.ID, st.KeyID))
+	wrapped, err := s.wrapStoreKey(st, dek)
 	if err != nil {
-		return nil, fmt.Errorf("seal store key: %w", err)
+		return nil, err
 	}
 	ev.StoreID = st.ID
 	if err := s.storage.CreateStore(ctx, st, wrapped, ev); err != nil {
 		return nil, err
 	}
 	return st, nil
+}
+
+// newStore checks in and returns the store it creates, with its event.
+func (s *Service) newStore(c *coffer.Caller, in *coffer.StoreCreate) (*coffer.Store, *coffer.AuditEvent, error) {
+	ev := s.event(c, "store.create")
+	ev.Name = in.Name
+	if err := coffer.ValidateName("store", in.Name); err != nil {
+		return nil, nil, err
+	} else if err := coffer.ValidateMeta(in.Comment, nil, nil); err != nil {
+		return nil, nil, err
+	} else if err := validateAttributes(in.Attributes); err != nil {
+		return nil, nil, err
+	}
+	now := s.now().UTC()
+	st := &coffer.Store{ID: coffer.NewID(), AccountID: c.AccountID, Name: in.Name, Comment: in.Comment, Attributes: in.Attributes, KeyID: 1, CreatedAt: now, UpdatedAt: now}
+	return st, ev, nil
+}
+
+// wrapStoreKey wraps the data key of a new store with the master key.
+func (s *Service) wrapStoreKey(st *coffer.Store, dek []byte) ([]byte, error) {
+	wrapped, err := s.keyring.Wrap(dek, storeKeyAAD(st.AccountID, st.ID, st.KeyID))
+	if err != nil {
+		return nil, fmt.Errorf("seal store key: %w", err)
+	}
+	return wrapped, nil
 }
 
 // store resolves a store ref and checks that the caller may do action on it
@@ -180,22 +198,7 @@ func (s *Service) PutSecret(ctx context.Context, storeRef string, in *coffer.Sec
 	if err != nil {
 		return nil, err
 	}
-	if err := coffer.ValidateName("secret", in.Name); err != nil {
-		return nil, err
-	} else if err := coffer.ValidateValue(in.Value); err != nil {
-		return nil, err
-	}
-	comment := ""
-	if in.Comment != nil {
-		comment = *in.Comment
-	}
-	if err := coffer.ValidateMeta(comment, in.Labels, in.Scopes); err != nil {
-		return nil, err
-	} else if err := validateAttributes(in.Attributes); err != nil {
-		return nil, err
-	} else if in.ID != "" && !coffer.IsID(in.ID) {
-		return nil, coffer.Errorf(coffer.EINVALID, "secret id must be 32 lowercase hex digits")
-	} else if err := coffer.ValidateExpiry(in.ExpiresAt); err != nil {
+	if err := validatePut(in); err != nil {
 		return nil, err
 	}
 	ev := s.event(c, "secret.write")
@@ -205,6 +208,27 @@ func (s *Service) PutSecret(ctx context.Context, storeRef string, in *coffer.Sec
 		return nil, err
 	}
 	return s.write(ctx, c, st, in, ev)
+}
+
+// validatePut checks the input of a write.
+func validatePut(in *coffer.SecretPut) error {
+	if err := coffer.ValidateName("secret", in.Name); err != nil {
+		return err
+	} else if err := coffer.ValidateValue(in.Value); err != nil {
+		return err
+	}
+	comment := ""
+	if in.Comment != nil {
+		comment = *in.Comment
+	}
+	if err := coffer.ValidateMeta(comment, in.Labels, in.Scopes); err != nil {
+		return err
+	} else if err := validateAttributes(in.Attributes); err != nil {
+		return err
+	} else if in.ID != "" && !coffer.IsID(in.ID) {
+		return coffer.Errorf(coffer.EINVALID, "secret id must be 32 lowercase hex digits")
+	}
+	return coffer.ValidateExpiry(in.ExpiresAt)
 }
 
 // validateAttributes checks face-specific metadata: the same bounds as
@@ -222,6 +246,12 @@ func (s *Service) write(ctx context.Context, c *coffer.Caller, st *coffer.Store,
 	if err != nil {
 		return nil, err
 	}
+	sec, err := s.storage.WriteSecret(ctx, s.secretWrite(c, st, in, seal), ev)
+	return sec, idShapedErr(in.Name, err)
+}
+
+// secretWrite is the storage write of in, whose value seal seals.
+func (s *Service) secretWrite(c *coffer.Caller, st *coffer.Store, in *coffer.SecretPut, seal coffer.SealFunc) *coffer.SecretWrite {
 	now := s.now().UTC()
 	id := in.ID
 	if id == "" {
@@ -243,9 +273,8 @@ func (s *Service) write(ctx context.Context, c *coffer.Caller, st *coffer.Store,
 	}
 	// A name with the shape of an id is never created, so that it cannot
 	// be mistaken for an id; a legacy secret of that name, made before
-	// this rule, still takes new versions.
-	idShaped := coffer.IDShaped(in.Name)
-	if idShaped {
+	// this rule, still takes new versions (see idShapedErr).
+	if coffer.IDShaped(in.Name) {
 		w.Create = nil
 	}
 	if in.Comment != nil || in.Labels != nil || in.Scopes != nil || in.ExpiresAt != nil || in.ReplaceAttributes {
@@ -257,11 +286,16 @@ func (s *Service) write(ctx context.Context, c *coffer.Caller, st *coffer.Store,
 			}
 		}
 	}
-	sec, err := s.storage.WriteSecret(ctx, w, ev)
-	if idShaped && coffer.ErrorCode(err) == coffer.ENOTFOUND {
-		return nil, coffer.ValidateNewSecretName(in.Name)
+	return w
+}
+
+// idShapedErr turns the ENOTFOUND of a write to a name of an id's shape,
+// which only a legacy secret may have, into the reason it is refused.
+func idShapedErr(name string, err error) error {
+	if coffer.ErrorCode(err) == coffer.ENOTFOUND && coffer.IDShaped(name) {
+		return coffer.ValidateNewSecretName(name)
 	}
-	return sec, err
+	return err
 }
 
 // secret resolves store and secret refs and checks action on them: on the
@@ -347,6 +381,9 @@ func (s *Service) Secrets(ctx context.Context, storeRef string, q coffer.ListSec
 	if len(q.Prefix) > coffer.MaxNameLen {
 		return nil, coffer.Errorf(coffer.EINVALID, "prefix is longer than %d characters", coffer.MaxNameLen)
 	}
+	if err := validateListing(q); err != nil {
+		return nil, err
+	}
 	st, err := s.store(ctx, c, storeRef, coffer.ActionList, "", s.event(c, "secret.list"))
 	if err != nil {
 		return nil, err
@@ -354,6 +391,9 @@ func (s *Service) Secrets(ctx context.Context, storeRef string, q coffer.ListSec
 	// Callers who may list every secret of the store share cached pages;
 	// others get a page filtered to what their scopes show.
 	all := c.AllowsEvery(coffer.ActionList, st.ID, st.Name)
+	if q.Order != coffer.OrderName || q.Desc || q.Offset > 0 || q.Contains != "" || q.Total {
+		return s.listing(ctx, c, st, q, limit, after, all)
+	}
 	key := listKey{st.ID, q.Prefix, q.Cursor, limit, q.IncludeDeleted}
 	if all {
 		if page, ok := s.lists.get(key, st.Gen); ok {

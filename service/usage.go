@@ -46,21 +46,12 @@ func (s *Service) liveSecrets(ctx context.Context, st *coffer.Store) (int, error
 	if n, ok := s.counts.get(st.ID, st.Gen); ok {
 		return n, nil
 	}
-	n := 0
-	q := coffer.SecretQuery{Limit: coffer.MaxPageSize}
-	for {
-		secrets, err := s.storage.Secrets(ctx, st.AccountID, st.ID, q)
-		if coffer.ErrorCode(err) == coffer.ENOTFOUND {
-			return 0, nil
-		} else if err != nil {
-			return 0, err
-		}
-		n += len(secrets)
-		if len(secrets) < coffer.MaxPageSize {
-			s.counts.put(st.ID, st.Gen, n)
-			return n, nil
-		}
-		last := secrets[len(secrets)-1]
-		q.AfterName, q.AfterID = last.Name, last.ID
+	n, err := s.storage.CountSecrets(ctx, st.AccountID, st.ID, coffer.SecretQuery{})
+	if coffer.ErrorCode(err) == coffer.ENOTFOUND {
+		return 0, nil
+	} else if err != nil {
+		return 0, err
 	}
+	s.counts.put(st.ID, st.Gen, n)
+	return n, nil
 }

@@ -133,9 +133,16 @@ func (db *DB) WriteSecret(ctx context.Context, sw *coffer.SecretWrite, ev *coffe
 }
 
 func (w *writer) writeSecret(sw *coffer.SecretWrite, at time.Time, ev *coffer.AuditEvent) (*coffer.Secret, error) {
+	s, _, err := w.writeSecretCreated(sw, at, ev)
+	return s, err
+}
+
+// writeSecretCreated is writeSecret that also tells whether the write
+// created the secret.
+func (w *writer) writeSecretCreated(sw *coffer.SecretWrite, at time.Time, ev *coffer.AuditEvent) (*coffer.Secret, bool, error) {
 	fillEvent(ev, sw.AccountID, sw.StoreID, "")
 	if sw.Seal == nil && sw.Create == nil {
-		return nil, coffer.Errorf(coffer.EINVALID, "a write without a value must create a secret")
+		return nil, false, coffer.Errorf(coffer.EINVALID, "a write without a value must create a secret")
 	}
 	// The live secret, when there is one, proves that the store is in the
 	// account (a secret's account is its store's); otherwise ask the store.
@@ -144,14 +151,14 @@ func (w *writer) writeSecret(sw *coffer.SecretWrite, at time.Time, ev *coffer.Au
 	case errors.Is(err, sql.ErrNoRows):
 		s = nil
 		if ok, err := w.storeOf(sw.AccountID, sw.StoreID); err != nil {
-			return nil, err
+			return nil, false, err
 		} else if !ok {
-			return nil, coffer.Errorf(coffer.ENOTFOUND, "store not found")
+			return nil, false, coffer.Errorf(coffer.ENOTFOUND, "store not found")
 		}
 	case err != nil:
-		return nil, fmt.Errorf("read secret: %w", err)
+		return nil, false, fmt.Errorf("read secret: %w", err)
 	case s.AccountID != sw.AccountID:
-		return nil, coffer.Errorf(coffer.ENOTFOUND, "store not found")
+		return nil, false, coffer.Errorf(coffer.ENOTFOUND, "store not found")
 	}
 
 	if s != nil {
@@ -159,7 +166,7 @@ func (w *writer) writeSecret(sw *coffer.SecretWrite, at time.Time, ev *coffer.Au
 	}
 	r, err := sw.Apply(s, at)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	s = r.Secret
 	create, bump, ciphertext, keyID := r.Create, r.Bump, r.Ciphertext, r.KeyID
@@ -169,15 +176,15 @@ func (w *writer) writeSecret(sw *coffer.SecretWrite, at time.Time, ev *coffer.Au
 	}
 
 	if err := w.put(s, create, bump); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if sw.Seal != nil {
 		if _, err := w.insertVersion.ExecContext(w.ctx, s.ID, s.Version, keyID, ciphertext, at.UnixNano(), sw.By); err != nil {
-			return nil, fmt.Errorf("write version: %w", err)
+			return nil, false, fmt.Errorf("write version: %w", err)
 		}
 	}
 	w.touchStore(s.StoreID)
-	return s, nil
+	return s, create, nil
 }
 
 // put writes s: a new row when create, only its version counter when bump,
@@ -241,29 +248,15 @@ func (db *DB) SecretByID(ctx context.Context, accountID, id string) (*coffer.Sec
 // coffer.SecretQuery. A missing store gives ENOTFOUND.
 func (db *DB) Secrets(ctx context.Context, accountID, storeID string, q coffer.SecretQuery) ([]*coffer.Secret, error) {
 	var b strings.Builder
-	b.WriteString(`SELECT ` + secretCols + ` FROM secrets WHERE store_id = ? AND account_id = ?`)
-	args := []any{storeID, accountID}
-	if !q.IncludeDeleted {
-		b.WriteString(` AND status <> 'deleted'`)
-	}
-	if q.Prefix != "" {
-		b.WriteString(` AND name >= ?`)
-		args = append(args, q.Prefix)
-		if end, ok := prefixEnd(q.Prefix); ok {
-			b.WriteString(` AND name < ?`)
-			args = append(args, end)
-		}
-	}
-	switch {
-	case q.AfterID != "":
-		b.WriteString(` AND (name, id) > (?, ?)`)
-		args = append(args, q.AfterName, q.AfterID)
-	case q.AfterName != "":
-		b.WriteString(` AND name > ?`)
-		args = append(args, q.AfterName)
-	}
-	b.WriteString(` ORDER BY name, id LIMIT ?`)
+	b.WriteString(`SELECT ` + secretCols + ` FROM secrets`)
+	args := secretFilter(&b, accountID, storeID, q)
+	b.WriteString(orderBy(q.Order, q.Desc))
+	b.WriteString(` LIMIT ?`)
 	args = append(args, pageLimit(q.Limit))
+	if q.Offset > 0 {
+		b.WriteString(` OFFSET ?`)
+		args = append(args, q.Offset)
+	}
 
 	rows, err := db.read.QueryContext(ctx, b.String(), args...)
 	if err != nil {
@@ -285,6 +278,58 @@ func (db *DB) Secrets(ctx context.Context, accountID, storeID string, q coffer.S
 		return nil, coffer.Errorf(coffer.ENOTFOUND, "store not found")
 	}
 	return out, nil
+}
+
+// CountSecrets counts the secrets of a store that q's filters match; see
+// coffer.Storage.
+func (db *DB) CountSecrets(ctx context.Context, accountID, storeID string, q coffer.SecretQuery) (int, error) {
+	if !db.stores.has(accountID, storeID) {
+		return 0, coffer.Errorf(coffer.ENOTFOUND, "store not found")
+	}
+	var b strings.Builder
+	b.WriteString(`SELECT count(*) FROM secrets`)
+	q.AfterName, q.AfterID = "", ""
+	args := secretFilter(&b, accountID, storeID, q)
+	var n int
+	if err := db.read.QueryRowContext(ctx, b.String(), args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count secrets: %w", err)
+	}
+	return n, nil
+}
+
+// secretFilter writes the WHERE clause of a listing and returns its
+// arguments.
+func secretFilter(b *strings.Builder, accountID, storeID string, q coffer.SecretQuery) []any {
+	b.WriteString(` WHERE store_id = ? AND account_id = ?`)
+	args := []any{storeID, accountID}
+	if !q.IncludeDeleted {
+		b.WriteString(` AND status <> 'deleted'`)
+	}
+	if q.Prefix != "" {
+		b.WriteString(` AND name >= ?`)
+		args = append(args, q.Prefix)
+		if end, ok := prefixEnd(q.Prefix); ok {
+			b.WriteString(` AND name < ?`)
+			args = append(args, end)
+		}
+	}
+	if q.Contains != "" {
+		b.WriteString(` AND instr(name, ?) > 0`)
+		args = append(args, q.Contains)
+	}
+	cmp := " > "
+	if q.Desc {
+		cmp = " < "
+	}
+	switch {
+	case q.AfterID != "":
+		b.WriteString(` AND (name, id)` + cmp + `(?, ?)`)
+		args = append(args, q.AfterName, q.AfterID)
+	case q.AfterName != "":
+		b.WriteString(` AND name` + cmp + `?`)
+		args = append(args, q.AfterName)
+	}
+	return args
 }
 
 // prefixEnd returns the smallest string greater than every string that

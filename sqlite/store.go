@@ -103,6 +103,11 @@ func (x *storeIndex) setGen(id string, gen int64) {
 // has none and key id 1 when KeyID is 0 (ENOTFOUND for a missing account,
 // ECONFLICT if the name is taken in the account).
 func (db *DB) CreateStore(ctx context.Context, s *coffer.Store, wrappedKey []byte, ev *coffer.AuditEvent) error {
+	return db.do(ctx, ev, func(w *writer) error { return w.createStore(s, wrappedKey, ev) })
+}
+
+// createStore is CreateStore inside the writer's transaction.
+func (w *writer) createStore(s *coffer.Store, wrappedKey []byte, ev *coffer.AuditEvent) error {
 	if s.ID == "" {
 		s.ID = coffer.NewID()
 	}
@@ -122,30 +127,28 @@ func (db *DB) CreateStore(ctx context.Context, s *coffer.Store, wrappedKey []byt
 	if err != nil {
 		return err
 	}
-	return db.do(ctx, ev, func(w *writer) error {
-		fillEvent(ev, s.AccountID, s.ID, "")
-		if ok, err := w.accountExists(s.AccountID); err != nil {
-			return err
-		} else if !ok {
-			return coffer.Errorf(coffer.ENOTFOUND, "account not found")
+	fillEvent(ev, s.AccountID, s.ID, "")
+	if ok, err := w.accountExists(s.AccountID); err != nil {
+		return err
+	} else if !ok {
+		return coffer.Errorf(coffer.ENOTFOUND, "account not found")
+	}
+	_, err = w.conn.ExecContext(w.ctx, `INSERT INTO stores (`+storeCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		s.ID, s.AccountID, s.Name, s.Comment, s.KeyID, s.Gen, s.CreatedAt.UnixNano(), s.UpdatedAt.UnixNano(), attrs)
+	if isUnique(err) {
+		if strings.Contains(err.Error(), "stores.id") {
+			return coffer.Errorf(coffer.ECONFLICT, "store %s already exists", s.ID)
 		}
-		_, err := w.conn.ExecContext(w.ctx, `INSERT INTO stores (`+storeCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			s.ID, s.AccountID, s.Name, s.Comment, s.KeyID, s.Gen, s.CreatedAt.UnixNano(), s.UpdatedAt.UnixNano(), attrs)
-		if isUnique(err) {
-			if strings.Contains(err.Error(), "stores.id") {
-				return coffer.Errorf(coffer.ECONFLICT, "store %s already exists", s.ID)
-			}
-			return coffer.Errorf(coffer.ECONFLICT, "store name %q is taken", s.Name)
-		} else if err != nil {
-			return fmt.Errorf("create store: %w", err)
-		}
-		if _, err := w.conn.ExecContext(w.ctx, `INSERT INTO store_keys (store_id, id, wrapped) VALUES (?, ?, ?)`,
-			s.ID, s.KeyID, wrappedKey); err != nil {
-			return fmt.Errorf("create store key: %w", err)
-		}
-		w.afterCommit(func() { w.stores.put(s) })
-		return nil
-	})
+		return coffer.Errorf(coffer.ECONFLICT, "store name %q is taken", s.Name)
+	} else if err != nil {
+		return fmt.Errorf("create store: %w", err)
+	}
+	if _, err := w.conn.ExecContext(w.ctx, `INSERT INTO store_keys (store_id, id, wrapped) VALUES (?, ?, ?)`,
+		s.ID, s.KeyID, wrappedKey); err != nil {
+		return fmt.Errorf("create store key: %w", err)
+	}
+	w.afterCommit(func() { w.stores.put(s) })
+	return nil
 }
 
 // Store returns a store of the account by id, else by name, with its

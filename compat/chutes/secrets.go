@@ -3,7 +3,6 @@ package chutes
 import (
 	"context"
 	"net/http"
-	"sort"
 	"strings"
 
 	"github.com/coffer-dev/coffer"
@@ -191,41 +190,47 @@ func (s *Server) createSecret(w http.ResponseWriter, r *http.Request) error {
 }
 
 // listSecrets answers GET /secrets/: the account's Chutes secrets that the
-// caller may see, newest first, paginated.
+// caller may see, newest first, paginated. The service orders, pages and
+// counts them; secrets created at the very same time go by name.
 func (s *Server) listSecrets(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	q, err := parsePage(r)
 	if err != nil {
 		return err
 	}
-	var secrets []*coffer.Secret
+	out := &page[secretJSON]{Page: q.Page, Limit: q.Limit, Items: []secretJSON{}}
 	st, err := s.store(ctx, false)
 	switch coffer.ErrorCode(err) {
 	case "":
-		if secrets, err = coffer.AllSecrets(ctx, s.Secrets, st.ID, false); err != nil {
-			return err
-		}
 	case coffer.ENOTFOUND:
 		// No secret yet: an empty list for a caller who could list them.
 		if err := s.Secrets.AuthorizeNewStore(ctx, coffer.ActionList, StoreName); err != nil {
 			return err
 		}
+		return web.WriteJSON(w, http.StatusOK, out)
 	default:
 		return err
 	}
-	sort.Slice(secrets, func(i, j int) bool {
-		a, b := secrets[i], secrets[j]
-		if !a.CreatedAt.Equal(b.CreatedAt) {
-			return a.CreatedAt.After(b.CreatedAt)
-		}
-		return a.ID > b.ID
-	})
-	items := make([]secretJSON, len(secrets))
-	for i, sec := range secrets {
-		items[i] = toSecretJSON(sec)
+	limit := q.Limit
+	if limit == 0 {
+		limit = defaultLimit
 	}
-	return web.WriteJSON(w, http.StatusOK, paginate(q, items))
+	// Past any store's end, an offset asks only for the total.
+	lq := coffer.ListSecrets{Page: coffer.Page{Limit: limit}, Order: coffer.OrderCreated, Desc: true, Offset: min(q.Page*limit, maxListOffset), Total: true}
+	sp, err := s.Secrets.Secrets(ctx, st.ID, lq)
+	if err != nil {
+		return err
+	}
+	out.Total = sp.Total
+	for _, sec := range sp.Secrets {
+		out.Items = append(out.Items, toSecretJSON(sec))
+	}
+	return web.WriteJSON(w, http.StatusOK, out)
 }
+
+// maxListOffset is the largest offset asked of the service, far past the
+// end of any store.
+const maxListOffset = 1 << 30
 
 var errSecretNotFound = notFound("Secret not found, or does not belong to you")
 

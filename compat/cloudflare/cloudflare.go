@@ -39,6 +39,8 @@ const (
 type Service interface {
 	coffer.SecretService
 	coffer.SecretDuplicator
+	coffer.SecretBatcher
+	coffer.StoreLister
 	coffer.UsageCounter
 	coffer.AccessChecker
 }

@@ -2,6 +2,7 @@ package cloudflare
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strconv"
 	"unicode/utf8"
@@ -34,6 +35,15 @@ func (s *Server) secret(ctx context.Context, st *coffer.Store, id string, delete
 
 var secretOrders = []string{"created", "name", "comment", "modified", "status"}
 
+// storageOrders are the orders of secretOrders that the service sorts by.
+var storageOrders = map[string]coffer.SecretOrder{
+	"created": coffer.OrderCreated, "name": coffer.OrderName, "modified": coffer.OrderUpdated,
+}
+
+// maxOffset is the largest offset asked of the service, far past the end
+// of any store.
+const maxOffset = 1 << 30
+
 func (s *Server) listSecrets(w http.ResponseWriter, r *http.Request) error {
 	lq, err := parseList(r, secretOrders, true)
 	if err != nil {
@@ -43,13 +53,30 @@ func (s *Server) listSecrets(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	secrets, err := coffer.AllSecrets(r.Context(), s.Secrets, st.ID, false)
-	if err != nil {
-		return err
+	var secrets []*coffer.Secret
+	var info *resultInfo
+	if order, ok := storageOrders[lq.order]; ok && lq.search == "" && len(lq.scopes) == 0 {
+		// The service orders, pages and counts.
+		sp, err := s.Secrets.Secrets(r.Context(), st.ID, coffer.ListSecrets{
+			Page: coffer.Page{Limit: lq.perPage}, Order: order, Desc: lq.desc,
+			Offset: min((lq.page-1)*lq.perPage, maxOffset), Total: true,
+		})
+		if err != nil {
+			return err
+		}
+		secrets, info = sp.Secrets, pageInfo(lq, sp.Total, len(sp.Secrets))
+	} else {
+		// Search (name or comment, any case), usage scopes and the orders
+		// by comment or status are Cloudflare's own: they are applied
+		// here, over the whole store.
+		all, err := coffer.AllSecrets(r.Context(), s.Secrets, st.ID, false)
+		if err != nil {
+			return err
+		}
+		all = filterSecrets(all, lq)
+		sortSecrets(all, lq)
+		secrets, info = page(all, lq)
 	}
-	secrets = filterSecrets(secrets, lq)
-	sortSecrets(secrets, lq)
-	secrets, info := page(secrets, lq)
 	out := make([]secretJSON, len(secrets))
 	for i, sec := range secrets {
 		out[i] = toSecret(sec)
@@ -99,10 +126,10 @@ func validValue(v string, l Limits) error {
 }
 
 // createSecrets answers POST .../secrets: an array of secrets in, an array
-// of secret objects out. Every item is checked (fields, names, limits,
-// names already taken) before any is written; should a write still fail
-// (a concurrent request took a name), the secrets already made by this
-// request are removed again.
+// of secret objects out. Every item is checked (fields, names, limits)
+// before any is written, and the service writes them all or none: a name
+// already taken, or the account's secret quota, refuses the whole array,
+// also when concurrent requests race for the last places.
 func (s *Server) createSecrets(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	c := coffer.CallerFrom(ctx)
@@ -128,57 +155,32 @@ func (s *Server) createSecrets(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	live, err := coffer.AllSecrets(ctx, s.Secrets, st.ID, false)
-	if err != nil {
-		return err
-	}
-	for _, sec := range live {
-		if names[sec.Name] {
-			return nameTaken(sec.Name)
-		}
-	}
-	if u, err := s.Secrets.Usage(ctx); err != nil {
-		return err
-	} else if u.Secrets+len(reqs) > l.MaxSecrets {
-		return cfError(http.StatusBadRequest, codeMaxSecrets, "maximum_secrets_exceeded")
-	}
-	out := make([]secretJSON, 0, len(reqs))
-	var made []*coffer.Secret
-	for _, req := range reqs {
-		sec, err := s.Secrets.PutSecret(ctx, st.ID, &coffer.SecretPut{
+	in := &coffer.SecretBatchPut{Puts: make([]*coffer.SecretPut, len(reqs)), MaxLiveSecrets: l.MaxSecrets}
+	for i, req := range reqs {
+		in.Puts[i] = &coffer.SecretPut{
 			Name: *req.Name, Value: []byte(*req.Value), IfVersion: -1, Comment: req.Comment,
 			Scopes: *req.Scopes, Attributes: unused(),
-		})
-		if err != nil {
-			s.undo(ctx, st.ID, made)
-			if coffer.ErrorCode(err) == coffer.EPRECONDITION {
-				return nameTaken(*req.Name)
-			}
-			return err
 		}
-		made = append(made, sec)
-		out = append(out, toSecret(sec))
+	}
+	made, err := s.Secrets.PutSecrets(ctx, st.ID, in)
+	var ie *coffer.BatchItemError
+	switch {
+	case errors.Is(err, coffer.ErrSecretLimit):
+		return cfError(http.StatusBadRequest, codeMaxSecrets, "maximum_secrets_exceeded")
+	case coffer.ErrorCode(err) == coffer.EPRECONDITION && errors.As(err, &ie) && ie.Index < len(reqs):
+		return nameTaken(*reqs[ie.Index].Name)
+	case err != nil:
+		return err
+	}
+	out := make([]secretJSON, len(made))
+	for i, sec := range made {
+		out[i] = toSecret(sec)
 	}
 	return writeResult(w, http.StatusOK, out, nil)
 }
 
 func nameTaken(name string) *Error {
 	return cfError(http.StatusConflict, codeConflict, "secret_name_already_exists: "+strconv.Quote(name))
-}
-
-// undo deletes and purges secrets that a failed request created. It goes
-// on after the client hangs up.
-func (s *Server) undo(ctx context.Context, storeID string, made []*coffer.Secret) {
-	ctx = context.WithoutCancel(ctx)
-	for _, sec := range made {
-		if _, err := s.Secrets.DeleteSecret(ctx, storeID, sec.ID, 0); err != nil {
-			s.Log.Warn("undo secret create", "err", err, "secret_id", sec.ID)
-			continue
-		}
-		if err := s.Secrets.PurgeSecret(ctx, storeID, sec.ID); err != nil {
-			s.Log.Warn("undo secret create", "err", err, "secret_id", sec.ID)
-		}
-	}
 }
 
 func (s *Server) getSecret(w http.ResponseWriter, r *http.Request) error {
@@ -377,12 +379,18 @@ func (s *Server) duplicateSecret(w http.ResponseWriter, r *http.Request) error {
 	if scopes == nil {
 		scopes = []string{}
 	}
+	// The usage read above answers first; the limit inside the write holds
+	// against concurrent creates.
 	sec, err := s.Secrets.DuplicateSecret(ctx, st.ID, src.ID, &coffer.SecretDuplicate{
 		Name: *req.Name, Comment: req.Comment, Scopes: scopes, Attributes: unused(),
+		MaxLiveSecrets: s.limits(c.AccountID).MaxSecrets,
 	})
 	switch coffer.ErrorCode(err) {
 	case "":
 	case coffer.ECONFLICT:
+		if errors.Is(err, coffer.ErrSecretLimit) {
+			return cfError(http.StatusBadRequest, codeMaxSecrets, "maximum_secrets_exceeded")
+		}
 		if taken, e := s.Secrets.Secret(ctx, st.ID, *req.Name); e == nil && taken.Name == *req.Name {
 			return nameTaken(*req.Name)
 		}

@@ -2,7 +2,6 @@ package cloudflare
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -50,14 +49,16 @@ func (s *Server) listStores(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	stores, err := coffer.AllStores(r.Context(), s.Secrets)
+	sp, err := s.Secrets.ListStores(r.Context(), coffer.ListStores{
+		Order: storageOrders[lq.order], Desc: lq.desc, Limit: lq.perPage,
+		Offset: min((lq.page-1)*lq.perPage, maxOffset), Total: true,
+	})
 	if err != nil {
 		return err
 	}
-	sortStores(stores, lq)
-	stores, info := page(stores, lq)
-	out := make([]storeJSON, len(stores))
-	for i, st := range stores {
+	info := pageInfo(lq, sp.Total, len(sp.Stores))
+	out := make([]storeJSON, len(sp.Stores))
+	for i, st := range sp.Stores {
 		out[i] = toStore(st)
 	}
 	return writeResult(w, http.StatusOK, out, info)
@@ -103,59 +104,30 @@ func (s *Server) createStore(w http.ResponseWriter, r *http.Request) error {
 			}
 		}
 	}
-	// Every name and the limit are checked before any store is made. The
-	// limit counts every store of the account; names are checked against
-	// the stores the caller may see, and a name taken by another it may not
-	// see is found when its create fails.
+	// The service makes every store or none, and checks the account's
+	// store limit inside the same write.
 	ctx := r.Context()
-	stores, err := coffer.AllStores(ctx, s.Secrets)
-	if err != nil {
-		return err
+	in := make([]*coffer.StoreCreate, len(reqs))
+	for i, req := range reqs {
+		in[i] = &coffer.StoreCreate{Name: *req.Name}
 	}
-	for _, st := range stores {
-		for _, req := range reqs {
-			if st.Name == *req.Name {
-				return cfError(http.StatusConflict, codeConflict, "store_name_already_exists")
-			}
-		}
-	}
-	u, err := s.Secrets.Usage(ctx)
-	if err != nil {
-		return err
-	}
-	if c := coffer.CallerFrom(ctx); u.Stores+len(reqs) > s.limits(c.AccountID).MaxStores {
+	made, err := s.Secrets.CreateStores(ctx, in, s.limits(coffer.CallerFrom(ctx).AccountID).MaxStores)
+	switch {
+	case errors.Is(err, coffer.ErrStoreLimit):
 		return cfError(http.StatusBadRequest, codeMaxStores, "maximum_stores_exceeded")
+	case coffer.ErrorCode(err) == coffer.ECONFLICT:
+		return cfError(http.StatusConflict, codeConflict, "store_name_already_exists")
+	case err != nil:
+		return err
 	}
-	out := make([]storeJSON, 0, len(reqs))
-	var made []*coffer.Store
-	for _, req := range reqs {
-		st, err := s.Secrets.CreateStore(ctx, &coffer.StoreCreate{Name: *req.Name})
-		if err != nil {
-			s.undoStores(ctx, made)
-			if coffer.ErrorCode(err) == coffer.ECONFLICT {
-				return cfError(http.StatusConflict, codeConflict, "store_name_already_exists")
-			}
-			return err
-		}
-		made = append(made, st)
-		out = append(out, toStore(st))
+	out := make([]storeJSON, len(made))
+	for i, st := range made {
+		out[i] = toStore(st)
 	}
 	if array {
 		return writeResult(w, http.StatusOK, out, nil)
 	}
 	return writeResult(w, http.StatusOK, out[0], nil)
-}
-
-// undoStores deletes the stores that a failed request created: all of a
-// legacy array's stores are made, or none. It goes on after the client
-// hangs up.
-func (s *Server) undoStores(ctx context.Context, made []*coffer.Store) {
-	ctx = context.WithoutCancel(ctx)
-	for _, st := range made {
-		if err := s.Secrets.DeleteStore(ctx, st.ID, false); err != nil {
-			s.Log.Warn("undo store create", "err", err, "store_id", st.ID)
-		}
-	}
 }
 
 func (s *Server) getStore(w http.ResponseWriter, r *http.Request) error {

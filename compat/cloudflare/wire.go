@@ -135,38 +135,18 @@ func queryInt(v, name string, def, hi int) (int, error) {
 // page cuts one page out of items and describes it. A page past the end is
 // empty, not an error: Cloudflare's pagers stop at the first empty page.
 func page[T any](items []T, lq *listQuery) ([]T, *resultInfo) {
-	info := &resultInfo{Page: lq.page, PerPage: lq.perPage, TotalCount: len(items),
-		TotalPages: (len(items) + lq.perPage - 1) / lq.perPage}
 	start := (lq.page - 1) * lq.perPage
 	if start >= len(items) {
-		return []T{}, info
+		return []T{}, pageInfo(lq, len(items), 0)
 	}
 	out := items[start:min(start+lq.perPage, len(items))]
-	info.Count = len(out)
-	return out, info
+	return out, pageInfo(lq, len(items), len(out))
 }
 
-// sortStores orders stores by the query's field, then by name and id.
-func sortStores(stores []*coffer.Store, lq *listQuery) {
-	slices.SortStableFunc(stores, func(a, b *coffer.Store) int {
-		var c int
-		switch lq.order {
-		case "created":
-			c = a.CreatedAt.Compare(b.CreatedAt)
-		case "modified":
-			c = a.UpdatedAt.Compare(b.UpdatedAt)
-		}
-		if lq.desc {
-			c = -c
-		}
-		if c == 0 {
-			c = cmp.Or(cmp.Compare(a.Name, b.Name), cmp.Compare(a.ID, b.ID))
-			if lq.desc && lq.order == "name" {
-				c = -c
-			}
-		}
-		return c
-	})
+// pageInfo describes a page of count items out of total.
+func pageInfo(lq *listQuery, total, count int) *resultInfo {
+	return &resultInfo{Page: lq.page, PerPage: lq.perPage, Count: count, TotalCount: total,
+		TotalPages: (total + lq.perPage - 1) / lq.perPage}
 }
 
 // filterSecrets keeps the secrets whose name or comment contains the search

@@ -2,6 +2,7 @@ package truefoundry
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -89,27 +90,29 @@ func (s *Server) listGroups(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	stores, err := coffer.AllStores(ctx, s.Secrets)
-	if err != nil {
-		return err
+	// The service filters, pages and counts the groups; an FQN names one
+	// group of the caller's tenant.
+	lq := coffer.ListStores{Contains: search, Limit: limit, Offset: offset, Total: true}
+	page := &coffer.StorePage{}
+	if fqn != "" {
+		lq.Name, _ = strings.CutPrefix(fqn, v.tenant()+":")
 	}
-	matched := stores[:0]
-	for _, st := range stores {
-		if fqn != "" && v.groupFQN(st) != fqn || search != "" && !strings.Contains(st.Name, search) {
-			continue
+	// A search or name longer than any group's matches none.
+	named := fqn == "" || lq.Name != "" && lq.Name != fqn && len(lq.Name) <= coffer.MaxNameLen
+	if named && len(search) <= coffer.MaxNameLen {
+		if page, err = s.Secrets.ListStores(ctx, lq); err != nil {
+			return err
 		}
-		matched = append(matched, st)
 	}
-	lo, hi := window(len(matched), offset, limit)
-	out := make([]groupJSON, 0, hi-lo)
-	for _, st := range matched[lo:hi] {
+	out := make([]groupJSON, 0, len(page.Stores))
+	for _, st := range page.Stores {
 		secrets, err := coffer.AllSecrets(ctx, s.Secrets, st.ID, false)
 		if err != nil {
 			return err
 		}
 		out = append(out, v.group(st, secrets))
 	}
-	return writeList(w, out, pagination{Total: len(matched), Offset: offset, Limit: limit})
+	return writeList(w, out, pagination{Total: page.Total, Offset: offset, Limit: limit})
 }
 
 func (s *Server) getGroup(w http.ResponseWriter, r *http.Request) error {
@@ -210,9 +213,8 @@ type createGroupRequest struct {
 }
 
 // createGroup answers POST /secret-groups: a store with a first version of
-// each secret. The body and the key's right to write every secret are
-// checked before anything is written; should a write still fail, the group
-// is removed again.
+// each secret, made whole or not at all by the service, which checks the
+// key's right to write every secret before anything is written.
 func (s *Server) createGroup(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	var req createGroupRequest
@@ -236,32 +238,20 @@ func (s *Server) createGroup(w http.ResponseWriter, r *http.Request) error {
 	if len(*req.IntegrationID) > 255 || !utf8.ValidString(*req.IntegrationID) {
 		return invalid("integrationId", "integrationId must be at most 255 characters of UTF-8")
 	}
-	keys := make([]string, len(req.Secrets))
-	for i, in := range req.Secrets {
-		keys[i] = *in.Key
-	}
-	// The group has no id yet: a scope can name it only by its name.
-	if err := s.mayAll(ctx, coffer.ActionWrite, &coffer.Store{Name: *req.Name}, keys); err != nil {
-		return err
-	}
 	attrs := map[string]string{attrIntegration: *req.IntegrationID}
 	if c := coffer.CallerFrom(ctx); c != nil {
 		attrs[attrCreatedBy] = c.PrincipalID
 	}
-	st, err := s.Secrets.CreateStore(ctx, &coffer.StoreCreate{Name: *req.Name, Attributes: attrs})
-	if coffer.ErrorCode(err) == coffer.ECONFLICT {
+	in := &coffer.SecretBatchPut{Puts: make([]*coffer.SecretPut, len(req.Secrets))}
+	for i, sec := range req.Secrets {
+		in.Puts[i] = &coffer.SecretPut{Name: *sec.Key, Value: []byte(*sec.Value), IfVersion: -1}
+	}
+	st, _, err := s.Secrets.CreateStoreWithSecrets(ctx, &coffer.StoreCreate{Name: *req.Name, Attributes: attrs}, in)
+	var ie *coffer.BatchItemError
+	if coffer.ErrorCode(err) == coffer.ECONFLICT && !errors.As(err, &ie) {
 		return conflict("Secret group with name " + strconv.Quote(*req.Name) + " already exists")
 	} else if err != nil {
 		return err
-	}
-	for _, in := range req.Secrets {
-		_, err := s.Secrets.PutSecret(ctx, st.ID, &coffer.SecretPut{Name: *in.Key, Value: []byte(*in.Value), IfVersion: -1})
-		if err != nil {
-			if derr := s.Secrets.DeleteStore(ctx, st.ID, true); derr != nil {
-				s.Log.Warn("undo secret group create", "err", derr, "store_id", st.ID)
-			}
-			return err
-		}
 	}
 	if st, err = s.Secrets.Store(ctx, st.ID); err != nil {
 		return err
@@ -277,9 +267,9 @@ type updateGroupRequest struct {
 // updateGroup answers PUT /secret-groups/{id}. The list is the full desired
 // state: a key whose value changed gets a new version, a key listed without
 // a value keeps its value, a key left out is deleted (soft: the native API
-// can undelete it), and a new key needs a value. The body, and the key's
-// right to every write and delete the update needs, are checked before
-// anything is written.
+// can undelete it), and a new key needs a value. The service writes it all
+// or nothing, after checking the key's right to every write and delete it
+// needs.
 func (s *Server) updateGroup(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	var req updateGroupRequest
@@ -333,7 +323,6 @@ func (s *Server) updateGroup(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	var puts []*coffer.SecretPut
-	var written []string
 	keep := make(map[string]bool, len(req.Secrets))
 	for _, in := range req.Secrets {
 		keep[*in.Key] = true
@@ -348,30 +337,20 @@ func (s *Server) updateGroup(w http.ResponseWriter, r *http.Request) error {
 			}
 			put.IfVersion = sec.Version
 		}
-		puts, written = append(puts, put), append(written, put.Name)
+		puts = append(puts, put)
 	}
-	var gone []*coffer.Secret
-	var deleted []string
+	in := &coffer.SecretBatchPut{Puts: puts}
 	for _, sec := range current {
 		if !keep[sec.Name] {
-			gone, deleted = append(gone, sec), append(deleted, sec.Name)
+			in.Deletes = append(in.Deletes, sec.ID)
 		}
 	}
-	if err := s.mayAll(ctx, coffer.ActionWrite, st, written); err != nil {
-		return err
-	}
-	if err := s.mayAll(ctx, coffer.ActionDelete, st, deleted); err != nil {
-		return err
-	}
-	for _, put := range puts {
-		if _, err := s.Secrets.PutSecret(ctx, st.ID, put); coffer.ErrorCode(err) == coffer.EPRECONDITION {
-			return conflict("secret " + strconv.Quote(put.Name) + " was changed by another request; read the group and try again")
+	if len(in.Puts)+len(in.Deletes) > 0 {
+		_, err := s.Secrets.PutSecrets(ctx, st.ID, in)
+		var ie *coffer.BatchItemError
+		if coffer.ErrorCode(err) == coffer.EPRECONDITION && errors.As(err, &ie) && ie.Index < len(puts) {
+			return conflict("secret " + strconv.Quote(puts[ie.Index].Name) + " was changed by another request; read the group and try again")
 		} else if err != nil {
-			return err
-		}
-	}
-	for _, sec := range gone {
-		if _, err := s.Secrets.DeleteSecret(ctx, st.ID, sec.ID, 0); err != nil && coffer.ErrorCode(err) != coffer.ENOTFOUND {
 			return err
 		}
 	}
@@ -379,22 +358,6 @@ func (s *Server) updateGroup(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return s.writeGroup(w, ctx, st)
-}
-
-// mayAll refuses (403, audited) a request unless the caller may do action
-// on every one of names in the group st: checked before the first write, so
-// that a refused request writes nothing.
-func (s *Server) mayAll(ctx context.Context, action coffer.Action, st *coffer.Store, names []string) error {
-	c := coffer.CallerFrom(ctx)
-	for _, name := range names {
-		if c != nil {
-			if ok, _ := c.Allows(action, st.ID, st.Name, name); ok {
-				continue
-			}
-		}
-		return s.Secrets.Refuse(ctx, "secret."+string(action), name, "this API key may not "+string(action)+" here")
-	}
-	return nil
 }
 
 // deleteGroup answers DELETE /secret-groups/{id}: the group goes with its

@@ -233,15 +233,10 @@ func (s *Server) groupByName(ctx context.Context, name string) (*coffer.Store, e
 		return st, nil
 	}
 	// The name has an id's shape and is another group's id: look it up by
-	// name among all groups.
-	stores, err := coffer.AllStores(ctx, s.Secrets)
-	if err != nil {
+	// name alone.
+	page, err := s.Secrets.ListStores(ctx, coffer.ListStores{Name: name, Limit: 1})
+	if err != nil || len(page.Stores) == 0 {
 		return nil, err
 	}
-	for _, st := range stores {
-		if st.Name == name {
-			return st, nil
-		}
-	}
-	return nil, nil
+	return page.Stores[0], nil
 }

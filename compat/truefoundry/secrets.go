@@ -95,6 +95,18 @@ func (s *Server) listSecrets(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
+		if want == nil {
+			// One whole group: the service pages and counts it.
+			sp, err := s.Secrets.Secrets(ctx, st.ID, coffer.ListSecrets{Page: coffer.Page{Limit: limit}, Offset: offset, Total: true})
+			if err != nil {
+				return err
+			}
+			page := make([]located, len(sp.Secrets))
+			for i, sec := range sp.Secrets {
+				page[i] = located{st, sec}
+			}
+			return s.writeSecrets(w, ctx, v, page, req.WithValue, pagination{Total: sp.Total, Offset: offset, Limit: limit})
+		}
 		stores = []*coffer.Store{st}
 	} else if stores, err = coffer.AllStores(ctx, s.Secrets); err != nil {
 		return err
@@ -117,17 +129,21 @@ func (s *Server) listSecrets(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	lo, hi := window(len(all), offset, limit)
-	page := all[lo:hi]
+	return s.writeSecrets(w, ctx, v, all[lo:hi], req.WithValue, pagination{Total: len(all), Offset: offset, Limit: limit})
+}
+
+// writeSecrets writes a page of a secret listing, with values when asked.
+func (s *Server) writeSecrets(w http.ResponseWriter, ctx context.Context, v *view, page []located, withValue bool, p pagination) error {
 	out := make([]secretJSON, len(page))
 	for i, l := range page {
 		out[i] = v.secret(l.st, l.sec)
 	}
-	if req.WithValue {
+	if withValue {
 		if err := s.fillValues(ctx, page, out); err != nil {
 			return err
 		}
 	}
-	return writeList(w, out, pagination{Total: len(all), Offset: offset, Limit: limit})
+	return writeList(w, out, p)
 }
 
 // wanted is a secret named by an FQN: its group's name and its key.

@@ -46,6 +46,8 @@ const (
 // own refusals. *service.Service implements it.
 type Service interface {
 	coffer.SecretService
+	coffer.SecretBatcher
+	coffer.StoreLister
 	coffer.IdentityService
 	coffer.Refuser
 	coffer.AccessChecker
