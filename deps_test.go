@@ -46,7 +46,7 @@ var layers = map[string][]string{
 	// Test support, imported by tests only: a real service over SQLite, the
 	// real server in-process, a throwaway PostgreSQL cluster.
 	"internal/svctest":    {"", "envelope", "service", "sqlite"},
-	"internal/servertest": {"server"},
+	"internal/servertest": {"server", "internal/sr25519"},
 	"internal/pgtest":     {},
 }
 

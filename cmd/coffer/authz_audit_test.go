@@ -2,9 +2,10 @@ package main
 
 import (
 	"cmp"
-	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/coffer-dev/coffer/internal/servertest"
 )
 
 // authzAudited is a server on which an account's key (of principal ci, with
@@ -62,37 +63,18 @@ func authzAuditSetup(t *testing.T) *authzAudited {
 }
 
 // authzEvent is the part of an audit event the tests look at.
-type authzEvent struct {
-	AccountID   string `json:"account_id"`
-	PrincipalID string `json:"principal_id"`
-	KeyID       string `json:"key_id"`
-	Action      string `json:"action"`
-	Name        string `json:"name"`
-	Outcome     string `json:"outcome"`
-	Reason      string `json:"reason"`
-	Remote      string `json:"remote"`
-}
+type authzEvent = servertest.Event
 
 // authzEvents returns the audit events the token may read, and the raw
 // reply body.
 func authzEvents(t *testing.T, base, token string) ([]authzEvent, string) {
 	t.Helper()
-	r := (&rawAPI{t: t, base: base, token: token}).must(200, "GET", "/v1/audit?limit=1000", nil)
-	var page struct{ Events []authzEvent }
-	if err := json.Unmarshal(r.Body, &page); err != nil {
-		t.Fatal(err)
-	}
-	return page.Events, string(r.Body)
+	return servertest.Events(t, base, token)
 }
 
 // authzFind returns the first event that matches, or nil.
 func authzFind(evs []authzEvent, match func(e authzEvent) bool) *authzEvent {
-	for i := range evs {
-		if match(evs[i]) {
-			return &evs[i]
-		}
-	}
-	return nil
+	return servertest.Find(evs, match)
 }
 
 // TestAuthzAuditDecisions checks that the audit log records who was allowed

@@ -1,12 +1,12 @@
 package main
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/coffer-dev/coffer/internal/servertest"
 )
 
 // TestAuthzTenantIsolation checks that another account's objects answer
@@ -219,10 +219,4 @@ func authzTenantState(t *testing.T, admin *rawAPI, storeID string) string {
 }
 
 // authzRandHex returns n random bytes in hex.
-func authzRandHex(n int) string {
-	b := make([]byte, n)
-	if _, err := rand.Read(b); err != nil {
-		panic(err)
-	}
-	return hex.EncodeToString(b)
-}
+func authzRandHex(n int) string { return servertest.RandHex(n) }

@@ -13,38 +13,22 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/url"
 	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/coffer-dev/coffer/internal/servertest"
 )
 
-// authzSeq numbers the accounts the tests create, so their names differ.
-var authzSeq atomic.Int64
-
 // authzTenant is an account made through the operator's API, with the admin
-// key it came with.
-type authzTenant struct {
-	ID          string
-	PrincipalID string // of the account's first principal
-	KeyID       string // of its admin key
-	Token       string
-}
+// key it came with (servertest.Tenant).
+type authzTenant struct{ servertest.Tenant }
 
 // authzNewTenant creates an account with the operator's root token.
 func authzNewTenant(t *testing.T, base, root string) *authzTenant {
 	t.Helper()
-	op := &rawAPI{t: t, base: base, token: root}
-	m := op.must(201, "POST", "/v1/accounts", map[string]any{"name": fmt.Sprintf("acme-%d", authzSeq.Add(1))}).JSON(t)
-	acct, _ := m["account"].(map[string]any)
-	p, _ := m["principal"].(map[string]any)
-	k, _ := m["key"].(map[string]any)
-	ten := &authzTenant{ID: authzStr(acct["id"]), PrincipalID: authzStr(p["id"]), KeyID: authzStr(k["id"]), Token: authzStr(m["token"])}
-	if ten.ID == "" || ten.PrincipalID == "" || ten.KeyID == "" || !strings.HasPrefix(ten.Token, "cfr_") || k["admin"] != true {
-		t.Fatalf("create account: got %s, want account, principal, admin key and a cfr_ token", must(json.Marshal(m)))
-	}
-	return ten
+	return &authzTenant{*servertest.NewTenant(t, base, root)}
 }
 
 // api returns a client of the native API holding the tenant's admin key.
@@ -55,35 +39,17 @@ func (ten *authzTenant) api(t *testing.T, base string) *rawAPI {
 // authzMint creates a key through a and returns its token and JSON form.
 func authzMint(t *testing.T, a *rawAPI, body map[string]any) (string, map[string]any) {
 	t.Helper()
-	m := a.must(201, "POST", "/v1/keys", body).JSON(t)
-	k, _ := m["key"].(map[string]any)
-	tok := authzStr(m["token"])
-	if k == nil || authzStr(k["id"]) == "" || !strings.HasPrefix(tok, "cfr_") {
-		t.Fatalf("create key: got %s, want key and token", must(json.Marshal(m)))
-	}
-	return tok, k
+	return servertest.Mint(t, a.client(), body)
 }
 
 // authzScopes turns scopes written as STORE:SECRET:ACTION[,ACTION...] into
-// their JSON form.
-func authzScopes(ss ...string) []map[string]any {
-	out := []map[string]any{}
-	for _, s := range ss {
-		p := strings.SplitN(s, ":", 3)
-		out = append(out, map[string]any{"store": p[0], "secret": p[1], "actions": strings.Split(p[2], ",")})
-	}
-	return out
-}
+// their JSON form (servertest.Scopes).
+func authzScopes(ss ...string) []map[string]any { return servertest.Scopes(ss...) }
 
 // authzSecretPath is the path of a secret, its name escaped as one segment.
-func authzSecretPath(store, secret string) string {
-	return "/v1/stores/" + store + "/secrets/" + url.PathEscape(secret)
-}
+func authzSecretPath(store, secret string) string { return servertest.SecretPath(store, secret) }
 
-func authzStr(v any) string {
-	s, _ := v.(string)
-	return s
-}
+func authzStr(v any) string { return servertest.Str(v) }
 
 // authzNames returns the given field of every object of a listing.
 func authzNames(t *testing.T, r reply, list, field string) []string {

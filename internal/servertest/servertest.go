@@ -8,9 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -28,16 +26,7 @@ func Open(tb testing.TB, logs io.Writer, mods ...func(*server.Config)) *server.S
 	for _, m := range mods {
 		m(&cfg)
 	}
-	w := io.Discard
-	switch {
-	case logs != nil && testing.Verbose():
-		w = io.MultiWriter(logs, os.Stderr)
-	case logs != nil:
-		w = logs
-	case testing.Verbose():
-		w = os.Stderr
-	}
-	s := &server.Server{Config: cfg, Log: slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))}
+	s := &server.Server{Config: cfg, Log: Logger(logs)}
 	if err := s.Open(context.Background()); err != nil {
 		tb.Fatalf("open server: %v", err)
 	}

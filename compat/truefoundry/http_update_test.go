@@ -1,17 +1,19 @@
-package main
+package truefoundry_test
 
 import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/coffer-dev/coffer/internal/servertest"
 )
 
 // tfState is a group's secrets read back by the root key: key to value and
 // number of versions.
 func (a *tfAPI) tfState(groupID string) map[string]string {
-	a.t.Helper()
+	a.T.Helper()
 	var secrets []tfSecret
-	a.list(a.must(200, "POST", "/secrets", map[string]any{"secretGroupId": groupID, "withValue": true}), &secrets)
+	a.list(a.Must(200, "POST", "/secrets", map[string]any{"secretGroupId": groupID, "withValue": true}), &secrets)
 	out := map[string]string{}
 	for _, s := range secrets {
 		out[s.Name] = *s.Value + "@" + strconv.Itoa(len(a.getSecret(s.ID).SecretVersions))
@@ -21,9 +23,9 @@ func (a *tfAPI) tfState(groupID string) map[string]string {
 
 // scoped returns the face as a key with the given scopes sees it.
 func (a *tfAPI) scoped(scopes ...string) *tfAPI {
-	a.t.Helper()
-	tok, _ := authzMint(a.t, a.native, map[string]any{"name": "scoped", "scopes": authzScopes(scopes...)})
-	return &tfAPI{rawAPI: &rawAPI{t: a.t, base: a.base, token: tok}, native: a.native}
+	a.T.Helper()
+	tok, _ := servertest.Mint(a.T, a.native, map[string]any{"name": "scoped", "scopes": servertest.Scopes(scopes...)})
+	return &tfAPI{Client: &servertest.Client{T: a.T, Base: a.Base, Token: tok}, native: a.native}
 }
 
 // TestTrueFoundryScopedUpdate checks that an update or create the key may
@@ -50,36 +52,36 @@ func TestTrueFoundryScopedUpdate(t *testing.T) {
 		// B is left out, so it would be deleted: refused before A or N is
 		// written.
 		w := a.scoped("half:*:list,read,reveal,write")
-		e := w.httpError(w.do("PUT", "/secret-groups/"+g.ID, refused), 403)
+		e := w.httpError(w.Do("PUT", "/secret-groups/"+g.ID, refused), 403)
 		if e.Code != "FORBIDDEN" || !strings.Contains(e.Message, "delete") {
 			t.Fatalf("got %+v, want FORBIDDEN naming delete", e)
 		}
 		same(t)
-		evs, _ := authzEvents(t, a.native.base, a.native.token)
-		if authzFind(evs, func(e authzEvent) bool {
+		evs, _ := servertest.Events(t, a.native.Base, a.native.Token)
+		if servertest.Find(evs, func(e servertest.Event) bool {
 			return e.Action == "secret.delete" && e.Name == "B" && e.Outcome == "forbidden"
 		}) == nil {
 			t.Fatal("the refusal is not in the audit log")
 		}
 		// Keeping B is within the key's power.
-		w.must(200, "PUT", "/secret-groups/"+g.ID, `{"secrets":[{"key":"A","value":"1"},{"key":"B"}]}`)
+		w.Must(200, "PUT", "/secret-groups/"+g.ID, `{"secrets":[{"key":"A","value":"1"},{"key":"B"}]}`)
 		same(t)
 	})
 	t.Run("ErrOneSecret", func(t *testing.T) {
 		w := a.scoped("half:A:list,read,reveal,write,delete")
-		w.httpError(w.do("PUT", "/secret-groups/"+g.ID, refused), 403)
+		w.httpError(w.Do("PUT", "/secret-groups/"+g.ID, refused), 403)
 		same(t)
 	})
 	t.Run("ErrCreate", func(t *testing.T) {
 		w := a.scoped("*:*:admin,list,read")
-		w.httpError(w.do("POST", "/secret-groups", `{"name":"nowrite","integrationId":"coffer","secrets":[{"key":"A","value":"1"}]}`), 403)
+		w.httpError(w.Do("POST", "/secret-groups", `{"name":"nowrite","integrationId":"coffer","secrets":[{"key":"A","value":"1"}]}`), 403)
 		var groups []tfGroup
-		a.list(a.must(200, "GET", "/secret-groups?search=nowrite", nil), &groups)
+		a.list(a.Must(200, "GET", "/secret-groups?search=nowrite", nil), &groups)
 		if len(groups) != 0 {
 			t.Fatalf("got %+v, want no group", groups)
 		}
-		evs, _ := authzEvents(t, a.native.base, a.native.token)
-		if authzFind(evs, func(e authzEvent) bool { return e.Action == "store.create" && e.Name == "nowrite" }) != nil {
+		evs, _ := servertest.Events(t, a.native.Base, a.native.Token)
+		if servertest.Find(evs, func(e servertest.Event) bool { return e.Action == "store.create" && e.Name == "nowrite" }) != nil {
 			t.Fatal("the group was created before the refusal")
 		}
 	})
@@ -89,12 +91,12 @@ func TestTrueFoundryScopedUpdate(t *testing.T) {
 		// reveal is tried and refused.
 		wo := a.createGroup("wo", "A", "1", "B", "2")
 		w := a.scoped("wo:*:list,read,write")
-		w.must(200, "PUT", "/secret-groups/"+wo.ID, `{"secrets":[{"key":"A","value":"1"},{"key":"B"}]}`)
+		w.Must(200, "PUT", "/secret-groups/"+wo.ID, `{"secrets":[{"key":"A","value":"1"},{"key":"B"}]}`)
 		if got := a.tfState(wo.ID); got["A"] != "1@2" || got["B"] != "2@1" {
 			t.Fatalf("got %v, want A=1 at version 2, B unchanged", got)
 		}
-		evs, _ := authzEvents(t, a.native.base, a.native.token)
-		if authzFind(evs, func(e authzEvent) bool { return e.Action == "secret.reveal" && e.Outcome == "forbidden" }) != nil {
+		evs, _ := servertest.Events(t, a.native.Base, a.native.Token)
+		if servertest.Find(evs, func(e servertest.Event) bool { return e.Action == "secret.reveal" && e.Outcome == "forbidden" }) != nil {
 			t.Fatal("the update tried a reveal the key may not do")
 		}
 	})
@@ -105,18 +107,18 @@ func TestTrueFoundryScopedUpdate(t *testing.T) {
 func TestTrueFoundryForeignKey(t *testing.T) {
 	a := startTrueFoundry(t)
 	g := a.createGroup("nat", "X", "x")
-	a.native.must(201, "PUT", authzSecretPath(g.ID, "some/key"), map[string]any{"value": "s"})
+	a.native.Must(201, "PUT", servertest.SecretPath(g.ID, "some/key"), map[string]any{"value": "s"})
 
-	a.must(200, "PUT", "/secret-groups/"+g.ID, `{"secrets":[{"key":"X"},{"key":"some/key"},{"key":"NEW","value":"n"}]}`)
+	a.Must(200, "PUT", "/secret-groups/"+g.ID, `{"secrets":[{"key":"X"},{"key":"some/key"},{"key":"NEW","value":"n"}]}`)
 	if got := a.tfState(g.ID); got["some/key"] != "s@1" || got["NEW"] != "n@1" || len(got) != 3 {
 		t.Fatalf("got %v, want some/key kept and NEW added", got)
 	}
-	a.must(200, "PUT", "/secret-groups/"+g.ID, `{"secrets":[{"key":"X"},{"key":"some/key","value":"s2"},{"key":"NEW"}]}`)
+	a.Must(200, "PUT", "/secret-groups/"+g.ID, `{"secrets":[{"key":"X"},{"key":"some/key","value":"s2"},{"key":"NEW"}]}`)
 	if got := a.tfState(g.ID); got["some/key"] != "s2@2" {
 		t.Fatalf("got %v, want some/key=s2 at version 2", got)
 	}
 	// A new key still follows the rule.
-	e := a.httpError(a.do("PUT", "/secret-groups/"+g.ID, `{"secrets":[{"key":"X"},{"key":"some/key"},{"key":"other/key","value":"o"}]}`), 422)
+	e := a.httpError(a.Do("PUT", "/secret-groups/"+g.ID, `{"secrets":[{"key":"X"},{"key":"some/key"},{"key":"other/key","value":"o"}]}`), 422)
 	if len(e.Details) != 1 || e.Details[0].Field != "secrets[2].key" {
 		t.Fatalf("got %+v, want secrets[2].key", e)
 	}
@@ -129,12 +131,12 @@ func TestTrueFoundryEmptyListBody(t *testing.T) {
 	a.createGroup("g", "A", "1")
 	for _, body := range []any{nil, "", " \n"} {
 		var secrets []tfSecret
-		p := a.list(a.must(200, "POST", "/secrets", body, "Content-Type", "application/json"), &secrets)
+		p := a.list(a.Must(200, "POST", "/secrets", body, "Content-Type", "application/json"), &secrets)
 		if *p.Total != 1 || p.Limit != 100 || len(secrets) != 1 || secrets[0].Value != nil {
 			t.Fatalf("body %q: got %+v %+v, want A without value", body, p, secrets)
 		}
 	}
-	a.httpError(a.do("POST", "/secrets", `{`), 400)
+	a.httpError(a.Do("POST", "/secrets", `{`), 400)
 	// Other bodies are still required.
-	a.httpError(a.do("PUT", "/secret-groups", nil), 400)
+	a.httpError(a.Do("PUT", "/secret-groups", nil), 400)
 }

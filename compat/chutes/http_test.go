@@ -1,4 +1,4 @@
-package main
+package chutes_test
 
 import (
 	"context"
@@ -17,6 +17,8 @@ import (
 
 	"github.com/coffer-dev/coffer/compat/chutes"
 	"github.com/coffer-dev/coffer/compat/cloudflare"
+	"github.com/coffer-dev/coffer/internal/servertest"
+	"github.com/coffer-dev/coffer/server"
 )
 
 // chAPI is the Chutes face of a running server, driven with the raw
@@ -27,64 +29,47 @@ type chAPI struct {
 	root      string // the root admin key
 	account   string // its account
 	principal string // and principal
-	native    *rawAPI
+	native    *servertest.Client
 }
 
 // startChutes starts the real server, with cfg applied to its config.
-func startChutes(t *testing.T, cfg func(*ServerConfig)) *chAPI {
+func startChutes(t *testing.T, cfg func(*server.Config)) *chAPI {
 	t.Helper()
-	c := DefaultServerConfig()
-	c.Addr, c.DataDir = "127.0.0.1:0", t.TempDir()
+	var mods []func(*server.Config)
 	if cfg != nil {
-		cfg(&c)
+		mods = append(mods, cfg)
 	}
-	srv := &Server{Config: c, Log: testLogger(t)}
-	if err := srv.Open(context.Background()); err != nil {
-		t.Fatalf("open server: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := srv.Close(); err != nil {
-			t.Errorf("close server: %v", err)
-		}
-	})
+	srv := servertest.Open(t, nil, mods...)
 	a := &chAPI{t: t, base: "http://" + srv.Addr, root: srv.RootToken}
-	a.native = &rawAPI{t: t, base: a.base, token: a.root}
+	a.native = &servertest.Client{T: t, Base: a.base, Token: a.root}
 	var keys struct {
 		Keys []struct {
 			AccountID   string `json:"account_id"`
 			PrincipalID string `json:"principal_id"`
 		} `json:"keys"`
 	}
-	strictish(t, a.native.must(200, "GET", "/v1/keys", nil).Body, &keys)
+	servertest.Decode(t, a.native.Must(200, "GET", "/v1/keys", nil).Body, &keys)
 	a.account, a.principal = keys.Keys[0].AccountID, keys.Keys[0].PrincipalID
 	return a
 }
 
-// strictish decodes a native reply, which has more fields than the test reads.
-func strictish(t *testing.T, b []byte, v any) {
-	t.Helper()
-	if err := json.Unmarshal(b, v); err != nil {
-		t.Fatalf("decode %s: %v", b, err)
-	}
-}
-
 // do sends a request to the face with Authorization exactly auth (none when
 // empty).
-func (a *chAPI) do(method, path, auth string, body any, hdr ...string) reply {
+func (a *chAPI) do(method, path, auth string, body any, hdr ...string) servertest.Reply {
 	a.t.Helper()
 	if auth != "" {
 		hdr = append([]string{"Authorization", auth}, hdr...)
 	}
-	return (&rawAPI{t: a.t, base: a.base + strings.TrimSuffix(chutes.Prefix, "/")}).do(method, path, body, hdr...)
+	return (&servertest.Client{T: a.t, Base: a.base + strings.TrimSuffix(chutes.Prefix, "/")}).Do(method, path, body, hdr...)
 }
 
 // must sends a request with the root key and fails unless the status is want.
-func (a *chAPI) must(want int, method, path string, body any) reply {
+func (a *chAPI) must(want int, method, path string, body any) servertest.Reply {
 	a.t.Helper()
 	return a.mustAs(want, "Bearer "+a.root, method, path, body)
 }
 
-func (a *chAPI) mustAs(want int, auth, method, path string, body any) reply {
+func (a *chAPI) mustAs(want int, auth, method, path string, body any) servertest.Reply {
 	a.t.Helper()
 	r := a.do(method, path, auth, body)
 	if r.Status != want {
@@ -170,18 +155,18 @@ func chSecretID(account, purpose, key string) string {
 	return chDashed(hex.EncodeToString(sum[:16]))
 }
 
-func chDetail(t *testing.T, r reply, status int, want string) {
+func chDetail(t *testing.T, r servertest.Reply, status int, want string) {
 	t.Helper()
 	var d struct {
 		Detail string `json:"detail"`
 	}
-	strict(t, r.Body, &d)
+	servertest.Strict(t, r.Body, &d)
 	if r.Status != status || d.Detail != want {
 		t.Errorf("got %d %s, want %d {\"detail\":%q}", r.Status, r.Body, status, want)
 	}
 }
 
-func chInvalidDetail(t *testing.T, r reply) []chInvalid {
+func chInvalidDetail(t *testing.T, r servertest.Reply) []chInvalid {
 	t.Helper()
 	if r.Status != 422 {
 		t.Fatalf("got %d %s, want 422", r.Status, r.Body)
@@ -189,13 +174,13 @@ func chInvalidDetail(t *testing.T, r reply) []chInvalid {
 	var d struct {
 		Detail []chInvalid `json:"detail"`
 	}
-	strict(t, r.Body, &d)
+	servertest.Strict(t, r.Body, &d)
 	return d.Detail
 }
 
 // chWantInvalid compares a 422 detail with the problems wanted, each
 // "type loc..." (loc joined by '.'), optionally "=input".
-func chWantInvalid(t *testing.T, r reply, want ...string) {
+func chWantInvalid(t *testing.T, r servertest.Reply, want ...string) {
 	t.Helper()
 	var got []string
 	for _, it := range chInvalidDetail(t, r) {
@@ -229,14 +214,14 @@ func mustJSON(t *testing.T, v any) []byte {
 func (a *chAPI) createSecret(purpose, key, value string) chSecretCreated {
 	a.t.Helper()
 	var s chSecretCreated
-	strict(a.t, a.must(200, "POST", "/secrets/", map[string]string{"purpose": purpose, "key": key, "value": value}).Body, &s)
+	servertest.Strict(a.t, a.must(200, "POST", "/secrets/", map[string]string{"purpose": purpose, "key": key, "value": value}).Body, &s)
 	return s
 }
 
 func (a *chAPI) createKey(body any) chKeyCreated {
 	a.t.Helper()
 	var k chKeyCreated
-	strict(a.t, a.must(200, "POST", "/api_keys/", body).Body, &k)
+	servertest.Strict(a.t, a.must(200, "POST", "/api_keys/", body).Body, &k)
 	return k
 }
 
@@ -245,7 +230,7 @@ func TestChutesSecrets(t *testing.T) {
 
 	// Before the first secret there is no store, and the list is empty.
 	var empty chPage[chSecret]
-	strict(t, a.must(200, "GET", "/secrets/", nil).Body, &empty)
+	servertest.Strict(t, a.must(200, "GET", "/secrets/", nil).Body, &empty)
 	if empty.Total != 0 || empty.Page != 0 || empty.Limit != 25 || empty.Items == nil || len(empty.Items) != 0 || string(empty.CordRefs) != "null" {
 		t.Fatalf("empty list: got %+v", empty)
 	}
@@ -262,7 +247,7 @@ func TestChutesSecrets(t *testing.T) {
 			t.Errorf("create returned the value: %s", r.Body)
 		}
 		var s chSecretCreated
-		strict(t, r.Body, &s)
+		servertest.Strict(t, r.Body, &s)
 		if s.SecretID != chSecretID(a.account, "my-chute", key) || s.UserID != chDashed(a.principal) ||
 			s.Purpose != "my-chute" || s.Key != key || !chTimestamp.MatchString(s.CreatedAt) {
 			t.Errorf("POST %s: got %+v", path, s)
@@ -280,7 +265,7 @@ func TestChutesSecrets(t *testing.T) {
 	undashed := strings.ReplaceAll(want.SecretID, "-", "")
 	for _, id := range []string{want.SecretID, want.SecretID + "/", undashed, strings.ToUpper(want.SecretID)} {
 		var got chSecret
-		strict(t, a.must(200, "GET", "/secrets/"+id, nil).Body, &got)
+		servertest.Strict(t, a.must(200, "GET", "/secrets/"+id, nil).Body, &got)
 		if got != want {
 			t.Errorf("GET /secrets/%s: got %+v, want %+v", id, got, want)
 		}
@@ -308,7 +293,7 @@ func TestChutesSecrets(t *testing.T) {
 	} {
 		for _, path := range []string{"/secrets/", "/secrets"} {
 			var p chPage[chSecret]
-			strict(t, a.must(200, "GET", path+tt.query, nil).Body, &p)
+			servertest.Strict(t, a.must(200, "GET", path+tt.query, nil).Body, &p)
 			var ids []string
 			for _, it := range p.Items {
 				ids = append(ids, it.SecretID)
@@ -333,18 +318,18 @@ func TestChutesSecrets(t *testing.T) {
 		Origin     string            `json:"origin"`
 		Attributes map[string]string `json:"attributes"`
 	}
-	strictish(t, a.native.must(200, "GET", "/v1/stores/chutes/secrets/"+undashed, nil).Body, &nat)
+	servertest.Decode(t, a.native.Must(200, "GET", "/v1/stores/chutes/secrets/"+undashed, nil).Body, &nat)
 	if nat.ID != undashed || nat.Name != "my-chute/KEY_1" || nat.Origin != "chutes" ||
 		nat.Attributes[chutes.AttrPurpose] != "my-chute" || nat.Attributes[chutes.AttrKey] != "KEY_1" {
 		t.Errorf("native secret: got %+v", nat)
 	}
-	if v, _ := value(t, a.native.must(200, "GET", "/v1/stores/chutes/secrets/"+undashed+"/value", nil)); v != "value-1" {
+	if v, _ := servertest.Value(t, a.native.Must(200, "GET", "/v1/stores/chutes/secrets/"+undashed+"/value", nil)); v != "value-1" {
 		t.Errorf("native value: got %q", v)
 	}
 	// A secret written natively into the store shows in Chutes terms.
-	a.native.must(201, "PUT", "/v1/stores/chutes/secrets/NATIVE_ONE", map[string]string{"value": "n"})
+	a.native.Must(201, "PUT", "/v1/stores/chutes/secrets/NATIVE_ONE", map[string]string{"value": "n"})
 	var p chPage[chSecret]
-	strict(t, a.must(200, "GET", "/secrets/?limit=1", nil).Body, &p)
+	servertest.Strict(t, a.must(200, "GET", "/secrets/?limit=1", nil).Body, &p)
 	if len(p.Items) != 1 || p.Items[0].Key != "NATIVE_ONE" || p.Items[0].Purpose != "" || p.Total != 5 {
 		t.Errorf("native secret through Chutes: got %+v", p)
 	}
@@ -358,7 +343,7 @@ func TestChutesSecrets(t *testing.T) {
 				Status   string `json:"status"`
 				SecretID string `json:"secret_id"`
 			}
-			strict(t, r.Body, &d)
+			servertest.Strict(t, r.Body, &d)
 			if r.Status != 200 || d.Status != "Successfully deleted secret "+id || d.SecretID != id {
 				t.Errorf("DELETE: got %d %s", r.Status, r.Body)
 			}
@@ -368,7 +353,7 @@ func TestChutesSecrets(t *testing.T) {
 	}
 	chDetail(t, a.do("GET", "/secrets/"+id, "Bearer "+a.root, nil), 404, "Secret not found, or does not belong to you")
 	// ...but recoverable natively, as every coffer delete.
-	a.native.must(200, "POST", "/v1/stores/chutes/secrets/"+strings.ReplaceAll(id, "-", "")+"/undelete", nil)
+	a.native.Must(200, "POST", "/v1/stores/chutes/secrets/"+strings.ReplaceAll(id, "-", "")+"/undelete", nil)
 	a.must(200, "GET", "/secrets/"+id, nil)
 	a.must(200, "DELETE", "/secrets/"+id, nil)
 	// Creating the same purpose and key again purges the deleted secret: the
@@ -377,13 +362,13 @@ func TestChutesSecrets(t *testing.T) {
 	if again.SecretID != id {
 		t.Errorf("re-created secret id: got %s, want %s", again.SecretID, id)
 	}
-	if v, _ := value(t, a.native.must(200, "GET", "/v1/stores/chutes/secrets/"+strings.ReplaceAll(id, "-", "")+"/value", nil)); v != "value-new" {
+	if v, _ := servertest.Value(t, a.native.Must(200, "GET", "/v1/stores/chutes/secrets/"+strings.ReplaceAll(id, "-", "")+"/value", nil)); v != "value-new" {
 		t.Errorf("re-created value: got %q", v)
 	}
 	var versions struct {
 		Versions []json.RawMessage `json:"versions"`
 	}
-	strictish(t, a.native.must(200, "GET", "/v1/stores/chutes/secrets/"+strings.ReplaceAll(id, "-", "")+"/versions", nil).Body, &versions)
+	servertest.Decode(t, a.native.Must(200, "GET", "/v1/stores/chutes/secrets/"+strings.ReplaceAll(id, "-", "")+"/versions", nil).Body, &versions)
 	if len(versions.Versions) != 1 {
 		t.Errorf("re-created secret: got %d versions, want 1 (a new secret)", len(versions.Versions))
 	}
@@ -403,7 +388,7 @@ func TestChutesSecrets(t *testing.T) {
 			Name string `json:"name"`
 		} `json:"result"`
 	}
-	strictish(t, (&rawAPI{t: t, base: a.base, token: a.root}).must(200, "GET", cloudflare.Prefix+"accounts/"+a.account+"/secrets_store/stores", nil).Body, &stores)
+	servertest.Decode(t, (&servertest.Client{T: t, Base: a.base, Token: a.root}).Must(200, "GET", cloudflare.Prefix+"accounts/"+a.account+"/secrets_store/stores", nil).Body, &stores)
 	if len(stores.Result) != 1 || stores.Result[0].Name != "chutes" {
 		t.Errorf("Cloudflare stores: got %+v", stores)
 	}
@@ -411,7 +396,7 @@ func TestChutesSecrets(t *testing.T) {
 
 func TestChutesSecretsInvalid(t *testing.T) {
 	a := startChutes(t, nil)
-	post := func(body any, hdr ...string) reply {
+	post := func(body any, hdr ...string) servertest.Reply {
 		t.Helper()
 		return a.do("POST", "/secrets/", "Bearer "+a.root, body, hdr...)
 	}
@@ -465,7 +450,7 @@ func TestChutesSecretsInvalid(t *testing.T) {
 
 	// Nothing was written, and no reply quoted a value.
 	var p chPage[chSecret]
-	strict(t, a.must(200, "GET", "/secrets/", nil).Body, &p)
+	servertest.Strict(t, a.must(200, "GET", "/secrets/", nil).Body, &p)
 	if p.Total != 0 {
 		t.Errorf("bad input wrote %d secrets", p.Total)
 	}
@@ -512,7 +497,7 @@ func TestChutesAPIKeys(t *testing.T) {
 	// An admin key's scopes are ignored, as at Chutes; admin is read as
 	// pydantic reads booleans.
 	var adm chKeyCreated
-	strict(t, a.must(200, "POST", "/api_keys", map[string]any{"admin": "yes", "name": "admin key", "scopes": []map[string]any{{"object_type": "images"}}}).Body, &adm)
+	servertest.Strict(t, a.must(200, "POST", "/api_keys", map[string]any{"admin": "yes", "name": "admin key", "scopes": []map[string]any{{"object_type": "images"}}}).Body, &adm)
 	if !adm.Admin || len(adm.Scopes) != 0 || adm.Scopes == nil {
 		t.Errorf("admin key: got %+v", adm)
 	}
@@ -520,19 +505,19 @@ func TestChutesAPIKeys(t *testing.T) {
 	// List, get: never the secret key; only Chutes-shaped keys of the caller.
 	for _, path := range []string{"/api_keys/", "/api_keys"} {
 		var p chPage[chKey]
-		strict(t, a.must(200, "GET", path, nil).Body, &p)
+		servertest.Strict(t, a.must(200, "GET", path, nil).Body, &p)
 		if p.Total != 2 || len(p.Items) != 2 || p.Items[0].APIKeyID != adm.APIKeyID || p.Items[1].APIKeyID != k.APIKeyID || string(p.CordRefs) != "null" {
 			t.Errorf("GET %s: got %s", path, a.must(200, "GET", path, nil).Body)
 		}
 	}
 	var p chPage[chKey]
-	strict(t, a.must(200, "GET", "/api_keys/?page=1&limit=1", nil).Body, &p)
+	servertest.Strict(t, a.must(200, "GET", "/api_keys/?page=1&limit=1", nil).Body, &p)
 	if p.Total != 2 || len(p.Items) != 1 || p.Items[0].APIKeyID != k.APIKeyID {
 		t.Errorf("page 1: got %+v", p)
 	}
 	for _, id := range []string{k.APIKeyID, k.APIKeyID + "/", strings.ReplaceAll(k.APIKeyID, "-", "")} {
 		var g chKey
-		strict(t, a.must(200, "GET", "/api_keys/"+id, nil).Body, &g)
+		servertest.Strict(t, a.must(200, "GET", "/api_keys/"+id, nil).Body, &g)
 		if g.APIKeyID != k.APIKeyID || g.Name != "ci" || !reflect.DeepEqual(g, k.chKey) {
 			t.Errorf("GET /api_keys/%s: got %+v", id, g)
 		}
@@ -565,7 +550,7 @@ func TestChutesAPIKeys(t *testing.T) {
 	// Authorization forms the CLI and curl use.
 	for _, auth := range []string{"Basic " + k.SecretKey, "Bearer " + k.SecretKey, k.SecretKey} {
 		var p chPage[chSecret]
-		strict(t, a.mustAs(200, auth, "GET", "/secrets/", nil).Body, &p)
+		servertest.Strict(t, a.mustAs(200, auth, "GET", "/secrets/", nil).Body, &p)
 		if p.Total != 2 {
 			t.Errorf("%.7s: list got %+v", auth, p)
 		}
@@ -582,13 +567,13 @@ func TestChutesAPIKeys(t *testing.T) {
 
 	// It is a coffer key: it works natively and on the Cloudflare face,
 	// listing and reading metadata but never values.
-	scoped := &rawAPI{t: t, base: a.base, token: k.SecretKey}
-	scoped.must(200, "GET", "/v1/stores/chutes/secrets", nil)
-	scoped.must(200, "GET", "/v1/stores/chutes/secrets/"+strings.ReplaceAll(sec.SecretID, "-", ""), nil)
-	scoped.must(403, "GET", "/v1/stores/chutes/secrets/"+strings.ReplaceAll(sec.SecretID, "-", "")+"/value", nil)
-	scoped.must(200, "GET", cloudflare.Prefix+"accounts/"+a.account+"/secrets_store/stores", nil)
+	scoped := &servertest.Client{T: t, Base: a.base, Token: k.SecretKey}
+	scoped.Must(200, "GET", "/v1/stores/chutes/secrets", nil)
+	scoped.Must(200, "GET", "/v1/stores/chutes/secrets/"+strings.ReplaceAll(sec.SecretID, "-", ""), nil)
+	scoped.Must(403, "GET", "/v1/stores/chutes/secrets/"+strings.ReplaceAll(sec.SecretID, "-", "")+"/value", nil)
+	scoped.Must(200, "GET", cloudflare.Prefix+"accounts/"+a.account+"/secrets_store/stores", nil)
 	// An admin cpk key is an admin key everywhere.
-	(&rawAPI{t: t, base: a.base, token: adm.SecretKey}).must(200, "GET", "/v1/keys", nil)
+	(&servertest.Client{T: t, Base: a.base, Token: adm.SecretKey}).Must(200, "GET", "/v1/keys", nil)
 
 	// Write, delete and purpose- or secret-limited keys.
 	key := func(name string, scope map[string]any) string {
@@ -601,11 +586,11 @@ func TestChutesAPIKeys(t *testing.T) {
 
 	w := a.mustAs(200, writer, "POST", "/secrets/", map[string]string{"purpose": "w", "key": "K", "value": "v"})
 	var ws chSecretCreated
-	strict(t, w.Body, &ws)
+	servertest.Strict(t, w.Body, &ws)
 	chDetail(t, a.do("DELETE", "/secrets/"+ws.SecretID, writer, nil), 401, "Invalid token or user not found")
 	a.mustAs(200, deleter, "DELETE", "/secrets/"+ws.SecretID, nil)
 	// Re-created by a key that may not purge the deleted secret: a fresh id.
-	strict(t, a.mustAs(200, writer, "POST", "/secrets/", map[string]string{"purpose": "w", "key": "K", "value": "v2"}).Body, &ws)
+	servertest.Strict(t, a.mustAs(200, writer, "POST", "/secrets/", map[string]string{"purpose": "w", "key": "K", "value": "v2"}).Body, &ws)
 	if ws.SecretID == chSecretID(a.account, "w", "K") || !chUUID.MatchString(ws.SecretID) {
 		t.Errorf("re-created without purge: got id %s, want a fresh one", ws.SecretID)
 	}
@@ -614,7 +599,7 @@ func TestChutesAPIKeys(t *testing.T) {
 	a.mustAs(200, purpose, "POST", "/secrets/", map[string]string{"purpose": "my-chute", "key": "NEW", "value": "v"})
 	chDetail(t, a.do("POST", "/secrets/", purpose, map[string]string{"purpose": "other", "key": "NEW", "value": "v"}), 401, "Invalid token or user not found")
 	var pp chPage[chSecret]
-	strict(t, a.mustAs(200, purpose, "GET", "/secrets/", nil).Body, &pp)
+	servertest.Strict(t, a.mustAs(200, purpose, "GET", "/secrets/", nil).Body, &pp)
 	for _, it := range pp.Items {
 		if it.Purpose != "my-chute" {
 			t.Errorf("purpose-limited key listed %+v", it)
@@ -626,7 +611,7 @@ func TestChutesAPIKeys(t *testing.T) {
 	a.mustAs(200, one, "GET", "/secrets/"+otherSec.SecretID, nil)
 	chDetail(t, a.do("GET", "/secrets/"+sec.SecretID, one, nil), 401, "Invalid token or user not found")
 	var ok chKey
-	strict(t, a.must(200, "GET", "/api_keys/"+strings.Split(strings.TrimPrefix(one, "cpk_"), ".")[0], nil).Body, &ok)
+	servertest.Strict(t, a.must(200, "GET", "/api_keys/"+strings.Split(strings.TrimPrefix(one, "cpk_"), ".")[0], nil).Body, &ok)
 	if len(ok.Scopes) != 1 || str(ok.Scopes[0].ObjectID) != otherSec.SecretID || str(ok.Scopes[0].Action) != "read" {
 		t.Errorf("secret-limited key: got %+v", ok.Scopes)
 	}
@@ -642,15 +627,15 @@ func TestChutesAPIKeys(t *testing.T) {
 			APIKeyID string `json:"api_key_id"`
 			Deleted  bool   `json:"deleted"`
 		}
-		strict(t, r.Body, &d)
+		servertest.Strict(t, r.Body, &d)
 		if r.Status != 200 || d.APIKeyID != k.APIKeyID || !d.Deleted {
 			t.Errorf("DELETE: got %d %s", r.Status, r.Body)
 		}
 	}
 	chDetail(t, a.do("GET", "/secrets/", k.SecretKey, nil), 401, "Invalid token or user not found")
-	scoped.must(401, "GET", "/v1/stores/chutes/secrets", nil)
+	scoped.Must(401, "GET", "/v1/stores/chutes/secrets", nil)
 	chDetail(t, a.do("GET", "/api_keys/"+k.APIKeyID, "Bearer "+a.root, nil), 404, "API key with id "+k.APIKeyID+" not found or doesn't belong to you")
-	strict(t, a.must(200, "GET", "/api_keys/", nil).Body, &p)
+	servertest.Strict(t, a.must(200, "GET", "/api_keys/", nil).Body, &p)
 	if p.Total != 5 {
 		t.Errorf("after delete: got %d keys, want 5", p.Total)
 	}
@@ -668,7 +653,7 @@ func TestChutesAuth(t *testing.T) {
 		Message string `json:"message"`
 	}
 	r := a.do("GET", "/ping", "", nil)
-	strict(t, r.Body, &pong)
+	servertest.Strict(t, r.Body, &pong)
 	if r.Status != 200 || pong.Message != "pong" {
 		t.Errorf("ping: got %d %s", r.Status, r.Body)
 	}
@@ -689,7 +674,7 @@ func TestChutesAuth(t *testing.T) {
 	var d struct {
 		Detail string `json:"detail"`
 	}
-	strict(t, r.Body, &d)
+	servertest.Strict(t, r.Body, &d)
 	if r.Status != 401 || d.Detail == "" {
 		t.Errorf("hotkey: got %d %s, want 401", r.Status, r.Body)
 	}
@@ -740,7 +725,7 @@ func TestChutesRegistryAuth(t *testing.T) {
 	if err := os.WriteFile(pwFile, []byte("hunter2:with:colons\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	a := startChutes(t, func(c *ServerConfig) { c.ChutesRegistryPasswordFile = pwFile })
+	a := startChutes(t, func(c *server.Config) { c.ChutesRegistryPasswordFile = pwFile })
 	wantAuth := "Basic " + base64.StdEncoding.EncodeToString([]byte(":hunter2:with:colons"))
 	if wantAuth != "Basic Omh1bnRlcjI6d2l0aDpjb2xvbnM=" {
 		t.Fatalf("test's own encoding: %s", wantAuth)
@@ -775,7 +760,7 @@ func TestChutesRegistryAuth(t *testing.T) {
 		var ok struct {
 			Authenticated bool `json:"authenticated"`
 		}
-		strict(t, r.Body, &ok)
+		servertest.Strict(t, r.Body, &ok)
 		if !ok.Authenticated || r.Header.Get("Authorization") != wantAuth || len(r.Header.Values("Authorization")) != 1 {
 			t.Errorf("%.12s: got %s %v, want authenticated and Authorization %q", tt.auth, r.Body, r.Header, wantAuth)
 		}
@@ -794,19 +779,13 @@ func TestChutesRegistryAuth(t *testing.T) {
 	}
 }
 
-func TestChutesRegistryPasswordFile(t *testing.T) {
-	c := DefaultServerConfig()
-	if err := parseServerFlags(&c, []string{"--chutes-registry-password-file", "/x"}, func(string) string { return "" }, os.Stderr); err != nil || c.ChutesRegistryPasswordFile != "/x" {
-		t.Errorf("flag: got %q, %v", c.ChutesRegistryPasswordFile, err)
-	}
-	c = DefaultServerConfig()
-	env := func(k string) string { return map[string]string{"COFFER_CHUTES_REGISTRY_PASSWORD_FILE": "/y"}[k] }
-	if err := parseServerFlags(&c, nil, env, os.Stderr); err != nil || c.ChutesRegistryPasswordFile != "/y" {
-		t.Errorf("env: got %q, %v", c.ChutesRegistryPasswordFile, err)
-	}
+// TestChutesRegistryPasswordFileRefused checks that the server does not
+// start on an empty or missing registry password file (the flag and its
+// environment variable are tested in cmd/coffer).
+func TestChutesRegistryPasswordFileRefused(t *testing.T) {
 	for name, content := range map[string]string{"Empty": "\n", "Missing": ""} {
 		t.Run(name, func(t *testing.T) {
-			cfg := DefaultServerConfig()
+			cfg := server.DefaultConfig()
 			cfg.Addr, cfg.DataDir = "127.0.0.1:0", t.TempDir()
 			cfg.ChutesRegistryPasswordFile = filepath.Join(t.TempDir(), "pw")
 			if content != "" {
@@ -814,7 +793,7 @@ func TestChutesRegistryPasswordFile(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			srv := &Server{Config: cfg, Log: testLogger(t)}
+			srv := &server.Server{Config: cfg, Log: servertest.Logger(nil)}
 			if err := srv.Open(context.Background()); err == nil {
 				srv.Close()
 				t.Fatal("the server started without a registry password")
@@ -833,15 +812,15 @@ func TestChutesRoot(t *testing.T) {
 	if err := os.WriteFile(pwFile, []byte("regpass\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	a := startChutes(t, func(c *ServerConfig) { c.ChutesRegistryPasswordFile = pwFile })
-	root := &rawAPI{t: t, base: a.base}
-	under := &rawAPI{t: t, base: a.base + "/chutes"}
+	a := startChutes(t, func(c *server.Config) { c.ChutesRegistryPasswordFile = pwFile })
+	root := &servertest.Client{T: t, Base: a.base}
+	under := &servertest.Client{T: t, Base: a.base + "/chutes"}
 	auth := []string{"Authorization", "Basic " + a.root}
 	// same sends a request at the root and under /chutes/ and fails unless
 	// both answer want with the same body and Authorization header.
-	same := func(want int, method, path string) reply {
+	same := func(want int, method, path string) servertest.Reply {
 		t.Helper()
-		r, u := root.do(method, path, nil, auth...), under.do(method, path, nil, auth...)
+		r, u := root.Do(method, path, nil, auth...), under.Do(method, path, nil, auth...)
 		if r.Status != want || u.Status != want || string(r.Body) != string(u.Body) || r.Header.Get("Authorization") != u.Header.Get("Authorization") {
 			t.Fatalf("%s %s: root got %d %s, /chutes got %d %s, want %d and the same", method, path, r.Status, r.Body, u.Status, u.Body, want)
 		}
@@ -852,17 +831,17 @@ func TestChutesRoot(t *testing.T) {
 	same(200, "GET", "/ping/")
 
 	// Create, list, get and delete a secret at the root.
-	r := root.must(200, "POST", "/secrets/", map[string]string{"purpose": "my-chute", "key": "HF_TOKEN", "value": "hf_root"}, auth...)
+	r := root.Must(200, "POST", "/secrets/", map[string]string{"purpose": "my-chute", "key": "HF_TOKEN", "value": "hf_root"}, auth...)
 	var sec chSecretCreated
-	strict(t, r.Body, &sec)
+	servertest.Strict(t, r.Body, &sec)
 	if sec.SecretID != chSecretID(a.account, "my-chute", "HF_TOKEN") || sec.Purpose != "my-chute" || sec.Key != "HF_TOKEN" {
 		t.Fatalf("create at the root: got %s", r.Body)
 	}
-	chDetail(t, root.do("POST", "/secrets", map[string]string{"purpose": "my-chute", "key": "HF_TOKEN", "value": "v"}, auth...), 409,
+	chDetail(t, root.Do("POST", "/secrets", map[string]string{"purpose": "my-chute", "key": "HF_TOKEN", "value": "v"}, auth...), 409,
 		"A secret already exists for this purpose with this key.")
 	for _, path := range []string{"/secrets/", "/secrets", "/secrets/?limit=1&page=0"} {
 		var p chPage[chSecret]
-		strict(t, same(200, "GET", path).Body, &p)
+		servertest.Strict(t, same(200, "GET", path).Body, &p)
 		if p.Total != 1 || len(p.Items) != 1 || p.Items[0].SecretID != sec.SecretID {
 			t.Errorf("GET %s: got %+v", path, p)
 		}
@@ -872,11 +851,11 @@ func TestChutesRoot(t *testing.T) {
 
 	// API keys: create at the root, list and get alike, use it at the root.
 	var k chKeyCreated
-	strict(t, root.must(200, "POST", "/api_keys/", map[string]any{"admin": true, "name": "cli"}, auth...).Body, &k)
+	servertest.Strict(t, root.Must(200, "POST", "/api_keys/", map[string]any{"admin": true, "name": "cli"}, auth...).Body, &k)
 	same(200, "GET", "/api_keys/")
 	same(200, "GET", "/api_keys")
 	same(200, "GET", "/api_keys/"+k.APIKeyID)
-	root.must(200, "GET", "/secrets/", nil, "Authorization", "Basic "+k.SecretKey)
+	root.Must(200, "GET", "/secrets/", nil, "Authorization", "Basic "+k.SecretKey)
 
 	// Registry auth for nginx, with the registry's credentials.
 	r = same(200, "GET", "/registry/auth")
@@ -887,16 +866,16 @@ func TestChutesRoot(t *testing.T) {
 
 	// A hotkey-signed request, as the CLI sends it: the signature covers
 	// the purpose or the body, never the path.
-	a.native.must(201, "POST", "/v1/hotkeys", map[string]string{"hotkey": e2eHotkey})
-	s := newChSigner(t)
-	root.must(200, "GET", "/secrets/", nil, s.headers(time.Now(), "secrets")...)
+	a.native.Must(201, "POST", "/v1/hotkeys", map[string]string{"hotkey": vectorHotkey})
+	s := servertest.NewChutesSigner(t)
+	root.Must(200, "GET", "/secrets/", nil, s.Headers(time.Now(), "secrets")...)
 	body := `{"name":"signed","admin":true}`
-	root.must(200, "POST", "/api_keys/", body, s.headers(time.Now(), bodyHash(body))...)
+	root.Must(200, "POST", "/api_keys/", body, s.Headers(time.Now(), bodyHash(body))...)
 
 	// Refusals and errors in Chutes' format, as under /chutes/.
 	for _, path := range []string{"/secrets/", "/api_keys/", "/registry/auth"} {
-		chDetail(t, root.do("GET", path, nil), 401, "Can't find a user with that api key in our db :(")
-		chDetail(t, root.do("GET", path, nil, "Authorization", "Basic cpk_wrong"), 401, "Invalid token or user not found")
+		chDetail(t, root.Do("GET", path, nil), 401, "Can't find a user with that api key in our db :(")
+		chDetail(t, root.Do("GET", path, nil, "Authorization", "Basic cpk_wrong"), 401, "Invalid token or user not found")
 	}
 	missing := chDashed(strings.Repeat("ab", 16))
 	same(404, "GET", "/secrets/"+missing)
@@ -911,11 +890,11 @@ func TestChutesRoot(t *testing.T) {
 	same(405, "POST", "/ping")
 
 	// Delete at the root.
-	r = root.must(200, "DELETE", "/api_keys/"+k.APIKeyID, nil, auth...)
+	r = root.Must(200, "DELETE", "/api_keys/"+k.APIKeyID, nil, auth...)
 	if !strings.Contains(string(r.Body), `"deleted":true`) {
 		t.Errorf("delete key at the root: got %s", r.Body)
 	}
-	r = root.must(200, "DELETE", "/secrets/"+sec.SecretID, nil, auth...)
+	r = root.Must(200, "DELETE", "/secrets/"+sec.SecretID, nil, auth...)
 	if want := `{"status":"Successfully deleted secret ` + sec.SecretID + `","secret_id":"` + sec.SecretID + `"}`; strings.TrimSpace(string(r.Body)) != want {
 		t.Errorf("delete at the root: got %s, want %s", r.Body, want)
 	}
@@ -924,13 +903,13 @@ func TestChutesRoot(t *testing.T) {
 	// Every other root path answers as before: Go's plain 404, or the
 	// route it already had.
 	for _, path := range []string{"/", "/nope", "/secretsx", "/secrets.json", "/api_keysx", "/registry", "/registry/", "/registry/other", "/registry/auth/x", "/ping/x", "/pingx"} {
-		r := root.do("GET", path, nil, auth...)
+		r := root.Do("GET", path, nil, auth...)
 		if r.Status != 404 || string(r.Body) != "404 page not found\n" {
 			t.Errorf("GET %s: got %d %q, want Go's plain 404", path, r.Status, r.Body)
 		}
 	}
-	root.must(200, "GET", "/healthz", nil)
-	root.must(200, "GET", "/v1/stores", nil, "Authorization", "Bearer "+a.root)
+	root.Must(200, "GET", "/healthz", nil)
+	root.Must(200, "GET", "/v1/stores", nil, "Authorization", "Bearer "+a.root)
 
 	// The root's requests are audited as the chutes face.
 	events, _ := a.auditEvents(t)
@@ -948,11 +927,11 @@ func TestChutesRoot(t *testing.T) {
 // TestChutesRootOff checks --chutes-root=false: the face answers only
 // under /chutes/, and the root paths are Go's plain 404.
 func TestChutesRootOff(t *testing.T) {
-	a := startChutes(t, func(c *ServerConfig) { c.ChutesRoot = false })
+	a := startChutes(t, func(c *server.Config) { c.ChutesRoot = false })
 	a.must(200, "GET", "/secrets/", nil)
-	root := &rawAPI{t: t, base: a.base}
+	root := &servertest.Client{T: t, Base: a.base}
 	for _, path := range []string{"/ping", "/secrets/", "/secrets", "/api_keys/", "/registry/auth"} {
-		r := root.do("GET", path, nil, "Authorization", "Basic "+a.root)
+		r := root.Do("GET", path, nil, "Authorization", "Basic "+a.root)
 		if r.Status != 404 || string(r.Body) != "404 page not found\n" {
 			t.Errorf("GET %s: got %d %q, want Go's plain 404", path, r.Status, r.Body)
 		}
@@ -970,19 +949,19 @@ func TestChutesLimitClamp(t *testing.T) {
 	for _, path := range []string{"/api_keys/", "/secrets/"} {
 		for _, limit := range []string{"1001", "5000", "99999999999999999999"} {
 			var p chPage[json.RawMessage]
-			strict(t, a.must(200, "GET", path+"?page=0&limit="+limit, nil).Body, &p)
+			servertest.Strict(t, a.must(200, "GET", path+"?page=0&limit="+limit, nil).Body, &p)
 			if p.Limit != 1000 || p.Page != 0 || len(p.Items) != p.Total {
 				t.Errorf("GET %s?limit=%s: got limit %d page %d, %d of %d items; want limit 1000, every item", path, limit, p.Limit, p.Page, len(p.Items), p.Total)
 			}
 		}
 	}
 	var p chPage[chKey]
-	strict(t, a.must(200, "GET", "/api_keys/?page=0&limit=5000", nil).Body, &p)
+	servertest.Strict(t, a.must(200, "GET", "/api_keys/?page=0&limit=5000", nil).Body, &p)
 	if p.Total != 3 || len(p.Items) != 3 {
 		t.Errorf("keys: got %d of %d, want 3", len(p.Items), p.Total)
 	}
 	// The page is counted in pages of the limit served.
-	strict(t, a.must(200, "GET", "/api_keys/?page=1&limit=5000", nil).Body, &p)
+	servertest.Strict(t, a.must(200, "GET", "/api_keys/?page=1&limit=5000", nil).Body, &p)
 	if p.Limit != 1000 || p.Page != 1 || p.Total != 3 || len(p.Items) != 0 {
 		t.Errorf("page 1: got %+v", p)
 	}
@@ -1002,12 +981,12 @@ func TestChutesPowerlessKey(t *testing.T) {
 		`{"name":"no-scopes","admin":false}`,
 	} {
 		var k chKeyCreated
-		strict(t, a.must(200, "POST", "/api_keys/", body).Body, &k)
+		servertest.Strict(t, a.must(200, "POST", "/api_keys/", body).Body, &k)
 		if !chToken.MatchString(k.SecretKey) || k.Admin || k.Scopes == nil || len(k.Scopes) != 0 {
 			t.Fatalf("%d: got %+v, want a key with scopes []", i, k)
 		}
 		var g chKey
-		strict(t, a.must(200, "GET", "/api_keys/"+k.APIKeyID, nil).Body, &g)
+		servertest.Strict(t, a.must(200, "GET", "/api_keys/"+k.APIKeyID, nil).Body, &g)
 		if !reflect.DeepEqual(g, k.chKey) {
 			t.Errorf("GET: got %+v, want %+v", g, k.chKey)
 		}
@@ -1031,11 +1010,11 @@ func TestChutesPowerlessKey(t *testing.T) {
 		chDetail(t, a.do(r.method, r.path, "Basic "+k, r.body), 401, "Invalid token or user not found")
 	}
 	// It authenticates: natively a refusal is 403, not 401.
-	(&rawAPI{t: t, base: a.base, token: k}).must(403, "GET", "/v1/stores/chutes/secrets", nil)
-	(&rawAPI{t: t, base: a.base, token: k + "x"}).must(401, "GET", "/v1/stores/chutes/secrets", nil)
+	(&servertest.Client{T: t, Base: a.base, Token: k}).Must(403, "GET", "/v1/stores/chutes/secrets", nil)
+	(&servertest.Client{T: t, Base: a.base, Token: k + "x"}).Must(401, "GET", "/v1/stores/chutes/secrets", nil)
 	// Nothing changed.
 	var p chPage[chKey]
-	strict(t, a.must(200, "GET", "/api_keys/", nil).Body, &p)
+	servertest.Strict(t, a.must(200, "GET", "/api_keys/", nil).Body, &p)
 	a.must(200, "GET", "/secrets/"+sec.SecretID, nil)
 	if p.Total != 3 {
 		t.Errorf("keys: got %d, want 3", p.Total)
@@ -1056,7 +1035,7 @@ func (a *chAPI) auditEvents(t *testing.T) ([]chEvent, []byte) {
 	var audit struct {
 		Events []chEvent `json:"events"`
 	}
-	body := a.native.must(200, "GET", "/v1/audit?limit=1000", nil).Body
-	strictish(t, body, &audit)
+	body := a.native.Must(200, "GET", "/v1/audit?limit=1000", nil).Body
+	servertest.Decode(t, body, &audit)
 	return audit.Events, body
 }

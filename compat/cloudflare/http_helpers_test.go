@@ -1,9 +1,8 @@
-package main
+package cloudflare_test
 
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -12,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/coffer-dev/coffer/compat/cloudflare"
+	"github.com/coffer-dev/coffer/internal/servertest"
+	"github.com/coffer-dev/coffer/server"
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
@@ -19,14 +20,14 @@ import (
 )
 
 // The Cloudflare face's OpenAPI description, kept next to the face.
-const cloudflareSpec = "../../compat/cloudflare/testdata/cloudflare-secrets-store.openapi.json"
+const cloudflareSpec = "testdata/cloudflare-secrets-store.openapi.json"
 
 // cfServer is a running server seen through the Cloudflare face.
 type cfServer struct {
 	Base    string // http://host:port
 	Token   string // root admin key
 	Account string // its account id
-	Server  *Server
+	Server  *server.Server
 }
 
 // URL returns the face's URL of a path under /accounts/{account}/secrets_store.
@@ -38,35 +39,10 @@ func (s *cfServer) URL(path string) string {
 // (see cloudflare.ParseLimits) and finds the root key's account.
 func startCloudflare(t *testing.T, limits ...string) *cfServer {
 	t.Helper()
-	cfg := DefaultServerConfig()
-	cfg.Addr, cfg.DataDir, cfg.CloudflareLimits = "127.0.0.1:0", t.TempDir(), limits
-	srv := &Server{Config: cfg, Log: testLogger(t)}
-	if err := srv.Open(context.Background()); err != nil {
-		t.Fatalf("open server: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := srv.Close(); err != nil {
-			t.Errorf("close server: %v", err)
-		}
-	})
+	srv := servertest.Open(t, nil, func(c *server.Config) { c.CloudflareLimits = limits })
 	s := &cfServer{Base: "http://" + srv.Addr, Token: srv.RootToken, Server: srv}
-	s.Account = accountOf(t, s.Base, s.Token)
+	s.Account = servertest.AccountOf(t, s.Base, s.Token)
 	return s
-}
-
-// accountOf returns the account of a key, from the native key listing.
-func accountOf(t *testing.T, base, token string) string {
-	t.Helper()
-	a := &rawAPI{t: t, base: base, token: token}
-	var keys struct {
-		Keys []struct {
-			AccountID string `json:"account_id"`
-		} `json:"keys"`
-	}
-	if err := json.Unmarshal(a.must(200, "GET", "/v1/keys", nil).Body, &keys); err != nil || len(keys.Keys) == 0 {
-		t.Fatalf("list keys: %v", err)
-	}
-	return keys.Keys[0].AccountID
 }
 
 // oasTransport validates every response of the Cloudflare face against the
@@ -159,7 +135,7 @@ func (o *oasTransport) validate(req *http.Request, resp *http.Response, body []b
 }
 
 // validateRaw checks a response that a test got with plain HTTP.
-func (o *oasTransport) validateRaw(t *testing.T, method, url string, r reply) {
+func (o *oasTransport) validateRaw(t *testing.T, method, url string, r servertest.Reply) {
 	t.Helper()
 	req, err := http.NewRequest(method, url, nil)
 	if err != nil {
@@ -192,7 +168,7 @@ func TestOASTransport(t *testing.T) {
 	} {
 		got = nil
 		h := http.Header{"Content-Type": []string{"application/json"}}
-		o.validateRaw(t, tt.method, url, reply{Status: tt.status, Header: h, Body: []byte(tt.body)})
+		o.validateRaw(t, tt.method, url, servertest.Reply{Status: tt.status, Header: h, Body: []byte(tt.body)})
 		if ok := len(got) == 0; ok != tt.ok {
 			t.Errorf("%s %d %s: got valid=%v %v, want %v", tt.method, tt.status, tt.body, ok, got, tt.ok)
 		}

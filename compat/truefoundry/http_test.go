@@ -1,4 +1,4 @@
-package main
+package truefoundry_test
 
 import (
 	"encoding/json"
@@ -13,16 +13,17 @@ import (
 // tfAPI is the TrueFoundry face of a running server, driven with the raw
 // requests TrueFoundry documents: there is no Go client to replay them with.
 type tfAPI struct {
-	*rawAPI
-	native *rawAPI
+	*servertest.Client
+	native *servertest.Client
 }
 
 func startTrueFoundry(t *testing.T) *tfAPI {
 	t.Helper()
-	addr, token := startServer(t)
+	srv := servertest.Open(t, nil)
+	addr, token := "http://"+srv.Addr, srv.RootToken
 	return &tfAPI{
-		rawAPI: &rawAPI{t: t, base: addr + strings.TrimSuffix(truefoundry.Prefix, "/"), token: token},
-		native: &rawAPI{t: t, base: addr, token: token},
+		Client: &servertest.Client{T: t, Base: addr + strings.TrimSuffix(truefoundry.Prefix, "/"), Token: token},
+		native: &servertest.Client{T: t, Base: addr, Token: token},
 	}
 }
 
@@ -91,63 +92,57 @@ type tfHTTPError struct {
 	} `json:"details"`
 }
 
-// strict decodes b into v, refusing fields v does not declare.
-func strict(t *testing.T, b []byte, v any) {
-	t.Helper()
-	servertest.Strict(t, b, v)
-}
-
-func (a *tfAPI) data(r reply, v any) {
-	a.t.Helper()
+func (a *tfAPI) data(r servertest.Reply, v any) {
+	a.T.Helper()
 	var env struct {
 		Data json.RawMessage `json:"data"`
 	}
-	strict(a.t, r.Body, &env)
-	strict(a.t, env.Data, v)
+	servertest.Strict(a.T, r.Body, &env)
+	servertest.Strict(a.T, env.Data, v)
 }
 
-func (a *tfAPI) list(r reply, v any) tfPagination {
-	a.t.Helper()
+func (a *tfAPI) list(r servertest.Reply, v any) tfPagination {
+	a.T.Helper()
 	var env struct {
 		Data       json.RawMessage `json:"data"`
 		Pagination tfPagination    `json:"pagination"`
 	}
-	strict(a.t, r.Body, &env)
+	servertest.Strict(a.T, r.Body, &env)
 	if env.Pagination.Total == nil {
-		a.t.Fatalf("pagination without total: %s", r.Body)
+		a.T.Fatalf("pagination without total: %s", r.Body)
 	}
-	strict(a.t, env.Data, v)
+	servertest.Strict(a.T, env.Data, v)
 	return env.Pagination
 }
 
-func (a *tfAPI) httpError(r reply, status int) tfHTTPError {
-	a.t.Helper()
+func (a *tfAPI) httpError(r servertest.Reply, status int) tfHTTPError {
+	a.T.Helper()
 	if r.Status != status {
-		a.t.Fatalf("got %d %s, want %d", r.Status, r.Body, status)
+		a.T.Fatalf("got %d %s, want %d", r.Status, r.Body, status)
 	}
 	var e tfHTTPError
-	strict(a.t, r.Body, &e)
+	servertest.Strict(a.T, r.Body, &e)
 	if e.StatusCode != status || e.Message == "" {
-		a.t.Fatalf("got error body %s, want statusCode %d and a message", r.Body, status)
+		a.T.Fatalf("got error body %s, want statusCode %d and a message", r.Body, status)
 	}
 	return e
 }
 
 func (a *tfAPI) createGroup(name string, kv ...string) tfGroup {
-	a.t.Helper()
+	a.T.Helper()
 	var secrets []map[string]string
 	for i := 0; i+1 < len(kv); i += 2 {
 		secrets = append(secrets, map[string]string{"key": kv[i], "value": kv[i+1]})
 	}
 	var g tfGroup
-	a.data(a.must(200, "POST", "/secret-groups", map[string]any{"name": name, "integrationId": "internal:aws:aws-1:secret-store:internal-secret-store", "secrets": secrets}), &g)
+	a.data(a.Must(200, "POST", "/secret-groups", map[string]any{"name": name, "integrationId": "internal:aws:aws-1:secret-store:internal-secret-store", "secrets": secrets}), &g)
 	return g
 }
 
 func (a *tfAPI) getSecret(id string) tfSecret {
-	a.t.Helper()
+	a.T.Helper()
 	var s tfSecret
-	a.data(a.must(200, "GET", "/secrets/"+id, nil), &s)
+	a.data(a.Must(200, "GET", "/secrets/"+id, nil), &s)
 	return s
 }
 
@@ -178,7 +173,7 @@ func TestTrueFoundryGroups(t *testing.T) {
 			t.Fatalf("got integration %q and %d secrets, want the one given and 2", g.IntegrationID, len(g.AssociatedSecrets))
 		}
 		var got tfGroup
-		a.data(a.must(200, "GET", "/secret-groups/"+g.ID, nil), &got)
+		a.data(a.Must(200, "GET", "/secret-groups/"+g.ID, nil), &got)
 		if got.IntegrationID != g.IntegrationID || got.CreatedBySubject != g.CreatedBySubject || got.CreatedBy != g.CreatedBy {
 			t.Fatalf("got %+v, want integration and creator kept: %+v", got, g)
 		}
@@ -190,7 +185,7 @@ func TestTrueFoundryGroups(t *testing.T) {
 				t.Fatalf("got %+v, want fqn tenant:group:key", s)
 			}
 		}
-		if strings.Contains(string(a.must(200, "GET", "/secret-groups/"+g.ID, nil).Body), "hunter2") {
+		if strings.Contains(string(a.Must(200, "GET", "/secret-groups/"+g.ID, nil).Body), "hunter2") {
 			t.Fatal("a group response holds a value")
 		}
 	})
@@ -207,7 +202,7 @@ func TestTrueFoundryGroups(t *testing.T) {
 		// DB_PASSWORD changes, API_KEY keeps its value, NEW is added; a
 		// second group update leaves out API_KEY, which is deleted.
 		var got tfGroup
-		a.data(a.must(200, "PUT", "/secret-groups/"+g.ID, map[string]any{"secrets": []map[string]any{
+		a.data(a.Must(200, "PUT", "/secret-groups/"+g.ID, map[string]any{"secrets": []map[string]any{
 			{"key": "DB_PASSWORD", "value": "s3cret"}, {"key": "API_KEY"}, {"key": "NEW", "value": "n"},
 		}}), &got)
 		if len(got.AssociatedSecrets) != 3 {
@@ -222,7 +217,7 @@ func TestTrueFoundryGroups(t *testing.T) {
 			t.Fatalf("got API_KEY %q with %d versions, want k1 with 1", *api.Value, len(api.SecretVersions))
 		}
 		// The same value again adds no version.
-		a.data(a.must(200, "PUT", "/secret-groups/"+g.ID, map[string]any{"secrets": []map[string]any{
+		a.data(a.Must(200, "PUT", "/secret-groups/"+g.ID, map[string]any{"secrets": []map[string]any{
 			{"key": "DB_PASSWORD", "value": "s3cret"}, {"key": "NEW"},
 		}}), &got)
 		if len(got.AssociatedSecrets) != 2 {
@@ -231,8 +226,8 @@ func TestTrueFoundryGroups(t *testing.T) {
 		if db = a.getSecret(db.ID); len(db.SecretVersions) != 2 {
 			t.Fatalf("got %d versions, want 2: an unchanged value is no new version", len(db.SecretVersions))
 		}
-		a.httpError(a.do("GET", "/secrets/"+api.ID, nil), 404)
-		e := a.httpError(a.do("PUT", "/secret-groups/"+g.ID, map[string]any{"secrets": []any{}}), 422)
+		a.httpError(a.Do("GET", "/secrets/"+api.ID, nil), 404)
+		e := a.httpError(a.Do("PUT", "/secret-groups/"+g.ID, map[string]any{"secrets": []any{}}), 422)
 		if !strings.Contains(e.Message, "zero secrets") {
 			t.Fatalf("got %q, want the zero-secrets refusal", e.Message)
 		}
@@ -242,23 +237,23 @@ func TestTrueFoundryGroups(t *testing.T) {
 			a.createGroup(fmt.Sprintf("page-%d", i), "K", "v")
 		}
 		var groups []tfGroup
-		p := a.list(a.must(200, "GET", "/secret-groups?limit=2&offset=1", nil), &groups)
+		p := a.list(a.Must(200, "GET", "/secret-groups?limit=2&offset=1", nil), &groups)
 		if *p.Total != 4 || p.Limit != 2 || p.Offset != 1 || len(groups) != 2 || groups[0].Name != "page-0" {
 			t.Fatalf("got %+v %d groups, want total 4 and page-0, page-1", p, len(groups))
 		}
-		p = a.list(a.must(200, "GET", "/secret-groups?offset=10", nil), &groups)
-		if *p.Total != 4 || len(groups) != 0 || string(a.must(200, "GET", "/secret-groups?offset=10", nil).Body) == "" {
+		p = a.list(a.Must(200, "GET", "/secret-groups?offset=10", nil), &groups)
+		if *p.Total != 4 || len(groups) != 0 || string(a.Must(200, "GET", "/secret-groups?offset=10", nil).Body) == "" {
 			t.Fatalf("got %+v, %d groups, want [] past the end", p, len(groups))
 		}
-		if !strings.Contains(string(a.must(200, "GET", "/secret-groups?offset=10", nil).Body), `"data":[]`) {
+		if !strings.Contains(string(a.Must(200, "GET", "/secret-groups?offset=10", nil).Body), `"data":[]`) {
 			t.Fatal("past the end, data is not []")
 		}
-		a.list(a.must(200, "GET", "/secret-groups?search=page-", nil), &groups)
+		a.list(a.Must(200, "GET", "/secret-groups?search=page-", nil), &groups)
 		if len(groups) != 3 {
 			t.Fatalf("search: got %d groups, want 3", len(groups))
 		}
 		for _, fqn := range []string{g.FQN, "tfy-secret://" + g.FQN} {
-			a.list(a.must(200, "GET", "/secret-groups?fqn="+fqn, nil), &groups)
+			a.list(a.Must(200, "GET", "/secret-groups?fqn="+fqn, nil), &groups)
 			if len(groups) != 1 || groups[0].ID != g.ID {
 				t.Fatalf("fqn %s: got %d groups, want %s", fqn, len(groups), g.Name)
 			}
@@ -266,13 +261,13 @@ func TestTrueFoundryGroups(t *testing.T) {
 	})
 	t.Run("Delete", func(t *testing.T) {
 		d := a.createGroup("doomed", "X", "1")
-		r := a.must(200, "DELETE", "/secret-groups/"+d.ID+"?forceDelete=true", nil)
+		r := a.Must(200, "DELETE", "/secret-groups/"+d.ID+"?forceDelete=true", nil)
 		if strings.TrimSpace(string(r.Body)) != "{}" {
 			t.Fatalf("got %s, want {}", r.Body)
 		}
-		a.httpError(a.do("GET", "/secret-groups/"+d.ID, nil), 404)
-		a.httpError(a.do("GET", "/secrets/"+d.AssociatedSecrets[0].ID, nil), 404)
-		a.httpError(a.do("DELETE", "/secret-groups/"+d.ID, nil), 404)
+		a.httpError(a.Do("GET", "/secret-groups/"+d.ID, nil), 404)
+		a.httpError(a.Do("GET", "/secrets/"+d.AssociatedSecrets[0].ID, nil), 404)
+		a.httpError(a.Do("DELETE", "/secret-groups/"+d.ID, nil), 404)
 	})
 }
 
@@ -284,14 +279,14 @@ func TestTrueFoundrySecrets(t *testing.T) {
 
 	t.Run("ListByGroup", func(t *testing.T) {
 		var secrets []tfSecret
-		p := a.list(a.must(200, "POST", "/secrets", map[string]any{"secretGroupId": g1.ID}), &secrets)
+		p := a.list(a.Must(200, "POST", "/secrets", map[string]any{"secretGroupId": g1.ID}), &secrets)
 		if *p.Total != 2 || len(secrets) != 2 || secrets[0].Name != "A" || secrets[0].Value != nil {
 			t.Fatalf("got %+v %+v, want A, B without values", p, secrets)
 		}
 	})
 	t.Run("ListWithValue", func(t *testing.T) {
 		var secrets []tfSecret
-		a.list(a.must(200, "POST", "/secrets", map[string]any{
+		a.list(a.Must(200, "POST", "/secrets", map[string]any{
 			"secretFqns": []string{tenant + ":one:B", "tfy-secret://" + tenant + ":two:A", tenant + ":two:MISSING", "other:one:A"},
 			"withValue":  true,
 		}), &secrets)
@@ -301,7 +296,7 @@ func TestTrueFoundrySecrets(t *testing.T) {
 	})
 	t.Run("ListAllPaged", func(t *testing.T) {
 		var secrets []tfSecret
-		p := a.list(a.must(200, "POST", "/secrets", map[string]any{"limit": 2, "offset": 2}), &secrets)
+		p := a.list(a.Must(200, "POST", "/secrets", map[string]any{"limit": 2, "offset": 2}), &secrets)
 		if *p.Total != 3 || len(secrets) != 1 || secrets[0].SecretGroupID != g2.ID {
 			t.Fatalf("got %+v %+v, want the third of 3", p, secrets)
 		}
@@ -309,18 +304,18 @@ func TestTrueFoundrySecrets(t *testing.T) {
 	t.Run("Versions", func(t *testing.T) {
 		id := secretNamed(t, g1, "A").ID
 		var vs []tfVersion
-		p := a.list(a.must(200, "GET", "/secrets/"+id+"/versions", nil), &vs)
+		p := a.list(a.Must(200, "GET", "/secrets/"+id+"/versions", nil), &vs)
 		if *p.Total != 1 || len(vs) != 1 || vs[0].Version != 1 || vs[0].Value != nil {
 			t.Fatalf("got %+v, want version 1 without value", vs)
 		}
 	})
 	t.Run("Delete", func(t *testing.T) {
 		id := secretNamed(t, g1, "B").ID
-		r := a.must(200, "DELETE", "/secrets/"+id, nil)
+		r := a.Must(200, "DELETE", "/secrets/"+id, nil)
 		if strings.TrimSpace(string(r.Body)) != "1" {
 			t.Fatalf("got %s, want 1", r.Body)
 		}
-		a.httpError(a.do("DELETE", "/secrets/"+id, nil), 404)
+		a.httpError(a.Do("DELETE", "/secrets/"+id, nil), 404)
 	})
 }
 
@@ -330,19 +325,19 @@ func TestTrueFoundryNative(t *testing.T) {
 	g := a.createGroup("cross", "TOKEN", "from-tf")
 	sec := secretNamed(t, g, "TOKEN")
 
-	v, n := value(t, a.native.must(200, "GET", "/v1/stores/"+g.ID+"/secrets/TOKEN/value", nil))
+	v, n := servertest.Value(t, a.native.Must(200, "GET", "/v1/stores/"+g.ID+"/secrets/TOKEN/value", nil))
 	if v != "from-tf" || n != 1 {
 		t.Fatalf("native read: got %q v%v, want from-tf v1", v, n)
 	}
-	a.native.must(200, "PUT", "/v1/stores/"+g.ID+"/secrets/TOKEN", map[string]any{"value": "from-native"})
+	a.native.Must(200, "PUT", "/v1/stores/"+g.ID+"/secrets/TOKEN", map[string]any{"value": "from-native"})
 	got := a.getSecret(sec.ID)
 	if *got.Value != "from-native" || len(got.SecretVersions) != 2 || got.SecretVersions[0].Version != 2 {
 		t.Fatalf("got %q %+v, want from-native and versions 2, 1", *got.Value, got.SecretVersions)
 	}
 	// A secret made natively in a store shows in its group.
-	a.native.must(201, "PUT", "/v1/stores/"+g.ID+"/secrets/NATIVE", map[string]any{"value": "n"})
+	a.native.Must(201, "PUT", "/v1/stores/"+g.ID+"/secrets/NATIVE", map[string]any{"value": "n"})
 	var secrets []tfSecret
-	a.list(a.must(200, "POST", "/secrets", map[string]any{"secretGroupId": g.ID, "withValue": true}), &secrets)
+	a.list(a.Must(200, "POST", "/secrets", map[string]any{"secretGroupId": g.ID, "withValue": true}), &secrets)
 	if len(secrets) != 2 || secrets[0].Name != "NATIVE" || *secrets[0].Value != "n" {
 		t.Fatalf("got %+v, want NATIVE=n listed", secrets)
 	}
@@ -391,7 +386,7 @@ func TestTrueFoundryBadInput(t *testing.T) {
 		{"NoRoute", "GET", "/nowhere", nil, 404, ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			e := a.httpError(a.do(tt.method, tt.path, tt.body), tt.status)
+			e := a.httpError(a.Do(tt.method, tt.path, tt.body), tt.status)
 			if tt.field != "" && (len(e.Details) != 1 || e.Details[0].Field != tt.field) {
 				t.Fatalf("got details %+v, want field %s", e.Details, tt.field)
 			}
@@ -401,7 +396,7 @@ func TestTrueFoundryBadInput(t *testing.T) {
 		})
 	}
 	var groups []tfGroup
-	a.list(a.must(200, "GET", "/secret-groups", nil), &groups)
+	a.list(a.Must(200, "GET", "/secret-groups", nil), &groups)
 	if len(groups) != 1 || len(groups[0].AssociatedSecrets) != 1 {
 		t.Fatalf("got %+v, want only the group kept with its one secret", groups)
 	}
@@ -413,9 +408,9 @@ func TestTrueFoundryBadInput(t *testing.T) {
 func TestTrueFoundryAuth(t *testing.T) {
 	a := startTrueFoundry(t)
 	for _, tok := range []string{"", "not-a-key", "coffer_0123456789abcdef0123456789abcdef_deadbeef"} {
-		anon := &rawAPI{t: t, base: a.base, token: tok}
-		(&tfAPI{rawAPI: anon}).httpError(anon.do("GET", "/secret-groups", nil), 401)
+		anon := &servertest.Client{T: t, Base: a.Base, Token: tok}
+		(&tfAPI{Client: anon}).httpError(anon.Do("GET", "/secret-groups", nil), 401)
 	}
 	// Basic or any other scheme is not TrueFoundry's.
-	(&tfAPI{rawAPI: a.rawAPI}).httpError(a.do("GET", "/secret-groups", nil, "Authorization", "Basic "+a.token), 401)
+	(&tfAPI{Client: a.Client}).httpError(a.Do("GET", "/secret-groups", nil, "Authorization", "Basic "+a.Token), 401)
 }

@@ -1,4 +1,4 @@
-package main
+package chutes_test
 
 import (
 	"context"
@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/coffer-dev/coffer/server"
 )
 
 // nginxBin is Debian's nginx, which .ci/run installs.
@@ -69,7 +71,7 @@ func TestChutesRegistryNginx(t *testing.T) {
 	if err := os.WriteFile(pwFile, []byte("s3cret-registry-pw\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	a := startChutes(t, func(c *ServerConfig) { c.ChutesRegistryPasswordFile = pwFile })
+	a := startChutes(t, func(c *server.Config) { c.ChutesRegistryPasswordFile = pwFile })
 	puller := a.createKey(map[string]any{"admin": false, "name": "puller", "scopes": []map[string]any{{"object_type": "registry"}}}).SecretKey
 	other := a.createKey(map[string]any{"admin": false, "name": "other", "scopes": []map[string]any{{"object_type": "images"}}}).SecretKey
 

@@ -1,10 +1,12 @@
-package main
+package truefoundry_test
 
 import (
 	"encoding/json"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/coffer-dev/coffer/internal/servertest"
 )
 
 // tfPermission, tfVAManifest and tfAccount are TrueFoundry's Permissions,
@@ -73,29 +75,29 @@ func (acct tfAccount) check(t *testing.T, name, typ, tenant string) {
 // as returns the face driven with another token.
 func (a *tfAPI) as(token string) *tfAPI {
 	return &tfAPI{
-		rawAPI: &rawAPI{t: a.t, base: a.base, token: token},
-		native: &rawAPI{t: a.t, base: a.native.base, token: token},
+		Client: &servertest.Client{T: a.T, Base: a.Base, Token: token},
+		native: &servertest.Client{T: a.T, Base: a.native.Base, Token: token},
 	}
 }
 
 // mustToken decodes a body that holds a token and checks that it is not cached.
-func (a *tfAPI) mustToken(r reply) string {
-	a.t.Helper()
+func (a *tfAPI) mustToken(r servertest.Reply) string {
+	a.T.Helper()
 	var body struct {
 		Token string `json:"token"`
 	}
-	strict(a.t, r.Body, &body)
+	servertest.Strict(a.T, r.Body, &body)
 	if !strings.HasPrefix(body.Token, "cfr_") || r.Header.Get("Cache-Control") != "no-store" {
-		a.t.Fatalf("got %s with Cache-Control %q, want a token, no-store", r.Body, r.Header.Get("Cache-Control"))
+		a.T.Fatalf("got %s with Cache-Control %q, want a token, no-store", r.Body, r.Header.Get("Cache-Control"))
 	}
 	return body.Token
 }
 
 // pats lists the caller's PATs by name.
 func (a *tfAPI) pats(query string) map[string]tfAccount {
-	a.t.Helper()
+	a.T.Helper()
 	var list []tfAccount
-	a.list(a.must(200, "GET", "/personal-access-tokens"+query, nil), &list)
+	a.list(a.Must(200, "GET", "/personal-access-tokens"+query, nil), &list)
 	out := map[string]tfAccount{}
 	for _, p := range list {
 		out[p.Name] = p
@@ -113,11 +115,11 @@ type tfAuditEvent struct {
 
 // audit returns the account's audit events and the raw body.
 func (a *tfAPI) audit() ([]tfAuditEvent, string) {
-	a.t.Helper()
-	r := a.native.must(200, "GET", "/v1/audit?limit=1000", nil)
+	a.T.Helper()
+	r := a.native.Must(200, "GET", "/v1/audit?limit=1000", nil)
 	var page struct{ Events []tfAuditEvent }
 	if err := json.Unmarshal(r.Body, &page); err != nil {
-		a.t.Fatal(err)
+		a.T.Fatal(err)
 	}
 	return page.Events, string(r.Body)
 }
@@ -125,7 +127,7 @@ func (a *tfAPI) audit() ([]tfAuditEvent, string) {
 // checkAudit fails unless the audit has an event of each action made through
 // the TrueFoundry face, and holds none of the tokens' secrets.
 func (a *tfAPI) checkAudit(actions []string, tokens ...string) {
-	a.t.Helper()
+	a.T.Helper()
 	evs, body := a.audit()
 	for _, act := range actions {
 		found := false
@@ -133,12 +135,12 @@ func (a *tfAPI) checkAudit(actions []string, tokens ...string) {
 			found = found || e.Action == act && e.Face == "truefoundry" && e.Outcome == "ok"
 		}
 		if !found {
-			a.t.Errorf("no %s event with face truefoundry in %s", act, body)
+			a.T.Errorf("no %s event with face truefoundry in %s", act, body)
 		}
 	}
 	for _, tok := range tokens {
 		if secret := tok[strings.LastIndexByte(tok, '_')+1:]; strings.Contains(body, secret) {
-			a.t.Error("the audit log holds a token's secret")
+			a.T.Error("the audit log holds a token's secret")
 		}
 	}
 }
@@ -147,16 +149,16 @@ func TestTrueFoundryPATs(t *testing.T) {
 	a := startTrueFoundry(t)
 	g := a.createGroup("app", "K", "v")
 
-	r := a.must(200, "POST", "/personal-access-tokens", map[string]any{"name": "ci-token"})
+	r := a.Must(200, "POST", "/personal-access-tokens", map[string]any{"name": "ci-token"})
 	tok := a.mustToken(r)
 	pat := a.as(tok)
 	var groups []tfGroup
-	pat.list(pat.must(200, "GET", "/secret-groups", nil), &groups)
+	pat.list(pat.Must(200, "GET", "/secret-groups", nil), &groups)
 	if len(groups) != 1 || groups[0].ID != g.ID {
 		t.Fatalf("PAT lists %+v, want group app", groups)
 	}
-	pat.native.must(200, "GET", "/v1/stores", nil)
-	pat.native.must(200, "GET", "/cloudflare/client/v4/accounts/"+g.AccountID+"/secrets_store/stores", nil)
+	pat.native.Must(200, "GET", "/v1/stores", nil)
+	pat.native.Must(200, "GET", "/cloudflare/client/v4/accounts/"+g.AccountID+"/secrets_store/stores", nil)
 
 	t.Run("List", func(t *testing.T) {
 		pats := a.pats("")
@@ -172,7 +174,7 @@ func TestTrueFoundryPATs(t *testing.T) {
 			t.Errorf("nameSearchQuery: got %v, want ci-token alone", got)
 		}
 		var past []tfAccount
-		if pg := a.list(a.must(200, "GET", "/personal-access-tokens?offset=5", nil), &past); len(past) != 0 || *pg.Total != 2 {
+		if pg := a.list(a.Must(200, "GET", "/personal-access-tokens?offset=5", nil), &past); len(past) != 0 || *pg.Total != 2 {
 			t.Errorf("past the end: got %v total %d, want [] and 2", past, *pg.Total)
 		}
 	})
@@ -202,7 +204,7 @@ func TestTrueFoundryPATs(t *testing.T) {
 			{"DeleteUnknown", "DELETE", "/personal-access-tokens/0123456789abcdef", nil, 404, ""},
 		} {
 			t.Run(tt.name, func(t *testing.T) {
-				e := a.httpError(a.do(tt.method, tt.path, tt.body), tt.status)
+				e := a.httpError(a.Do(tt.method, tt.path, tt.body), tt.status)
 				if tt.field != "" && (len(e.Details) != 1 || e.Details[0].Field != tt.field) {
 					t.Fatalf("got details %+v, want field %s", e.Details, tt.field)
 				}
@@ -219,7 +221,7 @@ func TestTrueFoundryPATs(t *testing.T) {
 			{"rfc3339", "2099-08-01T12:00:00.000Z"},
 			{"date-only", time.Now().UTC().Format(time.DateOnly)}, // valid through today
 		} {
-			a.mustToken(a.must(200, "POST", "/personal-access-tokens", map[string]any{"name": tt.name, "expirationDate": tt.date}))
+			a.mustToken(a.Must(200, "POST", "/personal-access-tokens", map[string]any{"name": tt.name, "expirationDate": tt.date}))
 			if p := a.pats("?nameSearchQuery=" + tt.name)[tt.name]; *p.IsExpired {
 				t.Errorf("%s %s: got expired, want live", tt.name, tt.date)
 			}
@@ -227,19 +229,19 @@ func TestTrueFoundryPATs(t *testing.T) {
 	})
 
 	t.Run("GetOrCreate", func(t *testing.T) {
-		r := a.must(200, "GET", "/personal-access-tokens/deploy-bot", nil)
+		r := a.Must(200, "GET", "/personal-access-tokens/deploy-bot", nil)
 		var got struct {
 			Data    tfAccount `json:"data"`
 			Token   string    `json:"token"`
 			Created bool      `json:"created"`
 		}
-		strict(t, r.Body, &got)
+		servertest.Strict(t, r.Body, &got)
 		got.Data.check(t, "deploy-bot", "pat", g.TenantName)
 		if !got.Created || !strings.HasPrefix(got.Token, "cfr_") || r.Header.Get("Cache-Control") != "no-store" {
 			t.Fatalf("got %s, want created with a token", r.Body)
 		}
-		a.as(got.Token).must(200, "GET", "/secret-groups", nil)
-		e := a.httpError(a.do("GET", "/personal-access-tokens/deploy-bot", nil), 400)
+		a.as(got.Token).Must(200, "GET", "/secret-groups", nil)
+		e := a.httpError(a.Do("GET", "/personal-access-tokens/deploy-bot", nil), 400)
 		if !strings.Contains(e.Message, "cannot be shown again") {
 			t.Errorf("got %q, want a message saying why", e.Message)
 		}
@@ -247,28 +249,28 @@ func TestTrueFoundryPATs(t *testing.T) {
 
 	t.Run("Delete", func(t *testing.T) {
 		id := a.pats("")["ci-token"].ID
-		if r := a.must(200, "DELETE", "/personal-access-tokens/"+id, nil); strings.TrimSpace(string(r.Body)) != "{}" {
+		if r := a.Must(200, "DELETE", "/personal-access-tokens/"+id, nil); strings.TrimSpace(string(r.Body)) != "{}" {
 			t.Errorf("got %s, want {}", r.Body)
 		}
-		pat.httpError(pat.do("GET", "/secret-groups", nil), 401)
+		pat.httpError(pat.Do("GET", "/secret-groups", nil), 401)
 		for _, p := range []string{"/v1/stores", "/cloudflare/client/v4/accounts/" + g.AccountID + "/secrets_store/stores"} {
-			if r := pat.native.do("GET", p, nil); r.Status != 401 {
+			if r := pat.native.Do("GET", p, nil); r.Status != 401 {
 				t.Errorf("GET %s: got %d, want 401", p, r.Status)
 			}
 		}
-		a.httpError(a.do("DELETE", "/personal-access-tokens/"+id, nil), 404)
+		a.httpError(a.Do("DELETE", "/personal-access-tokens/"+id, nil), 404)
 		if _, ok := a.pats("")["ci-token"]; ok {
 			t.Error("a revoked PAT is listed")
 		}
 		// The name is free again.
-		a.mustToken(a.must(200, "POST", "/personal-access-tokens", map[string]any{"name": "ci-token"}))
+		a.mustToken(a.Must(200, "POST", "/personal-access-tokens", map[string]any{"name": "ci-token"}))
 	})
 
 	t.Run("OtherTenant", func(t *testing.T) {
-		other := a.as(authzNewTenant(t, a.native.base, a.token).Token)
-		other.mustToken(other.must(200, "POST", "/personal-access-tokens", map[string]any{"name": "theirs"}))
+		other := a.as(servertest.NewTenant(t, a.native.Base, a.Token).Token)
+		other.mustToken(other.Must(200, "POST", "/personal-access-tokens", map[string]any{"name": "theirs"}))
 		id := other.pats("")["theirs"].ID
-		a.httpError(a.do("DELETE", "/personal-access-tokens/"+id, nil), 404)
+		a.httpError(a.Do("DELETE", "/personal-access-tokens/"+id, nil), 404)
 		if _, ok := a.pats("")["theirs"]; ok {
 			t.Error("another tenant's PAT is listed")
 		}
@@ -287,22 +289,22 @@ func TestTrueFoundryPATPower(t *testing.T) {
 	ga := a.createGroup("a", "K", "va")
 	gb := a.createGroup("b", "K", "vb")
 	expires := time.Now().Add(2 * time.Hour).UTC().Truncate(time.Second)
-	scopedTok, _ := authzMint(t, a.native, map[string]any{"name": "scoped", "scopes": authzScopes("a:*:list,read,reveal"), "expires_at": expires.Format(time.RFC3339)})
+	scopedTok, _ := servertest.Mint(t, a.native, map[string]any{"name": "scoped", "scopes": servertest.Scopes("a:*:list,read,reveal"), "expires_at": expires.Format(time.RFC3339)})
 	scoped := a.as(scopedTok)
 
-	narrow := a.as(scoped.mustToken(scoped.must(200, "POST", "/personal-access-tokens", map[string]any{"name": "narrow"})))
+	narrow := a.as(scoped.mustToken(scoped.Must(200, "POST", "/personal-access-tokens", map[string]any{"name": "narrow"})))
 	var secrets []tfSecret
-	narrow.list(narrow.must(200, "POST", "/secrets", map[string]any{"secretGroupId": ga.ID, "withValue": true}), &secrets)
+	narrow.list(narrow.Must(200, "POST", "/secrets", map[string]any{"secretGroupId": ga.ID, "withValue": true}), &secrets)
 	if len(secrets) != 1 || secrets[0].Value == nil || *secrets[0].Value != "va" {
 		t.Fatalf("PAT reads group a: got %+v, want K=va", secrets)
 	}
-	if r := narrow.do("POST", "/secrets", map[string]any{"secretGroupId": gb.ID, "withValue": true}); r.Status != 403 && r.Status != 404 {
+	if r := narrow.Do("POST", "/secrets", map[string]any{"secretGroupId": gb.ID, "withValue": true}); r.Status != 403 && r.Status != 404 {
 		t.Errorf("PAT reads group b: got %d %s, want 403 or 404", r.Status, r.Body)
 	}
-	if r := narrow.native.do("GET", "/v1/stores/"+gb.ID+"/secrets/K/value", nil); r.Status != 403 && r.Status != 404 {
+	if r := narrow.native.Do("GET", "/v1/stores/"+gb.ID+"/secrets/K/value", nil); r.Status != 403 && r.Status != 404 {
 		t.Errorf("PAT reads group b natively: got %d %s, want 403 or 404", r.Status, r.Body)
 	}
-	if r := narrow.do("PUT", "/secret-groups/"+ga.ID, map[string]any{"secrets": []any{map[string]string{"key": "K", "value": "x"}}}); r.Status != 403 {
+	if r := narrow.Do("PUT", "/secret-groups/"+ga.ID, map[string]any{"secrets": []any{map[string]string{"key": "K", "value": "x"}}}); r.Status != 403 {
 		t.Errorf("PAT writes group a: got %d %s, want 403", r.Status, r.Body)
 	}
 
@@ -314,7 +316,7 @@ func TestTrueFoundryPATPower(t *testing.T) {
 			ExpiresAt *time.Time `json:"expires_at"`
 		}
 	}
-	if err := json.Unmarshal(scoped.native.must(200, "GET", "/v1/keys", nil).Body, &keys); err != nil {
+	if err := json.Unmarshal(scoped.native.Must(200, "GET", "/v1/keys", nil).Body, &keys); err != nil {
 		t.Fatal(err)
 	}
 	found := false
@@ -329,17 +331,17 @@ func TestTrueFoundryPATPower(t *testing.T) {
 	if !found {
 		t.Errorf("the scoped key does not see its PAT: %+v", keys.Keys)
 	}
-	scoped.httpError(scoped.do("POST", "/personal-access-tokens", map[string]any{"name": "longer", "expirationDate": "2099-01-01"}), 403)
+	scoped.httpError(scoped.Do("POST", "/personal-access-tokens", map[string]any{"name": "longer", "expirationDate": "2099-01-01"}), 403)
 
 	// An admin's PAT is admin.
-	adminPAT := a.as(a.mustToken(a.must(200, "POST", "/personal-access-tokens", map[string]any{"name": "admin-pat"})))
-	adminPAT.native.must(201, "POST", "/v1/principals", map[string]any{"name": "alice", "kind": "user"})
+	adminPAT := a.as(a.mustToken(a.Must(200, "POST", "/personal-access-tokens", map[string]any{"name": "admin-pat"})))
+	adminPAT.native.Must(201, "POST", "/v1/principals", map[string]any{"name": "alice", "kind": "user"})
 
 	t.Run("RevokeAll", func(t *testing.T) {
 		var ps struct {
 			Principals []struct{ ID, Name string }
 		}
-		if err := json.Unmarshal(a.native.must(200, "GET", "/v1/principals", nil).Body, &ps); err != nil {
+		if err := json.Unmarshal(a.native.Must(200, "GET", "/v1/principals", nil).Body, &ps); err != nil {
 			t.Fatal(err)
 		}
 		var alice string
@@ -348,33 +350,33 @@ func TestTrueFoundryPATPower(t *testing.T) {
 				alice = p.ID
 			}
 		}
-		aliceTok, _ := authzMint(t, a.native, map[string]any{"name": "alice", "principal_id": alice, "scopes": authzScopes("a:*:list,read")})
+		aliceTok, _ := servertest.Mint(t, a.native, map[string]any{"name": "alice", "principal_id": alice, "scopes": servertest.Scopes("a:*:list,read")})
 		al := a.as(aliceTok)
-		alicePAT := a.as(al.mustToken(al.must(200, "POST", "/personal-access-tokens", map[string]any{"name": "alice-pat"})))
+		alicePAT := a.as(al.mustToken(al.Must(200, "POST", "/personal-access-tokens", map[string]any{"name": "alice-pat"})))
 
-		scoped.httpError(scoped.do("DELETE", "/personal-access-tokens/revoke/all", map[string]any{"email": "alice"}), 403)
-		al.httpError(al.do("DELETE", "/personal-access-tokens/revoke/all", map[string]any{"email": "alice"}), 403)
-		alicePAT.must(200, "GET", "/secret-groups", nil)
-		a.httpError(a.do("DELETE", "/personal-access-tokens/revoke/all", map[string]any{"email": "nobody"}), 404)
-		e := a.httpError(a.do("DELETE", "/personal-access-tokens/revoke/all", map[string]any{}), 422)
+		scoped.httpError(scoped.Do("DELETE", "/personal-access-tokens/revoke/all", map[string]any{"email": "alice"}), 403)
+		al.httpError(al.Do("DELETE", "/personal-access-tokens/revoke/all", map[string]any{"email": "alice"}), 403)
+		alicePAT.Must(200, "GET", "/secret-groups", nil)
+		a.httpError(a.Do("DELETE", "/personal-access-tokens/revoke/all", map[string]any{"email": "nobody"}), 404)
+		e := a.httpError(a.Do("DELETE", "/personal-access-tokens/revoke/all", map[string]any{}), 422)
 		if len(e.Details) != 1 || e.Details[0].Field != "email" {
 			t.Errorf("got %+v, want field email", e.Details)
 		}
-		a.must(200, "DELETE", "/personal-access-tokens/revoke/all", map[string]any{"email": "alice"})
-		al.httpError(al.do("GET", "/secret-groups", nil), 401)
-		alicePAT.httpError(alicePAT.do("GET", "/secret-groups", nil), 401)
-		a.must(200, "GET", "/secret-groups", nil) // the admin's own keys are untouched
+		a.Must(200, "DELETE", "/personal-access-tokens/revoke/all", map[string]any{"email": "alice"})
+		al.httpError(al.Do("GET", "/secret-groups", nil), 401)
+		alicePAT.httpError(alicePAT.Do("GET", "/secret-groups", nil), 401)
+		a.Must(200, "GET", "/secret-groups", nil) // the admin's own keys are untouched
 	})
 }
 
 // applyVA sends PUT /virtual-accounts and decodes the answer.
 func (a *tfAPI) applyVA(manifest map[string]any, dryRun bool) (tfAccount, *string) {
-	a.t.Helper()
+	a.T.Helper()
 	var got struct {
 		Data  tfAccount `json:"data"`
 		Token *string   `json:"token"`
 	}
-	strict(a.t, a.must(200, "PUT", "/virtual-accounts", map[string]any{"manifest": manifest, "dryRun": dryRun}).Body, &got)
+	servertest.Strict(a.T, a.Must(200, "PUT", "/virtual-accounts", map[string]any{"manifest": manifest, "dryRun": dryRun}).Body, &got)
 	return got.Data, got.Token
 }
 
@@ -413,23 +415,23 @@ func TestTrueFoundryVirtualAccounts(t *testing.T) {
 
 	t.Run("Editor", func(t *testing.T) {
 		var secrets []tfSecret
-		editor.list(editor.must(200, "POST", "/secrets", map[string]any{"secretGroupId": app.ID, "withValue": true}), &secrets)
+		editor.list(editor.Must(200, "POST", "/secrets", map[string]any{"secretGroupId": app.ID, "withValue": true}), &secrets)
 		if len(secrets) != 1 || *secrets[0].Value != "v" {
 			t.Fatalf("got %+v, want K=v", secrets)
 		}
-		if v, _ := value(t, editor.native.must(200, "GET", "/v1/stores/app/secrets/K/value", nil)); v != "v" {
+		if v, _ := servertest.Value(t, editor.native.Must(200, "GET", "/v1/stores/app/secrets/K/value", nil)); v != "v" {
 			t.Errorf("native read: got %q, want v", v)
 		}
-		editor.native.must(200, "GET", "/cloudflare/client/v4/accounts/"+app.AccountID+"/secrets_store/stores", nil)
-		editor.httpError(editor.do("POST", "/secrets", map[string]any{"secretGroupId": other.ID, "withValue": true}), 403)
-		editor.httpError(editor.do("GET", "/virtual-accounts", nil), 403)
+		editor.native.Must(200, "GET", "/cloudflare/client/v4/accounts/"+app.AccountID+"/secrets_store/stores", nil)
+		editor.httpError(editor.Do("POST", "/secrets", map[string]any{"secretGroupId": other.ID, "withValue": true}), 403)
+		editor.httpError(editor.Do("GET", "/virtual-accounts", nil), 403)
 	})
 
 	t.Run("Unchanged", func(t *testing.T) {
 		if again, tok := a.applyVA(m, false); tok != nil || again.ID != acct.ID {
 			t.Errorf("got %+v token %v, want the same account, no new token", again, tok != nil)
 		}
-		editor.must(200, "GET", "/secret-groups", nil)
+		editor.Must(200, "GET", "/secret-groups", nil)
 	})
 
 	t.Run("DryRun", func(t *testing.T) {
@@ -440,13 +442,13 @@ func TestTrueFoundryVirtualAccounts(t *testing.T) {
 		if _, tok := a.applyVA(vaManifest("dry-bot", tenant+":app", "secret-group", "secret-group-viewer"), true); tok != nil {
 			t.Error("a dry run made a token")
 		}
-		editor.must(200, "POST", "/secrets", map[string]any{"secretGroupId": app.ID, "withValue": true})
+		editor.Must(200, "POST", "/secrets", map[string]any{"secretGroupId": app.ID, "withValue": true})
 		var vas []tfAccount
-		a.list(a.must(200, "GET", "/virtual-accounts", nil), &vas)
+		a.list(a.Must(200, "GET", "/virtual-accounts", nil), &vas)
 		if len(vas) != 1 || vas[0].Manifest.Permissions[0].RoleID != "secret-group-editor" {
 			t.Errorf("got %+v, want ci-bot as editor only", vas)
 		}
-		if ps := string(a.native.must(200, "GET", "/v1/principals", nil).Body); strings.Contains(ps, "dry-bot") {
+		if ps := string(a.native.Must(200, "GET", "/v1/principals", nil).Body); strings.Contains(ps, "dry-bot") {
 			t.Error("a dry run made a principal")
 		}
 	})
@@ -480,18 +482,18 @@ func TestTrueFoundryVirtualAccounts(t *testing.T) {
 			{"UserName", set("name", "root"), 409, ""},
 		} {
 			t.Run(tt.name, func(t *testing.T) {
-				e := a.httpError(a.do("PUT", "/virtual-accounts", map[string]any{"manifest": tt.manifest}), tt.status)
+				e := a.httpError(a.Do("PUT", "/virtual-accounts", map[string]any{"manifest": tt.manifest}), tt.status)
 				if tt.field != "" && (len(e.Details) != 1 || e.Details[0].Field != tt.field) {
 					t.Fatalf("got details %+v, want field %s", e.Details, tt.field)
 				}
 			})
 		}
-		e := a.httpError(a.do("PUT", "/virtual-accounts", `{"dryRun":true}`), 422)
+		e := a.httpError(a.Do("PUT", "/virtual-accounts", `{"dryRun":true}`), 422)
 		if len(e.Details) != 1 || e.Details[0].Field != "manifest" {
 			t.Errorf("got %+v, want field manifest", e.Details)
 		}
 		var vas []tfAccount
-		a.list(a.must(200, "GET", "/virtual-accounts", nil), &vas)
+		a.list(a.Must(200, "GET", "/virtual-accounts", nil), &vas)
 		if len(vas) != 1 {
 			t.Errorf("refused manifests made accounts: %+v", vas)
 		}
@@ -502,16 +504,16 @@ func TestTrueFoundryVirtualAccounts(t *testing.T) {
 		if tok == nil || got.ID != acct.ID || len(got.Manifest.Permissions) != 2 || got.Manifest.ExpirationDate != "" {
 			t.Fatalf("got %+v token %v, want the same account with two viewer permissions, no expiry, a new token", got, tok != nil)
 		}
-		editor.httpError(editor.do("GET", "/secret-groups", nil), 401)
+		editor.httpError(editor.Do("GET", "/secret-groups", nil), 401)
 		viewer := a.as(*tok)
 		var groups []tfGroup
-		viewer.list(viewer.must(200, "GET", "/secret-groups", nil), &groups)
+		viewer.list(viewer.Must(200, "GET", "/secret-groups", nil), &groups)
 		if len(groups) != 2 {
 			t.Errorf("viewer lists %+v, want app and other", groups)
 		}
-		viewer.httpError(viewer.do("POST", "/secrets", map[string]any{"secretGroupId": app.ID, "withValue": true}), 403)
-		viewer.httpError(viewer.do("PUT", "/secret-groups/"+app.ID, map[string]any{"secrets": []any{map[string]string{"key": "K", "value": "x"}}}), 403)
-		viewer.httpError(viewer.do("PUT", "/virtual-accounts", map[string]any{"manifest": vaManifest("x", tenant+":app", "secret-group", "secret-group-admin")}), 403)
+		viewer.httpError(viewer.Do("POST", "/secrets", map[string]any{"secretGroupId": app.ID, "withValue": true}), 403)
+		viewer.httpError(viewer.Do("PUT", "/secret-groups/"+app.ID, map[string]any{"secrets": []any{map[string]string{"key": "K", "value": "x"}}}), 403)
+		viewer.httpError(viewer.Do("PUT", "/virtual-accounts", map[string]any{"manifest": vaManifest("x", tenant+":app", "secret-group", "secret-group-admin")}), 403)
 		editor = viewer
 	})
 
@@ -521,56 +523,56 @@ func TestTrueFoundryVirtualAccounts(t *testing.T) {
 			n     int
 		}{{"", 1}, {"?nameSearchQuery=ci", 1}, {"?nameSearchQuery=zzz", 0}, {"?isExpired=true", 0}, {"?isExpired=false", 1}, {"?offset=5", 0}} {
 			var vas []tfAccount
-			if pg := a.list(a.must(200, "GET", "/virtual-accounts"+tt.query, nil), &vas); len(vas) != tt.n {
+			if pg := a.list(a.Must(200, "GET", "/virtual-accounts"+tt.query, nil), &vas); len(vas) != tt.n {
 				t.Errorf("%s: got %+v (total %d), want %d", tt.query, vas, *pg.Total, tt.n)
 			}
 		}
-		a.httpError(a.do("GET", "/virtual-accounts?isExpired=maybe", nil), 422)
+		a.httpError(a.Do("GET", "/virtual-accounts?isExpired=maybe", nil), 422)
 		var got tfAccount
-		a.data(a.must(200, "GET", "/virtual-accounts/"+acct.ID, nil), &got)
+		a.data(a.Must(200, "GET", "/virtual-accounts/"+acct.ID, nil), &got)
 		got.check(t, "ci-bot", "virtual-account", tenant)
-		e := a.httpError(a.do("GET", "/virtual-accounts/"+acct.ID+"/token", nil), 400)
+		e := a.httpError(a.Do("GET", "/virtual-accounts/"+acct.ID+"/token", nil), 400)
 		if !strings.Contains(e.Message, "cannot be shown again") {
 			t.Errorf("got %q, want a message saying why", e.Message)
 		}
-		a.httpError(a.do("GET", "/virtual-accounts/0123456789abcdef0123456789abcdef", nil), 404)
+		a.httpError(a.Do("GET", "/virtual-accounts/0123456789abcdef0123456789abcdef", nil), 404)
 		for _, p := range []string{"POST /virtual-accounts/" + acct.ID + "/regenerate-token", "POST /virtual-accounts/" + acct.ID + "/sync-to-secret-store", "DELETE /virtual-accounts/" + acct.ID + "/jwt/x"} {
 			method, path, _ := strings.Cut(p, " ")
-			if e := a.httpError(a.do(method, path, `{}`), 404); e.Message != "Cannot "+method+" /api/svc/v1"+path {
+			if e := a.httpError(a.Do(method, path, `{}`), 404); e.Message != "Cannot "+method+" /api/svc/v1"+path {
 				t.Errorf("%s: got %q, want Cannot %s", p, e.Message, p)
 			}
 		}
 	})
 
 	t.Run("OtherTenant", func(t *testing.T) {
-		ten := authzNewTenant(t, a.native.base, a.token)
+		ten := servertest.NewTenant(t, a.native.Base, a.Token)
 		them := a.as(ten.Token)
 		theirGroup := them.createGroup("theirs", "K", "t")
 		theirs, tok := them.applyVA(vaManifest("their-bot", theirGroup.FQN, "secret-group", "secret-group-viewer"), false)
 		if tok == nil {
 			t.Fatal("no token")
 		}
-		a.httpError(a.do("GET", "/virtual-accounts/"+theirs.ID, nil), 404)
-		a.httpError(a.do("DELETE", "/virtual-accounts/"+theirs.ID, nil), 404)
-		a.as(*tok).must(200, "GET", "/secret-groups", nil)
+		a.httpError(a.Do("GET", "/virtual-accounts/"+theirs.ID, nil), 404)
+		a.httpError(a.Do("DELETE", "/virtual-accounts/"+theirs.ID, nil), 404)
+		a.as(*tok).Must(200, "GET", "/secret-groups", nil)
 		// Our group named in their tenant's manifest is refused.
-		them.httpError(them.do("PUT", "/virtual-accounts", map[string]any{"manifest": vaManifest("x", app.FQN, "secret-group", "secret-group-viewer")}), 422)
+		them.httpError(them.Do("PUT", "/virtual-accounts", map[string]any{"manifest": vaManifest("x", app.FQN, "secret-group", "secret-group-viewer")}), 422)
 	})
 
 	t.Run("Delete", func(t *testing.T) {
-		if r := a.must(200, "DELETE", "/virtual-accounts/"+acct.ID, nil); strings.TrimSpace(string(r.Body)) != "{}" {
+		if r := a.Must(200, "DELETE", "/virtual-accounts/"+acct.ID, nil); strings.TrimSpace(string(r.Body)) != "{}" {
 			t.Errorf("got %s, want {}", r.Body)
 		}
-		a.httpError(a.do("GET", "/virtual-accounts/"+acct.ID, nil), 404)
-		a.httpError(a.do("DELETE", "/virtual-accounts/"+acct.ID, nil), 404)
-		editor.httpError(editor.do("GET", "/secret-groups", nil), 401)
+		a.httpError(a.Do("GET", "/virtual-accounts/"+acct.ID, nil), 404)
+		a.httpError(a.Do("DELETE", "/virtual-accounts/"+acct.ID, nil), 404)
+		editor.httpError(editor.Do("GET", "/secret-groups", nil), 401)
 		for _, p := range []string{"/v1/stores", "/cloudflare/client/v4/accounts/" + app.AccountID + "/secrets_store/stores"} {
-			if r := editor.native.do("GET", p, nil); r.Status != 401 {
+			if r := editor.native.Do("GET", p, nil); r.Status != 401 {
 				t.Errorf("GET %s: got %d, want 401", p, r.Status)
 			}
 		}
 		var vas []tfAccount
-		a.list(a.must(200, "GET", "/virtual-accounts", nil), &vas)
+		a.list(a.Must(200, "GET", "/virtual-accounts", nil), &vas)
 		if len(vas) != 0 {
 			t.Errorf("got %+v, want none", vas)
 		}

@@ -1,12 +1,14 @@
-package main
+package cloudflare_test
 
 import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"github.com/coffer-dev/coffer"
 	"strings"
 	"testing"
+
+	"github.com/coffer-dev/coffer"
+	"github.com/coffer-dev/coffer/internal/servertest"
 )
 
 // These tests drive the Cloudflare face with plain HTTP, for what
@@ -14,34 +16,16 @@ import (
 // malformed requests.
 
 // cfReply is the envelope of a Cloudflare face response.
-type cfReply struct {
-	Success bool `json:"success"`
-	Errors  []struct {
-		Code    int    `json:"code"`
-		Message string `json:"message"`
-	} `json:"errors"`
-	Messages   []any           `json:"messages"`
-	Result     json.RawMessage `json:"result"`
-	ResultInfo *struct {
-		TotalCount int `json:"total_count"`
-	} `json:"result_info"`
-}
+type cfReply = servertest.CloudflareReply
 
-func decodeCF(t *testing.T, r reply) cfReply {
+func decodeCF(t *testing.T, r servertest.Reply) cfReply {
 	t.Helper()
-	var e cfReply
-	if err := json.Unmarshal(r.Body, &e); err != nil {
-		t.Fatalf("reply %d is not an envelope: %q", r.Status, r.Body)
-	}
-	if e.Errors == nil || e.Messages == nil {
-		t.Fatalf("reply %d lacks errors or messages: %s", r.Status, r.Body)
-	}
-	return e
+	return servertest.DecodeCloudflare(t, r)
 }
 
 // wantCFError asserts a failure envelope with the status and first code, and
 // that the SDKs are told not to retry a 4xx other than 429.
-func wantCFError(t *testing.T, r reply, status, code int) {
+func wantCFError(t *testing.T, r servertest.Reply, status, code int) {
 	t.Helper()
 	e := decodeCF(t, r)
 	if r.Status != status || e.Success || len(e.Errors) == 0 || e.Errors[0].Code != code || string(e.Result) != "null" {
@@ -53,8 +37,8 @@ func wantCFError(t *testing.T, r reply, status, code int) {
 }
 
 // cfRaw returns a plain-HTTP client of the face, with the root key.
-func cfRaw(t *testing.T, s *cfServer) *rawAPI {
-	return &rawAPI{t: t, base: s.Base, token: s.Token}
+func cfRaw(t *testing.T, s *cfServer) *servertest.Client {
+	return &servertest.Client{T: t, Base: s.Base, Token: s.Token}
 }
 
 // path returns the face's path of p under the account's secrets_store.
@@ -64,10 +48,10 @@ func (s *cfServer) path(p string) string {
 
 func TestCloudflareAuth(t *testing.T) {
 	s := startCloudflare(t)
-	anon := &rawAPI{t: t, base: s.Base}
+	anon := &servertest.Client{T: t, Base: s.Base}
 
 	t.Run("XAuthKey", func(t *testing.T) {
-		r := anon.do("GET", s.path("/quota"), nil, "X-Auth-Email", "ops@example.com", "X-Auth-Key", s.Token)
+		r := anon.Do("GET", s.path("/quota"), nil, "X-Auth-Email", "ops@example.com", "X-Auth-Key", s.Token)
 		if e := decodeCF(t, r); r.Status != 200 || !e.Success {
 			t.Fatalf("got %d %s, want 200", r.Status, r.Body)
 		}
@@ -78,20 +62,20 @@ func TestCloudflareAuth(t *testing.T) {
 	}{
 		{"ErrNoCredential", nil},
 		{"ErrKeyWithoutEmail", []string{"X-Auth-Key", s.Token}},
-		{"ErrWrongKey", []string{"X-Auth-Email", "ops@example.com", "X-Auth-Key", flipLast(s.Token)}},
+		{"ErrWrongKey", []string{"X-Auth-Email", "ops@example.com", "X-Auth-Key", servertest.FlipLast(s.Token)}},
 		{"ErrWrongBearer", []string{"Authorization", "Bearer nope"}},
 		{"ErrBasic", []string{"Authorization", "Basic " + s.Token}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			wantCFError(t, anon.do("GET", s.path("/quota"), nil, tt.hdr...), 401, 10000)
+			wantCFError(t, anon.Do("GET", s.path("/quota"), nil, tt.hdr...), 401, 10000)
 		})
 	}
 
 	t.Run("ErrRateLimited", func(t *testing.T) {
 		s := startCloudflare(t)
-		var r reply
+		var r servertest.Reply
 		for range 12 {
-			r = (&rawAPI{t: t, base: s.Base, token: "cfr_0000000000000000_" + strings.Repeat("0", 64)}).do("GET", s.path("/quota"), nil)
+			r = (&servertest.Client{T: t, Base: s.Base, Token: "cfr_0000000000000000_" + strings.Repeat("0", 64)}).Do("GET", s.path("/quota"), nil)
 		}
 		wantCFError(t, r, 429, 1008)
 		if r.Header.Get("Retry-After") == "" || r.Header.Get("X-Should-Retry") != "" {
@@ -103,12 +87,12 @@ func TestCloudflareAuth(t *testing.T) {
 func TestCloudflareAccounts(t *testing.T) {
 	s := startCloudflare(t)
 	root := cfRaw(t, s)
-	st := root.must(200, "POST", s.path("/stores"), map[string]any{"name": "root-store"})
+	st := root.Must(200, "POST", s.path("/stores"), map[string]any{"name": "root-store"})
 	var store struct{ ID string }
 	json.Unmarshal(decodeCF(t, st).Result, &store)
 
 	// A second account with its own admin key.
-	r := root.must(201, "POST", "/v1/accounts", map[string]any{"name": "acme"})
+	r := root.Must(201, "POST", "/v1/accounts", map[string]any{"name": "acme"})
 	var acme struct {
 		Account struct{ ID string } `json:"account"`
 		Token   string              `json:"token"`
@@ -122,12 +106,12 @@ func TestCloudflareAccounts(t *testing.T) {
 	t.Run("ErrOtherAccount", func(t *testing.T) {
 		// The root key on acme's account id: refused like any account the
 		// key may not use, existing or not.
-		wantCFError(t, root.do("GET", other.path("/stores"), nil), 403, 10000)
-		wantCFError(t, root.do("GET", "/cloudflare/client/v4/accounts/"+strings.Repeat("0", 32)+"/secrets_store/stores", nil), 403, 10000)
+		wantCFError(t, root.Do("GET", other.path("/stores"), nil), 403, 10000)
+		wantCFError(t, root.Do("GET", "/cloudflare/client/v4/accounts/"+strings.Repeat("0", 32)+"/secrets_store/stores", nil), 403, 10000)
 		// Both refusals are in the caller's audit log.
-		native := &rawAPI{t: t, base: s.Base, token: s.Token}
+		native := &servertest.Client{T: t, Base: s.Base, Token: s.Token}
 		var log struct{ Events []coffer.AuditEvent }
-		if err := json.Unmarshal(native.must(200, "GET", "/v1/audit?limit=1000", nil).Body, &log); err != nil {
+		if err := json.Unmarshal(native.Must(200, "GET", "/v1/audit?limit=1000", nil).Body, &log); err != nil {
 			t.Fatal(err)
 		}
 		refused := map[string]bool{}
@@ -142,17 +126,17 @@ func TestCloudflareAccounts(t *testing.T) {
 	})
 	t.Run("ErrOtherAccountsStore", func(t *testing.T) {
 		// acme, in its own account, asking for root's store: not found.
-		wantCFError(t, acmeAPI.do("GET", other.path("/stores/"+store.ID), nil), 404, 1002)
-		wantCFError(t, acmeAPI.do("GET", other.path("/stores/"+store.ID+"/secrets"), nil), 404, 1002)
-		wantCFError(t, acmeAPI.do("DELETE", other.path("/stores/"+store.ID+"?force=true"), nil), 404, 1002)
-		if e := decodeCF(t, acmeAPI.must(200, "GET", other.path("/stores"), nil)); string(e.Result) != "[]" {
+		wantCFError(t, acmeAPI.Do("GET", other.path("/stores/"+store.ID), nil), 404, 1002)
+		wantCFError(t, acmeAPI.Do("GET", other.path("/stores/"+store.ID+"/secrets"), nil), 404, 1002)
+		wantCFError(t, acmeAPI.Do("DELETE", other.path("/stores/"+store.ID+"?force=true"), nil), 404, 1002)
+		if e := decodeCF(t, acmeAPI.Must(200, "GET", other.path("/stores"), nil)); string(e.Result) != "[]" {
 			t.Fatalf("acme sees stores: %s", e.Result)
 		}
-		root.must(200, "GET", s.path("/stores/"+store.ID), nil)
+		root.Must(200, "GET", s.path("/stores/"+store.ID), nil)
 	})
 	t.Run("OwnLimits", func(t *testing.T) {
 		// Each account has its own quota: acme may make its one store.
-		acmeAPI.must(200, "POST", other.path("/stores"), map[string]any{"name": "acme-store"})
+		acmeAPI.Must(200, "POST", other.path("/stores"), map[string]any{"name": "acme-store"})
 	})
 }
 
@@ -173,7 +157,7 @@ func TestCloudflareRoutes(t *testing.T) {
 		{"ErrUnknownStoreSecrets", "GET", s.path("/stores/" + strings.Repeat("a", 32) + "/secrets"), 404, 1002},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			r := a.do(tt.method, tt.path, nil)
+			r := a.Do(tt.method, tt.path, nil)
 			wantCFError(t, r, tt.status, tt.code)
 			if tt.code == 7003 && (len(decodeCF(t, r).Errors) != 2 || !strings.Contains(string(r.Body), "perhaps your object identifier is invalid")) {
 				t.Fatalf("got %s, want Cloudflare's 7003 and 7000", r.Body)
@@ -182,7 +166,7 @@ func TestCloudflareRoutes(t *testing.T) {
 	}
 	t.Run("LegacyArrayStoreCreate", func(t *testing.T) {
 		// cloudflare-go up to v6.6 sent [{name}] and read an array back.
-		e := decodeCF(t, a.must(200, "POST", s.path("/stores"), []map[string]any{{"name": "legacy"}}))
+		e := decodeCF(t, a.Must(200, "POST", s.path("/stores"), []map[string]any{{"name": "legacy"}}))
 		var got []struct{ Name string }
 		if err := json.Unmarshal(e.Result, &got); err != nil || len(got) != 1 || got[0].Name != "legacy" {
 			t.Fatalf("got %s, want an array of one store", e.Result)
@@ -195,8 +179,8 @@ func TestCloudflareBadInput(t *testing.T) {
 	a := cfRaw(t, s)
 	oas := newOASTransport(t)
 	var st struct{ ID string }
-	json.Unmarshal(decodeCF(t, a.must(200, "POST", s.path("/stores"), map[string]any{"name": "main"})).Result, &st)
-	e := decodeCF(t, a.must(200, "POST", s.path("/stores/"+st.ID+"/secrets"),
+	json.Unmarshal(decodeCF(t, a.Must(200, "POST", s.path("/stores"), map[string]any{"name": "main"})).Result, &st)
+	e := decodeCF(t, a.Must(200, "POST", s.path("/stores/"+st.ID+"/secrets"),
 		[]map[string]any{{"name": "EXISTING", "value": "value-existing", "scopes": []string{"workers"}}}))
 	var made []struct{ ID string }
 	json.Unmarshal(e.Result, &made)
@@ -279,7 +263,7 @@ func TestCloudflareBadInput(t *testing.T) {
 		{"ErrMalformedQuery", "GET", secrets + "?page=%zz", nil, 400, 1001},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			r := a.do(tt.method, tt.path, tt.body)
+			r := a.Do(tt.method, tt.path, tt.body)
 			wantCFError(t, r, tt.status, tt.code)
 			oas.validateRaw(t, tt.method, s.Base+tt.path, r)
 			if bytes.Contains(r.Body, []byte("value-")) || bytes.Contains(r.Body, []byte("xxxxxxxx")) {
@@ -289,15 +273,15 @@ func TestCloudflareBadInput(t *testing.T) {
 	}
 
 	// Nothing was written: one store, one secret, unchanged.
-	if e := decodeCF(t, a.must(200, "GET", s.path("/stores"), nil)); e.ResultInfo.TotalCount != 1 {
+	if e := decodeCF(t, a.Must(200, "GET", s.path("/stores"), nil)); e.ResultInfo.TotalCount != 1 {
 		t.Fatalf("got %d stores, want 1", e.ResultInfo.TotalCount)
 	}
-	e = decodeCF(t, a.must(200, "GET", secrets, nil))
+	e = decodeCF(t, a.Must(200, "GET", secrets, nil))
 	if e.ResultInfo.TotalCount != 1 || !strings.Contains(string(e.Result), `"comment":""`) {
 		t.Fatalf("got %s, want EXISTING unchanged", e.Result)
 	}
-	native := &rawAPI{t: t, base: s.Base, token: s.Token}
-	if v, n := value(t, native.must(200, "GET", fmt.Sprintf("/v1/stores/%s/secrets/EXISTING/value", st.ID), nil)); v != "value-existing" || n != 1 {
+	native := &servertest.Client{T: t, Base: s.Base, Token: s.Token}
+	if v, n := servertest.Value(t, native.Must(200, "GET", fmt.Sprintf("/v1/stores/%s/secrets/EXISTING/value", st.ID), nil)); v != "value-existing" || n != 1 {
 		t.Fatalf("got %q v%v, want value-existing v1", v, n)
 	}
 }
@@ -309,9 +293,9 @@ func TestCloudflareSurrogatePair(t *testing.T) {
 	s := startCloudflare(t)
 	a := cfRaw(t, s)
 	var st struct{ ID string }
-	json.Unmarshal(decodeCF(t, a.must(200, "POST", s.path("/stores"), map[string]any{"name": "main"})).Result, &st)
-	a.must(200, "POST", s.path("/stores/"+st.ID+"/secrets"), `[{"name":"EMOJI","value":"a\ud83d\ude00b\\ud800","scopes":["workers"]}]`)
-	if v, _ := value(t, a.must(200, "GET", "/v1/stores/"+st.ID+"/secrets/EMOJI/value", nil)); v != "a\U0001F600b\\ud800" {
+	json.Unmarshal(decodeCF(t, a.Must(200, "POST", s.path("/stores"), map[string]any{"name": "main"})).Result, &st)
+	a.Must(200, "POST", s.path("/stores/"+st.ID+"/secrets"), `[{"name":"EMOJI","value":"a\ud83d\ude00b\\ud800","scopes":["workers"]}]`)
+	if v, _ := servertest.Value(t, a.Must(200, "GET", "/v1/stores/"+st.ID+"/secrets/EMOJI/value", nil)); v != "a\U0001F600b\\ud800" {
 		t.Fatalf("got value %q, want %q", v, "a\U0001F600b\\ud800")
 	}
 }
@@ -323,18 +307,18 @@ func TestCloudflareReadKeepsModified(t *testing.T) {
 	s := startCloudflare(t)
 	a := cfRaw(t, s)
 	var st struct{ ID string }
-	json.Unmarshal(decodeCF(t, a.must(200, "POST", s.path("/stores"), map[string]any{"name": "main"})).Result, &st)
+	json.Unmarshal(decodeCF(t, a.Must(200, "POST", s.path("/stores"), map[string]any{"name": "main"})).Result, &st)
 	var made []struct{ ID string }
-	json.Unmarshal(decodeCF(t, a.must(200, "POST", s.path("/stores/"+st.ID+"/secrets"),
+	json.Unmarshal(decodeCF(t, a.Must(200, "POST", s.path("/stores/"+st.ID+"/secrets"),
 		[]map[string]any{{"name": "MODTEST", "value": "value-mod", "scopes": []string{"workers"}}})).Result, &made)
 	type secret struct{ Status, Created, Modified string }
 	get := func() secret {
 		var sec secret
-		json.Unmarshal(decodeCF(t, a.must(200, "GET", s.path("/stores/"+st.ID+"/secrets/"+made[0].ID), nil)).Result, &sec)
+		json.Unmarshal(decodeCF(t, a.Must(200, "GET", s.path("/stores/"+st.ID+"/secrets/"+made[0].ID), nil)).Result, &sec)
 		return sec
 	}
 	before := get()
-	a.must(200, "GET", "/v1/stores/"+st.ID+"/secrets/MODTEST/value", nil)
+	a.Must(200, "GET", "/v1/stores/"+st.ID+"/secrets/MODTEST/value", nil)
 	after := get()
 	if before.Status != "pending" || after.Status != "active" || after.Modified != before.Modified || after.Modified != before.Created {
 		t.Fatalf("before the read %+v, after %+v: want pending then active, modified unchanged", before, after)
@@ -348,36 +332,36 @@ func TestCloudflareReadKeepsModified(t *testing.T) {
 func TestCloudflareLimitsCountAll(t *testing.T) {
 	s := startCloudflare(t, "stores=2,secrets=5")
 	root := cfRaw(t, s)
-	native := &rawAPI{t: t, base: s.Base, token: s.Token}
+	native := &servertest.Client{T: t, Base: s.Base, Token: s.Token}
 	var st struct{ ID string }
-	json.Unmarshal(decodeCF(t, root.must(200, "POST", s.path("/stores"), map[string]any{"name": "main"})).Result, &st)
-	root.must(200, "POST", s.path("/stores"), map[string]any{"name": "other"})
+	json.Unmarshal(decodeCF(t, root.Must(200, "POST", s.path("/stores"), map[string]any{"name": "main"})).Result, &st)
+	root.Must(200, "POST", s.path("/stores"), map[string]any{"name": "other"})
 	item := func(name string) map[string]any {
 		return map[string]any{"name": name, "value": "value-" + name, "scopes": []string{"workers"}}
 	}
 	secrets := s.path("/stores/" + st.ID + "/secrets")
-	root.must(200, "POST", secrets, []map[string]any{item("A"), item("B"), item("C")})
+	root.Must(200, "POST", secrets, []map[string]any{item("A"), item("B"), item("C")})
 
-	mint := func(scope map[string]any) *rawAPI {
-		r := root.must(201, "POST", "/v1/keys", map[string]any{"name": "k", "scopes": []map[string]any{scope}})
+	mint := func(scope map[string]any) *servertest.Client {
+		r := root.Must(201, "POST", "/v1/keys", map[string]any{"name": "k", "scopes": []map[string]any{scope}})
 		var k struct{ Token string }
 		json.Unmarshal(r.Body, &k)
-		return &rawAPI{t: t, base: s.Base, token: k.Token}
+		return &servertest.Client{T: t, Base: s.Base, Token: k.Token}
 	}
 	z := mint(map[string]any{"secret": "Z*", "actions": []string{"write", "list", "read"}})
-	if got, want := string(decodeCF(t, z.must(200, "GET", s.path("/quota"), nil)).Result), `{"secrets":{"quota":5,"usage":3}}`; got != want {
+	if got, want := string(decodeCF(t, z.Must(200, "GET", s.path("/quota"), nil)).Result), `{"secrets":{"quota":5,"usage":3}}`; got != want {
 		t.Fatalf("quota seen by the scoped key: got %s, want %s", got, want)
 	}
-	if e := decodeCF(t, z.must(200, "GET", secrets, nil)); string(e.Result) != "[]" {
+	if e := decodeCF(t, z.Must(200, "GET", secrets, nil)); string(e.Result) != "[]" {
 		t.Fatalf("the scoped key lists %s, want nothing", e.Result)
 	}
-	wantCFError(t, z.do("POST", secrets, []map[string]any{item("Z1"), item("Z2"), item("Z3")}), 400, 1004)
-	native.must(404, "GET", "/v1/stores/"+st.ID+"/secrets/Z1", nil)
-	z.must(200, "POST", secrets, []map[string]any{item("Z1"), item("Z2")})
-	wantCFError(t, z.do("POST", secrets, []map[string]any{item("Z3")}), 400, 1004)
-	native.must(404, "GET", "/v1/stores/"+st.ID+"/secrets/Z3", nil)
-	for _, a := range []*rawAPI{root, z} {
-		if got, want := string(decodeCF(t, a.must(200, "GET", s.path("/quota"), nil)).Result), `{"secrets":{"quota":5,"usage":5}}`; got != want {
+	wantCFError(t, z.Do("POST", secrets, []map[string]any{item("Z1"), item("Z2"), item("Z3")}), 400, 1004)
+	native.Must(404, "GET", "/v1/stores/"+st.ID+"/secrets/Z1", nil)
+	z.Must(200, "POST", secrets, []map[string]any{item("Z1"), item("Z2")})
+	wantCFError(t, z.Do("POST", secrets, []map[string]any{item("Z3")}), 400, 1004)
+	native.Must(404, "GET", "/v1/stores/"+st.ID+"/secrets/Z3", nil)
+	for _, a := range []*servertest.Client{root, z} {
+		if got, want := string(decodeCF(t, a.Must(200, "GET", s.path("/quota"), nil)).Result), `{"secrets":{"quota":5,"usage":5}}`; got != want {
 			t.Fatalf("quota: got %s, want %s", got, want)
 		}
 	}
@@ -385,11 +369,11 @@ func TestCloudflareLimitsCountAll(t *testing.T) {
 	// A key that may make only the store "mine" sees no store, yet the
 	// account's two count.
 	mine := mint(map[string]any{"store": "mine", "actions": []string{"admin"}})
-	if e := decodeCF(t, mine.must(200, "GET", s.path("/stores"), nil)); string(e.Result) != "[]" {
+	if e := decodeCF(t, mine.Must(200, "GET", s.path("/stores"), nil)); string(e.Result) != "[]" {
 		t.Fatalf("the store-scoped key lists %s, want nothing", e.Result)
 	}
-	wantCFError(t, mine.do("POST", s.path("/stores"), map[string]any{"name": "mine"}), 400, 1003)
-	native.must(404, "GET", "/v1/stores/mine", nil)
+	wantCFError(t, mine.Do("POST", s.path("/stores"), map[string]any{"name": "mine"}), 400, 1003)
+	native.Must(404, "GET", "/v1/stores/mine", nil)
 }
 
 // TestCloudflareStoreArrayAllOrNothing checks that the legacy array form of
@@ -398,45 +382,36 @@ func TestCloudflareStoreArrayAllOrNothing(t *testing.T) {
 	s := startCloudflare(t, "stores=10")
 	root := cfRaw(t, s)
 	stores := s.path("/stores")
-	root.must(200, "POST", stores, []map[string]any{{"name": "arr1"}})
+	root.Must(200, "POST", stores, []map[string]any{{"name": "arr1"}})
 	count := func() int {
 		t.Helper()
-		return decodeCF(t, root.must(200, "GET", stores, nil)).ResultInfo.TotalCount
+		return decodeCF(t, root.Must(200, "GET", stores, nil)).ResultInfo.TotalCount
 	}
 
-	wantCFError(t, root.do("POST", stores, []map[string]any{{"name": "new1"}, {"name": "arr1"}}), 409, 1005)
-	wantCFError(t, root.do("POST", stores, []map[string]any{{"name": "new1"}, {"name": "new2"}, {"name": "new1"}}), 400, 1001)
+	wantCFError(t, root.Do("POST", stores, []map[string]any{{"name": "new1"}, {"name": "arr1"}}), 409, 1005)
+	wantCFError(t, root.Do("POST", stores, []map[string]any{{"name": "new1"}, {"name": "new2"}, {"name": "new1"}}), 400, 1001)
 	if n := count(); n != 1 {
 		t.Fatalf("got %d stores after refused batches, want 1", n)
 	}
 
 	// A create that fails midway (this key may make new1 but not new2)
 	// deletes the stores made before it.
-	r := root.must(201, "POST", "/v1/keys", map[string]any{"name": "k", "scopes": []map[string]any{
+	r := root.Must(201, "POST", "/v1/keys", map[string]any{"name": "k", "scopes": []map[string]any{
 		{"store": "new1", "actions": []string{"admin"}}}})
 	var k struct{ Token string }
 	json.Unmarshal(r.Body, &k)
-	scoped := &rawAPI{t: t, base: s.Base, token: k.Token}
-	wantCFError(t, scoped.do("POST", stores, []map[string]any{{"name": "new1"}, {"name": "new2"}}), 403, 10000)
+	scoped := &servertest.Client{T: t, Base: s.Base, Token: k.Token}
+	wantCFError(t, scoped.Do("POST", stores, []map[string]any{{"name": "new1"}, {"name": "new2"}}), 403, 10000)
 	if n := count(); n != 1 {
 		t.Fatalf("got %d stores after a batch refused midway, want 1", n)
 	}
-	(&rawAPI{t: t, base: s.Base, token: s.Token}).must(404, "GET", "/v1/stores/new1", nil)
+	(&servertest.Client{T: t, Base: s.Base, Token: s.Token}).Must(404, "GET", "/v1/stores/new1", nil)
 
-	e := decodeCF(t, root.must(200, "POST", stores, []map[string]any{{"name": "new1"}, {"name": "new2"}}))
+	e := decodeCF(t, root.Must(200, "POST", stores, []map[string]any{{"name": "new1"}, {"name": "new2"}}))
 	var made []struct{ Name string }
 	if json.Unmarshal(e.Result, &made); len(made) != 2 || made[0].Name != "new1" || made[1].Name != "new2" {
 		t.Fatalf("got %s, want new1 and new2", e.Result)
 	}
-}
-
-// flipLast changes the last character of a token.
-func flipLast(tok string) string {
-	last := "a"
-	if strings.HasSuffix(tok, "a") {
-		last = "b"
-	}
-	return tok[:len(tok)-1] + last
 }
 
 // TestCloudflareScopedKey checks that coffer's scopes hold through the
@@ -446,28 +421,28 @@ func TestCloudflareScopedKey(t *testing.T) {
 	s := startCloudflare(t, "stores=2")
 	root := cfRaw(t, s)
 	var st struct{ ID string }
-	json.Unmarshal(decodeCF(t, root.must(200, "POST", s.path("/stores"), map[string]any{"name": "main"})).Result, &st)
+	json.Unmarshal(decodeCF(t, root.Must(200, "POST", s.path("/stores"), map[string]any{"name": "main"})).Result, &st)
 	var made []struct{ ID string }
-	json.Unmarshal(decodeCF(t, root.must(200, "POST", s.path("/stores/"+st.ID+"/secrets"),
+	json.Unmarshal(decodeCF(t, root.Must(200, "POST", s.path("/stores/"+st.ID+"/secrets"),
 		[]map[string]any{{"name": "SRC", "value": "value-src", "scopes": []string{"workers"}}})).Result, &made)
 
-	mint := func(actions ...string) *rawAPI {
-		r := root.must(201, "POST", "/v1/keys", map[string]any{"name": "k", "scopes": []map[string]any{{"actions": actions}}})
+	mint := func(actions ...string) *servertest.Client {
+		r := root.Must(201, "POST", "/v1/keys", map[string]any{"name": "k", "scopes": []map[string]any{{"actions": actions}}})
 		var k struct{ Token string }
 		json.Unmarshal(r.Body, &k)
-		return &rawAPI{t: t, base: s.Base, token: k.Token}
+		return &servertest.Client{T: t, Base: s.Base, Token: k.Token}
 	}
 	reader := mint("list", "read")
-	reader.must(200, "GET", s.path("/stores/"+st.ID+"/secrets"), nil)
-	reader.must(200, "GET", s.path("/stores/"+st.ID+"/secrets/"+made[0].ID), nil)
-	wantCFError(t, reader.do("POST", s.path("/stores"), map[string]any{"name": "other"}), 403, 10000)
-	wantCFError(t, reader.do("POST", s.path("/stores/"+st.ID+"/secrets"), []map[string]any{{"name": "X", "value": "v", "scopes": []string{}}}), 403, 10000)
-	wantCFError(t, reader.do("DELETE", s.path("/stores/"+st.ID+"/secrets/"+made[0].ID), nil), 403, 10000)
+	reader.Must(200, "GET", s.path("/stores/"+st.ID+"/secrets"), nil)
+	reader.Must(200, "GET", s.path("/stores/"+st.ID+"/secrets/"+made[0].ID), nil)
+	wantCFError(t, reader.Do("POST", s.path("/stores"), map[string]any{"name": "other"}), 403, 10000)
+	wantCFError(t, reader.Do("POST", s.path("/stores/"+st.ID+"/secrets"), []map[string]any{{"name": "X", "value": "v", "scopes": []string{}}}), 403, 10000)
+	wantCFError(t, reader.Do("DELETE", s.path("/stores/"+st.ID+"/secrets/"+made[0].ID), nil), 403, 10000)
 
 	writer := mint("list", "read", "write")
-	writer.must(200, "PATCH", s.path("/stores/"+st.ID+"/secrets/"+made[0].ID), map[string]any{"comment": "ok"})
-	wantCFError(t, writer.do("POST", s.path("/stores/"+st.ID+"/secrets/"+made[0].ID+"/duplicate"), map[string]any{"name": "COPY", "scopes": []string{}}), 403, 10000)
-	(&rawAPI{t: t, base: s.Base, token: s.Token}).must(404, "GET", "/v1/stores/"+st.ID+"/secrets/COPY", nil)
+	writer.Must(200, "PATCH", s.path("/stores/"+st.ID+"/secrets/"+made[0].ID), map[string]any{"comment": "ok"})
+	wantCFError(t, writer.Do("POST", s.path("/stores/"+st.ID+"/secrets/"+made[0].ID+"/duplicate"), map[string]any{"name": "COPY", "scopes": []string{}}), 403, 10000)
+	(&servertest.Client{T: t, Base: s.Base, Token: s.Token}).Must(404, "GET", "/v1/stores/"+st.ID+"/secrets/COPY", nil)
 }
 
 // TestCloudflareMetrics checks that requests to the face are counted by its
@@ -475,9 +450,9 @@ func TestCloudflareScopedKey(t *testing.T) {
 func TestCloudflareMetrics(t *testing.T) {
 	s := startCloudflare(t)
 	a := cfRaw(t, s)
-	a.must(200, "GET", s.path("/quota"), nil)
-	a.do("GET", s.path("/stores/"+strings.Repeat("d", 32)), nil)
-	m := string(a.must(200, "GET", "/metrics", nil).Body)
+	a.Must(200, "GET", s.path("/quota"), nil)
+	a.Do("GET", s.path("/stores/"+strings.Repeat("d", 32)), nil)
+	m := string(a.Must(200, "GET", "/metrics", nil).Body)
 	for _, want := range []string{
 		`{code="200",route="GET /cloudflare/client/v4/accounts/{account_id}/secrets_store/quota"}`,
 		`{code="404",route="GET /cloudflare/client/v4/accounts/{account_id}/secrets_store/stores/{store_id}"}`,

@@ -1,4 +1,4 @@
-package main
+package cloudflare_test
 
 import (
 	"bytes"
@@ -13,6 +13,8 @@ import (
 	cf "github.com/cloudflare/cloudflare-go/v7"
 	"github.com/cloudflare/cloudflare-go/v7/option"
 	"github.com/cloudflare/cloudflare-go/v7/secrets_store"
+
+	"github.com/coffer-dev/coffer/internal/servertest"
 )
 
 // These tests drive the Cloudflare face with Cloudflare's own Go client,
@@ -194,7 +196,7 @@ func TestCloudflareClientSecrets(t *testing.T) {
 	c, tr := cfClient(t, s)
 	ctx := context.Background()
 	acct := cf.F(s.Account)
-	native := &rawAPI{t: t, base: s.Base, token: s.Token}
+	native := &servertest.Client{T: t, Base: s.Base, Token: s.Token}
 
 	st, err := c.SecretsStore.Stores.New(ctx, secrets_store.StoreNewParams{AccountID: acct, Name: cf.F("main")})
 	if err != nil {
@@ -225,8 +227,8 @@ func TestCloudflareClientSecrets(t *testing.T) {
 	})
 
 	t.Run("ReadThroughNativeAPI", func(t *testing.T) {
-		r := native.must(200, "GET", "/v1/stores/"+st.ID+"/secrets/API_KEY/value", nil)
-		if v, n := value(t, r); v != "value-api-key" || n != 1 {
+		r := native.Must(200, "GET", "/v1/stores/"+st.ID+"/secrets/API_KEY/value", nil)
+		if v, n := servertest.Value(t, r); v != "value-api-key" || n != 1 {
 			t.Fatalf("got %q v%v, want value-api-key v1", v, n)
 		}
 		// The first read is the first use: the secret is active now.
@@ -243,8 +245,8 @@ func TestCloudflareClientSecrets(t *testing.T) {
 			t.Fatalf("got %+v %v", sec, err)
 		}
 		// Metadata alone adds no version.
-		r := native.must(200, "GET", "/v1/stores/"+st.ID+"/secrets/TOKEN/value", nil)
-		if v, n := value(t, r); v != "value-token" || n != 1 {
+		r := native.Must(200, "GET", "/v1/stores/"+st.ID+"/secrets/TOKEN/value", nil)
+		if v, n := servertest.Value(t, r); v != "value-token" || n != 1 {
 			t.Fatalf("got %q v%v, want value-token v1", v, n)
 		}
 	})
@@ -254,12 +256,12 @@ func TestCloudflareClientSecrets(t *testing.T) {
 		if err != nil || sec.ID != created[1].ID || sec.Comment != "database" {
 			t.Fatalf("got %+v %v", sec, err)
 		}
-		r := native.must(200, "GET", "/v1/stores/"+st.ID+"/secrets/DB_PASSWORD/value", nil)
-		if v, n := value(t, r); v != "value-db-password-2" || n != 2 {
+		r := native.Must(200, "GET", "/v1/stores/"+st.ID+"/secrets/DB_PASSWORD/value", nil)
+		if v, n := servertest.Value(t, r); v != "value-db-password-2" || n != 2 {
 			t.Fatalf("got %q v%v, want the new value as version 2", v, n)
 		}
-		r = native.must(200, "GET", "/v1/stores/"+st.ID+"/secrets/DB_PASSWORD/value?version=1", nil)
-		if v, _ := value(t, r); v != "value-db-password" {
+		r = native.Must(200, "GET", "/v1/stores/"+st.ID+"/secrets/DB_PASSWORD/value?version=1", nil)
+		if v, _ := servertest.Value(t, r); v != "value-db-password" {
 			t.Fatalf("got %q, want version 1 kept", v)
 		}
 	})
@@ -270,8 +272,8 @@ func TestCloudflareClientSecrets(t *testing.T) {
 		if err != nil || dup.Name != "API_KEY_COPY" || dup.ID == created[0].ID || dup.Comment != "copy" || dup.Status != "pending" {
 			t.Fatalf("got %+v %v", dup, err)
 		}
-		r := native.must(200, "GET", "/v1/stores/"+st.ID+"/secrets/API_KEY_COPY/value", nil)
-		if v, _ := value(t, r); v != "value-api-key" {
+		r := native.Must(200, "GET", "/v1/stores/"+st.ID+"/secrets/API_KEY_COPY/value", nil)
+		if v, _ := servertest.Value(t, r); v != "value-api-key" {
 			t.Fatalf("got %q, want the source's value", v)
 		}
 		_, err = c.SecretsStore.Stores.Secrets.Duplicate(ctx, st.ID, created[0].ID, secrets_store.StoreSecretDuplicateParams{AccountID: acct,
@@ -290,7 +292,7 @@ func TestCloudflareClientSecrets(t *testing.T) {
 			t.Fatalf("got %d create requests, want 2 (no retry of the 409)", n)
 		}
 		// Nothing of the refused batch was written.
-		native.must(404, "GET", "/v1/stores/"+st.ID+"/secrets/NEW_ONE", nil)
+		native.Must(404, "GET", "/v1/stores/"+st.ID+"/secrets/NEW_ONE", nil)
 	})
 
 	t.Run("ListSearchAndScopes", func(t *testing.T) {
@@ -389,7 +391,7 @@ func TestCloudflareClientSecrets(t *testing.T) {
 		if err != nil || sec.Status != "deleted" {
 			t.Fatalf("got %+v %v, want status deleted", sec, err)
 		}
-		native.must(404, "GET", "/v1/stores/"+st.ID+"/secrets/TOKEN/value", nil)
+		native.Must(404, "GET", "/v1/stores/"+st.ID+"/secrets/TOKEN/value", nil)
 		_, err = c.SecretsStore.Stores.Secrets.Delete(ctx, st.ID, created[2].ID, secrets_store.StoreSecretDeleteParams{AccountID: acct})
 		cfErr(t, err, 404, 1002)
 		_, err = c.SecretsStore.Stores.Secrets.Edit(ctx, st.ID, created[2].ID, secrets_store.StoreSecretEditParams{AccountID: acct, Comment: cf.F("x")})
@@ -408,13 +410,13 @@ func TestCloudflareClientSecrets(t *testing.T) {
 			t.Fatalf("got %v %v, want a null result", res, err)
 		}
 		for _, name := range []string{"API_KEY", "DB_PASSWORD"} {
-			native.must(404, "GET", "/v1/stores/"+st.ID+"/secrets/"+name+"/value", nil)
+			native.Must(404, "GET", "/v1/stores/"+st.ID+"/secrets/"+name+"/value", nil)
 		}
 		// An unknown id refuses the whole request.
 		_, err = c.SecretsStore.Stores.Secrets.BulkDelete(ctx, st.ID, secrets_store.StoreSecretBulkDeleteParams{AccountID: acct},
 			option.WithJSONSet("ids", []string{dupID(t, c, s, st.ID, "API_KEY_COPY"), strings.Repeat("b", 32)}))
 		cfErr(t, err, 404, 1002)
-		native.must(200, "GET", "/v1/stores/"+st.ID+"/secrets/API_KEY_COPY/value", nil)
+		native.Must(200, "GET", "/v1/stores/"+st.ID+"/secrets/API_KEY_COPY/value", nil)
 	})
 
 	// No response carried a value.
@@ -518,7 +520,7 @@ func TestCloudflareAudit(t *testing.T) {
 	if _, err := c.SecretsStore.Stores.Secrets.Delete(ctx, st.ID, sec.ID, secrets_store.StoreSecretDeleteParams{AccountID: acct}); err != nil {
 		t.Fatal(err)
 	}
-	r := (&rawAPI{t: t, base: s.Base, token: s.Token}).must(200, "GET", "/v1/audit?limit=1000", nil)
+	r := (&servertest.Client{T: t, Base: s.Base, Token: s.Token}).Must(200, "GET", "/v1/audit?limit=1000", nil)
 	if bytes.Contains(r.Body, []byte("value-audited-secret")) {
 		t.Fatal("the audit log holds a secret value")
 	}

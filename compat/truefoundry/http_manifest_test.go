@@ -1,4 +1,4 @@
-package main
+package truefoundry_test
 
 import (
 	"encoding/json"
@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/coffer-dev/coffer/internal/servertest"
 )
 
 // tfManifest is TrueFoundry's SecretGroupManifest as its SDK declares it.
@@ -38,9 +40,9 @@ func tfNewManifest(name, integration string, collaborators ...tfCollaborator) tf
 // apply sends PUT /secret-groups with the manifest, as the SDK's
 // create_or_update does, and decodes the group it answers.
 func (a *tfAPI) apply(m tfManifest, dryRun bool) tfGroup {
-	a.t.Helper()
+	a.T.Helper()
 	var g tfGroup
-	a.data(a.must(200, "PUT", "/secret-groups", map[string]any{"manifest": m, "dryRun": dryRun}), &g)
+	a.data(a.Must(200, "PUT", "/secret-groups", map[string]any{"manifest": m, "dryRun": dryRun}), &g)
 	return g
 }
 
@@ -52,30 +54,30 @@ func manifestOf(t *testing.T, g tfGroup) tfManifest {
 		t.Fatalf("group %s shows no manifest", g.Name)
 	}
 	var m tfManifest
-	strict(t, g.Manifest, &m)
+	servertest.Strict(t, g.Manifest, &m)
 	return m
 }
 
 // groupByID reads a group through GET /secret-groups/{id}.
 func (a *tfAPI) groupByID(id string) tfGroup {
-	a.t.Helper()
+	a.T.Helper()
 	var g tfGroup
-	a.data(a.must(200, "GET", "/secret-groups/"+id, nil), &g)
+	a.data(a.Must(200, "GET", "/secret-groups/"+id, nil), &g)
 	return g
 }
 
 // groups lists every group.
 func (a *tfAPI) groups() []tfGroup {
-	a.t.Helper()
+	a.T.Helper()
 	var gs []tfGroup
-	a.list(a.must(200, "GET", "/secret-groups?limit=1000", nil), &gs)
+	a.list(a.Must(200, "GET", "/secret-groups?limit=1000", nil), &gs)
 	return gs
 }
 
 // auditCount is the number of audit events the native root key sees.
 func (a *tfAPI) auditCount() int {
-	a.t.Helper()
-	evs, _ := authzEvents(a.t, a.native.base, a.native.token)
+	a.T.Helper()
+	evs, _ := servertest.Events(a.T, a.native.Base, a.native.Token)
 	return len(evs)
 }
 
@@ -97,7 +99,7 @@ func TestTrueFoundryManifest(t *testing.T) {
 	t.Run("Create", func(t *testing.T) {
 		// Sent without ownedBy, as a manifest written by hand may be.
 		m := tfNewManifest("payments", tfIntegration, tfCollaborators(8)...)
-		r := a.must(200, "PUT", "/secret-groups", map[string]any{"manifest": map[string]any{
+		r := a.Must(200, "PUT", "/secret-groups", map[string]any{"manifest": map[string]any{
 			"type": "secret-group", "name": "payments", "integration_fqn": tfIntegration,
 			"collaborators": m.Collaborators,
 		}})
@@ -163,7 +165,7 @@ func TestTrueFoundryManifest(t *testing.T) {
 		orders := a.groupByID(secretGroupNamed(t, before, "orders").ID)
 
 		m := tfNewManifest("ghost", tfIntegration, tfCollaborator{"user:alice@example.com", "secret-group-admin"})
-		r := a.must(200, "PUT", "/secret-groups", map[string]any{"manifest": m, "dryRun": true})
+		r := a.Must(200, "PUT", "/secret-groups", map[string]any{"manifest": m, "dryRun": true})
 		var g tfGroup
 		a.data(r, &g)
 		if g.ID != "" || g.Name != "ghost" || g.FQN != orders.TenantName+":ghost" || g.AccountID != orders.AccountID ||
@@ -263,7 +265,7 @@ func TestTrueFoundryManifestBadInput(t *testing.T) {
 		{"NotAnObject", `[]`, 400, ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			e := a.httpError(a.do("PUT", "/secret-groups", tt.body), tt.status)
+			e := a.httpError(a.Do("PUT", "/secret-groups", tt.body), tt.status)
 			if tt.field != "" && (len(e.Details) != 1 || e.Details[0].Field != tt.field || e.Code != "VALIDATION_ERROR") {
 				t.Fatalf("got %+v, want a validation error naming %s", e, tt.field)
 			}
@@ -284,10 +286,10 @@ func TestTrueFoundryManifestAccess(t *testing.T) {
 	a := startTrueFoundry(t)
 	kept := a.apply(tfNewManifest("kept", tfIntegration, tfCollaborator{"user:alice@example.com", "secret-group-admin"}), false)
 	as := func(token string) *tfAPI {
-		return &tfAPI{rawAPI: &rawAPI{t: t, base: a.base, token: token}}
+		return &tfAPI{Client: &servertest.Client{T: t, Base: a.Base, Token: token}}
 	}
 	mint := func(scopes ...string) *tfAPI {
-		tok, _ := authzMint(t, a.native, map[string]any{"name": "k" + authzRandHex(4), "scopes": authzScopes(scopes...)})
+		tok, _ := servertest.Mint(t, a.native, map[string]any{"name": "k" + servertest.RandHex(4), "scopes": servertest.Scopes(scopes...)})
 		return as(tok)
 	}
 	unchanged := func(t *testing.T) {
@@ -303,7 +305,7 @@ func TestTrueFoundryManifestAccess(t *testing.T) {
 		b := mint("*:*:list,read,reveal,write,delete")
 		for _, dry := range []bool{false, true} {
 			for _, m := range []tfManifest{changed, tfNewManifest("fresh", tfIntegration)} {
-				e := b.httpError(b.do("PUT", "/secret-groups", map[string]any{"manifest": m, "dryRun": dry}), 403)
+				e := b.httpError(b.Do("PUT", "/secret-groups", map[string]any{"manifest": m, "dryRun": dry}), 403)
 				if e.Code != "FORBIDDEN" {
 					t.Fatalf("got %+v, want FORBIDDEN", e)
 				}
@@ -313,13 +315,13 @@ func TestTrueFoundryManifestAccess(t *testing.T) {
 	})
 	t.Run("OtherGroup", func(t *testing.T) {
 		b := mint("other:*:list,admin")
-		b.httpError(b.do("PUT", "/secret-groups", map[string]any{"manifest": changed}), 403)
+		b.httpError(b.Do("PUT", "/secret-groups", map[string]any{"manifest": changed}), 403)
 		unchanged(t)
 		g := b.apply(tfNewManifest("other", tfIntegration), false)
 		if g.Name != "other" || g.ID == "" {
 			t.Fatalf("got %+v, want group other made by the key scoped to it", g)
 		}
-		a.must(200, "DELETE", "/secret-groups/"+g.ID, nil)
+		a.Must(200, "DELETE", "/secret-groups/"+g.ID, nil)
 	})
 	t.Run("Admin", func(t *testing.T) {
 		b := mint("kept:*:list,admin")
@@ -330,11 +332,11 @@ func TestTrueFoundryManifestAccess(t *testing.T) {
 		unchanged(t)
 	})
 	t.Run("OtherTenant", func(t *testing.T) {
-		other := authzNewTenant(t, a.native.base, a.native.token)
+		other := servertest.NewTenant(t, a.native.Base, a.native.Token)
 		b := as(other.Token)
-		b.httpError(b.do("GET", "/secret-groups/"+kept.ID, nil), 404)
+		b.httpError(b.Do("GET", "/secret-groups/"+kept.ID, nil), 404)
 		m := tfNewManifest("kept", "internal:theirs")
-		b.httpError(b.do("PUT", "/secret-groups", map[string]any{"manifest": tfManifest{
+		b.httpError(b.Do("PUT", "/secret-groups", map[string]any{"manifest": tfManifest{
 			Type: "secret-group", Name: "kept", IntegrationFQN: "x", Collaborators: []tfCollaborator{},
 			OwnedBy: &tfOwnedBy{Account: kept.TenantName},
 		}}), 422)
@@ -366,63 +368,63 @@ func TestTrueFoundrySecretByID(t *testing.T) {
 		}
 	})
 	t.Run("Versions", func(t *testing.T) {
-		a.must(200, "PUT", "/secret-groups/"+groups[1].ID, map[string]any{"secrets": []map[string]any{{"key": "K", "value": "v1b"}, {"key": "L"}}})
+		a.Must(200, "PUT", "/secret-groups/"+groups[1].ID, map[string]any{"secrets": []map[string]any{{"key": "K", "value": "v1b"}, {"key": "L"}}})
 		var vs []tfVersion
-		p := a.list(a.must(200, "GET", "/secrets/"+sec.ID+"/versions", nil), &vs)
+		p := a.list(a.Must(200, "GET", "/secrets/"+sec.ID+"/versions", nil), &vs)
 		if *p.Total != 2 || len(vs) != 2 || vs[0].Version != 2 || vs[1].Version != 1 || vs[0].SecretID != sec.ID {
 			t.Fatalf("got %+v %+v, want versions 2, 1", p, vs)
 		}
-		p = a.list(a.must(200, "GET", "/secrets/"+sec.ID+"/versions?limit=1&offset=1", nil), &vs)
+		p = a.list(a.Must(200, "GET", "/secrets/"+sec.ID+"/versions?limit=1&offset=1", nil), &vs)
 		if *p.Total != 2 || p.Limit != 1 || p.Offset != 1 || len(vs) != 1 || vs[0].Version != 1 {
 			t.Fatalf("got %+v %+v, want version 1 alone", p, vs)
 		}
-		r := a.must(200, "GET", "/secrets/"+sec.ID+"/versions?offset=2", nil)
+		r := a.Must(200, "GET", "/secrets/"+sec.ID+"/versions?offset=2", nil)
 		if p = a.list(r, &vs); *p.Total != 2 || len(vs) != 0 || !strings.Contains(string(r.Body), `"data":[]`) {
 			t.Fatalf("got %s, want data [] and total 2 past the end", r.Body)
 		}
-		a.httpError(a.do("GET", "/secrets/"+sec.ID+"/versions?limit=0", nil), 422)
+		a.httpError(a.Do("GET", "/secrets/"+sec.ID+"/versions?limit=0", nil), 422)
 	})
 	t.Run("ListPastTheEnd", func(t *testing.T) {
 		var secrets []tfSecret
-		r := a.must(200, "POST", "/secrets", map[string]any{"offset": 10})
+		r := a.Must(200, "POST", "/secrets", map[string]any{"offset": 10})
 		if p := a.list(r, &secrets); *p.Total != 10 || p.Offset != 10 || len(secrets) != 0 || !strings.Contains(string(r.Body), `"data":[]`) {
 			t.Fatalf("got %s, want data [] and total 10", r.Body)
 		}
-		r = a.must(200, "POST", "/secrets", map[string]any{"secretGroupId": groups[3].ID, "offset": 2})
+		r = a.Must(200, "POST", "/secrets", map[string]any{"secretGroupId": groups[3].ID, "offset": 2})
 		if p := a.list(r, &secrets); *p.Total != 2 || len(secrets) != 0 {
 			t.Fatalf("got %s, want data [] and total 2", r.Body)
 		}
 	})
 	t.Run("ScopedToAnotherGroup", func(t *testing.T) {
-		tok, _ := authzMint(t, a.native, map[string]any{"name": "g0-reader", "scopes": authzScopes("g0:*:list,read,reveal")})
-		b := &tfAPI{rawAPI: &rawAPI{t: t, base: a.base, token: tok}}
+		tok, _ := servertest.Mint(t, a.native, map[string]any{"name": "g0-reader", "scopes": servertest.Scopes("g0:*:list,read,reveal")})
+		b := &tfAPI{Client: &servertest.Client{T: t, Base: a.Base, Token: tok}}
 		var s tfSecret
-		b.data(b.must(200, "GET", "/secrets/"+secretNamed(t, groups[0], "K").ID, nil), &s)
+		b.data(b.Must(200, "GET", "/secrets/"+secretNamed(t, groups[0], "K").ID, nil), &s)
 		if *s.Value != "v0" {
 			t.Fatalf("got %q, want v0", *s.Value)
 		}
 		for _, path := range []string{"/secrets/" + sec.ID, "/secrets/" + sec.ID + "/versions"} {
-			if e := b.httpError(b.do("GET", path, nil), 403); e.Code != "FORBIDDEN" {
+			if e := b.httpError(b.Do("GET", path, nil), 403); e.Code != "FORBIDDEN" {
 				t.Fatalf("GET %s: got %+v, want FORBIDDEN", path, e)
 			}
 		}
-		b.httpError(b.do("DELETE", "/secrets/"+sec.ID, nil), 403)
+		b.httpError(b.Do("DELETE", "/secrets/"+sec.ID, nil), 403)
 	})
 	t.Run("OtherTenant", func(t *testing.T) {
-		other := authzNewTenant(t, a.native.base, a.native.token)
-		b := &tfAPI{rawAPI: &rawAPI{t: t, base: a.base, token: other.Token}}
+		other := servertest.NewTenant(t, a.native.Base, a.native.Token)
+		b := &tfAPI{Client: &servertest.Client{T: t, Base: a.Base, Token: other.Token}}
 		b.createGroup("g1", "K", "theirs")
 		for _, rq := range [][2]string{{"GET", "/secrets/" + sec.ID}, {"GET", "/secrets/" + sec.ID + "/versions"}, {"DELETE", "/secrets/" + sec.ID}} {
-			b.httpError(b.do(rq[0], rq[1], nil), 404)
+			b.httpError(b.Do(rq[0], rq[1], nil), 404)
 		}
 		if s := a.getSecret(sec.ID); *s.Value != "v1b" {
 			t.Fatalf("got %q, want v1b untouched", *s.Value)
 		}
 	})
 	t.Run("Deleted", func(t *testing.T) {
-		a.must(200, "DELETE", "/secrets/"+sec.ID, nil)
+		a.Must(200, "DELETE", "/secrets/"+sec.ID, nil)
 		for _, rq := range [][2]string{{"GET", "/secrets/" + sec.ID}, {"GET", "/secrets/" + sec.ID + "/versions"}, {"DELETE", "/secrets/" + sec.ID}} {
-			a.httpError(a.do(rq[0], rq[1], nil), 404)
+			a.httpError(a.Do(rq[0], rq[1], nil), 404)
 		}
 		if s := a.getSecret(secretNamed(t, groups[1], "L").ID); *s.Value != "l" {
 			t.Fatalf("got %q, want the group's other secret kept", *s.Value)
