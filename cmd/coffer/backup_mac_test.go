@@ -11,6 +11,7 @@ import (
 
 	"github.com/coffer-dev/coffer"
 	"github.com/coffer-dev/coffer/backup"
+	"github.com/coffer-dev/coffer/server"
 )
 
 // TestRestoreRefusesEditedBackup edits a backup the way an attacker without
@@ -30,7 +31,7 @@ func TestRestoreRefusesEditedBackup(t *testing.T) {
 		t.Fatalf("store create as acme: %d %q", r.Code, r.Stderr)
 	}
 	keyFile := filepath.Join(dirA, "master.key")
-	master := must(readKeyFile(keyFile))
+	master := must(server.ReadKeyFile(keyFile))
 	good := filepath.Join(t.TempDir(), "good.backup")
 	if r := runCmd("backup", "--data", dirA, "--out", good); r.Code != 0 || !strings.Contains(r.Stdout, "authenticated (MAC)") {
 		t.Fatalf("coffer backup: exit %d\n%s%s", r.Code, r.Stdout, r.Stderr)

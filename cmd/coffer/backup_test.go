@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/coffer-dev/coffer/backup"
+	"github.com/coffer-dev/coffer/server"
 )
 
 // runCmd runs a coffer command in-process.
@@ -112,7 +113,7 @@ func TestBackupRestore(t *testing.T) {
 		t.Errorf("coffer restore output:\n%s", r.Stdout)
 	}
 	// The restored database is the backup, record for record.
-	tr, err := backup.VerifyFile(context.Background(), out, backup.Keys{Masters: [][]byte{must(readKeyFile(keyFile))}})
+	tr, err := backup.VerifyFile(context.Background(), out, backup.Keys{Masters: [][]byte{must(server.ReadKeyFile(keyFile))}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,7 +168,7 @@ func TestBackupRestorePostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 	load := backupUnderLoad(t, "http://"+s.Addr, s.RootToken, out, "--database", url, "--master-key-file", keyFile)
-	tr, err := backup.VerifyFile(context.Background(), out, backup.Keys{Masters: [][]byte{must(readKeyFile(keyFile))}})
+	tr, err := backup.VerifyFile(context.Background(), out, backup.Keys{Masters: [][]byte{must(server.ReadKeyFile(keyFile))}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,7 +194,7 @@ func TestBackupRestorePostgres(t *testing.T) {
 	if r := runCmd("restore", "--in", out, "--data", dir, "--master-key-file", keyFile); r.Code != 0 {
 		t.Fatalf("coffer restore into SQLite: exit %d\n%s%s", r.Code, r.Stdout, r.Stderr)
 	}
-	cfg := DefaultServerConfig()
+	cfg := server.DefaultConfig()
 	cfg.DataDir, cfg.MasterKey = dir, key
 	s3, _ := openServerAt(t, cfg)
 	checkRestored(t, "http://"+s3.Addr, s.RootToken, load)

@@ -16,6 +16,7 @@ import (
 	"github.com/coffer-dev/coffer/backup"
 	"github.com/coffer-dev/coffer/engine"
 	"github.com/coffer-dev/coffer/envelope"
+	"github.com/coffer-dev/coffer/server"
 )
 
 func init() {
@@ -173,7 +174,7 @@ func runRestore(ctx context.Context, env *Env, args []string) error {
 	dest := t.Name()
 	// A master key already in NEWDIR must be one the backup needs.
 	if *data != "" {
-		if k, err := readKeyFile(filepath.Join(*data, "master.key")); err == nil {
+		if k, err := server.ReadKeyFile(filepath.Join(*data, "master.key")); err == nil {
 			id := fmt.Sprintf("%08x", envelope.KeyID(k))
 			envelope.Zero(k)
 			if len(tr.MasterKeys) > 0 && !slices.Contains(tr.MasterKeys, id) {
@@ -224,7 +225,7 @@ func runRestore(ctx context.Context, env *Env, args []string) error {
 // an error that wraps os.ErrNotExist.
 func backupMasterKey(env *Env, file, dir string) ([]byte, error) {
 	if file != "" {
-		return readKeyFile(file)
+		return server.ReadKeyFile(file)
 	}
 	if v := env.Getenv("COFFER_MASTER_KEY"); v != "" {
 		k, err := envelope.ParseKey(v)
@@ -236,7 +237,7 @@ func backupMasterKey(env *Env, file, dir string) ([]byte, error) {
 	if dir == "" {
 		return nil, fmt.Errorf("no master key: give --master-key-file or COFFER_MASTER_KEY (the backup's MAC is keyed from it): %w", os.ErrNotExist)
 	}
-	k, err := readKeyFile(filepath.Join(dir, "master.key"))
+	k, err := server.ReadKeyFile(filepath.Join(dir, "master.key"))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("no master key: %s does not exist; give --master-key-file or COFFER_MASTER_KEY (the backup's MAC is keyed from it): %w", filepath.Join(dir, "master.key"), os.ErrNotExist)
 	}

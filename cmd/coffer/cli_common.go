@@ -20,6 +20,7 @@ import (
 
 	"github.com/coffer-dev/coffer"
 	"github.com/coffer-dev/coffer/client"
+	"github.com/coffer-dev/coffer/server"
 )
 
 // Client connection defaults.
@@ -340,7 +341,7 @@ func (c *cli) Client() (*client.Client, error) {
 // cliTLSClient returns an HTTP client that trusts only the CA certificates
 // in the PEM file ca.
 func cliTLSClient(ca string) (*http.Client, error) {
-	pool, err := loadCertPool(ca)
+	pool, err := server.LoadCertPool(ca)
 	if err != nil {
 		return nil, fmt.Errorf("--cacert/COFFER_CACERT: %w", err)
 	}

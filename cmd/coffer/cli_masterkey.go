@@ -21,6 +21,7 @@ import (
 
 	"github.com/coffer-dev/coffer"
 	"github.com/coffer-dev/coffer/envelope"
+	"github.com/coffer-dev/coffer/server"
 )
 
 func init() {
@@ -45,7 +46,7 @@ Then restart the servers with --master-key-file FILE and the current key as
 		}
 		k := envelope.GenerateKey()
 		defer envelope.Zero(k)
-		if err := writeSecretFile(args[0], envelope.EncodeKey(k)+"\n"); err != nil {
+		if err := server.WriteSecretFile(args[0], envelope.EncodeKey(k)+"\n"); err != nil {
 			return fmt.Errorf("write master key: %w", err)
 		}
 		fmt.Fprintf(c.Stdout, "new master key %08x written to %s\n", envelope.KeyID(k), args[0])

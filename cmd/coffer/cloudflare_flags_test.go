@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/coffer-dev/coffer/server"
 	"io"
 	"slices"
 	"testing"
@@ -26,7 +27,7 @@ func TestCloudflareLimitFlags(t *testing.T) {
 		{name: "ErrBadEnv", env: map[string]string{"COFFER_CLOUDFLARE_LIMITS": "value=99999999"}, bad: true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg := DefaultServerConfig()
+			cfg := server.DefaultConfig()
 			err := parseServerFlags(&cfg, tt.args, func(k string) string { return tt.env[k] }, io.Discard)
 			if tt.bad {
 				if err == nil {

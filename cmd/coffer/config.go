@@ -9,6 +9,7 @@ import (
 	"bufio"
 	"flag"
 	"fmt"
+	"github.com/coffer-dev/coffer/server"
 	"io"
 	"net/url"
 	"os"
@@ -33,74 +34,74 @@ type setting struct {
 	// account settings may also appear in an [account ID] section of the
 	// file, where they apply to that account only.
 	account bool
-	set     func(c *ServerConfig, v string) error
+	set     func(c *server.Config, v string) error
 }
 
 // settings is the one table of server configuration keys.
 var settings = []setting{
 	{name: "addr", env: "COFFER_LISTEN_ADDR", usage: "listen address (host:port; port 0 picks a free one; default 127.0.0.1:8200)",
-		set: func(c *ServerConfig, v string) error { c.Addr = v; return nil }},
+		set: func(c *server.Config, v string) error { c.Addr = v; return nil }},
 	{name: "data", env: "COFFER_DATA", usage: "data directory (default ./coffer-data)",
-		set: func(c *ServerConfig, v string) error { c.DataDir = v; return nil }},
+		set: func(c *server.Config, v string) error { c.DataDir = v; return nil }},
 	{name: "database", env: "COFFER_DATABASE_URL", usage: "PostgreSQL URL (postgres://user@host/db?pool_max_conns=16...; default: SQLite in the data directory)",
-		set: func(c *ServerConfig, v string) error { c.Database = v; return nil }},
+		set: func(c *server.Config, v string) error { c.Database = v; return nil }},
 	{name: "master-key-file", env: "COFFER_MASTER_KEY_FILE", usage: "file holding the master key (default DATA/master.key)",
-		set: func(c *ServerConfig, v string) error { c.MasterKeyFile = v; return nil }},
+		set: func(c *server.Config, v string) error { c.MasterKeyFile = v; return nil }},
 	{name: "old-master-key-file", env: "COFFER_OLD_MASTER_KEY_FILE", list: true, usage: "file holding an older master key, kept only to read data wrapped by it until 'coffer master-key rotate' rewraps it (repeatable)",
-		set: func(c *ServerConfig, v string) error {
+		set: func(c *server.Config, v string) error {
 			c.OldMasterKeyFiles = append(c.OldMasterKeyFiles, v)
 			return nil
 		}},
 	{name: "log-level", env: "COFFER_LOG_LEVEL", usage: "log level: debug, info, warn, error (default info)",
-		set: func(c *ServerConfig, v string) error { return c.LogLevel.UnmarshalText([]byte(v)) }},
+		set: func(c *server.Config, v string) error { return c.LogLevel.UnmarshalText([]byte(v)) }},
 	{name: "shutdown-timeout", env: "COFFER_SHUTDOWN_TIMEOUT", usage: "how long to let in-flight requests finish on SIGTERM (default 30s)",
-		set: func(c *ServerConfig, v string) error { return setDuration(&c.ShutdownWait, v) }},
+		set: func(c *server.Config, v string) error { return setDuration(&c.ShutdownWait, v) }},
 	{name: "max-inflight", env: "COFFER_MAX_INFLIGHT", usage: "requests served at once; as many more wait up to --queue-timeout, the rest get 503 with Retry-After (0 is no limit; default 32 per CPU, 64 to 256)",
-		set: func(c *ServerConfig, v string) error { return setInt(&c.MaxInflight, v) }},
+		set: func(c *server.Config, v string) error { return setInt(&c.MaxInflight, v) }},
 	{name: "queue-timeout", env: "COFFER_QUEUE_TIMEOUT", usage: "how long a request may wait for one of the --max-inflight slots before it gets 503 (0 to 10s; default 100ms)",
-		set: func(c *ServerConfig, v string) error { return setDuration(&c.QueueTimeout, v) }},
+		set: func(c *server.Config, v string) error { return setDuration(&c.QueueTimeout, v) }},
 	{name: "debug-addr", env: "COFFER_DEBUG_ADDR", usage: "serve Go profiling (net/http/pprof) on this address; loopback only",
-		set: func(c *ServerConfig, v string) error { c.DebugAddr = v; return nil }},
+		set: func(c *server.Config, v string) error { c.DebugAddr = v; return nil }},
 
 	{name: "tls-cert", env: "COFFER_TLS_CERT", usage: "serve HTTPS with this PEM certificate (chain); reloaded on SIGHUP",
-		set: func(c *ServerConfig, v string) error { c.TLSCert = v; return nil }},
+		set: func(c *server.Config, v string) error { c.TLSCert = v; return nil }},
 	{name: "tls-key", env: "COFFER_TLS_KEY", usage: "PEM private key of --tls-cert",
-		set: func(c *ServerConfig, v string) error { c.TLSKey = v; return nil }},
+		set: func(c *server.Config, v string) error { c.TLSKey = v; return nil }},
 	{name: "dev-tls", env: "COFFER_DEV_TLS", boolean: true, usage: "serve HTTPS with a self-signed certificate kept in DATA/tls (local use only)",
-		set: func(c *ServerConfig, v string) error { return setBool(&c.DevTLS, v) }},
+		set: func(c *server.Config, v string) error { return setBool(&c.DevTLS, v) }},
 	{name: "tls-client-ca", env: "COFFER_TLS_CLIENT_CA", usage: "PEM CA bundle: ask clients for certificates signed by it (mTLS)",
-		set: func(c *ServerConfig, v string) error { c.TLSClientCA = v; return nil }},
+		set: func(c *server.Config, v string) error { c.TLSClientCA = v; return nil }},
 	{name: "tls-client-auth", env: "COFFER_TLS_CLIENT_AUTH", usage: "with --tls-client-ca: verify-if-given (default; a mapped certificate stands in for a token) or require (every connection needs a verified certificate, every authenticated request a mapped one)",
-		set: func(c *ServerConfig, v string) error { c.TLSClientAuth = v; return nil }},
+		set: func(c *server.Config, v string) error { c.TLSClientAuth = v; return nil }},
 	{name: "tls-client-key-map", env: "COFFER_TLS_CLIENT_KEY_MAP", list: true, usage: "map a verified client certificate to an API key: `sha256:FINGERPRINT=KEYID` or cn:COMMON_NAME=KEYID (repeatable)",
-		set: func(c *ServerConfig, v string) error { c.TLSClientKeyMap = append(c.TLSClientKeyMap, v); return nil }},
+		set: func(c *server.Config, v string) error { c.TLSClientKeyMap = append(c.TLSClientKeyMap, v); return nil }},
 
 	{name: "cloudflare-limits", env: "COFFER_CLOUDFLARE_LIMITS", list: true, account: true, usage: "Cloudflare face quotas `[ACCOUNT_ID:]stores=N,secrets=N,value=N` (repeatable; default Cloudflare's: stores=1,secrets=100,value=65536)",
-		set: func(c *ServerConfig, v string) error { c.CloudflareLimits = append(c.CloudflareLimits, v); return nil }},
+		set: func(c *server.Config, v string) error { c.CloudflareLimits = append(c.CloudflareLimits, v); return nil }},
 	{name: "rate-limit", env: "COFFER_RATE_LIMIT", list: true, account: true, usage: "authenticated requests per account: `[ACCOUNT_ID:]rate=N,burst=N` (requests/second and bucket size; rate=0 is unlimited; repeatable; default unlimited)",
-		set: func(c *ServerConfig, v string) error { c.RateLimits = append(c.RateLimits, v); return nil }},
+		set: func(c *server.Config, v string) error { c.RateLimits = append(c.RateLimits, v); return nil }},
 	{name: "chutes-registry-password-file", env: "COFFER_CHUTES_REGISTRY_PASSWORD_FILE", usage: "file holding the password of the image registry behind Chutes' registry proxy (GET /chutes/registry/auth)",
-		set: func(c *ServerConfig, v string) error { c.ChutesRegistryPasswordFile = v; return nil }},
+		set: func(c *server.Config, v string) error { c.ChutesRegistryPasswordFile = v; return nil }},
 	{name: "chutes-root", env: "COFFER_CHUTES_ROOT", boolean: true, usage: "also serve the Chutes face's routes at the server root (/secrets/, /api_keys/, /registry/auth, /ping), where the chutes CLI sends them (default true)",
-		set: func(c *ServerConfig, v string) error { return setBool(&c.ChutesRoot, v) }},
+		set: func(c *server.Config, v string) error { return setBool(&c.ChutesRoot, v) }},
 	{name: "bytenite-token-ttl", env: "COFFER_BYTENITE_TOKEN_TTL", usage: "lifetime of the access tokens the ByteNite face issues (1s to 24h; default 1h)",
-		set: func(c *ServerConfig, v string) error { return setDuration(&c.ByteNiteTokenTTL, v) }},
+		set: func(c *server.Config, v string) error { return setDuration(&c.ByteNiteTokenTTL, v) }},
 	{name: "console", env: "COFFER_CONSOLE", boolean: true, usage: "serve the web console under /ui/ (default true)",
-		set: func(c *ServerConfig, v string) error { return setBool(&c.Console, v) }},
+		set: func(c *server.Config, v string) error { return setBool(&c.Console, v) }},
 	{name: "console-origin", env: "COFFER_CONSOLE_ORIGIN", usage: "the console's public origin `https://HOST[:PORT]`, when a proxy in front changes the Host header (default: the Host each request names)",
-		set: func(c *ServerConfig, v string) error { return setOrigin(&c.ConsoleOrigin, v) }},
+		set: func(c *server.Config, v string) error { return setOrigin(&c.ConsoleOrigin, v) }},
 	{name: "console-idle-timeout", env: "COFFER_CONSOLE_IDLE_TIMEOUT", usage: "end a console session unused this long (1m to 24h; default 15m)",
-		set: func(c *ServerConfig, v string) error { return setDuration(&c.ConsoleIdle, v) }},
+		set: func(c *server.Config, v string) error { return setDuration(&c.ConsoleIdle, v) }},
 	{name: "console-max-session", env: "COFFER_CONSOLE_MAX_SESSION", usage: "end any console session this long after sign-in (1m to 7 days; default 8h)",
-		set: func(c *ServerConfig, v string) error { return setDuration(&c.ConsoleMax, v) }},
+		set: func(c *server.Config, v string) error { return setDuration(&c.ConsoleMax, v) }},
 	{name: "face-cloudflare", env: "COFFER_FACE_CLOUDFLARE", boolean: true, usage: "serve the Cloudflare Secrets Store face under /cloudflare/ (default true)",
-		set: func(c *ServerConfig, v string) error { return setBool(&c.Faces.Cloudflare, v) }},
+		set: func(c *server.Config, v string) error { return setBool(&c.Faces.Cloudflare, v) }},
 	{name: "face-truefoundry", env: "COFFER_FACE_TRUEFOUNDRY", boolean: true, usage: "serve the TrueFoundry face under /truefoundry/ (default true)",
-		set: func(c *ServerConfig, v string) error { return setBool(&c.Faces.TrueFoundry, v) }},
+		set: func(c *server.Config, v string) error { return setBool(&c.Faces.TrueFoundry, v) }},
 	{name: "face-chutes", env: "COFFER_FACE_CHUTES", boolean: true, usage: "serve the Chutes face under /chutes/ (default true)",
-		set: func(c *ServerConfig, v string) error { return setBool(&c.Faces.Chutes, v) }},
+		set: func(c *server.Config, v string) error { return setBool(&c.Faces.Chutes, v) }},
 	{name: "face-bytenite", env: "COFFER_FACE_BYTENITE", boolean: true, usage: "serve the ByteNite face under /bytenite/ (default true)",
-		set: func(c *ServerConfig, v string) error { return setBool(&c.Faces.ByteNite, v) }},
+		set: func(c *server.Config, v string) error { return setBool(&c.Faces.ByteNite, v) }},
 }
 
 func lookupSetting(name string) *setting {
@@ -152,7 +153,7 @@ type configValue struct {
 // parseConfig parses args (a subcommand's flags: the settings plus --config)
 // and getenv, applies the file, the environment and the flags over c in that
 // order, and validates the result. Errors name the key and where it was set.
-func parseConfig(c *ServerConfig, cmd, usage string, args []string, getenv func(string) string, stderr io.Writer) error {
+func parseConfig(c *server.Config, cmd, usage string, args []string, getenv func(string) string, stderr io.Writer) error {
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, usage); fs.PrintDefaults() }
@@ -219,7 +220,7 @@ func parseConfig(c *ServerConfig, cmd, usage string, args []string, getenv func(
 }
 
 // applySetting sets one value and records where it was set, for errors.
-func applySetting(c *ServerConfig, v configValue) error {
+func applySetting(c *server.Config, v configValue) error {
 	st := lookupSetting(v.name)
 	if err := st.set(c, v.value); err != nil {
 		return fmt.Errorf("%s: %w", v.origin, err)

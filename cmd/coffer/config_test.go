@@ -15,6 +15,7 @@ import (
 
 	"github.com/coffer-dev/coffer/compat/bytenite"
 	"github.com/coffer-dev/coffer/compat/truefoundry"
+	"github.com/coffer-dev/coffer/server"
 )
 
 // writeConfig writes a configuration file and returns its path.
@@ -60,7 +61,7 @@ rate-limit = rate=2
 		database string
 		ttl      time.Duration
 	}
-	def := DefaultServerConfig()
+	def := server.DefaultConfig()
 	for _, tt := range []struct {
 		name  string
 		env   []string // keys of env to set
@@ -90,7 +91,7 @@ rate-limit = rate=2
 			if tt.flags {
 				args = flags
 			}
-			cfg := DefaultServerConfig()
+			cfg := server.DefaultConfig()
 			if err := parseServerFlags(&cfg, args, func(k string) string { return e[k] }, io.Discard); err != nil {
 				t.Fatal(err)
 			}
@@ -103,7 +104,7 @@ rate-limit = rate=2
 
 	t.Run("FlagNamesFile", func(t *testing.T) {
 		other := writeConfig(t, "addr = 10.0.0.9:9\n")
-		cfg := DefaultServerConfig()
+		cfg := server.DefaultConfig()
 		if err := parseServerFlags(&cfg, []string{"--config", other}, func(k string) string { return env[k] }, io.Discard); err != nil {
 			t.Fatal(err)
 		}
@@ -152,7 +153,7 @@ func TestConfigEverySetting(t *testing.T) {
 		text.WriteString(st.name + " = " + v + "\n")
 		args = append(args, "--"+st.name+"="+v)
 	}
-	fromFile, fromFlags := DefaultServerConfig(), DefaultServerConfig()
+	fromFile, fromFlags := server.DefaultConfig(), server.DefaultConfig()
 	if err := parseServerFlags(&fromFile, []string{"--config", writeConfig(t, text.String())}, func(string) string { return "" }, io.Discard); err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +164,7 @@ func TestConfigEverySetting(t *testing.T) {
 	if !reflect.DeepEqual(fromFile, fromFlags) {
 		t.Fatalf("file and flags disagree:\nfile  %+v\nflags %+v", fromFile, fromFlags)
 	}
-	def := DefaultServerConfig()
+	def := server.DefaultConfig()
 	if fromFile.Addr == def.Addr || fromFile.Faces.ByteNite || fromFile.TLSClientAuth != "require" || fromFile.ShutdownWait != time.Minute ||
 		len(fromFile.OldMasterKeyFiles) != 1 || fromFile.MaxInflight != 17 || fromFile.QueueTimeout != 250*time.Millisecond ||
 		fromFile.Console || fromFile.ConsoleIdle != 5*time.Minute || fromFile.ConsoleMax != 2*time.Hour ||
@@ -215,7 +216,7 @@ func TestConfigErrors(t *testing.T) {
 			if tt.file != "" {
 				args = append([]string{"--config", writeConfig(t, tt.file)}, args...)
 			}
-			cfg := DefaultServerConfig()
+			cfg := server.DefaultConfig()
 			err := parseServerFlags(&cfg, args, func(k string) string { return tt.env[k] }, io.Discard)
 			if err == nil {
 				t.Fatalf("got no error, want one naming %q", tt.want)
@@ -231,7 +232,7 @@ func TestConfigErrors(t *testing.T) {
 
 // TestConfigExample checks that the commented example in deploy/ parses.
 func TestConfigExample(t *testing.T) {
-	cfg := DefaultServerConfig()
+	cfg := server.DefaultConfig()
 	if err := parseServerFlags(&cfg, []string{"--config", "../../deploy/coffer.conf"}, func(string) string { return "" }, io.Discard); err != nil {
 		t.Fatal(err)
 	}
@@ -243,7 +244,7 @@ func TestConfigExample(t *testing.T) {
 // TestFaceSwitches checks that a face switched off answers 404 under its
 // prefix while the others still serve.
 func TestFaceSwitches(t *testing.T) {
-	cfg := DefaultServerConfig()
+	cfg := server.DefaultConfig()
 	cfg.Addr, cfg.DataDir = "127.0.0.1:0", t.TempDir()
 	cfg.Faces.Cloudflare, cfg.Faces.ByteNite = false, false
 	s := &Server{Config: cfg, Log: testLogger(t)}
@@ -272,7 +273,7 @@ func TestFaceSwitches(t *testing.T) {
 // TestRateLimit checks the per-account token bucket: a burst passes, the
 // next request gets 429 with Retry-After in the face's error format.
 func TestRateLimit(t *testing.T) {
-	cfg := DefaultServerConfig()
+	cfg := server.DefaultConfig()
 	cfg.Addr, cfg.DataDir = "127.0.0.1:0", t.TempDir()
 	cfg.RateLimits = []string{"rate=0.5,burst=3"}
 	s := &Server{Config: cfg, Log: testLogger(t)}
@@ -304,7 +305,7 @@ func TestRateLimit(t *testing.T) {
 // TestConfigOldMasterKeys checks that old master key files accumulate from
 // the environment (';'-separated) and repeated flags.
 func TestConfigOldMasterKeys(t *testing.T) {
-	cfg := DefaultServerConfig()
+	cfg := server.DefaultConfig()
 	env := map[string]string{"COFFER_OLD_MASTER_KEY_FILE": "/k/a; /k/b"}
 	if err := parseServerFlags(&cfg, []string{"--old-master-key-file", "/k/c"}, func(k string) string { return env[k] }, io.Discard); err != nil {
 		t.Fatal(err)

@@ -14,6 +14,7 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
+	"github.com/coffer-dev/coffer/server"
 )
 
 // browserPath is the browser a console test drives: the binary that the
@@ -76,7 +77,7 @@ func TestConsoleBrowser(t *testing.T) {
 	t.Parallel() // half a minute waits for the value to hide: let other waiting tests run meanwhile
 	// A short audit search window, so that a filtered audit page takes the
 	// console several requests, window by window.
-	addr, token := startServer(t, func(c *ServerConfig) { c.AuditWindow = 32 })
+	addr, token := startServer(t, func(c *server.Config) { c.AuditWindow = 32 })
 	ctx := browser(t)
 	shots := screenshotDir(t)
 	const canary = "CANARY-console-e2e-7f3a9c"

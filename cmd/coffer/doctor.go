@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/coffer-dev/coffer/doctor"
+	"github.com/coffer-dev/coffer/server"
 )
 
 func init() {
@@ -36,7 +37,7 @@ Flags:
 `
 
 func runDoctor(ctx context.Context, env *Env, args []string) error {
-	cfg := DefaultServerConfig()
+	cfg := server.DefaultConfig()
 	if err := parseConfig(&cfg, "doctor", doctorUsage, args, env.Getenv, env.Stderr); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -49,9 +50,9 @@ func runDoctor(ctx context.Context, env *Env, args []string) error {
 		MasterKeyFile: cfg.MasterKeyFile, MasterKey: cfg.MasterKey,
 		Addr: cfg.Addr, DevTLS: cfg.DevTLS, TLSCert: cfg.TLSCert, TLSKey: cfg.TLSKey,
 		TLSClientCA: cfg.TLSClientCA, ClientKeyMaps: len(cfg.TLSClientKeyMap),
-		ReadKeyFile:   readKeyFile,
-		OldMasterKeys: func() ([][]byte, error) { return loadOldMasterKeys(cfg) },
-		LoadCertPool:  func(file string) error { _, err := loadCertPool(file); return err },
+		ReadKeyFile:   server.ReadKeyFile,
+		OldMasterKeys: func() ([][]byte, error) { return server.LoadOldMasterKeys(cfg) },
+		LoadCertPool:  func(file string) error { _, err := server.LoadCertPool(file); return err },
 	}
 	if doctor.Run(ctx, dc, env.Stdout) > 0 {
 		return exitError{1}

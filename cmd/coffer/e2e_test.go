@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/coffer-dev/coffer/internal/servertest"
+	"github.com/coffer-dev/coffer/server"
 )
 
 // rawAPI drives the native API with plain HTTP, as any client would
@@ -364,7 +365,7 @@ func TestBadInput(t *testing.T) {
 // and that a wrong or missing master key stops the server.
 func TestRestart(t *testing.T) {
 	dir := t.TempDir()
-	cfg := DefaultServerConfig()
+	cfg := server.DefaultConfig()
 	cfg.Addr, cfg.DataDir = "127.0.0.1:0", dir
 	s := &Server{Config: cfg, Log: testLogger(t)}
 	if err := s.Open(t.Context()); err != nil {

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/coffer-dev/coffer/internal/web"
+	"github.com/coffer-dev/coffer/server"
 )
 
 // The hostile-input tables: one per face, each driving the real server over
@@ -55,7 +56,7 @@ func (h *hostileServer) close() error {
 
 func startHostile(t *testing.T) *hostileServer {
 	t.Helper()
-	cfg := DefaultServerConfig()
+	cfg := server.DefaultConfig()
 	cfg.Addr, cfg.DataDir = "127.0.0.1:0", t.TempDir()
 	logs := &benchSyncBuffer{}
 	var w io.Writer = logs

@@ -14,17 +14,17 @@ type Server = server.Server
 
 // startServer starts the real server in-process on a random port with a
 // fresh data directory and returns its base URL and root token.
-func startServer(t *testing.T, opts ...func(*ServerConfig)) (addr, token string) {
+func startServer(t *testing.T, opts ...func(*server.Config)) (addr, token string) {
 	t.Helper()
 	s := mustOpenServer(t, t.TempDir(), opts...)
 	return "http://" + s.Addr, s.RootToken
 }
 
 // mustOpenServer opens a server on dir; it is closed when the test ends.
-func mustOpenServer(t *testing.T, dir string, opts ...func(*ServerConfig)) *Server {
+func mustOpenServer(t *testing.T, dir string, opts ...func(*server.Config)) *Server {
 	t.Helper()
-	inDir := func(c *ServerConfig) { c.DataDir = dir }
-	return servertest.Open(t, nil, append([]func(*ServerConfig){inDir}, opts...)...)
+	inDir := func(c *server.Config) { c.DataDir = dir }
+	return servertest.Open(t, nil, append([]func(*server.Config){inDir}, opts...)...)
 }
 
 // testLogger logs to the test output when -v is given, else nowhere.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/coffer-dev/coffer"
 	"github.com/coffer-dev/coffer/postgres"
+	"github.com/coffer-dev/coffer/server"
 	"github.com/coffer-dev/coffer/sqlite"
 	"github.com/coffer-dev/coffer/storetest"
 )
@@ -29,7 +30,7 @@ func runMigrateCmd(args ...string) cliResult {
 
 // openServerAt opens a server and returns it with a function that closes
 // it once (also at the end of the test).
-func openServerAt(t *testing.T, cfg ServerConfig) (*Server, func()) {
+func openServerAt(t *testing.T, cfg server.Config) (*Server, func()) {
 	t.Helper()
 	cfg.Addr = "127.0.0.1:0"
 	s := &Server{Config: cfg, Log: testLogger(t)}
@@ -148,7 +149,7 @@ func (d *migrateData) check(t *testing.T, base string, wantValues int) {
 // back to a new SQLite directory, reading every value at each step.
 func TestMigrate(t *testing.T) {
 	dirA := t.TempDir()
-	cfg := DefaultServerConfig()
+	cfg := server.DefaultConfig()
 	cfg.DataDir = dirA
 	srv, stop := openServerAt(t, cfg)
 	d := &migrateData{root: srv.RootToken}
@@ -180,7 +181,7 @@ func TestMigrate(t *testing.T) {
 	}
 
 	key := strings.TrimSpace(string(must(os.ReadFile(filepath.Join(dirA, "master.key")))))
-	pgCfg := DefaultServerConfig()
+	pgCfg := server.DefaultConfig()
 	pgCfg.DataDir, pgCfg.Database, pgCfg.MasterKey = t.TempDir(), url, key
 	pg, stopPG := openServerAt(t, pgCfg)
 	if pg.RootToken != "" {
@@ -212,7 +213,7 @@ func TestMigrate(t *testing.T) {
 	if r.Code != 0 || !strings.Contains(r.Stdout, "Verified") {
 		t.Fatalf("migrate back to SQLite: exit %d\nstdout: %s\nstderr: %s", r.Code, r.Stdout, r.Stderr)
 	}
-	backCfg := DefaultServerConfig()
+	backCfg := server.DefaultConfig()
 	backCfg.DataDir, backCfg.MasterKey = dirB, key
 	back, _ := openServerAt(t, backCfg)
 	if back.RootToken != "" {
@@ -255,7 +256,7 @@ func sqliteDigest(t *testing.T, dir string) []byte {
 // everything as it was.
 func TestMigrateRefuses(t *testing.T) {
 	dirA := t.TempDir()
-	cfg := DefaultServerConfig()
+	cfg := server.DefaultConfig()
 	cfg.DataDir = dirA
 	srv, stop := openServerAt(t, cfg)
 	(&rawAPI{t: t, base: "http://" + srv.Addr, token: srv.RootToken}).must(201, "POST", "/v1/stores", map[string]any{"name": "s"})
@@ -271,7 +272,7 @@ func TestMigrateRefuses(t *testing.T) {
 
 	t.Run("DestinationNotEmpty", func(t *testing.T) {
 		dirB := t.TempDir()
-		cfgB := DefaultServerConfig()
+		cfgB := server.DefaultConfig()
 		cfgB.DataDir = dirB
 		_, stopB := openServerAt(t, cfgB)
 		stopB()
@@ -287,7 +288,7 @@ func TestMigrateRefuses(t *testing.T) {
 		}
 		// With the same key it is the data that is refused.
 		os.Remove(filepath.Join(dirB, "master.key"))
-		writeSecretFile(filepath.Join(dirB, "master.key"), string(must(os.ReadFile(filepath.Join(dirA, "master.key")))))
+		server.WriteSecretFile(filepath.Join(dirB, "master.key"), string(must(os.ReadFile(filepath.Join(dirA, "master.key")))))
 		files = dirFiles(t, dirB)
 		r = runMigrateCmd("--from", dirA, "--to", dirB)
 		if r.Code != 1 || !strings.Contains(r.Stderr, "is not empty") {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/coffer-dev/coffer/server"
 	"io"
 	"net"
 	"net/http"
@@ -24,7 +25,7 @@ import (
 // operational endpoints still answer, that the refusals are counted, and
 // that requests pass again once the slot is free.
 func TestShedFormats(t *testing.T) {
-	cfg := DefaultServerConfig()
+	cfg := server.DefaultConfig()
 	cfg.Addr, cfg.DataDir = "127.0.0.1:0", t.TempDir()
 	cfg.MaxInflight, cfg.QueueTimeout = 1, 0
 	s := &Server{Config: cfg, Log: testLogger(t)}

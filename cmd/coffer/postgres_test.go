@@ -18,6 +18,7 @@ import (
 
 	"github.com/coffer-dev/coffer/envelope"
 	"github.com/coffer-dev/coffer/internal/pgtest"
+	"github.com/coffer-dev/coffer/server"
 )
 
 // startPostgres starts a throwaway PostgreSQL cluster for the test, stopped
@@ -46,7 +47,7 @@ func startPostgres(t *testing.T) (*pgtest.Cluster, string) {
 // ends.
 func openPGServer(t *testing.T, url, dir, masterKey string) (*Server, error) {
 	t.Helper()
-	cfg := DefaultServerConfig()
+	cfg := server.DefaultConfig()
 	cfg.Addr, cfg.DataDir, cfg.Database, cfg.MasterKey = "127.0.0.1:0", dir, url, masterKey
 	s := &Server{Config: cfg, Log: testLogger(t)}
 	if err := s.Open(context.Background()); err != nil {

@@ -8,6 +8,7 @@ package main
 import (
 	"database/sql"
 	"encoding/json"
+	"github.com/coffer-dev/coffer/server"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -213,7 +214,7 @@ func TestRecordEditsRefused(t *testing.T) {
 			t.Fatal(err)
 		}
 		rawExec(t, db, `UPDATE meta SET value = ? WHERE key = 'operator_account'`, []byte(ten.ID))
-		cfg := DefaultServerConfig()
+		cfg := server.DefaultConfig()
 		cfg.Addr, cfg.DataDir = "127.0.0.1:0", dir
 		if _, err := openServerConfig(t, cfg); err == nil || !strings.Contains(err.Error(), "operator account") {
 			t.Fatalf("start on an edited operator setting: got %v, want a refusal", err)

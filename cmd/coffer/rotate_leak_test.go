@@ -22,6 +22,7 @@ import (
 
 	"github.com/coffer-dev/coffer/client"
 	"github.com/coffer-dev/coffer/envelope"
+	"github.com/coffer-dev/coffer/server"
 )
 
 // leakForge makes an access token for the key id expiring at exp, signed
@@ -109,7 +110,7 @@ func leakDataKeys(t *testing.T, db *sql.DB, ring *envelope.Keyring) map[string]*
 func TestRotationLeavesLeakedKeyNothing(t *testing.T) {
 	dir := t.TempDir()
 	oldKey, newKey := filepath.Join(dir, "master.key"), filepath.Join(dir, "master-2.key")
-	cfg := DefaultServerConfig()
+	cfg := server.DefaultConfig()
 	cfg.Addr, cfg.DataDir = "127.0.0.1:0", dir
 	s1, err := openServerConfig(t, cfg)
 	if err != nil {

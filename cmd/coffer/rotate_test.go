@@ -13,6 +13,7 @@ import (
 
 	"github.com/coffer-dev/coffer"
 	"github.com/coffer-dev/coffer/client"
+	"github.com/coffer-dev/coffer/server"
 	"github.com/coffer-dev/coffer/sqlite"
 )
 
@@ -199,7 +200,7 @@ func (l *rotLoad) checkAll(addr, token string) {
 }
 
 // openServerConfig opens a server with cfg; the test closes it at the end.
-func openServerConfig(t *testing.T, cfg ServerConfig) (*Server, error) {
+func openServerConfig(t *testing.T, cfg server.Config) (*Server, error) {
 	t.Helper()
 	s := &Server{Config: cfg, Log: testLogger(t)}
 	if err := s.Open(context.Background()); err != nil {
@@ -218,7 +219,7 @@ const rotStores = 60
 func TestMasterKeyRotationUnderLoad(t *testing.T) {
 	dir := t.TempDir()
 	oldKey, newKey := filepath.Join(dir, "master.key"), filepath.Join(dir, "master-2.key")
-	cfg := DefaultServerConfig()
+	cfg := server.DefaultConfig()
 	cfg.Addr, cfg.DataDir = "127.0.0.1:0", dir
 	s1, err := openServerConfig(t, cfg)
 	if err != nil {
@@ -340,7 +341,7 @@ func TestMasterKeyRotationUnderLoad(t *testing.T) {
 // re-encryption, while readers, writers and a store creator run.
 func TestStoreKeyRotationUnderLoad(t *testing.T) {
 	dir := t.TempDir()
-	cfg := DefaultServerConfig()
+	cfg := server.DefaultConfig()
 	cfg.Addr, cfg.DataDir = "127.0.0.1:0", dir
 	s, err := openServerConfig(t, cfg)
 	if err != nil {
@@ -417,7 +418,7 @@ func TestPostgresMasterKeyRotationUnderLoad(t *testing.T) {
 	if r := cliExec(t, "", "", "", "master-key", "new", newKey); r.Code != 0 {
 		t.Fatalf("master-key new: %d %q", r.Code, r.Stderr)
 	}
-	cfg := DefaultServerConfig()
+	cfg := server.DefaultConfig()
 	cfg.Addr, cfg.Database, cfg.MasterKeyFile, cfg.OldMasterKeyFiles = "127.0.0.1:0", url, newKey, []string{oldKey}
 	cfgA, cfgB := cfg, cfg
 	cfgA.DataDir, cfgB.DataDir = dirA, dirB

@@ -17,23 +17,6 @@ func init() {
 	register("server", command{Summary: "run the coffer server", Run: runServer})
 }
 
-// ServerConfig is the server's configuration, which config.go fills from
-// the configuration file, the environment and flags.
-type ServerConfig = server.Config
-
-// DefaultServerConfig returns the server's defaults (server.DefaultConfig).
-func DefaultServerConfig() ServerConfig { return server.DefaultConfig() }
-
-// Master key, secret and CA files, as the server reads and writes them;
-// the other commands that handle them use the same.
-var (
-	readKeyFile       = server.ReadKeyFile
-	loadOldMasterKeys = server.LoadOldMasterKeys
-	writeSecretFile   = server.WriteSecretFile
-	loadCertPool      = server.LoadCertPool
-	isLoopback        = server.IsLoopback
-)
-
 const serverUsage = `Usage: coffer server [flags]
 
 Runs the coffer server. With no flags it keeps everything in ./coffer-data:
@@ -70,12 +53,12 @@ Flags:
 // parseServerFlags reads the server's configuration: the defaults in c,
 // then the configuration file (--config or COFFER_CONFIG), then the
 // environment, then the flags, and validates the result once.
-func parseServerFlags(c *ServerConfig, args []string, getenv func(string) string, stderr io.Writer) error {
+func parseServerFlags(c *server.Config, args []string, getenv func(string) string, stderr io.Writer) error {
 	return parseConfig(c, "server", serverUsage, args, getenv, stderr)
 }
 
 func runServer(ctx context.Context, env *Env, args []string) error {
-	cfg := DefaultServerConfig()
+	cfg := server.DefaultConfig()
 	if err := parseServerFlags(&cfg, args, env.Getenv, env.Stderr); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil

@@ -84,7 +84,7 @@ func TestTLS_CredentialExchanges(t *testing.T) {
 	for _, mode := range []string{server.ClientAuthVerifyIfGiven, server.ClientAuthRequire} {
 		t.Run(mode, func(t *testing.T) {
 			dir, root, ciToken, keyMap := setup(t)
-			s := mustOpenServerTLS(t, dir, srvCert, func(c *ServerConfig) {
+			s := mustOpenServerTLS(t, dir, srvCert, func(c *server.Config) {
 				c.TLSClientCA, c.TLSClientAuth, c.TLSClientKeyMap = clients.File, mode, keyMap
 			})
 			base := "https://" + s.Addr

@@ -125,9 +125,9 @@ func httpsClient(ca *x509.CertPool, certs ...tls.Certificate) *http.Client {
 
 // openTLSServer opens a server on a fresh data directory with the server
 // certificate srv and the changes of mod.
-func openTLSServer(t *testing.T, srv *issued, mod func(*ServerConfig)) *Server {
+func openTLSServer(t *testing.T, srv *issued, mod func(*server.Config)) *Server {
 	t.Helper()
-	cfg := DefaultServerConfig()
+	cfg := server.DefaultConfig()
 	cfg.Addr, cfg.DataDir = "127.0.0.1:0", t.TempDir()
 	cfg.TLSCert, cfg.TLSKey = srv.CertFile, srv.KeyFile
 	if mod != nil {
@@ -256,7 +256,7 @@ func TestTLS_CloudflareClient(t *testing.T) {
 // trusting the printed CA file connects, and that a restart reuses it.
 func TestTLS_DevTLS(t *testing.T) {
 	dir := t.TempDir()
-	cfg := DefaultServerConfig()
+	cfg := server.DefaultConfig()
 	cfg.Addr, cfg.DataDir, cfg.DevTLS = "127.0.0.1:0", dir, true
 	var out strings.Builder
 	s := &Server{Config: cfg, Log: testLogger(t), Stdout: &out}
@@ -266,7 +266,7 @@ func TestTLS_DevTLS(t *testing.T) {
 	if want := filepath.Join(dir, "tls", "ca.pem"); s.CAFile != want || !strings.Contains(out.String(), "COFFER_CACERT="+want) {
 		t.Fatalf("CA file %q, output %q; want %s printed", s.CAFile, out.String(), want)
 	}
-	pool, err := loadCertPool(s.CAFile)
+	pool, err := server.LoadCertPool(s.CAFile)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -450,7 +450,7 @@ func TestTLS_ClientCerts(t *testing.T) {
 	for _, mode := range []string{server.ClientAuthVerifyIfGiven, server.ClientAuthRequire} {
 		t.Run(mode, func(t *testing.T) {
 			dir, root, keyMap, revokedID := setup(t)
-			s := mustOpenServerTLS(t, dir, srvCert, func(c *ServerConfig) {
+			s := mustOpenServerTLS(t, dir, srvCert, func(c *server.Config) {
 				c.TLSClientCA, c.TLSClientAuth, c.TLSClientKeyMap = clients.File, mode, keyMap
 			})
 			base := "https://" + s.Addr
@@ -545,9 +545,9 @@ func TestTLS_ClientCerts(t *testing.T) {
 
 // mustOpenServerTLS opens a server on dir with the server certificate srv;
 // the caller or the test's end closes it (a second Close does nothing).
-func mustOpenServerTLS(t *testing.T, dir string, srv *issued, mod func(*ServerConfig)) *Server {
+func mustOpenServerTLS(t *testing.T, dir string, srv *issued, mod func(*server.Config)) *Server {
 	t.Helper()
-	cfg := DefaultServerConfig()
+	cfg := server.DefaultConfig()
 	cfg.Addr, cfg.DataDir = "127.0.0.1:0", dir
 	cfg.TLSCert, cfg.TLSKey = srv.CertFile, srv.KeyFile
 	if mod != nil {
