@@ -29,6 +29,11 @@ var layers = map[string][]string{
 	"compat/chutes":      {"", "internal/web", "internal/sr25519"},
 	"ui":                 {},
 	"client":             {""},
+	// The file formats of import and export, and the environment of 'coffer
+	// run'.
+	"dotenv":            {},
+	"dotenv/dotenvtest": {},
+	"runenv":            {"", "dotenv"},
 	// Operations: the one opener of a data directory or database URL, the
 	// backup file format, migrate over both, doctor's checks.
 	"engine":  {"", "sqlite", "postgres"},

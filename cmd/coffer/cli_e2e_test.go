@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/coffer-dev/coffer/dotenv"
 )
 
 // cliE2E runs client commands in-process against the real server started
@@ -221,14 +223,14 @@ func TestCLIE2E_ImportExport(t *testing.T) {
 		e.OK("", "store", "create", s)
 	}
 	dir := t.TempDir()
-	dotenv := filepath.Join(dir, "app.env")
+	envFile := filepath.Join(dir, "app.env")
 	content := "# app settings\n" +
 		"export DB_PASSWORD=\"p@ss \\\"word\\\"\\n\"\n" +
 		"API_KEY='it is $literal'\n" +
 		"EMPTY=\n" +
 		"db/url=postgres://u@h/db?sslmode=require # inline comment\n" +
 		"PEM=\"-----BEGIN-----\nabc\n-----END-----\"\n"
-	if err := os.WriteFile(dotenv, []byte(content), 0o600); err != nil {
+	if err := os.WriteFile(envFile, []byte(content), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	want := map[string]string{
@@ -238,7 +240,7 @@ func TestCLIE2E_ImportExport(t *testing.T) {
 		"db/url":      "postgres://u@h/db?sslmode=require",
 		"PEM":         "-----BEGIN-----\nabc\n-----END-----",
 	}
-	out := e.OK("", "import", "src", dotenv)
+	out := e.OK("", "import", "src", envFile)
 	if n := strings.Count(out, " version 1\n"); n != len(want) {
 		t.Errorf("import: got %q, want %d secrets", out, len(want))
 	}
@@ -257,7 +259,7 @@ func TestCLIE2E_ImportExport(t *testing.T) {
 
 	// export | import round trips, through dotenv and through JSON.
 	exported := e.OK("", "export", "src")
-	got, err := parseDotenv([]byte(exported))
+	got, err := dotenv.Parse([]byte(exported), cliImportKey)
 	if err != nil {
 		t.Fatalf("export does not parse: %v\n%s", err, exported)
 	}

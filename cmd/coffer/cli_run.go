@@ -7,11 +7,9 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
-	"sort"
-	"strings"
 	"syscall"
 
-	"github.com/coffer-dev/coffer"
+	"github.com/coffer-dev/coffer/runenv"
 )
 
 func init() {
@@ -41,7 +39,7 @@ that may only write the store must not choose the program, its libraries or
 its interpreter's start-up code. Each one skipped is named on standard error
 (its value never is), and CMD starts without it. --allow NAME (repeatable)
 sets the variable NAME anyway. Names are compared ignoring case. Refused:
-` + runDenyHelp() + `
+` + runenv.DenyHelp() + `
 
 A value holding a NUL byte cannot be an environment variable: it is left out
 and named on standard error.
@@ -52,7 +50,7 @@ coffer run --store prod --prefix app/ -- sh -c 'echo "connecting as $DB_USER"'`,
 	Run: func(ctx context.Context, c *cli, args []string) error {
 		store := c.Flags.String("store", "", "read the secrets of `STORE` (required)")
 		prefix := c.Flags.String("prefix", "", "only secrets whose names start with `PREFIX`, which is removed from the variable names")
-		var allow runAllowList
+		var allow runenv.AllowList
 		c.Flags.Var(&allow, "allow", "set the variable `NAME` even though it changes what a process runs (repeatable)")
 		argv, err := c.ParseLeading(args)
 		if err != nil {
@@ -72,70 +70,13 @@ coffer run --store prod --prefix app/ -- sh -c 'echo "connecting as $DB_USER"'`,
 		if err != nil {
 			return err
 		}
-		vars, err := runEnvVars(values, *prefix)
+		vars, err := runenv.Vars(values, *prefix)
 		if err != nil {
 			return err
 		}
-		runFilterEnv(vars, allow, c.Stderr)
-		return c.runChild(ctx, argv, cliMergeEnv(os.Environ(), vars))
+		runenv.Filter(vars, allow, c.Stderr)
+		return c.runChild(ctx, argv, runenv.Merge(os.Environ(), vars))
 	},
-}
-
-// runEnvVars maps secrets to environment variables named after them; see the
-// help of 'coffer run'.
-func runEnvVars(values []*coffer.Value, prefix string) (map[string]string, error) {
-	vars := make(map[string]string, len(values))
-	from := make(map[string]string, len(values)) // variable name -> secret name
-	for _, v := range values {
-		name, err := runEnvName(v.Name, prefix)
-		if err != nil {
-			return nil, err
-		}
-		if other, dup := from[name]; dup {
-			return nil, fmt.Errorf("secrets %q and %q both map to the variable %s", other, v.Name, name)
-		}
-		from[name] = v.Name
-		vars[name] = string(v.Data)
-	}
-	return vars, nil
-}
-
-var runEnvNameReplacer = strings.NewReplacer("/", "_", ".", "_", "-", "_")
-
-// runEnvName returns the variable name of a secret: prefix removed, '/', '.'
-// and '-' replaced by '_', and a valid POSIX name left.
-func runEnvName(secret, prefix string) (string, error) {
-	name := runEnvNameReplacer.Replace(strings.TrimPrefix(secret, prefix))
-	ok := name != ""
-	for i := 0; i < len(name) && ok; i++ {
-		c := name[i]
-		ok = 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || c == '_' || i > 0 && '0' <= c && c <= '9'
-	}
-	if !ok {
-		return "", fmt.Errorf("secret %q does not make a valid environment variable name (%q)", secret, name)
-	}
-	return name, nil
-}
-
-// cliMergeEnv returns environ with vars set, replacing variables of the same
-// name.
-func cliMergeEnv(environ []string, vars map[string]string) []string {
-	out := make([]string, 0, len(environ)+len(vars))
-	for _, kv := range environ {
-		k, _, _ := strings.Cut(kv, "=")
-		if _, replaced := vars[k]; !replaced {
-			out = append(out, kv)
-		}
-	}
-	names := make([]string, 0, len(vars))
-	for k := range vars {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	for _, k := range names {
-		out = append(out, k+"="+vars[k])
-	}
-	return out
 }
 
 // runChild runs argv with env and the command's standard streams, passes

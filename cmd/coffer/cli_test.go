@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/coffer-dev/coffer/dotenv"
 )
 
 // cliTestToken is the token the CLI tests send; no output may contain it.
@@ -766,7 +768,7 @@ func TestCLI_Export(t *testing.T) {
 	if r.Code != 0 || r.Stdout != want {
 		t.Fatalf("dotenv: got %d %q (stderr %q), want %q", r.Code, r.Stdout, r.Stderr, want)
 	}
-	back, err := parseDotenv([]byte(r.Stdout))
+	back, err := dotenv.Parse([]byte(r.Stdout), cliImportKey)
 	if err != nil || len(back) != 3 || back[1].Value != "it's \"quoted\"\nand multiline" {
 		t.Errorf("dotenv does not read back: %#v, %v", back, err)
 	}
@@ -784,41 +786,6 @@ func TestCLI_Export(t *testing.T) {
 	r = cliExec(t, f.URL, cliTestToken, "", "export", "prod")
 	if r.Code != 0 || r.Stdout != "bin='\xff\x00'\n" {
 		t.Errorf("binary as dotenv: got %d %q %q", r.Code, r.Stdout, r.Stderr)
-	}
-}
-
-func TestRunEnvName(t *testing.T) {
-	tests := []struct {
-		secret, prefix, want string
-	}{
-		{"DB_PASSWORD", "", "DB_PASSWORD"},
-		{"db/password", "", "db_password"},
-		{"app/db-password", "app/", "db_password"},
-		{"app.v2/api.key", "", "app_v2_api_key"},
-		{"_private", "", "_private"},
-		{"a1", "", "a1"},
-		{"1abc", "", ""},
-		{"app/", "app/", ""},
-		{"app/9lives", "app/", ""},
-		{"x", "x", ""},
-	}
-	for _, tt := range tests {
-		got, err := runEnvName(tt.secret, tt.prefix)
-		if tt.want == "" {
-			if err == nil {
-				t.Errorf("runEnvName(%q, %q): got %q, want an error", tt.secret, tt.prefix, got)
-			}
-		} else if err != nil || got != tt.want {
-			t.Errorf("runEnvName(%q, %q): got %q, %v, want %q", tt.secret, tt.prefix, got, err, tt.want)
-		}
-	}
-}
-
-func TestCLIMergeEnv(t *testing.T) {
-	got := cliMergeEnv([]string{"PATH=/bin", "DB=old", "HOME=/h", "NOEQUALS"}, map[string]string{"DB": "new", "A": "1"})
-	want := []string{"PATH=/bin", "HOME=/h", "NOEQUALS", "A=1", "DB=new"}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("got %q, want %q", got, want)
 	}
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/coffer-dev/coffer"
 	"github.com/coffer-dev/coffer/client"
+	"github.com/coffer-dev/coffer/dotenv"
 )
 
 func init() {
@@ -61,12 +63,12 @@ some-generator | coffer import prod - --format json`,
 				f = "json"
 			}
 		}
-		var parse func([]byte) ([]dotenvEntry, error)
+		var parse func([]byte, func(string) error) ([]dotenv.Entry, error)
 		switch f {
 		case "dotenv":
-			parse = parseDotenv
+			parse = dotenv.Parse
 		case "json":
-			parse = parseJSONEnv
+			parse = dotenv.ParseJSON
 		default:
 			return c.usageError("--format must be dotenv or json")
 		}
@@ -78,7 +80,7 @@ some-generator | coffer import prod - --format json`,
 		if err != nil {
 			return err
 		}
-		entries, err := parse(data)
+		entries, err := parse(data, cliImportKey)
 		if err != nil {
 			return fmt.Errorf("%s: %w", file, err)
 		}
@@ -96,11 +98,20 @@ some-generator | coffer import prod - --format json`,
 	},
 }
 
+// cliImportKey checks a key of an imported file: it must be a secret name.
+// The error is the bare reason, which the parser puts after the line and key.
+func cliImportKey(key string) error {
+	if err := coffer.ValidateName("secret", key); err != nil {
+		return errors.New(coffer.ErrorMessage(err))
+	}
+	return nil
+}
+
 // cliCheckIDShapedKeys refuses an import whose keys include a new name of
 // an id's shape, which the server refuses (coffer.IDShaped), before
 // anything is written; a key naming a legacy secret of that exact name only
 // adds a version and passes.
-func cliCheckIDShapedKeys(ctx context.Context, cl *client.Client, store, file string, entries []dotenvEntry) error {
+func cliCheckIDShapedKeys(ctx context.Context, cl *client.Client, store, file string, entries []dotenv.Entry) error {
 	for _, e := range entries {
 		if !coffer.IDShaped(e.Key) {
 			continue
@@ -179,11 +190,11 @@ coffer export old | coffer import new -`,
 		if err != nil {
 			return err
 		}
-		write := writeDotenv
+		write := dotenv.Write
 		switch *format {
 		case "dotenv":
 		case "json":
-			write = writeJSONEnv
+			write = dotenv.WriteJSON
 		default:
 			return c.usageError("--format must be dotenv or json")
 		}
@@ -195,9 +206,9 @@ coffer export old | coffer import new -`,
 		if err != nil {
 			return err
 		}
-		entries := make([]dotenvEntry, len(values))
+		entries := make([]dotenv.Entry, len(values))
 		for i, v := range values {
-			entries[i] = dotenvEntry{Key: v.Name, Value: string(v.Data)}
+			entries[i] = dotenv.Entry{Key: v.Name, Value: string(v.Data)}
 			if *format == "dotenv" {
 				dotenvWarnShell(c.Stderr, entries[i])
 			}
@@ -209,9 +220,9 @@ coffer export old | coffer import new -`,
 // dotenvWarnShell names on warn an exported entry that a shell sourcing the
 // file cannot set: a key that is not a variable name, or a value holding a
 // NUL byte. The value is never printed.
-func dotenvWarnShell(warn io.Writer, e dotenvEntry) {
+func dotenvWarnShell(warn io.Writer, e dotenv.Entry) {
 	switch {
-	case !isShellName(e.Key):
+	case !dotenv.IsShellName(e.Key):
 		fmt.Fprintf(warn, "coffer: %s is not a shell variable name: a shell sourcing the file does not set it (its line starts with ': ')\n", e.Key)
 	case strings.IndexByte(e.Value, 0) >= 0:
 		fmt.Fprintf(warn, "coffer: the value of %s holds a NUL byte, which a shell variable cannot hold\n", e.Key)

@@ -1,8 +1,17 @@
-package main
-
-// The file formats of 'coffer import' and 'coffer export': dotenv and a flat
-// JSON object of strings. Parsers read a whole file and return every entry or
-// an error naming the line, so that an import writes nothing from a bad file.
+// Package dotenv reads and writes the two file formats of 'coffer import'
+// and 'coffer export': dotenv (KEY=value lines, see [Parse]) and a flat JSON
+// object of string values (see [ParseJSON]). A parser reads a whole file and
+// returns every entry or an error naming the line, so that an import writes
+// nothing from a bad file.
+//
+// The shell-safety rule: [Write] writes a file that a POSIX shell can
+// source (set -a; . ./file) without expanding or running anything, and that
+// sets each variable to its value byte for byte. Plain values are written
+// bare and every other value single-quoted; a key that is not a shell
+// variable name ([IsShellName]) is written after ": ", so that a shell runs
+// the no-op ':' instead of the line. What Write writes, Parse reads back
+// exactly.
+package dotenv
 
 import (
 	"bytes"
@@ -12,18 +21,17 @@ import (
 	"io"
 	"strings"
 	"unicode/utf8"
-
-	"github.com/coffer-dev/coffer"
 )
 
-// dotenvEntry is one KEY=value of an imported file and the line it starts on.
-type dotenvEntry struct {
+// Entry is one KEY=value of a file and the line it starts on (0 for an
+// entry that was not read from a file).
+type Entry struct {
 	Key   string
 	Value string
 	Line  int
 }
 
-// parseDotenv parses a dotenv file:
+// Parse parses a dotenv file:
 //
 //	# a comment, and blank lines, are skipped
 //	KEY=value                 # unquoted: trimmed; " #" starts a comment
@@ -34,11 +42,13 @@ type dotenvEntry struct {
 //	: db/url='value'          # ": " is allowed and ignored: coffer export writes it
 //	                          # before a name that is not a shell variable name
 //
-// KEY is a secret name. There is no ${VAR} interpolation. A key set twice is
-// an error.
-func parseDotenv(data []byte) ([]dotenvEntry, error) {
-	p := &dotenvParser{s: string(bytes.TrimPrefix(data, []byte("\ufeff"))), line: 1}
-	var out []dotenvEntry
+// A leading byte order mark is skipped. There is no ${VAR} interpolation. A
+// key set twice is an error. checkKey, if not nil, checks each key: the error
+// it returns (which must not quote a value) is the reason the file is refused,
+// written as "line N: key "KEY": " and the error's text.
+func Parse(data []byte, checkKey func(key string) error) ([]Entry, error) {
+	p := &parser{s: string(bytes.TrimPrefix(data, []byte("\ufeff"))), line: 1, checkKey: checkKey}
+	var out []Entry
 	seen := map[string]int{}
 	for {
 		e, err := p.next()
@@ -55,13 +65,14 @@ func parseDotenv(data []byte) ([]dotenvEntry, error) {
 	}
 }
 
-type dotenvParser struct {
-	s    string // the rest of the input
-	line int    // the line s starts on
+type parser struct {
+	s        string // the rest of the input
+	line     int    // the line s starts on
+	checkKey func(string) error
 }
 
 // next returns the next entry, or nil at the end.
-func (p *dotenvParser) next() (*dotenvEntry, error) {
+func (p *parser) next() (*Entry, error) {
 	for p.s != "" {
 		p.s = strings.TrimLeft(p.s, " \t\r")
 		if p.s == "" {
@@ -81,7 +92,7 @@ func (p *dotenvParser) next() (*dotenvEntry, error) {
 }
 
 // entry parses KEY=value at the start of p.s.
-func (p *dotenvParser) entry() (*dotenvEntry, error) {
+func (p *parser) entry() (*Entry, error) {
 	line := p.line
 	eol := strings.IndexByte(p.s, '\n')
 	if eol < 0 {
@@ -97,14 +108,14 @@ func (p *dotenvParser) entry() (*dotenvEntry, error) {
 	} else if k, ok := strings.CutPrefix(key, ":"); ok && k != "" && (k[0] == ' ' || k[0] == '\t') {
 		key = strings.TrimSpace(k)
 	}
-	if err := coffer.ValidateName("secret", key); err != nil {
-		return nil, fmt.Errorf("line %d: key %q: %s", line, key, coffer.ErrorMessage(err))
+	if err := refuseKey(p.checkKey, key); err != nil {
+		return nil, fmt.Errorf("line %d: %w", line, err)
 	}
 	p.advance(eq + 1)
 	spaced := p.s != "" && (p.s[0] == ' ' || p.s[0] == '\t') // so "KEY= # note" is empty
 	p.s = strings.TrimLeft(p.s, " \t")
 
-	e := &dotenvEntry{Key: key, Line: line}
+	e := &Entry{Key: key, Line: line}
 	if p.s != "" && (p.s[0] == '"' || p.s[0] == '\'') {
 		v, err := p.quoted(line)
 		if err != nil {
@@ -132,7 +143,7 @@ func (p *dotenvParser) entry() (*dotenvEntry, error) {
 }
 
 // quoted parses a quoted value at the start of p.s, up to its closing quote.
-func (p *dotenvParser) quoted(line int) (string, error) {
+func (p *parser) quoted(line int) (string, error) {
 	q := p.s[0]
 	var b strings.Builder
 	for i := 1; i < len(p.s); i++ {
@@ -182,13 +193,13 @@ func (p *dotenvParser) quoted(line int) (string, error) {
 }
 
 // advance drops n bytes of input, counting the lines they end.
-func (p *dotenvParser) advance(n int) {
+func (p *parser) advance(n int) {
 	p.line += strings.Count(p.s[:n], "\n")
 	p.s = p.s[n:]
 }
 
 // skipLine drops the rest of the current line and its newline.
-func (p *dotenvParser) skipLine() {
+func (p *parser) skipLine() {
 	if i := strings.IndexByte(p.s, '\n'); i >= 0 {
 		p.advance(i + 1)
 	} else {
@@ -196,9 +207,11 @@ func (p *dotenvParser) skipLine() {
 	}
 }
 
-// parseJSONEnv parses a flat JSON object of string values, keeping the
-// file's order. Errors name the line.
-func parseJSONEnv(data []byte) ([]dotenvEntry, error) {
+// ParseJSON parses a flat JSON object of string values, keeping the file's
+// order. Errors name the line. A key set twice, a value that is not a
+// string and a file that is not valid UTF-8 are errors; checkKey checks each
+// key as for [Parse].
+func ParseJSON(data []byte, checkKey func(key string) error) ([]Entry, error) {
 	lineAt := func(off int64) int { return 1 + bytes.Count(data[:min(int(off), len(data))], []byte("\n")) }
 	if !utf8.Valid(data) {
 		i := 0
@@ -226,7 +239,7 @@ func parseJSONEnv(data []byte) ([]dotenvEntry, error) {
 	} else if d, ok := tok.(json.Delim); !ok || d != '{' {
 		return nil, fmt.Errorf("line %d: want a JSON object of names and string values", lineAt(dec.InputOffset()))
 	}
-	var out []dotenvEntry
+	var out []Entry
 	seen := map[string]int{}
 	for dec.More() {
 		tok, err := dec.Token()
@@ -235,8 +248,8 @@ func parseJSONEnv(data []byte) ([]dotenvEntry, error) {
 		}
 		key := tok.(string) // object keys are always strings
 		line := lineAt(dec.InputOffset())
-		if err := coffer.ValidateName("secret", key); err != nil {
-			return nil, fmt.Errorf("line %d: key %q: %s", line, key, coffer.ErrorMessage(err))
+		if err := refuseKey(checkKey, key); err != nil {
+			return nil, fmt.Errorf("line %d: %w", line, err)
 		} else if first, dup := seen[key]; dup {
 			return nil, fmt.Errorf("line %d: %s is already set on line %d", line, key, first)
 		}
@@ -252,7 +265,7 @@ func parseJSONEnv(data []byte) ([]dotenvEntry, error) {
 			}
 			return nil, fmt.Errorf("line %d: %s: the value must be a string", line, key)
 		}
-		out = append(out, dotenvEntry{Key: key, Value: v, Line: line})
+		out = append(out, Entry{Key: key, Value: v, Line: line})
 	}
 	if _, err := dec.Token(); err != nil { // the closing brace
 		return nil, fail(err)
@@ -263,7 +276,7 @@ func parseJSONEnv(data []byte) ([]dotenvEntry, error) {
 	return out, nil
 }
 
-// writeDotenv writes entries so that parseDotenv reads them back exactly and
+// Write writes entries as dotenv, so that [Parse] reads them back exactly and
 // so that a POSIX shell sourcing the file (set -a; . ./file) sets the same
 // values and runs nothing: plain values bare, every other value in single
 // quotes, inside which a shell expands nothing, with each single quote
@@ -275,21 +288,21 @@ func parseJSONEnv(data []byte) ([]dotenvEntry, error) {
 // shell, which would run its line as a command; it is written after ": ", so
 // that a shell runs the no-op builtin ':' with the line as its (unexpanded:
 // names hold no special character, the value is single-quoted) arguments,
-// dotenv loaders skip the line, and parseDotenv reads it back:
+// dotenv loaders skip the line, and Parse reads it back:
 //
 //	: db/url='postgres://h/db'
 //
-// A value holding a NUL byte is written too (parseDotenv reads it back), but
-// no shell variable can hold it.
-func writeDotenv(w io.Writer, entries []dotenvEntry) error {
+// A value holding a NUL byte is written too (Parse reads it back), but no
+// shell variable can hold it.
+func Write(w io.Writer, entries []Entry) error {
 	var b bytes.Buffer
 	for _, e := range entries {
-		if !isShellName(e.Key) {
+		if !IsShellName(e.Key) {
 			b.WriteString(": ")
 		}
 		b.WriteString(e.Key)
 		b.WriteByte('=')
-		if isBareDotenv(e.Value) {
+		if isBare(e.Value) {
 			b.WriteString(e.Value)
 		} else {
 			b.WriteByte('\'')
@@ -302,10 +315,10 @@ func writeDotenv(w io.Writer, entries []dotenvEntry) error {
 	return err
 }
 
-// isShellName reports whether key is a valid shell variable name, which a
-// shell sourcing a dotenv file assigns rather than running the line as a
-// command.
-func isShellName(key string) bool {
+// IsShellName reports whether key is a valid shell variable name (an ASCII
+// letter or '_', then letters, digits and '_'), which a shell sourcing a
+// dotenv file assigns rather than running the line as a command.
+func IsShellName(key string) bool {
 	for i := 0; i < len(key); i++ {
 		c := key[i]
 		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || c == '_' || i > 0 && '0' <= c && c <= '9') {
@@ -315,9 +328,9 @@ func isShellName(key string) bool {
 	return key != ""
 }
 
-// isBareDotenv reports whether v can be written without quotes: only
+// isBare reports whether v can be written without quotes: only
 // characters that neither the parser nor a shell treat specially.
-func isBareDotenv(v string) bool {
+func isBare(v string) bool {
 	for i := 0; i < len(v); i++ {
 		c := v[i]
 		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("_-./:@%+,=", c) >= 0) {
@@ -327,9 +340,10 @@ func isBareDotenv(v string) bool {
 	return true
 }
 
-// writeJSONEnv writes entries as a flat JSON object, in their order. Every
-// value must be valid UTF-8.
-func writeJSONEnv(w io.Writer, entries []dotenvEntry) error {
+// WriteJSON writes entries as a flat JSON object, in their order, which
+// [ParseJSON] reads back. Every value must be valid UTF-8: the error for one
+// that is not names its key, never its value, and nothing is written.
+func WriteJSON(w io.Writer, entries []Entry) error {
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
@@ -354,4 +368,15 @@ func writeJSONEnv(w io.Writer, entries []dotenvEntry) error {
 	b.WriteString("}\n")
 	_, err := w.Write(b.Bytes())
 	return err
+}
+
+// refuseKey runs check on key, if check is set, and returns its refusal as
+// `key "KEY": reason`.
+func refuseKey(check func(string) error, key string) error {
+	if check == nil {
+		return nil
+	} else if err := check(key); err != nil {
+		return fmt.Errorf("key %q: %v", key, err)
+	}
+	return nil
 }

@@ -1,43 +1,55 @@
-package main
+package dotenv_test
 
 import (
 	"bytes"
+	"errors"
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/coffer-dev/coffer"
+	"github.com/coffer-dev/coffer/dotenv"
 )
+
+// secretKey checks keys as 'coffer import' does: each must be a secret name.
+func secretKey(key string) error {
+	if err := coffer.ValidateName("secret", key); err != nil {
+		return errors.New(coffer.ErrorMessage(err))
+	}
+	return nil
+}
 
 func TestParseDotenv(t *testing.T) {
 	tests := []struct {
 		name string
 		in   string
-		want []dotenvEntry // Key, Value, Line
+		want []dotenv.Entry // Key, Value, Line
 	}{
 		{"Empty", "", nil},
 		{"CommentsAndBlanks", "# c\n\n   \n\t# indented\n", nil},
-		{"Plain", "A=1\nB=two words\n", []dotenvEntry{{"A", "1", 1}, {"B", "two words", 2}}},
-		{"NoFinalNewline", "A=1", []dotenvEntry{{"A", "1", 1}}},
-		{"CRLF", "A=1\r\nB='x'\r\n", []dotenvEntry{{"A", "1", 1}, {"B", "x", 2}}},
-		{"BOM", "\ufeffA=1\n", []dotenvEntry{{"A", "1", 1}}},
-		{"Export", "export A=1\nexport\tB=2\n", []dotenvEntry{{"A", "1", 1}, {"B", "2", 2}}},
-		{"KeyNamedExport", "export=1\n", []dotenvEntry{{"export", "1", 1}}},
-		{"Spaces", "  A  =  padded value  \n", []dotenvEntry{{"A", "padded value", 1}}},
-		{"EmptyValue", "A=\nB=''\nC=\"\"\n", []dotenvEntry{{"A", "", 1}, {"B", "", 2}, {"C", "", 3}}},
-		{"InlineComment", "A=1 # one\nB=x#y\nC=#z\nD= # nothing\n", []dotenvEntry{{"A", "1", 1}, {"B", "x#y", 2}, {"C", "#z", 3}, {"D", "", 4}}},
-		{"EqualsInValue", "URL=postgres://u:p@h/db?sslmode=require&a=b\n", []dotenvEntry{{"URL", "postgres://u:p@h/db?sslmode=require&a=b", 1}}},
-		{"SingleQuotedLiteral", `B='$HOME \n "x" # not a comment'` + "\n", []dotenvEntry{{"B", `$HOME \n "x" # not a comment`, 1}}},
-		{"DoubleQuotedEscapes", `A="l1\nl2\ttab\r \"q\" \\ \x $X"` + "\n", []dotenvEntry{{"A", "l1\nl2\ttab\r \"q\" \\ \\x $X", 1}}},
-		{"QuotedThenComment", `A="v" # c` + "\nB='w'   \n", []dotenvEntry{{"A", "v", 1}, {"B", "w", 2}}},
-		{"MultilineDouble", "K=\"-----BEGIN-----\nabc\n-----END-----\"\nN=1\n", []dotenvEntry{{"K", "-----BEGIN-----\nabc\n-----END-----", 1}, {"N", "1", 4}}},
-		{"MultilineSingle", "K='a\n\nb'\nN=1\n", []dotenvEntry{{"K", "a\n\nb", 1}, {"N", "1", 4}}},
-		{"SecretNames", "db/password=x\napp.key=y\nmy-token=z\n", []dotenvEntry{{"db/password", "x", 1}, {"app.key", "y", 2}, {"my-token", "z", 3}}},
-		{"UTF8", "A=grüße ☃\n", []dotenvEntry{{"A", "grüße ☃", 1}}},
+		{"Plain", "A=1\nB=two words\n", []dotenv.Entry{{"A", "1", 1}, {"B", "two words", 2}}},
+		{"NoFinalNewline", "A=1", []dotenv.Entry{{"A", "1", 1}}},
+		{"CRLF", "A=1\r\nB='x'\r\n", []dotenv.Entry{{"A", "1", 1}, {"B", "x", 2}}},
+		{"BOM", "\ufeffA=1\n", []dotenv.Entry{{"A", "1", 1}}},
+		{"Export", "export A=1\nexport\tB=2\n", []dotenv.Entry{{"A", "1", 1}, {"B", "2", 2}}},
+		{"KeyNamedExport", "export=1\n", []dotenv.Entry{{"export", "1", 1}}},
+		{"Spaces", "  A  =  padded value  \n", []dotenv.Entry{{"A", "padded value", 1}}},
+		{"EmptyValue", "A=\nB=''\nC=\"\"\n", []dotenv.Entry{{"A", "", 1}, {"B", "", 2}, {"C", "", 3}}},
+		{"InlineComment", "A=1 # one\nB=x#y\nC=#z\nD= # nothing\n", []dotenv.Entry{{"A", "1", 1}, {"B", "x#y", 2}, {"C", "#z", 3}, {"D", "", 4}}},
+		{"EqualsInValue", "URL=postgres://u:p@h/db?sslmode=require&a=b\n", []dotenv.Entry{{"URL", "postgres://u:p@h/db?sslmode=require&a=b", 1}}},
+		{"SingleQuotedLiteral", `B='$HOME \n "x" # not a comment'` + "\n", []dotenv.Entry{{"B", `$HOME \n "x" # not a comment`, 1}}},
+		{"DoubleQuotedEscapes", `A="l1\nl2\ttab\r \"q\" \\ \x $X"` + "\n", []dotenv.Entry{{"A", "l1\nl2\ttab\r \"q\" \\ \\x $X", 1}}},
+		{"QuotedThenComment", `A="v" # c` + "\nB='w'   \n", []dotenv.Entry{{"A", "v", 1}, {"B", "w", 2}}},
+		{"MultilineDouble", "K=\"-----BEGIN-----\nabc\n-----END-----\"\nN=1\n", []dotenv.Entry{{"K", "-----BEGIN-----\nabc\n-----END-----", 1}, {"N", "1", 4}}},
+		{"MultilineSingle", "K='a\n\nb'\nN=1\n", []dotenv.Entry{{"K", "a\n\nb", 1}, {"N", "1", 4}}},
+		{"SecretNames", "db/password=x\napp.key=y\nmy-token=z\n", []dotenv.Entry{{"db/password", "x", 1}, {"app.key", "y", 2}, {"my-token", "z", 3}}},
+		{"UTF8", "A=grüße ☃\n", []dotenv.Entry{{"A", "grüße ☃", 1}}},
 		{"ShellQuoteEscape", `A='it'\''s'` + "\n" + `B=''\'''` + "\n" + `C='a'\'\'` + "\n" + `D='x'\''` + "\ny' # c\n",
-			[]dotenvEntry{{"A", "it's", 1}, {"B", "'", 2}, {"C", "a''", 3}, {"D", "x'\ny", 4}}},
+			[]dotenv.Entry{{"A", "it's", 1}, {"B", "'", 2}, {"C", "a''", 3}, {"D", "x'\ny", 4}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := parseDotenv([]byte(tt.in))
+			got, err := dotenv.Parse([]byte(tt.in), secretKey)
 			if err != nil {
 				t.Fatalf("got error %v", err)
 			}
@@ -65,7 +77,7 @@ func TestParseDotenv_Errors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := parseDotenv([]byte(tt.in))
+			got, err := dotenv.Parse([]byte(tt.in), secretKey)
 			if err == nil {
 				t.Fatalf("got %#v, want error %q", got, tt.want)
 			}
@@ -77,15 +89,15 @@ func TestParseDotenv_Errors(t *testing.T) {
 }
 
 func TestParseJSONEnv(t *testing.T) {
-	got, err := parseJSONEnv([]byte("{\n  \"B\": \"2\",\n  \"db/password\": \"s3cret\\n\",\n  \"A\": \"\"\n}\n"))
+	got, err := dotenv.ParseJSON([]byte("{\n  \"B\": \"2\",\n  \"db/password\": \"s3cret\\n\",\n  \"A\": \"\"\n}\n"), secretKey)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []dotenvEntry{{"B", "2", 2}, {"db/password", "s3cret\n", 3}, {"A", "", 4}}
+	want := []dotenv.Entry{{"B", "2", 2}, {"db/password", "s3cret\n", 3}, {"A", "", 4}}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got %#v, want %#v", got, want)
 	}
-	if got, err := parseJSONEnv([]byte(" {} ")); err != nil || len(got) != 0 {
+	if got, err := dotenv.ParseJSON([]byte(" {} "), secretKey); err != nil || len(got) != 0 {
 		t.Errorf("empty object: got %#v, %v", got, err)
 	}
 }
@@ -108,7 +120,7 @@ func TestParseJSONEnv_Errors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := parseJSONEnv([]byte(tt.in))
+			got, err := dotenv.ParseJSON([]byte(tt.in), secretKey)
 			if err == nil {
 				t.Fatalf("got %#v, want error %q", got, tt.want)
 			}
@@ -128,15 +140,15 @@ var dotenvRoundTripValues = []string{
 }
 
 func TestDotenvRoundTrip(t *testing.T) {
-	var entries []dotenvEntry
+	var entries []dotenv.Entry
 	for i, v := range dotenvRoundTripValues {
-		entries = append(entries, dotenvEntry{Key: "K" + string(rune('A'+i)), Value: v})
+		entries = append(entries, dotenv.Entry{Key: "K" + string(rune('A'+i)), Value: v})
 	}
 	var b bytes.Buffer
-	if err := writeDotenv(&b, entries); err != nil {
+	if err := dotenv.Write(&b, entries); err != nil {
 		t.Fatal(err)
 	}
-	got, err := parseDotenv(b.Bytes())
+	got, err := dotenv.Parse(b.Bytes(), secretKey)
 	if err != nil {
 		t.Fatalf("parse %q: %v", b.String(), err)
 	}
@@ -151,17 +163,17 @@ func TestDotenvRoundTrip(t *testing.T) {
 }
 
 func TestJSONEnvRoundTrip(t *testing.T) {
-	var entries []dotenvEntry
+	var entries []dotenv.Entry
 	for i, v := range dotenvRoundTripValues {
 		if !strings.Contains(v, "\xff") {
-			entries = append(entries, dotenvEntry{Key: "db/k" + string(rune('a'+i)), Value: v})
+			entries = append(entries, dotenv.Entry{Key: "db/k" + string(rune('a'+i)), Value: v})
 		}
 	}
 	var b bytes.Buffer
-	if err := writeJSONEnv(&b, entries); err != nil {
+	if err := dotenv.WriteJSON(&b, entries); err != nil {
 		t.Fatal(err)
 	}
-	got, err := parseJSONEnv(b.Bytes())
+	got, err := dotenv.ParseJSON(b.Bytes(), secretKey)
 	if err != nil {
 		t.Fatalf("parse %q: %v", b.String(), err)
 	}
@@ -171,11 +183,11 @@ func TestJSONEnvRoundTrip(t *testing.T) {
 	if !reflect.DeepEqual(got, entries) {
 		t.Errorf("got %#v, want %#v", got, entries)
 	}
-	if err := writeJSONEnv(&b, []dotenvEntry{{Key: "bin", Value: "\xff"}}); err == nil || !strings.Contains(err.Error(), "bin holds binary data") {
+	if err := dotenv.WriteJSON(&b, []dotenv.Entry{{Key: "bin", Value: "\xff"}}); err == nil || !strings.Contains(err.Error(), "bin holds binary data") {
 		t.Errorf("binary value: got %v, want an error", err)
 	}
 	b.Reset()
-	writeJSONEnv(&b, nil)
+	dotenv.WriteJSON(&b, nil)
 	if got, want := b.String(), "{}\n"; got != want {
 		t.Errorf("empty: got %q, want %q", got, want)
 	}
@@ -191,15 +203,15 @@ func FuzzDotenv(f *testing.F) {
 		f.Add([]byte("A=" + v))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		entries, err := parseDotenv(data)
+		entries, err := dotenv.Parse(data, secretKey)
 		if err != nil {
 			return
 		}
 		var b bytes.Buffer
-		if err := writeDotenv(&b, entries); err != nil {
+		if err := dotenv.Write(&b, entries); err != nil {
 			t.Fatal(err)
 		}
-		again, err := parseDotenv(b.Bytes())
+		again, err := dotenv.Parse(b.Bytes(), secretKey)
 		if err != nil {
 			t.Fatalf("reparse of %q: %v", b.String(), err)
 		}

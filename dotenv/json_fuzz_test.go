@@ -1,4 +1,4 @@
-package main
+package dotenv_test
 
 import (
 	"bytes"
@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/coffer-dev/coffer"
+	"github.com/coffer-dev/coffer/dotenv"
 )
 
 // FuzzJSONEnv feeds arbitrary import files to the JSON importer. What it
@@ -24,7 +25,7 @@ func FuzzJSONEnv(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		entries, err := parseJSONEnv(data)
+		entries, err := dotenv.ParseJSON(data, secretKey)
 		if err != nil {
 			msg := err.Error()
 			if !strings.HasPrefix(msg, "line ") {
@@ -54,10 +55,10 @@ func FuzzJSONEnv(f *testing.F) {
 			seen[e.Key] = true
 		}
 		var b bytes.Buffer
-		if err := writeJSONEnv(&b, entries); err != nil {
+		if err := dotenv.WriteJSON(&b, entries); err != nil {
 			t.Fatal(err)
 		}
-		again, err := parseJSONEnv(b.Bytes())
+		again, err := dotenv.ParseJSON(b.Bytes(), secretKey)
 		if err != nil {
 			t.Fatalf("re-import of %q: %v", b.String(), err)
 		}
