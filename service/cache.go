@@ -48,6 +48,13 @@ type listKey struct {
 	storeID, prefix, cursor string
 	limit                   int
 	deleted                 bool
+	// The listing's order, offset, substring and count (see
+	// Service.listing); zero for the native listing by name.
+	order    coffer.SecretOrder
+	desc     bool
+	offset   int
+	contains string
+	total    bool
 }
 
 // versionKey names a value lookup: a secret ref (name or id) and a version

@@ -142,3 +142,37 @@ func TestListStores(t *testing.T) {
 		t.Fatalf("negative offset: got %v, want EINVALID", err)
 	}
 }
+
+// TestSecretsListingCached checks that an ordered listing, cached for the
+// callers who may list everything, changes with every write to its store.
+func TestSecretsListingCached(t *testing.T) {
+	svc, ctx := mustOpenService(t)
+	if _, err := svc.CreateStore(ctx, &coffer.StoreCreate{Name: "s"}); err != nil {
+		t.Fatal(err)
+	}
+	q := coffer.ListSecrets{Order: coffer.OrderCreated, Desc: true, Total: true}
+	for i, name := range []string{"a", "b", "c"} {
+		if _, err := svc.PutSecret(ctx, "s", &coffer.SecretPut{Name: name, Value: []byte("v")}); err != nil {
+			t.Fatal(err)
+		}
+		// The listing by name is cached too, under another key.
+		if _, err := svc.Secrets(ctx, "s", coffer.ListSecrets{}); err != nil {
+			t.Fatal(err)
+		}
+		for range 2 { // the second is served from the cache
+			p, err := svc.Secrets(ctx, "s", q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.Total != i+1 || len(p.Secrets) != i+1 || p.Secrets[0].Name != name {
+				t.Fatalf("after %s: got total %d, %d secrets, first %q; want %d, newest first", name, p.Total, len(p.Secrets), p.Secrets[0].Name, i+1)
+			}
+		}
+	}
+	if _, err := svc.DeleteSecret(ctx, "s", "c", 0); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := svc.Secrets(ctx, "s", q); err != nil || p.Total != 2 || p.Secrets[0].Name != "b" {
+		t.Fatalf("after a delete: got %v, %v; want a total of 2, b first", p, err)
+	}
+}

@@ -391,14 +391,18 @@ func (s *Service) Secrets(ctx context.Context, storeRef string, q coffer.ListSec
 	// Callers who may list every secret of the store share cached pages;
 	// others get a page filtered to what their scopes show.
 	all := c.AllowsEvery(coffer.ActionList, st.ID, st.Name)
-	if q.Order != coffer.OrderName || q.Desc || q.Offset > 0 || q.Contains != "" || q.Total {
-		return s.listing(ctx, c, st, q, limit, after, all)
-	}
-	key := listKey{st.ID, q.Prefix, q.Cursor, limit, q.IncludeDeleted}
+	key := listKey{st.ID, q.Prefix, q.Cursor, limit, q.IncludeDeleted, q.Order, q.Desc, q.Offset, q.Contains, q.Total}
 	if all {
 		if page, ok := s.lists.get(key, st.Gen); ok {
 			return page, nil
 		}
+	}
+	if q.Order != coffer.OrderName || q.Desc || q.Offset > 0 || q.Contains != "" || q.Total {
+		page, err := s.listing(ctx, c, st, q, limit, after, all)
+		if err == nil && all {
+			s.lists.put(key, st.Gen, page)
+		}
+		return page, err
 	}
 	secrets, err := s.storage.Secrets(ctx, c.AccountID, st.ID, coffer.SecretQuery{
 		Prefix: q.Prefix, AfterName: after[0], AfterID: after[1], Limit: limit + 1, IncludeDeleted: q.IncludeDeleted,
