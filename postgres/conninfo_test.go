@@ -24,8 +24,8 @@ func TestMigrateConnString(t *testing.T) {
 		if err != nil {
 			t.Fatalf("parse %q: %v", postgres.Redact(got), err)
 		}
-		if app := cfg.RuntimeParams["application_name"]; app != app {
-			t.Errorf("%q: application_name %q, want %q", postgres.Redact(got), app, app)
+		if name := cfg.RuntimeParams["application_name"]; name != app {
+			t.Errorf("%q: application_name %q, want %q", postgres.Redact(got), name, app)
 		}
 	}
 }
