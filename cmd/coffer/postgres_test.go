@@ -21,24 +21,11 @@ import (
 	"github.com/coffer-dev/coffer/server"
 )
 
-// startPostgres starts a throwaway PostgreSQL cluster for the test, stopped
-// when it ends, and returns it with the URL of a new, empty database. It
-// never skips: without PostgreSQL the test fails and says how to get it.
+// startPostgres starts a throwaway PostgreSQL cluster for the test
+// (pgtest.StartDB) and returns it with the URL of a new, empty database.
 func startPostgres(t *testing.T) (*pgtest.Cluster, string) {
 	t.Helper()
-	c, err := pgtest.Start()
-	if err != nil {
-		t.Fatalf("start PostgreSQL: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := c.Close(); err != nil {
-			t.Errorf("stop PostgreSQL: %v", err)
-		}
-	})
-	if err := c.CreateDB(context.Background(), "coffer", ""); err != nil {
-		t.Fatalf("create database: %v", err)
-	}
-	return c, c.URL("coffer")
+	return pgtest.StartDB(t)
 }
 
 // openPGServer opens an in-process server on the PostgreSQL database url

@@ -391,21 +391,9 @@ func TestBenchBinary(t *testing.T) {
 	})
 }
 
-// startPostgres starts a throwaway PostgreSQL cluster for the test and
-// returns the URL of its database "coffer".
+// startPostgres starts a throwaway PostgreSQL cluster for the test
+// (pgtest.StartDB) and returns it with the URL of a new, empty database.
 func startPostgres(t *testing.T) (*pgtest.Cluster, string) {
 	t.Helper()
-	c, err := pgtest.Start()
-	if err != nil {
-		t.Fatalf("start PostgreSQL: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := c.Close(); err != nil {
-			t.Errorf("stop PostgreSQL: %v", err)
-		}
-	})
-	if err := c.CreateDB(context.Background(), "coffer", ""); err != nil {
-		t.Fatalf("create database: %v", err)
-	}
-	return c, c.URL("coffer")
+	return pgtest.StartDB(t)
 }

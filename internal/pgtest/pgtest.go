@@ -24,6 +24,7 @@ import (
 	"strconv"
 	"sync"
 	"syscall"
+	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -334,4 +335,24 @@ func freePort() (int, error) {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// StartDB starts a throwaway cluster for tb, stopped when tb ends, and
+// returns it with the URL of its new, empty database "coffer". It never
+// skips: without PostgreSQL tb fails, saying how to get it.
+func StartDB(tb testing.TB) (*Cluster, string) {
+	tb.Helper()
+	c, err := Start()
+	if err != nil {
+		tb.Fatalf("start PostgreSQL: %v", err)
+	}
+	tb.Cleanup(func() {
+		if err := c.Close(); err != nil {
+			tb.Errorf("stop PostgreSQL: %v", err)
+		}
+	})
+	if err := c.CreateDB(context.Background(), "coffer", ""); err != nil {
+		tb.Fatalf("create database: %v", err)
+	}
+	return c, c.URL("coffer")
 }
