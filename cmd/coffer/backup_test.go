@@ -156,6 +156,7 @@ func TestBackupRestore(t *testing.T) {
 // writers run, restores into a second database and into an SQLite
 // directory, and starts servers on both.
 func TestBackupRestorePostgres(t *testing.T) {
+	t.Parallel() // on a PostgreSQL cluster of its own
 	c, url := startPostgres(t)
 	key := strings.Repeat("5a", 32)
 	s, err := openPGServer(t, url, t.TempDir(), key)

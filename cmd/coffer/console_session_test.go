@@ -92,6 +92,7 @@ func TestConsoleSessionRestart(t *testing.T) {
 // PostgreSQL database serves a console session: signed in on one, used on
 // the other, signed out there, and refused on the first.
 func TestConsoleSessionPostgresServers(t *testing.T) {
+	t.Parallel() // on a PostgreSQL cluster of its own
 	_, url := startPostgres(t)
 	srvA := mustOpenPGServer(t, url, t.TempDir(), "")
 	key := strings.TrimSpace(string(must(os.ReadFile(filepath.Join(srvA.Config.DataDir, "master.key")))))

@@ -149,6 +149,7 @@ func TestHealth(t *testing.T) {
 // clocks compared; then with another master key, and with the database
 // down.
 func TestDoctor_PostgreSQL(t *testing.T) {
+	t.Parallel() // on a PostgreSQL cluster of its own
 	c, url := startPostgres(t)
 	dir := t.TempDir()
 	if _, err := openPGServer(t, url, dir, ""); err != nil {

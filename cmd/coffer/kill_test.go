@@ -81,6 +81,7 @@ func startProcess(t *testing.T, dir string, args ...string) (*exec.Cmd, string) 
 // passes. COFFER_KILLS sets the number of kills (default 5);
 // TestSoakKill9 runs many more.
 func TestKill9(t *testing.T) {
+	t.Parallel() // waits on servers and clusters of its own: runs beside the other waiting tests
 	if testing.Short() {
 		t.Skip("builds and kills the server binary")
 	}

@@ -63,6 +63,7 @@ func mustOpenPGServer(t *testing.T, url, dir, masterKey string) *Server {
 // within a second, and a server with another master key, or none, is
 // refused.
 func TestPostgresServers(t *testing.T) {
+	t.Parallel() // on a PostgreSQL cluster of its own
 	_, url := startPostgres(t)
 	dirA, dirB := t.TempDir(), t.TempDir()
 	srvA := mustOpenPGServer(t, url, dirA, "")
@@ -151,6 +152,7 @@ func TestPostgresServers(t *testing.T) {
 // TestPostgresStartTogether starts three servers at once on an empty
 // database with one master key: one of them sets it up, and all serve.
 func TestPostgresStartTogether(t *testing.T) {
+	t.Parallel() // on a PostgreSQL cluster of its own
 	_, url := startPostgres(t)
 	key := envelope.EncodeKey(envelope.GenerateKey())
 	const n = 3
@@ -323,6 +325,7 @@ func (p *pgWrites) check(t *testing.T, a *rawAPI) {
 // server stays up, answers 503 with each face's error body and fails
 // /readyz; when the database returns it recovers by itself.
 func TestPostgresDurability(t *testing.T) {
+	t.Parallel() // waits on servers and clusters of its own: runs beside the other waiting tests
 	c, url := startPostgres(t)
 	dir := t.TempDir()
 	cmd, base := startPGProcess(t, dir, url)
@@ -434,6 +437,7 @@ func hit(method, url, token, body string, hdr ...string) (status, version int, e
 // compare-and-set has exactly one winner, a name is created once, and the
 // audit log is one chain that `coffer audit verify` accepts.
 func TestPostgresHammer(t *testing.T) {
+	t.Parallel() // on a PostgreSQL cluster of its own
 	_, url := startPostgres(t)
 	key := envelope.EncodeKey(envelope.GenerateKey())
 	var bases []string

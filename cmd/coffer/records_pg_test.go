@@ -13,6 +13,7 @@ import (
 // both: an access token issued by either before it is refused by both
 // after it, and keys minted on either, before or after, work on both.
 func TestPostgresRotationAcrossServers(t *testing.T) {
+	t.Parallel() // on a PostgreSQL cluster of its own
 	_, url := startPostgres(t)
 	dirA, dirB := t.TempDir(), t.TempDir()
 	srvA := mustOpenPGServer(t, url, dirA, "")

@@ -347,6 +347,7 @@ func TestRefsImport(t *testing.T) {
 // TestRefsDoctorPostgres: coffer doctor lists secrets named like ids in a
 // PostgreSQL database too.
 func TestRefsDoctorPostgres(t *testing.T) {
+	t.Parallel() // on a PostgreSQL cluster of its own
 	_, url := startPostgres(t)
 	dir := t.TempDir()
 	srv := mustOpenPGServer(t, url, dir, "")

@@ -43,6 +43,7 @@ func tlsCall(t *testing.T, hc *http.Client, method, url, token, body string, hdr
 // sent with a mapped certificate must be of the certificate's principal:
 // another principal's key neither authenticates nor exchanges.
 func TestTLS_CredentialExchanges(t *testing.T) {
+	t.Parallel() // waits on servers and clusters of its own: runs beside the other waiting tests
 	ca := newTestCA(t, "server CA")
 	clients := newTestCA(t, "client CA")
 	srvCert := ca.issue("server", 2, false, time.Now().Add(time.Hour))

@@ -406,6 +406,7 @@ func copyFile(t *testing.T, from, to string) {
 // key authenticates as that key on every face, an unmapped or revoked one
 // does not, and require mode refuses connections without a certificate.
 func TestTLS_ClientCerts(t *testing.T) {
+	t.Parallel() // waits on servers and clusters of its own: runs beside the other waiting tests
 	ca := newTestCA(t, "server CA")
 	clients := newTestCA(t, "client CA")
 	srvCert := ca.issue("server", 2, false, time.Now().Add(time.Hour))
