@@ -217,7 +217,6 @@ const rotStores = 60
 // flow (new key, restart with new and old key, rotate, status) while
 // readers, writers and a store creator run, then retires the old key.
 func TestMasterKeyRotationUnderLoad(t *testing.T) {
-	t.Parallel() // waits on servers and clusters of its own: runs beside the other waiting tests
 	dir := t.TempDir()
 	oldKey, newKey := filepath.Join(dir, "master.key"), filepath.Join(dir, "master-2.key")
 	cfg := server.DefaultConfig()
@@ -341,7 +340,6 @@ func TestMasterKeyRotationUnderLoad(t *testing.T) {
 // TestStoreKeyRotationUnderLoad rotates store data keys, with and without
 // re-encryption, while readers, writers and a store creator run.
 func TestStoreKeyRotationUnderLoad(t *testing.T) {
-	t.Parallel() // waits on servers and clusters of its own: runs beside the other waiting tests
 	dir := t.TempDir()
 	cfg := server.DefaultConfig()
 	cfg.Addr, cfg.DataDir = "127.0.0.1:0", dir
@@ -407,7 +405,6 @@ func TestStoreKeyRotationUnderLoad(t *testing.T) {
 // rotate at once; then a server with only the new key serves everything
 // and one with only the old key is refused.
 func TestPostgresMasterKeyRotationUnderLoad(t *testing.T) {
-	t.Parallel() // waits on servers and clusters of its own: runs beside the other waiting tests
 	_, url := startPostgres(t)
 	dirA, dirB := t.TempDir(), t.TempDir()
 	s0 := mustOpenPGServer(t, url, dirA, "")
