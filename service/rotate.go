@@ -471,8 +471,9 @@ func (s *Service) rotateAuthSecret(ctx context.Context, rep *coffer.MasterKeyRep
 		return fmt.Errorf("store auth secret: %w", err)
 	}
 	nk := deriveAuthKeys(fresh, secret)
-	nk.wrapped, nk.wrappedPrev, nk.prevSet, nk.fetched = wrapped, prevWrapped, true, time.Now()
-	s.auth.cur.Store(nk)
+	if err := s.reloadAuthKeys(ctx); err != nil {
+		return err
+	}
 	rep.Settings++
 	old := [][]byte{cur.record}
 	if cur.prevRecord != nil { // an earlier rotation that stopped
@@ -530,8 +531,23 @@ func (s *Service) rotateAuthSecret(ctx context.Context, rep *coffer.MasterKeyRep
 	if err := s.storage.SwapMeta(ctx, metaAuthPrev, prevWrapped, []byte{}); err != nil && coffer.ErrorCode(err) != coffer.EPRECONDITION {
 		return fmt.Errorf("store auth secret: %w", err) // EPRECONDITION: a concurrent run owns it now
 	}
-	done := *nk
-	done.prevRecord, done.wrappedPrev, done.fetched = nil, []byte{}, time.Now()
-	s.auth.cur.Store(&done)
+	return s.reloadAuthKeys(ctx)
+}
+
+// reloadAuthKeys reads the auth secrets from storage and makes their keys
+// current, under the refresh lock. A rotation makes its changes current
+// this way rather than storing the keys it derived: another run may have
+// replaced the secret since (a second rotation that started during this
+// one's settling), and keys derived here would then put an older secret
+// back in use, refusing every record the other run binds until the next
+// refresh.
+func (s *Service) reloadAuthKeys(ctx context.Context) error {
+	s.auth.refresh.Lock()
+	defer s.auth.refresh.Unlock()
+	k, err := s.readAuthKeys(ctx, nil)
+	if err != nil {
+		return err
+	}
+	s.auth.cur.Store(k)
 	return nil
 }
