@@ -124,6 +124,15 @@ type Version struct {
 	CreatedAt   time.Time  `json:"created_at"`
 	CreatedBy   string     `json:"created_by"`
 	DestroyedAt *time.Time `json:"destroyed_at,omitempty"`
+	// DeletedAt, when set, is when the version is (or, in the future, will
+	// be) soft-deleted: from then on its value is not served until it is
+	// undeleted. See VersionDeleter and SecretPut.DeleteVersionAfter.
+	DeletedAt *time.Time `json:"deleted_at,omitempty"`
+}
+
+// Deleted reports whether the version is soft-deleted at time now.
+func (v *Version) Deleted(now time.Time) bool {
+	return v.DeletedAt != nil && !now.Before(*v.DeletedAt)
 }
 
 // Value is a decrypted secret value. It redacts itself when printed or logged.

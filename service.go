@@ -375,6 +375,19 @@ type SecretPut struct {
 	// (none for one the write creates). See Secret.ExpiresAt and
 	// ValidateExpiry.
 	ExpiresAt *time.Time
+	// NoValue creates the secret without a version (pending, as Cloudflare
+	// and Vault's metadata-only writes make them); Value must be empty, and
+	// a live secret of the name is ECONFLICT.
+	NoValue bool
+	// KeepVersions, when > 0, is how many of the newest versions the secret
+	// keeps: the write destroys, in its own transaction, every older version
+	// that still holds a value (Vault KV's max_versions). ActionWrite is
+	// enough: the caller set the retention, not a destroy.
+	KeepVersions int
+	// DeleteVersionAfter, when > 0, schedules the new version's soft delete
+	// that long after the write (Vault KV's delete_version_after): its
+	// Version.DeletedAt is set to then.
+	DeleteVersionAfter time.Duration
 }
 
 // SecretPatch is the input of UpdateSecret. Nil fields are left alone.
@@ -384,7 +397,40 @@ type SecretPatch struct {
 	Scopes  []string          `json:"scopes,omitempty"` // replaces the usage scopes when non-nil
 	// ExpiresAt sets the expiry; the zero time removes it (as in SecretPut).
 	ExpiresAt *time.Time `json:"expires_at,omitempty"`
-	IfVersion int        `json:"-"`
+	// Attributes, when non-nil, merges into the secret's face-specific
+	// metadata: each key with a value is set, each with "" is removed.
+	Attributes map[string]string `json:"-"`
+	IfVersion  int               `json:"-"`
+}
+
+// VersionDeleter soft-deletes single versions of a secret (Vault KV's
+// delete and undelete): a deleted version keeps its value but is not
+// served (Reveal answers ENOTFOUND for it, RevealMany leaves the secret out
+// when its latest version is deleted) until it is undeleted. The service
+// package implements it; it is separate from SecretService so that other
+// implementations stay valid.
+type VersionDeleter interface {
+	// DeleteVersions marks the listed versions of the live secret ref
+	// deleted now. Versions that do not exist, are destroyed or are deleted
+	// already are left alone. The caller needs ActionDelete on the secret
+	// (EINVALID for an empty list or a number < 1, ENOTFOUND). It returns
+	// the secret; one audit event names the versions.
+	DeleteVersions(ctx context.Context, store, ref string, versions []int) (*Secret, error)
+	// UndeleteVersions clears the deletion (done or scheduled) of the listed
+	// versions; destroyed versions stay destroyed. ActionWrite on the
+	// secret; errors as DeleteVersions.
+	UndeleteVersions(ctx context.Context, store, ref string, versions []int) (*Secret, error)
+}
+
+// CapabilityChecker tells a caller what it may do, without doing it (Vault's
+// sys/capabilities-self). The service package implements it.
+type CapabilityChecker interface {
+	// Capabilities returns the actions the caller holds on the secret named
+	// name in the store, or on the store itself when name is empty, in the
+	// order of Actions. A store the caller cannot see, or that does not
+	// exist, gives no actions and no error. Nothing is audited: it is a
+	// question about the caller's own key.
+	Capabilities(ctx context.Context, store, name string) ([]Action, error)
 }
 
 // ListSecrets filters, orders and pages a secret listing. The default is
