@@ -26,7 +26,7 @@ func init() {
 	register("bench-bare", command{Run: runBenchBare})
 }
 
-const benchUsage = `Usage: coffer bench [--duration 5s] [--warmup 1s] [--scenarios all|read,create,version,list,cloudflare,truefoundry,chutes,bytenite] [--keep]
+const benchUsage = `Usage: coffer bench [--duration 5s] [--warmup 1s] [--scenarios all|read,create,version,list,cloudflare,truefoundry,chutes,bytenite,vault] [--keep]
 
 Bench measures a coffer server against a bare net/http server in the same run,
 on the same machine, and prints one table row per scenario.
@@ -72,6 +72,10 @@ goes to stderr, and the table is printed at the end.
                                                replays), so the load generator does not sign
   bytenite token exchange c=16    bytenite     POST /bytenite/v1/auth/access_token {"apiKey": admin token}
                                                (an API key for a short-lived access token, audited)
+  vault value read c=64           vault        GET /vault/v1/bench/data/read-me with X-Vault-Token
+                                               (the Vault face, KV v2 mount "bench": the same secret
+                                               as {"value": v}); runs right after value read c=64,
+                                               which vault runs too, and is compared with it
 Replies are checked: status (201 for creates, else 200), and the body of
 value reads and lists against the one verified during setup.
 
@@ -98,6 +102,7 @@ Targets, printed with PASS or FAIL after the table:
   list 1,000 secrets c=16 >= 3,000/s    server peak RSS < 100 MiB
   chutes signed read >= 0.50x the same read with an API key
   value read c=64 on N servers >= 1.6x on one (with --servers N)
+  vault value read c=64 >= 0.90x value read c=64
 For scale, OpenBao 2.6.2 (raft) measured about 10.8k/s value reads at c=64,
 2.0k/s creates and 2.7k/s lists (c=16) on a machine of this kind.
 

@@ -30,7 +30,7 @@ import (
 )
 
 // ScenarioKeys are the scenarios that Config.Scenarios may name.
-var ScenarioKeys = []string{"read", "create", "version", "list", "cloudflare", "truefoundry", "chutes", "bytenite"}
+var ScenarioKeys = []string{"read", "create", "version", "list", "cloudflare", "truefoundry", "chutes", "bytenite", "vault"}
 
 // Config is what a run measures, and how.
 type Config struct {
@@ -399,6 +399,7 @@ type bench struct {
 	chPath  string       // the Chutes face's read of a secret
 	chLen   int          // length of its reply
 	chSigs  *benchSigs   // signed headers for the Chutes face, one per request
+	vaLen   int          // length of the Vault face's read of secret read-me
 
 	rows   map[string]benchRow // by scenario name
 	peakKB int64               // highest VmHWM of the coffer server seen
@@ -424,6 +425,7 @@ type benchRow struct {
 type benchScenario struct {
 	Name        string
 	Key         string // the --scenarios key; "" for the always-run baseline
+	AlsoKey     string // another key that runs the row: one compared with it (vault: value read c=64)
 	Target      *benchTarget
 	Concurrency int
 	Expect      int
@@ -541,6 +543,17 @@ func (b *bench) setup(ctx context.Context) error {
 		if err := b.setupChutes(ctx); err != nil {
 			return err
 		}
+	}
+
+	if b.cfg.Scenarios["vault"] {
+		// The same secret through the Vault face: KV v2 mount "bench".
+		if body, err = b.send(b.vaultRead().WithContext(ctx), http.StatusOK); err != nil {
+			return err
+		}
+		if err := benchCheckVault(body); err != nil {
+			return err
+		}
+		b.vaLen = len(body)
 	}
 
 	if !b.cfg.Scenarios["list"] && !b.cfg.Scenarios["cloudflare"] {
@@ -666,7 +679,11 @@ func (b *bench) createMany(ctx context.Context, t *benchTarget, prefix string, n
 
 // call sends one request and returns the reply's body if its status is want.
 func (b *bench) call(ctx context.Context, t *benchTarget, method, path string, body []byte, want int) ([]byte, error) {
-	req := t.request(method, path, body).WithContext(ctx)
+	return b.send(t.request(method, path, body).WithContext(ctx), want)
+}
+
+// send sends req and returns the reply's body if its status is want.
+func (b *bench) send(req *http.Request, want int) ([]byte, error) {
 	resp, err := b.client.Do(req)
 	if err != nil {
 		return nil, err
@@ -674,10 +691,10 @@ func (b *bench) call(ctx context.Context, t *benchTarget, method, path string, b
 	defer resp.Body.Close()
 	rb, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return nil, fmt.Errorf("%s %s: %w", method, path, err)
+		return nil, fmt.Errorf("%s %s: %w", req.Method, req.URL.Path, err)
 	}
 	if resp.StatusCode != want {
-		return nil, fmt.Errorf("%s %s: status %d, want %d: %s", method, path, resp.StatusCode, want, bytes.TrimSpace(rb))
+		return nil, fmt.Errorf("%s %s: status %d, want %d: %s", req.Method, req.URL.Path, resp.StatusCode, want, bytes.TrimSpace(rb))
 	}
 	return rb, nil
 }
@@ -747,7 +764,7 @@ func (b *bench) scenarios() []benchScenario {
 	cf := b.coffer
 	read := cf.request("GET", "/v1/stores/bench/secrets/read-me/value", nil)
 	for _, c := range []int{1, 16, 64} {
-		list = append(list, benchScenario{
+		s := benchScenario{
 			Name:        fmt.Sprintf("value read c=%d", c),
 			Key:         "read",
 			Target:      cf,
@@ -755,8 +772,24 @@ func (b *bench) scenarios() []benchScenario {
 			Request:     func(int, int) *http.Request { return read },
 			Check:       benchSameLenOr(b.readLen, benchCheckValue),
 			BareRow:     fmt.Sprintf("baseline bare c=%d", c),
-		})
+		}
+		if c == 64 {
+			s.AlsoKey = "vault"
+		}
+		list = append(list, s)
 	}
+	// The Vault face's read of the same secret, run right after the native
+	// one (both follow baseline bare c=64) and compared with it.
+	vaultRead := b.vaultRead()
+	list = append(list, benchScenario{
+		Name:        "vault value read c=64",
+		Key:         "vault",
+		Target:      cf,
+		Concurrency: 64,
+		Request:     func(int, int) *http.Request { return vaultRead },
+		Check:       benchSameLenOr(b.vaLen, benchCheckVault),
+		BareRow:     "baseline bare c=64",
+	})
 	list = append(list,
 		benchScenario{
 			Name:        "create secret c=64",
@@ -880,7 +913,7 @@ func (b *bench) scenarios() []benchScenario {
 
 	var run []benchScenario
 	for _, s := range list {
-		if s.Key == "" || b.cfg.Scenarios[s.Key] {
+		if s.Key == "" || b.cfg.Scenarios[s.Key] || b.cfg.Scenarios[s.AlsoKey] {
 			run = append(run, s)
 		}
 	}
@@ -1038,6 +1071,14 @@ func (b *bench) report() {
 			fmt.Fprintf(b.out, "  %-4s  %-38s  %.2fx (%s vs %s)\n", "info", "chutes CPU/req, API key / signed",
 				float64(key.CPUPerReq)/float64(sig.CPUPerReq), benchFmtLatency(key.CPUPerReq), benchFmtLatency(sig.CPUPerReq))
 		}
+	}
+	if native, ok := b.rows["value read c=64"]; ok && native.Result.RPS > 0 {
+		target("vault read c=64 >= 0.90x value read", "vault value read c=64",
+			func(r benchRow) (float64, string) {
+				v := r.Result.RPS / native.Result.RPS
+				return v, fmt.Sprintf("%.2fx", v)
+			},
+			func(v float64) bool { return v >= 0.90 })
 	}
 	target("create secret c=64 >= 5,000/s", "create secret c=64", rps, func(v float64) bool { return v >= 5000 })
 	if n := 1 + len(b.more); n > 1 {
