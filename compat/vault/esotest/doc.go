@@ -4,9 +4,13 @@
 // Vault KV v2 face.
 //
 // It is a module of its own so that the server's module does not carry
-// ESO's Kubernetes dependencies. Its tests build the coffer binary from the
-// repository (../../..), start `coffer server` on a fresh data directory, and
-// drive it with the provider built from a SecretStore spec with token auth,
+// ESO's Kubernetes dependencies, and it imports no coffer package, so that
+// ESO runs on the versions it was released with (hashicorp/vault/api
+// v1.16.0) and the server's go.mod can change without this one. Its tests
+// build the coffer binary from the repository (../../.., with the
+// repository's go.mod), start `coffer server` on a fresh data directory,
+// seed and check secrets through the native API over HTTP, and drive the
+// server with the provider built from a SecretStore spec with token auth,
 // the token being a coffer API key held in a fake Kubernetes Secret.
 // Run them with `make test` (or `cd compat/vault/esotest && go test ./...`).
 package esotest

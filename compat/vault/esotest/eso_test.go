@@ -12,8 +12,6 @@ import (
 
 	esv1 "github.com/external-secrets/external-secrets/apis/externalsecrets/v1"
 	pushfake "github.com/external-secrets/external-secrets/pkg/provider/testing/fake"
-
-	"github.com/coffer-dev/coffer"
 )
 
 // TestESOValidate: the SecretStore controller's check (Validate looks the
@@ -25,7 +23,7 @@ func TestESOValidate(t *testing.T) {
 	s.newStore(t, "eso-validate")
 	for name, tok := range map[string]string{
 		"root":   s.token,
-		"scoped": s.key(t, coffer.Scope{Store: "eso-validate", Actions: []coffer.Action{coffer.ActionReveal}}),
+		"scoped": s.key(t, scope{Store: "eso-validate", Actions: []string{"reveal"}}),
 	} {
 		got, err := s.eso(t, "eso-validate", tok).Validate()
 		if err != nil || got != esv1.ValidationResultReady {
@@ -145,7 +143,6 @@ func TestESOPushAndDelete(t *testing.T) {
 	s.newStore(t, mount)
 	c := s.eso(t, mount, s.token)
 	ctx := context.Background()
-	n := s.native(t)
 	k8s := func(kv ...string) *corev1.Secret {
 		d := map[string][]byte{}
 		for i := 0; i < len(kv); i += 2 {
@@ -155,7 +152,7 @@ func TestESOPushAndDelete(t *testing.T) {
 	}
 	version := func(name string) int {
 		t.Helper()
-		sec, err := n.Secret(ctx, mount, name)
+		sec, err := s.secret(mount, name)
 		if err != nil {
 			t.Fatalf("native secret %s: %v", name, err)
 		}
@@ -169,7 +166,7 @@ func TestESOPushAndDelete(t *testing.T) {
 	if got, want := s.reveal(t, mount, "pushed/cfg"), `{"password":"s3cret","user":"svc"}`; got != want {
 		t.Errorf("native value = %s; want %s", got, want)
 	}
-	sec, err := n.Secret(ctx, mount, "pushed/cfg")
+	sec, err := s.secret(mount, "pushed/cfg")
 	if err != nil || sec.Labels["managed-by"] != "external-secrets" || sec.Version != 1 {
 		t.Fatalf("native secret after push = %+v, %v; want version 1 labelled managed-by=external-secrets", sec, err)
 	}
@@ -196,9 +193,8 @@ func TestESOPushAndDelete(t *testing.T) {
 	if exists, err := c.SecretExists(ctx, prop); err != nil || !exists {
 		t.Errorf("SecretExists(dsn) = %v, %v; want true", exists, err)
 	}
-	vs, err := n.Versions(ctx, mount, "pushed/cfg")
-	if err != nil || len(vs) != 3 {
-		t.Errorf("native history: %d versions, %v; want 3", len(vs), err)
+	if n := s.versions(t, mount, "pushed/cfg"); n != 3 {
+		t.Errorf("native history: %d versions; want 3", n)
 	}
 
 	// A secret ESO did not push: push refuses it, delete leaves it.
@@ -226,7 +222,7 @@ func TestESOPushAndDelete(t *testing.T) {
 	if err := c.DeleteSecret(ctx, whole); err != nil {
 		t.Fatalf("DeleteSecret: %v", err)
 	}
-	if _, err := n.Secret(ctx, mount, "pushed/cfg"); coffer.ErrorCode(err) != coffer.ENOTFOUND {
+	if _, err := s.secret(mount, "pushed/cfg"); errCode(err) != "not_found" {
 		t.Errorf("native secret after DeleteSecret: err %v; want not_found", err)
 	}
 	if _, err := c.GetSecret(ctx, esv1.ExternalSecretDataRemoteRef{Key: "pushed/cfg"}); !errors.Is(err, esv1.NoSecretError{}) {
@@ -251,7 +247,7 @@ func TestESOScopedKey(t *testing.T) {
 	const mount = "eso-scoped"
 	s.newStore(t, mount)
 	s.put(t, mount, "app/db", `{"password":"d"}`, nil)
-	tok := s.key(t, coffer.Scope{Store: mount, Actions: []coffer.Action{coffer.ActionRead, coffer.ActionReveal, coffer.ActionList}})
+	tok := s.key(t, scope{Store: mount, Actions: []string{"read", "reveal", "list"}})
 	c := s.eso(t, mount, tok)
 	ctx := context.Background()
 	if got, err := c.GetSecret(ctx, esv1.ExternalSecretDataRemoteRef{Key: "app/db", Property: "password"}); err != nil || string(got) != "d" {
@@ -265,7 +261,7 @@ func TestESOScopedKey(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "permission denied") {
 		t.Errorf("PushSecret with a read-only key err = %v; want permission denied", err)
 	}
-	if _, err := s.native(t).Secret(ctx, mount, "new"); coffer.ErrorCode(err) != coffer.ENOTFOUND {
+	if _, err := s.secret(mount, "new"); errCode(err) != "not_found" {
 		t.Errorf("refused push left a secret behind: %v", err)
 	}
 	other := s.eso(t, "eso-validate-none", tok)

@@ -2,10 +2,14 @@ package esotest
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,9 +24,6 @@ import (
 	esv1 "github.com/external-secrets/external-secrets/apis/externalsecrets/v1"
 	esmeta "github.com/external-secrets/external-secrets/apis/meta/v1"
 	_ "github.com/external-secrets/external-secrets/pkg/provider/vault" // registers ESO's Vault provider, as the operator does
-
-	"github.com/coffer-dev/coffer"
-	"github.com/coffer-dev/coffer/client"
 )
 
 // repoRoot is the coffer repository this module sits in.
@@ -170,57 +171,142 @@ func need(t *testing.T) *server {
 	return srv
 }
 
-// native is a native-API client for the server, with the root key unless
-// another token is given.
-func (s *server) native(t *testing.T, token ...string) *client.Client {
-	t.Helper()
-	tok := s.token
-	if len(token) > 0 {
-		tok = token[0]
+// nativeError is a native API error reply.
+type nativeError struct {
+	Status int
+	Code   string // the API's error code: not_found, ...
+}
+
+func (e *nativeError) Error() string {
+	return fmt.Sprintf("native API: status %d, code %q", e.Status, e.Code)
+}
+
+// errCode returns the native error code of err, or "".
+func errCode(err error) string {
+	var e *nativeError
+	if errors.As(err, &e) {
+		return e.Code
 	}
-	c, err := client.New(s.base, tok)
+	return ""
+}
+
+// call sends one request to coffer's native API with the root key (path
+// segments each escaped, so a '/' in a name travels as %2F) and decodes a
+// 2xx reply into out. The module imports no coffer package: the server's
+// go.mod can change without this module's.
+func (s *server) call(method string, segs []string, in, out any) error {
+	u := s.base + "/v1"
+	for _, seg := range segs {
+		u += "/" + url.PathEscape(seg)
+	}
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, u, body)
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
-	return c
+	req.Header.Set("Authorization", "Bearer "+s.token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode/100 != 2 {
+		var e struct {
+			Error struct{ Code string } `json:"error"`
+		}
+		json.Unmarshal(b, &e)
+		return &nativeError{Status: resp.StatusCode, Code: e.Error.Code}
+	}
+	if out == nil {
+		return nil
+	}
+	return json.Unmarshal(b, out)
+}
+
+// nativeSecret is what the tests read of a secret's native metadata.
+type nativeSecret struct {
+	Version int               `json:"version"`
+	Labels  map[string]string `json:"labels"`
 }
 
 // newStore creates a store (a Vault KV v2 mount) through the native API.
 func (s *server) newStore(t *testing.T, name string) {
 	t.Helper()
-	if _, err := s.native(t).CreateStore(context.Background(), &coffer.StoreCreate{Name: name}); err != nil {
+	if err := s.call("POST", []string{"stores"}, map[string]string{"name": name}, nil); err != nil {
 		t.Fatalf("create store %q: %v", name, err)
 	}
 }
 
 // put writes a value natively.
-func (s *server) put(t *testing.T, store, name, value string, labels map[string]string) *coffer.Secret {
+func (s *server) put(t *testing.T, store, name, value string, labels map[string]string) {
 	t.Helper()
-	sec, err := s.native(t).PutSecret(context.Background(), store, &coffer.SecretPut{Name: name, Value: []byte(value), Labels: labels})
-	if err != nil {
+	in := map[string]any{"value": value, "labels": labels}
+	if err := s.call("PUT", []string{"stores", store, "secrets", name}, in, nil); err != nil {
 		t.Fatalf("put %s/%s: %v", store, name, err)
 	}
-	return sec
 }
 
-// reveal reads the latest value natively.
+// secret reads a secret's native metadata.
+func (s *server) secret(store, name string) (*nativeSecret, error) {
+	var sec nativeSecret
+	if err := s.call("GET", []string{"stores", store, "secrets", name}, nil, &sec); err != nil {
+		return nil, err
+	}
+	return &sec, nil
+}
+
+// versions counts a secret's versions in its native history.
+func (s *server) versions(t *testing.T, store, name string) int {
+	t.Helper()
+	var h struct {
+		Versions []json.RawMessage `json:"versions"`
+	}
+	if err := s.call("GET", []string{"stores", store, "secrets", name, "versions"}, nil, &h); err != nil {
+		t.Fatalf("versions of %s/%s: %v", store, name, err)
+	}
+	return len(h.Versions)
+}
+
+// reveal reads the latest value natively (the tests' values are UTF-8).
 func (s *server) reveal(t *testing.T, store, name string) string {
 	t.Helper()
-	v, err := s.native(t).Reveal(context.Background(), store, name, 0)
-	if err != nil {
+	var v struct{ Value, Encoding string }
+	if err := s.call("GET", []string{"stores", store, "secrets", name, "value"}, nil, &v); err != nil {
 		t.Fatalf("reveal %s/%s: %v", store, name, err)
 	}
-	return string(v.Data)
+	if v.Encoding != "" {
+		t.Fatalf("reveal %s/%s: value in %s", store, name, v.Encoding)
+	}
+	return v.Value
+}
+
+// scope is a coffer API key scope.
+type scope struct {
+	Store   string   `json:"store"`
+	Actions []string `json:"actions"`
 }
 
 // key mints a coffer API key with the given scopes (a Vault token).
-func (s *server) key(t *testing.T, scopes ...coffer.Scope) string {
+func (s *server) key(t *testing.T, scopes ...scope) string {
 	t.Helper()
-	_, tok, err := s.native(t).CreateAPIKey(context.Background(), &coffer.APIKeyCreate{Name: "eso-" + t.Name(), Scopes: scopes})
-	if err != nil {
-		t.Fatal(err)
+	var out struct{ Token string }
+	in := map[string]any{"name": "eso-" + t.Name(), "scopes": scopes}
+	if err := s.call("POST", []string{"keys"}, in, &out); err != nil || out.Token == "" {
+		t.Fatalf("create key: %v", err)
 	}
-	return tok
+	return out.Token
 }
 
 // eso builds ESO's Vault provider client for mount the way the operator
