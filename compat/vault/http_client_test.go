@@ -27,7 +27,6 @@ import (
 type vaultEnv struct {
 	base   string // http://HOST:PORT
 	root   string
-	native *servertest.Client
 	c      *vaultapi.Client
 	srv    *server.Server
 }
@@ -36,12 +35,16 @@ func startVault(t *testing.T, mods ...func(*server.Config)) *vaultEnv {
 	t.Helper()
 	srv := servertest.Open(t, nil, mods...)
 	e := &vaultEnv{base: "http://" + srv.Addr, root: srv.RootToken, srv: srv}
-	e.native = &servertest.Client{T: t, Base: e.base, Token: e.root}
 	e.c = vaultClient(t, e.base+"/vault", e.root)
 	if err := e.c.Sys().Mount("secret", &vaultapi.MountInput{Type: "kv-v2", Description: "test mount"}); err != nil {
 		t.Fatalf("mount secret: %v", err)
 	}
 	return e
+}
+
+// nat returns a native API client with the root token, failing t.
+func (e *vaultEnv) nat(t *testing.T) *servertest.Client {
+	return &servertest.Client{T: t, Base: e.base, Token: e.root}
 }
 
 // vaultClient returns Vault's client for addr with token, without retries.
@@ -79,7 +82,7 @@ func mustStatus(t *testing.T, err error, want int, msg string) {
 // nativeValue reads a secret's latest value through the native API.
 func (e *vaultEnv) nativeValue(t *testing.T, store, name string) (string, int) {
 	t.Helper()
-	r := e.native.Do("GET", servertest.SecretPath(store, name)+"/value", nil)
+	r := e.nat(t).Do("GET", servertest.SecretPath(store, name)+"/value", nil)
 	if r.Status == 404 {
 		return "", 0
 	}
@@ -90,7 +93,7 @@ func (e *vaultEnv) nativeValue(t *testing.T, store, name string) (string, int) {
 // nativeVersions returns a secret's versions as the native API shows them.
 func (e *vaultEnv) nativeVersions(t *testing.T, store, name string) []map[string]any {
 	t.Helper()
-	r := e.native.Must(200, "GET", servertest.SecretPath(store, name)+"/versions", nil)
+	r := e.nat(t).Must(200, "GET", servertest.SecretPath(store, name)+"/versions", nil)
 	var out struct {
 		Versions []map[string]any `json:"versions"`
 	}
@@ -222,7 +225,7 @@ func TestVaultClientKV(t *testing.T) {
 		mustStatus(t, err, 400, "check-and-set")
 		// A value written by another face is {"value": v}; patching its
 		// value gives plain text again.
-		e.native.Must(200, "PUT", servertest.SecretPath("secret", "plain"), map[string]any{"value": "one"})
+		e.nat(t).Must(201, "PUT", servertest.SecretPath("secret", "plain"), map[string]any{"value": "one"})
 		if _, err := kv.Patch(ctx, "plain", map[string]any{"value": "two"}, vaultapi.WithMergeMethod(vaultapi.KVMergeMethodPatch)); err != nil {
 			t.Fatal(err)
 		}
@@ -268,7 +271,7 @@ func TestVaultClientKV(t *testing.T) {
 			t.Fatalf("List of nothing: got %+v %v, want no secret (404)", s, err)
 		}
 		// LIST as a method, as the CLI's raw requests send it.
-		r := e.native.Do("LIST", "/vault/v1/secret/metadata/tree/b", nil, "X-Vault-Token", e.root)
+		r := e.nat(t).Do("LIST", "/vault/v1/secret/metadata/tree/b", nil, "X-Vault-Token", e.root)
 		if r.Status != 200 || !strings.Contains(string(r.Body), `"keys":["c","d/"]`) {
 			t.Fatalf("LIST method: got %d %s", r.Status, r.Body)
 		}
@@ -340,7 +343,7 @@ func TestVaultClientMetadataAndConfig(t *testing.T) {
 	if err != nil || md.CustomMetadata["owner"] != "team-a" || !md.CASRequired || md.CurrentVersion != 1 || len(md.Versions) != 1 || md.CreatedTime.IsZero() {
 		t.Fatalf("GetMetadata: got %+v %v", md, err)
 	}
-	r := e.native.Must(200, "GET", servertest.SecretPath("secret", "m"), nil).JSON(t)
+	r := e.nat(t).Must(200, "GET", servertest.SecretPath("secret", "m"), nil).JSON(t)
 	if labels, _ := r["labels"].(map[string]any); labels["owner"] != "team-a" || labels["tier"] != "1" {
 		t.Fatalf("native labels: got %v, want custom_metadata", r["labels"])
 	}
@@ -410,7 +413,7 @@ func TestVaultClientSys(t *testing.T) {
 		if err := e.c.Sys().Mount("team/app", &vaultapi.MountInput{Type: "kv", Options: map[string]string{"version": "2"}}); err != nil {
 			t.Fatalf("mount kv version 2: %v", err)
 		}
-		e.native.Must(200, "GET", "/v1/stores/team%2Fapp", nil)
+		e.nat(t).Must(200, "GET", "/v1/stores/team%2Fapp", nil)
 		mustStatus(t, e.c.Sys().Mount("v1", &vaultapi.MountInput{Type: "kv"}), 400, "KV version 2")
 		mustStatus(t, e.c.Sys().Mount("secret", &vaultapi.MountInput{Type: "kv-v2"}), 400, "already in use")
 		if _, err := e.c.KVv2("team/app").Put(context.Background(), "x/y", map[string]any{"a": "b"}); err != nil {
@@ -427,7 +430,7 @@ func TestVaultClientSys(t *testing.T) {
 		if err := e.c.Sys().Unmount("team/app"); err != nil {
 			t.Fatalf("Unmount: %v", err)
 		}
-		if r := e.native.Do("GET", "/v1/stores/team%2Fapp", nil); r.Status != 404 {
+		if r := e.nat(t).Do("GET", "/v1/stores/team%2Fapp", nil); r.Status != 404 {
 			t.Fatalf("store after Unmount: got %d, want 404", r.Status)
 		}
 		if err := e.c.Sys().Unmount("never"); err != nil {
@@ -487,14 +490,14 @@ func TestVaultClientSys(t *testing.T) {
 
 	t.Run("VersionOnePath", func(t *testing.T) {
 		// The client reads any 404 as "no secret"; the answer itself:
-		r := e.native.Do("GET", "/vault/v1/secret/app", nil, "X-Vault-Token", e.root)
+		r := e.nat(t).Do("GET", "/vault/v1/secret/app", nil, "X-Vault-Token", e.root)
 		if r.Status != 404 || !strings.Contains(string(r.Body), "Invalid path for a versioned K/V secrets engine") {
 			t.Fatalf("got %d %s", r.Status, r.Body)
 		}
 	})
 
 	t.Run("Headers", func(t *testing.T) {
-		r := e.native.Do("GET", "/vault/v1/secret/data/none", nil, "X-Vault-Token", e.root)
+		r := e.nat(t).Do("GET", "/vault/v1/secret/data/none", nil, "X-Vault-Token", e.root)
 		if r.Status != 404 || strings.TrimSpace(string(r.Body)) != `{"errors":[]}` || r.Header.Get("Cache-Control") != "no-store" || r.Header.Get("Content-Type") != "application/json" {
 			t.Fatalf("missing secret: got %d %v %s", r.Status, r.Header, r.Body)
 		}
