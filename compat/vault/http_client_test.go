@@ -25,10 +25,10 @@ import (
 
 // vaultEnv is a server with a store "secret" made through sys/mounts.
 type vaultEnv struct {
-	base   string // http://HOST:PORT
-	root   string
-	c      *vaultapi.Client
-	srv    *server.Server
+	base string // http://HOST:PORT
+	root string
+	c    *vaultapi.Client
+	srv  *server.Server
 }
 
 func startVault(t *testing.T, mods ...func(*server.Config)) *vaultEnv {
