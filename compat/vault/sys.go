@@ -181,8 +181,8 @@ type mountInput struct {
 
 // mount serves sys/mounts/{path}: GET shows a mount, POST enables one (a
 // kv-v2 mount, or kv with options.version 2, creates a store), DELETE
-// disables one (deletes the store and its secrets, recoverably as every
-// coffer delete is); {path}/tune reads and changes its description.
+// disables one (deletes the store with its secrets: DeleteStore with
+// force); {path}/tune reads and changes its description.
 func (s *Server) mount(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	path := strings.TrimSuffix(r.PathValue("path"), "/")
