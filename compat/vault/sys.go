@@ -137,17 +137,28 @@ func (s *Server) uiMount(w http.ResponseWriter, r *http.Request) error {
 }
 
 // longestMount returns the store named by the longest prefix of path (cut
-// at '/') that the caller can see; EFORBIDDEN when none.
+// at '/') that the caller can see, or, for a caller that may not list it,
+// on whose rest of the path the service grants it something (then only
+// the name is known); EFORBIDDEN when none.
 func (s *Server) longestMount(ctx context.Context, path string) (*coffer.Store, error) {
 	segs, err := splitPath(strings.TrimSuffix(path, "/"), false)
 	if err != nil {
 		return nil, err
 	}
 	for i := len(segs); i >= 1; i-- {
-		st, err := s.Service.Store(ctx, strings.Join(segs[:i], "/"))
-		if err == nil {
+		name := strings.Join(segs[:i], "/")
+		st, err := s.Service.Store(ctx, name)
+		switch {
+		case err == nil:
 			return st, nil
-		} else if !isCode(err, coffer.ENOTFOUND) && !isCode(err, coffer.EFORBIDDEN) {
+		case isCode(err, coffer.EFORBIDDEN):
+			acts, err := s.Service.Capabilities(ctx, name, strings.Join(segs[i:], "/"))
+			if err != nil {
+				return nil, err
+			} else if len(acts) > 0 {
+				return &coffer.Store{Name: name}, nil
+			}
+		case !isCode(err, coffer.ENOTFOUND):
 			return nil, err
 		}
 	}
