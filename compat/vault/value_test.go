@@ -26,6 +26,10 @@ func TestValueMapping(t *testing.T) {
 		{"Binary", "\xff\x00\x01", `{"value":"/wAB","encoding":"base64"}`},
 		{"ValueObjectText", `{"value":"{\"a\":1}"}`, `{"value":"{\"a\":1}"}`},
 		{"Unicode", "päss☃", `{"value":"päss☃"}`},
+		// Object text of the shape of a written {"value": s} would store
+		// as s: shown wrapped, so that it stores as itself.
+		{"ValueShapedObject", `{"value":"v"}`, `{"value":"{\"value\":\"v\"}"}`},
+		{"BinaryShapedObject", `{"value":"/w==","encoding":"base64"}`, `{"value":"{\"value\":\"/w==\",\"encoding\":\"base64\"}"}`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			got := vault.DataOf([]byte(tt.value))
