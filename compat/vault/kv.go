@@ -100,7 +100,8 @@ func (s *Server) readVersion(w http.ResponseWriter, r *http.Request, kp kvPath, 
 	}
 	vers, verr := s.Service.Versions(ctx, kp.mount, kp.name)
 	var labels map[string]string
-	if sec, serr := s.Service.Secret(ctx, kp.mount, kp.name); serr == nil {
+	sec, serr := s.Service.Secret(ctx, kp.mount, kp.name)
+	if serr == nil {
 		labels = sec.Labels
 	}
 	want := version
@@ -119,7 +120,7 @@ func (s *Server) readVersion(w http.ResponseWriter, r *http.Request, kp kvPath, 
 		}
 	}
 	if err != nil {
-		if meta == nil {
+		if meta == nil || meta.Destroyed && serr == nil && s.pruned(ctx, kp, sec, meta.Version) {
 			return nil, nil, err
 		}
 		return nil, nil, respondStatus(w, r, http.StatusNotFound, mountType, map[string]any{"data": nil, "metadata": meta}, nil)
@@ -128,6 +129,18 @@ func (s *Server) readVersion(w http.ResponseWriter, r *http.Request, kp kvPath, 
 		meta = &versionMeta{Version: val.Version, CustomMetadata: nilIfEmpty(labels)}
 	}
 	return val, meta, nil
+}
+
+// pruned reports whether a version of the secret lies beyond its
+// effective max_versions: Vault forgets such versions, so they read as
+// missing, not as destroyed.
+func (s *Server) pruned(ctx context.Context, kp kvPath, sec *coffer.Secret, version int) bool {
+	mount, err := s.mountSettings(ctx, kp.mount)
+	if err != nil {
+		return false
+	}
+	eff := effective(settingsOf(sec.Attributes), mount)
+	return eff.maxVersions > 0 && version <= sec.Version-eff.maxVersions
 }
 
 // readData serves GET {mount}/data/{name}[?version=N].
@@ -472,8 +485,10 @@ type metadataInput struct {
 
 // writeMetadata serves POST/PUT and PATCH {mount}/metadata/{name}. A POST
 // for a secret that does not exist creates it without a version
-// (pending); its custom_metadata replaces the secret's labels, while a
-// PATCH merges them (null removes a key) and needs the secret to exist.
+// (pending); its custom_metadata replaces the secret's labels (the
+// labels are replaced whole: SecretPatch.Labels), while a PATCH merges
+// them (a null value removes a key, a null custom_metadata every key) and
+// needs the secret to exist.
 func (s *Server) writeMetadata(w http.ResponseWriter, r *http.Request, kp kvPath, patch bool) error {
 	ctx := r.Context()
 	if patch {
@@ -520,21 +535,28 @@ func (s *Server) writeMetadata(w http.ResponseWriter, r *http.Request, kp kvPath
 	if len(attrs) > 0 {
 		in2.Attributes = attrs
 	}
-	if custom != nil || given(in.CustomMetadata) {
+	switch {
+	case patch && len(in.CustomMetadata) > 0 && !given(in.CustomMetadata):
+		in2.Labels = map[string]string{} // null: every key removed
+	case custom != nil && patch:
 		in2.Labels = map[string]string{}
-		if !patch {
-			for k := range sec.Labels {
-				in2.Labels[k] = ""
-			}
+		for k, v := range sec.Labels {
+			in2.Labels[k] = v
 		}
 		for k, v := range custom {
-			in2.Labels[k] = ""
-			if v != nil {
+			if v == nil {
+				delete(in2.Labels, k)
+			} else {
 				in2.Labels[k] = *v
 			}
 		}
+	case custom != nil:
+		in2.Labels = map[string]string{}
+		for k, v := range custom {
+			in2.Labels[k] = *v
+		}
 	}
-	if in2.Attributes == nil && len(in2.Labels) == 0 {
+	if in2.Attributes == nil && in2.Labels == nil {
 		return noContent(w)
 	}
 	if _, err := s.Service.UpdateSecret(ctx, kp.mount, kp.name, in2); err != nil {
