@@ -48,6 +48,7 @@ func Run(t *testing.T, open func(tb testing.TB) coffer.Storage) {
 	r.storeBatches()
 	r.storeListing()
 	r.versions()
+	r.versionDeletes()
 	r.isolation()
 	r.audit()
 	r.auditQuery()
