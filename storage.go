@@ -371,6 +371,12 @@ type SecretUpdate struct {
 	Labels     map[string]string // replaces all labels when non-nil
 	Scopes     []string          // replaces all scopes when non-nil
 	Attributes map[string]string // replaces all attributes when non-nil
+	// MergeAttributes, when non-nil, merges into the attributes (after
+	// Attributes): each key with a value is set, each with "" is removed.
+	// EINVALID when the result holds more than MaxLabels attributes. It is
+	// applied to the secret as stored, inside the write, so that
+	// concurrent merges of different keys all take effect.
+	MergeAttributes map[string]string
 	// ExpiresAt sets the expiry when non-nil; the zero time removes it.
 	ExpiresAt *time.Time
 	// Status moves the secret: to StatusDeleted (soft delete; ENOTFOUND if

@@ -2,6 +2,7 @@ package coffer
 
 import (
 	"fmt"
+	"maps"
 	"time"
 )
 
@@ -46,7 +47,9 @@ func (w *SecretWrite) Apply(live *Secret, at time.Time) (*WriteResult, error) {
 			if err := s.CheckVersion(u.IfVersion); err != nil {
 				return nil, err
 			}
-			s.applyMetadata(u)
+			if err := s.applyMetadata(u); err != nil {
+				return nil, err
+			}
 		}
 	case w.Create == nil:
 		return nil, Errorf(ENOTFOUND, "secret %q not found", w.Name)
@@ -64,7 +67,7 @@ func (w *SecretWrite) Apply(live *Secret, at time.Time) (*WriteResult, error) {
 		s.AccountID, s.StoreID, s.Name = w.AccountID, w.StoreID, w.Name
 		s.Status, s.Version, s.CreatedAt, s.DeletedAt = StatusPending, 0, at, nil
 		if s.ExpiresAt != nil {
-			s.applyMetadata(&SecretUpdate{ExpiresAt: s.ExpiresAt}) // UTC; the zero time is none
+			_ = s.applyMetadata(&SecretUpdate{ExpiresAt: s.ExpiresAt}) // UTC; the zero time is none
 		}
 	}
 	s.UpdatedAt = at
@@ -123,7 +126,9 @@ func (s *Secret) ApplyUpdate(u *SecretUpdate, at time.Time, nameTaken func() (bo
 	} else if err := s.CheckVersion(u.IfVersion); err != nil {
 		return err
 	}
-	s.applyMetadata(u)
+	if err := s.applyMetadata(u); err != nil {
+		return err
+	}
 	if u.Status != nil {
 		switch to := *u.Status; {
 		case to == StatusDeleted:
@@ -151,8 +156,9 @@ func (s *Secret) ApplyUpdate(u *SecretUpdate, at time.Time, nameTaken func() (bo
 	return nil
 }
 
-// applyMetadata sets the metadata fields of u that are not nil on s.
-func (s *Secret) applyMetadata(u *SecretUpdate) {
+// applyMetadata sets the metadata fields of u that are not nil on s. Only
+// a merge of attributes can fail: EINVALID when it makes too many.
+func (s *Secret) applyMetadata(u *SecretUpdate) error {
 	if u.Comment != nil {
 		s.Comment = *u.Comment
 	}
@@ -165,6 +171,23 @@ func (s *Secret) applyMetadata(u *SecretUpdate) {
 	if u.Attributes != nil {
 		s.Attributes = u.Attributes
 	}
+	if u.MergeAttributes != nil {
+		merged := maps.Clone(s.Attributes)
+		if merged == nil {
+			merged = make(map[string]string, len(u.MergeAttributes))
+		}
+		for k, v := range u.MergeAttributes {
+			if v == "" {
+				delete(merged, k)
+			} else {
+				merged[k] = v
+			}
+		}
+		if len(merged) > MaxLabels {
+			return Errorf(EINVALID, "a secret holds at most %d attributes", MaxLabels)
+		}
+		s.Attributes = merged
+	}
 	if u.ExpiresAt != nil {
 		s.ExpiresAt = nil
 		if !u.ExpiresAt.IsZero() {
@@ -172,6 +195,7 @@ func (s *Secret) applyMetadata(u *SecretUpdate) {
 			s.ExpiresAt = &t
 		}
 	}
+	return nil
 }
 
 // BatchTx is what an engine does inside the transaction of a SecretBatch:

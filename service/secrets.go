@@ -490,6 +490,8 @@ func (s *Service) UpdateSecret(ctx context.Context, storeRef, ref string, in *co
 		return nil, err
 	} else if err := coffer.ValidateExpiry(in.ExpiresAt); err != nil {
 		return nil, err
+	} else if err := validateAttributes(in.Attributes); err != nil {
+		return nil, err
 	}
 	ev := s.event(c, "secret.update")
 	_, sec, err := s.secret(ctx, c, storeRef, ref, coffer.ActionWrite, ev)
@@ -497,7 +499,11 @@ func (s *Service) UpdateSecret(ctx context.Context, storeRef, ref string, in *co
 		return nil, err
 	}
 	ev.Version = sec.Version
-	u := &coffer.SecretUpdate{Comment: in.Comment, Labels: in.Labels, Scopes: in.Scopes, ExpiresAt: in.ExpiresAt, IfVersion: in.IfVersion, At: s.now().UTC()}
+	// Attributes merge into the stored ones inside the write (the shared
+	// rule coffer.Secret.ApplyUpdate), not into sec, which may be stale:
+	// concurrent merges of different keys all take effect.
+	u := &coffer.SecretUpdate{Comment: in.Comment, Labels: in.Labels, Scopes: in.Scopes, ExpiresAt: in.ExpiresAt,
+		MergeAttributes: in.Attributes, IfVersion: in.IfVersion, At: s.now().UTC()}
 	return s.storage.UpdateSecret(ctx, c.AccountID, sec.ID, u, ev)
 }
 
