@@ -70,3 +70,28 @@ func versionList(ns []int) string {
 func errVersionDeleted(sec *coffer.Secret, v *coffer.Version) error {
 	return coffer.Errorf(coffer.ENOTFOUND, "version %d of secret %s is deleted; undelete it to read its value", v.Number, sec.Name)
 }
+
+var _ coffer.CapabilityChecker = (*Service)(nil)
+
+// Capabilities implements coffer.CapabilityChecker. It asks the caller's
+// scopes the question authorize asks them (coffer.Caller.Allows), for
+// every action, and audits nothing.
+func (s *Service) Capabilities(ctx context.Context, store, name string) ([]coffer.Action, error) {
+	c, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	st, err := s.storage.Store(ctx, c.AccountID, store)
+	if coffer.ErrorCode(err) == coffer.ENOTFOUND {
+		return []coffer.Action{}, nil
+	} else if err != nil {
+		return nil, err
+	}
+	out := []coffer.Action{}
+	for _, a := range coffer.Actions {
+		if ok, _ := c.Allows(a, st.ID, st.Name, name); ok {
+			out = append(out, a)
+		}
+	}
+	return out, nil
+}
