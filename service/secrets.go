@@ -268,10 +268,9 @@ func validatePut(in *coffer.SecretPut) error {
 	return coffer.ValidateExpiry(in.ExpiresAt)
 }
 
-// validateAttributes checks face-specific metadata: the same bounds as
-// labels.
+// validateAttributes checks face-specific metadata (coffer.ValidateAttributes).
 func validateAttributes(attrs map[string]string) error {
-	if err := coffer.ValidateMeta("", attrs, nil); err != nil {
+	if err := coffer.ValidateAttributes(attrs); err != nil {
 		return coffer.Errorf(coffer.EINVALID, "attributes: %s", coffer.ErrorMessage(err))
 	}
 	return nil
