@@ -49,6 +49,7 @@ func Run(t *testing.T, open func(tb testing.TB) coffer.Storage) {
 	r.storeListing()
 	r.versions()
 	r.versionDeletes()
+	r.attributeMerges()
 	r.isolation()
 	r.audit()
 	r.auditQuery()
