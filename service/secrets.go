@@ -260,6 +260,8 @@ func validatePut(in *coffer.SecretPut) error {
 	switch {
 	case in.NoValue && len(in.Value) > 0:
 		return coffer.Errorf(coffer.EINVALID, "a secret created without a value takes no value")
+	case in.NoValue && coffer.IDShaped(in.Name):
+		return coffer.ValidateNewSecretName(in.Name) // it only creates
 	case in.KeepVersions < 0:
 		return coffer.Errorf(coffer.EINVALID, "the number of versions to keep must not be negative")
 	case in.DeleteVersionAfter < 0 || in.DeleteVersionAfter > maxDeleteVersionAfter:

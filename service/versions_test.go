@@ -192,6 +192,10 @@ func TestPutSecretNoValue(t *testing.T) {
 	if _, err := svc.PutSecret(ctx, "s", &coffer.SecretPut{Name: "app/x", NoValue: true, Value: []byte("v")}); coffer.ErrorCode(err) != coffer.EINVALID {
 		t.Fatalf("NoValue with a value: got %v, want EINVALID", err)
 	}
+	if _, err := svc.PutSecret(ctx, "s", &coffer.SecretPut{Name: strings.Repeat("ab", 16), NoValue: true}); coffer.ErrorCode(err) != coffer.EINVALID ||
+		!strings.Contains(coffer.ErrorMessage(err), "shape of an id") {
+		t.Fatalf("NoValue with a name of an id's shape: got %v, want EINVALID saying why", err)
+	}
 	// A later write gives the pending secret its first version.
 	if sec, err = svc.PutSecret(ctx, "s", &coffer.SecretPut{Name: "app/pending", Value: []byte("v1")}); err != nil || sec.Version != 1 || sec.Status != coffer.StatusActive {
 		t.Fatalf("write to the pending secret: got %+v, %v; want active v1", sec, err)
