@@ -14,7 +14,7 @@ import (
 
 // vaultFace makes the Vault face served under prefix.
 func (s *Server) vaultFace(prefix string) *vault.Server {
-	return &vault.Server{Service: s.vaultService(), Auth: s.svc, Log: s.Log, Prefix: prefix, Version: buildVersion()}
+	return &vault.Server{Service: s.svc, Auth: s.svc, Log: s.Log, Prefix: prefix, Version: buildVersion()}
 }
 
 // listenVault opens the --vault-addr listener, where the Vault face is
