@@ -415,6 +415,9 @@ func TestVaultClientSys(t *testing.T) {
 		}
 		e.nat(t).Must(200, "GET", "/v1/stores/team%2Fapp", nil)
 		mustStatus(t, e.c.Sys().Mount("v1", &vaultapi.MountInput{Type: "kv"}), 400, "KV version 2")
+		if _, err := e.c.Logical().Write("sys/mounts/numbered", map[string]any{"type": "kv", "options": map[string]any{"version": 2}}); err != nil {
+			t.Fatalf("options.version as a number: %v", err)
+		}
 		mustStatus(t, e.c.Sys().Mount("secret", &vaultapi.MountInput{Type: "kv-v2"}), 400, "already in use")
 		if _, err := e.c.KVv2("team/app").Put(context.Background(), "x/y", map[string]any{"a": "b"}); err != nil {
 			t.Fatalf("put in a mount whose name has a '/': %v", err)
@@ -500,6 +503,10 @@ func TestVaultClientSys(t *testing.T) {
 		r := e.nat(t).Do("GET", "/vault/v1/secret/data/none", nil, "X-Vault-Token", e.root)
 		if r.Status != 404 || strings.TrimSpace(string(r.Body)) != `{"errors":[]}` || r.Header.Get("Cache-Control") != "no-store" || r.Header.Get("Content-Type") != "application/json" {
 			t.Fatalf("missing secret: got %d %v %s", r.Status, r.Header, r.Body)
+		}
+		r = e.nat(t).Do("GET", "/vault/v1/secret/config", nil, "X-Vault-Token", e.root)
+		if id := r.JSON(t)["request_id"]; r.Status != 200 || id == "" || id != r.Header.Get("X-Request-Id") {
+			t.Fatalf("request_id %v, X-Request-Id %q: want the same", id, r.Header.Get("X-Request-Id"))
 		}
 	})
 }

@@ -169,3 +169,39 @@ func TestVaultClientCapabilities(t *testing.T) {
 		t.Fatalf("root capabilities: got %v %v", got, err)
 	}
 }
+
+// TestVaultPreflightScoped checks that a key that may only read some
+// secrets passes the CLI's KV preflight for their paths, and no other.
+func TestVaultPreflightScoped(t *testing.T) {
+	e := startVault(t)
+	c := vaultClient(t, e.base+"/vault", e.mintScoped(t, 0, "secret:app/*:reveal"))
+	s, err := c.Logical().Read("sys/internal/ui/mounts/secret/app/db")
+	if err != nil || s == nil || s.Data["path"] != "secret/" {
+		t.Fatalf("preflight of a readable path: got %+v %v", s, err)
+	}
+	_, err = c.Logical().Read("sys/internal/ui/mounts/secret/other")
+	mustStatus(t, err, 403, "permission denied")
+}
+
+// TestVaultQuietRefusals checks that a key that may only reveal or only
+// write is not refused, and no refusal audited, for facts the face only
+// wants (metadata, settings) on its reads and writes.
+func TestVaultQuietRefusals(t *testing.T) {
+	e := startVault(t)
+	ctx := context.Background()
+	if _, err := e.c.KVv2("secret").Put(ctx, "app/db", map[string]any{"k": "v"}); err != nil {
+		t.Fatal(err)
+	}
+	reader := vaultClient(t, e.base+"/vault", e.mintScoped(t, 0, "secret:app/*:reveal"))
+	writer := vaultClient(t, e.base+"/vault", e.mintScoped(t, 0, "secret:app/*:write"))
+	if s, err := reader.KVv2("secret").Get(ctx, "app/db"); err != nil || s.Data["k"] != "v" {
+		t.Fatalf("reveal-only read: got %+v %v", s, err)
+	}
+	if _, err := writer.KVv2("secret").Put(ctx, "app/db", map[string]any{"k": "w"}); err != nil {
+		t.Fatalf("write-only write: %v", err)
+	}
+	evs, raw := servertest.Events(t, e.base, e.root)
+	if ev := servertest.Find(evs, func(ev servertest.Event) bool { return ev.Outcome == "forbidden" }); ev != nil {
+		t.Fatalf("a refusal was audited: %+v in %s", ev, raw)
+	}
+}

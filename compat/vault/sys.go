@@ -185,9 +185,19 @@ func (s *Server) listMounts(w http.ResponseWriter, r *http.Request) error {
 
 // mountInput is the body of POST sys/mounts/{path}.
 type mountInput struct {
-	Type        string            `json:"type"`
-	Description string            `json:"description"`
-	Options     map[string]string `json:"options"`
+	Type        string                     `json:"type"`
+	Description string                     `json:"description"`
+	Options     map[string]json.RawMessage `json:"options"`
+}
+
+// version is options.version, sent as a string ("2") or a number.
+func (in *mountInput) version() string {
+	raw := in.Options["version"]
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s
+	}
+	return string(raw)
 }
 
 // mount serves sys/mounts/{path}: GET shows a mount, POST enables one (a
@@ -219,7 +229,7 @@ func (s *Server) mount(w http.ResponseWriter, r *http.Request) error {
 		}
 		switch {
 		case in.Type == "kv-v2":
-		case in.Type == "kv" && in.Options["version"] == "2":
+		case in.Type == "kv" && in.version() == "2":
 		case in.Type == "":
 			return badRequest("backend type must be specified as a string")
 		default:

@@ -92,6 +92,11 @@ func plain(v []byte) bool {
 	if !objectText(v) {
 		return false
 	}
+	// Without a key spelled "value" (or an escape that could spell one)
+	// it is neither form: the common case, decided without parsing.
+	if !bytes.Contains(v, []byte(`"value"`)) && !bytes.Contains(v, []byte(`\u`)) {
+		return true
+	}
 	var m map[string]json.RawMessage
 	if json.Unmarshal(v, &m) != nil {
 		return false
