@@ -171,6 +171,50 @@ func TestOpenBaoClient(t *testing.T) {
 	if err != nil || ls.Data["accessor"] == "" {
 		t.Fatalf("LookupSelf: %+v %v", ls, err)
 	}
+	// Versions: soft delete, undelete, destroy.
+	if err := kv.DeleteVersions(ctx, "bao/one", []int{3}); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := kv.Get(ctx, "bao/one"); err != nil || s.Data != nil || s.VersionMetadata.DeletionTime.IsZero() {
+		t.Fatalf("Get of a deleted version: got %+v %v", s, err)
+	}
+	if err := kv.Undelete(ctx, "bao/one", []int{3}); err != nil {
+		t.Fatal(err)
+	}
+	if err := kv.Destroy(ctx, "bao/one", []int{1}); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := kv.GetVersion(ctx, "bao/one", 1); err != nil || !s.VersionMetadata.Destroyed {
+		t.Fatalf("GetVersion of a destroyed version: got %+v %v", s, err)
+	}
+	if err := kv.PutMetadata(ctx, "bao/one", bao.KVMetadataPutInput{CustomMetadata: map[string]any{"team": "a"}}); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := kv.Get(ctx, "bao/one"); err != nil || s.Data["b"] != "3" || s.CustomMetadata["team"] != "a" {
+		t.Fatalf("Get after undelete: got %+v %v", s, err)
+	}
+	// Mounts, capabilities and child tokens.
+	if err := c.Sys().Mount("baomount", &bao.MountInput{Type: "kv-v2"}); err != nil {
+		t.Fatal(err)
+	}
+	if ms, err := c.Sys().ListMounts(); err != nil || ms["baomount/"] == nil {
+		t.Fatalf("ListMounts: %v %v", ms, err)
+	}
+	child, err := c.Auth().Token().Create(&bao.TokenCreateRequest{TTL: "1h", Policies: []string{"secret:bao/*:read,reveal"}})
+	if err != nil || child.Auth == nil {
+		t.Fatalf("token create: %+v %v", child, err)
+	}
+	cc, _ := bao.NewClient(cfg)
+	cc.SetToken(child.Auth.ClientToken)
+	if caps, err := cc.Sys().CapabilitiesSelf("secret/data/bao/one"); err != nil || fmt.Sprint(caps) != "[read]" {
+		t.Fatalf("child capabilities: %v %v", caps, err)
+	}
+	if _, err := cc.KVv2("secret").Put(ctx, "bao/one", map[string]any{"x": "y"}); err == nil {
+		t.Fatal("a read-only child wrote")
+	}
+	if err := c.Sys().Unmount("baomount"); err != nil {
+		t.Fatal(err)
+	}
 	if err := kv.DeleteMetadata(ctx, "bao/one"); err != nil {
 		t.Fatal(err)
 	}
