@@ -102,7 +102,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	if err := s.listen(handler); err != nil {
 		return err
 	}
-	if err := s.listenVault(); err != nil {
+	if err := s.listenVault(handler); err != nil {
 		return err
 	}
 	if s.Config.DebugAddr != "" {

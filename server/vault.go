@@ -5,11 +5,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/coffer-dev/coffer/compat/vault"
 	"github.com/coffer-dev/coffer/internal/web"
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 // vaultFace makes the Vault face served under prefix.
@@ -18,25 +18,17 @@ func (s *Server) vaultFace(prefix string) *vault.Server {
 }
 
 // listenVault opens the --vault-addr listener, where the Vault face is
-// served at the root, so that VAULT_ADDR needs no path. It shares the
-// main listener's TLS and client-certificate mapping; its request metrics
-// are its own (not exported at /metrics).
-func (s *Server) listenVault() error {
+// served at the root, so that VAULT_ADDR needs no path. Its requests go
+// through the main listener's handler with their paths under vault.Prefix,
+// so that they pass the same admission, framing checks, client-certificate
+// mapping and metrics; nothing but the Vault face is reachable on it.
+func (s *Server) listenVault(main http.Handler) error {
 	cfg := s.Config
 	if cfg.VaultAddr == "" {
 		return nil
 	}
-	keys, err := parseKeyMap(cfg.TLSClientKeyMap)
-	if err != nil {
-		return err
-	}
-	var h http.Handler = s.vaultFace("/").Handler()
-	h = web.Middleware(h, web.NewMetrics(prometheus.NewRegistry()), s.Log)
-	if cfg.TLSClientCA != "" {
-		h = clientCerts(h, keys)
-	}
 	s.vaultHTTP = &http.Server{
-		Handler:           h,
+		Handler:           underPrefix(vault.Prefix, main),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
@@ -45,11 +37,29 @@ func (s *Server) listenVault() error {
 		ErrorLog:          slog.NewLogLogger(s.Log.Handler(), slog.LevelWarn),
 		ConnContext:       web.ConnContext,
 	}
+	var err error
 	if s.vaultLn, err = net.Listen("tcp", cfg.VaultAddr); err != nil {
 		return fmt.Errorf("--vault-addr listen: %w", err)
 	}
 	s.VaultAddr = s.vaultLn.Addr().String()
 	return nil
+}
+
+// underPrefix serves each request with prefix (ending in '/') put before
+// its path, as if it had been sent there.
+func underPrefix(prefix string, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r2 := new(http.Request)
+		*r2 = *r
+		u := *r.URL
+		u.Path = prefix + strings.TrimPrefix(r.URL.Path, "/")
+		if u.RawPath != "" {
+			u.RawPath = prefix + strings.TrimPrefix(r.URL.RawPath, "/")
+		}
+		r2.URL = &u
+		r2.RequestURI = u.RequestURI()
+		h.ServeHTTP(w, r2)
+	})
 }
 
 // serveVault serves the Vault listener, if any, until Close.

@@ -30,8 +30,11 @@ func (s *Service) markVersions(ctx context.Context, store, ref string, versions 
 	if err != nil {
 		return nil, err
 	}
-	if err := coffer.ValidateVersionNumbers(versions); err != nil {
-		return nil, err
+	latest := del && len(versions) == 0 // DeleteVersions of the latest version
+	if !latest {
+		if err := coffer.ValidateVersionNumbers(versions); err != nil {
+			return nil, err
+		}
 	}
 	action, name := coffer.ActionDelete, "secret.version.delete"
 	if !del {
@@ -44,6 +47,12 @@ func (s *Service) markVersions(ctx context.Context, store, ref string, versions 
 	}
 	if sec.Status == coffer.StatusDeleted {
 		return nil, coffer.Errorf(coffer.ENOTFOUND, "secret not found")
+	}
+	if latest {
+		if sec.Version == 0 {
+			return sec, nil // pending: no version to delete
+		}
+		versions = []int{sec.Version}
 	}
 	ev.Reason += "; versions " + versionList(versions)
 	now := s.now().UTC()

@@ -128,11 +128,14 @@ func TestDeleteVersions(t *testing.T) {
 					ns[i] = i + 1
 				}
 			}
-			if _, err := svc.DeleteVersions(ctx, "s", "app/db", ns); coffer.ErrorCode(err) != coffer.EINVALID {
-				t.Fatalf("DeleteVersions(%d numbers): got %v, want EINVALID", len(ns), err)
-			}
 			if _, err := svc.UndeleteVersions(ctx, "s", "app/db", ns); coffer.ErrorCode(err) != coffer.EINVALID {
 				t.Fatalf("UndeleteVersions(%d numbers): got %v, want EINVALID", len(ns), err)
+			}
+			if len(ns) == 0 {
+				continue // DeleteVersions of no number deletes the latest (TestDeleteLatestVersion)
+			}
+			if _, err := svc.DeleteVersions(ctx, "s", "app/db", ns); coffer.ErrorCode(err) != coffer.EINVALID {
+				t.Fatalf("DeleteVersions(%d numbers): got %v, want EINVALID", len(ns), err)
 			}
 		}
 	})
@@ -277,5 +280,35 @@ func TestPutSecretDeleteVersionAfter(t *testing.T) {
 	wantValue(t, svc, ctx, "app/db", 0, "v2")
 	if _, err := svc.PutSecret(ctx, "s", &coffer.SecretPut{Name: "app/db", Value: []byte("v"), DeleteVersionAfter: -time.Second}); coffer.ErrorCode(err) != coffer.EINVALID {
 		t.Fatalf("DeleteVersionAfter < 0: got %v, want EINVALID", err)
+	}
+}
+
+// TestDeleteLatestVersion checks that DeleteVersions with no number
+// deletes the latest version, for a caller that may only delete (Vault's
+// DELETE data/NAME needs no read), and leaves a pending secret alone.
+func TestDeleteLatestVersion(t *testing.T) {
+	svc, ctx := mustOpenService(t)
+	if _, err := svc.CreateStore(ctx, &coffer.StoreCreate{Name: "s"}); err != nil {
+		t.Fatal(err)
+	}
+	putValues(t, svc, ctx, "s", "app/db", "v1", "v2")
+	if _, err := svc.PutSecret(ctx, "s", &coffer.SecretPut{Name: "app/pending", NoValue: true}); err != nil {
+		t.Fatal(err)
+	}
+	deleter := *coffer.CallerFrom(ctx)
+	deleter.Admin, deleter.Operator = false, false
+	deleter.Scopes = []coffer.Scope{{Store: "s", Actions: []coffer.Action{coffer.ActionDelete}}}
+	dctx := coffer.NewContext(ctx, &deleter)
+
+	if _, err := svc.DeleteVersions(dctx, "s", "app/db", nil); err != nil {
+		t.Fatalf("DeleteVersions(latest) with delete only: %v", err)
+	}
+	wantDeletedVersion(t, svc, ctx, "app/db", 2)
+	wantValue(t, svc, ctx, "app/db", 1, "v1")
+	if sec, err := svc.DeleteVersions(dctx, "s", "app/pending", nil); err != nil || sec.Version != 0 {
+		t.Fatalf("DeleteVersions(latest) of a pending secret: got %+v, %v; want it unchanged", sec, err)
+	}
+	if _, err := svc.UndeleteVersions(dctx, "s", "app/db", []int{2}); coffer.ErrorCode(err) != coffer.EFORBIDDEN {
+		t.Fatalf("UndeleteVersions with delete only: got %v, want EFORBIDDEN", err)
 	}
 }

@@ -194,11 +194,18 @@ func TestVaultQuietRefusals(t *testing.T) {
 	}
 	reader := vaultClient(t, e.base+"/vault", e.mintScoped(t, 0, "secret:app/*:reveal"))
 	writer := vaultClient(t, e.base+"/vault", e.mintScoped(t, 0, "secret:app/*:write"))
+	deleter := vaultClient(t, e.base+"/vault", e.mintScoped(t, 0, "secret:app/*:delete"))
 	if s, err := reader.KVv2("secret").Get(ctx, "app/db"); err != nil || s.Data["k"] != "v" {
 		t.Fatalf("reveal-only read: got %+v %v", s, err)
 	}
 	if _, err := writer.KVv2("secret").Put(ctx, "app/db", map[string]any{"k": "w"}); err != nil {
 		t.Fatalf("write-only write: %v", err)
+	}
+	if err := deleter.KVv2("secret").Delete(ctx, "app/db"); err != nil {
+		t.Fatalf("delete-only DELETE data: %v", err)
+	}
+	if vs := e.nativeVersions(t, "secret", "app/db"); len(vs) != 2 || vs[0]["deleted_at"] == nil || vs[1]["deleted_at"] != nil {
+		t.Fatalf("after a delete-only DELETE data: versions %v, want the latest (only) deleted", vs)
 	}
 	evs, raw := servertest.Events(t, e.base, e.root)
 	if ev := servertest.Find(evs, func(ev servertest.Event) bool { return ev.Outcome == "forbidden" }); ev != nil {

@@ -399,17 +399,8 @@ func (s *Server) patchData(w http.ResponseWriter, r *http.Request, kp kvPath) er
 // deleteLatest serves DELETE {mount}/data/{name}: a soft delete of the
 // latest version. A missing secret is no error, as in Vault.
 func (s *Server) deleteLatest(w http.ResponseWriter, r *http.Request, kp kvPath) error {
-	ctx := r.Context()
-	sec, err := s.Service.Secret(ctx, kp.mount, kp.name)
-	if isCode(err, coffer.ENOTFOUND) {
-		return noContent(w)
-	} else if err != nil {
+	if _, err := s.Service.DeleteVersions(r.Context(), kp.mount, kp.name, nil); err != nil && !isCode(err, coffer.ENOTFOUND) {
 		return err
-	}
-	if sec.Version > 0 {
-		if _, err := s.Service.DeleteVersions(ctx, kp.mount, kp.name, []int{sec.Version}); err != nil && !isCode(err, coffer.ENOTFOUND) {
-			return err
-		}
 	}
 	return noContent(w)
 }
