@@ -273,8 +273,24 @@ func ValidateExpiry(t *time.Time) error {
 	return nil
 }
 
-// ValidateMeta checks the metadata of a secret: comment length, labels and
-// scopes.
+// Bounds of a label (Secret.Labels): Vault KV's custom_metadata, which
+// labels are on the Vault face, allows as much. MaxLabels bounds their
+// number. Faces may refuse more, for their own wire limits.
+const (
+	MaxLabelKey   = 128 // bytes
+	MaxLabelValue = 512 // bytes
+)
+
+// Bounds of an attribute (face-specific metadata of secrets and stores,
+// profile data of principals; see ValidateAttributes).
+const (
+	MaxAttributeKey   = 63  // bytes
+	MaxAttributeValue = 255 // bytes
+)
+
+// ValidateMeta checks the metadata of a secret: comment length, labels
+// (keys 1 to MaxLabelKey bytes, values up to MaxLabelValue, all UTF-8; at
+// most MaxLabels) and scopes.
 func ValidateMeta(comment string, labels map[string]string, scopes []string) error {
 	if len(comment) > MaxComment {
 		return Errorf(EINVALID, "comment is longer than %d characters", MaxComment)
@@ -283,10 +299,8 @@ func ValidateMeta(comment string, labels map[string]string, scopes []string) err
 	} else if len(labels) > MaxLabels {
 		return Errorf(EINVALID, "more than %d labels", MaxLabels)
 	}
-	for k, v := range labels {
-		if k == "" || len(k) > 63 || len(v) > 255 || !utf8.ValidString(k) || !utf8.ValidString(v) {
-			return Errorf(EINVALID, "label keys must be 1-63 and values 0-255 characters of UTF-8")
-		}
+	if !validMap(labels, MaxLabelKey, MaxLabelValue) {
+		return Errorf(EINVALID, "label keys must be 1-%d and values 0-%d bytes of UTF-8", MaxLabelKey, MaxLabelValue)
 	}
 	if len(scopes) > MaxLabels {
 		return Errorf(EINVALID, "more than %d scopes", MaxLabels)
@@ -297,4 +311,26 @@ func ValidateMeta(comment string, labels map[string]string, scopes []string) err
 		}
 	}
 	return nil
+}
+
+// ValidateAttributes checks attributes: at most MaxLabels, keys 1 to
+// MaxAttributeKey bytes, values up to MaxAttributeValue, all UTF-8.
+func ValidateAttributes(attrs map[string]string) error {
+	if len(attrs) > MaxLabels {
+		return Errorf(EINVALID, "more than %d attributes", MaxLabels)
+	} else if !validMap(attrs, MaxAttributeKey, MaxAttributeValue) {
+		return Errorf(EINVALID, "keys must be 1-%d and values 0-%d bytes of UTF-8", MaxAttributeKey, MaxAttributeValue)
+	}
+	return nil
+}
+
+// validMap reports whether every key of m is 1 to maxKey bytes and every
+// value at most maxValue, all valid UTF-8.
+func validMap(m map[string]string, maxKey, maxValue int) bool {
+	for k, v := range m {
+		if k == "" || len(k) > maxKey || len(v) > maxValue || !utf8.ValidString(k) || !utf8.ValidString(v) {
+			return false
+		}
+	}
+	return true
 }

@@ -27,6 +27,7 @@ var layers = map[string][]string{
 	"compat/cloudflare":  {"", "internal/web"},
 	"compat/truefoundry": {"", "internal/web"},
 	"compat/chutes":      {"", "internal/web", "internal/sr25519"},
+	"compat/vault":       {"", "internal/web"},
 	"ui":                 {},
 	"client":             {""},
 	// The file formats of import and export, and the environment of 'coffer

@@ -318,6 +318,9 @@ func (r *Record) appendCanonical(b []byte) []byte {
 		e.time(v.CreatedAt)
 		e.str(v.CreatedBy)
 		e.optTime(v.DestroyedAt)
+		if v.DeletedAt != nil { // after the field was added: older dumps keep their digests
+			e.time(*v.DeletedAt)
+		}
 	case r.Audit != nil:
 		a := r.Audit
 		e.int(a.Seq)

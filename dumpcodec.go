@@ -96,6 +96,10 @@ func (r *Record) UnmarshalBinary(data []byte) error {
 			v.Ciphertext = nil
 		}
 		v.CreatedAt, v.CreatedBy, v.DestroyedAt = d.time(), d.str(), d.optTime()
+		if !d.bad && len(d.b) > 0 { // a soft-deleted version's time ends it; older dumps have none
+			t := d.time()
+			v.DeletedAt = &t
+		}
 		r.Version = v
 	case KindAudit:
 		a := &AuditEvent{Seq: d.int(), Time: d.time()}

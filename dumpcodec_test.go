@@ -38,6 +38,8 @@ func sampleRecords() []*coffer.Record {
 		{Version: &coffer.Version{SecretID: "x", Number: 1, KeyID: 3, CreatedAt: t0, CreatedBy: "p", DestroyedAt: &t1}},
 		{Version: &coffer.Version{SecretID: "x", Number: 2, KeyID: 3, Ciphertext: []byte("sealed"), CreatedAt: t1, CreatedBy: "p"}},
 		{Version: &coffer.Version{SecretID: "x", Number: 3, Ciphertext: []byte{}, CreatedAt: t1}},
+		// A soft-deleted version's time ends its record.
+		{Version: &coffer.Version{SecretID: "x", Number: 4, KeyID: 3, Ciphertext: []byte("sealed"), CreatedAt: t1, CreatedBy: "p", DeletedAt: &t1}},
 		{Audit: &coffer.AuditEvent{Seq: 1, Time: t0, AccountID: "a", PrincipalID: "p", KeyID: "k", Action: "secret.create",
 			StoreID: "s", SecretID: "x", Name: "DB", Version: 1, Outcome: "ok", Reason: "r", RequestID: "q", Remote: "1.2.3.4",
 			Face: "native", Hash: []byte("h1")}},
@@ -64,15 +66,25 @@ func TestRecordBinary(t *testing.T) {
 			t.Errorf("%s: the digest of the decoded record differs", r.Kind())
 		}
 		// Every strict prefix, and any trailing byte, is refused; but for
-		// the record without its MAC, as records were before record MACs.
-		noMAC := -1
+		// the record without its MAC, as records were before record MACs,
+		// and the version without its deletion time, as before that.
+		noMAC, noDeleted := -1, -1
 		if mac := recordMAC(r); len(mac) > 0 {
 			noMAC = len(b) - 4 - len(mac)
+		}
+		if r.Version != nil && r.Version.DeletedAt != nil {
+			noDeleted = len(b) - 8
 		}
 		for n := 0; n < len(b); n++ {
 			if n == noMAC {
 				if err := got.UnmarshalBinary(b[:n]); err != nil || len(recordMAC(&got)) != 0 {
 					t.Fatalf("%s without its MAC: got %v, want the record without a MAC", r.Kind(), err)
+				}
+				continue
+			}
+			if n == noDeleted {
+				if err := got.UnmarshalBinary(b[:n]); err != nil || got.Version.DeletedAt != nil {
+					t.Fatalf("version without its deletion time: got %v, want the version not deleted", err)
 				}
 				continue
 			}

@@ -412,13 +412,15 @@ type SecretPatch struct {
 type VersionDeleter interface {
 	// DeleteVersions marks the listed versions of the live secret ref
 	// deleted now. Versions that do not exist, are destroyed or are deleted
-	// already are left alone. The caller needs ActionDelete on the secret
-	// (EINVALID for an empty list or a number < 1, ENOTFOUND). It returns
-	// the secret; one audit event names the versions.
+	// already are left alone. An empty list means the latest version, so
+	// that a caller may delete it without ActionRead to learn its number.
+	// The caller needs ActionDelete on the secret (EINVALID for a number
+	// < 1 or too many, ENOTFOUND). It returns the secret; one audit event
+	// names the versions.
 	DeleteVersions(ctx context.Context, store, ref string, versions []int) (*Secret, error)
 	// UndeleteVersions clears the deletion (done or scheduled) of the listed
 	// versions; destroyed versions stay destroyed. ActionWrite on the
-	// secret; errors as DeleteVersions.
+	// secret; an empty list is EINVALID; errors as DeleteVersions.
 	UndeleteVersions(ctx context.Context, store, ref string, versions []int) (*Secret, error)
 }
 

@@ -190,17 +190,30 @@ type Storage interface {
 	// (ENOTFOUND; ECONFLICT if it is not deleted).
 	PurgeSecret(ctx context.Context, accountID, secretID string, ev *AuditEvent) error
 
-	// Versions lists a secret's versions, newest first, without ciphertext.
+	// Versions lists a secret's versions, newest first, without ciphertext
+	// (DeletedAt included).
 	Versions(ctx context.Context, accountID, secretID string) ([]*Version, error)
 	// ReadVersion resolves store and secret refs as Store and Secret do (id
 	// first, then name) and returns the secret with the version
-	// numbered version (latest when 0), ciphertext included. ENOTFOUND when
-	// any of them is missing, the secret is deleted or pending, or the
-	// version was destroyed.
+	// numbered version (latest when 0), ciphertext and DeletedAt included.
+	// ENOTFOUND when any of them is missing, the secret is deleted or
+	// pending, or the version was destroyed. A soft-deleted version is
+	// returned: the caller refuses it (Version.Deleted).
 	ReadVersion(ctx context.Context, accountID, storeRef, secretRef string, version int) (*Secret, *Version, error)
 	// DestroyVersion erases a version's ciphertext for good and keeps its
 	// metadata (ENOTFOUND).
 	DestroyVersion(ctx context.Context, accountID, secretID string, version int, at time.Time, ev *AuditEvent) error
+	// DeleteVersions soft-deletes the listed versions of a secret that is
+	// not deleted, at time at (see VersionDeleter and
+	// Version.MarkDeleted): a version that is missing, destroyed or deleted
+	// by at already is left alone; one whose deletion is scheduled later
+	// is deleted at at. It returns the secret (ENOTFOUND when it is
+	// missing or deleted). The store's Gen changes when a version does.
+	DeleteVersions(ctx context.Context, accountID, secretID string, versions []int, at time.Time, ev *AuditEvent) (*Secret, error)
+	// UndeleteVersions clears the deletion, done or scheduled, of the
+	// listed versions of a secret that is not deleted; the others are left
+	// alone, as in DeleteVersions. at is the time of the change.
+	UndeleteVersions(ctx context.Context, accountID, secretID string, versions []int, at time.Time, ev *AuditEvent) (*Secret, error)
 
 	// Audit appends events that record no change (value reads, refusals).
 	Audit(ctx context.Context, evs ...*AuditEvent) error
@@ -281,6 +294,13 @@ type SecretWrite struct {
 	// Update, when set and the secret exists, is applied with the new
 	// version (metadata changes that travel with a value).
 	Update *SecretUpdate
+	// KeepVersions, when > 0 and the write adds a version, destroys in the
+	// write's transaction every older version that still holds a value
+	// and is not among the KeepVersions newest (SecretPut.KeepVersions).
+	KeepVersions int
+	// DeleteAt, when set and the write adds a version, is the new
+	// version's DeletedAt (SecretPut.DeleteVersionAfter).
+	DeleteAt *time.Time
 }
 
 // SecretBatch is what WriteSecrets applies to the secrets of one store, all
@@ -351,6 +371,12 @@ type SecretUpdate struct {
 	Labels     map[string]string // replaces all labels when non-nil
 	Scopes     []string          // replaces all scopes when non-nil
 	Attributes map[string]string // replaces all attributes when non-nil
+	// MergeAttributes, when non-nil, merges into the attributes (after
+	// Attributes): each key with a value is set, each with "" is removed.
+	// EINVALID when the result holds more than MaxLabels attributes. It is
+	// applied to the secret as stored, inside the write, so that
+	// concurrent merges of different keys all take effect.
+	MergeAttributes map[string]string
 	// ExpiresAt sets the expiry when non-nil; the zero time removes it.
 	ExpiresAt *time.Time
 	// Status moves the secret: to StatusDeleted (soft delete; ENOTFOUND if

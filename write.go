@@ -2,6 +2,7 @@ package coffer
 
 import (
 	"fmt"
+	"maps"
 	"time"
 )
 
@@ -16,6 +17,13 @@ type WriteResult struct {
 	Bump       bool
 	Ciphertext []byte // nil when the write adds no version
 	KeyID      int
+	// DeletedAt is the new version's scheduled deletion (SecretWrite.DeleteAt).
+	DeletedAt *time.Time
+	// DestroyThrough, when > 0, is the newest version number that the write
+	// destroys (SecretWrite.KeepVersions): every version numbered up to it
+	// that still holds a value loses it, as DestroyVersion does, at the
+	// write's time.
+	DestroyThrough int
 }
 
 // Apply decides a write against live, the live secret of the write's name
@@ -39,7 +47,9 @@ func (w *SecretWrite) Apply(live *Secret, at time.Time) (*WriteResult, error) {
 			if err := s.CheckVersion(u.IfVersion); err != nil {
 				return nil, err
 			}
-			s.applyMetadata(u)
+			if err := s.applyMetadata(u); err != nil {
+				return nil, err
+			}
 		}
 	case w.Create == nil:
 		return nil, Errorf(ENOTFOUND, "secret %q not found", w.Name)
@@ -57,7 +67,7 @@ func (w *SecretWrite) Apply(live *Secret, at time.Time) (*WriteResult, error) {
 		s.AccountID, s.StoreID, s.Name = w.AccountID, w.StoreID, w.Name
 		s.Status, s.Version, s.CreatedAt, s.DeletedAt = StatusPending, 0, at, nil
 		if s.ExpiresAt != nil {
-			s.applyMetadata(&SecretUpdate{ExpiresAt: s.ExpiresAt}) // UTC; the zero time is none
+			_ = s.applyMetadata(&SecretUpdate{ExpiresAt: s.ExpiresAt}) // UTC; the zero time is none
 		}
 	}
 	s.UpdatedAt = at
@@ -72,6 +82,13 @@ func (w *SecretWrite) Apply(live *Secret, at time.Time) (*WriteResult, error) {
 		}
 		if len(r.Ciphertext) == 0 {
 			return nil, fmt.Errorf("seal version %d: no ciphertext", s.Version)
+		}
+		if w.DeleteAt != nil {
+			t := w.DeleteAt.UTC()
+			r.DeletedAt = &t
+		}
+		if w.KeepVersions > 0 && s.Version > w.KeepVersions {
+			r.DestroyThrough = s.Version - w.KeepVersions
 		}
 	}
 	return r, nil
@@ -109,7 +126,9 @@ func (s *Secret) ApplyUpdate(u *SecretUpdate, at time.Time, nameTaken func() (bo
 	} else if err := s.CheckVersion(u.IfVersion); err != nil {
 		return err
 	}
-	s.applyMetadata(u)
+	if err := s.applyMetadata(u); err != nil {
+		return err
+	}
 	if u.Status != nil {
 		switch to := *u.Status; {
 		case to == StatusDeleted:
@@ -137,8 +156,9 @@ func (s *Secret) ApplyUpdate(u *SecretUpdate, at time.Time, nameTaken func() (bo
 	return nil
 }
 
-// applyMetadata sets the metadata fields of u that are not nil on s.
-func (s *Secret) applyMetadata(u *SecretUpdate) {
+// applyMetadata sets the metadata fields of u that are not nil on s. Only
+// a merge of attributes can fail: EINVALID when it makes too many.
+func (s *Secret) applyMetadata(u *SecretUpdate) error {
 	if u.Comment != nil {
 		s.Comment = *u.Comment
 	}
@@ -151,6 +171,23 @@ func (s *Secret) applyMetadata(u *SecretUpdate) {
 	if u.Attributes != nil {
 		s.Attributes = u.Attributes
 	}
+	if u.MergeAttributes != nil {
+		merged := maps.Clone(s.Attributes)
+		if merged == nil {
+			merged = make(map[string]string, len(u.MergeAttributes))
+		}
+		for k, v := range u.MergeAttributes {
+			if v == "" {
+				delete(merged, k)
+			} else {
+				merged[k] = v
+			}
+		}
+		if len(merged) > MaxLabels {
+			return Errorf(EINVALID, "a secret holds at most %d attributes", MaxLabels)
+		}
+		s.Attributes = merged
+	}
 	if u.ExpiresAt != nil {
 		s.ExpiresAt = nil
 		if !u.ExpiresAt.IsZero() {
@@ -158,6 +195,7 @@ func (s *Secret) applyMetadata(u *SecretUpdate) {
 			s.ExpiresAt = &t
 		}
 	}
+	return nil
 }
 
 // BatchTx is what an engine does inside the transaction of a SecretBatch:
@@ -295,4 +333,99 @@ func (b *StoreBatch) Events() []*AuditEvent {
 		}
 	}
 	return evs
+}
+
+// MaxVersionNumbers bounds the version numbers of one DeleteVersions or
+// UndeleteVersions.
+const MaxVersionNumbers = 1000
+
+// ValidateVersionNumbers checks the versions of a DeleteVersions or
+// UndeleteVersions: at least one, at most MaxVersionNumbers, each a number
+// from 1 (EINVALID).
+func ValidateVersionNumbers(ns []int) error {
+	if len(ns) == 0 {
+		return Errorf(EINVALID, "name at least one version")
+	} else if len(ns) > MaxVersionNumbers {
+		return Errorf(EINVALID, "at most %d versions at once", MaxVersionNumbers)
+	}
+	for _, n := range ns {
+		if n < 1 {
+			return Errorf(EINVALID, "version must be a positive number")
+		}
+	}
+	return nil
+}
+
+// MarkDeleted applies a soft delete (del) or an undelete at time at to v,
+// by the rule every engine shares, and reports whether v changed: a
+// destroyed version is left alone; a delete sets DeletedAt to at unless v
+// is deleted by then (a later, scheduled deletion moves to at); an undelete
+// clears DeletedAt, done or scheduled.
+func (v *Version) MarkDeleted(del bool, at time.Time) bool {
+	switch {
+	case v.DestroyedAt != nil:
+		return false
+	case del && v.Deleted(at):
+		return false
+	case del:
+		t := at.UTC()
+		v.DeletedAt = &t
+	case v.DeletedAt == nil:
+		return false
+	default:
+		v.DeletedAt = nil
+	}
+	return true
+}
+
+// VersionMarkTx is what an engine does inside the transaction of
+// DeleteVersions and UndeleteVersions.
+type VersionMarkTx interface {
+	// Secret returns the secret of the account by id (ENOTFOUND), locked
+	// until the transaction ends where the engine locks rows.
+	Secret(accountID, id string) (*Secret, error)
+	// Versions returns those of the numbered versions of the secret that
+	// exist, with DestroyedAt and DeletedAt, in any order.
+	Versions(secretID string, numbers []int) ([]*Version, error)
+	// SetDeletedAt sets the DeletedAt of the numbered versions of the
+	// secret (nil clears it) and marks its store changed (its Gen).
+	SetDeletedAt(s *Secret, numbers []int, at *time.Time) error
+}
+
+// MarkVersions soft-deletes (del) or undeletes the versions numbered ns of
+// the secret secretID on tx, at time at, and returns the secret. It holds
+// the rules every engine shares (see Storage.DeleteVersions); an engine
+// calls it inside one transaction.
+func MarkVersions(tx VersionMarkTx, accountID, secretID string, ns []int, del bool, at time.Time) (*Secret, error) {
+	if err := ValidateVersionNumbers(ns); err != nil {
+		return nil, err
+	}
+	s, err := tx.Secret(accountID, secretID)
+	if err != nil {
+		return nil, err
+	} else if s.Status == StatusDeleted {
+		return nil, Errorf(ENOTFOUND, "secret %q is deleted", s.Name)
+	}
+	vs, err := tx.Versions(secretID, ns)
+	if err != nil {
+		return nil, err
+	}
+	var changed []int
+	for _, v := range vs {
+		if v.MarkDeleted(del, at) {
+			changed = append(changed, v.Number)
+		}
+	}
+	if len(changed) == 0 {
+		return s, nil
+	}
+	var to *time.Time
+	if del {
+		t := at.UTC()
+		to = &t
+	}
+	if err := tx.SetDeletedAt(s, changed, to); err != nil {
+		return nil, err
+	}
+	return s, nil
 }

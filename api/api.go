@@ -169,6 +169,8 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.Handle("GET /v1/stores/{store}/secrets/{secret}/versions", auth(s.listVersions))
 	mux.Handle("POST /v1/stores/{store}/secrets/{secret}/rollback", auth(s.rollback))
 	mux.Handle("DELETE /v1/stores/{store}/secrets/{secret}/versions/{version}", auth(s.destroyVersion))
+	mux.Handle("POST /v1/stores/{store}/secrets/{secret}/versions/delete", auth(s.markVersions(true)))
+	mux.Handle("POST /v1/stores/{store}/secrets/{secret}/versions/undelete", auth(s.markVersions(false)))
 	mux.Handle("POST /v1/stores/{store}/values", auth(s.batchValues))
 
 	mux.Handle("POST /v1/keys", auth(s.createKey))

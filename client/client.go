@@ -31,6 +31,7 @@ var (
 	_ coffer.AuditService   = (*Client)(nil)
 	_ coffer.HotkeyService  = (*Client)(nil)
 	_ coffer.AccountService = (*Client)(nil)
+	_ coffer.VersionDeleter = (*Client)(nil)
 )
 
 // DefaultUserAgent is the User-Agent sent unless WithUserAgent sets another.
@@ -322,6 +323,32 @@ func (c *Client) DestroyVersion(ctx context.Context, store, ref string, version 
 		return coffer.Errorf(coffer.EINVALID, "version must be a positive number")
 	}
 	return c.do(ctx, http.MethodDelete, []string{"stores", store, "secrets", ref, "versions", strconv.Itoa(version)}, nil, nil, nil, nil)
+}
+
+// DeleteVersions soft-deletes versions of a secret: their values are kept
+// but not served until UndeleteVersions. It returns the secret.
+func (c *Client) DeleteVersions(ctx context.Context, store, ref string, versions []int) (*coffer.Secret, error) {
+	return c.markVersions(ctx, store, ref, "delete", versions)
+}
+
+// UndeleteVersions clears the soft deletion, done or scheduled, of versions
+// of a secret. It returns the secret.
+func (c *Client) UndeleteVersions(ctx context.Context, store, ref string, versions []int) (*coffer.Secret, error) {
+	return c.markVersions(ctx, store, ref, "undelete", versions)
+}
+
+func (c *Client) markVersions(ctx context.Context, store, ref, op string, versions []int) (*coffer.Secret, error) {
+	if err := coffer.ValidateVersionNumbers(versions); err != nil {
+		return nil, err
+	}
+	body := struct {
+		Versions []int `json:"versions"`
+	}{versions}
+	var sec coffer.Secret
+	if err := c.do(ctx, http.MethodPost, []string{"stores", store, "secrets", ref, "versions", op}, nil, nil, &body, &sec); err != nil {
+		return nil, err
+	}
+	return &sec, nil
 }
 
 // CreateAPIKey mints a key and returns it with its token, which the server

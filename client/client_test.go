@@ -383,6 +383,18 @@ func TestClient(t *testing.T) {
 			call: func(c *client.Client) (any, error) { return nil, c.DestroyVersion(ctx, "prod", "db/password", 2) },
 		},
 		{
+			name: "DeleteVersions",
+			ex: exchange{Method: "POST", Path: "/v1/stores/prod/secrets/db%2Fpassword/versions/delete",
+				Body: `{"versions":[1,3]}`, Reply: secretV3},
+			call: func(c *client.Client) (any, error) { return c.DeleteVersions(ctx, "prod", "db/password", []int{1, 3}) },
+		},
+		{
+			name: "UndeleteVersions",
+			ex: exchange{Method: "POST", Path: "/v1/stores/prod/secrets/s1/versions/undelete",
+				Body: `{"versions":[2]}`, Reply: secretV3},
+			call: func(c *client.Client) (any, error) { return c.UndeleteVersions(ctx, "prod", "s1", []int{2}) },
+		},
+		{
 			name: "CreateAPIKey",
 			ex: exchange{Method: "POST", Path: "/v1/keys",
 				Body:   `{"name":"ci","admin":false,"scopes":[{"store":"prod","secret":"db/*","actions":["read","reveal"]}],"expires_at":"2025-01-02T03:04:05.000000006Z"}`,
@@ -784,6 +796,8 @@ func TestClient_BadInput(t *testing.T) {
 		"CreateOnlyPatch": func() error { _, err := c.UpdateSecret(ctx, "p", "n", &coffer.SecretPatch{IfVersion: -1}); return err },
 		"NegativeReveal":  func() error { _, err := c.Reveal(ctx, "p", "n", -1); return err },
 		"ZeroDestroy":     func() error { return c.DestroyVersion(ctx, "p", "n", 0) },
+		"NoVersions":      func() error { _, err := c.DeleteVersions(ctx, "p", "n", nil); return err },
+		"ZeroUndelete":    func() error { _, err := c.UndeleteVersions(ctx, "p", "n", []int{0}); return err },
 		"EmptyKeyID":      func() error { return c.RevokeAPIKey(ctx, "") },
 	}
 	for name, call := range calls {

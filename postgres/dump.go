@@ -203,21 +203,21 @@ var dumpTables = []dumpTable{
 	},
 	{
 		kind: coffer.KindVersion, table: "versions", order: "secret_id, number",
-		cols: "secret_id, number, key_id, ciphertext, created_at, created_by, destroyed_at",
+		cols: "secret_id, number, key_id, ciphertext, created_at, created_by, destroyed_at, deleted_at",
 		scan: func(sc pgx.Row) (*coffer.Record, error) {
 			v := &coffer.Version{}
 			var created int64
-			var destroyed *int64
-			if err := sc.Scan(&v.SecretID, &v.Number, &v.KeyID, &v.Ciphertext, &created, &v.CreatedBy, &destroyed); err != nil {
+			var destroyed, deleted *int64
+			if err := sc.Scan(&v.SecretID, &v.Number, &v.KeyID, &v.Ciphertext, &created, &v.CreatedBy, &destroyed, &deleted); err != nil {
 				return nil, err
 			}
-			v.CreatedAt, v.DestroyedAt = fromNanos(created), fromNullNanos(destroyed)
+			v.CreatedAt, v.DestroyedAt, v.DeletedAt = fromNanos(created), fromNullNanos(destroyed), fromNullNanos(deleted)
 			return &coffer.Record{Version: v}, nil
 		},
 		args: func(r *coffer.Record) ([]any, error) {
 			v := r.Version
 			return []any{v.SecretID, v.Number, v.KeyID, v.Ciphertext, v.CreatedAt.UnixNano(), v.CreatedBy,
-				nullNanos(v.DestroyedAt)}, nil
+				nullNanos(v.DestroyedAt), nullNanos(v.DeletedAt)}, nil
 		},
 		texts: func(r *coffer.Record) []namedText {
 			return []namedText{{"secret_id", r.Version.SecretID}, {"created_by", r.Version.CreatedBy}}

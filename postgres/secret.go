@@ -37,14 +37,16 @@ const storeIDSQL = `coalesce(
 // store (id, else name, as Store does), the secret (id, else live name, as
 // secretByRefSQL, with $5 the idRef of $3) and the version (latest when $4
 // is 0), and returns a row
-// only for an active secret and a version that is not destroyed. Each
+// only for an active secret and a version that is not destroyed (a
+// soft-deleted one comes with its deletion time). Each
 // lookup is one index probe; coalesce evaluates its second subquery only
 // when the first finds nothing. Columns whose value the query implies
 // (account, status, deletion time, version number) are left out. The expiry
 // comes with the row, so that the service refuses an expired secret without
 // another query.
 const readVersionSQL = `SELECT s.id, s.store_id, s.name, s.version, s.comment, s.labels, s.scopes, s.attributes,
-		s.origin, s.created_at, s.created_by, s.updated_at, s.expires_at, v.key_id, v.ciphertext, v.created_at, v.created_by
+		s.origin, s.created_at, s.created_by, s.updated_at, s.expires_at, v.key_id, v.ciphertext, v.created_at, v.created_by,
+		v.deleted_at
 	FROM secrets s JOIN versions v ON v.secret_id = s.id
 		AND v.number = CASE WHEN $4::integer = 0 THEN s.version ELSE $4::integer END
 	WHERE s.id = coalesce(
@@ -181,8 +183,13 @@ func (w *writer) writeSecretCreated(sw *coffer.SecretWrite, at time.Time, ev *co
 	}
 	qs := []q{put}
 	if sw.Seal != nil {
-		qs = append(qs, q{sql: `INSERT INTO versions (secret_id, number, key_id, ciphertext, created_at, created_by)
-			VALUES ($1, $2, $3, $4, $5, $6)`, args: []any{s.ID, s.Version, keyID, ciphertext, at.UnixNano(), sw.By}})
+		qs = append(qs, q{sql: `INSERT INTO versions (secret_id, number, key_id, ciphertext, created_at, created_by, deleted_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7)`, args: []any{s.ID, s.Version, keyID, ciphertext, at.UnixNano(), sw.By,
+			nullNanos(r.DeletedAt)}})
+	}
+	if r.DestroyThrough > 0 {
+		qs = append(qs, q{sql: `UPDATE versions SET ciphertext = NULL, destroyed_at = $1
+			WHERE secret_id = $2 AND number <= $3 AND ciphertext IS NOT NULL`, args: []any{at.UnixNano(), s.ID, r.DestroyThrough}})
 	}
 	if err := w.send(qs...); err != nil {
 		return nil, false, writeErr(s, err)
@@ -461,26 +468,27 @@ func (db *DB) Versions(ctx context.Context, accountID, secretID string) ([]*coff
 	found := false
 	// The secret's row comes first, then its versions: one query tells a
 	// secret without versions from a missing one.
-	err := db.query(ctx, `SELECT number, key_id, created_at, created_by, destroyed_at FROM (
-			SELECT 0 AS number, 0 AS key_id, 0::bigint AS created_at, '' AS created_by, NULL::bigint AS destroyed_at
+	err := db.query(ctx, `SELECT number, key_id, created_at, created_by, destroyed_at, deleted_at FROM (
+			SELECT 0 AS number, 0 AS key_id, 0::bigint AS created_at, '' AS created_by, NULL::bigint AS destroyed_at,
+				NULL::bigint AS deleted_at
 			FROM secrets WHERE id = $1 AND account_id = $2
 			UNION ALL
-			SELECT v.number, v.key_id, v.created_at, v.created_by, v.destroyed_at
+			SELECT v.number, v.key_id, v.created_at, v.created_by, v.destroyed_at, v.deleted_at
 			FROM secrets s JOIN versions v ON v.secret_id = s.id
 			WHERE s.id = $1 AND s.account_id = $2
 		) x ORDER BY number DESC`, []any{secretID, accountID},
 		func(rows pgx.Rows) error {
 			v := &coffer.Version{SecretID: secretID}
 			var created int64
-			var destroyed *int64
-			if err := rows.Scan(&v.Number, &v.KeyID, &created, &v.CreatedBy, &destroyed); err != nil {
+			var destroyed, deleted *int64
+			if err := rows.Scan(&v.Number, &v.KeyID, &created, &v.CreatedBy, &destroyed, &deleted); err != nil {
 				return err
 			}
 			if v.Number == 0 {
 				found = true
 				return nil
 			}
-			v.CreatedAt, v.DestroyedAt = fromNanos(created), fromNullNanos(destroyed)
+			v.CreatedAt, v.DestroyedAt, v.DeletedAt = fromNanos(created), fromNullNanos(destroyed), fromNullNanos(deleted)
 			out = append(out, v)
 			return nil
 		})
@@ -498,9 +506,11 @@ func (db *DB) ReadVersion(ctx context.Context, accountID, storeRef, secretRef st
 	r := secretRow{s: coffer.Secret{AccountID: accountID}, status: string(coffer.StatusActive)}
 	v := &coffer.Version{}
 	var created int64
+	var deleted *int64
 	err := db.queryRow(ctx, readVersionSQL, []any{accountID, storeRef, secretRef, version, idRef(secretRef)},
 		&r.s.ID, &r.s.StoreID, &r.s.Name, &r.s.Version, &r.s.Comment, &r.labels, &r.scopes, &r.attributes,
-		&r.s.Origin, &r.created, &r.s.CreatedBy, &r.updated, &r.expires, &v.KeyID, &v.Ciphertext, &created, &v.CreatedBy)
+		&r.s.Origin, &r.created, &r.s.CreatedBy, &r.updated, &r.expires, &v.KeyID, &v.Ciphertext, &created, &v.CreatedBy,
+		&deleted)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil, coffer.Errorf(coffer.ENOTFOUND, "secret or version not found")
 	} else if err != nil {
@@ -510,7 +520,7 @@ func (db *DB) ReadVersion(ctx context.Context, accountID, storeRef, secretRef st
 	if err != nil {
 		return nil, nil, fmt.Errorf("read version: %w", err)
 	}
-	v.SecretID, v.Number, v.CreatedAt = s.ID, version, fromNanos(created)
+	v.SecretID, v.Number, v.CreatedAt, v.DeletedAt = s.ID, version, fromNanos(created), fromNullNanos(deleted)
 	if version == 0 {
 		v.Number = s.Version
 	}

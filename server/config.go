@@ -3,6 +3,7 @@ package server
 import (
 	"fmt"
 	"log/slog"
+	"net"
 	"runtime"
 	"strings"
 	"time"
@@ -90,6 +91,10 @@ type Config struct {
 	// ByteNiteTokenTTL is the lifetime of the access tokens the ByteNite
 	// face issues (--bytenite-token-ttl; default 1h, as at ByteNite).
 	ByteNiteTokenTTL time.Duration
+	// VaultAddr, when set, serves the Vault face at the root of a listener
+	// of its own on this host:port (--vault-addr), where VAULT_ADDR needs no
+	// path; it is served under /vault/ on the main listener as well.
+	VaultAddr string
 	// Faces says which provider faces are served; a face switched off
 	// answers 404 under its prefix.
 	Faces FaceSwitches
@@ -102,7 +107,7 @@ type Config struct {
 
 // FaceSwitches turns each provider face on or off.
 type FaceSwitches struct {
-	Cloudflare, TrueFoundry, Chutes, ByteNite bool
+	Cloudflare, TrueFoundry, Chutes, ByteNite, Vault bool
 }
 
 // Values of Config.TLSClientAuth (--tls-client-auth).
@@ -117,7 +122,7 @@ func DefaultConfig() Config {
 	return Config{Addr: "127.0.0.1:8200", DataDir: "coffer-data", LogLevel: slog.LevelInfo, ShutdownWait: 30 * time.Second,
 		MaxInflight: defaultMaxInflight(runtime.GOMAXPROCS(0)), QueueTimeout: 100 * time.Millisecond,
 		Console: true, ConsoleIdle: api.DefaultSessionIdle, ConsoleMax: api.DefaultSessionMax,
-		ChutesRoot: true, ByteNiteTokenTTL: bytenite.DefaultTokenTTL, Faces: FaceSwitches{Cloudflare: true, TrueFoundry: true, Chutes: true, ByteNite: true}}
+		ChutesRoot: true, ByteNiteTokenTTL: bytenite.DefaultTokenTTL, Faces: FaceSwitches{Cloudflare: true, TrueFoundry: true, Chutes: true, ByteNite: true, Vault: true}}
 }
 
 // defaultMaxInflight is 32 requests per CPU, at least 64 (the requests
@@ -171,6 +176,13 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("%s needs %s", c.ref("tls-client-auth"), c.ref("tls-client-ca"))
 	case len(c.TLSClientKeyMap) > 0 && c.TLSClientCA == "":
 		return fmt.Errorf("%s needs %s", c.ref("tls-client-key-map"), c.ref("tls-client-ca"))
+	case c.VaultAddr != "" && !c.Faces.Vault:
+		return fmt.Errorf("%s needs the Vault face: it is switched off by %s", c.ref("vault-addr"), c.ref("face-vault"))
+	}
+	if c.VaultAddr != "" {
+		if _, _, err := net.SplitHostPort(c.VaultAddr); err != nil {
+			return fmt.Errorf("%s: want host:port, not %q", c.ref("vault-addr"), c.VaultAddr)
+		}
 	}
 	switch c.TLSClientAuth {
 	case "", ClientAuthVerifyIfGiven, ClientAuthRequire:

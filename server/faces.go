@@ -13,6 +13,7 @@ import (
 	"github.com/coffer-dev/coffer/compat/chutes"
 	"github.com/coffer-dev/coffer/compat/cloudflare"
 	"github.com/coffer-dev/coffer/compat/truefoundry"
+	"github.com/coffer-dev/coffer/compat/vault"
 	"github.com/coffer-dev/coffer/internal/web"
 	"github.com/coffer-dev/coffer/service"
 	"github.com/coffer-dev/coffer/ui"
@@ -99,6 +100,9 @@ func (s *Server) faces() ([]api.Mount, error) {
 	if cfg.Faces.ByteNite {
 		faces = append(faces, api.Mount{Name: "bytenite", Prefix: bytenite.Prefix, Render: bytenite.RenderError, Handler: (&bytenite.Server{Service: s.svc, Auth: s.svc, Tokens: s.svc, Log: s.Log,
 			TokenTTL: cfg.ByteNiteTokenTTL, Version: buildVersion()}).Handler()})
+	}
+	if cfg.Faces.Vault {
+		faces = append(faces, api.Mount{Name: "vault", Prefix: vault.Prefix, Render: vault.RenderError, Handler: s.vaultFace(vault.Prefix).Handler()})
 	}
 	return faces, nil
 }

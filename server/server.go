@@ -37,6 +37,9 @@ type Server struct {
 
 	// CAFile is the CA certificate clients should trust, with --dev-tls.
 	CAFile string
+	// VaultAddr is the address of the --vault-addr listener, known after
+	// Open ("" without one).
+	VaultAddr string
 
 	db      *engine.DB
 	svc     *service.Service
@@ -45,6 +48,9 @@ type Server struct {
 	ln      net.Listener
 	debugLn net.Listener
 	done    chan error
+
+	vaultHTTP *http.Server
+	vaultLn   net.Listener
 
 	closed bool
 }
@@ -96,12 +102,16 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	if err := s.listen(handler); err != nil {
 		return err
 	}
+	if err := s.listenVault(handler); err != nil {
+		return err
+	}
 	if s.Config.DebugAddr != "" {
 		if err := s.serveDebug(s.Config.DebugAddr); err != nil {
 			return err
 		}
 	}
 	s.serve()
+	s.serveVault()
 	return nil
 }
 
@@ -240,9 +250,12 @@ func (s *Server) Close() error {
 	}
 	s.closed = true
 	var errs []error
-	if s.http != nil {
+	for _, hs := range []*http.Server{s.http, s.vaultHTTP} {
+		if hs == nil {
+			continue
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), s.Config.ShutdownWait)
-		if err := s.http.Shutdown(ctx); err != nil {
+		if err := hs.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("shutdown: %w", err))
 		}
 		cancel()
@@ -257,7 +270,7 @@ func (s *Server) Close() error {
 // release closes what Open opened, each part once: the listeners, the
 // service (which flushes what it has pending) and the database.
 func (s *Server) release() error {
-	for _, ln := range []*net.Listener{&s.ln, &s.debugLn} {
+	for _, ln := range []*net.Listener{&s.ln, &s.debugLn, &s.vaultLn} {
 		if *ln != nil {
 			(*ln).Close() // after Shutdown already closed: nothing to report
 			*ln = nil

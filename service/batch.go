@@ -123,11 +123,12 @@ func validateBatch(in *coffer.SecretBatchPut) error {
 // first refusal, and adds an item with its event to b for each.
 func (s *Service) authorizePuts(ctx context.Context, c *coffer.Caller, st *coffer.Store, puts []*coffer.SecretPut, b *coffer.SecretBatch) error {
 	for _, put := range puts {
-		ev := s.event(c, "secret.write")
+		ev := s.event(c, putAction(put))
 		ev.Name, ev.StoreID = put.Name, st.ID
 		if err := s.authorize(ctx, c, coffer.ActionWrite, st, put.Name, ev); err != nil {
 			return err
 		}
+		putReason(ev, put)
 		b.Items = append(b.Items, coffer.SecretBatchItem{Event: ev})
 	}
 	return nil

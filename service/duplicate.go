@@ -51,6 +51,8 @@ func (s *Service) DuplicateSecret(ctx context.Context, storeRef, ref string, in 
 	old, v, err := s.storage.ReadVersion(ctx, c.AccountID, st.ID, src.ID, 0)
 	if err != nil {
 		return nil, err
+	} else if v.Deleted(s.now()) {
+		return nil, errVersionDeleted(old, v)
 	}
 	plain, err := s.open(ctx, old, v)
 	if err != nil {

@@ -124,7 +124,7 @@ func (s *Service) UpdateProfile(ctx context.Context, changes map[string]string) 
 	}
 	if len(changes) > coffer.MaxLabels {
 		return nil, coffer.Errorf(coffer.EINVALID, "at most %d profile attributes", coffer.MaxLabels)
-	} else if err := coffer.ValidateMeta("", changes, nil); err != nil {
+	} else if err := coffer.ValidateAttributes(changes); err != nil {
 		return nil, coffer.Errorf(coffer.EINVALID, "profile attributes: %s", coffer.ErrorMessage(err))
 	}
 	keys := make([]string, 0, len(changes))

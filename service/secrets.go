@@ -201,14 +201,43 @@ func (s *Service) PutSecret(ctx context.Context, storeRef string, in *coffer.Sec
 	if err := validatePut(in); err != nil {
 		return nil, err
 	}
-	ev := s.event(c, "secret.write")
+	ev := s.event(c, putAction(in))
 	ev.Name = in.Name
 	st, err := s.store(ctx, c, storeRef, coffer.ActionWrite, in.Name, ev)
 	if err != nil {
 		return nil, err
 	}
+	putReason(ev, in)
 	return s.write(ctx, c, st, in, ev)
 }
+
+// putAction is the audit action of a put: a create without a value
+// (NoValue) or a write.
+func putAction(in *coffer.SecretPut) string {
+	if in.NoValue {
+		return "secret.create"
+	}
+	return "secret.write"
+}
+
+// putReason adds to the reason of a put's event what else the write does:
+// the versions it keeps (older ones are destroyed) and the deletion it
+// schedules.
+func putReason(ev *coffer.AuditEvent, in *coffer.SecretPut) {
+	if in.NoValue {
+		return
+	}
+	if in.KeepVersions > 0 {
+		ev.Reason += "; keep " + strconv.Itoa(in.KeepVersions) + " versions"
+	}
+	if in.DeleteVersionAfter > 0 {
+		ev.Reason += "; delete version after " + in.DeleteVersionAfter.String()
+	}
+}
+
+// maxDeleteVersionAfter bounds SecretPut.DeleteVersionAfter: storage keeps
+// times as Unix nanoseconds, which end in 2262.
+const maxDeleteVersionAfter = 100 * 365 * 24 * time.Hour
 
 // validatePut checks the input of a write.
 func validatePut(in *coffer.SecretPut) error {
@@ -228,13 +257,22 @@ func validatePut(in *coffer.SecretPut) error {
 	} else if in.ID != "" && !coffer.IsID(in.ID) {
 		return coffer.Errorf(coffer.EINVALID, "secret id must be 32 lowercase hex digits")
 	}
+	switch {
+	case in.NoValue && len(in.Value) > 0:
+		return coffer.Errorf(coffer.EINVALID, "a secret created without a value takes no value")
+	case in.NoValue && coffer.IDShaped(in.Name):
+		return coffer.ValidateNewSecretName(in.Name) // it only creates
+	case in.KeepVersions < 0:
+		return coffer.Errorf(coffer.EINVALID, "the number of versions to keep must not be negative")
+	case in.DeleteVersionAfter < 0 || in.DeleteVersionAfter > maxDeleteVersionAfter:
+		return coffer.Errorf(coffer.EINVALID, "the time after which a version is deleted must be between 0 and %s", maxDeleteVersionAfter)
+	}
 	return coffer.ValidateExpiry(in.ExpiresAt)
 }
 
-// validateAttributes checks face-specific metadata: the same bounds as
-// labels.
+// validateAttributes checks face-specific metadata (coffer.ValidateAttributes).
 func validateAttributes(attrs map[string]string) error {
-	if err := coffer.ValidateMeta("", attrs, nil); err != nil {
+	if err := coffer.ValidateAttributes(attrs); err != nil {
 		return coffer.Errorf(coffer.EINVALID, "attributes: %s", coffer.ErrorMessage(err))
 	}
 	return nil
@@ -269,7 +307,16 @@ func (s *Service) secretWrite(c *coffer.Caller, st *coffer.Store, in *coffer.Sec
 	}
 	w := &coffer.SecretWrite{
 		AccountID: c.AccountID, StoreID: st.ID, Name: in.Name, Create: create,
-		IfVersion: in.IfVersion, Seal: seal, By: c.PrincipalID, At: now,
+		IfVersion: in.IfVersion, Seal: seal, By: c.PrincipalID, At: now, KeepVersions: in.KeepVersions,
+	}
+	if in.DeleteVersionAfter > 0 {
+		at := now.Add(in.DeleteVersionAfter)
+		w.DeleteAt = &at
+	}
+	if in.NoValue {
+		// A pending secret: created, never written to (a live one of the
+		// name is ECONFLICT).
+		w.Seal, w.CreateOnly = nil, true
 	}
 	// A name with the shape of an id is never created, so that it cannot
 	// be mistaken for an id; a legacy secret of that name, made before
@@ -444,6 +491,8 @@ func (s *Service) UpdateSecret(ctx context.Context, storeRef, ref string, in *co
 		return nil, err
 	} else if err := coffer.ValidateExpiry(in.ExpiresAt); err != nil {
 		return nil, err
+	} else if err := validateAttributes(in.Attributes); err != nil {
+		return nil, err
 	}
 	ev := s.event(c, "secret.update")
 	_, sec, err := s.secret(ctx, c, storeRef, ref, coffer.ActionWrite, ev)
@@ -451,7 +500,11 @@ func (s *Service) UpdateSecret(ctx context.Context, storeRef, ref string, in *co
 		return nil, err
 	}
 	ev.Version = sec.Version
-	u := &coffer.SecretUpdate{Comment: in.Comment, Labels: in.Labels, Scopes: in.Scopes, ExpiresAt: in.ExpiresAt, IfVersion: in.IfVersion, At: s.now().UTC()}
+	// Attributes merge into the stored ones inside the write (the shared
+	// rule coffer.Secret.ApplyUpdate), not into sec, which may be stale:
+	// concurrent merges of different keys all take effect.
+	u := &coffer.SecretUpdate{Comment: in.Comment, Labels: in.Labels, Scopes: in.Scopes, ExpiresAt: in.ExpiresAt,
+		MergeAttributes: in.Attributes, IfVersion: in.IfVersion, At: s.now().UTC()}
 	return s.storage.UpdateSecret(ctx, c.AccountID, sec.ID, u, ev)
 }
 
@@ -500,7 +553,15 @@ func (s *Service) Reveal(ctx context.Context, storeRef, ref string, version int)
 			return nil, err
 		}
 	}
-	if sec.Expired(s.now()) {
+	now := s.now()
+	if v.Deleted(now) {
+		ev.Outcome, ev.Reason = coffer.ENOTFOUND, ev.Reason+"; version deleted"
+		if err := s.audit(ctx, ev); err != nil {
+			return nil, err
+		}
+		return nil, errVersionDeleted(sec, v)
+	}
+	if sec.Expired(now) {
 		return nil, s.refuseExpired(ctx, ev, sec)
 	}
 	plain, err := s.open(ctx, sec, v)
@@ -618,13 +679,16 @@ func (s *Service) RevealMany(ctx context.Context, storeRef string, q *coffer.Rev
 		v   *coffer.Version
 	}
 	hits := make([]found, 0, len(names))
+	now := s.now()
 	for i, n := range names {
 		ref := n
 		if len(q.Names) == 0 {
 			ref = refs[i] // listed: by id, the secret whose name was checked
 		}
 		sec, v, err := s.readVersion(ctx, c.AccountID, st, ref, 0)
-		if coffer.ErrorCode(err) == coffer.ENOTFOUND {
+		if coffer.ErrorCode(err) == coffer.ENOTFOUND || err == nil && v.Deleted(now) {
+			// A secret whose latest version is soft-deleted has no value
+			// to serve: missing, as one without a version.
 			page.Missing = append(page.Missing, n)
 			continue
 		} else if err != nil {
@@ -641,7 +705,6 @@ func (s *Service) RevealMany(ctx context.Context, storeRef string, q *coffer.Rev
 	}
 	var evs []*coffer.AuditEvent
 	var used []*coffer.Secret // read for the first time
-	now := s.now()
 	for _, h := range hits {
 		sec, v := h.sec, h.v
 		if sec.Expired(now) {
@@ -722,6 +785,8 @@ func (s *Service) Rollback(ctx context.Context, storeRef, ref string, to, ifVers
 	old, v, err := s.storage.ReadVersion(ctx, c.AccountID, st.ID, sec.ID, to)
 	if err != nil {
 		return nil, err
+	} else if v.Deleted(s.now()) {
+		return nil, errVersionDeleted(old, v)
 	}
 	plain, err := s.open(ctx, old, v)
 	if err != nil {

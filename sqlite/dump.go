@@ -179,18 +179,18 @@ var dumpTables = []dumpTable{
 	},
 	{
 		kind: coffer.KindVersion,
-		query: `SELECT secret_id, number, key_id, ciphertext, created_at, created_by, destroyed_at
+		query: `SELECT secret_id, number, key_id, ciphertext, created_at, created_by, destroyed_at, deleted_at
 			FROM versions ORDER BY secret_id, number`,
-		insert: `INSERT INTO versions (secret_id, number, key_id, ciphertext, created_at, created_by, destroyed_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		insert: `INSERT INTO versions (secret_id, number, key_id, ciphertext, created_at, created_by, destroyed_at, deleted_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 		scan: func(sc scanner) (*coffer.Record, error) {
 			v := &coffer.Version{}
 			var created int64
-			var destroyed sql.NullInt64
-			if err := sc.Scan(&v.SecretID, &v.Number, &v.KeyID, &v.Ciphertext, &created, &v.CreatedBy, &destroyed); err != nil {
+			var destroyed, deleted sql.NullInt64
+			if err := sc.Scan(&v.SecretID, &v.Number, &v.KeyID, &v.Ciphertext, &created, &v.CreatedBy, &destroyed, &deleted); err != nil {
 				return nil, err
 			}
-			v.CreatedAt, v.DestroyedAt = fromNanos(created), fromNullNanos(destroyed)
+			v.CreatedAt, v.DestroyedAt, v.DeletedAt = fromNanos(created), fromNullNanos(destroyed), fromNullNanos(deleted)
 			return &coffer.Record{Version: v}, nil
 		},
 		args: func(r *coffer.Record) ([]any, error) {
@@ -200,7 +200,7 @@ var dumpTables = []dumpTable{
 				ct = v.Ciphertext
 			}
 			return []any{v.SecretID, v.Number, v.KeyID, ct, v.CreatedAt.UnixNano(), v.CreatedBy,
-				nullNanos(v.DestroyedAt)}, nil
+				nullNanos(v.DestroyedAt), nullNanos(v.DeletedAt)}, nil
 		},
 	},
 	{

@@ -36,7 +36,8 @@ const secretByRefSQL = `SELECT ` + secretCols + ` FROM secrets WHERE id = ?4 AND
 // store (id, else name, as Store does), the secret (id, else live name, as
 // secretByRefSQL, with ?5 the idRef of ?3) and the version (latest when ?4
 // is 0), and returns a row
-// only for an active secret and a version that is not destroyed. Every
+// only for an active secret and a version that is not destroyed (a
+// soft-deleted one comes with its deletion time). Every
 // lookup is one index probe; coalesce evaluates its second subquery only
 // when the first finds nothing, and an uncorrelated subquery runs at most
 // once. Columns whose value the query implies (account, status, deletion
@@ -44,7 +45,8 @@ const secretByRefSQL = `SELECT ` + secretCols + ` FROM secrets WHERE id = ?4 AND
 // with the row, so that the service refuses an expired secret without
 // another query.
 const readVersionSQL = `SELECT s.id, s.store_id, s.name, s.version, s.comment, s.labels, s.scopes, s.attributes,
-		s.origin, s.created_at, s.created_by, s.updated_at, s.expires_at, v.key_id, v.ciphertext, v.created_at, v.created_by
+		s.origin, s.created_at, s.created_by, s.updated_at, s.expires_at, v.key_id, v.ciphertext, v.created_at, v.created_by,
+		v.deleted_at
 	FROM secrets s JOIN versions v ON v.secret_id = s.id AND v.number = iif(?4 = 0, s.version, ?4)
 	WHERE s.id = coalesce(
 		(SELECT id FROM secrets WHERE id = ?5 AND store_id = ` + storeIDSQL + `),
@@ -179,8 +181,15 @@ func (w *writer) writeSecretCreated(sw *coffer.SecretWrite, at time.Time, ev *co
 		return nil, false, err
 	}
 	if sw.Seal != nil {
-		if _, err := w.insertVersion.ExecContext(w.ctx, s.ID, s.Version, keyID, ciphertext, at.UnixNano(), sw.By); err != nil {
+		if _, err := w.insertVersion.ExecContext(w.ctx, s.ID, s.Version, keyID, ciphertext, at.UnixNano(), sw.By,
+			nullNanos(r.DeletedAt)); err != nil {
 			return nil, false, fmt.Errorf("write version: %w", err)
+		}
+	}
+	if r.DestroyThrough > 0 {
+		if _, err := w.conn.ExecContext(w.ctx, `UPDATE versions SET ciphertext = NULL, destroyed_at = ?
+			WHERE secret_id = ? AND number <= ? AND ciphertext IS NOT NULL`, at.UnixNano(), s.ID, r.DestroyThrough); err != nil {
+			return nil, false, fmt.Errorf("destroy old versions: %w", err)
 		}
 	}
 	w.touchStore(s.StoreID)
@@ -426,8 +435,8 @@ func (db *DB) PurgeSecret(ctx context.Context, accountID, secretID string, ev *c
 // Versions lists a secret's versions, newest first, without ciphertext
 // (ENOTFOUND for a missing secret).
 func (db *DB) Versions(ctx context.Context, accountID, secretID string) ([]*coffer.Version, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT v.number, v.key_id, v.created_at, v.created_by, v.destroyed_at
-		FROM secrets s JOIN versions v ON v.secret_id = s.id
+	rows, err := db.read.QueryContext(ctx, `SELECT v.number, v.key_id, v.created_at, v.created_by, v.destroyed_at,
+		v.deleted_at FROM secrets s JOIN versions v ON v.secret_id = s.id
 		WHERE s.id = ? AND s.account_id = ? ORDER BY v.number DESC`, secretID, accountID)
 	if err != nil {
 		return nil, fmt.Errorf("list versions: %w", err)
@@ -437,11 +446,11 @@ func (db *DB) Versions(ctx context.Context, accountID, secretID string) ([]*coff
 	for rows.Next() {
 		v := &coffer.Version{SecretID: secretID}
 		var created int64
-		var destroyed sql.NullInt64
-		if err := rows.Scan(&v.Number, &v.KeyID, &created, &v.CreatedBy, &destroyed); err != nil {
+		var destroyed, deleted sql.NullInt64
+		if err := rows.Scan(&v.Number, &v.KeyID, &created, &v.CreatedBy, &destroyed, &deleted); err != nil {
 			return nil, fmt.Errorf("list versions: %w", err)
 		}
-		v.CreatedAt, v.DestroyedAt = fromNanos(created), fromNullNanos(destroyed)
+		v.CreatedAt, v.DestroyedAt, v.DeletedAt = fromNanos(created), fromNullNanos(destroyed), fromNullNanos(deleted)
 		out = append(out, v)
 	}
 	if err := rows.Err(); err != nil {
@@ -465,9 +474,11 @@ func (db *DB) ReadVersion(ctx context.Context, accountID, storeRef, secretRef st
 	r := secretRow{s: coffer.Secret{AccountID: accountID}, status: string(coffer.StatusActive)}
 	v := &coffer.Version{}
 	var created int64
+	var deleted sql.NullInt64
 	err := db.rs.readVersion.QueryRowContext(ctx, accountID, storeRef, secretRef, version, idRef(secretRef)).Scan(
 		&r.s.ID, &r.s.StoreID, &r.s.Name, &r.s.Version, &r.s.Comment, &r.labels, &r.scopes, &r.attributes,
-		&r.s.Origin, &r.created, &r.s.CreatedBy, &r.updated, &r.expires, &v.KeyID, &v.Ciphertext, &created, &v.CreatedBy)
+		&r.s.Origin, &r.created, &r.s.CreatedBy, &r.updated, &r.expires, &v.KeyID, &v.Ciphertext, &created, &v.CreatedBy,
+		&deleted)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil, coffer.Errorf(coffer.ENOTFOUND, "secret or version not found")
 	} else if err != nil {
@@ -477,7 +488,7 @@ func (db *DB) ReadVersion(ctx context.Context, accountID, storeRef, secretRef st
 	if err != nil {
 		return nil, nil, fmt.Errorf("read version: %w", err)
 	}
-	v.SecretID, v.Number, v.CreatedAt = s.ID, version, fromNanos(created)
+	v.SecretID, v.Number, v.CreatedAt, v.DeletedAt = s.ID, version, fromNanos(created), fromNullNanos(deleted)
 	if version == 0 {
 		v.Number = s.Version
 	}

@@ -126,8 +126,8 @@ func newWriter(ctx context.Context, conn *sql.Conn, stores *storeIndex, opts Opt
 		{&w.insertSecret, insertSecretSQL},
 		{&w.saveSecret, saveSecretSQL},
 		{&w.bumpVersion, `UPDATE secrets SET version = ?, updated_at = ? WHERE id = ?`},
-		{&w.insertVersion, `INSERT INTO versions (secret_id, number, key_id, ciphertext, created_at, created_by)
-			VALUES (?, ?, ?, ?, ?, ?)`},
+		{&w.insertVersion, `INSERT INTO versions (secret_id, number, key_id, ciphertext, created_at, created_by, deleted_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`},
 	} {
 		s, err := conn.PrepareContext(ctx, p.query)
 		if err != nil {

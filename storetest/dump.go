@@ -174,6 +174,13 @@ func (e *env) populate() {
 	e.put(app, "db/password", "v2")
 	e.put(app, "db/password", "v3")
 	noErr(t, "DestroyVersion", e.s.DestroyVersion(e.ctx, a.ID, db.ID, 2, e.now(), e.ev("secret.destroy")))
+	// Soft-deleted versions: one deleted, one scheduled.
+	_, err = e.s.DeleteVersions(e.ctx, a.ID, db.ID, []int{1}, e.now(), e.ev("secret.version.delete"))
+	noErr(t, "DeleteVersions", err)
+	later := e.now().Add(time.Hour)
+	_, err = e.s.WriteSecret(e.ctx, &coffer.SecretWrite{AccountID: a.ID, StoreID: app.ID, Name: "db/password",
+		Seal: seal("v4"), By: "p-writer", At: e.now(), DeleteAt: &later}, e.ev("secret.write"))
+	noErr(t, "WriteSecret with DeleteAt", err)
 	// Metadata and expiry.
 	tok := e.create(app, "api/token", "t1")
 	comment, expires := "the token", e.now().Add(24*time.Hour)
@@ -232,7 +239,7 @@ func (r *runner) dump() {
 		}{
 			{coffer.KindMeta, 2}, {coffer.KindAccount, 2}, {coffer.KindPrincipal, 3}, {coffer.KindAPIKey, 3},
 			{coffer.KindHotkey, 2}, {coffer.KindStore, 3}, {coffer.KindStoreKey, 3}, {coffer.KindSecret, 7},
-			{coffer.KindVersion, 8}, {coffer.KindAuditHead, 1}, {coffer.KindNonce, 2},
+			{coffer.KindVersion, 9}, {coffer.KindAuditHead, 1}, {coffer.KindNonce, 2},
 		} {
 			if got := s.Count(c.kind); got != c.want {
 				t.Errorf("%s: got %d, want %d", c.kind, got, c.want)
@@ -244,6 +251,7 @@ func (r *runner) dump() {
 		}
 		head, err := e.s.AuditHead(e.ctx)
 		noErr(t, "AuditHead", err)
+		softDeleted := 0
 		for _, rec := range recs {
 			switch {
 			case rec.AuditHead != nil:
@@ -258,6 +266,9 @@ func (r *runner) dump() {
 				if len(rec.Version.Ciphertext) == 0 {
 					t.Errorf("version %s/%d: no ciphertext", rec.Version.SecretID, rec.Version.Number)
 				}
+				if rec.Version.DeletedAt != nil {
+					softDeleted++
+				}
 			case rec.APIKey != nil && rec.APIKey.ID == "k-admin":
 				if string(rec.APIKey.MAC) != "mac-k-admin" {
 					t.Errorf("key record MAC: got %q, want mac-k-admin (it must travel with the record)", rec.APIKey.MAC)
@@ -267,6 +278,9 @@ func (r *runner) dump() {
 					t.Errorf("revoked key: got %+v, want revoked with its hash", rec.APIKey)
 				}
 			}
+		}
+		if softDeleted != 2 {
+			t.Errorf("soft-deleted versions: got %d, want 2 (one deleted, one scheduled)", softDeleted)
 		}
 		// Audit events come as AuditEvents lists them.
 		i := 0
@@ -389,15 +403,18 @@ func checkLoaded(t *testing.T, e *env, head *coffer.AuditHead) {
 	if got := e.value(st, "db/password", 3); got == "" {
 		t.Fatalf("ReadVersion after Load: empty ciphertext")
 	}
+	if _, v, err := e.s.ReadVersion(e.ctx, acct, st.ID, "db/password", 1); err != nil || v.DeletedAt == nil {
+		t.Fatalf("ReadVersion of the soft-deleted version after Load: got %v, want it deleted", err)
+	}
 	if _, _, err := e.s.ReadVersion(e.ctx, acct, st.ID, "db/password", 2); coffer.ErrorCode(err) != coffer.ENOTFOUND {
 		t.Fatalf("ReadVersion of the destroyed version after Load: got %v, want ENOTFOUND", err)
 	}
 	ev := e.ev("secret.write")
 	s, err := e.s.WriteSecret(e.ctx, &coffer.SecretWrite{AccountID: acct, StoreID: st.ID, Name: "db/password",
-		Seal: seal("v4"), By: "p-writer", At: e.now()}, ev)
+		Seal: seal("v5"), By: "p-writer", At: e.now()}, ev)
 	noErr(t, "WriteSecret after Load", err)
-	if s.Version != 4 {
-		t.Fatalf("WriteSecret after Load: got version %d, want 4", s.Version)
+	if s.Version != 5 {
+		t.Fatalf("WriteSecret after Load: got version %d, want 5", s.Version)
 	}
 	if ev.Seq != head.Seq+1 || !bytes.Equal(ev.PrevHash, head.Hash) {
 		t.Fatalf("first event after Load: got seq %d prev %x, want %d and %x", ev.Seq, ev.PrevHash, head.Seq+1, head.Hash)

@@ -48,6 +48,8 @@ func Run(t *testing.T, open func(tb testing.TB) coffer.Storage) {
 	r.storeBatches()
 	r.storeListing()
 	r.versions()
+	r.versionDeletes()
+	r.attributeMerges()
 	r.isolation()
 	r.audit()
 	r.auditQuery()

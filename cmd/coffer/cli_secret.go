@@ -244,8 +244,10 @@ var secretHistoryCmd = &clientCommand{
 	Args:    "STORE NAME",
 	Summary: "list a secret's versions",
 	Help: `List the versions of the secret NAME (or its id) in STORE, newest first:
-version number, when and by whom it was written, and when its value was
-destroyed, if it was.`,
+version number, when and by whom it was written, when its value was
+destroyed, if it was, and when the version was soft-deleted (its value is
+kept but not served until it is undeleted; a time still to come is a
+scheduled deletion).`,
 	Examples: `coffer secret history prod db/password`,
 	Run: func(ctx context.Context, c *cli, args []string) error {
 		args, cl, err := c.Start(args, "STORE", "NAME")
@@ -257,9 +259,10 @@ destroyed, if it was.`,
 			return err
 		}
 		tw := c.table()
-		fmt.Fprintln(tw, "VERSION\tCREATED\tBY\tDESTROYED")
+		fmt.Fprintln(tw, "VERSION\tCREATED\tBY\tDESTROYED\tDELETED")
 		for _, v := range vs {
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", v.Number, cliTime(&v.CreatedAt), v.CreatedBy, cliTime(v.DestroyedAt))
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", v.Number, cliTime(&v.CreatedAt), v.CreatedBy, cliTime(v.DestroyedAt),
+				cliTime(v.DeletedAt))
 		}
 		return tw.Flush()
 	},

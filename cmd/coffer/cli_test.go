@@ -181,10 +181,11 @@ func TestCLI_Commands(t *testing.T) {
 
 		{name: "History", args: []string{"secret", "history", "prod", "db/password"},
 			route: "GET /v1/stores/prod/secrets/db%2Fpassword/versions",
-			reply: `{"versions":[{"version":2,"created_at":"2025-01-02T03:04:05Z","created_by":"alice"},{"version":1,"created_at":"2025-01-01T00:00:00Z","created_by":"bob","destroyed_at":"2025-01-03T00:00:00Z"}]}`,
-			wantStdout: "VERSION  CREATED               BY     DESTROYED\n" +
-				"2        2025-01-02T03:04:05Z  alice  -\n" +
-				"1        2025-01-01T00:00:00Z  bob    2025-01-03T00:00:00Z\n"},
+			reply: `{"versions":[{"version":3,"created_at":"2025-01-02T03:04:06Z","created_by":"alice","deleted_at":"2025-01-04T00:00:00Z"},{"version":2,"created_at":"2025-01-02T03:04:05Z","created_by":"alice"},{"version":1,"created_at":"2025-01-01T00:00:00Z","created_by":"bob","destroyed_at":"2025-01-03T00:00:00Z"}]}`,
+			wantStdout: "VERSION  CREATED               BY     DESTROYED             DELETED\n" +
+				"3        2025-01-02T03:04:06Z  alice  -                     2025-01-04T00:00:00Z\n" +
+				"2        2025-01-02T03:04:05Z  alice  -                     -\n" +
+				"1        2025-01-01T00:00:00Z  bob    2025-01-03T00:00:00Z  -\n"},
 		{name: "Rollback", args: []string{"secret", "rollback", "prod", "db/password", "1"},
 			route: "POST /v1/stores/prod/secrets/db%2Fpassword/rollback", reply: cliSecretJSON,
 			wantBody: `{"version":1}`, wantStdout: "db/password version 3\n"},

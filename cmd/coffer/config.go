@@ -102,6 +102,10 @@ var settings = []setting{
 		set: func(c *server.Config, v string) error { return setBool(&c.Faces.Chutes, v) }},
 	{name: "face-bytenite", env: "COFFER_FACE_BYTENITE", boolean: true, usage: "serve the ByteNite face under /bytenite/ (default true)",
 		set: func(c *server.Config, v string) error { return setBool(&c.Faces.ByteNite, v) }},
+	{name: "face-vault", env: "COFFER_FACE_VAULT", boolean: true, usage: "serve the Vault KV v2 face under /vault/ (default true)",
+		set: func(c *server.Config, v string) error { return setBool(&c.Faces.Vault, v) }},
+	{name: "vault-addr", env: "COFFER_VAULT_ADDR", usage: "also serve the Vault API at the root of a listener of its own on this host:port, where VAULT_ADDR needs no path (default: none)",
+		set: func(c *server.Config, v string) error { c.VaultAddr = v; return nil }},
 }
 
 func lookupSetting(name string) *setting {

@@ -141,6 +141,7 @@ func TestConfigEverySetting(t *testing.T) {
 		"chutes-root":                   "off",
 		"bytenite-token-ttl":            "30m",
 		"face-cloudflare":               "false", "face-truefoundry": "false", "face-chutes": "false", "face-bytenite": "false",
+		"face-vault": "on", "vault-addr": "127.0.0.1:8201",
 		"console": "false", "console-idle-timeout": "5m", "console-max-session": "2h", "console-origin": "https://Coffer.example.com:8443",
 	}
 	var text strings.Builder
@@ -168,7 +169,8 @@ func TestConfigEverySetting(t *testing.T) {
 	if fromFile.Addr == def.Addr || fromFile.Faces.ByteNite || fromFile.TLSClientAuth != "require" || fromFile.ShutdownWait != time.Minute ||
 		len(fromFile.OldMasterKeyFiles) != 1 || fromFile.MaxInflight != 17 || fromFile.QueueTimeout != 250*time.Millisecond ||
 		fromFile.Console || fromFile.ConsoleIdle != 5*time.Minute || fromFile.ConsoleMax != 2*time.Hour ||
-		fromFile.ConsoleOrigin != "https://coffer.example.com:8443" || fromFile.ChutesRoot || !def.ChutesRoot {
+		fromFile.ConsoleOrigin != "https://coffer.example.com:8443" || fromFile.ChutesRoot || !def.ChutesRoot ||
+		fromFile.VaultAddr != "127.0.0.1:8201" || !fromFile.Faces.Vault {
 		t.Fatalf("settings not applied: %+v", fromFile)
 	}
 }
@@ -195,6 +197,8 @@ func TestConfigErrors(t *testing.T) {
 		{name: "BadLimitsInFile", file: "\ncloudflare-limits = zones=1\n", want: []string{"cloudflare-limits (", "coffer.conf:2)"}},
 		{name: "BadQuote", file: "addr = \"x\n", want: []string{"coffer.conf:1", "quoted"}},
 		{name: "CertWithoutKey", file: "tls-cert = /c.pem\n", want: []string{"tls-cert (", "coffer.conf:1)", "--tls-key", "together"}},
+		{name: "VaultAddrWithoutFace", args: []string{"--face-vault=false", "--vault-addr", "127.0.0.1:8201"}, want: []string{"--vault-addr needs the Vault face", "--face-vault"}},
+		{name: "BadVaultAddr", args: []string{"--vault-addr", "8201"}, want: []string{"--vault-addr: want host:port"}},
 		{name: "ClientCAWithoutTLS", args: []string{"--tls-client-ca", "/ca.pem"}, want: []string{"--tls-client-ca needs TLS"}},
 		{name: "BadClientAuth", args: []string{"--dev-tls", "--tls-client-ca", "/ca.pem", "--tls-client-auth", "maybe"}, want: []string{"--tls-client-auth", "verify-if-given or require"}},
 		{name: "BadKeyMap", env: map[string]string{"COFFER_DEV_TLS": "1", "COFFER_TLS_CLIENT_CA": "/ca.pem", "COFFER_TLS_CLIENT_KEY_MAP": "sha256:abc=k1"}, want: []string{"COFFER_TLS_CLIENT_KEY_MAP", "64 hex digits"}},

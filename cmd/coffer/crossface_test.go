@@ -43,6 +43,27 @@ func TestCrossFaceCLI(t *testing.T) {
 		}
 	})
 
+	// The Vault face: the Cloudflare secret reads as {"value": ...}; a map
+	// written through Vault reaches 'coffer run' as its JSON text and its
+	// versions show in coffer secret history.
+	t.Run("VaultToRunAndHistory", func(t *testing.T) {
+		r := api.must(200, "GET", "/vault/v1/cfstore/data/API_TOKEN", nil)
+		if !strings.Contains(string(r.Body), `"data":{"value":"from-cloudflare"}`) {
+			t.Fatalf("Cloudflare secret through Vault: got %s", r.Body)
+		}
+		for _, p := range []string{"p1", "p2"} {
+			api.must(200, "POST", "/vault/v1/cfstore/data/DB_JSON", `{"data":{"user":"u","pass":"`+p+`"}}`)
+		}
+		run := e.Run("", "run", "--store", "cfstore", "--", "sh", "-c",
+			`test "$DB_JSON" = '{"user":"u","pass":"p2"}' && test "$API_TOKEN" = from-cloudflare && exit 7`)
+		if run.Code != 7 {
+			t.Fatalf("coffer run: got %d %q, want the map's JSON text and the Cloudflare value", run.Code, run.Stderr)
+		}
+		if rows := cliRows(e.OK("", "secret", "history", "cfstore", "DB_JSON")); len(rows) != 2 || rows[0][0] != "2" {
+			t.Fatalf("coffer secret history of a Vault write: got %q, want versions 2, 1", rows)
+		}
+	})
+
 	t.Run("TrueFoundryToSecretHistory", func(t *testing.T) {
 		const tf = "/truefoundry/api/svc/v1"
 		var g struct {
