@@ -290,6 +290,23 @@ func mustBuildBenchBinary(tb testing.TB) string {
 	return bin
 }
 
+// runBenchBinary runs a very short `bin bench` (300ms per scenario after
+// 100ms of warmup) with args and TMPDIR=tmp, and returns its output.
+func runBenchBinary(t *testing.T, bin, tmp string, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, append([]string{"bench", "--duration", "300ms", "--warmup", "100ms"}, args...)...)
+	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("coffer bench: %v\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
+	}
+	t.Logf("output:\n%s", stdout.String())
+	return stdout.String()
+}
+
 // TestBenchBinary runs the built binary the way people do.
 func TestBenchBinary(t *testing.T) {
 	if testing.Short() {
@@ -332,18 +349,8 @@ func TestBenchBinary(t *testing.T) {
 	// Smoke runs a very short bench against the real server: it checks that
 	// every part works together, not how fast they are.
 	t.Run("Smoke", func(t *testing.T) {
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-		defer cancel()
 		tmp := t.TempDir()
-		cmd := exec.CommandContext(ctx, bin, "bench", "--duration", "300ms", "--warmup", "100ms", "--scenarios", "read")
-		cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
-		var stdout, stderr bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		if err := cmd.Run(); err != nil {
-			t.Fatalf("coffer bench: %v\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
-		}
-		out := stdout.String()
-		t.Logf("output:\n%s", out)
+		out := runBenchBinary(t, bin, tmp, "--scenarios", "read")
 		checkBenchOutput(t, out, []string{
 			"baseline bare c=1 ", "baseline bare c=16 ", "baseline bare c=64 ",
 			"value read c=1 ", "value read c=16 ", "value read c=64 ",
@@ -370,18 +377,7 @@ func TestBenchBinary(t *testing.T) {
 	// throwaway PostgreSQL database.
 	t.Run("PostgreSQL", func(t *testing.T) {
 		_, url := startPostgres(t)
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, bin, "bench", "--duration", "300ms", "--warmup", "100ms", "--scenarios", "read,create",
-			"--database", url, "--servers", "2")
-		cmd.Env = append(os.Environ(), "TMPDIR="+t.TempDir())
-		var stdout, stderr bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		if err := cmd.Run(); err != nil {
-			t.Fatalf("coffer bench: %v\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
-		}
-		out := stdout.String()
-		t.Logf("output:\n%s", out)
+		out := runBenchBinary(t, bin, t.TempDir(), "--scenarios", "read,create", "--database", url, "--servers", "2")
 		checkBenchOutput(t, out, []string{"value read c=64 ", "create secret c=64 ", "value read c=64, 2 servers ", "create secret c=64, 2 servers "})
 		for _, want := range []string{"storage: PostgreSQL", "value read c=64, 2 servers >= 1.6x one"} {
 			if !strings.Contains(out, want) {

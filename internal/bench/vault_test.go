@@ -100,3 +100,16 @@ func TestBenchCheckVault(t *testing.T) {
 		}
 	}
 }
+
+// TestBenchVaultBinary runs a very short --scenarios vault with the built
+// binary: the real Vault face serves the setup's check and every request.
+func TestBenchVaultBinary(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	out := runBenchBinary(t, mustBuildBenchBinary(t), t.TempDir(), "--scenarios", "vault")
+	checkBenchOutput(t, out, []string{"value read c=64 ", "vault value read c=64 "})
+	if !strings.Contains(out, "vault read c=64 >= 0.90x value read  ") {
+		t.Error("output lacks the vault target")
+	}
+}
