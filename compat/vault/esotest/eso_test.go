@@ -19,7 +19,7 @@ import (
 // for a coffer key, root or scoped, and fails for a token coffer does not
 // know.
 func TestESOValidate(t *testing.T) {
-	s := need(t)
+	s := srv
 	s.newStore(t, "eso-validate")
 	for name, tok := range map[string]string{
 		"root":   s.token,
@@ -40,7 +40,7 @@ func TestESOValidate(t *testing.T) {
 // object value is the Vault data, a plain value is {"value": v}; property,
 // version, the whole map, custom metadata (labels) and a missing secret.
 func TestESOGetSecret(t *testing.T) {
-	s := need(t)
+	s := srv
 	const mount = "eso-get"
 	s.newStore(t, mount)
 	s.put(t, mount, "app/db", `{"user":"app","password":"p1"}`, map[string]string{"team": "payments"})
@@ -84,7 +84,7 @@ func TestESOGetSecret(t *testing.T) {
 // TestESOMountWithSlash: a store whose name has a '/' is the mount of that
 // name, as ESO builds paths for it.
 func TestESOMountWithSlash(t *testing.T) {
-	s := need(t)
+	s := srv
 	const mount = "eso-team/kv"
 	s.newStore(t, mount)
 	s.put(t, mount, "svc/api", `{"key":"k1"}`, nil)
@@ -98,7 +98,7 @@ func TestESOMountWithSlash(t *testing.T) {
 // into folders, keys ending in '/'), find by tags matches custom_metadata,
 // which are coffer labels.
 func TestESOGetAllSecrets(t *testing.T) {
-	s := need(t)
+	s := srv
 	const mount = "eso-find"
 	s.newStore(t, mount)
 	s.put(t, mount, "app/db", `{"password":"d"}`, map[string]string{"env": "prod", "team": "a"})
@@ -138,7 +138,7 @@ func TestESOGetAllSecrets(t *testing.T) {
 // is a new version in coffer's history; a property push merges; a path
 // ESO does not manage is refused on push and left alone on delete.
 func TestESOPushAndDelete(t *testing.T) {
-	s := need(t)
+	s := srv
 	const mount = "eso-push"
 	s.newStore(t, mount)
 	c := s.eso(t, mount, s.token)
@@ -243,7 +243,7 @@ func TestESOPushAndDelete(t *testing.T) {
 // TestESOScopedKey: a key that may only reveal and list the store serves
 // ESO's reads and refuses its writes, with nothing written.
 func TestESOScopedKey(t *testing.T) {
-	s := need(t)
+	s := srv
 	const mount = "eso-scoped"
 	s.newStore(t, mount)
 	s.put(t, mount, "app/db", `{"password":"d"}`, nil)

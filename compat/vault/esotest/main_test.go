@@ -32,11 +32,8 @@ import (
 const repoRoot = "../../.."
 
 // srv is the coffer server the tests share (each test uses stores of its
-// own); skipReason is set when it cannot run here.
-var (
-	srv        *server
-	skipReason string
-)
+// own).
+var srv *server
 
 // server is a `coffer server` child process.
 type server struct {
@@ -54,12 +51,6 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(tmp)
-	if !faceBuilt() {
-		// This module is committed before the Vault face it tests lands;
-		// from then on the tests run (and fail rather than skip).
-		skipReason = "the Vault face (package compat/vault) is not in this tree"
-		return m.Run()
-	}
 	// ESO's Provider.NewClient builds a Kubernetes clientset from the
 	// ambient configuration before anything else; token auth never calls
 	// it, so a kubeconfig naming an unreachable cluster is enough.
@@ -107,17 +98,6 @@ users:
     token: none
 `
 
-// faceBuilt reports whether package compat/vault has source files.
-func faceBuilt() bool {
-	files, _ := filepath.Glob(filepath.Join(repoRoot, "compat", "vault", "*.go"))
-	for _, f := range files {
-		if !strings.HasSuffix(f, "_test.go") {
-			return true
-		}
-	}
-	return false
-}
-
 // startServer runs `coffer server` on a random port of 127.0.0.1 and waits
 // for its "listening" log line, which names the address.
 func startServer(bin, dir string) (*server, error) {
@@ -163,15 +143,6 @@ func startServer(bin, dir string) (*server, error) {
 func (s *server) stop() {
 	s.cmd.Process.Kill()
 	s.cmd.Wait()
-}
-
-// need returns the shared server, or skips the test.
-func need(t *testing.T) *server {
-	t.Helper()
-	if skipReason != "" {
-		t.Skip(skipReason)
-	}
-	return srv
 }
 
 // nativeError is a native API error reply.
