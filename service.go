@@ -424,6 +424,26 @@ type VersionDeleter interface {
 	UndeleteVersions(ctx context.Context, store, ref string, versions []int) (*Secret, error)
 }
 
+// DetailRevealer reveals a value with the records it was read from, so that
+// a face answers a value read with its metadata in one call (Vault's KV
+// data read). The service package implements it; it is separate from
+// SecretService so that other implementations stay valid.
+type DetailRevealer interface {
+	// RevealDetail is Reveal, and also returns the version record read
+	// and, for a caller that may read the secret's metadata
+	// (ActionRead), the secret. A caller that may not read metadata gets
+	// no secret: it is not refused for it, and nothing more is audited.
+	RevealDetail(ctx context.Context, store, ref string, version int) (*Revealed, error)
+}
+
+// Revealed is what RevealDetail returns. The records are shared: callers
+// must not change them.
+type Revealed struct {
+	Value   *Value
+	Version *Version // without ciphertext; DeletedAt may be a scheduled deletion
+	Secret  *Secret  // nil unless the caller may read the secret's metadata
+}
+
 // CapabilityChecker tells a caller what it may do, without doing it (Vault's
 // sys/capabilities-self). The service package implements it.
 type CapabilityChecker interface {

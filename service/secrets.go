@@ -514,6 +514,22 @@ func (s *Service) UpdateSecret(ctx context.Context, storeRef, ref string, in *co
 // secret is refused (ECONFLICT), and the refusal audited, without another
 // query.
 func (s *Service) Reveal(ctx context.Context, storeRef, ref string, version int) (*coffer.Value, error) {
+	r, err := s.reveal(ctx, storeRef, ref, version, false)
+	if err != nil {
+		return nil, err
+	}
+	return r.Value, nil
+}
+
+var _ coffer.DetailRevealer = (*Service)(nil)
+
+// RevealDetail implements coffer.DetailRevealer.
+func (s *Service) RevealDetail(ctx context.Context, storeRef, ref string, version int) (*coffer.Revealed, error) {
+	return s.reveal(ctx, storeRef, ref, version, true)
+}
+
+// reveal is Reveal, and with detail RevealDetail.
+func (s *Service) reveal(ctx context.Context, storeRef, ref string, version int, detail bool) (*coffer.Revealed, error) {
 	c, err := caller(ctx)
 	if err != nil {
 		return nil, err
@@ -573,7 +589,16 @@ func (s *Service) Reveal(ctx context.Context, storeRef, ref string, version int)
 		return nil, err
 	}
 	s.markUsed(ctx, c, sec)
-	return &coffer.Value{Name: sec.Name, Version: v.Number, Data: plain}, nil
+	r := &coffer.Revealed{Value: &coffer.Value{Name: sec.Name, Version: v.Number, Data: plain}}
+	if detail {
+		rec := *v
+		rec.Ciphertext = nil
+		r.Version = &rec
+		if ok, _ := c.Allows(coffer.ActionRead, st.ID, st.Name, sec.Name); ok {
+			r.Secret = sec
+		}
+	}
+	return r, nil
 }
 
 // refuseExpired records a refused read of an expired secret's value and

@@ -98,10 +98,22 @@ const unknownTime = "0001-01-01T00:00:00Z"
 // 404 with nothing.
 func (s *Server) readVersion(w http.ResponseWriter, r *http.Request, kp kvPath, version int) (*coffer.Value, *versionMeta, error) {
 	ctx := r.Context()
-	val, err := s.Service.Reveal(ctx, kp.mount, kp.name, version)
-	if err != nil && !isCode(err, coffer.ENOTFOUND) {
+	rv, err := s.Service.RevealDetail(ctx, kp.mount, kp.name, version)
+	if err == nil {
+		// The hot path: one call gives the value and, for a caller that
+		// may read it, the metadata. A caller that may only reveal sees
+		// no times: the zero time stands for them (clients need a time).
+		meta := &versionMeta{Version: rv.Value.Version, CreatedTime: unknownTime}
+		if rv.Secret != nil {
+			m := metaOf(rv.Version, rv.Secret.Labels)
+			meta = &m
+		}
+		return rv.Value, meta, nil
+	} else if !isCode(err, coffer.ENOTFOUND) {
 		return nil, nil, err
 	}
+	// Not served: a deleted or destroyed version answers with its
+	// metadata, for a caller that may read it.
 	// The version's metadata, for a caller that may read it (asked
 	// first, so that a key that may only reveal is not refused, and
 	// audited, on every read).
@@ -118,9 +130,7 @@ func (s *Server) readVersion(w http.ResponseWriter, r *http.Request, kp kvPath, 
 		}
 	}
 	want := version
-	if err == nil {
-		want = val.Version
-	} else if want == 0 && verr == nil && len(vers) > 0 {
+	if want == 0 && verr == nil && len(vers) > 0 {
 		want = vers[0].Number
 	}
 	var meta *versionMeta
@@ -132,18 +142,10 @@ func (s *Server) readVersion(w http.ResponseWriter, r *http.Request, kp kvPath, 
 			}
 		}
 	}
-	if err != nil {
-		if meta == nil || meta.Destroyed && serr == nil && s.pruned(ctx, kp, sec, meta.Version) {
-			return nil, nil, err
-		}
-		return nil, nil, respondStatus(w, r, http.StatusNotFound, mountType, map[string]any{"data": nil, "metadata": meta}, nil)
+	if meta == nil || meta.Destroyed && serr == nil && s.pruned(ctx, kp, sec, meta.Version) {
+		return nil, nil, err
 	}
-	if meta == nil {
-		// The caller may reveal but not read the history: its times are
-		// unknown to it, shown as the zero time (clients need a time).
-		meta = &versionMeta{Version: val.Version, CreatedTime: unknownTime}
-	}
-	return val, meta, nil
+	return nil, nil, respondStatus(w, r, http.StatusNotFound, mountType, map[string]any{"data": nil, "metadata": meta}, nil)
 }
 
 // pruned reports whether a version of the secret lies beyond its

@@ -45,6 +45,7 @@ type Service interface {
 	coffer.OwnKeyService
 	coffer.VersionDeleter
 	coffer.CapabilityChecker
+	coffer.DetailRevealer
 }
 
 // Server is the Vault face.
