@@ -241,9 +241,9 @@ func (e *apiError) Render(w http.ResponseWriter, r *http.Request) {
 	}
 	b := make([]byte, 0, 64+len(message))
 	b = append(b, `{"error":{"code":`...)
-	b = appendString(b, code)
+	b = web.AppendString(b, code)
 	b = append(b, `,"message":`...)
-	b = appendString(b, message)
+	b = web.AppendString(b, message)
 	b = append(b, "}}\n"...)
 	_ = web.WriteRaw(w, status, b)
 }

@@ -20,6 +20,9 @@ func (s *Server) markVersions(del bool) web.HandlerFunc {
 		if err := web.DecodeJSON(w, r, MaxBodySize, &in); err != nil {
 			return err
 		}
+		if len(in.Versions) == 0 { // the native API names the versions; the service's "latest" is for Vault's DELETE data/NAME
+			return coffer.Errorf(coffer.EINVALID, "name at least one version")
+		}
 		vd, ok := s.Secrets.(coffer.VersionDeleter)
 		if !ok {
 			return notFound(w, r)

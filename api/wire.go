@@ -4,9 +4,9 @@ import (
 	"sort"
 	"strconv"
 	"time"
-	"unicode/utf8"
 
 	"github.com/coffer-dev/coffer"
+	"github.com/coffer-dev/coffer/internal/web"
 )
 
 // The native API writes its hottest responses (secret listings of thousands
@@ -17,18 +17,18 @@ import (
 // appendSecret appends the JSON form of the secret.
 func appendSecret(b []byte, s *coffer.Secret) []byte {
 	b = append(b, `{"id":`...)
-	b = appendString(b, s.ID)
+	b = web.AppendString(b, s.ID)
 	b = append(b, `,"account_id":`...)
-	b = appendString(b, s.AccountID)
+	b = web.AppendString(b, s.AccountID)
 	b = append(b, `,"store_id":`...)
-	b = appendString(b, s.StoreID)
+	b = web.AppendString(b, s.StoreID)
 	b = append(b, `,"name":`...)
-	b = appendString(b, s.Name)
+	b = web.AppendString(b, s.Name)
 	b = append(b, `,"status":`...)
-	b = appendString(b, string(s.Status))
+	b = web.AppendString(b, string(s.Status))
 	if s.Comment != "" {
 		b = append(b, `,"comment":`...)
-		b = appendString(b, s.Comment)
+		b = web.AppendString(b, s.Comment)
 	}
 	if len(s.Labels) > 0 {
 		b = append(b, `,"labels":`...)
@@ -40,7 +40,7 @@ func appendSecret(b []byte, s *coffer.Secret) []byte {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendString(b, sc)
+			b = web.AppendString(b, sc)
 		}
 		b = append(b, ']')
 	}
@@ -49,7 +49,7 @@ func appendSecret(b []byte, s *coffer.Secret) []byte {
 		b = appendMap(b, s.Attributes)
 	}
 	b = append(b, `,"origin":`...)
-	b = appendString(b, s.Origin)
+	b = web.AppendString(b, s.Origin)
 	b = append(b, `,"version":`...)
 	b = strconv.AppendInt(b, int64(s.Version), 10)
 	b = append(b, `,"created_at":`...)
@@ -65,7 +65,7 @@ func appendSecret(b []byte, s *coffer.Secret) []byte {
 		b = appendTime(b, *s.ExpiresAt)
 	}
 	b = append(b, `,"created_by":`...)
-	b = appendString(b, s.CreatedBy)
+	b = web.AppendString(b, s.CreatedBy)
 	return append(b, '}')
 }
 
@@ -91,7 +91,7 @@ func secretPageJSON(p *coffer.SecretPage) []byte {
 	b = append(b, ']')
 	if p.NextCursor != "" {
 		b = append(b, `,"next_cursor":`...)
-		b = appendString(b, p.NextCursor)
+		b = web.AppendString(b, p.NextCursor)
 	}
 	b = append(b, "}\n"...)
 	p.Memo.Store(b)
@@ -103,14 +103,14 @@ func secretPageJSON(p *coffer.SecretPage) []byte {
 func appendValue(b []byte, v *coffer.Value) []byte {
 	s, enc := coffer.EncodeValue(v.Data)
 	b = append(b, `{"name":`...)
-	b = appendString(b, v.Name)
+	b = web.AppendString(b, v.Name)
 	b = append(b, `,"version":`...)
 	b = strconv.AppendInt(b, int64(v.Version), 10)
 	b = append(b, `,"value":`...)
-	b = appendString(b, s)
+	b = web.AppendString(b, s)
 	if enc != "" {
 		b = append(b, `,"encoding":`...)
-		b = appendString(b, enc)
+		b = web.AppendString(b, enc)
 	}
 	return append(b, "}\n"...)
 }
@@ -132,73 +132,9 @@ func appendMap(b []byte, m map[string]string) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendString(b, k)
+		b = web.AppendString(b, k)
 		b = append(b, ':')
-		b = appendString(b, m[k])
+		b = web.AppendString(b, m[k])
 	}
 	return append(b, '}')
-}
-
-// plain tells the bytes that appendString copies as they are: ASCII but
-// control characters, '"', '\\', '<', '>' and '&'.
-var plain = func() (t [256]bool) {
-	for c := 0x20; c < utf8.RuneSelf; c++ {
-		t[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
-	}
-	return t
-}()
-
-// appendString appends s as a JSON string, escaped as encoding/json escapes
-// it: HTML-safe (<, >, & as \u003c, \u003e, \u0026), control characters as
-// \n, \r, \t, \b, \f or \u00XX, U+2028 and U+2029 as \u2028 and \u2029, and
-// each byte of invalid UTF-8 replaced by \ufffd.
-func appendString(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if plain[c] {
-			i++
-			continue
-		}
-		if c < utf8.RuneSelf {
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\b':
-				b = append(b, '\\', 'b')
-			case '\f':
-				b = append(b, '\\', 'f')
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && size == 1:
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-		case r == '\u2028' || r == '\u2029':
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xf])
-		default:
-			i += size
-			continue
-		}
-		i += size
-		start = i
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
 }

@@ -178,11 +178,11 @@ func (s *Server) readData(w http.ResponseWriter, r *http.Request, kp kvPath) err
 func writeRead(w http.ResponseWriter, r *http.Request, data json.RawMessage, m *versionMeta) error {
 	b := make([]byte, 0, 320+len(data))
 	b = append(b, `{"request_id":`...)
-	b = appendString(b, web.RequestID(r.Context()))
+	b = web.AppendString(b, web.RequestID(r.Context()))
 	b = append(b, `,"lease_id":"","renewable":false,"lease_duration":0,"data":{"data":`...)
 	b = append(b, data...)
 	b = append(b, `,"metadata":{"created_time":`...)
-	b = appendString(b, m.CreatedTime)
+	b = web.AppendString(b, m.CreatedTime)
 	b = append(b, `,"custom_metadata":`...)
 	if m.CustomMetadata == nil {
 		b = append(b, "null"...)
@@ -194,7 +194,7 @@ func writeRead(w http.ResponseWriter, r *http.Request, data json.RawMessage, m *
 		b = append(b, cm...)
 	}
 	b = append(b, `,"deletion_time":`...)
-	b = appendString(b, m.DeletionTime)
+	b = web.AppendString(b, m.DeletionTime)
 	b = append(b, `,"destroyed":`...)
 	b = strconv.AppendBool(b, m.Destroyed)
 	b = append(b, `,"version":`...)
@@ -203,11 +203,6 @@ func writeRead(w http.ResponseWriter, r *http.Request, data json.RawMessage, m *
 	return web.WriteRaw(w, http.StatusOK, b)
 }
 
-// appendString appends s as a JSON string.
-func appendString(b []byte, s string) []byte {
-	q, _ := json.Marshal(s)
-	return append(b, q...)
-}
 
 // dataInput is the body of a data write or patch.
 type dataInput struct {

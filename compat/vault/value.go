@@ -40,10 +40,9 @@ func DataOf(v []byte) json.RawMessage {
 		return v
 	}
 	if utf8.Valid(v) {
-		b, _ := json.Marshal(struct {
-			Value string `json:"value"`
-		}{string(v)})
-		return b
+		b := make([]byte, 0, len(v)+16)
+		b = web.AppendString(append(b, `{"value":`...), string(v))
+		return append(b, '}')
 	}
 	b, _ := json.Marshal(struct {
 		Value    string `json:"value"`
