@@ -203,7 +203,6 @@ func writeRead(w http.ResponseWriter, r *http.Request, data json.RawMessage, m *
 	return web.WriteRaw(w, http.StatusOK, b)
 }
 
-
 // dataInput is the body of a data write or patch.
 type dataInput struct {
 	Data    json.RawMessage `json:"data"`
