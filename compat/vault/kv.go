@@ -78,6 +78,9 @@ func nilIfEmpty(m map[string]string) map[string]string {
 
 // queryInt reads a non-negative integer query parameter (0 when absent).
 func queryInt(r *http.Request, name string) (int, error) {
+	if r.URL.RawQuery == "" {
+		return 0, nil
+	}
 	v := r.URL.Query().Get(name)
 	if v == "" {
 		return 0, nil

@@ -147,6 +147,9 @@ const (
 func operation(r *http.Request) (string, error) {
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
+		if r.URL.RawQuery == "" {
+			return opRead, nil
+		}
 		if l := r.URL.Query().Get("list"); l != "" {
 			list, err := strconv.ParseBool(l)
 			if err != nil {
