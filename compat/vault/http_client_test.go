@@ -464,6 +464,14 @@ func TestVaultClientSys(t *testing.T) {
 		if err != nil || ss.Sealed || !ss.Initialized {
 			t.Fatalf("SealStatus: got %+v %v", ss, err)
 		}
+		// 'vault status' reads sys/leader after the seal status.
+		if l, err := anon.Sys().Leader(); err != nil || l.HAEnabled {
+			t.Fatalf("Leader: got %+v %v", l, err)
+		}
+		// 'vault auth list' lists the token method.
+		if am, err := e.c.Sys().ListAuthWithContext(context.Background()); err != nil || am["token/"] == nil || am["token/"].Type != "token" {
+			t.Fatalf("ListAuth: got %+v %v", am, err)
+		}
 		for _, q := range []string{"", "?standbyok=true&perfstandbyok=true", "?activecode=204"} {
 			resp, err := http.Head(e.base + "/vault/v1/sys/health" + q)
 			if err != nil {

@@ -56,6 +56,35 @@ func (s *Server) sealStatus(w http.ResponseWriter, r *http.Request) error {
 	})
 }
 
+// leader serves sys/leader, which 'vault status' reads after the seal
+// status: coffer has no Vault-style HA leader (every server of a database
+// serves), so HA is reported off, as a single Vault server reports it.
+func (s *Server) leader(w http.ResponseWriter, r *http.Request) error {
+	if r.Method != http.MethodGet {
+		return errUnsupported
+	}
+	return writeStatus(w, http.StatusOK, map[string]any{
+		"ha_enabled": false, "is_self": false, "active_time": unknownTime, "leader_address": "",
+		"leader_cluster_address": "", "performance_standby": false, "performance_standby_last_remote_wal": 0,
+	})
+}
+
+// authMethods serves GET sys/auth: the one auth method coffer serves on
+// this face, token/ (its keys). AppRole, JWT and Kubernetes logins are not
+// enabled (see docs/vault.md).
+func (s *Server) authMethods(w http.ResponseWriter, r *http.Request) error {
+	if r.Method != http.MethodGet {
+		return errUnsupported
+	}
+	data := map[string]any{"token/": map[string]any{
+		"type": "token", "description": "token based credentials (coffer API keys)", "accessor": "auth_token_coffer",
+		"uuid": "", "local": false, "seal_wrap": false, "external_entropy_access": false, "options": nil,
+		"config": map[string]any{"default_lease_ttl": 0, "max_lease_ttl": 0, "force_no_cache": false, "token_type": "default-service"},
+		"plugin_version": "", "running_plugin_version": "v0.0.0+builtin", "running_sha256": "", "deprecation_status": "",
+	}}
+	return respond(w, r, "", data, nil)
+}
+
 // writeStatus writes a bare JSON object, as sys/health and sys/seal-status
 // answer (without the envelope).
 func writeStatus(w http.ResponseWriter, status int, v any) error {

@@ -94,6 +94,8 @@ func (s *Server) routes(mux *http.ServeMux) {
 	v1 := s.v1
 	mux.Handle(v1+"sys/health", pub(s.health))
 	mux.Handle(v1+"sys/seal-status", pub(s.sealStatus))
+	mux.Handle(v1+"sys/leader", pub(s.leader))
+	mux.Handle(v1+"sys/auth", h(s.authMethods))
 	mux.Handle(v1+"sys/internal/ui/mounts", h(s.uiMounts))
 	mux.Handle(v1+"sys/internal/ui/mounts/{path...}", h(s.uiMount))
 	mux.Handle(v1+"sys/mounts", h(s.listMounts))
