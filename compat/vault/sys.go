@@ -79,7 +79,7 @@ func (s *Server) authMethods(w http.ResponseWriter, r *http.Request) error {
 	data := map[string]any{"token/": map[string]any{
 		"type": "token", "description": "token based credentials (coffer API keys)", "accessor": "auth_token_coffer",
 		"uuid": "", "local": false, "seal_wrap": false, "external_entropy_access": false, "options": nil,
-		"config": map[string]any{"default_lease_ttl": 0, "max_lease_ttl": 0, "force_no_cache": false, "token_type": "default-service"},
+		"config":         map[string]any{"default_lease_ttl": 0, "max_lease_ttl": 0, "force_no_cache": false, "token_type": "default-service"},
 		"plugin_version": "", "running_plugin_version": "v0.0.0+builtin", "running_sha256": "", "deprecation_status": "",
 	}}
 	return respond(w, r, "", data, nil)
