@@ -29,15 +29,21 @@ vet:
 lint:
 	go run $(STATICCHECK) ./...
 
-# test runs the module's suite, then the tests of ESO's Vault provider
-# against the Vault face, a module of their own (compat/vault/esotest: its
-# Kubernetes dependencies stay out of the server's go.mod). Those run
+# test runs the module's suite and, beside it, the tests of ESO's Vault
+# provider against the Vault face, a module of their own
+# (compat/vault/esotest: its Kubernetes dependencies stay out of the
+# server's go.mod). Those build for minutes and then mostly wait on a
+# server, so they run at the same time as the main suite, whose tests wait
+# on servers too; their output is printed when both are done. They run
 # without -race: the server they test is a child process, and instrumenting
 # ESO's and Kubernetes' packages would triple their cold build time for
 # sequential test code.
 test:
-	go test -race -parallel 4 -timeout 30m ./...
-	cd compat/vault/esotest && go test -timeout 15m ./...
+	@set -u; eso=$$(mktemp); trap 'rm -f $$eso' EXIT; \
+	(cd compat/vault/esotest && go test -timeout 15m ./... > $$eso 2>&1) & pid=$$!; \
+	go test -race -parallel 4 -timeout 30m ./...; main=$$?; \
+	wait $$pid; esorc=$$?; echo "--- compat/vault/esotest (its own module)"; cat $$eso; \
+	test $$main -eq 0 -a $$esorc -eq 0
 
 # fuzz runs every fuzz target for FUZZTIME, one target at a time (Go fuzzes
 # one target per process). Each package's fuzzing test binary is built once
