@@ -10,7 +10,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	vaultapi "github.com/hashicorp/vault/api"
 
@@ -538,16 +537,4 @@ func TestVaultOwnListener(t *testing.T) {
 		t.Fatalf("health on the Vault listener: %v %v", r, err)
 	}
 	r.Body.Close()
-}
-
-// waitFor polls cond for up to a few seconds.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for range 100 {
-		if cond() {
-			return
-		}
-		time.Sleep(30 * time.Millisecond)
-	}
-	t.Fatalf("timed out waiting for %s", what)
 }
