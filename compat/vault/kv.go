@@ -159,7 +159,7 @@ func (s *Server) pruned(ctx context.Context, kp kvPath, sec *coffer.Secret, vers
 	if err != nil {
 		return false
 	}
-	eff := effective(settingsOf(sec.Attributes), mount)
+	eff := effective(sec, mount)
 	return eff.maxVersions > 0 && version <= sec.Version-eff.maxVersions
 }
 
@@ -287,11 +287,7 @@ func (s *Server) writeData(w http.ResponseWriter, r *http.Request, kp kvPath) er
 	if err != nil {
 		return err
 	}
-	var own settings
-	if sec != nil {
-		own = settingsOf(sec.Attributes)
-	}
-	eff := effective(own, mount)
+	eff := effective(sec, mount)
 	put := &coffer.SecretPut{Name: kp.name, Value: value, KeepVersions: eff.maxVersions, DeleteVersionAfter: eff.deleteAfter}
 	switch {
 	case hasCAS && cas == 0 && sec != nil && sec.Version > 0:
@@ -366,11 +362,7 @@ func (s *Server) patchData(w http.ResponseWriter, r *http.Request, kp kvPath) er
 		if err != nil {
 			return err
 		}
-		var own settings
-		if sec != nil {
-			own = settingsOf(sec.Attributes)
-		}
-		eff := effective(own, mount)
+		eff := effective(sec, mount)
 		if hasCAS && cas != val.Version {
 			return coffer.Errorf(coffer.EPRECONDITION, msgCASMismatch)
 		} else if !hasCAS && eff.casRequired {
@@ -474,7 +466,7 @@ func (s *Server) readMetadata(w http.ResponseWriter, r *http.Request, kp kvPath)
 		return err
 	}
 	own := settingsOf(sec.Attributes)
-	eff := effective(own, mount)
+	eff := effective(sec, mount)
 	m := metadata{CASRequired: own.casRequired, CreatedTime: vaultTime(&sec.CreatedAt), CurrentVersion: sec.Version,
 		CustomMetadata: nilIfEmpty(sec.Labels), DeleteVersionAfter: own.deleteAfter.String(), MaxVersions: own.maxVersions,
 		UpdatedTime: vaultTime(&sec.UpdatedAt), Versions: map[string]versionInfo{}}

@@ -41,11 +41,15 @@ func settingsOf(attrs map[string]string) settings {
 	return st
 }
 
-// effective combines a secret's settings with its mount's, as Vault does:
-// the secret's max_versions if set, else the mount's; CAS required if
-// either requires it; the secret's delete_version_after if set, else the
-// mount's.
-func effective(sec, mount settings) settings {
+// effective combines the settings of a secret (nil for none, or one the
+// caller may not read) with its mount's, as Vault does: the secret's
+// max_versions if set, else the mount's; CAS required if either requires
+// it; the secret's delete_version_after if set, else the mount's.
+func effective(secret *coffer.Secret, mount settings) settings {
+	var sec settings
+	if secret != nil {
+		sec = settingsOf(secret.Attributes)
+	}
 	out := mount
 	if sec.maxVersions > 0 {
 		out.maxVersions = sec.maxVersions
