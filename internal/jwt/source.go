@@ -53,7 +53,9 @@ type Source struct {
 	cfg  SourceConfig
 	keys atomic.Pointer[KeySet]
 
-	mu      sync.Mutex // guards the fields below, and serializes Refresh
+	refreshing sync.Mutex // serializes Refresh
+
+	mu      sync.Mutex // guards the fields below
 	lastErr error
 	lastOK  time.Time
 }
@@ -110,9 +112,11 @@ func (s *Source) Status() (lastErr error, lastOK time.Time) {
 // parses, makes it current. On failure the current set stays and the error
 // is returned and kept for Status.
 func (s *Source) Refresh(ctx context.Context) error {
+	s.refreshing.Lock()
+	defer s.refreshing.Unlock()
+	ks, err := s.load(ctx)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	ks, err := s.load(ctx)
 	s.lastErr = err
 	if err != nil {
 		return err

@@ -68,7 +68,7 @@ func TestSourceDiscoveryAndRotation(t *testing.T) {
 	e.Issuer = srv.URL
 	c := claims(map[string]any{"iss": srv.URL})
 	tok1 := sign(t, "RS256", "k1", k.rsa, c)
-	tok2 := sign(t, "ES256", "k2", k.p256, c)
+	tok2 := sign(t, "RS256", "k2", k.rsa2, c)
 	check := func(tok string, want error) {
 		t.Helper()
 		if _, err := jwt.Verify(tok, src.Keys(), e); !errors.Is(err, want) {
@@ -86,7 +86,7 @@ func TestSourceDiscoveryAndRotation(t *testing.T) {
 	check(tok1, nil)
 
 	// Rotation: k2 replaces k1 at the issuer.
-	srv.jwks.Store(new(jwks(t, jwk("k2", "", &k.p256.PublicKey))))
+	srv.jwks.Store(new(jwks(t, jwk("k2", "", &k.rsa2.PublicKey))))
 	check(tok2, jwt.ErrUnknownKey) // not before a refresh: Verify never fetches
 	check(tok1, nil)
 	before := srv.requests.Load()
@@ -119,7 +119,7 @@ func TestSourceDiscoveryAndRotation(t *testing.T) {
 			defer func() {
 				srv.fail.Store(0)
 				srv.discovery.Store(nil)
-				srv.jwks.Store(new(jwks(t, jwk("k2", "", &k.p256.PublicKey))))
+				srv.jwks.Store(new(jwks(t, jwk("k2", "", &k.rsa2.PublicKey))))
 			}()
 			err := src.Refresh(context.Background())
 			if err == nil {
