@@ -72,7 +72,8 @@ func (s *KeySet) Len() int {
 	return len(s.keys)
 }
 
-// Keys returns a copy of s's keys.
+// Keys returns a copy of s's keys; the keys themselves are shared and must
+// not be modified.
 func (s *KeySet) Keys() []Key {
 	if s == nil {
 		return nil
@@ -137,14 +138,13 @@ func ParseJWKS(data []byte) (*KeySet, error) {
 	if err := checkStructure(data); err != nil {
 		return nil, fmt.Errorf("jwt: JWKS: %w", err)
 	}
-	var doc struct {
-		Keys []map[string]json.RawMessage `json:"keys"`
-	}
-	if err := json.Unmarshal(data, &doc); err != nil {
+	var doc map[string]json.RawMessage // a map, not a struct: member names match exactly
+	var set []map[string]json.RawMessage
+	if json.Unmarshal(data, &doc) != nil || json.Unmarshal(doc["keys"], &set) != nil {
 		return nil, errors.New("jwt: JWKS: not a key set")
 	}
 	var keys []Key
-	for i, raw := range doc.Keys {
+	for i, raw := range set {
 		if raw["d"] != nil || raw["k"] != nil {
 			return nil, fmt.Errorf("jwt: JWKS key %d holds private or symmetric key material: publish public keys only", i)
 		}

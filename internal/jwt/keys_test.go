@@ -74,6 +74,7 @@ func TestParseJWKS(t *testing.T) {
 		{"NotJSON", `{"keys":`},
 		{"DuplicateMember", strings.Replace(string(jwks(t, p256)), `"kty":"EC"`, `"kty":"EC","kty":"RSA"`, 1)},
 		{"TrailingData", string(jwks(t, p256)) + "{}"},
+		{"KeysCaseVariant", strings.Replace(string(jwks(t, p256)), `"keys"`, `"Keys"`, 1)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ks, err := jwt.ParseJWKS([]byte(tc.doc))

@@ -151,20 +151,21 @@ func (s *Source) load(ctx context.Context) (*KeySet, error) {
 	if err := checkStructure(data); err != nil {
 		return nil, fmt.Errorf("jwt: discovery document: %w", err)
 	}
-	var doc struct {
-		Issuer  string `json:"issuer"`
-		JWKSURI string `json:"jwks_uri"`
-	}
-	if err := json.Unmarshal(data, &doc); err != nil {
+	var raw map[string]json.RawMessage // a map, not a struct: member names match exactly
+	if err := json.Unmarshal(data, &raw); err != nil {
 		return nil, errors.New("jwt: discovery document: bad JSON")
 	}
-	if doc.Issuer != s.cfg.Issuer {
+	doc, err := stringMembers(raw, "issuer", "jwks_uri")
+	if err != nil {
+		return nil, fmt.Errorf("jwt: discovery document: %w", err)
+	}
+	if doc["issuer"] != s.cfg.Issuer {
 		return nil, errors.New("jwt: discovery document names another issuer")
 	}
-	if err := checkURL(doc.JWKSURI); err != nil {
+	if err := checkURL(doc["jwks_uri"]); err != nil {
 		return nil, fmt.Errorf("jwt: discovery document's jwks_uri: %w", err)
 	}
-	data, err = s.get(ctx, doc.JWKSURI)
+	data, err = s.get(ctx, doc["jwks_uri"])
 	if err != nil {
 		return nil, err
 	}
