@@ -164,11 +164,12 @@ func jwk(kid, alg string, pub crypto.PublicKey) map[string]any {
 	case *rsa.PublicKey:
 		m["kty"], m["n"], m["e"] = "RSA", b64(p.N.Bytes()), b64(big.NewInt(int64(p.E)).Bytes())
 	case *ecdsa.PublicKey:
-		size := (p.Curve.Params().BitSize + 7) / 8
-		x, y := make([]byte, size), make([]byte, size)
-		p.X.FillBytes(x)
-		p.Y.FillBytes(y)
-		m["kty"], m["crv"], m["x"], m["y"] = "EC", p.Curve.Params().Name, b64(x), b64(y)
+		point, err := p.Bytes() // 0x04 || x || y
+		if err != nil {
+			panic(err)
+		}
+		size := len(point) / 2
+		m["kty"], m["crv"], m["x"], m["y"] = "EC", p.Curve.Params().Name, b64(point[1:1+size]), b64(point[1+size:])
 	case ed25519.PublicKey:
 		m["kty"], m["crv"], m["x"] = "OKP", "Ed25519", b64(p)
 	}
@@ -194,4 +195,13 @@ func testSet(tb testing.TB) *jwt.KeySet {
 		tb.Fatal(err)
 	}
 	return ks
+}
+
+// privateD returns the base64url private scalar of key, as a JWK's "d".
+func privateD(key *ecdsa.PrivateKey) string {
+	d, err := key.Bytes()
+	if err != nil {
+		panic(err)
+	}
+	return b64(d)
 }

@@ -51,7 +51,7 @@ func TestParseJWKS(t *testing.T) {
 	shortX := jwk("p", "", &k.p256.PublicKey)
 	shortX["x"] = b64(make([]byte, 31))
 	priv := jwk("p", "", &k.p256.PublicKey)
-	priv["d"] = b64(k.p256.D.Bytes())
+	priv["d"] = privateD(k.p256)
 	badN := jwk("r", "", &k.rsa.PublicKey)
 	badN["n"] = "AAAA" + badN["n"].(string)
 	badEd := jwk("e", "", k.ed.Public())
@@ -81,7 +81,7 @@ func TestParseJWKS(t *testing.T) {
 			if err == nil {
 				t.Fatalf("accepted, %d keys", ks.Len())
 			}
-			if tc.name == "PrivateKey" && strings.Contains(err.Error(), b64(k.p256.D.Bytes())) {
+			if tc.name == "PrivateKey" && strings.Contains(err.Error(), privateD(k.p256)) {
 				t.Errorf("error echoes the private key")
 			}
 		})

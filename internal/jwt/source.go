@@ -100,12 +100,12 @@ func NewSource(cfg SourceConfig) (*Source, error) {
 // (which verifies nothing) before the first successful load.
 func (s *Source) Keys() *KeySet { return s.keys.Load() }
 
-// Status returns the error of the last refresh (nil when it succeeded) and
-// the time of the last successful load.
-func (s *Source) Status() (lastErr error, lastOK time.Time) {
+// Status returns the time of the last successful load (zero before one)
+// and the error of the last refresh (nil when it succeeded).
+func (s *Source) Status() (lastOK time.Time, lastErr error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.lastErr, s.lastOK
+	return s.lastOK, s.lastErr
 }
 
 // Refresh loads the key set once from the configured place and, when it

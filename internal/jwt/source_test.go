@@ -109,7 +109,7 @@ func TestSourceDiscoveryAndRotation(t *testing.T) {
 		{"NotJSON", func() { srv.jwks.Store(new([]byte("<html>"))) }},
 		{"PrivateKey", func() {
 			m := jwk("k3", "", &k.p256.PublicKey)
-			m["d"] = b64(k.p256.D.Bytes())
+			m["d"] = privateD(k.p256)
 			srv.jwks.Store(new(jwks(t, m)))
 		}},
 		{"OtherIssuer", func() { srv.discovery.Store(new("https://evil.test")) }},
@@ -125,10 +125,10 @@ func TestSourceDiscoveryAndRotation(t *testing.T) {
 			if err == nil {
 				t.Fatal("Refresh succeeded")
 			}
-			if last, ok := src.Status(); !errors.Is(last, err) || ok.IsZero() {
+			if ok, last := src.Status(); !errors.Is(last, err) || ok.IsZero() {
 				t.Errorf("Status: got %v, %v", last, ok)
 			}
-			if strings.Contains(err.Error(), b64(k.p256.D.Bytes())) {
+			if strings.Contains(err.Error(), privateD(k.p256)) {
 				t.Error("error echoes the private key")
 			}
 			check(tok2, nil)
@@ -137,7 +137,7 @@ func TestSourceDiscoveryAndRotation(t *testing.T) {
 	if err := src.Refresh(context.Background()); err != nil {
 		t.Fatalf("Refresh: %v", err)
 	}
-	if last, _ := src.Status(); last != nil {
+	if _, last := src.Status(); last != nil {
 		t.Errorf("Status after success: got %v", last)
 	}
 }
