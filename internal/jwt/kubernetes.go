@@ -22,6 +22,11 @@ type KubernetesIdentity struct {
 // refuses a token with neither, with an empty namespace or name, and one
 // whose sub is not system:serviceaccount:NAMESPACE:NAME for them. Errors
 // wrap ErrClaims.
+//
+// Legacy tokens carry no exp, and Verify requires one: they reach this
+// function only if their issuer added one. That is deliberate: a token
+// that never expires, stored in a Secret, is the long-lived credential
+// workload identity replaces.
 func Kubernetes(c Claims) (KubernetesIdentity, error) {
 	var id KubernetesIdentity
 	if k8s, ok := c.Raw["kubernetes.io"].(map[string]any); ok {

@@ -16,6 +16,10 @@ import (
 	"time"
 )
 
+// FetchTimeout bounds each request of a Source whose client has no
+// Timeout, so that a stalled key server cannot stall refreshing forever.
+const FetchTimeout = 30 * time.Second
+
 // DefaultInterval is how often Run refreshes a fetched key set when
 // SourceConfig.Interval is zero.
 const DefaultInterval = 15 * time.Minute
@@ -34,7 +38,8 @@ type SourceConfig struct {
 	// give a jwks_uri, which is then fetched.
 	Issuer string
 	// Client makes the requests of JWKSURL and Issuer; required for them.
-	// Its timeouts are the caller's; redirects must stay on https.
+	// Its timeouts are the caller's (FetchTimeout when it has none);
+	// redirects must stay on https.
 	Client *http.Client
 	// Interval is how often Run refreshes: zero means DefaultInterval for
 	// URLs and never for File (which Run then loads once), and is ignored
@@ -205,6 +210,9 @@ func (s *Source) Run(ctx context.Context) {
 // maxKeySetBytes from a 200 response.
 func (s *Source) get(ctx context.Context, u string) ([]byte, error) {
 	client := *s.cfg.Client
+	if client.Timeout == 0 {
+		client.Timeout = FetchTimeout
+	}
 	next := client.CheckRedirect
 	client.CheckRedirect = func(req *http.Request, via []*http.Request) error {
 		if err := checkURL(req.URL.String()); err != nil {
