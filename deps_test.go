@@ -48,7 +48,9 @@ var layers = map[string][]string{
 	// Leaves: the load generator, the sr25519 verifier.
 	"internal/loadgen": {},
 	"internal/sr25519": {},
-	"internal/bench":   {"internal/loadgen", "internal/sr25519"},
+	// The JWT verifier of workload identity: standard library crypto only.
+	"internal/jwt":   {},
+	"internal/bench": {"internal/loadgen", "internal/sr25519"},
 	// Test support, imported by tests only: a real service over SQLite, the
 	// real server in-process, a throwaway PostgreSQL cluster.
 	"internal/svctest":    {"", "envelope", "service", "sqlite"},
