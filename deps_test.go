@@ -14,7 +14,7 @@ import (
 var layers = map[string][]string{
 	"":         {}, // the domain: standard library only
 	"envelope": {},
-	"service":  {"", "envelope"},
+	"service":  {"", "envelope", "internal/jwt"},
 	// The engines and their conformance suite.
 	"sqlite":    {""},
 	"postgres":  {""},

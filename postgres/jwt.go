@@ -1,0 +1,291 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/coffer-dev/coffer"
+	"github.com/jackc/pgx/v5"
+)
+
+const jwtConfigCols = `id, account_id, name, issuer, settings, created_at, updated_at`
+
+const jwtRoleCols = `id, account_id, config_id, name, principal_id, key_id, settings, created_at, updated_at`
+
+// CreateJWTConfig adds a trust configuration.
+func (db *DB) CreateJWTConfig(ctx context.Context, c *coffer.JWTConfig, ev *coffer.AuditEvent) error {
+	c.CreatedAt, c.UpdatedAt = stamp(c.CreatedAt), stamp(c.UpdatedAt)
+	set, err := c.Settings()
+	if err != nil {
+		return fmt.Errorf("create jwt config: %w", err)
+	}
+	return db.do(ctx, ev, func(w *writer) error {
+		fillEvent(ev, c.AccountID, "", "")
+		_, err := w.exec(`INSERT INTO jwt_configs (`+jwtConfigCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+			c.ID, c.AccountID, c.Name, c.Issuer, set, c.CreatedAt.UnixNano(), c.UpdatedAt.UnixNano())
+		if isUnique(err) {
+			return coffer.Errorf(coffer.ECONFLICT, "a jwt config named %s already exists", c.Name)
+		} else if err != nil {
+			return fmt.Errorf("create jwt config: %w", err)
+		}
+		return nil
+	})
+}
+
+// JWTConfig returns a config of the account by name (ENOTFOUND).
+func (db *DB) JWTConfig(ctx context.Context, accountID, name string) (*coffer.JWTConfig, error) {
+	out, err := db.listJWTConfigs(ctx, `account_id = $1 AND name = $2`, accountID, name)
+	if err != nil {
+		return nil, err
+	} else if len(out) == 0 {
+		return nil, coffer.Errorf(coffer.ENOTFOUND, "jwt config not found")
+	}
+	return out[0], nil
+}
+
+// JWTConfigs lists the configs of an account ("" for every account).
+func (db *DB) JWTConfigs(ctx context.Context, accountID string) ([]*coffer.JWTConfig, error) {
+	if accountID == "" {
+		return db.listJWTConfigs(ctx, `1 = 1 ORDER BY account_id, name`)
+	}
+	return db.listJWTConfigs(ctx, `account_id = $1 ORDER BY name`, accountID)
+}
+
+// JWTConfigsNamed lists the configs of that name in every account.
+func (db *DB) JWTConfigsNamed(ctx context.Context, name string) ([]*coffer.JWTConfig, error) {
+	return db.listJWTConfigs(ctx, `name = $1 ORDER BY account_id`, name)
+}
+
+func (db *DB) listJWTConfigs(ctx context.Context, where string, args ...any) ([]*coffer.JWTConfig, error) {
+	out := []*coffer.JWTConfig{}
+	err := db.query(ctx, `SELECT `+jwtConfigCols+` FROM jwt_configs WHERE `+where, args, func(rows pgx.Rows) error {
+		c, err := scanJWTConfig(rows)
+		if err != nil {
+			return err
+		}
+		out = append(out, c)
+		return nil
+	})
+	if err != nil {
+		return nil, dbErr("list jwt configs", err)
+	}
+	return out, nil
+}
+
+func scanJWTConfig(sc pgx.Row) (*coffer.JWTConfig, error) {
+	var c coffer.JWTConfig
+	var set string
+	var created, updated int64
+	if err := sc.Scan(&c.ID, &c.AccountID, &c.Name, &c.Issuer, &set, &created, &updated); err != nil {
+		return nil, err
+	}
+	if err := c.SetSettings(set); err != nil {
+		return nil, err
+	}
+	c.CreatedAt, c.UpdatedAt = fromNanos(created), fromNanos(updated)
+	return &c, nil
+}
+
+// UpdateJWTConfig replaces a config's issuer and settings.
+func (db *DB) UpdateJWTConfig(ctx context.Context, c *coffer.JWTConfig, ev *coffer.AuditEvent) error {
+	c.UpdatedAt = stamp(c.UpdatedAt)
+	set, err := c.Settings()
+	if err != nil {
+		return fmt.Errorf("update jwt config: %w", err)
+	}
+	return db.do(ctx, ev, func(w *writer) error {
+		fillEvent(ev, c.AccountID, "", "")
+		tag, err := w.exec(`UPDATE jwt_configs SET issuer = $1, settings = $2, updated_at = $3
+			WHERE id = $4 AND account_id = $5`, c.Issuer, set, c.UpdatedAt.UnixNano(), c.ID, c.AccountID)
+		if err != nil {
+			return fmt.Errorf("update jwt config: %w", err)
+		}
+		if tag.RowsAffected() == 0 {
+			return coffer.Errorf(coffer.ENOTFOUND, "jwt config not found")
+		}
+		return nil
+	})
+}
+
+// DeleteJWTConfig removes a config with its roles and revokes their keys.
+func (db *DB) DeleteJWTConfig(ctx context.Context, accountID, id string, at time.Time, ev *coffer.AuditEvent) error {
+	at = stamp(at)
+	return db.do(ctx, ev, func(w *writer) error {
+		fillEvent(ev, accountID, "", "")
+		var n int
+		if err := w.queryRow(`SELECT count(*) FROM jwt_configs WHERE id = $1 AND account_id = $2`,
+			id, accountID).Scan(&n); err != nil {
+			return fmt.Errorf("delete jwt config: %w", err)
+		} else if n == 0 {
+			return coffer.Errorf(coffer.ENOTFOUND, "jwt config not found")
+		}
+		for _, q := range []string{
+			`UPDATE api_keys SET revoked_at = coalesce(revoked_at, $1) WHERE account_id = $2 AND id IN
+				(SELECT key_id FROM jwt_roles WHERE config_id = $3)`,
+			`DELETE FROM jwt_roles WHERE $1::bigint > 0 AND account_id = $2 AND config_id = $3`,
+			`DELETE FROM jwt_configs WHERE $1::bigint > 0 AND account_id = $2 AND id = $3`,
+		} {
+			if _, err := w.exec(q, at.UnixNano(), accountID, id); err != nil {
+				return fmt.Errorf("delete jwt config: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
+// jwtInsertKey adds the key of a JWT role, in the role's transaction.
+func (w *writer) jwtInsertKey(k *coffer.APIKey) error {
+	k.CreatedAt = stamp(k.CreatedAt)
+	scopes, err := json.Marshal(k.Scopes)
+	if err != nil {
+		return fmt.Errorf("create role key: %w", err)
+	}
+	_, err = w.exec(`INSERT INTO api_keys (`+apiKeyCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+		k.ID, k.AccountID, k.PrincipalID, k.Name, k.Admin, string(scopes), k.Hash, k.CreatedAt.UnixNano(),
+		nullNanos(k.ExpiresAt), nullNanos(k.LastUsedAt), nullNanos(k.RevokedAt), k.MAC)
+	if err != nil {
+		return fmt.Errorf("create role key: %w", err)
+	}
+	return nil
+}
+
+// CreateJWTRole adds a role and its key in one transaction.
+func (db *DB) CreateJWTRole(ctx context.Context, r *coffer.JWTRole, k *coffer.APIKey, ev *coffer.AuditEvent) error {
+	r.CreatedAt, r.UpdatedAt = stamp(r.CreatedAt), stamp(r.UpdatedAt)
+	set, err := r.Settings()
+	if err != nil {
+		return fmt.Errorf("create jwt role: %w", err)
+	}
+	return db.do(ctx, ev, func(w *writer) error {
+		fillEvent(ev, r.AccountID, "", "")
+		var n int
+		if err := w.queryRow(`SELECT (SELECT count(*) FROM jwt_configs WHERE id = $1 AND account_id = $2)
+			* (SELECT count(*) FROM principals WHERE id = $3 AND account_id = $4)`,
+			r.ConfigID, r.AccountID, r.PrincipalID, r.AccountID).Scan(&n); err != nil {
+			return fmt.Errorf("create jwt role: %w", err)
+		} else if n == 0 {
+			return coffer.Errorf(coffer.ENOTFOUND, "jwt config or principal not found")
+		}
+		if err := w.jwtInsertKey(k); err != nil {
+			return err
+		}
+		_, err := w.exec(`INSERT INTO jwt_roles (`+jwtRoleCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+			r.ID, r.AccountID, r.ConfigID, r.Name, r.PrincipalID, k.ID, set, r.CreatedAt.UnixNano(), r.UpdatedAt.UnixNano())
+		if isUnique(err) {
+			return coffer.Errorf(coffer.ECONFLICT, "a role named %s already exists", r.Name)
+		} else if err != nil {
+			return fmt.Errorf("create jwt role: %w", err)
+		}
+		r.KeyID = k.ID
+		return nil
+	})
+}
+
+// JWTRole returns a role of a config by name (ENOTFOUND).
+func (db *DB) JWTRole(ctx context.Context, configID, name string) (*coffer.JWTRole, error) {
+	out, err := db.listJWTRoles(ctx, `config_id = $1 AND name = $2`, configID, name)
+	if err != nil {
+		return nil, err
+	} else if len(out) == 0 {
+		return nil, coffer.Errorf(coffer.ENOTFOUND, "role not found")
+	}
+	return out[0], nil
+}
+
+// JWTRoles lists the roles of a config by name.
+func (db *DB) JWTRoles(ctx context.Context, configID string) ([]*coffer.JWTRole, error) {
+	return db.listJWTRoles(ctx, `config_id = $1 ORDER BY name`, configID)
+}
+
+func (db *DB) listJWTRoles(ctx context.Context, where string, args ...any) ([]*coffer.JWTRole, error) {
+	out := []*coffer.JWTRole{}
+	err := db.query(ctx, `SELECT `+jwtRoleCols+` FROM jwt_roles WHERE `+where, args, func(rows pgx.Rows) error {
+		r, err := scanJWTRole(rows)
+		if err != nil {
+			return err
+		}
+		out = append(out, r)
+		return nil
+	})
+	if err != nil {
+		return nil, dbErr("list jwt roles", err)
+	}
+	return out, nil
+}
+
+func scanJWTRole(sc pgx.Row) (*coffer.JWTRole, error) {
+	var r coffer.JWTRole
+	var set string
+	var created, updated int64
+	if err := sc.Scan(&r.ID, &r.AccountID, &r.ConfigID, &r.Name, &r.PrincipalID, &r.KeyID, &set, &created, &updated); err != nil {
+		return nil, err
+	}
+	if err := r.SetSettings(set); err != nil {
+		return nil, err
+	}
+	r.CreatedAt, r.UpdatedAt = fromNanos(created), fromNanos(updated)
+	return &r, nil
+}
+
+// UpdateJWTRole replaces a role's settings and, with k, its key.
+func (db *DB) UpdateJWTRole(ctx context.Context, r *coffer.JWTRole, k *coffer.APIKey, ev *coffer.AuditEvent) error {
+	r.UpdatedAt = stamp(r.UpdatedAt)
+	set, err := r.Settings()
+	if err != nil {
+		return fmt.Errorf("update jwt role: %w", err)
+	}
+	return db.do(ctx, ev, func(w *writer) error {
+		fillEvent(ev, r.AccountID, "", "")
+		var oldKey string
+		err := w.queryRow(`SELECT key_id FROM jwt_roles WHERE id = $1 AND account_id = $2`,
+			r.ID, r.AccountID).Scan(&oldKey)
+		if err == pgx.ErrNoRows {
+			return coffer.Errorf(coffer.ENOTFOUND, "role not found")
+		} else if err != nil {
+			return fmt.Errorf("update jwt role: %w", err)
+		}
+		keyID := oldKey
+		if k != nil {
+			if err := w.jwtInsertKey(k); err != nil {
+				return err
+			}
+			if _, err := w.exec(`UPDATE api_keys SET revoked_at = coalesce(revoked_at, $1)
+				WHERE id = $2 AND account_id = $3`, r.UpdatedAt.UnixNano(), oldKey, r.AccountID); err != nil {
+				return fmt.Errorf("revoke jwt role key: %w", err)
+			}
+			keyID = k.ID
+		}
+		if _, err := w.exec(`UPDATE jwt_roles SET key_id = $1, settings = $2, updated_at = $3 WHERE id = $4`,
+			keyID, set, r.UpdatedAt.UnixNano(), r.ID); err != nil {
+			return fmt.Errorf("update jwt role: %w", err)
+		}
+		r.KeyID = keyID
+		return nil
+	})
+}
+
+// DeleteJWTRole removes a role and revokes its key.
+func (db *DB) DeleteJWTRole(ctx context.Context, accountID, id string, at time.Time, ev *coffer.AuditEvent) error {
+	at = stamp(at)
+	return db.do(ctx, ev, func(w *writer) error {
+		fillEvent(ev, accountID, "", "")
+		var keyID string
+		err := w.queryRow(`SELECT key_id FROM jwt_roles WHERE id = $1 AND account_id = $2`,
+			id, accountID).Scan(&keyID)
+		if err == pgx.ErrNoRows {
+			return coffer.Errorf(coffer.ENOTFOUND, "role not found")
+		} else if err != nil {
+			return fmt.Errorf("delete jwt role: %w", err)
+		}
+		if _, err := w.exec(`DELETE FROM jwt_roles WHERE id = $1`, id); err != nil {
+			return fmt.Errorf("delete jwt role: %w", err)
+		}
+		if _, err := w.exec(`UPDATE api_keys SET revoked_at = coalesce(revoked_at, $1)
+			WHERE id = $2 AND account_id = $3`, at.UnixNano(), keyID, accountID); err != nil {
+			return fmt.Errorf("delete jwt role: %w", err)
+		}
+		return nil
+	})
+}
