@@ -85,6 +85,8 @@ type Service struct {
 	counts   genCache[string, int]                 // live secrets by store id
 	homes    homes                                 // store ids by secret id
 
+	jwt jwtState // service/jwt_keys.go: key sources of trust configurations
+
 	stop chan struct{}
 	done chan struct{}
 }
@@ -124,6 +126,9 @@ type Options struct {
 	KeyFormats      []coffer.KeyFormat
 	Hotkeys         coffer.SignatureScheme
 	FirstReadClears []string
+
+	// JWT says how the keys of JWT trust configurations are fetched.
+	JWT JWTOptions
 }
 
 // New returns a Service over storage. On a new database it creates the
@@ -159,6 +164,7 @@ func New(ctx context.Context, storage coffer.Storage, keyring *envelope.Keyring,
 	}
 	s.rate = newAccountLimiter(opts.RateLimits, s.now)
 	s.requireCert = opts.RequireClientCert
+	s.jwt.opts = opts.JWT
 	if s.window <= 0 {
 		s.window = coffer.AuditScanWindow
 	}
