@@ -56,6 +56,7 @@ var layers = map[string][]string{
 	"internal/svctest":    {"", "envelope", "service", "sqlite"},
 	"internal/servertest": {"server", "internal/sr25519"},
 	"internal/pgtest":     {},
+	"internal/jwttest":    {},
 }
 
 // modules says which packages may import each third-party module (by

@@ -393,11 +393,11 @@ func (s *Service) CreateJWTRole(ctx context.Context, config string, in *coffer.J
 			return nil, err
 		}
 	} else {
-		p, err := s.CreatePrincipal(ctx, &coffer.PrincipalCreate{Name: "jwt-" + config + "-" + r.Name, Kind: "service"})
+		id, err := s.jwtPrincipal(ctx, c.AccountID, "jwt-"+config+"-"+r.Name)
 		if err != nil {
 			return nil, err
 		}
-		r.PrincipalID = p.ID
+		r.PrincipalID = id
 	}
 	k, err := s.jwtRoleKey(ctx, c, ev, config, &r)
 	if err != nil {
@@ -408,6 +408,28 @@ func (s *Service) CreateJWTRole(ctx context.Context, config string, in *coffer.J
 		return nil, err
 	}
 	return &r, nil
+}
+
+// jwtPrincipal returns the id of the service principal name of the
+// account, made when missing (a role deleted and made again keeps its
+// principal).
+func (s *Service) jwtPrincipal(ctx context.Context, accountID, name string) (string, error) {
+	p, err := s.CreatePrincipal(ctx, &coffer.PrincipalCreate{Name: name, Kind: "service"})
+	if err == nil {
+		return p.ID, nil
+	} else if coffer.ErrorCode(err) != coffer.ECONFLICT {
+		return "", err
+	}
+	ps, lerr := s.storage.Principals(ctx, accountID)
+	if lerr != nil {
+		return "", lerr
+	}
+	for _, p := range ps {
+		if p.Name == name {
+			return p.ID, nil
+		}
+	}
+	return "", err
 }
 
 // jwtRole returns a role of a config of the caller's account.
