@@ -142,8 +142,12 @@ func (w *writer) jwtInsertKey(k *coffer.APIKey) error {
 	if err != nil {
 		return fmt.Errorf("create role key: %w", err)
 	}
+	hash := k.Hash
+	if hash == nil {
+		hash = []byte{}
+	}
 	_, err = w.exec(`INSERT INTO api_keys (`+apiKeyCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-		k.ID, k.AccountID, k.PrincipalID, k.Name, k.Admin, string(scopes), k.Hash, k.CreatedAt.UnixNano(),
+		k.ID, k.AccountID, k.PrincipalID, k.Name, k.Admin, string(scopes), hash, k.CreatedAt.UnixNano(),
 		nullNanos(k.ExpiresAt), nullNanos(k.LastUsedAt), nullNanos(k.RevokedAt), k.MAC)
 	if err != nil {
 		return fmt.Errorf("create role key: %w", err)
