@@ -29,6 +29,8 @@ type Server struct {
 	Audit    coffer.AuditService
 	Accounts coffer.AccountService
 	Hotkeys  coffer.HotkeyService
+	// JWT serves /v1/jwt/; nil leaves its routes answering 404.
+	JWT coffer.JWTService
 	// Rotation rotates the master key and store data keys; nil leaves
 	// its routes answering 404.
 	Rotation coffer.KeyRotationService
@@ -185,6 +187,20 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.Handle("POST /v1/hotkeys", auth(s.addHotkey))
 	mux.Handle("GET /v1/hotkeys", auth(s.listHotkeys))
 	mux.Handle("DELETE /v1/hotkeys/{ss58}", auth(s.removeHotkey))
+
+	if s.JWT != nil {
+		mux.Handle("POST /v1/jwt/configs", auth(s.createJWTConfig))
+		mux.Handle("GET /v1/jwt/configs", auth(s.listJWTConfigs))
+		mux.Handle("GET /v1/jwt/configs/{name}", auth(s.getJWTConfig))
+		mux.Handle("PATCH /v1/jwt/configs/{name}", auth(s.patchJWTConfig))
+		mux.Handle("DELETE /v1/jwt/configs/{name}", auth(s.deleteJWTConfig))
+		mux.Handle("POST /v1/jwt/configs/{name}/roles", auth(s.createJWTRole))
+		mux.Handle("GET /v1/jwt/configs/{name}/roles", auth(s.listJWTRoles))
+		mux.Handle("GET /v1/jwt/configs/{name}/roles/{role}", auth(s.getJWTRole))
+		mux.Handle("PATCH /v1/jwt/configs/{name}/roles/{role}", auth(s.patchJWTRole))
+		mux.Handle("DELETE /v1/jwt/configs/{name}/roles/{role}", auth(s.deleteJWTRole))
+		mux.Handle("POST /v1/jwt/login", pub(strictQuery(s.jwtLogin)))
+	}
 
 	mux.Handle("GET /v1/audit", auth(s.listAudit))
 	mux.Handle("GET /v1/audit/verify", auth(s.verifyAudit))

@@ -103,6 +103,12 @@ type Config struct {
 	// "--x"), by setting name, so that Validate's errors name the place.
 	// The parser fills it; unset, errors name the flag.
 	Origins map[string]string
+
+	// JWTNoFetch forbids JWT trust configurations whose keys come from a
+	// URL (--jwt-fetch=false): fetching a tenant-given URL is a request the
+	// tenant directs from the server's network. With fetching on, only
+	// https URLs are accepted.
+	JWTNoFetch bool
 }
 
 // FaceSwitches turns each provider face on or off.

@@ -52,6 +52,8 @@ type Server struct {
 	vaultHTTP *http.Server
 	vaultLn   net.Listener
 
+	stopJWT context.CancelFunc // server/jwt.go
+
 	closed bool
 }
 
@@ -162,8 +164,12 @@ func (s *Server) startService(ctx context.Context, keyring *envelope.Keyring) er
 		}
 		return nil
 	})
-	if err != nil || token == "" {
+	if err != nil {
 		return err
+	}
+	s.startJWT()
+	if token == "" {
+		return nil
 	}
 	path := filepath.Join(s.Config.DataDir, "root.token")
 	if err := WriteSecretFile(path, token+"\n"); err != nil {
@@ -275,6 +281,10 @@ func (s *Server) release() error {
 			(*ln).Close() // after Shutdown already closed: nothing to report
 			*ln = nil
 		}
+	}
+	if s.stopJWT != nil {
+		s.stopJWT()
+		s.stopJWT = nil
 	}
 	if s.svc != nil {
 		s.svc.Close()
