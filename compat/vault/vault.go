@@ -46,6 +46,7 @@ type Service interface {
 	coffer.VersionDeleter
 	coffer.CapabilityChecker
 	coffer.DetailRevealer
+	coffer.JWTService
 }
 
 // Server is the Vault face.
@@ -106,6 +107,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.Handle(v1+"auth/token/revoke-self", h(s.revokeSelf))
 	mux.Handle(v1+"auth/token/create", h(s.createToken))
 	mux.Handle(v1+"auth/token/create-orphan", h(s.createToken))
+	mux.Handle(v1+"auth/{mount}/login", pub(s.jwtLoginHandler))
 	mux.Handle(v1+"sys/", h(s.noRoute))
 	mux.Handle(v1+"auth/", h(s.noRoute))
 	mux.Handle(v1, h(s.kv))
