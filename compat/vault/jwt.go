@@ -22,15 +22,25 @@ type jwtLogin struct {
 	JWT  string `json:"jwt"`
 }
 
+// jwtLoginRoute sends auth/{mount}/login to login for every mount but
+// token and approle, which keep Vault's answer for a path with no handler
+// (noRoute, behind authentication as every unknown auth path).
+func (s *Server) jwtLoginRoute(login, noRoute http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if m := r.PathValue("mount"); m == "token" || m == "approle" {
+			noRoute.ServeHTTP(w, r)
+			return
+		}
+		login.ServeHTTP(w, r)
+	})
+}
+
 // jwtLoginHandler serves POST auth/{mount}/login for every mount but token
 // and approle: the mount names a JWT trust configuration ("jwt",
 // "kubernetes", "github" or any name), the body its role and the token.
 // The answer is Vault's auth block with an access token of the role.
 func (s *Server) jwtLoginHandler(w http.ResponseWriter, r *http.Request) error {
 	mount := r.PathValue("mount")
-	if mount == "token" || mount == "approle" {
-		return s.noRoute(w, r)
-	}
 	if r.Method != http.MethodPost && r.Method != http.MethodPut {
 		return errUnsupported
 	}

@@ -107,7 +107,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.Handle(v1+"auth/token/revoke-self", h(s.revokeSelf))
 	mux.Handle(v1+"auth/token/create", h(s.createToken))
 	mux.Handle(v1+"auth/token/create-orphan", h(s.createToken))
-	mux.Handle(v1+"auth/{mount}/login", pub(s.jwtLoginHandler))
+	mux.Handle(v1+"auth/{mount}/login", s.jwtLoginRoute(pub(s.jwtLoginHandler), h(s.noRoute)))
 	mux.Handle(v1+"sys/", h(s.noRoute))
 	mux.Handle(v1+"auth/", h(s.noRoute))
 	mux.Handle(v1, h(s.kv))
