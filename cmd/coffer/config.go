@@ -106,6 +106,15 @@ var settings = []setting{
 		set: func(c *server.Config, v string) error { return setBool(&c.Faces.Vault, v) }},
 	{name: "vault-addr", env: "COFFER_VAULT_ADDR", usage: "also serve the Vault API at the root of a listener of its own on this host:port, where VAULT_ADDR needs no path (default: none)",
 		set: func(c *server.Config, v string) error { c.VaultAddr = v; return nil }},
+	{name: "jwt-fetch", env: "COFFER_JWT_FETCH", boolean: true, usage: "let JWT trust configurations take their keys from an https JWKS or OIDC discovery URL, fetched by the server in the background (default true; false: only keys given in the configuration, since a tenant-given URL is a request from the server's network)",
+		set: func(c *server.Config, v string) error {
+			fetch := !c.JWTNoFetch
+			if err := setBool(&fetch, v); err != nil {
+				return err
+			}
+			c.JWTNoFetch = !fetch
+			return nil
+		}},
 }
 
 func lookupSetting(name string) *setting {
