@@ -12,67 +12,6 @@ import (
 // /v1/approle/roles, managed by admin keys, and POST /v1/approle/login,
 // which needs no key. Durations on the wire are whole seconds.
 
-// appRoleJSON is a role on the wire.
-type appRoleJSON struct {
-	RoleID             string         `json:"role_id"`
-	Name               string         `json:"name"`
-	PrincipalID        string         `json:"principal_id"`
-	KeyID              string         `json:"key_id"`
-	Scopes             []coffer.Scope `json:"scopes"`
-	TokenTTL           int64          `json:"token_ttl"`
-	SecretIDTTL        int64          `json:"secret_id_ttl"`
-	SecretIDNumUses    int            `json:"secret_id_num_uses"`
-	SecretIDBoundCIDRs []string       `json:"secret_id_bound_cidrs"`
-	TokenBoundCIDRs    []string       `json:"token_bound_cidrs"`
-	CreatedAt          time.Time      `json:"created_at"`
-	UpdatedAt          time.Time      `json:"updated_at"`
-}
-
-func appRoleOut(r *coffer.AppRole) *appRoleJSON {
-	return &appRoleJSON{RoleID: r.RoleID, Name: r.Name, PrincipalID: r.PrincipalID, KeyID: r.KeyID, Scopes: r.Scopes,
-		TokenTTL: int64(r.TokenTTL / time.Second), SecretIDTTL: int64(r.SecretIDTTL / time.Second),
-		SecretIDNumUses: r.SecretIDNumUses, SecretIDBoundCIDRs: nonNil(r.SecretIDBoundCIDRs),
-		TokenBoundCIDRs: nonNil(r.TokenBoundCIDRs), CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
-}
-
-func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
-}
-
-// appRoleSecretJSON is a secret id on the wire, without its secret.
-type appRoleSecretJSON struct {
-	Accessor  string            `json:"accessor"`
-	CreatedAt time.Time         `json:"created_at"`
-	ExpiresAt *time.Time        `json:"expires_at,omitempty"`
-	NumUses   int               `json:"num_uses"`
-	UsesLeft  int               `json:"uses_left"`
-	CIDRs     []string          `json:"cidr_list"`
-	Metadata  map[string]string `json:"metadata"`
-}
-
-func appRoleSecretOut(s *coffer.AppRoleSecret) *appRoleSecretJSON {
-	md := s.Metadata
-	if md == nil {
-		md = map[string]string{}
-	}
-	return &appRoleSecretJSON{Accessor: s.Accessor, CreatedAt: s.CreatedAt, ExpiresAt: s.ExpiresAt, NumUses: s.NumUses,
-		UsesLeft: s.UsesLeft, CIDRs: nonNil(s.BoundCIDRs), Metadata: md}
-}
-
-type appRoleRequest struct {
-	Name               string         `json:"name"`
-	PrincipalID        string         `json:"principal_id"`
-	Scopes             []coffer.Scope `json:"scopes"`
-	TokenTTL           *int64         `json:"token_ttl"`
-	SecretIDTTL        *int64         `json:"secret_id_ttl"`
-	SecretIDNumUses    *int           `json:"secret_id_num_uses"`
-	SecretIDBoundCIDRs []string       `json:"secret_id_bound_cidrs"`
-	TokenBoundCIDRs    []string       `json:"token_bound_cidrs"`
-}
-
 // seconds converts a duration in seconds from the wire (EINVALID when
 // negative or absurd).
 func seconds(field string, n *int64) (*time.Duration, error) {
@@ -87,7 +26,7 @@ func seconds(field string, n *int64) (*time.Duration, error) {
 }
 
 func (s *Server) createAppRole(w http.ResponseWriter, r *http.Request) error {
-	var in appRoleRequest
+	var in coffer.AppRoleRequest
 	if err := web.DecodeJSON(w, r, MaxBodySize, &in); err != nil {
 		return err
 	}
@@ -115,8 +54,8 @@ func (s *Server) createAppRole(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return web.WriteJSON(w, http.StatusCreated, struct {
-		Role *appRoleJSON `json:"role"`
-	}{appRoleOut(role)})
+		Role *coffer.AppRoleJSON `json:"role"`
+	}{coffer.AppRoleJSONOf(role)})
 }
 
 func (s *Server) listAppRoles(w http.ResponseWriter, r *http.Request) error {
@@ -124,12 +63,12 @@ func (s *Server) listAppRoles(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := make([]*appRoleJSON, len(roles))
+	out := make([]*coffer.AppRoleJSON, len(roles))
 	for i, role := range roles {
-		out[i] = appRoleOut(role)
+		out[i] = coffer.AppRoleJSONOf(role)
 	}
 	return web.WriteJSON(w, http.StatusOK, struct {
-		Roles []*appRoleJSON `json:"roles"`
+		Roles []*coffer.AppRoleJSON `json:"roles"`
 	}{out})
 }
 
@@ -139,8 +78,8 @@ func (s *Server) getAppRole(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return web.WriteJSON(w, http.StatusOK, struct {
-		Role *appRoleJSON `json:"role"`
-	}{appRoleOut(role)})
+		Role *coffer.AppRoleJSON `json:"role"`
+	}{coffer.AppRoleJSONOf(role)})
 }
 
 func (s *Server) getAppRoleID(w http.ResponseWriter, r *http.Request) error {
@@ -154,7 +93,7 @@ func (s *Server) getAppRoleID(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) patchAppRole(w http.ResponseWriter, r *http.Request) error {
-	var in appRoleRequest
+	var in coffer.AppRoleRequest
 	if err := web.DecodeJSON(w, r, MaxBodySize, &in); err != nil {
 		return err
 	}
@@ -175,8 +114,8 @@ func (s *Server) patchAppRole(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return web.WriteJSON(w, http.StatusOK, struct {
-		Role *appRoleJSON `json:"role"`
-	}{appRoleOut(role)})
+		Role *coffer.AppRoleJSON `json:"role"`
+	}{coffer.AppRoleJSONOf(role)})
 }
 
 func (s *Server) deleteAppRole(w http.ResponseWriter, r *http.Request) error {
@@ -187,13 +126,8 @@ func (s *Server) deleteAppRole(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-type appRoleSecretRequest struct {
-	Metadata map[string]string `json:"metadata"`
-	CIDRs    []string          `json:"cidr_list"`
-}
-
 func (s *Server) createAppRoleSecret(w http.ResponseWriter, r *http.Request) error {
-	var in appRoleSecretRequest
+	var in coffer.AppRoleSecretRequest
 	if err := web.DecodeJSON(w, r, MaxBodySize, &in); err != nil {
 		return err
 	}
@@ -203,10 +137,7 @@ func (s *Server) createAppRoleSecret(w http.ResponseWriter, r *http.Request) err
 		return err
 	}
 	w.Header()["Cache-Control"] = []string{"no-store"}
-	return web.WriteJSON(w, http.StatusCreated, struct {
-		SecretID string `json:"secret_id"`
-		*appRoleSecretJSON
-	}{secretID, appRoleSecretOut(sec)})
+	return web.WriteJSON(w, http.StatusCreated, &coffer.AppRoleSecretCreated{SecretID: secretID, AppRoleSecretJSON: coffer.AppRoleSecretJSONOf(sec)})
 }
 
 func (s *Server) listAppRoleSecrets(w http.ResponseWriter, r *http.Request) error {
@@ -214,12 +145,12 @@ func (s *Server) listAppRoleSecrets(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
-	out := make([]*appRoleSecretJSON, len(secs))
+	out := make([]*coffer.AppRoleSecretJSON, len(secs))
 	for i, sec := range secs {
-		out[i] = appRoleSecretOut(sec)
+		out[i] = coffer.AppRoleSecretJSONOf(sec)
 	}
 	return web.WriteJSON(w, http.StatusOK, struct {
-		SecretIDs []*appRoleSecretJSON `json:"secret_ids"`
+		SecretIDs []*coffer.AppRoleSecretJSON `json:"secret_ids"`
 	}{out})
 }
 
@@ -231,15 +162,10 @@ func (s *Server) destroyAppRoleSecret(w http.ResponseWriter, r *http.Request) er
 	return nil
 }
 
-type appRoleLoginRequest struct {
-	RoleID   string `json:"role_id"`
-	SecretID string `json:"secret_id"`
-}
-
 // appRoleLogin serves POST /v1/approle/login: no key, a role id and secret
 // id in, an access token of the role out.
 func (s *Server) appRoleLogin(w http.ResponseWriter, r *http.Request) error {
-	var in appRoleLoginRequest
+	var in coffer.AppRoleLoginRequest
 	if err := web.DecodeJSON(w, r, MaxBodySize, &in); err != nil {
 		return err
 	}
@@ -253,11 +179,6 @@ func (s *Server) appRoleLogin(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	w.Header()["Cache-Control"] = []string{"no-store"}
-	return web.WriteJSON(w, http.StatusOK, struct {
-		Token     string         `json:"token"`
-		ExpiresAt time.Time      `json:"expires_at"`
-		KeyID     string         `json:"key_id"`
-		Role      string         `json:"role"`
-		Scopes    []coffer.Scope `json:"scopes"`
-	}{tok.Token, tok.ExpiresAt, tok.Caller.KeyID, tok.Role.Name, tok.Caller.Scopes})
+	return web.WriteJSON(w, http.StatusOK, &coffer.AppRoleLoginResponse{Token: tok.Token, ExpiresAt: tok.ExpiresAt,
+		KeyID: tok.Caller.KeyID, Role: tok.Role.Name, Scopes: tok.Caller.Scopes})
 }
