@@ -2,6 +2,7 @@ package vault
 
 import (
 	"encoding/json"
+	"math"
 	"net/http"
 	"strings"
 	"time"
@@ -49,7 +50,7 @@ func (s *Server) approleLoginHandler(w http.ResponseWriter, r *http.Request) err
 	}
 	pol := policiesOf(tok.Caller)
 	return respond(w, r, "", nil, authOut{ClientToken: tok.Token, Accessor: tok.Caller.KeyID, Policies: pol, TokenPolicies: pol,
-		Metadata: map[string]string{"role_name": tok.Role.Name}, LeaseDuration: ttlOf(&tok.ExpiresAt, s.Now()),
+		Metadata: map[string]string{"role_name": tok.Role.Name}, LeaseDuration: int(math.Ceil(tok.ExpiresAt.Sub(s.Now()).Seconds())),
 		TokenType: "service", Orphan: true})
 }
 
@@ -97,8 +98,19 @@ func scopesOf(field string, raw json.RawMessage) ([]coffer.Scope, error) {
 	if list == nil || err != nil {
 		return nil, err
 	}
-	scopes := []coffer.Scope{}
+	// A comma-separated string splits the actions of a scope too
+	// ("app:*:read,reveal"): a piece without ':' is one more action of the
+	// scope before it.
+	var joined []string
 	for _, p := range list {
+		if n := len(joined); n > 0 && !strings.Contains(p, ":") && strings.Count(joined[n-1], ":") == 2 {
+			joined[n-1] += "," + p
+			continue
+		}
+		joined = append(joined, p)
+	}
+	scopes := []coffer.Scope{}
+	for _, p := range joined {
 		if p == "default" {
 			continue
 		}
