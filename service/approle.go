@@ -26,6 +26,21 @@ var _ coffer.AppRoleService = (*Service)(nil)
 // and a secret id's hash names its role id, so it logs into that role only.
 const secretIDPrefix = "csi_"
 
+// roleKeyPrefix starts the name of every role key, and of no other key
+// (validateKeyCreate refuses it).
+const roleKeyPrefix = "approle:"
+
+// roleCaller reports whether c authenticated with a role key (an AppRole
+// login's token). Such a caller mints no key: a key it made would outlive
+// the role's deletion and changes.
+func (s *Service) roleCaller(ctx context.Context, c *coffer.Caller) bool {
+	if c.KeyID == "" || c.Admin {
+		return false
+	}
+	k, err := s.apiKey(ctx, c.KeyID)
+	return err == nil && strings.HasPrefix(k.Name, roleKeyPrefix)
+}
+
 var errAppRoleLogin = coffer.Errorf(coffer.EUNAUTHORIZED, "invalid role_id or secret_id")
 
 // newUUID returns 128 random bits shaped as a UUID (version 4).
@@ -120,7 +135,7 @@ func (s *Service) roleKey(ctx context.Context, c *coffer.Caller, ev *coffer.Audi
 		return nil, err
 	}
 	id, _, _ := s.newToken()
-	k := &coffer.APIKey{ID: id, AccountID: r.AccountID, PrincipalID: r.PrincipalID, Name: "approle:" + r.Name,
+	k := &coffer.APIKey{ID: id, AccountID: r.AccountID, PrincipalID: r.PrincipalID, Name: roleKeyPrefix + r.Name,
 		Scopes: r.Scopes, Hash: s.appRoleKeyHash(id, r.RoleID), CreatedAt: s.now().UTC(), ExpiresAt: expires}
 	if k.Scopes == nil {
 		k.Scopes = []coffer.Scope{}

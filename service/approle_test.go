@@ -92,6 +92,12 @@ func TestAppRoleLogin(t *testing.T) {
 	if _, err := e.svc.Reveal(ctx, "other", "k", 0); coffer.ErrorCode(err) != coffer.EFORBIDDEN {
 		t.Fatalf("Reveal other: got %v, want EFORBIDDEN", err)
 	}
+	if _, _, err := e.svc.CreateOwnAPIKey(ctx, "child", nil); coffer.ErrorCode(err) != coffer.EFORBIDDEN {
+		t.Fatalf("a role token mints a key: got %v, want EFORBIDDEN (it would outlive the role)", err)
+	}
+	if _, _, err := e.svc.CreateAPIKey(e.root, &coffer.APIKeyCreate{Name: "approle:x", Admin: true}); coffer.ErrorCode(err) != coffer.EINVALID {
+		t.Fatalf("a key named like a role key: got %v, want EINVALID", err)
+	}
 	if _, err := e.svc.CreateAppRole(ctx, &coffer.AppRoleCreate{Name: "x"}); coffer.ErrorCode(err) != coffer.EFORBIDDEN {
 		t.Fatalf("CreateAppRole by a role token: got %v, want EFORBIDDEN", err)
 	}
