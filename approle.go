@@ -2,6 +2,8 @@ package coffer
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"net/netip"
 	"time"
 )
@@ -225,4 +227,67 @@ type AppRoleStorage interface {
 	// left (a limited one is removed with its last use). Concurrent uses of
 	// the last use succeed exactly once.
 	UseAppRoleSecret(ctx context.Context, roleID, accessor string, ev *AuditEvent) error
+}
+
+// EncodeLists returns the JSON texts storage keeps a role's lists in: its
+// scopes and its two CIDR lists, each a JSON array (never null).
+func (r *AppRole) EncodeLists() (scopes, secretCIDRs, tokenCIDRs string, err error) {
+	var b [3][]byte
+	for i, v := range []any{nonNilSlice(r.Scopes), nonNilSlice(r.SecretIDBoundCIDRs), nonNilSlice(r.TokenBoundCIDRs)} {
+		if b[i], err = json.Marshal(v); err != nil {
+			return "", "", "", fmt.Errorf("encode approle: %w", err)
+		}
+	}
+	return string(b[0]), string(b[1]), string(b[2]), nil
+}
+
+// DecodeLists sets a role's lists from the texts EncodeLists made.
+func (r *AppRole) DecodeLists(scopes, secretCIDRs, tokenCIDRs string) error {
+	if err := json.Unmarshal([]byte(scopes), &r.Scopes); err != nil {
+		return fmt.Errorf("decode scopes of approle: %w", err)
+	}
+	if err := json.Unmarshal([]byte(secretCIDRs), &r.SecretIDBoundCIDRs); err != nil {
+		return fmt.Errorf("decode cidrs of approle: %w", err)
+	}
+	if err := json.Unmarshal([]byte(tokenCIDRs), &r.TokenBoundCIDRs); err != nil {
+		return fmt.Errorf("decode cidrs of approle: %w", err)
+	}
+	return nil
+}
+
+// EncodeLists returns the JSON texts storage keeps a secret id's CIDR list
+// and metadata in.
+func (s *AppRoleSecret) EncodeLists() (cidrs, metadata string, err error) {
+	md := s.Metadata
+	if md == nil {
+		md = map[string]string{}
+	}
+	c, err := json.Marshal(nonNilSlice(s.BoundCIDRs))
+	if err != nil {
+		return "", "", fmt.Errorf("encode secret id: %w", err)
+	}
+	m, err := json.Marshal(md)
+	if err != nil {
+		return "", "", fmt.Errorf("encode secret id: %w", err)
+	}
+	return string(c), string(m), nil
+}
+
+// DecodeLists sets a secret id's CIDR list and metadata from the texts
+// EncodeLists made.
+func (s *AppRoleSecret) DecodeLists(cidrs, metadata string) error {
+	if err := json.Unmarshal([]byte(cidrs), &s.BoundCIDRs); err != nil {
+		return fmt.Errorf("decode secret id: %w", err)
+	}
+	if err := json.Unmarshal([]byte(metadata), &s.Metadata); err != nil {
+		return fmt.Errorf("decode secret id: %w", err)
+	}
+	return nil
+}
+
+func nonNilSlice[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
 }

@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -16,29 +15,11 @@ const appRoleCols = `role_id, account_id, name, principal_id, key_id, scopes, to
 const appRoleSecretCols = `accessor, account_id, role_id, hash, created_at, expires_at, num_uses, uses_left,
 	bound_cidrs, metadata`
 
-// appRoleJSON encodes the lists of a role: scopes, then its two CIDR lists.
-func appRoleJSON(r *coffer.AppRole) (scopes, secretCIDRs, tokenCIDRs string, err error) {
-	var b [3][]byte
-	for i, v := range []any{nonNil(r.Scopes), nonNil(r.SecretIDBoundCIDRs), nonNil(r.TokenBoundCIDRs)} {
-		if b[i], err = json.Marshal(v); err != nil {
-			return "", "", "", fmt.Errorf("encode approle: %w", err)
-		}
-	}
-	return string(b[0]), string(b[1]), string(b[2]), nil
-}
-
-func nonNil[T any](s []T) []T {
-	if s == nil {
-		return []T{}
-	}
-	return s
-}
-
 // CreateAppRole adds a role and its key in one transaction.
 func (db *DB) CreateAppRole(ctx context.Context, r *coffer.AppRole, k *coffer.APIKey, ev *coffer.AuditEvent) error {
 	r.CreatedAt, r.UpdatedAt = stamp(r.CreatedAt), stamp(r.UpdatedAt)
 	k.CreatedAt = stamp(k.CreatedAt)
-	scopes, sc, tc, err := appRoleJSON(r)
+	scopes, sc, tc, err := r.EncodeLists()
 	if err != nil {
 		return err
 	}
@@ -111,25 +92,12 @@ func scanAppRole(sc pgx.Row) (*coffer.AppRole, error) {
 		&r.SecretIDNumUses, &scidrs, &tcidrs, &created, &updated); err != nil {
 		return nil, err
 	}
-	if err := decodeAppRole(&r, scopes, scidrs, tcidrs); err != nil {
+	if err := r.DecodeLists(scopes, scidrs, tcidrs); err != nil {
 		return nil, err
 	}
 	r.TokenTTL, r.SecretIDTTL = time.Duration(ttl), time.Duration(sttl)
 	r.CreatedAt, r.UpdatedAt = fromNanos(created), fromNanos(updated)
 	return &r, nil
-}
-
-func decodeAppRole(r *coffer.AppRole, scopes, scidrs, tcidrs string) error {
-	if err := json.Unmarshal([]byte(scopes), &r.Scopes); err != nil {
-		return fmt.Errorf("decode scopes of approle: %w", err)
-	}
-	if err := json.Unmarshal([]byte(scidrs), &r.SecretIDBoundCIDRs); err != nil {
-		return fmt.Errorf("decode cidrs of approle: %w", err)
-	}
-	if err := json.Unmarshal([]byte(tcidrs), &r.TokenBoundCIDRs); err != nil {
-		return fmt.Errorf("decode cidrs of approle: %w", err)
-	}
-	return nil
 }
 
 // roleKey returns the key id of a role of the account, locking the role's
@@ -152,7 +120,7 @@ func (db *DB) UpdateAppRole(ctx context.Context, r *coffer.AppRole, k *coffer.AP
 	if k != nil {
 		k.CreatedAt = stamp(k.CreatedAt)
 	}
-	scopes, sc, tc, err := appRoleJSON(r)
+	scopes, sc, tc, err := r.EncodeLists()
 	if err != nil {
 		return err
 	}
@@ -211,17 +179,9 @@ func (db *DB) DeleteAppRole(ctx context.Context, accountID, roleID string, at ti
 // CreateAppRoleSecret adds a secret id to its role.
 func (db *DB) CreateAppRoleSecret(ctx context.Context, sec *coffer.AppRoleSecret, ev *coffer.AuditEvent) error {
 	sec.CreatedAt = stamp(sec.CreatedAt)
-	cidrs, err := json.Marshal(nonNil(sec.BoundCIDRs))
+	cidrs, md, err := sec.EncodeLists()
 	if err != nil {
-		return fmt.Errorf("encode secret id: %w", err)
-	}
-	meta := sec.Metadata
-	if meta == nil {
-		meta = map[string]string{}
-	}
-	md, err := json.Marshal(meta)
-	if err != nil {
-		return fmt.Errorf("encode secret id: %w", err)
+		return err
 	}
 	return db.do(ctx, ev, func(w *writer) error {
 		fillEvent(ev, sec.AccountID, "", "")
@@ -230,7 +190,7 @@ func (db *DB) CreateAppRoleSecret(ctx context.Context, sec *coffer.AppRoleSecret
 		}
 		_, err := w.exec(`INSERT INTO approle_secrets (`+appRoleSecretCols+`)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`, sec.Accessor, sec.AccountID, sec.RoleID, sec.Hash,
-			sec.CreatedAt.UnixNano(), nullNanos(sec.ExpiresAt), sec.NumUses, sec.UsesLeft, string(cidrs), string(md))
+			sec.CreatedAt.UnixNano(), nullNanos(sec.ExpiresAt), sec.NumUses, sec.UsesLeft, cidrs, md)
 		if isUnique(err) {
 			return coffer.Errorf(coffer.ECONFLICT, "secret id already exists")
 		} else if err != nil {
@@ -283,11 +243,8 @@ func scanAppRoleSecret(sc pgx.Row) (*coffer.AppRoleSecret, error) {
 		&cidrs, &md); err != nil {
 		return nil, err
 	}
-	if err := json.Unmarshal([]byte(cidrs), &s.BoundCIDRs); err != nil {
-		return nil, fmt.Errorf("decode secret id: %w", err)
-	}
-	if err := json.Unmarshal([]byte(md), &s.Metadata); err != nil {
-		return nil, fmt.Errorf("decode secret id: %w", err)
+	if err := s.DecodeLists(cidrs, md); err != nil {
+		return nil, err
 	}
 	s.CreatedAt, s.ExpiresAt = fromNanos(created), fromNullNanos(expires)
 	return &s, nil

@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -17,29 +16,11 @@ const appRoleCols = `role_id, account_id, name, principal_id, key_id, scopes, to
 const appRoleSecretCols = `accessor, account_id, role_id, hash, created_at, expires_at, num_uses, uses_left,
 	bound_cidrs, metadata`
 
-// appRoleJSON encodes the lists of a role: scopes, then its two CIDR lists.
-func appRoleJSON(r *coffer.AppRole) (scopes, secretCIDRs, tokenCIDRs string, err error) {
-	var b [3][]byte
-	for i, v := range []any{nonNil(r.Scopes), nonNil(r.SecretIDBoundCIDRs), nonNil(r.TokenBoundCIDRs)} {
-		if b[i], err = json.Marshal(v); err != nil {
-			return "", "", "", fmt.Errorf("encode approle: %w", err)
-		}
-	}
-	return string(b[0]), string(b[1]), string(b[2]), nil
-}
-
-func nonNil[T any](s []T) []T {
-	if s == nil {
-		return []T{}
-	}
-	return s
-}
-
 // CreateAppRole adds a role and its key in one transaction.
 func (db *DB) CreateAppRole(ctx context.Context, r *coffer.AppRole, k *coffer.APIKey, ev *coffer.AuditEvent) error {
 	r.CreatedAt, r.UpdatedAt = stamp(r.CreatedAt), stamp(r.UpdatedAt)
 	k.CreatedAt = stamp(k.CreatedAt)
-	scopes, sc, tc, err := appRoleJSON(r)
+	scopes, sc, tc, err := r.EncodeLists()
 	if err != nil {
 		return err
 	}
@@ -111,25 +92,12 @@ func scanAppRole(sc scanner) (*coffer.AppRole, error) {
 		&r.SecretIDNumUses, &scidrs, &tcidrs, &created, &updated); err != nil {
 		return nil, err
 	}
-	if err := decodeAppRole(&r, scopes, scidrs, tcidrs); err != nil {
+	if err := r.DecodeLists(scopes, scidrs, tcidrs); err != nil {
 		return nil, err
 	}
 	r.TokenTTL, r.SecretIDTTL = time.Duration(ttl), time.Duration(sttl)
 	r.CreatedAt, r.UpdatedAt = fromNanos(created), fromNanos(updated)
 	return &r, nil
-}
-
-func decodeAppRole(r *coffer.AppRole, scopes, scidrs, tcidrs string) error {
-	if err := json.Unmarshal([]byte(scopes), &r.Scopes); err != nil {
-		return fmt.Errorf("decode scopes of approle: %w", err)
-	}
-	if err := json.Unmarshal([]byte(scidrs), &r.SecretIDBoundCIDRs); err != nil {
-		return fmt.Errorf("decode cidrs of approle: %w", err)
-	}
-	if err := json.Unmarshal([]byte(tcidrs), &r.TokenBoundCIDRs); err != nil {
-		return fmt.Errorf("decode cidrs of approle: %w", err)
-	}
-	return nil
 }
 
 // UpdateAppRole replaces a role's settings and, with k, its key.
@@ -138,7 +106,7 @@ func (db *DB) UpdateAppRole(ctx context.Context, r *coffer.AppRole, k *coffer.AP
 	if k != nil {
 		k.CreatedAt = stamp(k.CreatedAt)
 	}
-	scopes, sc, tc, err := appRoleJSON(r)
+	scopes, sc, tc, err := r.EncodeLists()
 	if err != nil {
 		return err
 	}
@@ -206,17 +174,9 @@ func (db *DB) DeleteAppRole(ctx context.Context, accountID, roleID string, at ti
 // CreateAppRoleSecret adds a secret id to its role.
 func (db *DB) CreateAppRoleSecret(ctx context.Context, sec *coffer.AppRoleSecret, ev *coffer.AuditEvent) error {
 	sec.CreatedAt = stamp(sec.CreatedAt)
-	cidrs, err := json.Marshal(nonNil(sec.BoundCIDRs))
+	cidrs, md, err := sec.EncodeLists()
 	if err != nil {
-		return fmt.Errorf("encode secret id: %w", err)
-	}
-	meta := sec.Metadata
-	if meta == nil {
-		meta = map[string]string{}
-	}
-	md, err := json.Marshal(meta)
-	if err != nil {
-		return fmt.Errorf("encode secret id: %w", err)
+		return err
 	}
 	return db.do(ctx, ev, func(w *writer) error {
 		fillEvent(ev, sec.AccountID, "", "")
@@ -229,7 +189,7 @@ func (db *DB) CreateAppRoleSecret(ctx context.Context, sec *coffer.AppRoleSecret
 		}
 		_, err := w.conn.ExecContext(w.ctx, `INSERT INTO approle_secrets (`+appRoleSecretCols+`)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, sec.Accessor, sec.AccountID, sec.RoleID, sec.Hash,
-			sec.CreatedAt.UnixNano(), nullNanos(sec.ExpiresAt), sec.NumUses, sec.UsesLeft, string(cidrs), string(md))
+			sec.CreatedAt.UnixNano(), nullNanos(sec.ExpiresAt), sec.NumUses, sec.UsesLeft, cidrs, md)
 		if isUnique(err) {
 			return coffer.Errorf(coffer.ECONFLICT, "secret id already exists")
 		} else if err != nil {
@@ -282,21 +242,11 @@ func scanAppRoleSecret(sc scanner) (*coffer.AppRoleSecret, error) {
 		&cidrs, &md); err != nil {
 		return nil, err
 	}
-	if err := decodeAppRoleSecret(&s, cidrs, md); err != nil {
+	if err := s.DecodeLists(cidrs, md); err != nil {
 		return nil, err
 	}
 	s.CreatedAt, s.ExpiresAt = fromNanos(created), fromNullNanos(expires)
 	return &s, nil
-}
-
-func decodeAppRoleSecret(s *coffer.AppRoleSecret, cidrs, md string) error {
-	if err := json.Unmarshal([]byte(cidrs), &s.BoundCIDRs); err != nil {
-		return fmt.Errorf("decode secret id: %w", err)
-	}
-	if err := json.Unmarshal([]byte(md), &s.Metadata); err != nil {
-		return fmt.Errorf("decode secret id: %w", err)
-	}
-	return nil
 }
 
 // DeleteAppRoleSecret removes a secret id by accessor (ENOTFOUND).
