@@ -167,12 +167,8 @@ func (s *Service) CreateAppRole(ctx context.Context, in *coffer.AppRoleCreate) (
 		if _, err := s.storage.Principal(ctx, c.AccountID, r.PrincipalID); err != nil {
 			return nil, err
 		}
-	} else {
-		p, err := s.CreatePrincipal(ctx, &coffer.PrincipalCreate{Name: "approle-" + r.Name, Kind: "service"})
-		if err != nil {
-			return nil, err
-		}
-		r.PrincipalID = p.ID
+	} else if r.PrincipalID, err = s.rolePrincipal(ctx, c, "approle-"+r.Name); err != nil {
+		return nil, err
 	}
 	k, err := s.roleKey(ctx, c, ev, r)
 	if err != nil {
@@ -183,6 +179,28 @@ func (s *Service) CreateAppRole(ctx context.Context, in *coffer.AppRoleCreate) (
 		return nil, err
 	}
 	return r, nil
+}
+
+// rolePrincipal returns the id of the account's service principal named
+// name, made now unless a role of that name made it before (a role deleted
+// and made again acts as the same principal).
+func (s *Service) rolePrincipal(ctx context.Context, c *coffer.Caller, name string) (string, error) {
+	p, err := s.CreatePrincipal(ctx, &coffer.PrincipalCreate{Name: name, Kind: "service"})
+	if err == nil {
+		return p.ID, nil
+	} else if coffer.ErrorCode(err) != coffer.ECONFLICT {
+		return "", err
+	}
+	all, lerr := s.storage.Principals(ctx, c.AccountID)
+	if lerr != nil {
+		return "", lerr
+	}
+	for _, p := range all {
+		if p.Name == name && p.Kind == "service" {
+			return p.ID, nil
+		}
+	}
+	return "", err
 }
 
 // AppRole implements coffer.AppRoleService.

@@ -311,6 +311,15 @@ func TestAppRoleManagement(t *testing.T) {
 			t.Fatalf("CreateAppRole(%+v): got %v, want EINVALID", in, err)
 		}
 	}
+	// Deleted and made again, a role acts as the same principal.
+	if err := e.svc.DeleteAppRole(e.root, "ci"); err != nil {
+		t.Fatal(err)
+	}
+	again, err := e.svc.CreateAppRole(e.root, &coffer.AppRoleCreate{Name: "ci"})
+	if err != nil || again.PrincipalID != e.role.PrincipalID || again.RoleID == e.role.RoleID {
+		t.Fatalf("role made again: got %+v, %v; want the same principal, a new role id", again, err)
+	}
+	e.role = again
 	k, err := e.svc.APIKeys(e.root)
 	if err != nil {
 		t.Fatal(err)
