@@ -104,6 +104,7 @@ type Storage interface {
 	UseNonce(ctx context.Context, key string, at, expires time.Time) error
 
 	ConsoleSessionStorage
+	AppRoleStorage
 
 	// CreateStore adds a store with its first data key, wrapped by the master
 	// key (ECONFLICT if the name is taken in the account).

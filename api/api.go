@@ -29,6 +29,8 @@ type Server struct {
 	Audit    coffer.AuditService
 	Accounts coffer.AccountService
 	Hotkeys  coffer.HotkeyService
+	// AppRoles serves /v1/approle/; nil leaves its routes answering 404.
+	AppRoles coffer.AppRoleService
 	// Rotation rotates the master key and store data keys; nil leaves
 	// its routes answering 404.
 	Rotation coffer.KeyRotationService
@@ -185,6 +187,19 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.Handle("POST /v1/hotkeys", auth(s.addHotkey))
 	mux.Handle("GET /v1/hotkeys", auth(s.listHotkeys))
 	mux.Handle("DELETE /v1/hotkeys/{ss58}", auth(s.removeHotkey))
+
+	if s.AppRoles != nil {
+		mux.Handle("POST /v1/approle/roles", auth(s.createAppRole))
+		mux.Handle("GET /v1/approle/roles", auth(s.listAppRoles))
+		mux.Handle("GET /v1/approle/roles/{name}", auth(s.getAppRole))
+		mux.Handle("PATCH /v1/approle/roles/{name}", auth(s.patchAppRole))
+		mux.Handle("DELETE /v1/approle/roles/{name}", auth(s.deleteAppRole))
+		mux.Handle("GET /v1/approle/roles/{name}/role-id", auth(s.getAppRoleID))
+		mux.Handle("POST /v1/approle/roles/{name}/secret-ids", auth(s.createAppRoleSecret))
+		mux.Handle("GET /v1/approle/roles/{name}/secret-ids", auth(s.listAppRoleSecrets))
+		mux.Handle("DELETE /v1/approle/roles/{name}/secret-ids/{accessor}", auth(s.destroyAppRoleSecret))
+		mux.Handle("POST /v1/approle/login", pub(strictQuery(s.appRoleLogin)))
+	}
 
 	mux.Handle("GET /v1/audit", auth(s.listAudit))
 	mux.Handle("GET /v1/audit/verify", auth(s.verifyAudit))

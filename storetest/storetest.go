@@ -39,6 +39,7 @@ func Run(t *testing.T, open func(tb testing.TB) coffer.Storage) {
 	r.recordMACs()
 	r.nonces()
 	r.consoleSessions()
+	r.appRoles()
 	r.stores()
 	r.secretWrites()
 	r.secretLifecycle()

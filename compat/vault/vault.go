@@ -46,6 +46,7 @@ type Service interface {
 	coffer.VersionDeleter
 	coffer.CapabilityChecker
 	coffer.DetailRevealer
+	coffer.AppRoleService
 }
 
 // Server is the Vault face.
@@ -106,6 +107,12 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.Handle(v1+"auth/token/revoke-self", h(s.revokeSelf))
 	mux.Handle(v1+"auth/token/create", h(s.createToken))
 	mux.Handle(v1+"auth/token/create-orphan", h(s.createToken))
+	mux.Handle(v1+"auth/approle/login", pub(s.approleLoginHandler))
+	mux.Handle(v1+"auth/approle/role", h(s.approleRoles))
+	mux.Handle(v1+"auth/approle/role/{name}", h(s.approleRole))
+	mux.Handle(v1+"auth/approle/role/{name}/role-id", h(s.approleRoleID))
+	mux.Handle(v1+"auth/approle/role/{name}/secret-id", h(s.approleSecretID))
+	mux.Handle(v1+"auth/approle/role/{name}/secret-id-accessor/destroy", h(s.approleDestroyAccessor))
 	mux.Handle(v1+"sys/", h(s.noRoute))
 	mux.Handle(v1+"auth/", h(s.noRoute))
 	mux.Handle(v1, h(s.kv))
