@@ -105,6 +105,7 @@ type Storage interface {
 
 	ConsoleSessionStorage
 	JWTStorage
+	AppRoleStorage
 
 	// CreateStore adds a store with its first data key, wrapped by the master
 	// key (ECONFLICT if the name is taken in the account).

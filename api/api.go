@@ -31,6 +31,8 @@ type Server struct {
 	Hotkeys  coffer.HotkeyService
 	// JWT serves /v1/jwt/; nil leaves its routes answering 404.
 	JWT coffer.JWTService
+	// AppRoles serves /v1/approle/; nil leaves its routes answering 404.
+	AppRoles coffer.AppRoleService
 	// Rotation rotates the master key and store data keys; nil leaves
 	// its routes answering 404.
 	Rotation coffer.KeyRotationService
@@ -200,6 +202,19 @@ func (s *Server) routes(mux *http.ServeMux) {
 		mux.Handle("PATCH /v1/jwt/configs/{name}/roles/{role}", auth(s.patchJWTRole))
 		mux.Handle("DELETE /v1/jwt/configs/{name}/roles/{role}", auth(s.deleteJWTRole))
 		mux.Handle("POST /v1/jwt/login", pub(strictQuery(s.jwtLogin)))
+	}
+
+	if s.AppRoles != nil {
+		mux.Handle("POST /v1/approle/roles", auth(s.createAppRole))
+		mux.Handle("GET /v1/approle/roles", auth(s.listAppRoles))
+		mux.Handle("GET /v1/approle/roles/{name}", auth(s.getAppRole))
+		mux.Handle("PATCH /v1/approle/roles/{name}", auth(s.patchAppRole))
+		mux.Handle("DELETE /v1/approle/roles/{name}", auth(s.deleteAppRole))
+		mux.Handle("GET /v1/approle/roles/{name}/role-id", auth(s.getAppRoleID))
+		mux.Handle("POST /v1/approle/roles/{name}/secret-ids", auth(s.createAppRoleSecret))
+		mux.Handle("GET /v1/approle/roles/{name}/secret-ids", auth(s.listAppRoleSecrets))
+		mux.Handle("DELETE /v1/approle/roles/{name}/secret-ids/{accessor}", auth(s.destroyAppRoleSecret))
+		mux.Handle("POST /v1/approle/login", pub(strictQuery(s.appRoleLogin)))
 	}
 
 	mux.Handle("GET /v1/audit", auth(s.listAudit))

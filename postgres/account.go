@@ -221,6 +221,14 @@ const apiKeyCols = `id, account_id, principal_id, name, admin, scopes, hash, cre
 // account or a principal not in it, ECONFLICT if the id exists).
 func (db *DB) CreateAPIKey(ctx context.Context, k *coffer.APIKey, ev *coffer.AuditEvent) error {
 	k.CreatedAt = stamp(k.CreatedAt)
+	return db.do(ctx, ev, func(w *writer) error {
+		fillEvent(ev, k.AccountID, "", "")
+		return w.insertAPIKey(k)
+	})
+}
+
+// insertAPIKey adds a key inside a write, as CreateAPIKey does.
+func (w *writer) insertAPIKey(k *coffer.APIKey) error {
 	scopes, err := json.Marshal(k.Scopes)
 	if err != nil {
 		return fmt.Errorf("create api key: %w", err)
@@ -229,35 +237,32 @@ func (db *DB) CreateAPIKey(ctx context.Context, k *coffer.APIKey, ev *coffer.Aud
 	if hash == nil {
 		hash = []byte{}
 	}
-	return db.do(ctx, ev, func(w *writer) error {
-		fillEvent(ev, k.AccountID, "", "")
-		if k.ID == "" {
-			return coffer.Errorf(coffer.EINVALID, "api key id is required")
-		}
-		if ok, err := w.accountExists(k.AccountID); err != nil {
-			return err
+	if k.ID == "" {
+		return coffer.Errorf(coffer.EINVALID, "api key id is required")
+	}
+	if ok, err := w.accountExists(k.AccountID); err != nil {
+		return err
+	} else if !ok {
+		return coffer.Errorf(coffer.ENOTFOUND, "account not found")
+	}
+	if k.PrincipalID != "" {
+		var ok bool
+		if err := w.queryRow(`SELECT EXISTS (SELECT 1 FROM principals WHERE id = $1 AND account_id = $2)`,
+			k.PrincipalID, k.AccountID).Scan(&ok); err != nil {
+			return fmt.Errorf("read principal: %w", err)
 		} else if !ok {
-			return coffer.Errorf(coffer.ENOTFOUND, "account not found")
+			return coffer.Errorf(coffer.ENOTFOUND, "principal not found")
 		}
-		if k.PrincipalID != "" {
-			var ok bool
-			if err := w.queryRow(`SELECT EXISTS (SELECT 1 FROM principals WHERE id = $1 AND account_id = $2)`,
-				k.PrincipalID, k.AccountID).Scan(&ok); err != nil {
-				return fmt.Errorf("read principal: %w", err)
-			} else if !ok {
-				return coffer.Errorf(coffer.ENOTFOUND, "principal not found")
-			}
-		}
-		_, err := w.exec(`INSERT INTO api_keys (`+apiKeyCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-			k.ID, k.AccountID, k.PrincipalID, k.Name, k.Admin, string(scopes), hash, k.CreatedAt.UnixNano(),
-			nullNanos(k.ExpiresAt), nullNanos(k.LastUsedAt), nullNanos(k.RevokedAt), k.MAC)
-		if isUnique(err) {
-			return coffer.Errorf(coffer.ECONFLICT, "api key %s already exists", k.ID)
-		} else if err != nil {
-			return fmt.Errorf("create api key: %w", err)
-		}
-		return nil
-	})
+	}
+	_, err = w.exec(`INSERT INTO api_keys (`+apiKeyCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+		k.ID, k.AccountID, k.PrincipalID, k.Name, k.Admin, string(scopes), hash, k.CreatedAt.UnixNano(),
+		nullNanos(k.ExpiresAt), nullNanos(k.LastUsedAt), nullNanos(k.RevokedAt), k.MAC)
+	if isUnique(err) {
+		return coffer.Errorf(coffer.ECONFLICT, "api key %s already exists", k.ID)
+	} else if err != nil {
+		return fmt.Errorf("create api key: %w", err)
+	}
+	return nil
 }
 
 func scanAPIKey(sc pgx.Row) (*coffer.APIKey, error) {

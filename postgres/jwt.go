@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -135,29 +134,10 @@ func (db *DB) DeleteJWTConfig(ctx context.Context, accountID, id string, at time
 	})
 }
 
-// jwtInsertKey adds the key of a JWT role, in the role's transaction.
-func (w *writer) jwtInsertKey(k *coffer.APIKey) error {
-	k.CreatedAt = stamp(k.CreatedAt)
-	scopes, err := json.Marshal(k.Scopes)
-	if err != nil {
-		return fmt.Errorf("create role key: %w", err)
-	}
-	hash := k.Hash
-	if hash == nil {
-		hash = []byte{}
-	}
-	_, err = w.exec(`INSERT INTO api_keys (`+apiKeyCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-		k.ID, k.AccountID, k.PrincipalID, k.Name, k.Admin, string(scopes), hash, k.CreatedAt.UnixNano(),
-		nullNanos(k.ExpiresAt), nullNanos(k.LastUsedAt), nullNanos(k.RevokedAt), k.MAC)
-	if err != nil {
-		return fmt.Errorf("create role key: %w", err)
-	}
-	return nil
-}
-
 // CreateJWTRole adds a role and its key in one transaction.
 func (db *DB) CreateJWTRole(ctx context.Context, r *coffer.JWTRole, k *coffer.APIKey, ev *coffer.AuditEvent) error {
 	r.CreatedAt, r.UpdatedAt = stamp(r.CreatedAt), stamp(r.UpdatedAt)
+	k.CreatedAt = stamp(k.CreatedAt)
 	set, err := r.Settings()
 	if err != nil {
 		return fmt.Errorf("create jwt role: %w", err)
@@ -172,7 +152,7 @@ func (db *DB) CreateJWTRole(ctx context.Context, r *coffer.JWTRole, k *coffer.AP
 		} else if n == 0 {
 			return coffer.Errorf(coffer.ENOTFOUND, "jwt config or principal not found")
 		}
-		if err := w.jwtInsertKey(k); err != nil {
+		if err := w.insertAPIKey(k); err != nil {
 			return err
 		}
 		_, err := w.exec(`INSERT INTO jwt_roles (`+jwtRoleCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
@@ -236,6 +216,9 @@ func scanJWTRole(sc pgx.Row) (*coffer.JWTRole, error) {
 // UpdateJWTRole replaces a role's settings and, with k, its key.
 func (db *DB) UpdateJWTRole(ctx context.Context, r *coffer.JWTRole, k *coffer.APIKey, ev *coffer.AuditEvent) error {
 	r.UpdatedAt = stamp(r.UpdatedAt)
+	if k != nil {
+		k.CreatedAt = stamp(k.CreatedAt)
+	}
 	set, err := r.Settings()
 	if err != nil {
 		return fmt.Errorf("update jwt role: %w", err)
@@ -252,7 +235,7 @@ func (db *DB) UpdateJWTRole(ctx context.Context, r *coffer.JWTRole, k *coffer.AP
 		}
 		keyID := oldKey
 		if k != nil {
-			if err := w.jwtInsertKey(k); err != nil {
+			if err := w.insertAPIKey(k); err != nil {
 				return err
 			}
 			if _, err := w.exec(`UPDATE api_keys SET revoked_at = coalesce(revoked_at, $1)

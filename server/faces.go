@@ -56,7 +56,7 @@ func (s *Server) handler() (http.Handler, error) {
 	if cfg.MaxInflight > 0 {
 		adm = web.NewAdmission(cfg.MaxInflight, cfg.QueueTimeout, reg)
 	}
-	a := &api.Server{Admission: adm, Secrets: s.svc, Keys: s.svc, Audit: s.svc, Accounts: s.svc, Hotkeys: s.svc, JWT: s.svc, Rotation: s.svc, Auth: s.svc, Ready: s.db.Ping, Log: s.Log, Registry: reg,
+	a := &api.Server{Admission: adm, Secrets: s.svc, Keys: s.svc, Audit: s.svc, Accounts: s.svc, Hotkeys: s.svc, AppRoles: s.svc, JWT: s.svc, Rotation: s.svc, Auth: s.svc, Ready: s.db.Ping, Log: s.Log, Registry: reg,
 		Faces: faces}
 	if cfg.Console {
 		a.Console = &api.Console{Files: ui.Files(), Audit: s.svc, Sessions: s.svc, Origin: cfg.ConsoleOrigin, Idle: cfg.ConsoleIdle, Max: cfg.ConsoleMax}

@@ -203,24 +203,9 @@ func requireAdminRead(ctx context.Context) (*coffer.Caller, error) {
 	return c, nil
 }
 
-// jwtAdminEvent starts the audit event of a management action and refuses
-// (audited) callers that are not admin.
-func (s *Service) jwtAdminEvent(ctx context.Context, action, name string) (*coffer.Caller, *coffer.AuditEvent, error) {
-	c, err := caller(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	ev := s.event(c, action)
-	ev.Name = name
-	if err := s.requireAdmin(ctx, c, ev); err != nil {
-		return nil, nil, err
-	}
-	return c, ev, nil
-}
-
 // CreateJWTConfig implements coffer.JWTService.
 func (s *Service) CreateJWTConfig(ctx context.Context, in *coffer.JWTConfig) (*coffer.JWTConfig, error) {
-	c, ev, err := s.jwtAdminEvent(ctx, "jwt.config.create", in.Name)
+	c, ev, err := s.adminEvent(ctx, "jwt.config.create", in.Name)
 	if err != nil {
 		return nil, err
 	}
@@ -258,7 +243,7 @@ func (s *Service) JWTConfigs(ctx context.Context) ([]*coffer.JWTConfig, error) {
 
 // UpdateJWTConfig implements coffer.JWTService.
 func (s *Service) UpdateJWTConfig(ctx context.Context, name string, in *coffer.JWTConfigUpdate) (*coffer.JWTConfig, error) {
-	c, ev, err := s.jwtAdminEvent(ctx, "jwt.config.update", name)
+	c, ev, err := s.adminEvent(ctx, "jwt.config.update", name)
 	if err != nil {
 		return nil, err
 	}
@@ -307,7 +292,7 @@ func (s *Service) UpdateJWTConfig(ctx context.Context, name string, in *coffer.J
 
 // DeleteJWTConfig implements coffer.JWTService.
 func (s *Service) DeleteJWTConfig(ctx context.Context, name string) error {
-	c, ev, err := s.jwtAdminEvent(ctx, "jwt.config.delete", name)
+	c, ev, err := s.adminEvent(ctx, "jwt.config.delete", name)
 	if err != nil {
 		return err
 	}
@@ -351,7 +336,7 @@ func (s *Service) jwtRoleKey(ctx context.Context, c *coffer.Caller, ev *coffer.A
 		return nil, err
 	}
 	id, _, _ := s.newToken()
-	k := &coffer.APIKey{ID: id, AccountID: r.AccountID, PrincipalID: r.PrincipalID, Name: "jwt:" + config + "/" + r.Name,
+	k := &coffer.APIKey{ID: id, AccountID: r.AccountID, PrincipalID: r.PrincipalID, Name: jwtRoleKeyPrefix + config + "/" + r.Name,
 		Scopes: r.Scopes, Hash: s.jwtRoleKeyHash(id, r.ID), CreatedAt: s.now().UTC(), ExpiresAt: expires}
 	if k.Scopes == nil {
 		k.Scopes = []coffer.Scope{}
@@ -362,7 +347,7 @@ func (s *Service) jwtRoleKey(ctx context.Context, c *coffer.Caller, ev *coffer.A
 
 // CreateJWTRole implements coffer.JWTService.
 func (s *Service) CreateJWTRole(ctx context.Context, config string, in *coffer.JWTRole) (*coffer.JWTRole, error) {
-	c, ev, err := s.jwtAdminEvent(ctx, "jwt.role.create", config+"/"+in.Name)
+	c, ev, err := s.adminEvent(ctx, "jwt.role.create", config+"/"+in.Name)
 	if err != nil {
 		return nil, err
 	}
@@ -393,7 +378,7 @@ func (s *Service) CreateJWTRole(ctx context.Context, config string, in *coffer.J
 			return nil, err
 		}
 	} else {
-		id, err := s.jwtPrincipal(ctx, c.AccountID, "jwt-"+config+"-"+r.Name)
+		id, err := s.rolePrincipal(ctx, c, "jwt-"+config+"-"+r.Name) // approle.go
 		if err != nil {
 			return nil, err
 		}
@@ -408,28 +393,6 @@ func (s *Service) CreateJWTRole(ctx context.Context, config string, in *coffer.J
 		return nil, err
 	}
 	return &r, nil
-}
-
-// jwtPrincipal returns the id of the service principal name of the
-// account, made when missing (a role deleted and made again keeps its
-// principal).
-func (s *Service) jwtPrincipal(ctx context.Context, accountID, name string) (string, error) {
-	p, err := s.CreatePrincipal(ctx, &coffer.PrincipalCreate{Name: name, Kind: "service"})
-	if err == nil {
-		return p.ID, nil
-	} else if coffer.ErrorCode(err) != coffer.ECONFLICT {
-		return "", err
-	}
-	ps, lerr := s.storage.Principals(ctx, accountID)
-	if lerr != nil {
-		return "", lerr
-	}
-	for _, p := range ps {
-		if p.Name == name {
-			return p.ID, nil
-		}
-	}
-	return "", err
 }
 
 // jwtRole returns a role of a config of the caller's account.
@@ -467,7 +430,7 @@ func (s *Service) JWTRoles(ctx context.Context, config string) ([]*coffer.JWTRol
 // new role key and revokes the old one in the same transaction, so every
 // token of the role ends and logins after it get the new scopes.
 func (s *Service) UpdateJWTRole(ctx context.Context, config, name string, in *coffer.JWTRoleUpdate) (*coffer.JWTRole, error) {
-	c, ev, err := s.jwtAdminEvent(ctx, "jwt.role.update", config+"/"+name)
+	c, ev, err := s.adminEvent(ctx, "jwt.role.update", config+"/"+name)
 	if err != nil {
 		return nil, err
 	}
@@ -497,7 +460,7 @@ func (s *Service) UpdateJWTRole(ctx context.Context, config, name string, in *co
 	if in.TokenTTL != nil {
 		r.TokenTTL = *in.TokenTTL
 	}
-	changed := in.Scopes != nil && !sameJWTScopes(in.Scopes, r.Scopes)
+	changed := in.Scopes != nil && !sameScopes(in.Scopes, r.Scopes)
 	if changed {
 		r.Scopes = in.Scopes
 	}
@@ -523,21 +486,9 @@ func (s *Service) UpdateJWTRole(ctx context.Context, config, name string, in *co
 	return r, nil
 }
 
-func sameJWTScopes(a, b []coffer.Scope) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i].String() != b[i].String() {
-			return false
-		}
-	}
-	return true
-}
-
 // DeleteJWTRole implements coffer.JWTService.
 func (s *Service) DeleteJWTRole(ctx context.Context, config, name string) error {
-	c, ev, err := s.jwtAdminEvent(ctx, "jwt.role.delete", config+"/"+name)
+	c, ev, err := s.adminEvent(ctx, "jwt.role.delete", config+"/"+name)
 	if err != nil {
 		return err
 	}

@@ -441,3 +441,24 @@ func TestJWTKeyRotation(t *testing.T) {
 		t.Fatalf("old key after rotation: got %v", err)
 	}
 }
+
+func TestJWTTokenMintsNoKey(t *testing.T) {
+	e := newJWTEnv(t, service.Options{})
+	key := jwttest.EC(t, "e1")
+	e.github(key)
+	tok, err := e.svc.JWTLogin(context.Background(), "github", "deploy", key.Sign(t, e.ghClaims()), "192.0.2.7")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := e.svc.Authenticate(context.Background(), coffer.Credential{Token: tok.Token, RemoteIP: "192.0.2.7"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := coffer.NewContext(context.Background(), c)
+	if _, _, err := e.svc.CreateAPIKey(ctx, &coffer.APIKeyCreate{Name: "escape", Scopes: revealApp}); coffer.ErrorCode(err) != coffer.EFORBIDDEN {
+		t.Fatalf("a JWT login's token minting a key: got %v, want EFORBIDDEN", err)
+	}
+	if _, _, err := e.svc.CreateAPIKey(e.root, &coffer.APIKeyCreate{Name: "jwt:github/deploy", Scopes: revealApp}); coffer.ErrorCode(err) != coffer.EINVALID {
+		t.Fatalf("a key named as a JWT role's: got %v, want EINVALID", err)
+	}
+}

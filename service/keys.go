@@ -280,6 +280,9 @@ func (s *Service) CreateAPIKey(ctx context.Context, in *coffer.APIKeyCreate) (*c
 	if err := s.validateKeyCreate(in, s.now()); err != nil {
 		return nil, "", err
 	}
+	if s.roleCaller(ctx, c) { // approle.go
+		return nil, "", s.refuse(ctx, ev, "a token of an AppRole login cannot mint keys: they would outlive the role")
+	}
 	principal := c.PrincipalID
 	if in.PrincipalID != "" && in.PrincipalID != c.PrincipalID {
 		if !c.Admin {
@@ -374,6 +377,9 @@ func (s *Service) validateKeyCreate(in *coffer.APIKeyCreate, now time.Time) erro
 	}
 	if in.Name == "" || len(in.Name) > 128 {
 		return coffer.Errorf(coffer.EINVALID, "key name must be 1-128 characters")
+	}
+	if isRoleKeyName(in.Name) {
+		return coffer.Errorf(coffer.EINVALID, "key names starting %q or %q are the roles' own", roleKeyPrefix, jwtRoleKeyPrefix)
 	}
 	if in.ExpiresAt != nil && !in.ExpiresAt.After(now) {
 		return coffer.Errorf(coffer.EINVALID, "expires_at is in the past")

@@ -234,6 +234,14 @@ const apiKeyByIDSQL = `SELECT ` + apiKeyCols + ` FROM api_keys WHERE id = ?`
 // account or a principal not in it, ECONFLICT if the id exists).
 func (db *DB) CreateAPIKey(ctx context.Context, k *coffer.APIKey, ev *coffer.AuditEvent) error {
 	k.CreatedAt = stamp(k.CreatedAt)
+	return db.do(ctx, ev, func(w *writer) error {
+		fillEvent(ev, k.AccountID, "", "")
+		return w.insertAPIKey(k)
+	})
+}
+
+// insertAPIKey adds a key inside a write, as CreateAPIKey does.
+func (w *writer) insertAPIKey(k *coffer.APIKey) error {
 	scopes, err := json.Marshal(k.Scopes)
 	if err != nil {
 		return fmt.Errorf("create api key: %w", err)
@@ -242,35 +250,32 @@ func (db *DB) CreateAPIKey(ctx context.Context, k *coffer.APIKey, ev *coffer.Aud
 	if hash == nil {
 		hash = []byte{}
 	}
-	return db.do(ctx, ev, func(w *writer) error {
-		fillEvent(ev, k.AccountID, "", "")
-		if k.ID == "" {
-			return coffer.Errorf(coffer.EINVALID, "api key id is required")
+	if k.ID == "" {
+		return coffer.Errorf(coffer.EINVALID, "api key id is required")
+	}
+	if ok, err := w.accountExists(k.AccountID); err != nil {
+		return err
+	} else if !ok {
+		return coffer.Errorf(coffer.ENOTFOUND, "account not found")
+	}
+	if k.PrincipalID != "" {
+		var n int
+		if err := w.conn.QueryRowContext(w.ctx, `SELECT count(*) FROM principals WHERE id = ? AND account_id = ?`,
+			k.PrincipalID, k.AccountID).Scan(&n); err != nil {
+			return fmt.Errorf("read principal: %w", err)
+		} else if n == 0 {
+			return coffer.Errorf(coffer.ENOTFOUND, "principal not found")
 		}
-		if ok, err := w.accountExists(k.AccountID); err != nil {
-			return err
-		} else if !ok {
-			return coffer.Errorf(coffer.ENOTFOUND, "account not found")
-		}
-		if k.PrincipalID != "" {
-			var n int
-			if err := w.conn.QueryRowContext(w.ctx, `SELECT count(*) FROM principals WHERE id = ? AND account_id = ?`,
-				k.PrincipalID, k.AccountID).Scan(&n); err != nil {
-				return fmt.Errorf("read principal: %w", err)
-			} else if n == 0 {
-				return coffer.Errorf(coffer.ENOTFOUND, "principal not found")
-			}
-		}
-		_, err := w.conn.ExecContext(w.ctx, `INSERT INTO api_keys (`+apiKeyCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			k.ID, k.AccountID, k.PrincipalID, k.Name, k.Admin, string(scopes), hash, k.CreatedAt.UnixNano(),
-			nullNanos(k.ExpiresAt), nullNanos(k.LastUsedAt), nullNanos(k.RevokedAt), k.MAC)
-		if isUnique(err) {
-			return coffer.Errorf(coffer.ECONFLICT, "api key %s already exists", k.ID)
-		} else if err != nil {
-			return fmt.Errorf("create api key: %w", err)
-		}
-		return nil
-	})
+	}
+	_, err = w.conn.ExecContext(w.ctx, `INSERT INTO api_keys (`+apiKeyCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		k.ID, k.AccountID, k.PrincipalID, k.Name, k.Admin, string(scopes), hash, k.CreatedAt.UnixNano(),
+		nullNanos(k.ExpiresAt), nullNanos(k.LastUsedAt), nullNanos(k.RevokedAt), k.MAC)
+	if isUnique(err) {
+		return coffer.Errorf(coffer.ECONFLICT, "api key %s already exists", k.ID)
+	} else if err != nil {
+		return fmt.Errorf("create api key: %w", err)
+	}
+	return nil
 }
 
 // APIKey returns a key by id, in any account (ENOTFOUND).

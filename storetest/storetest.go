@@ -40,6 +40,7 @@ func Run(t *testing.T, open func(tb testing.TB) coffer.Storage) {
 	r.nonces()
 	r.consoleSessions()
 	r.jwtRoles()
+	r.appRoles()
 	r.stores()
 	r.secretWrites()
 	r.secretLifecycle()

@@ -490,7 +490,7 @@ func TestVaultClientSys(t *testing.T) {
 	t.Run("Logins", func(t *testing.T) {
 		anon := vaultClient(t, e.base+"/vault", "")
 		anon.ClearToken()
-		for _, m := range []string{"approle"} { // jwt, kubernetes: http_jwt_test.go
+		for _, m := range []string{"token"} { // approle: http_approle_test.go; jwt, kubernetes and other mounts: http_jwt_test.go
 			_, err := anon.Logical().Write("auth/"+m+"/login", map[string]any{"role": "r", "jwt": "x"})
 			mustStatus(t, err, 403, "permission denied")
 			_, err = e.c.Logical().Write("auth/"+m+"/login", map[string]any{"role": "r"})

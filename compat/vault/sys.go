@@ -69,15 +69,20 @@ func (s *Server) leader(w http.ResponseWriter, r *http.Request) error {
 	})
 }
 
-// authMethods serves GET sys/auth: the one auth method coffer serves on
-// this face, token/ (its keys). AppRole, JWT and Kubernetes logins are not
-// enabled (see docs/vault.md).
+// authMethods serves GET sys/auth: the auth methods coffer serves on this
+// face, token/ (its keys) and approle/ (its AppRole roles). JWT and
+// Kubernetes logins are not enabled (see docs/vault.md).
 func (s *Server) authMethods(w http.ResponseWriter, r *http.Request) error {
 	if r.Method != http.MethodGet {
 		return errUnsupported
 	}
 	data := map[string]any{"token/": map[string]any{
 		"type": "token", "description": "token based credentials (coffer API keys)", "accessor": "auth_token_coffer",
+		"uuid": "", "local": false, "seal_wrap": false, "external_entropy_access": false, "options": nil,
+		"config":         map[string]any{"default_lease_ttl": 0, "max_lease_ttl": 0, "force_no_cache": false, "token_type": "default-service"},
+		"plugin_version": "", "running_plugin_version": "v0.0.0+builtin", "running_sha256": "", "deprecation_status": "",
+	}, "approle/": map[string]any{
+		"type": "approle", "description": "AppRole roles of coffer (docs/identity.md)", "accessor": "auth_approle_coffer",
 		"uuid": "", "local": false, "seal_wrap": false, "external_entropy_access": false, "options": nil,
 		"config":         map[string]any{"default_lease_ttl": 0, "max_lease_ttl": 0, "force_no_cache": false, "token_type": "default-service"},
 		"plugin_version": "", "running_plugin_version": "v0.0.0+builtin", "running_sha256": "", "deprecation_status": "",

@@ -47,6 +47,7 @@ type Service interface {
 	coffer.CapabilityChecker
 	coffer.DetailRevealer
 	coffer.JWTService
+	coffer.AppRoleService
 }
 
 // Server is the Vault face.
@@ -108,6 +109,12 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.Handle(v1+"auth/token/create", h(s.createToken))
 	mux.Handle(v1+"auth/token/create-orphan", h(s.createToken))
 	mux.Handle(v1+"auth/{mount}/login", s.jwtLoginRoute(pub(s.jwtLoginHandler), h(s.noRoute)))
+	mux.Handle(v1+"auth/approle/login", pub(s.approleLoginHandler))
+	mux.Handle(v1+"auth/approle/role", h(s.approleRoles))
+	mux.Handle(v1+"auth/approle/role/{name}", h(s.approleRole))
+	mux.Handle(v1+"auth/approle/role/{name}/role-id", h(s.approleRoleID))
+	mux.Handle(v1+"auth/approle/role/{name}/secret-id", h(s.approleSecretID))
+	mux.Handle(v1+"auth/approle/role/{name}/secret-id-accessor/destroy", h(s.approleDestroyAccessor))
 	mux.Handle(v1+"sys/", h(s.noRoute))
 	mux.Handle(v1+"auth/", h(s.noRoute))
 	mux.Handle(v1, h(s.kv))
