@@ -137,7 +137,6 @@ func TestVaultJWTLoginRefused(t *testing.T) {
 			{"POST", "/vault/v1/auth/kubernetes/login", `{"role":1,"jwt":"x"}`, 400},
 			{"GET", "/vault/v1/auth/kubernetes/login", nil, 405},
 			{"POST", "/vault/v1/auth/token/login", `{"role":"app","jwt":"x"}`, 403}, // unauthenticated: Vault's answer
-			{"POST", "/vault/v1/auth/approle/login", `{"role":"app","jwt":"x"}`, 403},
 			{"POST", "/v1/jwt/login", `{"config":"kubernetes","role":"app"}`, 400},
 			{"POST", "/v1/jwt/login", `{"config":"kubernetes","role":"app","jwt":"x","extra":1}`, 400},
 			{"POST", "/v1/jwt/login", "{not json", 400},

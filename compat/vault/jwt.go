@@ -23,8 +23,10 @@ type jwtLogin struct {
 }
 
 // jwtLoginRoute sends auth/{mount}/login to login for every mount but
-// token and approle, which keep Vault's answer for a path with no handler
-// (noRoute, behind authentication as every unknown auth path).
+// token and approle: token/login keeps Vault's answer for a path with no
+// handler (noRoute, behind authentication as every unknown auth path), and
+// approle/login has its own route (approle.go), so the name never reaches
+// a JWT login.
 func (s *Server) jwtLoginRoute(login, noRoute http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if m := r.PathValue("mount"); m == "token" || m == "approle" {
