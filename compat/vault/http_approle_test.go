@@ -152,7 +152,7 @@ func TestAppRoleLoginBadInput(t *testing.T) {
 		{"VaultNotJSON", "POST", "/vault/v1/auth/approle/login", "role_id=x", 400, "failed to parse JSON"},
 		{"VaultArray", "POST", "/vault/v1/auth/approle/login", "[]", 400, "JSON object"},
 		{"VaultGet", "GET", "/vault/v1/auth/approle/login", nil, 405, ""},
-		{"VaultJWTNotEnabled", "POST", "/vault/v1/auth/jwt/login", map[string]string{"role": "x", "jwt": "y"}, 403, ""},
+		{"VaultJWTNoConfig", "POST", "/vault/v1/auth/jwt/login", map[string]string{"role": "x", "jwt": "y"}, 400, "error validating token"}, // http_jwt_test.go
 		{"NativeMissing", "POST", "/v1/approle/login", map[string]string{"role_id": roleID}, 400, "required"},
 		{"NativeUnknownField", "POST", "/v1/approle/login", map[string]string{"role_id": roleID, "secret_id": secretID, "x": "y"}, 400, ""},
 		{"NativeBadSecretID", "POST", "/v1/approle/login", map[string]string{"role_id": roleID, "secret_id": bad}, 401, "invalid role_id or secret_id"},
