@@ -2,7 +2,6 @@ package api
 
 import (
 	"net/http"
-	"time"
 
 	"github.com/coffer-dev/coffer"
 	"github.com/coffer-dev/coffer/internal/web"
@@ -13,26 +12,14 @@ import (
 // keys, and POST /v1/jwt/login, which needs no key. Durations on the wire
 // are whole seconds.
 
-// jwtSeconds converts a duration in seconds from the wire.
-func jwtSeconds(field string, n *int64) (*time.Duration, error) {
-	if n == nil {
-		return nil, nil
-	}
-	if *n < 0 || *n > 10*365*24*3600 {
-		return nil, coffer.Errorf(coffer.EINVALID, "%s must be a number of seconds between 0 and ten years", field)
-	}
-	d := time.Duration(*n) * time.Second
-	return &d, nil
-}
-
 // jwtConfigUpdate reads the settings of a config request.
 func jwtConfigUpdate(in *coffer.JWTConfigRequest) (*coffer.JWTConfigUpdate, error) {
 	u := &coffer.JWTConfigUpdate{Issuer: in.Issuer, Keys: in.Keys, JWKSURL: in.JWKSURL, Discovery: in.Discovery, SingleUse: in.SingleUse}
 	var err error
-	if u.MaxAge, err = jwtSeconds("max_age", in.MaxAge); err != nil {
+	if u.MaxAge, err = seconds("max_age", in.MaxAge); err != nil {
 		return nil, err
 	}
-	if u.Leeway, err = jwtSeconds("leeway", in.Leeway); err != nil {
+	if u.Leeway, err = seconds("leeway", in.Leeway); err != nil {
 		return nil, err
 	}
 	return u, nil
@@ -142,7 +129,7 @@ func (s *Server) createJWTRole(w http.ResponseWriter, r *http.Request) error {
 	if err := web.DecodeJSON(w, r, MaxBodySize, &in); err != nil {
 		return err
 	}
-	ttl, err := jwtSeconds("token_ttl", in.TokenTTL)
+	ttl, err := seconds("token_ttl", in.TokenTTL)
 	if err != nil {
 		return err
 	}
@@ -199,7 +186,7 @@ func (s *Server) patchJWTRole(w http.ResponseWriter, r *http.Request) error {
 		BoundClaims: in.BoundClaims, BoundClaimsType: in.BoundClaimsType, BoundServiceAccountNames: in.BoundServiceAccountNames,
 		BoundServiceAccountNamespaces: in.BoundServiceAccountNamespaces}
 	var err error
-	if u.TokenTTL, err = jwtSeconds("token_ttl", in.TokenTTL); err != nil {
+	if u.TokenTTL, err = seconds("token_ttl", in.TokenTTL); err != nil {
 		return err
 	}
 	role, err := s.JWT.UpdateJWTRole(r.Context(), r.PathValue("name"), r.PathValue("role"), u)
