@@ -3,11 +3,14 @@ package vault_test
 import (
 	"context"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	vaultapi "github.com/hashicorp/vault/api"
+	k8sauth "github.com/hashicorp/vault/api/auth/kubernetes"
 
 	"github.com/coffer-dev/coffer/internal/jwttest"
 	"github.com/coffer-dev/coffer/internal/servertest"
@@ -192,4 +195,33 @@ func TestVaultJWTLoginRefused(t *testing.T) {
 			t.Fatal("the token of a deleted role still reads")
 		}
 	})
+}
+
+// TestVaultKubernetesAuthHelper logs in with the Vault client's own
+// kubernetes auth helper, reading the token from a file as in a pod.
+func TestVaultKubernetesAuthHelper(t *testing.T) {
+	e := startJWT(t)
+	path := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(path, []byte(e.k8sToken(t, "prod", "app")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	login, err := k8sauth.NewKubernetesAuth("app", k8sauth.WithServiceAccountTokenPath(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := vaultClient(t, e.base+"/vault", "")
+	s, err := c.Auth().Login(context.Background(), login)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Token() != s.Auth.ClientToken || !strings.HasPrefix(c.Token(), "cat_") {
+		t.Fatalf("the helper did not take the login's token: %q", s.Auth.ClientToken)
+	}
+	if app, other := e.reaches(t, c.Token()); !app || other {
+		t.Fatalf("reaches app, other: got %v, %v; want true, false", app, other)
+	}
+	bad, _ := k8sauth.NewKubernetesAuth("app", k8sauth.WithServiceAccountToken(e.k8sToken(t, "dev", "app")))
+	if _, err := vaultClient(t, e.base+"/vault", "").Auth().Login(context.Background(), bad); status(err) != 400 {
+		t.Fatalf("another namespace's token: got %v, want 400", err)
+	}
 }
