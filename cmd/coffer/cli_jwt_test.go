@@ -1,6 +1,7 @@
 package main
 
 import (
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"github.com/coffer-dev/coffer/internal/jwttest"
+	"github.com/coffer-dev/coffer/server"
 )
 
 // TestCLIE2E_JWT makes a trust configuration and a Kubernetes role with the
@@ -57,4 +59,20 @@ func TestCLIE2E_JWT(t *testing.T) {
 	e.FailAs("unused-token", "unauthorized", tok[:len(tok)-2]+"xx", "jwt", "login", "kubernetes", "app", "--jwt-file", "-")
 	e.OK("", "jwt", "role", "delete", "kubernetes", "app")
 	e.OK("", "jwt", "config", "delete", "kubernetes")
+}
+
+// TestJWTFetchFlag checks that --jwt-fetch=false forbids URL key sources.
+func TestJWTFetchFlag(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want bool
+	}{{nil, false}, {[]string{"--jwt-fetch=false"}, true}, {[]string{"--jwt-fetch"}, false}, {[]string{"--jwt-fetch=off"}, true}} {
+		cfg := server.DefaultConfig()
+		if err := parseServerFlags(&cfg, tc.args, func(string) string { return "" }, io.Discard); err != nil {
+			t.Fatal(err)
+		}
+		if cfg.JWTNoFetch != tc.want {
+			t.Errorf("%v: JWTNoFetch got %v, want %v", tc.args, cfg.JWTNoFetch, tc.want)
+		}
+	}
 }

@@ -141,7 +141,7 @@ func TestConfigEverySetting(t *testing.T) {
 		"chutes-root":                   "off",
 		"bytenite-token-ttl":            "30m",
 		"face-cloudflare":               "false", "face-truefoundry": "false", "face-chutes": "false", "face-bytenite": "false",
-		"face-vault": "on", "vault-addr": "127.0.0.1:8201",
+		"face-vault": "on", "vault-addr": "127.0.0.1:8201", "jwt-fetch": "false",
 		"console": "false", "console-idle-timeout": "5m", "console-max-session": "2h", "console-origin": "https://Coffer.example.com:8443",
 	}
 	var text strings.Builder
