@@ -26,7 +26,7 @@ func init() {
 	register("bench-bare", command{Run: runBenchBare})
 }
 
-const benchUsage = `Usage: coffer bench [--duration 5s] [--warmup 1s] [--scenarios all|read,create,version,list,cloudflare,truefoundry,chutes,bytenite,vault] [--keep]
+const benchUsage = `Usage: coffer bench [--duration 5s] [--warmup 1s] [--scenarios all|read,create,version,list,cloudflare,truefoundry,chutes,bytenite,vault,login] [--keep]
 
 Bench measures a coffer server against a bare net/http server in the same run,
 on the same machine, and prints one table row per scenario.
@@ -76,6 +76,9 @@ goes to stderr, and the table is printed at the end.
                                                (the Vault face, KV v2 mount "bench": the same secret
                                                as {"value": v}); runs right after value read c=64,
                                                which vault runs too, and is compared with it
+  approle login c=16              login        POST /v1/approle/login {"role_id","secret_id"}, no key
+                                               (a role that may reveal read-me; each login mints an
+                                               access token and is audited, a durable write)
 Replies are checked: status (201 for creates, else 200), and the body of
 value reads and lists against the one verified during setup.
 

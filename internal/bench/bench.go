@@ -30,7 +30,7 @@ import (
 )
 
 // ScenarioKeys are the scenarios that Config.Scenarios may name.
-var ScenarioKeys = []string{"read", "create", "version", "list", "cloudflare", "truefoundry", "chutes", "bytenite", "vault"}
+var ScenarioKeys = []string{"read", "create", "version", "list", "cloudflare", "truefoundry", "chutes", "bytenite", "vault", "login"}
 
 // Config is what a run measures, and how.
 type Config struct {
@@ -401,6 +401,8 @@ type bench struct {
 	chSigs  *benchSigs   // signed headers for the Chutes face, one per request
 	vaLen   int          // length of the Vault face's read of secret read-me
 
+	approleBody []byte // the AppRole login's body (login.go)
+
 	rows   map[string]benchRow // by scenario name
 	peakKB int64               // highest VmHWM of the coffer server seen
 	failed []string            // scenarios with more than 1% errors
@@ -554,6 +556,12 @@ func (b *bench) setup(ctx context.Context) error {
 			return err
 		}
 		b.vaLen = len(body)
+	}
+
+	if b.cfg.Scenarios["login"] {
+		if err := b.setupAppRole(ctx); err != nil {
+			return err
+		}
 	}
 
 	if !b.cfg.Scenarios["list"] && !b.cfg.Scenarios["cloudflare"] {
@@ -840,6 +848,14 @@ func (b *bench) scenarios() []benchScenario {
 				Servers: all,
 			})
 	}
+	list = append(list, benchScenario{
+		Name:        "approle login c=16",
+		Key:         "login",
+		Target:      cf,
+		Concurrency: 16,
+		Request:     func(int, int) *http.Request { return b.appRoleLogin() },
+		Check:       benchCheckLogin,
+	})
 	listReq := cf.request("GET", "/v1/stores/list1k/secrets?limit=1000", nil)
 	list = append(list, benchScenario{
 		Name:        "list 1,000 secrets c=16",
