@@ -402,6 +402,7 @@ type bench struct {
 	vaLen   int          // length of the Vault face's read of secret read-me
 
 	approleBody []byte // the AppRole login's body (login.go)
+	jwtBody     []byte // the JWT login's body (login_jwt.go)
 
 	rows   map[string]benchRow // by scenario name
 	peakKB int64               // highest VmHWM of the coffer server seen
@@ -560,6 +561,9 @@ func (b *bench) setup(ctx context.Context) error {
 
 	if b.cfg.Scenarios["login"] {
 		if err := b.setupAppRole(ctx); err != nil {
+			return err
+		}
+		if err := b.setupJWT(ctx); err != nil {
 			return err
 		}
 	}
@@ -854,6 +858,14 @@ func (b *bench) scenarios() []benchScenario {
 		Target:      cf,
 		Concurrency: 16,
 		Request:     func(int, int) *http.Request { return b.appRoleLogin() },
+		Check:       benchCheckLogin,
+	})
+	list = append(list, benchScenario{
+		Name:        "jwt login c=16",
+		Key:         "login",
+		Target:      cf,
+		Concurrency: 16,
+		Request:     func(int, int) *http.Request { return b.jwtLogin() },
 		Check:       benchCheckLogin,
 	})
 	listReq := cf.request("GET", "/v1/stores/list1k/secrets?limit=1000", nil)

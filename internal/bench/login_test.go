@@ -10,5 +10,5 @@ func TestBenchLoginBinary(t *testing.T) {
 		t.Skip("builds the binary")
 	}
 	out := runBenchBinary(t, mustBuildBenchBinary(t), t.TempDir(), "--scenarios", "login,read")
-	checkBenchOutput(t, out, []string{"value read c=64 ", "approle login c=16 "})
+	checkBenchOutput(t, out, []string{"value read c=64 ", "approle login c=16 ", "jwt login c=16 "})
 }
