@@ -25,7 +25,7 @@ func (db *DB) CreateJWTConfig(ctx context.Context, c *coffer.JWTConfig, ev *coff
 		_, err := w.exec(`INSERT INTO jwt_configs (`+jwtConfigCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
 			c.ID, c.AccountID, c.Name, c.Issuer, set, c.CreatedAt.UnixNano(), c.UpdatedAt.UnixNano())
 		if isUnique(err) {
-			return coffer.Errorf(coffer.ECONFLICT, "a jwt config named %s already exists", c.Name)
+			return coffer.Errorf(coffer.ECONFLICT, "a jwt config named %s already exists on this server (a config name is a Vault auth mount path, unique across accounts)", c.Name)
 		} else if err != nil {
 			return fmt.Errorf("create jwt config: %w", err)
 		}

@@ -544,9 +544,12 @@ func bounded(s string, n int) string {
 }
 
 // JWTLogin implements coffer.JWTService. Candidates are the configs named
-// mount, in any account, whose issuer is the token's iss (read unverified
-// only to choose them); each verifies the token with its own keys and its
-// role's audiences and bindings, and exactly one must accept. Failures count
+// mount whose issuer is the token's iss (read unverified only to choose
+// them): one at most, since config names are unique on the server (storage
+// refuses a second account's config of a name in use), so that no tenant
+// can make another's logins ambiguous. It verifies the token with its own
+// keys and its role's audiences and bindings; the loop over candidates and
+// the exactly-one rule stay as a guard. Failures count
 // against the client's address and the mount in the limiter of failed
 // authentications and are audited in the accounts of the candidates (in the
 // operator's account when there is none), within the audit budget. The

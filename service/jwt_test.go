@@ -369,8 +369,11 @@ func TestJWTValidation(t *testing.T) {
 }
 
 func TestJWTLoginTwoAccounts(t *testing.T) {
-	// Two accounts trusting the same issuer under the same mount: a token
-	// accepted by one role logs in there; accepted by both, by neither.
+	// A config's name is a server-wide mount path: a second account cannot
+	// take one in use, so no tenant can make another's logins ambiguous
+	// (or refused) by trusting the same issuer under the same name; under
+	// its own name, its role bound to the same tokens logs in to its own
+	// account only.
 	e := newJWTEnv(t, service.Options{})
 	key := jwttest.EC(t, "e1")
 	e.github(key)
@@ -383,25 +386,27 @@ func TestJWTLoginTwoAccounts(t *testing.T) {
 		t.Fatal(err)
 	}
 	other := coffer.NewContext(context.Background(), c)
-	if _, err := e.svc.CreateJWTConfig(other, &coffer.JWTConfig{Name: "github", Issuer: ghIssuer, Keys: jwttest.JWKS(key)}); err != nil {
+	if _, err := e.svc.CreateJWTConfig(other, &coffer.JWTConfig{Name: "github", Issuer: ghIssuer, Keys: jwttest.JWKS(key)}); coffer.ErrorCode(err) != coffer.ECONFLICT {
+		t.Fatalf("a second account's config of a name in use: got %v, want ECONFLICT", err)
+	}
+	if _, err := e.svc.CreateJWTConfig(other, &coffer.JWTConfig{Name: "tenant-github", Issuer: ghIssuer, Keys: jwttest.JWKS(key)}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.svc.CreateJWTRole(other, "github", &coffer.JWTRole{Name: "deploy", BoundAudiences: []string{"coffer"},
-		BoundClaims: map[string][]string{"repository": {"tenant/app"}}}); err != nil {
+	if _, err := e.svc.CreateJWTRole(other, "tenant-github", &coffer.JWTRole{Name: "deploy", BoundAudiences: []string{"coffer"},
+		BoundClaims: map[string][]string{"repository": {"acme/app"}}}); err != nil {
 		t.Fatal(err)
 	}
-	tok, err := e.svc.JWTLogin(context.Background(), "github", "deploy", key.Sign(t, e.ghClaims()), "192.0.2.7")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if tok.Caller.AccountID == c.AccountID {
-		t.Fatal("logged into the account whose role does not bind the token")
-	}
-	if _, err := e.svc.UpdateJWTRole(other, "github", "deploy", &coffer.JWTRoleUpdate{BoundClaims: map[string][]string{"repository": {"acme/app"}}}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.svc.JWTLogin(context.Background(), "github", "deploy", key.Sign(t, e.ghClaims()), "192.0.2.7"); coffer.ErrorCode(err) != coffer.EUNAUTHORIZED {
-		t.Fatalf("accepted by two accounts: got %v, want EUNAUTHORIZED", err)
+	for _, tc := range []struct {
+		mount string
+		mine  bool
+	}{{"github", false}, {"tenant-github", true}} {
+		tok, err := e.svc.JWTLogin(context.Background(), tc.mount, "deploy", key.Sign(t, e.ghClaims()), "192.0.2.7")
+		if err != nil {
+			t.Fatalf("login at %s: %v", tc.mount, err)
+		}
+		if (tok.Caller.AccountID == c.AccountID) != tc.mine {
+			t.Fatalf("login at %s went to account %s; want the tenant's: %v", tc.mount, tok.Caller.AccountID, tc.mine)
+		}
 	}
 }
 

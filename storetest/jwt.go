@@ -41,7 +41,11 @@ func (r *runner) jwtRoles() {
 			t.Fatalf("JWTConfig: got %+v, want %+v", got, c)
 		}
 		b := e.account()
-		e.jwtConfig(b, "github")
+		// A config's name is a server-wide mount path: another account
+		// cannot take one in use.
+		wantCode(t, "CreateJWTConfig of a name another account holds", e.s.CreateJWTConfig(e.ctx, &coffer.JWTConfig{ID: coffer.NewID(), AccountID: b.ID,
+			Name: "github", Issuer: "x", CreatedAt: e.now(), UpdatedAt: e.now()}, e.ev("jwt.config.create")), coffer.ECONFLICT)
+		e.jwtConfig(b, "gitlab")
 		e.jwtConfig(a, "kubernetes")
 		named, err := e.s.JWTConfigsNamed(e.ctx, "github")
 		noErr(t, "JWTConfigsNamed", err)
@@ -49,8 +53,8 @@ func (r *runner) jwtRoles() {
 		noErr(t, "JWTConfigs all", err)
 		mine, err := e.s.JWTConfigs(e.ctx, a.ID)
 		noErr(t, "JWTConfigs", err)
-		if len(named) != 2 || len(all) != 3 || len(mine) != 2 || mine[0].Name != "github" || mine[1].Name != "kubernetes" {
-			t.Fatalf("lists: got %d named, %d in all, %d of a; want 2, 3, 2", len(named), len(all), len(mine))
+		if len(named) != 1 || len(all) != 3 || len(mine) != 2 || mine[0].Name != "github" || mine[1].Name != "kubernetes" {
+			t.Fatalf("lists: got %d named, %d in all, %d of a; want 1, 3, 2", len(named), len(all), len(mine))
 		}
 		p := e.principal(a, "svc")
 		role, k := e.jwtRole(c, p, "deploy")

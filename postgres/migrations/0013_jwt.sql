@@ -9,9 +9,11 @@ CREATE TABLE jwt_configs (
 	settings   TEXT NOT NULL,
 	created_at BIGINT NOT NULL,
 	updated_at BIGINT NOT NULL,
-	UNIQUE (account_id, name)
+	-- A config's name is its Vault auth mount path (auth/NAME/login), which a
+	-- login names without an account: unique on the server, so that a login
+	-- finds one config at most and no tenant can make another's ambiguous.
+	UNIQUE (name)
 );
-CREATE INDEX jwt_configs_name ON jwt_configs (name);
 
 CREATE TABLE jwt_roles (
 	id           TEXT PRIMARY KEY,
