@@ -107,7 +107,7 @@ func TestParseBenchFlags(t *testing.T) {
 		duration  time.Duration
 		err       error
 	}{
-		{"OK", nil, []string{"bytenite", "chutes", "cloudflare", "create", "list", "read", "login", "truefoundry", "vault", "version"}, 5 * time.Second, nil},
+		{"OK", nil, []string{"bytenite", "chutes", "cloudflare", "create", "list", "login", "read", "truefoundry", "vault", "version"}, 5 * time.Second, nil},
 		{"Some", []string{"--scenarios", "read, list", "--duration", "2s"}, []string{"list", "read"}, 2 * time.Second, nil},
 		{"Help", []string{"--help"}, nil, 0, flag.ErrHelp},
 		{"ErrScenario", []string{"--scenarios", "read,nope"}, nil, 0, exitError{2}},
