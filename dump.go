@@ -15,9 +15,8 @@ import (
 // with its ciphertext (or none once destroyed), audit event with its chain
 // links, the audit head with its MAC, the replay cache, and the AppRole
 // roles, secret ids (their keyed hashes), JWT configs and JWT roles of
-// workload identity. Nothing is
-// decrypted or re-encrypted: a dump loaded into another engine is read with
-// the same master key. Ids, times, sequence and version numbers are kept,
+// workload identity. Nothing is decrypted or re-encrypted: a dump loaded
+// into another engine is read with the same master key. Ids, times, sequence and version numbers are kept,
 // so the audit chain of the copy verifies as the original's does.
 //
 // Both storage engines implement it; `coffer migrate` moves a database from
