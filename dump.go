@@ -13,9 +13,10 @@ import (
 // every setting, account, principal, API key (its hash, revoked or not),
 // hotkey, store with its wrapped data keys, secret in every status, version
 // with its ciphertext (or none once destroyed), audit event with its chain
-// links, the audit head with its MAC, and the replay cache. Nothing is
-// decrypted or re-encrypted: a dump loaded into another engine is read with
-// the same master key. Ids, times, sequence and version numbers are kept,
+// links, the audit head with its MAC, the replay cache, and the AppRole
+// roles, secret ids (their keyed hashes), JWT configs and JWT roles of
+// workload identity. Nothing is decrypted or re-encrypted: a dump loaded
+// into another engine is read with the same master key. Ids, times, sequence and version numbers are kept,
 // so the audit chain of the copy verifies as the original's does.
 //
 // Both storage engines implement it; `coffer migrate` moves a database from
@@ -53,6 +54,12 @@ type Record struct {
 	Audit     *AuditEvent
 	AuditHead *AuditHead
 	Nonce     *Nonce
+	// Workload identity (issue 20), after the keys and principals they
+	// name. A secret id is its keyed hash: coffer never holds the secret.
+	AppRole       *AppRole
+	AppRoleSecret *AppRoleSecret
+	JWTConfig     *JWTConfig
+	JWTRole       *JWTRole
 }
 
 // MetaEntry is a server-wide setting (Storage.Meta). The audit head, which
@@ -102,11 +109,16 @@ const (
 	KindAudit
 	KindAuditHead
 	KindNonce
+	KindAppRole
+	KindAppRoleSecret
+	KindJWTConfig
+	KindJWTRole
 	numKinds
 )
 
 var kindNames = [numKinds]string{"none", "settings", "accounts", "principals", "api keys", "hotkeys", "stores",
-	"store keys", "secrets", "versions", "audit events", "audit head", "nonces"}
+	"store keys", "secrets", "versions", "audit events", "audit head", "nonces",
+	"approles", "approle secret ids", "jwt configs", "jwt roles"}
 
 // String returns the plural name of the kind, as summaries print it.
 func (k RecordKind) String() string {
@@ -131,7 +143,8 @@ func (r *Record) Kind() RecordKind {
 	kind, n := KindNone, 0
 	for k, set := range [...]bool{r.Meta != nil, r.Account != nil, r.Principal != nil, r.APIKey != nil,
 		r.Hotkey != nil, r.Store != nil, r.StoreKey != nil, r.Secret != nil, r.Version != nil, r.Audit != nil,
-		r.AuditHead != nil, r.Nonce != nil} {
+		r.AuditHead != nil, r.Nonce != nil, r.AppRole != nil, r.AppRoleSecret != nil, r.JWTConfig != nil,
+		r.JWTRole != nil} {
 		if set {
 			kind, n = RecordKind(k+1), n+1
 		}
@@ -342,6 +355,51 @@ func (r *Record) appendCanonical(b []byte) []byte {
 	case r.Nonce != nil:
 		e.bytes(r.Nonce.Digest[:])
 		e.time(r.Nonce.Expires)
+	case r.AppRole != nil:
+		a := r.AppRole
+		for _, s := range []string{a.RoleID, a.AccountID, a.Name, a.PrincipalID, a.KeyID} {
+			e.str(s)
+		}
+		scopes, scidrs, tcidrs, _ := a.EncodeLists() // lists of strings: never fails
+		e.str(scopes)
+		e.int(int64(a.TokenTTL))
+		e.int(int64(a.SecretIDTTL))
+		e.int(int64(a.SecretIDNumUses))
+		e.str(scidrs)
+		e.str(tcidrs)
+		e.time(a.CreatedAt)
+		e.time(a.UpdatedAt)
+	case r.AppRoleSecret != nil:
+		s := r.AppRoleSecret
+		e.str(s.Accessor)
+		e.str(s.AccountID)
+		e.str(s.RoleID)
+		e.bytes(s.Hash)
+		e.time(s.CreatedAt)
+		e.optTime(s.ExpiresAt)
+		e.int(int64(s.NumUses))
+		e.int(int64(s.UsesLeft))
+		cidrs, md, _ := s.EncodeLists() // lists and maps of strings: never fails
+		e.str(cidrs)
+		e.str(md)
+	case r.JWTConfig != nil:
+		c := r.JWTConfig
+		for _, s := range []string{c.ID, c.AccountID, c.Name, c.Issuer} {
+			e.str(s)
+		}
+		set, _ := c.Settings() // strings and numbers: never fails
+		e.str(set)
+		e.time(c.CreatedAt)
+		e.time(c.UpdatedAt)
+	case r.JWTRole != nil:
+		j := r.JWTRole
+		for _, s := range []string{j.ID, j.AccountID, j.ConfigID, j.Name, j.PrincipalID, j.KeyID} {
+			e.str(s)
+		}
+		set, _ := j.Settings() // strings, lists and numbers: never fails
+		e.str(set)
+		e.time(j.CreatedAt)
+		e.time(j.UpdatedAt)
 	}
 	return e.b
 }

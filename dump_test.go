@@ -31,8 +31,8 @@ func TestRecordKind(t *testing.T) {
 			t.Errorf("Kind of %+v: got %s, want %s", c.r, got, c.want)
 		}
 	}
-	if got := len(coffer.RecordKinds()); got != 12 {
-		t.Errorf("RecordKinds: got %d kinds, want 12", got)
+	if got := len(coffer.RecordKinds()); got != 16 {
+		t.Errorf("RecordKinds: got %d kinds, want 16", got)
 	}
 }
 

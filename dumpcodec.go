@@ -123,6 +123,48 @@ func (r *Record) UnmarshalBinary(data []byte) error {
 		}
 		n.Expires = d.time()
 		r.Nonce = n
+	case KindAppRole:
+		a := &AppRole{RoleID: d.str(), AccountID: d.str(), Name: d.str(), PrincipalID: d.str(), KeyID: d.str()}
+		scopes := d.str()
+		a.TokenTTL, a.SecretIDTTL, a.SecretIDNumUses = time.Duration(d.int()), time.Duration(d.int()), int(d.int())
+		scidrs, tcidrs := d.str(), d.str()
+		a.CreatedAt, a.UpdatedAt = d.time(), d.time()
+		if !d.bad && a.DecodeLists(scopes, scidrs, tcidrs) != nil {
+			d.fail()
+		} else if s, sc, tc, _ := a.EncodeLists(); s != scopes || sc != scidrs || tc != tcidrs {
+			d.fail() // not as AppendBinary writes it: the digest would differ
+		}
+		r.AppRole = a
+	case KindAppRoleSecret:
+		s := &AppRoleSecret{Accessor: d.str(), AccountID: d.str(), RoleID: d.str(), Hash: d.bytes(),
+			CreatedAt: d.time(), ExpiresAt: d.optTime(), NumUses: int(d.int()), UsesLeft: int(d.int())}
+		if cidrs, md := d.str(), d.str(); !d.bad && s.DecodeLists(cidrs, md) != nil {
+			d.fail()
+		} else if c, m, _ := s.EncodeLists(); c != cidrs || m != md {
+			d.fail()
+		}
+		r.AppRoleSecret = s
+	case KindJWTConfig:
+		c := &JWTConfig{ID: d.str(), AccountID: d.str(), Name: d.str(), Issuer: d.str()}
+		set := d.str()
+		c.CreatedAt, c.UpdatedAt = d.time(), d.time()
+		if !d.bad && c.SetSettings(set) != nil {
+			d.fail()
+		} else if s, _ := c.Settings(); s != set {
+			d.fail()
+		}
+		r.JWTConfig = c
+	case KindJWTRole:
+		j := &JWTRole{ID: d.str(), AccountID: d.str(), ConfigID: d.str(), Name: d.str(), PrincipalID: d.str(),
+			KeyID: d.str()}
+		set := d.str()
+		j.CreatedAt, j.UpdatedAt = d.time(), d.time()
+		if !d.bad && j.SetSettings(set) != nil {
+			d.fail()
+		} else if s, _ := j.Settings(); s != set {
+			d.fail()
+		}
+		r.JWTRole = j
 	default:
 		return Errorf(EINVALID, "dump record: unknown kind %d", data[0])
 	}

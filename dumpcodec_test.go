@@ -14,7 +14,7 @@ func sampleRecords() []*coffer.Record {
 	t0 := time.Unix(1700000000, 123456789).UTC()
 	t1 := t0.Add(time.Hour)
 	attrs := map[string]string{"b": "2", "a": "1"}
-	return []*coffer.Record{
+	return append([]*coffer.Record{
 		{Meta: &coffer.MetaEntry{Key: "pepper", Value: []byte{0, 1, 2}}},
 		{Account: &coffer.Account{ID: "acct", Name: "Acme", CreatedAt: t0}},
 		{Principal: &coffer.Principal{ID: "p", AccountID: "acct", Name: "ci", Kind: "service", Attributes: attrs, CreatedAt: t0}},
@@ -46,7 +46,7 @@ func sampleRecords() []*coffer.Record {
 		{Audit: &coffer.AuditEvent{Seq: 2, Time: t1, PrevHash: []byte("h1"), Hash: []byte("h2")}},
 		{AuditHead: &coffer.AuditHead{Seq: 2, Hash: []byte("h2"), MAC: []byte("mac")}},
 		{Nonce: &coffer.Nonce{Digest: coffer.NonceDigest("n"), Expires: t1}},
-	}
+	}, roleRecords(t0, t1)...)
 }
 
 func TestRecordBinary(t *testing.T) {
@@ -101,7 +101,7 @@ func TestRecordBinary(t *testing.T) {
 			t.Errorf("empty record: got %v, want EINVALID", err)
 		}
 		var r coffer.Record
-		for _, b := range [][]byte{nil, {0}, {13}, {255}} {
+		for _, b := range [][]byte{nil, {0}, {13}, {17}, {255}} {
 			if err := r.UnmarshalBinary(b); coffer.ErrorCode(err) != coffer.EINVALID {
 				t.Errorf("UnmarshalBinary(%v): got %v, want EINVALID", b, err)
 			}

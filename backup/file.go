@@ -169,6 +169,12 @@ func summaryTrailer(sum *coffer.DumpSummary, keys map[string]bool) *Trailer {
 	tr := &Trailer{Counts: map[string]int64{}, Total: sum.Total(), Digest: hex.EncodeToString(sum.Digest()),
 		MasterKeys: slices.Sorted(maps.Keys(keys))}
 	for _, k := range coffer.RecordKinds() {
+		// Kinds added after nonces (the roles of issue 20) are counted
+		// only when the backup has some: trailers of older builds lack
+		// their names, and must still match what this build reads.
+		if k > coffer.KindNonce && sum.Count(k) == 0 {
+			continue
+		}
 		tr.Counts[k.String()] = sum.Count(k)
 	}
 	return tr

@@ -268,6 +268,96 @@ var dumpTables = []dumpTable{
 		},
 		texts: func(r *coffer.Record) []namedText { return nil },
 	},
+	{
+		kind: coffer.KindAppRole, table: "approles", cols: appRoleCols, order: "role_id",
+		scan: func(sc pgx.Row) (*coffer.Record, error) {
+			a, err := scanAppRole(sc)
+			return &coffer.Record{AppRole: a}, err
+		},
+		args: func(r *coffer.Record) ([]any, error) {
+			a := r.AppRole
+			scopes, scidrs, tcidrs, err := a.EncodeLists()
+			if err != nil {
+				return nil, err
+			}
+			return []any{a.RoleID, a.AccountID, a.Name, a.PrincipalID, a.KeyID, scopes, int64(a.TokenTTL),
+				int64(a.SecretIDTTL), int64(a.SecretIDNumUses), scidrs, tcidrs, a.CreatedAt.UnixNano(), a.UpdatedAt.UnixNano()}, nil
+		},
+		texts: func(r *coffer.Record) []namedText {
+			a := r.AppRole
+			return []namedText{{"role_id", a.RoleID}, {"account_id", a.AccountID}, {"name", a.Name},
+				{"principal_id", a.PrincipalID}, {"key_id", a.KeyID}}
+		},
+	},
+	{
+		kind: coffer.KindAppRoleSecret, table: "approle_secrets", cols: appRoleSecretCols, order: "accessor",
+		scan: func(sc pgx.Row) (*coffer.Record, error) {
+			s, err := scanAppRoleSecret(sc)
+			return &coffer.Record{AppRoleSecret: s}, err
+		},
+		args: func(r *coffer.Record) ([]any, error) {
+			s := r.AppRoleSecret
+			cidrs, md, err := s.EncodeLists()
+			if err != nil {
+				return nil, err
+			}
+			hash := s.Hash
+			if hash == nil {
+				hash = []byte{}
+			}
+			return []any{s.Accessor, s.AccountID, s.RoleID, hash, s.CreatedAt.UnixNano(), nullNanos(s.ExpiresAt),
+				int64(s.NumUses), int64(s.UsesLeft), cidrs, md}, nil
+		},
+		texts: func(r *coffer.Record) []namedText {
+			s := r.AppRoleSecret
+			md, _ := json.Marshal(s.Metadata) // metadata keys and values are TEXT too
+			return []namedText{{"accessor", s.Accessor}, {"account_id", s.AccountID}, {"role_id", s.RoleID},
+				{"metadata", string(md)}}
+		},
+	},
+	{
+		kind: coffer.KindJWTConfig, table: "jwt_configs", cols: jwtConfigCols, order: "id",
+		scan: func(sc pgx.Row) (*coffer.Record, error) {
+			c, err := scanJWTConfig(sc)
+			return &coffer.Record{JWTConfig: c}, err
+		},
+		args: func(r *coffer.Record) ([]any, error) {
+			c := r.JWTConfig
+			set, err := c.Settings()
+			if err != nil {
+				return nil, fmt.Errorf("encode jwt config %s: %w", c.ID, err)
+			}
+			return []any{c.ID, c.AccountID, c.Name, c.Issuer, set, c.CreatedAt.UnixNano(), c.UpdatedAt.UnixNano()}, nil
+		},
+		texts: func(r *coffer.Record) []namedText {
+			c := r.JWTConfig
+			set, _ := c.Settings()
+			return []namedText{{"id", c.ID}, {"account_id", c.AccountID}, {"name", c.Name}, {"issuer", c.Issuer},
+				{"settings", set}}
+		},
+	},
+	{
+		kind: coffer.KindJWTRole, table: "jwt_roles", cols: jwtRoleCols, order: "id",
+		scan: func(sc pgx.Row) (*coffer.Record, error) {
+			j, err := scanJWTRole(sc)
+			return &coffer.Record{JWTRole: j}, err
+		},
+		args: func(r *coffer.Record) ([]any, error) {
+			j := r.JWTRole
+			set, err := j.Settings()
+			if err != nil {
+				return nil, fmt.Errorf("encode jwt role %s: %w", j.ID, err)
+			}
+			return []any{j.ID, j.AccountID, j.ConfigID, j.Name, j.PrincipalID, j.KeyID, set, j.CreatedAt.UnixNano(),
+				j.UpdatedAt.UnixNano()}, nil
+		},
+		texts: func(r *coffer.Record) []namedText {
+			j := r.JWTRole
+			set, _ := j.Settings()
+			return []namedText{{"id", j.ID}, {"account_id", j.AccountID}, {"config_id", j.ConfigID}, {"name", j.Name},
+				{"principal_id", j.PrincipalID}, {"key_id", j.KeyID}, {"settings", set}}
+		},
+	},
 }
 
 // tableOf returns the dumpTable of kind k (not the audit head).

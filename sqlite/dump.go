@@ -270,6 +270,81 @@ var dumpTables = []dumpTable{
 			return []any{r.Nonce.Digest[:], r.Nonce.Expires.UnixNano()}, nil
 		},
 	},
+	{
+		kind:   coffer.KindAppRole,
+		query:  `SELECT ` + appRoleCols + ` FROM approles ORDER BY role_id`,
+		insert: `INSERT INTO approles (` + appRoleCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		scan: func(sc scanner) (*coffer.Record, error) {
+			a, err := scanAppRole(sc)
+			return &coffer.Record{AppRole: a}, err
+		},
+		args: func(r *coffer.Record) ([]any, error) {
+			a := r.AppRole
+			scopes, scidrs, tcidrs, err := a.EncodeLists()
+			if err != nil {
+				return nil, err
+			}
+			return []any{a.RoleID, a.AccountID, a.Name, a.PrincipalID, a.KeyID, scopes, int64(a.TokenTTL),
+				int64(a.SecretIDTTL), a.SecretIDNumUses, scidrs, tcidrs, a.CreatedAt.UnixNano(), a.UpdatedAt.UnixNano()}, nil
+		},
+	},
+	{
+		kind:   coffer.KindAppRoleSecret,
+		query:  `SELECT ` + appRoleSecretCols + ` FROM approle_secrets ORDER BY accessor`,
+		insert: `INSERT INTO approle_secrets (` + appRoleSecretCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		scan: func(sc scanner) (*coffer.Record, error) {
+			s, err := scanAppRoleSecret(sc)
+			return &coffer.Record{AppRoleSecret: s}, err
+		},
+		args: func(r *coffer.Record) ([]any, error) {
+			s := r.AppRoleSecret
+			cidrs, md, err := s.EncodeLists()
+			if err != nil {
+				return nil, err
+			}
+			hash := s.Hash
+			if hash == nil {
+				hash = []byte{}
+			}
+			return []any{s.Accessor, s.AccountID, s.RoleID, hash, s.CreatedAt.UnixNano(), nullNanos(s.ExpiresAt),
+				s.NumUses, s.UsesLeft, cidrs, md}, nil
+		},
+	},
+	{
+		kind:   coffer.KindJWTConfig,
+		query:  `SELECT ` + jwtConfigCols + ` FROM jwt_configs ORDER BY id`,
+		insert: `INSERT INTO jwt_configs (` + jwtConfigCols + `) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		scan: func(sc scanner) (*coffer.Record, error) {
+			c, err := scanJWTConfig(sc)
+			return &coffer.Record{JWTConfig: c}, err
+		},
+		args: func(r *coffer.Record) ([]any, error) {
+			c := r.JWTConfig
+			set, err := c.Settings()
+			if err != nil {
+				return nil, fmt.Errorf("encode jwt config %s: %w", c.ID, err)
+			}
+			return []any{c.ID, c.AccountID, c.Name, c.Issuer, set, c.CreatedAt.UnixNano(), c.UpdatedAt.UnixNano()}, nil
+		},
+	},
+	{
+		kind:   coffer.KindJWTRole,
+		query:  `SELECT ` + jwtRoleCols + ` FROM jwt_roles ORDER BY id`,
+		insert: `INSERT INTO jwt_roles (` + jwtRoleCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		scan: func(sc scanner) (*coffer.Record, error) {
+			j, err := scanJWTRole(sc)
+			return &coffer.Record{JWTRole: j}, err
+		},
+		args: func(r *coffer.Record) ([]any, error) {
+			j := r.JWTRole
+			set, err := j.Settings()
+			if err != nil {
+				return nil, fmt.Errorf("encode jwt role %s: %w", j.ID, err)
+			}
+			return []any{j.ID, j.AccountID, j.ConfigID, j.Name, j.PrincipalID, j.KeyID, set, j.CreatedAt.UnixNano(),
+				j.UpdatedAt.UnixNano()}, nil
+		},
+	},
 }
 
 // Dump calls emit with every record of the database, from the snapshot of

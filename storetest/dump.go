@@ -122,7 +122,7 @@ func describe(r *coffer.Record) string {
 // (admin, scoped, expiring, used, revoked), hotkeys, stores with
 // attributes and a changed generation, secrets pending, active, deleted,
 // with metadata and expiry, several versions, a destroyed one, a purged
-// secret, audit events, and nonces.
+// secret, audit events, nonces, and AppRole and JWT roles.
 func (e *env) populate() {
 	t := e.t
 	t.Helper()
@@ -152,6 +152,8 @@ func (e *env) populate() {
 	}
 	noErr(t, "RevokeAPIKey", e.s.RevokeAPIKey(e.ctx, b.ID, "k-revoked", e.now(), e.ev("key.revoke")))
 	noErr(t, "TouchAPIKeys", e.s.TouchAPIKeys(e.ctx, map[string]time.Time{"k-admin": e.now().Add(3 * time.Nanosecond)}))
+
+	e.populateRoles(a, bob)
 
 	e.addHotkey(alice, hotkeyA)
 	e.addHotkey(carol, hotkeyB)
@@ -237,9 +239,10 @@ func (r *runner) dump() {
 			kind coffer.RecordKind
 			want int64
 		}{
-			{coffer.KindMeta, 2}, {coffer.KindAccount, 2}, {coffer.KindPrincipal, 3}, {coffer.KindAPIKey, 3},
+			{coffer.KindMeta, 2}, {coffer.KindAccount, 2}, {coffer.KindPrincipal, 3}, {coffer.KindAPIKey, 5},
 			{coffer.KindHotkey, 2}, {coffer.KindStore, 3}, {coffer.KindStoreKey, 3}, {coffer.KindSecret, 7},
 			{coffer.KindVersion, 9}, {coffer.KindAuditHead, 1}, {coffer.KindNonce, 2},
+			{coffer.KindAppRole, 1}, {coffer.KindAppRoleSecret, 2}, {coffer.KindJWTConfig, 1}, {coffer.KindJWTRole, 1},
 		} {
 			if got := s.Count(c.kind); got != c.want {
 				t.Errorf("%s: got %d, want %d", c.kind, got, c.want)
@@ -431,6 +434,7 @@ func checkLoaded(t *testing.T, e *env, head *coffer.AuditHead) {
 	if st2, err := e.s.Store(e.ctx, acct, "app"); err != nil || st2.Gen == app.Gen {
 		t.Fatalf("Store after a write: got %+v, %v; want a new Gen", st2, err)
 	}
+	checkRolesLoaded(t, e)
 }
 
 // RunTransfer checks that a dump of a storage made by from, loaded into an
