@@ -15,6 +15,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/coffer-dev/coffer/backup"
 	"github.com/coffer-dev/coffer/engine"
@@ -172,7 +173,14 @@ func (m *Migration) open(ctx context.Context, t *engine.Target, create bool) (*e
 		}
 		if !create {
 			// Servers writing on would make a copy that lacks their writes.
+			// A server that has just stopped may still be listed for a
+			// moment (PostgreSQL ends a backend after its client has
+			// gone): ask again for a few seconds before refusing.
 			n, err := db.ServerSessions(ctx)
+			for try := 0; err == nil && n > 0 && try < 30; try++ {
+				time.Sleep(100 * time.Millisecond)
+				n, err = db.ServerSessions(ctx)
+			}
 			if err != nil {
 				db.Close()
 				return nil, fmt.Errorf("open %s %s: %s", side, t, t.Redact(err))
