@@ -214,24 +214,18 @@ func (s *Service) rolePrincipal(ctx context.Context, c *coffer.Caller, name stri
 
 // AppRole implements coffer.AppRoleService.
 func (s *Service) AppRole(ctx context.Context, name string) (*coffer.AppRole, error) {
-	c, err := caller(ctx)
+	c, err := requireAdminRead(ctx)
 	if err != nil {
 		return nil, err
-	}
-	if !c.Admin {
-		return nil, coffer.Errorf(coffer.EFORBIDDEN, "this action needs an admin API key")
 	}
 	return s.storage.AppRole(ctx, c.AccountID, name)
 }
 
 // AppRoles implements coffer.AppRoleService.
 func (s *Service) AppRoles(ctx context.Context) ([]*coffer.AppRole, error) {
-	c, err := caller(ctx)
+	c, err := requireAdminRead(ctx)
 	if err != nil {
 		return nil, err
-	}
-	if !c.Admin {
-		return nil, coffer.Errorf(coffer.EFORBIDDEN, "this action needs an admin API key")
 	}
 	return s.storage.AppRoles(ctx, c.AccountID)
 }
